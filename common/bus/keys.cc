@@ -1,0 +1,1 @@
+#include "common/bus/keys.h"

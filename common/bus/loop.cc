@@ -1,0 +1,1 @@
+#include "common/bus/loop.h"

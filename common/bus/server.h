@@ -1,0 +1,85 @@
+#pragma once
+
+// A daemon's external face: a CURVE-server ROUTER for requests (asb.v1.Request/Response) and a
+// PUB for stream head hints. The Server parses and bounds every incoming message; a message
+// that is not a well-formed Request gets an INVALID_ARGUMENT reply and is reported through
+// OnBadMessage (counted and audited by the daemon) — it never reaches the handler.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "asb/v1/api.pb.h"
+#include "common/bus/auth.h"
+#include "common/bus/keys.h"
+#include "common/bus/loop.h"
+
+namespace asb::bus {
+
+struct ServerOptions {
+  std::string api_bind;    // ROUTER endpoint
+  std::string hints_bind;  // PUB endpoint; empty for none
+  KeyPair keys;            // this daemon's key pair (secret required)
+  uint64_t max_message_bytes = 4 << 20;
+  // Disable CURVE (tests of the bus itself only; daemons always use CURVE).
+  bool plaintext_for_test = false;
+};
+
+// Who sent a request and where to send the answer. Copyable; may be kept to reply later
+// (long polls).
+struct Caller {
+  std::string routing_id;
+  Principal principal;  // resolved from the connection's User-Id at receipt
+  uint64_t request_id = 0;
+};
+
+class Server {
+ public:
+  using Handler = std::function<void(const Caller&, const asb::v1::Request&)>;
+  // Reason text names the problem (never the payload); principal may be empty.
+  using BadMessageFn = std::function<void(const Principal&, const std::string& reason)>;
+
+  Server(zmq::context_t* context, Loop* loop, Authenticator* auth, ServerOptions options);
+  ~Server();
+
+  // Binds both sockets and registers with the loop. kUnavailable (address in use, bad path),
+  // kInvalidArgument (bad endpoint or key).
+  absl::Status Start(Handler handler);
+
+  // Sends `response` to the caller (request_id filled from caller). Drops it with a debug log if
+  // the peer is gone.
+  void Reply(const Caller& caller, asb::v1::Response response);
+  // Convenience: an error reply.
+  void ReplyError(const Caller& caller, const absl::Status& status);
+
+  // Publishes a hint "stream head is now head" on the PUB socket (topic = stream).
+  void PublishHead(const std::string& stream, uint64_t head);
+
+  void OnBadMessage(BadMessageFn fn) { on_bad_ = std::move(fn); }
+
+  // The endpoints actually bound (tcp://127.0.0.1:* resolves to a port).
+  const std::string& api_endpoint() const { return api_endpoint_; }
+  const std::string& hints_endpoint() const { return hints_endpoint_; }
+  uint64_t bad_messages() const { return bad_messages_; }
+
+ private:
+  void HandleReadable();
+
+  zmq::context_t* context_;
+  Loop* loop_;
+  Authenticator* auth_;
+  ServerOptions options_;
+  zmq::socket_t router_;
+  zmq::socket_t pub_;
+  Handler handler_;
+  BadMessageFn on_bad_;
+  std::string api_endpoint_;
+  std::string hints_endpoint_;
+  uint64_t bad_messages_ = 0;
+};
+
+}  // namespace asb::bus

@@ -1,0 +1,76 @@
+#pragma once
+
+// The ISP engine. A Policy is loaded once from the ISP file, checked against the Case schema,
+// compiled into per-agency plans, and then applied (by protobuf reflection) to produce each
+// agency's redacted view of a case. Immutable after load: share it via shared_ptr and swap the
+// pointer on reload (SIGHUP). Thread-safe for concurrent Apply calls.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asb/config/v1/isp.pb.h"
+#include "asb/v1/case.pb.h"
+#include "asb/v1/disclosure.pb.h"
+#include "asb/v1/types.pb.h"
+#include "common/config/config.h"
+
+namespace asb::policy {
+
+// What is being shared: the event that changed the case (UNSPECIFIED for a query).
+struct EventContext {
+  asb::v1::EventType event_type = asb::v1::EVENT_TYPE_UNSPECIFIED;
+  asb::v1::OrderType order_type = asb::v1::ORDER_TYPE_UNSPECIFIED;
+};
+
+class Policy {
+ public:
+  // Loads, checks and compiles an ISP file (YAML/JSON). The pseudonymisation key file named in
+  // it is resolved relative to the ISP file's directory if not absolute. Errors are
+  // kInvalidArgument listing every problem with file and line ("isp.yaml:42: rules[3].fields[1]
+  // .path: no field 'people.adress' in asb.v1.Case"), or kNotFound for a missing file.
+  static absl::StatusOr<std::shared_ptr<const Policy>> LoadFile(const std::string& path);
+
+  // The same from an already parsed ISP; `key` is the raw pseudonymisation key (>= 32 bytes).
+  // `lines` (may be null) maps config paths to lines for error messages.
+  static absl::StatusOr<std::shared_ptr<const Policy>> Compile(
+      const asb::config::v1::Isp& isp, const std::string& key, const std::string& file_name,
+      const config::SourceMap* lines);
+
+  // The content hash: hex SHA-256 of the ISP's deterministic serialisation and the key id.
+  const std::string& version() const;
+  const asb::config::v1::Isp& isp() const;
+
+  // Decides what `agency` may see of `c` when sharing `context`. Returns false (and leaves `out`
+  // untouched) if no rule of that agency matches — the agency may not see this case at all.
+  // Otherwise fills out->view, redacted_paths, justifications, fields, isp_version and
+  // subject_keys (the caller fills agency, case_id, event_seq, event_type, order fields and
+  // decided_at). Default deny: any field no matching rule grants is absent from the view.
+  bool Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
+             asb::v1::Disclosure* out) const;
+
+  // Notification rules that fire for this event: (rule id, agency) pairs. The caller still
+  // needs Apply() to decide whether each agency may see the case.
+  struct Notification {
+    std::string rule_id;
+    std::string agency;
+  };
+  std::vector<Notification> NotificationsFor(const EventContext& context) const;
+
+  // The pseudonymous key of a data subject: "sk_" + hex(HMAC-SHA256(key, person_id))[:32].
+  std::string SubjectKey(const std::string& person_id) const;
+
+  // Agency ids in file order.
+  std::vector<std::string> agencies() const;
+
+  struct Impl;
+  explicit Policy(std::unique_ptr<Impl> impl);
+  ~Policy();
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace asb::policy

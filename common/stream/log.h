@@ -1,0 +1,63 @@
+#pragma once
+
+// A durable log: one named stream of asb.v1.Envelope records with dense sequence numbers from
+// 1, kept in the owning daemon's Store (column family "log.<name>", key = EncodeSeq(seq)).
+// Appends join the caller's Batch, so a record and the effects that produced it commit
+// together; the head moves only when the batch is durably written.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asb/v1/envelope.pb.h"
+#include "common/store/store.h"
+
+namespace asb::stream {
+
+// Column family name for stream `name`; list it in StoreOptions.column_families.
+std::string LogColumnFamily(const std::string& name);
+
+class Log {
+ public:
+  // Opens stream `name` of `store` (its column family must exist) and reads its head.
+  // `producer` is the daemon name stamped on each envelope.
+  static absl::StatusOr<std::unique_ptr<Log>> Open(store::Store* store, std::string name,
+                                                   std::string producer);
+
+  // Assigns the next sequence number to `envelope`, stamps event_id, produced_at (if unset) and
+  // producer, and adds it to `batch`. Returns the sequence number. The head advances when the
+  // batch commits; if the write fails the sequence number is reused.
+  uint64_t Append(store::Batch* batch, asb::v1::Envelope* envelope);
+
+  // Up to `max` records from `from_seq` (>= first_retained()), in order. kOutOfRange if from_seq
+  // is below first_retained(); an empty result if from_seq > head().
+  absl::Status Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Envelope>* out) const;
+
+  // Deletes records below `seq` (retention; every consumer has passed them).
+  absl::Status TrimBefore(uint64_t seq);
+
+  // Called after each commit that moved the head (the StreamServer publishes a hint).
+  void OnHeadAdvanced(std::function<void(uint64_t head)> fn) { on_head_ = std::move(fn); }
+
+  const std::string& name() const { return name_; }
+  uint64_t head() const { return head_; }
+  uint64_t first_retained() const { return first_; }
+
+ private:
+  Log(store::Store* store, std::string name, std::string producer);
+
+  store::Store* store_;
+  std::string name_;
+  std::string cf_;
+  std::string producer_;
+  uint64_t head_ = 0;     // highest committed
+  uint64_t pending_ = 0;  // highest assigned
+  uint64_t first_ = 1;
+  std::function<void(uint64_t)> on_head_;
+};
+
+}  // namespace asb::stream

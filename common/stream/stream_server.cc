@@ -1,0 +1,1 @@
+#include "common/stream/stream_server.h"

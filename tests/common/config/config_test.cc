@@ -1,0 +1,97 @@
+#include "common/config/config.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "asb/config/v1/daemons.pb.h"
+#include "common/config/violations.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace asb::config {
+namespace {
+
+using ::asb::testing::StatusIs;
+using ::asb::testing::StatusIsWith;
+
+TEST(YamlToJson, EmitsTypedScalars) {
+  std::string json;
+  ASB_ASSERT_OK(YamlToJson("a: true\nb: 42\nc: -1.5\nd: hello\ne: \"7\"\nf: ~\ng: False\n", &json));
+  EXPECT_EQ(json, R"({"a":true,"b":42,"c":-1.5,"d":"hello","e":"7","f":null,"g":false})");
+}
+
+TEST(YamlToJson, SequencesAndEscapes) {
+  std::string json;
+  ASB_ASSERT_OK(YamlToJson("list: [1, two, \"th\\\"ree\"]\nnested: {x: 'a\\b'}\n", &json));
+  EXPECT_EQ(json, R"({"list":[1,"two","th\"ree"],"nested":{"x":"a\\b"}})");
+}
+
+TEST(YamlToJson, RecordsLines) {
+  std::string json;
+  SourceMap lines;
+  ASB_ASSERT_OK(YamlToJson("a: 1\nlist:\n  - x: 1\n  - x: 2\n", &json, &lines));
+  EXPECT_EQ(lines["a"], 1);
+  EXPECT_EQ(lines["list[1].x"], 4);
+}
+
+TEST(YamlToJson, RejectsBadYaml) {
+  std::string json;
+  EXPECT_THAT(YamlToJson("a: [1, 2\n", &json), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(YamlToJson("- just\n- a list\n", &json),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ParseYaml, RejectsUnknownFieldWithLine) {
+  asb::config::v1::IntakeConfig cfg;
+  auto s = ParseYaml("store:\n  path: /x\n  pathh: /y\n", "intake.yaml", &cfg);
+  EXPECT_THAT(s, StatusIsWith(absl::StatusCode::kInvalidArgument, "pathh"));
+  EXPECT_THAT(s, StatusIsWith(absl::StatusCode::kInvalidArgument, "line 3"));
+}
+
+TEST(ParseYaml, AcceptsBothFieldNameStyles) {
+  asb::config::v1::IntakeConfig cfg;
+  ASB_ASSERT_OK(ParseYaml("isp_file: a\nmaxEventsPerSubmit: 5\n", "t", &cfg));
+  EXPECT_EQ(cfg.isp_file(), "a");
+  EXPECT_EQ(cfg.max_events_per_submit(), 5u);
+}
+
+TEST(ExpandEnv, SubstitutesAndDefaults) {
+  setenv("ASB_TEST_VAR", "/data", 1);
+  unsetenv("ASB_TEST_UNSET");
+  std::string out;
+  ASB_ASSERT_OK(ExpandEnv("p: ${ASB_TEST_VAR}/db q: ${ASB_TEST_UNSET:-var}", &out));
+  EXPECT_EQ(out, "p: /data/db q: var");
+  EXPECT_THAT(ExpandEnv("x\ny: ${ASB_TEST_UNSET}", &out),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "line 2"));
+}
+
+TEST(LoadConfigFile, PicksFormatByExtension) {
+  asb::testing::TempDir dir;
+  {
+    std::ofstream(dir.Sub("c.json")) << R"({"ispFile": "isp.yaml", "store": {"path": "db"}})";
+    std::ofstream(dir.Sub("c.yaml")) << "isp_file: isp.yaml\nstore:\n  path: db\n";
+    std::ofstream(dir.Sub("c.txt")) << "x";
+  }
+  asb::config::v1::IntakeConfig a, b, c;
+  ASB_ASSERT_OK(LoadConfigFile(dir.Sub("c.json"), &a));
+  ASB_ASSERT_OK(LoadConfigFile(dir.Sub("c.yaml"), &b));
+  EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString());
+  EXPECT_THAT(LoadConfigFile(dir.Sub("c.txt"), &c), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(LoadConfigFile(dir.Sub("none.yaml"), &c), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(Violations, ReportsAllAtOnce) {
+  Violations v;
+  v.Required("store.path", "");
+  v.Endpoint("server.api_bind", "http://x");
+  v.Endpoint("server.hints_bind", "ipc:///tmp/x");
+  absl::Status s = v.ToStatus("intake.yaml");
+  EXPECT_THAT(s, StatusIsWith(absl::StatusCode::kInvalidArgument, "store.path: required"));
+  EXPECT_THAT(s, StatusIsWith(absl::StatusCode::kInvalidArgument, "server.api_bind: must start"));
+  EXPECT_EQ(v.items().size(), 2u);
+}
+
+}  // namespace
+}  // namespace asb::config
