@@ -1,1 +1,247 @@
 #include "common/store/store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/status/check.h"
+#include "common/status/macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_buffer_manager.h"
+
+namespace asb::store {
+namespace {
+
+spdlog::logger* Logger() {
+  static spdlog::logger* lg = asb::log::Get("store");
+  return lg;
+}
+
+// Memory bounds for one Store. Every daemon opens one Store, so these are per process: memtables
+// of all column families together stay under kWriteBufferBudget (the WriteBufferManager flushes
+// the largest when they reach it), and blocks read from SST files share one LRU cache.
+constexpr std::size_t kWriteBufferSize = 16 << 20;    // per column family memtable
+constexpr std::size_t kWriteBufferBudget = 64 << 20;  // all memtables together
+constexpr std::size_t kBlockCacheSize = 32 << 20;
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+bool IsLockError(const rocksdb::Status& status) {
+  // RocksDB reports a held LOCK file as IOError: "lock hold by current process" (same process)
+  // or "While lock file: …/LOCK: Resource temporarily unavailable" (another process).
+  const std::string text = status.ToString();
+  return status.IsIOError() && (text.find("lock hold") != std::string::npos ||
+                                text.find("lock file") != std::string::npos);
+}
+
+}  // namespace
+
+absl::Status FromRocks(const rocksdb::Status& status, std::string_view context) {
+  if (status.ok()) {
+    return absl::OkStatus();
+  }
+  std::string message = context.empty()
+                            ? status.ToString()
+                            : absl::StrCat(absl::string_view(context.data(), context.size()), ": ",
+                                           status.ToString());
+  switch (status.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(message);
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+    case rocksdb::Status::kTimedOut:
+    case rocksdb::Status::kIOError:  // includes NoSpace: a full disk may clear, retry later
+    case rocksdb::Status::kShutdownInProgress:
+    case rocksdb::Status::kIncomplete:
+      return absl::UnavailableError(message);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(message);
+    case rocksdb::Status::kInvalidArgument:
+      return absl::InvalidArgumentError(message);
+    case rocksdb::Status::kNotSupported:
+      return absl::UnimplementedError(message);
+    case rocksdb::Status::kAborted:
+      return absl::AbortedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+std::string EncodeSeq(uint64_t seq) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return out;
+}
+
+uint64_t DecodeSeq(std::string_view key) {
+  ASB_CHECK(key.size() >= 8);
+  uint64_t seq = 0;
+  for (int i = 0; i < 8; ++i) {
+    seq = (seq << 8) | static_cast<uint8_t>(key[i]);
+  }
+  return seq;
+}
+
+void Batch::Put(std::string_view cf, std::string_view key, std::string_view value) {
+  rocksdb::Status s = batch_.Put(store_->Handle(cf), ToSlice(key), ToSlice(value));
+  // WriteBatch::Put only fails for entries over 4 GiB, which the bus limits rule out.
+  ASB_CHECK(s.ok());
+}
+
+void Batch::Delete(std::string_view cf, std::string_view key) {
+  rocksdb::Status s = batch_.Delete(store_->Handle(cf), ToSlice(key));
+  ASB_CHECK(s.ok());
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("store path: required");
+  }
+
+  // Every column family that exists on disk must be opened too; add the ones configured.
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
+  std::vector<std::string> existing;
+  rocksdb::Status listed =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &existing);
+  if (listed.ok()) {
+    for (const auto& name : existing) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(name);
+      }
+    }
+  }  // else: a new database (or an unreadable one, which Open below reports).
+  for (const auto& name : options.column_families) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
+    }
+  }
+
+  auto cache = rocksdb::NewLRUCache(kBlockCacheSize);
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(kWriteBufferBudget, cache);
+  db_options.max_open_files = 512;
+  db_options.keep_log_file_num = 4;  // RocksDB's own info LOG files
+  db_options.max_log_file_size = 8 << 20;
+  db_options.max_background_jobs = 2;  // the machines have few cores
+  db_options.max_total_wal_size = 128 << 20;
+
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = cache;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.write_buffer_size = kWriteBufferSize;
+  cf_options.max_write_buffer_number = 2;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
+  for (const auto& name : names) {
+    descriptors.emplace_back(name, cf_options);
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (IsLockError(s)) {
+      return absl::UnavailableError(absl::StrCat(
+          "store ", options.path, " is locked: is another daemon using it? (", s.ToString(), ")"));
+    }
+    return FromRocks(s, absl::StrCat("opening store ", options.path));
+  }
+
+  auto store = std::unique_ptr<Store>(new Store());
+  store->options_ = options;
+  store->db_.reset(raw);
+  store->names_ = std::move(names);
+  store->handles_ = std::move(handles);
+  SPDLOG_LOGGER_INFO(Logger(), "opened store {} ({} column families)", options.path,
+                     store->names_.size());
+  return store;
+}
+
+Store::~Store() {
+  if (db_ == nullptr) {
+    return;
+  }
+  for (auto* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();  // only fails for default
+  }
+  handles_.clear();
+  rocksdb::Status s = db_->Close();
+  if (!s.ok()) {
+    SPDLOG_LOGGER_WARN(Logger(), "closing store {}: {}", options_.path, s.ToString());
+  }
+  db_.reset();
+}
+
+rocksdb::ColumnFamilyHandle* Store::Handle(std::string_view cf) const {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == cf) {
+      return handles_[i];
+    }
+  }
+  SPDLOG_LOGGER_CRITICAL(Logger(), "column family {} was not configured at Open", cf);
+  ASB_CHECK(false && "column family not configured");
+  return nullptr;
+}
+
+absl::Status Store::Write(Batch* batch) {
+  // Take the callbacks out first so the batch is empty and reusable whatever they do.
+  auto on_commit = std::move(batch->on_commit_);
+  auto on_abort = std::move(batch->on_abort_);
+  batch->on_commit_.clear();
+  batch->on_abort_.clear();
+
+  absl::Status status = fault_ ? fault_() : absl::OkStatus();
+  if (status.ok() && batch->batch_.Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    status = FromRocks(db_->Write(write_options, &batch->batch_), "write");
+  }
+  batch->batch_.Clear();
+
+  if (!status.ok()) {
+    SPDLOG_LOGGER_WARN(Logger(), "write to {} failed: {}", options_.path, status.ToString());
+    for (auto& fn : on_abort) {
+      fn();
+    }
+    return status;
+  }
+  for (auto& fn : on_commit) {
+    fn();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::Get(std::string_view cf, std::string_view key, std::string* value) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError("not found");
+  }
+  return FromRocks(s, "get");
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(std::string_view cf) const {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
+}
+
+absl::Status Store::DeleteRange(std::string_view cf, std::string_view begin, std::string_view end) {
+  if (fault_) {
+    ASB_RETURN_IF_ERROR(fault_());
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocks(db_->DeleteRange(write_options, Handle(cf), ToSlice(begin), ToSlice(end)),
+                   "delete range");
+}
+
+}  // namespace asb::store

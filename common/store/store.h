@@ -18,8 +18,10 @@
 
 namespace asb::store {
 
-// Maps a RocksDB status to absl: NotFound→kNotFound, Busy/TryAgain/TimedOut/IOError(no space)→
-// kUnavailable, Corruption→kDataLoss, InvalidArgument→kInvalidArgument, others→kInternal.
+// Maps a RocksDB status to absl (the one place that does): NotFound→kNotFound, Busy/TryAgain/
+// TimedOut/IOError (incl. no space)/ShutdownInProgress/Incomplete→kUnavailable, Corruption→
+// kDataLoss, InvalidArgument→kInvalidArgument, NotSupported→kUnimplemented, Aborted→kAborted,
+// others→kInternal. `context` prefixes the message.
 absl::Status FromRocks(const rocksdb::Status& status, std::string_view context = "");
 
 // Big-endian fixed64 keys sort in numeric order.
@@ -83,10 +85,12 @@ class Store {
   // kNotFound if absent.
   absl::Status Get(std::string_view cf, std::string_view key, std::string* value) const;
 
-  // An iterator over one column family (consistent snapshot of that moment).
+  // An iterator over one column family (consistent snapshot of that moment). Destroy it before
+  // the Store.
   std::unique_ptr<rocksdb::Iterator> NewIterator(std::string_view cf) const;
 
-  // Deletes keys in [begin, end) of cf (retention). Durable.
+  // Deletes keys in [begin, end) of cf (retention). Durable (fsync unless options.sync is
+  // false). Subject to the write fault seam too.
   absl::Status DeleteRange(std::string_view cf, std::string_view begin, std::string_view end);
 
   // REQUIRES: cf was configured at Open.
