@@ -3,6 +3,7 @@
 // OpenSSL behind Status-returning functions. EVP objects live in unique_ptrs with custom
 // deleters; the OpenSSL error queue becomes the Status message.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,35 @@ std::string HmacSha256(std::string_view key, std::string_view data);
 std::string HexEncode(std::string_view bytes);
 // kInvalidArgument on odd length or a non-hex character.
 absl::StatusOr<std::string> HexDecode(std::string_view hex);
+
+// HMAC-SHA256 under one fixed key, with the key's inner and outer SHA-256 states computed once,
+// so each Mac() costs two SHA-256 finalisations and no key schedule (the ISP engine pseudonymises
+// many short values under one partnership key). Immutable after Create; Mac() is thread-safe.
+class HmacSha256Key {
+ public:
+  // kInvalidArgument if key is empty; kInternal if OpenSSL fails.
+  static absl::StatusOr<HmacSha256Key> Create(std::string_view key);
+
+  // Raw 32-byte HMAC-SHA256(key, data); equal to HmacSha256(key, data).
+  std::string Mac(std::string_view data) const;
+  // Writes the 32-byte MAC to out[0..31].
+  void MacTo(std::string_view data, unsigned char out[32]) const;
+
+  HmacSha256Key(HmacSha256Key&&) noexcept;
+  HmacSha256Key& operator=(HmacSha256Key&&) noexcept;
+  ~HmacSha256Key();
+
+ private:
+  struct State;
+  explicit HmacSha256Key(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Z85 (ZeroMQ RFC 32) encoding of a byte string whose length is a multiple of 4.
+absl::StatusOr<std::string> Z85Encode(std::string_view bytes);
+// Z85 decoding; kInvalidArgument unless the length is a multiple of 5 and every character is in
+// the Z85 alphabet and every 5-character group fits in 32 bits.
+absl::StatusOr<std::string> Z85Decode(std::string_view text);
 
 // n cryptographically random bytes.
 absl::StatusOr<std::string> RandomBytes(std::size_t n);
