@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "absl/container/flat_hash_map.h"

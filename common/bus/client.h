@@ -11,7 +11,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "absl/container/flat_hash_map.h"

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <functional>
 #include <vector>
-
 #include <zmq.hpp>
 
 namespace asb::bus {

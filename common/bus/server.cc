@@ -1,1 +1,186 @@
 #include "common/bus/server.h"
+
+#include "common/log/log.h"
+#include "common/status/proto_status.h"
+
+namespace asb::bus {
+namespace {
+
+absl::Status FromZmq(const zmq::error_t& e, const std::string& what) {
+  if (e.num() == EADDRINUSE) {
+    return absl::UnavailableError(what + ": address in use (is another hub running?)");
+  }
+  if (e.num() == EINVAL || e.num() == EPROTONOSUPPORT) {
+    return absl::InvalidArgumentError(what + ": " + e.what());
+  }
+  return absl::UnavailableError(what + ": " + e.what());
+}
+
+void ApplyCurveServer(zmq::socket_t& socket, const ServerOptions& options) {
+  if (options.plaintext_for_test) {
+    return;
+  }
+  socket.set(zmq::sockopt::curve_server, 1);
+  socket.set(zmq::sockopt::curve_secretkey, options.keys.secret_key);
+  // Enforce ZAP: without a handler, handshakes fail instead of being let through.
+  socket.set(zmq::sockopt::zap_domain, "asbhub");
+}
+
+}  // namespace
+
+Server::Server(zmq::context_t* context, Loop* loop, Authenticator* auth, ServerOptions options)
+    : context_(context),
+      loop_(loop),
+      auth_(auth),
+      options_(std::move(options)),
+      router_(*context, zmq::socket_type::router),
+      pub_(*context, zmq::socket_type::pub) {}
+
+Server::~Server() {
+  loop_->RemoveSocket(&router_);
+  router_.set(zmq::sockopt::linger, 0);
+  pub_.set(zmq::sockopt::linger, 0);
+}
+
+absl::Status Server::Start(Handler handler) {
+  static auto* lg = log::Get("bus");
+  handler_ = std::move(handler);
+  if (!options_.plaintext_for_test && !IsValidZ85Key(options_.keys.secret_key)) {
+    return absl::InvalidArgumentError("server key: a valid secret key is required");
+  }
+  try {
+    ApplyCurveServer(router_, options_);
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_message_bytes));
+    router_.set(zmq::sockopt::router_mandatory, 1);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.bind(options_.api_bind);
+    api_endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return FromZmq(e, "bind " + options_.api_bind);
+  }
+  if (!options_.hints_bind.empty()) {
+    try {
+      ApplyCurveServer(pub_, options_);
+      pub_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(4096));
+      pub_.set(zmq::sockopt::linger, 0);
+      pub_.bind(options_.hints_bind);
+      hints_endpoint_ = pub_.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+      return FromZmq(e, "bind " + options_.hints_bind);
+    }
+  }
+  loop_->AddSocket(&router_, [this] { HandleReadable(); });
+  SPDLOG_LOGGER_INFO(lg, "serving requests on {} and hints on {}", api_endpoint_,
+                     hints_endpoint_.empty() ? "(none)" : hints_endpoint_);
+  return absl::OkStatus();
+}
+
+void Server::HandleReadable() {
+  static auto* lg = log::Get("bus");
+  // Bounded per wake-up so one busy client cannot starve the rest of the loop.
+  for (int n = 0; n < 1000; ++n) {
+    std::vector<zmq::message_t> frames;
+    try {
+      zmq::message_t frame;
+      if (!router_.recv(frame, zmq::recv_flags::dontwait)) {
+        return;
+      }
+      frames.push_back(std::move(frame));
+      while (frames.back().more()) {
+        zmq::message_t next;
+        (void)router_.recv(next, zmq::recv_flags::none);
+        frames.push_back(std::move(next));
+      }
+    } catch (const zmq::error_t& e) {
+      SPDLOG_LOGGER_WARN(lg, "receive failed: {}", e.what());
+      return;
+    }
+    Caller caller;
+    caller.routing_id = frames[0].to_string();
+    if (options_.plaintext_for_test) {
+      caller.principal = Principal{"plaintext-test", "hub", asb::v1::ROLE_DAEMON, ""};
+    } else if (frames.size() >= 2) {
+      const char* user = nullptr;
+      try {
+        user = frames.back().gets("User-Id");
+      } catch (const zmq::error_t&) {
+        user = nullptr;
+      }
+      auto table = auth_->principals();
+      const Principal* p = user != nullptr ? table->ByName(user) : nullptr;
+      if (p == nullptr) {
+        // Authenticated at handshake but removed since (reload): cut off now.
+        ++bad_messages_;
+        ReplyError(caller,
+                   absl::UnauthenticatedError("this key is no longer authorised by this hub"));
+        if (on_bad_) {
+          on_bad_(Principal{user != nullptr ? user : "", "", asb::v1::ROLE_UNSPECIFIED, ""},
+                  "request from a principal no longer in the ISP");
+        }
+        continue;
+      }
+      caller.principal = *p;
+    }
+    // Expected shape: [routing id][empty][Request].
+    std::string reason;
+    asb::v1::Request request;
+    if (frames.size() != 3 || frames[1].size() != 0) {
+      reason = "malformed message: expected [empty][Request] frames";
+    } else if (!request.ParseFromArray(frames[2].data(), static_cast<int>(frames[2].size()))) {
+      reason = "malformed message: not an asb.v1.Request";
+    } else if (request.body_case() == asb::v1::Request::BODY_NOT_SET) {
+      reason = "malformed request: no body";
+    }
+    if (!reason.empty()) {
+      ++bad_messages_;
+      SPDLOG_LOGGER_WARN(lg, "[{}] {}", caller.principal.name, reason);
+      ReplyError(caller, absl::InvalidArgumentError(reason));
+      if (on_bad_) {
+        on_bad_(caller.principal, reason);
+      }
+      continue;
+    }
+    caller.request_id = request.request_id();
+    handler_(caller, request);
+  }
+}
+
+void Server::Reply(const Caller& caller, asb::v1::Response response) {
+  static auto* lg = log::Get("bus");
+  response.set_request_id(caller.request_id);
+  std::string body = response.SerializeAsString();
+  try {
+    if (!router_.send(zmq::buffer(caller.routing_id),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      SPDLOG_LOGGER_DEBUG(lg, "reply dropped: peer's queue is full");
+      return;
+    }
+    router_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(body), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    SPDLOG_LOGGER_DEBUG(lg, "reply dropped: {}", e.what());  // peer gone (EHOSTUNREACH)
+  }
+}
+
+void Server::ReplyError(const Caller& caller, const absl::Status& status) {
+  asb::v1::Response response;
+  *response.mutable_status() = ToProto(status);
+  Reply(caller, std::move(response));
+}
+
+void Server::PublishHead(const std::string& stream, uint64_t head) {
+  if (hints_endpoint_.empty()) {
+    return;
+  }
+  asb::v1::HeadHint hint;
+  hint.set_stream(stream);
+  hint.set_head(head);
+  try {
+    pub_.send(zmq::buffer(stream), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    pub_.send(zmq::buffer(hint.SerializeAsString()), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // A hint is only a hint; consumers poll too.
+  }
+}
+
+}  // namespace asb::bus

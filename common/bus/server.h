@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "absl/status/status.h"

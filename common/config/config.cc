@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -202,9 +203,20 @@ absl::Status ExpandEnv(std::string_view text, std::string* out) {
       out->push_back(c);
       continue;
     }
-    std::size_t end = text.find('}', i + 2);
+    // Only ${NAME} and ${NAME:-default} with NAME = [A-Za-z_][A-Za-z0-9_]* are references;
+    // anything else (a Z85 key may contain "${") is literal text.
+    std::size_t name_end = i + 2;
+    while (name_end < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[name_end])) || text[name_end] == '_')) {
+      ++name_end;
+    }
+    bool is_ref = name_end > i + 2 && !std::isdigit(static_cast<unsigned char>(text[i + 2])) &&
+                  name_end < text.size() &&
+                  (text[name_end] == '}' || text.substr(name_end, 2) == ":-");
+    std::size_t end = is_ref ? text.find('}', name_end) : std::string_view::npos;
     if (end == std::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("line ", line, ": unterminated ${"));
+      out->push_back(c);
+      continue;
     }
     std::string_view inner = text.substr(i + 2, end - i - 2);
     std::string name(inner);

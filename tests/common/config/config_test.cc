@@ -63,6 +63,8 @@ TEST(ExpandEnv, SubstitutesAndDefaults) {
   std::string out;
   ASB_ASSERT_OK(ExpandEnv("p: ${ASB_TEST_VAR}/db q: ${ASB_TEST_UNSET:-var}", &out));
   EXPECT_EQ(out, "p: /data/db q: var");
+  ASB_ASSERT_OK(ExpandEnv("k: \"a${[b}c${9}\"", &out));  // not references: literal
+  EXPECT_EQ(out, "k: \"a${[b}c${9}\"");
   EXPECT_THAT(ExpandEnv("x\ny: ${ASB_TEST_UNSET}", &out),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "line 2"));
 }
