@@ -99,6 +99,28 @@ void Batch::Delete(std::string_view cf, std::string_view key) {
   ASB_CHECK(s.ok());
 }
 
+void Batch::DeleteRange(std::string_view cf, std::string_view begin, std::string_view end) {
+  rocksdb::Status s = batch_.DeleteRange(store_->Handle(cf), ToSlice(begin), ToSlice(end));
+  ASB_CHECK(s.ok());
+}
+
+Batch::Batch(Batch&& other) noexcept
+    : store_(other.store_),
+      batch_(std::move(other.batch_)),
+      on_commit_(std::move(other.on_commit_)),
+      on_abort_(std::move(other.on_abort_)) {
+  other.on_commit_.clear();
+  other.on_abort_.clear();
+}
+
+Batch::~Batch() {
+  // Abandoned without Write: whoever registered an OnAbort (e.g. a Log that assigned sequence
+  // numbers) must roll back, exactly as if the write had failed.
+  for (auto& fn : on_abort_) {
+    fn();
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("store path: required");

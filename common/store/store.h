@@ -42,18 +42,27 @@ class Store;
 
 // An atomic group of changes across column families. Not thread-safe. Callbacks registered with
 // OnCommit run, in order, after the batch is durably written; OnAbort callbacks run if the write
-// fails (so in-memory state such as a log head can roll back).
+// fails (so in-memory state such as a log head can roll back), and also if the batch is
+// destroyed without being written (an abandoned batch rolls back like a failed one).
+// Movable, not copyable.
 class Batch {
  public:
   explicit Batch(Store* store) : store_(store) {}
+  ~Batch();
+  Batch(Batch&& other) noexcept;
+  Batch& operator=(Batch&&) = delete;
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
 
   // REQUIRES: cf was configured at Open.
   void Put(std::string_view cf, std::string_view key, std::string_view value);
   void Delete(std::string_view cf, std::string_view key);
+  // Deletes keys in [begin, end) of cf, atomically with the rest of the batch.
+  void DeleteRange(std::string_view cf, std::string_view begin, std::string_view end);
   void OnCommit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }
   void OnAbort(std::function<void()> fn) { on_abort_.push_back(std::move(fn)); }
 
-  // Number of Put/Delete operations.
+  // Number of Put/Delete/DeleteRange operations.
   int count() const { return batch_.Count(); }
   bool empty() const { return batch_.Count() == 0 && on_commit_.empty(); }
   // Bytes in the batch.

@@ -5,8 +5,10 @@
 // Appends join the caller's Batch, so a record and the effects that produced it commit
 // together; the head moves only when the batch is durably written.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,16 +30,24 @@ class Log {
   static absl::StatusOr<std::unique_ptr<Log>> Open(store::Store* store, std::string name,
                                                    std::string producer);
 
-  // Assigns the next sequence number to `envelope`, stamps event_id, produced_at (if unset) and
-  // producer, and adds it to `batch`. Returns the sequence number. The head advances when the
-  // batch commits; if the write fails the sequence number is reused.
+  // Assigns the next sequence number to `envelope`, stamps seq, event_id
+  // ("<producer>/<name>/<seq>"), produced_at (if unset) and producer, and adds it to `batch`.
+  // Returns the sequence number. The head advances when the batch commits; if the write fails
+  // (or the batch is dropped unwritten) the sequence number is reused. Write one batch with
+  // appends to this log before appending to another.
   uint64_t Append(store::Batch* batch, asb::v1::Envelope* envelope);
 
-  // Up to `max` records from `from_seq` (>= first_retained()), in order. kOutOfRange if from_seq
-  // is below first_retained(); an empty result if from_seq > head().
-  absl::Status Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Envelope>* out) const;
+  // Replaces *out with up to `max` committed records from `from_seq` (>= first_retained()), in
+  // order, stopping early once they would exceed `max_bytes` of serialised records (at least one
+  // record is always returned when any is available). kOutOfRange if from_seq is below
+  // first_retained(); an empty result if from_seq > head(); kDataLoss if a record is missing or
+  // unparseable.
+  absl::Status Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Envelope>* out,
+                    std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) const;
 
-  // Deletes records below `seq` (retention; every consumer has passed them).
+  // Deletes records below `seq` (retention; every consumer has passed them), durably, and
+  // remembers first_retained() across restarts even if nothing is left. `seq` is capped at
+  // head() + 1; a `seq` at or below first_retained() does nothing.
   absl::Status TrimBefore(uint64_t seq);
 
   // Called after each commit that moved the head (the StreamServer publishes a hint).

@@ -175,6 +175,56 @@ TEST_F(StoreTest, FaultAbortsWholeBatchAndRunsAbortCallbacks) {
   EXPECT_TRUE(Keys(store.get(), "b").empty());
 }
 
+TEST_F(StoreTest, AbandonedBatchRunsAbortCallbacksAndWritesNothing) {
+  auto store = OpenOrDie(Options());
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> events;
+  {
+    Batch batch = store->NewBatch();
+    batch.Put("a", "k", "v");
+    batch.OnCommit([&] { events.push_back("commit"); });
+    batch.OnAbort([&] { events.push_back("abort"); });
+  }
+  EXPECT_THAT(events, ::testing::ElementsAre("abort"));
+  EXPECT_TRUE(Keys(store.get(), "a").empty());
+
+  // A written batch runs no abort callback when it is destroyed; a moved-from one neither.
+  events.clear();
+  {
+    Batch batch = store->NewBatch();
+    batch.Put("a", "k", "v");
+    batch.OnAbort([&] { events.push_back("abort"); });
+    Batch moved(std::move(batch));
+    ASB_ASSERT_OK(store->Write(&moved));
+  }
+  EXPECT_TRUE(events.empty());
+  EXPECT_THAT(Keys(store.get(), "a"), ::testing::ElementsAre("k"));
+}
+
+TEST_F(StoreTest, DeleteRangeInBatchIsAtomicWithPuts) {
+  auto store = OpenOrDie(Options());
+  ASSERT_NE(store, nullptr);
+  Batch batch = store->NewBatch();
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    batch.Put("a", EncodeSeq(seq), "x");
+  }
+  ASB_ASSERT_OK(store->Write(&batch));
+
+  store->SetWriteFaultForTest([] { return absl::UnavailableError("injected"); });
+  batch.DeleteRange("a", EncodeSeq(1), EncodeSeq(4));
+  batch.Put("b", "marker", "4");
+  EXPECT_FALSE(store->Write(&batch).ok());
+  EXPECT_EQ(Keys(store.get(), "a").size(), 5u);
+  EXPECT_TRUE(Keys(store.get(), "b").empty());
+
+  store->SetWriteFaultForTest(nullptr);
+  batch.DeleteRange("a", EncodeSeq(1), EncodeSeq(4));
+  batch.Put("b", "marker", "4");
+  ASB_ASSERT_OK(store->Write(&batch));
+  EXPECT_EQ(Keys(store.get(), "a").size(), 2u);
+  EXPECT_EQ(Keys(store.get(), "b").size(), 1u);
+}
+
 TEST_F(StoreTest, EncodeSeqSortsNumerically) {
   const std::vector<uint64_t> seqs = {0,         1,    2, 255, 256, 65535, 65536, (1ull << 32) + 7,
                                       ~0ull - 1, ~0ull};
