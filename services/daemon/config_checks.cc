@@ -1,0 +1,42 @@
+#include "services/daemon/config_checks.h"
+
+#include "spdlog/common.h"
+
+namespace asb::daemon {
+
+void CheckStore(const asb::config::v1::StoreConfig& store, const std::string& path,
+                config::Violations* v) {
+  v->Required(path + ".path", store.path());
+}
+
+void CheckServer(const asb::config::v1::ServerConfig& server, const std::string& path,
+                 config::Violations* v) {
+  v->Endpoint(path + ".api_bind", server.api_bind());
+  v->Endpoint(path + ".hints_bind", server.hints_bind());
+  v->Required(path + ".key_file", server.key_file());
+  if (server.max_message_bytes() != 0 &&
+      (server.max_message_bytes() < 1024 || server.max_message_bytes() > (256u << 20))) {
+    v->Add(path + ".max_message_bytes", "must be between 1024 and 268435456");
+  }
+}
+
+void CheckUpstream(const asb::config::v1::UpstreamConfig& upstream, const std::string& path,
+                   config::Violations* v) {
+  v->Required(path + ".name", upstream.name());
+  v->Endpoint(path + ".api_endpoint", upstream.api_endpoint());
+  v->Endpoint(path + ".hints_endpoint", upstream.hints_endpoint());
+  v->Required(path + ".server_public_key_file", upstream.server_public_key_file());
+  if (upstream.batch() > 5000) {
+    v->Add(path + ".batch", "at most 5000");
+  }
+}
+
+void CheckLog(const asb::config::v1::LogConfig& log, const std::string& path,
+              config::Violations* v) {
+  if (!log.level().empty() && spdlog::level::from_str(log.level()) == spdlog::level::off &&
+      log.level() != "off") {
+    v->Add(path + ".level", "must be trace, debug, info, warn, error, critical or off");
+  }
+}
+
+}  // namespace asb::daemon

@@ -1,0 +1,35 @@
+#pragma once
+
+// Validation of the config pieces every daemon shares, and the load-then-validate step.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "asb/config/v1/common.pb.h"
+#include "common/config/config.h"
+#include "common/config/violations.h"
+
+namespace asb::daemon {
+
+void CheckStore(const asb::config::v1::StoreConfig& store, const std::string& path,
+                config::Violations* v);
+void CheckServer(const asb::config::v1::ServerConfig& server, const std::string& path,
+                 config::Violations* v);
+void CheckUpstream(const asb::config::v1::UpstreamConfig& upstream, const std::string& path,
+                   config::Violations* v);
+void CheckLog(const asb::config::v1::LogConfig& log, const std::string& path,
+              config::Violations* v);
+
+// Loads `path` into `config` and runs `validate` on it; errors are prefixed with the file name.
+template <class C>
+absl::Status LoadDaemonConfig(const std::string& path, C* config,
+                              void (*validate)(const C&, config::Violations*)) {
+  if (absl::Status s = config::LoadConfigFile(path, config); !s.ok()) {
+    return s;
+  }
+  config::Violations v;
+  validate(*config, &v);
+  return v.ToStatus(path);
+}
+
+}  // namespace asb::daemon

@@ -1,0 +1,277 @@
+#include "services/daemon/runtime.h"
+
+#include <filesystem>
+
+#include "absl/time/clock.h"
+#include "common/bus/keys.h"
+#include "common/log/log.h"
+#include "common/status/macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace asb::daemon {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return ts;
+}
+
+std::shared_ptr<const bus::PrincipalTable> PrincipalsOf(const policy::Policy& policy) {
+  auto table = std::make_shared<bus::PrincipalTable>();
+  for (const auto& p : policy.isp().principals()) {
+    table->Add(bus::Principal{p.name(), p.agency(), p.role(), p.public_key()});
+  }
+  return table;
+}
+
+}  // namespace
+
+Runtime::Runtime(RuntimeOptions options) : options_(std::move(options)) {}
+
+Runtime::~Runtime() {
+  consumers_.clear();
+  server_.reset();
+  auth_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options) {
+  static auto* lg = log::Get("daemon");
+  std::unique_ptr<Runtime> rt(new Runtime(std::move(options)));
+  RuntimeOptions& o = rt->options_;
+  ASB_ASSIGN_OR_RETURN(rt->policy_, policy::Policy::LoadFile(o.isp_file));
+  SPDLOG_LOGGER_INFO(lg, "ISP '{}' loaded, version {}", rt->policy_->isp().name(),
+                     rt->policy_->version().substr(0, 12));
+  ASB_ASSIGN_OR_RETURN(rt->keys_, bus::LoadKeyFile(o.server.key_file(), /*require_secret=*/true));
+
+  store::StoreOptions so;
+  so.path = o.store.path();
+  so.sync = !o.store.unsafe_no_sync();
+  so.column_families = o.column_families;
+  if (std::find(o.streams.begin(), o.streams.end(), "audit") == o.streams.end()) {
+    o.streams.push_back("audit");
+  }
+  for (const std::string& name : o.streams) {
+    std::string cf = stream::LogColumnFamily(name);
+    if (std::find(so.column_families.begin(), so.column_families.end(), cf) ==
+        so.column_families.end()) {
+      so.column_families.push_back(cf);
+    }
+  }
+  if (std::find(so.column_families.begin(), so.column_families.end(),
+                stream::kOffsetsColumnFamily) == so.column_families.end()) {
+    so.column_families.push_back(stream::kOffsetsColumnFamily);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(so.path, ec);
+  ASB_ASSIGN_OR_RETURN(rt->store_, store::Store::Open(so));
+  for (const std::string& name : o.streams) {
+    ASB_ASSIGN_OR_RETURN(auto log, stream::Log::Open(rt->store_.get(), name, o.component));
+    rt->logs_.push_back(std::move(log));
+  }
+  if (!o.store.unsafe_no_sync()) {
+    SPDLOG_LOGGER_INFO(lg, "store {} open (fsync on every commit)", so.path);
+  } else {
+    SPDLOG_LOGGER_WARN(lg, "store {} open WITHOUT fsync (unsafe_no_sync)", so.path);
+  }
+  return rt;
+}
+
+absl::Status Runtime::Start(Handler handler) {
+  static auto* lg = log::Get("daemon");
+  handler_ = std::move(handler);
+  auth_ = std::make_unique<bus::Authenticator>(&context_, &loop_);
+  auth_->SetPrincipals(PrincipalsOf(*policy_));
+  auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
+    asb::v1::AuditRecord r;
+    r.set_kind(asb::v1::AUDIT_KIND_AUTH_FAILED);
+    r.set_detail("refused CurveZMQ handshake from key " + key_prefix +
+                 (peer.empty() ? "" : " at " + peer));
+    Audit(std::move(r));
+  });
+  bus::ServerOptions so;
+  so.api_bind = options_.server.api_bind();
+  so.hints_bind = options_.server.hints_bind();
+  so.keys = keys_;
+  if (options_.server.max_message_bytes() != 0) {
+    so.max_message_bytes = options_.server.max_message_bytes();
+  }
+  // ipc:// endpoints need their directory.
+  for (const std::string& ep : {so.api_bind, so.hints_bind}) {
+    if (ep.rfind("ipc://", 0) == 0) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(ep.substr(6)).parent_path(), ec);
+    }
+  }
+  server_ = std::make_unique<bus::Server>(&context_, &loop_, auth_.get(), so);
+  server_->OnBadMessage([this](const bus::Principal& who, const std::string& reason) {
+    asb::v1::AuditRecord r;
+    r.set_kind(asb::v1::AUDIT_KIND_REJECTION);
+    r.set_actor(who.name);
+    r.set_actor_agency(who.agency);
+    r.set_detail(reason);
+    Audit(std::move(r));
+  });
+  stream_server_ = std::make_unique<stream::StreamServer>(server_.get());
+  for (auto& log : logs_) {
+    stream_server_->Register(log.get());
+  }
+  ASB_RETURN_IF_ERROR(
+      server_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
+        Dispatch(caller, request);
+      }));
+  // SIGHUP sets a flag; the reload itself runs here, in the loop.
+  loop_.Every(std::chrono::milliseconds(200), [this] {
+    if (reload_requested_.exchange(false)) {
+      if (absl::Status s = Reload(); !s.ok()) {
+        SPDLOG_LOGGER_ERROR(log::Get("daemon"), "ISP reload refused, old policy stays: {}",
+                            std::string(s.message()));
+      }
+    }
+  });
+  SPDLOG_LOGGER_INFO(lg, "{} started", options_.component);
+  return absl::OkStatus();
+}
+
+void Runtime::Run() { loop_.Run(); }
+
+absl::Status Runtime::Reload() {
+  static auto* lg = log::Get("daemon");
+  ASB_ASSIGN_OR_RETURN(auto fresh, policy::Policy::LoadFile(options_.isp_file));
+  if (fresh->version() == policy_->version()) {
+    SPDLOG_LOGGER_INFO(lg, "ISP unchanged (version {})", policy_->version().substr(0, 12));
+    return absl::OkStatus();
+  }
+  policy_ = std::move(fresh);
+  auth_->SetPrincipals(PrincipalsOf(*policy_));
+  for (auto& fn : on_policy_) {
+    fn(policy_);
+  }
+  SPDLOG_LOGGER_INFO(lg, "ISP reloaded, version {}", policy_->version().substr(0, 12));
+  return absl::OkStatus();
+}
+
+void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& request) {
+  switch (request.body_case()) {
+    case asb::v1::Request::kPing: {
+      asb::v1::Response response;
+      auto* ping = response.mutable_ping();
+      ping->set_component(options_.component);
+      ping->set_principal(caller.principal.name);
+      ping->set_agency(caller.principal.agency);
+      ping->set_role(caller.principal.role);
+      ping->set_isp_version(policy_->version());
+      server_->Reply(caller, std::move(response));
+      return;
+    }
+    case asb::v1::Request::kFetch:
+      if (!RequireRole(caller, asb::v1::ROLE_DAEMON, "fetch stream " + request.fetch().stream())) {
+        return;
+      }
+      stream_server_->HandleFetch(caller, request.fetch());
+      return;
+    default:
+      handler_(caller, request);
+  }
+}
+
+absl::StatusOr<stream::Consumer*> Runtime::AddConsumer(
+    const asb::config::v1::UpstreamConfig& upstream, const std::string& stream_name,
+    stream::Consumer::ApplyFn apply) {
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair server_key,
+                       bus::LoadKeyFile(upstream.server_public_key_file(), false));
+  stream::ConsumerOptions co;
+  co.upstream = upstream.name();
+  co.stream = stream_name;
+  co.api_endpoint = upstream.api_endpoint();
+  co.hints_endpoint = upstream.hints_endpoint();
+  co.server_public_key = server_key.public_key;
+  co.keys = keys_;
+  if (upstream.batch() != 0) {
+    co.batch = upstream.batch();
+  }
+  if (upstream.poll_interval_ms() != 0) {
+    co.poll_interval = std::chrono::milliseconds(upstream.poll_interval_ms());
+  }
+  auto consumer =
+      std::make_unique<stream::Consumer>(&context_, &loop_, store_.get(), co, std::move(apply));
+  consumer->OnSkipped(
+      [this, name = upstream.name()](const asb::v1::Envelope& env, const absl::Status& why) {
+        asb::v1::AuditRecord r;
+        r.set_kind(asb::v1::AUDIT_KIND_REJECTION);
+        r.set_actor(name);
+        r.set_ref_seq(env.seq());
+        r.set_detail("record " + env.event_id() + " not applied: " + std::string(why.message()));
+        Audit(std::move(r));
+      });
+  ASB_RETURN_IF_ERROR(consumer->Start());
+  consumers_.push_back(std::move(consumer));
+  return consumers_.back().get();
+}
+
+stream::Log* Runtime::log(const std::string& name) const {
+  for (const auto& l : logs_) {
+    if (l->name() == name) {
+      return l.get();
+    }
+  }
+  return nullptr;
+}
+
+void Runtime::AuditInBatch(asb::v1::AuditRecord record, store::Batch* batch) {
+  record.set_component(options_.component);
+  if (!record.has_at()) {
+    *record.mutable_at() = ToTimestamp(Now());
+  }
+  asb::v1::Envelope env;
+  *env.mutable_audit() = std::move(record);
+  log("audit")->Append(batch, &env);
+}
+
+void Runtime::Audit(asb::v1::AuditRecord record) {
+  static auto* lg = log::Get("daemon");
+  store::Batch batch = store_->NewBatch();
+  AuditInBatch(std::move(record), &batch);
+  if (absl::Status s = store_->Write(&batch); !s.ok()) {
+    ++audit_failures_;
+    SPDLOG_LOGGER_ERROR(lg, "could not record an audit event: {}", std::string(s.message()));
+  }
+}
+
+bool Runtime::RequireRole(const bus::Caller& caller, asb::v1::Role role,
+                          const std::string& action) {
+  if (caller.principal.role == role) {
+    return true;
+  }
+  absl::Status denied = absl::PermissionDeniedError(
+      "principal '" + caller.principal.name + "' (" + asb::v1::Role_Name(caller.principal.role) +
+      ") may not " + action + ": it needs role " + asb::v1::Role_Name(role));
+  asb::v1::AuditRecord r;
+  r.set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+  r.set_actor(caller.principal.name);
+  r.set_actor_agency(caller.principal.agency);
+  r.set_detail(std::string(denied.message()));
+  Audit(std::move(r));
+  server_->ReplyError(caller, denied);
+  return false;
+}
+
+bool Runtime::WriteOrReply(store::Batch* batch, const bus::Caller& caller) {
+  static auto* lg = log::Get("daemon");
+  if (absl::Status s = store_->Write(batch); !s.ok()) {
+    SPDLOG_LOGGER_ERROR(lg, "store write failed: {}", std::string(s.message()));
+    server_->ReplyError(caller,
+                        absl::UnavailableError("the hub could not store this durably right now (" +
+                                               std::string(s.message()) + "); retry later"));
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::pair<std::string, std::string>> Runtime::endpoints() const {
+  return {{"api", server_->api_endpoint()}, {"hints", server_->hints_endpoint()}};
+}
+
+}  // namespace asb::daemon

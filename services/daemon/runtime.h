@@ -1,0 +1,121 @@
+#pragma once
+
+// What every asb daemon is made of, built once here so the four daemons keep one shape: a ZeroMQ
+// context and loop, the ZAP authenticator fed from the ISP's principals, the request server, the
+// daemon's own store with its "audit" stream (served to asb-audit), the streams it serves, the
+// consumers it runs, and the ISP policy, reloadable on SIGHUP. Single-threaded: everything runs
+// in the loop.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asb/config/v1/common.pb.h"
+#include "asb/v1/api.pb.h"
+#include "asb/v1/audit.pb.h"
+#include "common/bus/auth.h"
+#include "common/bus/loop.h"
+#include "common/bus/server.h"
+#include "common/policy/policy.h"
+#include "common/store/store.h"
+#include "common/stream/consumer.h"
+#include "common/stream/log.h"
+#include "common/stream/stream_server.h"
+
+namespace asb::daemon {
+
+struct RuntimeOptions {
+  std::string component;  // "intake", "sharing", "notify", "audit"
+  asb::config::v1::StoreConfig store;
+  asb::config::v1::ServerConfig server;
+  std::string isp_file;
+  // Column families of the daemon's store (LogColumnFamily(name) for each stream it serves).
+  std::vector<std::string> column_families;
+  // Streams it serves to other daemons ("audit" is always served).
+  std::vector<std::string> streams;
+};
+
+class Runtime {
+ public:
+  using Handler = std::function<void(const bus::Caller&, const asb::v1::Request&)>;
+
+  // Loads the ISP and the daemon's key, opens the store and its streams. Sockets are not bound
+  // until Start. Errors name the file or setting at fault.
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(RuntimeOptions options);
+  ~Runtime();
+
+  // Binds the server. Ping and stream fetches are answered here; everything else goes to
+  // `handler`.
+  absl::Status Start(Handler handler);
+
+  // Runs until Stop() (SIGTERM) — also reloads the ISP when RequestReload() was called.
+  void Run();
+  void Stop() { loop_.Stop(); }
+  // Safe from a signal handler: the reload happens in the loop.
+  void RequestReload() { reload_requested_.store(true); }
+  // Reloads the ISP now. A bad file is refused and the old policy stays in force.
+  absl::Status Reload();
+
+  // Adds a consumer of `stream` of the upstream in `upstream` (config), started at once.
+  absl::StatusOr<stream::Consumer*> AddConsumer(const asb::config::v1::UpstreamConfig& upstream,
+                                                const std::string& stream,
+                                                stream::Consumer::ApplyFn apply);
+
+  // The served log `name` (one of options.streams, or "audit").
+  stream::Log* log(const std::string& name) const;
+
+  // Appends `record` (component and time filled in) to the daemon's audit stream in `batch`.
+  void AuditInBatch(asb::v1::AuditRecord record, store::Batch* batch);
+  // The same in its own durable write; failures are logged (and counted), never fatal.
+  void Audit(asb::v1::AuditRecord record);
+
+  // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role`.
+  bool RequireRole(const bus::Caller& caller, asb::v1::Role role, const std::string& action);
+
+  // Writes `batch` durably; on failure replies kUnavailable to `caller` and returns false.
+  bool WriteOrReply(store::Batch* batch, const bus::Caller& caller);
+
+  // Called with the new policy after each successful reload (and not at start).
+  void OnPolicyChanged(std::function<void(std::shared_ptr<const policy::Policy>)> fn) {
+    on_policy_.push_back(std::move(fn));
+  }
+
+  const std::string& component() const { return options_.component; }
+  std::shared_ptr<const policy::Policy> policy() const { return policy_; }
+  bus::Loop& loop() { return loop_; }
+  bus::Server& server() { return *server_; }
+  store::Store& store() { return *store_; }
+  zmq::context_t& context() { return context_; }
+  absl::Time Now() const { return absl::Now(); }
+
+  // "api" and "hints" endpoints as bound, for the ready file.
+  std::vector<std::pair<std::string, std::string>> endpoints() const;
+
+ private:
+  explicit Runtime(RuntimeOptions options);
+  void Dispatch(const bus::Caller& caller, const asb::v1::Request& request);
+
+  RuntimeOptions options_;
+  zmq::context_t context_;
+  bus::Loop loop_;
+  bus::KeyPair keys_;
+  std::shared_ptr<const policy::Policy> policy_;
+  std::unique_ptr<bus::Authenticator> auth_;
+  std::unique_ptr<bus::Server> server_;
+  std::unique_ptr<store::Store> store_;
+  std::vector<std::unique_ptr<stream::Log>> logs_;
+  std::unique_ptr<stream::StreamServer> stream_server_;
+  std::vector<std::unique_ptr<stream::Consumer>> consumers_;
+  std::vector<std::function<void(std::shared_ptr<const policy::Policy>)>> on_policy_;
+  Handler handler_;
+  std::atomic<bool> reload_requested_{false};
+  uint64_t audit_failures_ = 0;
+};
+
+}  // namespace asb::daemon
