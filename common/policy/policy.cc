@@ -1,1 +1,1154 @@
 #include "common/policy/policy.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/config/violations.h"
+#include "common/crypto/crypto.h"
+#include "common/policy/internal/dates.h"
+#include "common/policy/internal/schema.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace asb::policy {
+
+namespace {
+
+using asb::config::v1::Condition;
+using asb::config::v1::Isp;
+using asb::config::v1::NotificationRule;
+using asb::config::v1::Purpose;
+using asb::config::v1::Rule;
+using asb::v1::FieldAction;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using internal::GenKind;
+using internal::Schema;
+using internal::SchemaNode;
+
+constexpr int kMaxRulesPerAgency = 64;
+constexpr char kHubAgency[] = "hub";
+
+// Action bits, so a field's set of applicable actions is one byte.
+enum : uint8_t {
+  kShow = 1,
+  kGeneralise = 2,
+  kPseudonymise = 4,
+  kRedact = 8,
+  kDeny = 16,
+};
+constexpr int kNumActions = 5;
+constexpr uint8_t kReveal = kShow | kGeneralise | kPseudonymise;
+
+int ActionIndex(FieldAction a) {
+  switch (a) {
+    case asb::v1::FIELD_ACTION_SHOW:
+      return 0;
+    case asb::v1::FIELD_ACTION_GENERALISE:
+      return 1;
+    case asb::v1::FIELD_ACTION_PSEUDONYMISE:
+      return 2;
+    case asb::v1::FIELD_ACTION_REDACT:
+      return 3;
+    case asb::v1::FIELD_ACTION_DENY:
+      return 4;
+    default:
+      return -1;
+  }
+}
+constexpr FieldAction kActionOfIndex[kNumActions] = {
+    asb::v1::FIELD_ACTION_SHOW, asb::v1::FIELD_ACTION_GENERALISE,
+    asb::v1::FIELD_ACTION_PSEUDONYMISE, asb::v1::FIELD_ACTION_REDACT, asb::v1::FIELD_ACTION_DENY};
+
+// A row condition with its enum lists as bit masks (0 = no constraint).
+struct CompiledCondition {
+  uint32_t nsir = 0;
+  uint32_t events = 0;
+  uint32_t orders = 0;
+  int8_t fire_risk = -1;  // -1 unset, else 0/1
+  int8_t council_tenancy = -1;
+  int8_t hate_motivated = -1;
+  uint32_t roles = 0;
+  int8_t subject_under_18 = -1;
+  int min_victim_risk = 0;
+  std::vector<std::string> wards;
+  std::vector<std::string> lsoa_codes;
+  uint32_t tenures = 0;
+  int8_t has_vulnerable = -1;
+};
+
+struct RulePlan {
+  const Rule* rule = nullptr;
+  const Purpose* purpose = nullptr;
+  CompiledCondition when;
+  bool reveals = false;  // grants at least one field with a non-DENY action
+};
+
+// Per schema node: which rules name this exact path with each action, and which name a path
+// strictly below it.
+struct NodePlan {
+  uint64_t explicit_rules[kNumActions] = {0, 0, 0, 0, 0};
+  uint64_t any_explicit = 0;
+  uint64_t below_any = 0;
+  uint64_t below_deny = 0;
+  uint64_t below_reveal = 0;
+};
+
+struct AgencyPlan {
+  std::string id;
+  std::vector<RulePlan> rules;
+  std::vector<NodePlan> nodes;       // indexed by schema node id
+  uint64_t rules_for_role[32] = {};  // rules whose people.* grants apply to a role
+  uint64_t reveal_rules = 0;         // rules with any non-DENY grant
+  bool needs_ages = false;           // some rule tests subject_under_18
+  std::vector<int> decision_nodes;   // nodes some rule names, in schema order
+};
+
+uint32_t Bit(int value) { return value >= 0 && value < 32 ? (1u << value) : 0; }
+
+int8_t Tri(bool has, bool value) { return has ? (value ? 1 : 0) : -1; }
+
+}  // namespace
+
+struct Policy::Impl {
+  Isp isp;
+  std::string version;
+  std::optional<crypto::HmacSha256Key> key;
+  std::vector<AgencyPlan> agencies;
+
+  const AgencyPlan* Find(const std::string& agency) const {
+    for (const AgencyPlan& a : agencies) {
+      if (a.id == agency) {
+        return &a;
+      }
+    }
+    return nullptr;
+  }
+
+  std::string Token(const char* prefix, std::string_view data, std::size_t hex_chars) const {
+    unsigned char mac[32];
+    key->MacTo(data, mac);
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(prefix);
+    out.reserve(out.size() + hex_chars);
+    for (std::size_t i = 0; i < hex_chars / 2; ++i) {
+      out.push_back(kDigits[mac[i] >> 4]);
+      out.push_back(kDigits[mac[i] & 0xf]);
+    }
+    return out;
+  }
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Validation.
+
+class Problems {
+ public:
+  Problems(std::string file, const config::SourceMap* lines)
+      : file_(std::move(file)), lines_(lines) {}
+
+  void Add(const std::string& path, const std::string& what) {
+    std::string where = file_;
+    if (int line = Line(path); line > 0) {
+      absl::StrAppend(&where, ":", line);
+    }
+    violations_.Add(absl::StrCat(where, ": ", path), what);
+  }
+
+  // True if the file spelled out this (empty) key, e.g. "wards: []".
+  bool Present(const std::string& path) const {
+    return lines_ != nullptr && (lines_->count(path) > 0 || lines_->count(Camel(path)) > 0);
+  }
+
+  absl::Status ToStatus() const { return violations_.ToStatus(); }
+  bool empty() const { return violations_.empty(); }
+
+ private:
+  // protobuf's JSON mapping accepts snake_case and lowerCamelCase keys; the map holds whichever
+  // the file used.
+  static std::string Camel(const std::string& path) {
+    std::string out;
+    bool up = false;
+    for (char c : path) {
+      if (c == '_') {
+        up = true;
+        continue;
+      }
+      out.push_back(up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
+      up = false;
+    }
+    return out;
+  }
+
+  int Line(std::string path) const {
+    if (lines_ == nullptr) {
+      return 0;
+    }
+    // Fall back to the nearest enclosing value the file has (a missing key has no line).
+    while (!path.empty()) {
+      if (auto it = lines_->find(path); it != lines_->end()) {
+        return it->second;
+      }
+      if (auto it = lines_->find(Camel(path)); it != lines_->end()) {
+        return it->second;
+      }
+      std::size_t cut = path.find_last_of(".[");
+      if (cut == std::string::npos) {
+        break;
+      }
+      path.resize(cut);
+    }
+    return 0;
+  }
+
+  std::string file_;
+  const config::SourceMap* lines_;
+  config::Violations violations_;
+};
+
+bool ValidId(const std::string& id) {
+  if (id.empty()) {
+    return false;
+  }
+  for (char c : id) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class EnumList, class IsValid>
+void CheckEnumList(Problems* p, const std::string& path, const EnumList& list, IsValid is_valid,
+                   bool unspecified_ok) {
+  for (int i = 0; i < list.size(); ++i) {
+    int v = list.Get(i);
+    if (!is_valid(v) || v >= 32) {
+      p->Add(absl::StrCat(path, "[", i, "]"), absl::StrCat("unknown value ", v));
+    } else if (v == 0 && !unspecified_ok) {
+      p->Add(absl::StrCat(path, "[", i, "]"), "the UNSPECIFIED value never matches");
+    }
+  }
+}
+
+void CheckCondition(Problems* p, const std::string& base, const Condition& c) {
+  // A list the file wrote but left empty reads as "match nothing" to a person and as "match
+  // anything" to the engine: refuse it.
+  const auto* d = Condition::descriptor();
+  const Reflection* r = c.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->is_repeated() && r->FieldSize(c, f) == 0 && p->Present(base + "." + f->name())) {
+      p->Add(base + "." + f->name(),
+             "empty list can never match; remove the key to mean 'any', or list values");
+    }
+  }
+  CheckEnumList(p, base + ".nsir_categories", c.nsir_categories(), asb::v1::NsirCategory_IsValid,
+                false);
+  CheckEnumList(p, base + ".event_types", c.event_types(), asb::v1::EventType_IsValid, false);
+  CheckEnumList(p, base + ".order_types", c.order_types(), asb::v1::OrderType_IsValid, false);
+  CheckEnumList(p, base + ".person_roles", c.person_roles(), asb::v1::PersonRole_IsValid, false);
+  CheckEnumList(p, base + ".tenures", c.tenures(), asb::v1::Tenure_IsValid, true);
+  if (!asb::v1::RiskLevel_IsValid(c.min_victim_risk())) {
+    p->Add(base + ".min_victim_risk", absl::StrCat("unknown risk level ", c.min_victim_risk()));
+  }
+  if (c.has_subject_under_18() && c.subject_under_18() && c.person_roles_size() > 0) {
+    bool subject = false;
+    for (int role : c.person_roles()) {
+      subject |= role == asb::v1::PERSON_ROLE_VICTIM || role == asb::v1::PERSON_ROLE_PERPETRATOR;
+    }
+    if (!subject) {
+      p->Add(base + ".subject_under_18",
+             "can never match: person_roles names neither victims nor perpetrators");
+    }
+  }
+  for (int i = 0; i < c.wards_size(); ++i) {
+    if (c.wards(i).empty()) {
+      p->Add(absl::StrCat(base, ".wards[", i, "]"), "empty ward name");
+    }
+  }
+  for (int i = 0; i < c.lsoa_codes_size(); ++i) {
+    if (c.lsoa_codes(i).empty()) {
+      p->Add(absl::StrCat(base, ".lsoa_codes[", i, "]"), "empty LSOA code");
+    }
+  }
+}
+
+CompiledCondition CompileCondition(const Condition& c) {
+  CompiledCondition out;
+  for (int v : c.nsir_categories()) {
+    out.nsir |= Bit(v);
+  }
+  for (int v : c.event_types()) {
+    out.events |= Bit(v);
+  }
+  for (int v : c.order_types()) {
+    out.orders |= Bit(v);
+  }
+  for (int v : c.person_roles()) {
+    out.roles |= Bit(v);
+  }
+  for (int v : c.tenures()) {
+    out.tenures |= Bit(v);
+  }
+  out.fire_risk = Tri(c.has_fire_risk(), c.fire_risk());
+  out.council_tenancy = Tri(c.has_council_tenancy(), c.council_tenancy());
+  out.hate_motivated = Tri(c.has_hate_motivated(), c.hate_motivated());
+  out.subject_under_18 = Tri(c.has_subject_under_18(), c.subject_under_18());
+  out.has_vulnerable = Tri(c.has_has_vulnerable_person(), c.has_vulnerable_person());
+  out.min_victim_risk = c.min_victim_risk();
+  out.wards.assign(c.wards().begin(), c.wards().end());
+  out.lsoa_codes.assign(c.lsoa_codes().begin(), c.lsoa_codes().end());
+  return out;
+}
+
+void CheckRuleFields(Problems* p, const std::string& base, const Rule& rule,
+                     std::vector<std::pair<int, int>>* resolved) {
+  const Schema& schema = Schema::Get();
+  if (rule.fields_size() == 0) {
+    p->Add(base + ".fields", "required: at least one field grant");
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < rule.fields_size(); ++i) {
+    const auto& g = rule.fields(i);
+    const std::string at = absl::StrCat(base, ".fields[", i, "]");
+    int node = -1;
+    if (g.path().empty()) {
+      p->Add(at + ".path", "required");
+    } else {
+      std::string error;
+      node = schema.Resolve(g.path(), &error);
+      if (node < 0) {
+        p->Add(at + ".path", error);
+      } else if (!seen.insert(g.path()).second) {
+        p->Add(at + ".path", "'" + g.path() + "' is named twice in this rule");
+        node = -1;
+      }
+    }
+    const int action = ActionIndex(g.action());
+    if (action < 0) {
+      p->Add(at + ".action", "required: SHOW, PSEUDONYMISE, GENERALISE, REDACT or DENY");
+    }
+    if (node < 0 || action < 0) {
+      continue;
+    }
+    const SchemaNode& n = schema.node(node);
+    if (g.action() == asb::v1::FIELD_ACTION_GENERALISE && !n.explicit_generalise_ok) {
+      p->Add(at + ".action",
+             "no generaliser for '" + g.path() +
+                 "' (GENERALISE applies to Address, Location, timestamps, date_of_birth and "
+                 "postcode)");
+      continue;
+    }
+    if (g.action() == asb::v1::FIELD_ACTION_PSEUDONYMISE && !n.is_string) {
+      p->Add(at + ".action",
+             "PSEUDONYMISE applies only to string fields; '" + g.path() + "' is not a string");
+      continue;
+    }
+    resolved->emplace_back(node, action);
+  }
+}
+
+void CheckKey(Problems* p, const std::string& key) {
+  if (key.size() < 32) {
+    p->Add("pseudonymisation_key_file", absl::StrCat("pseudonymisation key is ", key.size(),
+                                                     " bytes, at least 32 are required"));
+  }
+}
+
+// Everything but the key; fills `plans` if there is no problem.
+void CheckAndPlan(const Isp& isp, Problems* p, std::vector<AgencyPlan>* plans) {
+  if (isp.name().empty()) {
+    p->Add("name", "required");
+  }
+  if (isp.pseudonymisation_key_file().empty()) {
+    p->Add("pseudonymisation_key_file", "required");
+  }
+  if (isp.agencies_size() == 0) {
+    p->Add("agencies", "required: at least one agency");
+  }
+  absl::flat_hash_set<std::string> agencies;
+  for (int i = 0; i < isp.agencies_size(); ++i) {
+    const auto& a = isp.agencies(i);
+    const std::string at = absl::StrCat("agencies[", i, "]");
+    if (!ValidId(a.id())) {
+      p->Add(at + ".id",
+             a.id().empty() ? "required" : "'" + a.id() + "' is not a valid id ([a-z0-9_-]+)");
+    } else if (a.id() == kHubAgency) {
+      p->Add(at + ".id", "'hub' is reserved for the hub's own daemons");
+    } else if (!agencies.insert(a.id()).second) {
+      p->Add(at + ".id", "duplicate agency '" + a.id() + "'");
+    }
+    if (a.name().empty()) {
+      p->Add(at + ".name", "required");
+    }
+  }
+
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<std::string> keys;
+  for (int i = 0; i < isp.principals_size(); ++i) {
+    const auto& pr = isp.principals(i);
+    const std::string at = absl::StrCat("principals[", i, "]");
+    if (pr.name().empty()) {
+      p->Add(at + ".name", "required");
+    } else if (!names.insert(pr.name()).second) {
+      p->Add(at + ".name", "duplicate principal '" + pr.name() + "'");
+    }
+    const bool hub = pr.agency() == kHubAgency;
+    if (pr.agency().empty()) {
+      p->Add(at + ".agency", "required");
+    } else if (!hub && !agencies.contains(pr.agency())) {
+      p->Add(at + ".agency", "unknown agency '" + pr.agency() + "'");
+    }
+    if (pr.role() == asb::v1::ROLE_UNSPECIFIED || !asb::v1::Role_IsValid(pr.role())) {
+      p->Add(at + ".role", "required: FEED, PARTNER, AUDITOR, ADMIN or DAEMON");
+    } else if (hub != (pr.role() == asb::v1::ROLE_DAEMON)) {
+      p->Add(at + ".role", hub ? "agency 'hub' is for the hub's daemons: role must be DAEMON"
+                               : "role DAEMON is only for agency 'hub'");
+    }
+    if (pr.public_key().empty()) {
+      p->Add(at + ".public_key", "required");
+    } else {
+      auto decoded = crypto::Z85Decode(pr.public_key());
+      if (pr.public_key().size() != 40 || !decoded.ok()) {
+        // The key itself is public, but keep messages short and uniform.
+        p->Add(at + ".public_key", "not a CurveZMQ public key (40 Z85 characters)");
+      } else if (!keys.insert(pr.public_key()).second) {
+        p->Add(at + ".public_key", "key already used by another principal");
+      }
+    }
+  }
+
+  absl::flat_hash_set<std::string> purposes;
+  for (int i = 0; i < isp.purposes_size(); ++i) {
+    const auto& pu = isp.purposes(i);
+    const std::string at = absl::StrCat("purposes[", i, "]");
+    if (pu.id().empty()) {
+      p->Add(at + ".id", "required");
+    } else if (!purposes.insert(pu.id()).second) {
+      p->Add(at + ".id", "duplicate purpose '" + pu.id() + "'");
+    }
+    if (pu.description().empty()) {
+      p->Add(at + ".description", "required");
+    }
+    if (pu.lawful_basis().empty()) {
+      p->Add(at + ".lawful_basis", "required: the legal gateway for this sharing");
+    }
+  }
+
+  const Schema& schema = Schema::Get();
+  plans->clear();
+  for (const auto& a : isp.agencies()) {
+    if (ValidId(a.id()) && a.id() != kHubAgency &&
+        std::none_of(plans->begin(), plans->end(),
+                     [&](const AgencyPlan& x) { return x.id == a.id(); })) {
+      AgencyPlan plan;
+      plan.id = a.id();
+      plan.nodes.resize(schema.nodes().size());
+      plans->push_back(std::move(plan));
+    }
+  }
+  auto plan_of = [&](const std::string& id) -> AgencyPlan* {
+    for (AgencyPlan& x : *plans) {
+      if (x.id == id) {
+        return &x;
+      }
+    }
+    return nullptr;
+  };
+
+  absl::flat_hash_set<std::string> rule_ids;
+  for (int i = 0; i < isp.rules_size(); ++i) {
+    const Rule& rule = isp.rules(i);
+    const std::string at = absl::StrCat("rules[", i, "]");
+    if (rule.id().empty()) {
+      p->Add(at + ".id", "required");
+    } else if (!rule_ids.insert(rule.id()).second) {
+      p->Add(at + ".id", "duplicate rule '" + rule.id() + "'");
+    }
+    AgencyPlan* plan = nullptr;
+    if (rule.agency().empty()) {
+      p->Add(at + ".agency", "required");
+    } else if (!agencies.contains(rule.agency())) {
+      p->Add(at + ".agency", "unknown agency '" + rule.agency() + "'");
+    } else {
+      plan = plan_of(rule.agency());
+    }
+    const Purpose* purpose = nullptr;
+    if (rule.purpose().empty()) {
+      p->Add(at + ".purpose", "required");
+    } else {
+      for (const Purpose& pu : isp.purposes()) {
+        if (pu.id() == rule.purpose()) {
+          purpose = &pu;
+          break;
+        }
+      }
+      if (purpose == nullptr) {
+        p->Add(at + ".purpose", "unknown purpose '" + rule.purpose() + "'");
+      }
+    }
+    CheckCondition(p, at + ".when", rule.when());
+    std::vector<std::pair<int, int>> grants;
+    CheckRuleFields(p, at, rule, &grants);
+    if (plan == nullptr) {
+      continue;
+    }
+    if (plan->rules.size() >= kMaxRulesPerAgency) {
+      p->Add(at,
+             absl::StrCat("agency '", plan->id, "' has more than ", kMaxRulesPerAgency, " rules"));
+      continue;
+    }
+    const uint64_t bit = uint64_t{1} << plan->rules.size();
+    RulePlan rp;
+    rp.rule = &rule;
+    rp.purpose = purpose;
+    rp.when = CompileCondition(rule.when());
+    for (auto [node, action] : grants) {
+      plan->nodes[node].explicit_rules[action] |= bit;
+      rp.reveals |= action != 4;
+    }
+    plan->needs_ages |= rp.when.subject_under_18 >= 0;
+    plan->rules.push_back(std::move(rp));
+  }
+
+  absl::flat_hash_set<std::string> notification_ids;
+  for (int i = 0; i < isp.notification_rules_size(); ++i) {
+    const NotificationRule& n = isp.notification_rules(i);
+    const std::string at = absl::StrCat("notification_rules[", i, "]");
+    if (n.id().empty()) {
+      p->Add(at + ".id", "required");
+    } else if (!notification_ids.insert(n.id()).second) {
+      p->Add(at + ".id", "duplicate notification rule '" + n.id() + "'");
+    }
+    if (n.event_types_size() == 0) {
+      p->Add(at + ".event_types", "required: at least one event type");
+    }
+    CheckEnumList(p, at + ".event_types", n.event_types(), asb::v1::EventType_IsValid, false);
+    CheckEnumList(p, at + ".order_types", n.order_types(), asb::v1::OrderType_IsValid, false);
+    if (n.order_types_size() == 0 && p->Present(at + ".order_types")) {
+      p->Add(at + ".order_types",
+             "empty list can never match; remove the key to mean 'any', or list values");
+    }
+    if (n.order_types_size() > 0) {
+      bool order_event = false;
+      for (int e : n.event_types()) {
+        order_event |=
+            e >= asb::v1::EVENT_TYPE_ORDER_ISSUED && e <= asb::v1::EVENT_TYPE_ORDER_EXPIRED;
+      }
+      if (!order_event) {
+        p->Add(at + ".order_types", "can never match: none of event_types is an order event");
+      }
+    }
+    if (n.agencies_size() == 0) {
+      p->Add(at + ".agencies", "required: at least one agency");
+    }
+    for (int j = 0; j < n.agencies_size(); ++j) {
+      if (!agencies.contains(n.agencies(j))) {
+        p->Add(absl::StrCat(at, ".agencies[", j, "]"), "unknown agency '" + n.agencies(j) + "'");
+      }
+    }
+  }
+
+  // Finish the plans: below-masks, per-role rule masks, the decision node list.
+  for (AgencyPlan& plan : *plans) {
+    for (std::size_t r = 0; r < plan.rules.size(); ++r) {
+      const uint64_t bit = uint64_t{1} << r;
+      if (plan.rules[r].reveals) {
+        plan.reveal_rules |= bit;
+      }
+      const uint32_t roles = plan.rules[r].when.roles;
+      for (int role = 0; role < 32; ++role) {
+        if (roles == 0 || (roles & Bit(role)) != 0) {
+          plan.rules_for_role[role] |= bit;
+        }
+      }
+    }
+    const auto& nodes = schema.nodes();
+    // Children have larger ids than their parents: one reverse pass folds masks upwards.
+    for (int id = static_cast<int>(nodes.size()) - 1; id >= 0; --id) {
+      NodePlan& np = plan.nodes[id];
+      for (int a = 0; a < kNumActions; ++a) {
+        np.any_explicit |= np.explicit_rules[a];
+      }
+      if (nodes[id].parent >= 0) {
+        NodePlan& parent = plan.nodes[nodes[id].parent];
+        parent.below_any |= np.any_explicit | np.below_any;
+        parent.below_deny |= np.explicit_rules[4] | np.below_deny;
+        parent.below_reveal |=
+            np.explicit_rules[0] | np.explicit_rules[1] | np.explicit_rules[2] | np.below_reveal;
+      }
+    }
+    for (std::size_t id = 0; id < nodes.size(); ++id) {
+      if (plan.nodes[id].any_explicit != 0) {
+        plan.decision_nodes.push_back(static_cast<int>(id));
+      }
+    }
+  }
+}
+
+std::string ComputeVersion(const Isp& isp, const std::string& key) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    isp.SerializeToCodedStream(&coded);
+  }
+  bytes += crypto::Sha256(key);
+  return crypto::HexEncode(crypto::Sha256(bytes));
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> Build(const Isp& isp, const std::string& key,
+                                                    Problems* problems) {
+  auto impl = std::make_unique<Policy::Impl>();
+  impl->isp = isp;
+  // Plans point into impl->isp, so plan over the copy.
+  CheckAndPlan(impl->isp, problems, &impl->agencies);
+  if (!problems->empty()) {
+    return problems->ToStatus();
+  }
+  auto hmac = crypto::HmacSha256Key::Create(key);
+  if (!hmac.ok()) {
+    return hmac.status();
+  }
+  impl->key.emplace(std::move(*hmac));
+  impl->version = ComputeVersion(impl->isp, key);
+  return std::shared_ptr<const Policy>(std::make_shared<Policy>(std::move(impl)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application.
+
+struct CaseFacts {
+  uint32_t roles = 0;    // roles of linked people
+  uint32_t tenures = 0;  // tenures of linked people
+  uint32_t orders = 0;   // types of the case's orders
+  bool any_vulnerable = false;
+  uint32_t under_18_roles = 0;  // roles of victims/perpetrators under 18 (if computed)
+};
+
+bool Matches(const CompiledCondition& w, const asb::v1::Case& c, const EventContext& ctx,
+             const CaseFacts& facts) {
+  if (w.nsir != 0 && (w.nsir & Bit(c.nsir_category())) == 0) {
+    return false;
+  }
+  if (w.events != 0 && (w.events & Bit(ctx.event_type)) == 0) {
+    return false;
+  }
+  if (w.orders != 0 && (w.orders & (Bit(ctx.order_type) | facts.orders)) == 0) {
+    return false;
+  }
+  if (w.fire_risk >= 0 && c.flags().fire_risk() != (w.fire_risk == 1)) {
+    return false;
+  }
+  if (w.council_tenancy >= 0 && c.flags().council_tenancy() != (w.council_tenancy == 1)) {
+    return false;
+  }
+  if (w.hate_motivated >= 0 && c.flags().hate_motivated() != (w.hate_motivated == 1)) {
+    return false;
+  }
+  if (w.roles != 0 && (w.roles & facts.roles) == 0) {
+    return false;
+  }
+  if (w.subject_under_18 >= 0) {
+    uint32_t subjects = Bit(asb::v1::PERSON_ROLE_VICTIM) | Bit(asb::v1::PERSON_ROLE_PERPETRATOR);
+    if (w.roles != 0) {
+      subjects &= w.roles;
+    }
+    const bool has = (facts.under_18_roles & subjects) != 0;
+    if (has != (w.subject_under_18 == 1)) {
+      return false;
+    }
+  }
+  if (w.min_victim_risk > 0 && static_cast<int>(c.victim_risk()) < w.min_victim_risk) {
+    return false;
+  }
+  if (!w.wards.empty() &&
+      std::find(w.wards.begin(), w.wards.end(), c.location().ward()) == w.wards.end()) {
+    return false;
+  }
+  if (!w.lsoa_codes.empty() && std::find(w.lsoa_codes.begin(), w.lsoa_codes.end(),
+                                         c.location().lsoa_code()) == w.lsoa_codes.end()) {
+    return false;
+  }
+  if (w.tenures != 0 && (w.tenures & facts.tenures) == 0) {
+    return false;
+  }
+  if (w.has_vulnerable >= 0 && facts.any_vulnerable != (w.has_vulnerable == 1)) {
+    return false;
+  }
+  return true;
+}
+
+internal::Date AsOf(const asb::v1::Case& c) {
+  if (c.has_updated_at()) {
+    return internal::DateOfUnixSeconds(c.updated_at().seconds());
+  }
+  return internal::DateOfUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+}
+
+uint8_t Bits(const NodePlan& np, uint64_t mask) {
+  uint8_t s = 0;
+  for (int a = 0; a < kNumActions; ++a) {
+    if ((np.explicit_rules[a] & mask) != 0) {
+      s |= static_cast<uint8_t>(1u << a);
+    }
+  }
+  return s;
+}
+
+void CopyField(const Reflection* r, const Message& src, Message* dst, const FieldDescriptor* f) {
+  if (f->is_repeated()) {
+    const int n = r->FieldSize(src, f);
+    for (int i = 0; i < n; ++i) {
+      switch (f->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT32:
+          r->AddInt32(dst, f, r->GetRepeatedInt32(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_INT64:
+          r->AddInt64(dst, f, r->GetRepeatedInt64(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_UINT32:
+          r->AddUInt32(dst, f, r->GetRepeatedUInt32(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          r->AddUInt64(dst, f, r->GetRepeatedUInt64(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          r->AddDouble(dst, f, r->GetRepeatedDouble(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          r->AddFloat(dst, f, r->GetRepeatedFloat(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          r->AddBool(dst, f, r->GetRepeatedBool(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM:
+          r->AddEnumValue(dst, f, r->GetRepeatedEnumValue(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          r->AddString(dst, f, r->GetRepeatedString(src, f, i));
+          break;
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          r->AddMessage(dst, f)->CopyFrom(r->GetRepeatedMessage(src, f, i));
+          break;
+      }
+    }
+    return;
+  }
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      r->SetInt32(dst, f, r->GetInt32(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      r->SetInt64(dst, f, r->GetInt64(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      r->SetUInt32(dst, f, r->GetUInt32(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      r->SetUInt64(dst, f, r->GetUInt64(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      r->SetDouble(dst, f, r->GetDouble(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      r->SetFloat(dst, f, r->GetFloat(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      r->SetBool(dst, f, r->GetBool(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      r->SetEnumValue(dst, f, r->GetEnumValue(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(dst, f, r->GetString(src, f));
+      break;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      r->MutableMessage(dst, f)->CopyFrom(r->GetMessage(src, f));
+      break;
+  }
+}
+
+// One Apply: walks the schema tree over the case, building the view from nothing.
+class Applier {
+ public:
+  Applier(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c,
+          asb::v1::Disclosure* out)
+      : impl_(impl), plan_(plan), case_(c), out_(out), schema_(Schema::Get()) {}
+
+  void Run(uint64_t mask) { CopyMessage(schema_.node(0), case_, out_->mutable_view(), 0, mask); }
+
+ private:
+  // Copies the granted part of `src` (of node n's message type) into `dst`. True if anything
+  // was written.
+  bool CopyMessage(const SchemaNode& n, const Message& src, Message* dst, uint8_t inherited,
+                   uint64_t mask) {
+    bool wrote = false;
+    const Reflection* r = src.GetReflection();
+    for (int child : n.children) {
+      const SchemaNode& cn = schema_.node(child);
+      const NodePlan& np = plan_.nodes[child];
+      if (inherited == 0 && ((np.any_explicit | np.below_any) & mask) == 0) {
+        continue;  // nothing granted here or below
+      }
+      const FieldDescriptor* f = cn.field;
+      if (cn.leaf) {
+        const uint8_t s = inherited | Bits(np, mask);
+        if ((s & kDeny) == 0) {
+          wrote |= Leaf(cn, s, r, src, dst);
+        }
+        continue;
+      }
+      if (f->is_repeated()) {
+        const int size = r->FieldSize(src, f);
+        for (int i = 0; i < size; ++i) {
+          const Message& element = r->GetRepeatedMessage(src, f, i);
+          uint64_t m = mask;
+          if (cn.is_people) {
+            const auto& person = static_cast<const asb::v1::Person&>(element);
+            m &= plan_.rules_for_role[Bit(person.role()) != 0 ? person.role() : 0];
+          }
+          const uint8_t s = inherited | Bits(np, m);
+          if ((s & kDeny) != 0 || (s == 0 && (np.below_any & m) == 0)) {
+            continue;
+          }
+          Message* d = r->AddMessage(dst, f);
+          if (SubMessage(cn, np, s, m, element, d)) {
+            wrote = true;
+            if (cn.is_people) {
+              AddSubjectKey(static_cast<const asb::v1::Person&>(element).person_id());
+            }
+          } else {
+            r->RemoveLast(dst, f);
+          }
+        }
+      } else if (r->HasField(src, f)) {
+        const uint8_t s = inherited | Bits(np, mask);
+        if ((s & kDeny) != 0) {
+          continue;
+        }
+        Message* d = r->MutableMessage(dst, f);
+        if (SubMessage(cn, np, s, mask, r->GetMessage(src, f), d)) {
+          wrote = true;
+        } else {
+          r->ClearField(dst, f);
+        }
+      }
+    }
+    return wrote;
+  }
+
+  // A present message value under action set s (no DENY). Fills d; true if anything written.
+  bool SubMessage(const SchemaNode& n, const NodePlan& np, uint8_t s, uint64_t mask,
+                  const Message& src, Message* d) {
+    if ((s & kShow) != 0 && (np.below_deny & mask) == 0) {
+      d->CopyFrom(src);  // shown whole, nothing denied below: the fast path
+      return true;
+    }
+    if ((s & kReveal) == 0 && (s & kRedact) != 0 && (np.below_reveal & mask) == 0) {
+      Redacted(n);
+      return false;
+    }
+    return CopyMessage(n, src, d, s, mask);
+  }
+
+  bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src, Message* dst) {
+    const FieldDescriptor* f = n.field;
+    if (f->is_repeated() ? r->FieldSize(src, f) == 0 : !r->HasField(src, f)) {
+      return false;  // absent: nothing to show or withhold
+    }
+    if ((s & kShow) != 0) {
+      CopyField(r, src, dst, f);
+      return true;
+    }
+    if ((s & kGeneralise) != 0 && n.gen != GenKind::kNone && !f->is_repeated()) {
+      return Generalise(n, r, src, dst);
+    }
+    if ((s & kPseudonymise) != 0 && n.is_string) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(src, f); ++i) {
+          r->AddString(dst, f, Pseudonym(n, r->GetRepeatedString(src, f, i)));
+        }
+      } else {
+        std::string scratch;
+        r->SetString(dst, f, Pseudonym(n, r->GetStringReference(src, f, &scratch)));
+      }
+      return true;
+    }
+    if ((s & kRedact) != 0) {
+      Redacted(n);
+    }
+    return false;
+  }
+
+  bool Generalise(const SchemaNode& n, const Reflection* r, const Message& src, Message* dst) {
+    const FieldDescriptor* f = n.field;
+    std::string scratch;
+    switch (n.gen) {
+      case GenKind::kAgeBand: {
+        internal::Date dob;
+        if (!internal::ParseIsoDate(r->GetStringReference(src, f, &scratch), &dob)) {
+          return false;
+        }
+        const int age = internal::AgeOn(dob, as_of());
+        if (age < 0) {
+          return false;
+        }
+        r->SetString(dst, n.gen_target, internal::AgeBand(age));
+        return true;
+      }
+      case GenKind::kPostcodeDistrict: {
+        std::string outward = internal::OutwardCode(r->GetStringReference(src, f, &scratch));
+        if (outward.empty()) {
+          return false;
+        }
+        r->SetString(dst, n.gen_target != nullptr ? n.gen_target : f, std::move(outward));
+        return true;
+      }
+      case GenKind::kKeep:
+        CopyField(r, src, dst, f);
+        return true;
+      case GenKind::kDate: {
+        const auto& ts = static_cast<const google::protobuf::Timestamp&>(r->GetMessage(src, f));
+        auto* out = static_cast<google::protobuf::Timestamp*>(r->MutableMessage(dst, f));
+        out->set_seconds(internal::TruncateToUtcDay(ts.seconds()));
+        out->set_nanos(0);
+        return true;
+      }
+      case GenKind::kNone:
+      case GenKind::kDescend:
+        return false;
+    }
+    return false;
+  }
+
+  std::string Pseudonym(const SchemaNode& n, const std::string& value) {
+    std::string data;
+    data.reserve(n.path.size() + 1 + value.size());
+    data.append(n.path).push_back(':');
+    data.append(value);
+    return impl_.Token("ps_", data, 24);
+  }
+
+  void Redacted(const SchemaNode& n) {
+    for (const std::string& p : out_->redacted_paths()) {
+      if (p == n.path) {
+        return;
+      }
+    }
+    out_->add_redacted_paths(n.path);
+  }
+
+  void AddSubjectKey(const std::string& person_id) {
+    if (person_id.empty()) {
+      return;
+    }
+    std::string key = impl_.Token("sk_", person_id, 32);
+    for (const std::string& k : out_->subject_keys()) {
+      if (k == key) {
+        return;
+      }
+    }
+    out_->add_subject_keys(std::move(key));
+  }
+
+  const internal::Date& as_of() {
+    if (!as_of_) {
+      as_of_ = AsOf(case_);
+    }
+    return *as_of_;
+  }
+
+  const Policy::Impl& impl_;
+  const AgencyPlan& plan_;
+  const asb::v1::Case& case_;
+  asb::v1::Disclosure* out_;
+  const Schema& schema_;
+  std::optional<internal::Date> as_of_;
+};
+
+}  // namespace
+
+Policy::Policy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Policy::~Policy() = default;
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::LoadFile(const std::string& path) {
+  Isp isp;
+  config::SourceMap lines;
+  if (absl::Status s = config::LoadConfigFile(path, &isp, &lines); !s.ok()) {
+    return s;
+  }
+  Problems problems(path, &lines);
+  std::string key;
+  if (!isp.pseudonymisation_key_file().empty()) {
+    std::filesystem::path key_path(isp.pseudonymisation_key_file());
+    if (key_path.is_relative()) {
+      key_path = std::filesystem::path(path).parent_path() / key_path;
+    }
+    std::string text;
+    if (absl::Status s = config::ReadFile(key_path.string(), &text); !s.ok()) {
+      problems.Add("pseudonymisation_key_file",
+                   absl::StrCat("cannot read key file: ", s.message()));
+    } else {
+      // Lines starting with '#' are comments (the demo key file says it is a demo key).
+      std::string hex;
+      for (absl::string_view line : absl::StrSplit(text, '\n')) {
+        line = absl::StripAsciiWhitespace(line);
+        if (!line.empty() && line[0] != '#') {
+          hex.append(line.data(), line.size());
+        }
+      }
+      auto decoded = crypto::HexDecode(hex);
+      if (!decoded.ok()) {
+        problems.Add("pseudonymisation_key_file",
+                     "key file '" + key_path.string() + "' must hold the key in hex");
+      } else {
+        key = std::move(*decoded);
+        CheckKey(&problems, key);
+      }
+    }
+  }
+  return Build(isp, key, &problems);
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Isp& isp,
+                                                              const std::string& key,
+                                                              const std::string& file_name,
+                                                              const config::SourceMap* lines) {
+  Problems problems(file_name, lines);
+  CheckKey(&problems, key);
+  return Build(isp, key, &problems);
+}
+
+const std::string& Policy::version() const { return impl_->version; }
+const Isp& Policy::isp() const { return impl_->isp; }
+
+bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
+                   asb::v1::Disclosure* out) const {
+  const AgencyPlan* plan = impl_->Find(agency);
+  if (plan == nullptr || plan->reveal_rules == 0) {
+    return false;
+  }
+  CaseFacts facts;
+  std::optional<internal::Date> as_of;
+  for (const asb::v1::Person& p : c.people()) {
+    facts.roles |= Bit(p.role());
+    facts.tenures |= Bit(p.tenure());
+    facts.any_vulnerable |= p.vulnerable();
+    if (plan->needs_ages &&
+        (p.role() == asb::v1::PERSON_ROLE_VICTIM || p.role() == asb::v1::PERSON_ROLE_PERPETRATOR)) {
+      internal::Date dob;
+      if (internal::ParseIsoDate(p.date_of_birth(), &dob)) {
+        if (!as_of) {
+          as_of = AsOf(c);
+        }
+        const int age = internal::AgeOn(dob, *as_of);
+        if (age >= 0 && age < 18) {
+          facts.under_18_roles |= Bit(p.role());
+        }
+      }
+    }
+  }
+  for (const asb::v1::Order& o : c.orders()) {
+    facts.orders |= Bit(o.type());
+  }
+  uint64_t mask = 0;
+  for (std::size_t i = 0; i < plan->rules.size(); ++i) {
+    if (Matches(plan->rules[i].when, c, context, facts)) {
+      mask |= uint64_t{1} << i;
+    }
+  }
+  if ((mask & plan->reveal_rules) == 0) {
+    return false;
+  }
+
+  out->clear_view();
+  out->clear_redacted_paths();
+  out->clear_justifications();
+  out->clear_fields();
+  out->clear_subject_keys();
+  out->set_isp_version(impl_->version);
+  Applier(*impl_, *plan, c, out).Run(mask);
+
+  for (std::size_t i = 0; i < plan->rules.size(); ++i) {
+    if ((mask & plan->reveal_rules & (uint64_t{1} << i)) != 0) {
+      const RulePlan& rp = plan->rules[i];
+      auto* j = out->add_justifications();
+      j->set_rule_id(rp.rule->id());
+      j->set_purpose(rp.purpose->id());
+      j->set_lawful_basis(rp.purpose->lawful_basis());
+    }
+  }
+  const Schema& schema = Schema::Get();
+  for (int id : plan->decision_nodes) {
+    if ((plan->nodes[id].any_explicit & mask) == 0) {
+      continue;
+    }
+    // The actions in force here: this path's and every enclosing path's.
+    uint64_t by_action[kNumActions] = {0, 0, 0, 0, 0};
+    for (int at = id; at > 0; at = schema.node(at).parent) {
+      for (int a = 0; a < kNumActions; ++a) {
+        by_action[a] |= plan->nodes[at].explicit_rules[a] & mask;
+      }
+    }
+    int winner = by_action[4] != 0 ? 4 : -1;
+    for (int a = 0; winner < 0 && a < kNumActions; ++a) {
+      if (by_action[a] != 0) {
+        winner = a;
+      }
+    }
+    auto* d = out->add_fields();
+    d->set_path(schema.node(id).path);
+    d->set_action(kActionOfIndex[winner]);
+    d->set_rule_id(plan->rules[__builtin_ctzll(by_action[winner])].rule->id());
+  }
+  return true;
+}
+
+std::vector<Policy::Notification> Policy::NotificationsFor(const EventContext& context) const {
+  std::vector<Notification> out;
+  for (const NotificationRule& n : impl_->isp.notification_rules()) {
+    if (std::find(n.event_types().begin(), n.event_types().end(), context.event_type) ==
+        n.event_types().end()) {
+      continue;
+    }
+    if (n.order_types_size() > 0 && std::find(n.order_types().begin(), n.order_types().end(),
+                                              context.order_type) == n.order_types().end()) {
+      continue;
+    }
+    for (const std::string& agency : n.agencies()) {
+      out.push_back(Notification{n.id(), agency});
+    }
+  }
+  return out;
+}
+
+std::string Policy::SubjectKey(const std::string& person_id) const {
+  return impl_->Token("sk_", person_id, 32);
+}
+
+std::vector<std::string> Policy::agencies() const {
+  std::vector<std::string> out;
+  for (const AgencyPlan& a : impl_->agencies) {
+    out.push_back(a.id);
+  }
+  return out;
+}
+
+}  // namespace asb::policy

@@ -35,9 +35,10 @@ class Policy {
 
   // The same from an already parsed ISP; `key` is the raw pseudonymisation key (>= 32 bytes).
   // `lines` (may be null) maps config paths to lines for error messages.
-  static absl::StatusOr<std::shared_ptr<const Policy>> Compile(
-      const asb::config::v1::Isp& isp, const std::string& key, const std::string& file_name,
-      const config::SourceMap* lines);
+  static absl::StatusOr<std::shared_ptr<const Policy>> Compile(const asb::config::v1::Isp& isp,
+                                                               const std::string& key,
+                                                               const std::string& file_name,
+                                                               const config::SourceMap* lines);
 
   // The content hash: hex SHA-256 of the ISP's deterministic serialisation and the key id.
   const std::string& version() const;

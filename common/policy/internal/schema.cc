@@ -1,0 +1,116 @@
+#include "common/policy/internal/schema.h"
+
+#include "absl/strings/str_split.h"
+#include "asb/v1/case.pb.h"
+
+namespace asb::policy::internal {
+
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+constexpr char kTimestamp[] = "google.protobuf.Timestamp";
+
+bool IsTimestamp(const FieldDescriptor* f) {
+  return f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+         f->message_type()->full_name() == kTimestamp;
+}
+
+}  // namespace
+
+const Schema& Schema::Get() {
+  static const Schema* schema = new Schema();
+  return *schema;
+}
+
+Schema::Schema() {
+  nodes_.push_back(SchemaNode{});  // root: asb.v1.Case
+  const Descriptor* root = asb::v1::Case::descriptor();
+  for (int i = 0; i < root->field_count(); ++i) {
+    int child = Add(0, root->field(i), root->field(i)->name());
+    nodes_[0].children.push_back(child);
+  }
+}
+
+int Schema::Add(int parent, const FieldDescriptor* field, const std::string& path) {
+  const int id = static_cast<int>(nodes_.size());
+  nodes_.push_back(SchemaNode{});
+  {
+    SchemaNode& n = nodes_.back();
+    n.id = id;
+    n.parent = parent;
+    n.field = field;
+    n.path = path;
+    n.is_people = parent == 0 && field->name() == "people";
+    const Descriptor* container = field->containing_type();
+    const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+    n.leaf = !is_message || IsTimestamp(field);
+    n.is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+    if (IsTimestamp(field)) {
+      n.gen = GenKind::kDate;
+      n.explicit_generalise_ok = true;
+    } else if (is_message && (field->message_type() == asb::v1::Address::descriptor() ||
+                              field->message_type() == asb::v1::Location::descriptor())) {
+      n.gen = GenKind::kDescend;
+      n.explicit_generalise_ok = true;
+    } else if (container == asb::v1::Person::descriptor() && field->name() == "date_of_birth") {
+      n.gen = GenKind::kAgeBand;
+      n.gen_target = container->FindFieldByName("age_band");
+      n.explicit_generalise_ok = true;
+    } else if (n.is_string && field->name() == "postcode") {
+      n.gen = GenKind::kPostcodeDistrict;
+      n.gen_target = container->FindFieldByName("postcode_district");
+      n.explicit_generalise_ok = true;
+    } else if ((container == asb::v1::Location::descriptor() &&
+                (field->name() == "lsoa_code" || field->name() == "ward")) ||
+               (container == asb::v1::Address::descriptor() &&
+                field->name() == "postcode_district") ||
+               (container == asb::v1::Person::descriptor() && field->name() == "age_band")) {
+      n.gen = GenKind::kKeep;
+    }
+  }
+  by_path_[path] = id;
+  if (!nodes_[id].leaf) {
+    const Descriptor* type = field->message_type();
+    for (int i = 0; i < type->field_count(); ++i) {
+      int child = Add(id, type->field(i), path + "." + type->field(i)->name());
+      nodes_[id].children.push_back(child);
+    }
+  }
+  return id;
+}
+
+int Schema::Resolve(const std::string& path, std::string* error) const {
+  if (auto it = by_path_.find(path); it != by_path_.end()) {
+    return it->second;
+  }
+  // Find the first part that does not resolve, to say exactly what is wrong.
+  int at = 0;
+  std::string so_far;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    const SchemaNode& n = nodes_[at];
+    if (n.leaf && at != 0) {
+      *error = "no field '" + path + "' in asb.v1.Case ('" + n.path + "' is a " +
+               (n.field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+                    ? n.field->message_type()->full_name() + ", selected whole"
+                    : std::string("scalar")) +
+               ")";
+      return -1;
+    }
+    const std::string type_name = at == 0 ? "asb.v1.Case" : n.field->message_type()->full_name();
+    std::string next = so_far.empty() ? std::string(part) : so_far + "." + std::string(part);
+    auto it = by_path_.find(next);
+    if (it == by_path_.end()) {
+      *error = "no field '" + path + "' in asb.v1.Case ('" + std::string(part) +
+               "' is not a field of " + type_name + ")";
+      return -1;
+    }
+    at = it->second;
+    so_far = std::move(next);
+  }
+  *error = "no field '" + path + "' in asb.v1.Case";
+  return -1;
+}
+
+}  // namespace asb::policy::internal

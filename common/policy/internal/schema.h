@@ -1,0 +1,58 @@
+#pragma once
+
+// The asb.v1.Case schema as a tree of field nodes, built once from the descriptors. ISP field
+// paths resolve to node ids here at load; Apply() walks node ids, never path strings.
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "google/protobuf/descriptor.h"
+
+namespace asb::policy::internal {
+
+// What GENERALISE does to a field, explicitly or inherited from an enclosing Address/Location.
+enum class GenKind {
+  kNone,              // no generaliser: dropped under an inherited GENERALISE
+  kAgeBand,           // Person.date_of_birth -> sibling age_band
+  kPostcodeDistrict,  // a string `postcode` -> outward code in sibling postcode_district (or in
+                      // place if the message has none)
+  kKeep,              // already coarse (ward, LSOA, postcode_district, age_band): kept as is
+  kDate,              // google.protobuf.Timestamp -> truncated to the UTC date
+  kDescend,           // Address or Location: generalised field by field
+};
+
+struct SchemaNode {
+  int id = 0;
+  int parent = -1;                                           // -1 for the root (Case itself)
+  const google::protobuf::FieldDescriptor* field = nullptr;  // null for the root
+  std::string path;                                          // "people.address.postcode"
+  std::vector<int> children;  // one per field of a message type (not Timestamp)
+  bool leaf = false;          // scalar, enum, string or Timestamp
+  bool is_string = false;     // a string leaf (may be pseudonymised)
+  bool is_people = false;     // Case.people (person_roles filtering applies to its elements)
+  GenKind gen = GenKind::kNone;
+  bool explicit_generalise_ok = false;  // may carry an explicit GENERALISE grant
+  // For kAgeBand: Person.age_band; for kPostcodeDistrict: Address.postcode_district (or null).
+  const google::protobuf::FieldDescriptor* gen_target = nullptr;
+};
+
+class Schema {
+ public:
+  // The process-wide schema of asb.v1.Case.
+  static const Schema& Get();
+
+  const std::vector<SchemaNode>& nodes() const { return nodes_; }
+  const SchemaNode& node(int id) const { return nodes_[id]; }
+  // Node id of a dotted path, or -1 with *error set to a sentence naming the bad part.
+  int Resolve(const std::string& path, std::string* error) const;
+
+ private:
+  Schema();
+  int Add(int parent, const google::protobuf::FieldDescriptor* field, const std::string& path);
+
+  std::vector<SchemaNode> nodes_;
+  absl::flat_hash_map<std::string, int> by_path_;
+};
+
+}  // namespace asb::policy::internal

@@ -1,0 +1,1022 @@
+#include "common/policy/policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/config/config.h"
+#include "common/crypto/crypto.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace asb::policy {
+namespace {
+
+using ::asb::testing::StatusIs;
+using ::asb::testing::StatusIsWith;
+using ::asb::v1::Disclosure;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+const std::string kKey(32, 'k');
+
+std::string Src(const std::string& rel) { return std::string(ASB_SOURCE_DIR) + "/" + rel; }
+
+std::string Read(const std::string& path) {
+  std::string text;
+  EXPECT_TRUE(config::ReadFile(path, &text).ok()) << path;
+  return text;
+}
+
+void Write(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// Compiles an ISP written in YAML with kKey. The header (name, key file, two agencies, one
+// purpose) is added so each test only writes its rules.
+std::shared_ptr<const Policy> Make(const std::string& rules_yaml) {
+  const std::string text = R"(name: "T"
+pseudonymisation_key_file: "k"
+agencies:
+  - { id: council, name: "Council" }
+  - { id: police, name: "Police" }
+purposes:
+  - { id: csp, description: "d", lawful_basis: "CDA 1998 s.115" }
+  - { id: safe, description: "d", lawful_basis: "Children Act 2004 s.11" }
+)" + rules_yaml;
+  asb::config::v1::Isp isp;
+  absl::Status s = config::ParseYaml(text, "t.yaml", &isp);
+  EXPECT_TRUE(s.ok()) << s;
+  auto policy = Policy::Compile(isp, kKey, "t.yaml", nullptr);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy : nullptr;
+}
+
+asb::v1::Case SampleCase() {
+  asb::v1::Case c;
+  c.set_case_id("CBC-2024-0042");
+  c.set_status(asb::v1::CASE_STATUS_OPEN);
+  c.set_nsir_category(asb::v1::NSIR_CATEGORY_PERSONAL);
+  c.set_title("Noise and intimidation, Brimington");
+  c.set_summary("Repeated shouting at the victim's door.");
+  c.set_lead_agency("council");
+  c.set_lead_officer("A. Officer");
+  auto* loc = c.mutable_location();
+  loc->set_latitude(53.25);
+  loc->set_longitude(-1.42);
+  loc->set_description("On or near Manor Road");
+  loc->set_lsoa_code("E01019400");
+  loc->set_ward("Brimington South");
+  c.mutable_flags()->set_council_tenancy(true);
+  c.set_victim_risk(asb::v1::RISK_LEVEL_MEDIUM);
+  c.set_risk_notes("Victim anxious.");
+  c.mutable_opened_at()->set_seconds(1717000000);   // 2024-05-29T16:26:40Z
+  c.mutable_updated_at()->set_seconds(1718000000);  // 2024-06-10T06:13:20Z
+  auto* v = c.add_people();
+  v->set_person_id("P-1");
+  v->set_role(asb::v1::PERSON_ROLE_VICTIM);
+  v->set_given_name("Alice");
+  v->set_family_name("Smith");
+  v->set_date_of_birth("1980-06-11");  // 43 on 2024-06-10 (birthday the next day)
+  v->mutable_address()->set_line1("1 Manor Road");
+  v->mutable_address()->set_town("Chesterfield");
+  v->mutable_address()->set_postcode("S40 1LP");
+  v->set_tenure(asb::v1::TENURE_COUNCIL_TENANT);
+  v->set_phone("07700 900001");
+  auto* p = c.add_people();
+  p->set_person_id("P-2");
+  p->set_role(asb::v1::PERSON_ROLE_PERPETRATOR);
+  p->set_given_name("Bob");
+  p->set_family_name("Jones");
+  p->set_date_of_birth("1990-01-01");
+  p->mutable_address()->set_postcode("S41 7AB");
+  p->set_phone("07700 900002");
+  auto* w = c.add_people();
+  w->set_person_id("P-3");
+  w->set_role(asb::v1::PERSON_ROLE_WITNESS);
+  w->set_given_name("Carol");
+  auto* inc = c.add_incidents();
+  inc->set_incident_id("I-1");
+  inc->mutable_occurred_at()->set_seconds(1716900000);
+  inc->set_description("Shouting");
+  return c;
+}
+
+Disclosure Apply(const Policy& p, const std::string& agency, const asb::v1::Case& c,
+                 EventContext ctx = {}) {
+  Disclosure d;
+  EXPECT_TRUE(p.Apply(agency, c, ctx, &d));
+  return d;
+}
+
+std::string Pseudonym(const std::string& path, const std::string& value) {
+  return "ps_" + crypto::HexEncode(crypto::HmacSha256(kKey, path + ":" + value)).substr(0, 24);
+}
+
+// ------------------------------------------------------------------------------ transforms
+
+TEST(PolicyApplyTest, ShowCopiesExactlyTheGrantedFieldsAndNothingElse) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+      - { path: location, action: FIELD_ACTION_SHOW }
+      - { path: people.given_name, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  Disclosure d = Apply(*p, "police", c);
+  asb::v1::Case expected;
+  expected.set_case_id(c.case_id());
+  *expected.mutable_location() = c.location();
+  expected.add_people()->set_given_name("Alice");
+  expected.add_people()->set_given_name("Bob");
+  expected.add_people()->set_given_name("Carol");
+  EXPECT_EQ(d.view().SerializeAsString(), expected.SerializeAsString()) << d.view().DebugString();
+  EXPECT_EQ(d.isp_version(), p->version());
+  ASSERT_EQ(d.justifications_size(), 1);
+  EXPECT_EQ(d.justifications(0).rule_id(), "r");
+  EXPECT_EQ(d.justifications(0).purpose(), "csp");
+  EXPECT_EQ(d.justifications(0).lawful_basis(), "CDA 1998 s.115");
+}
+
+TEST(PolicyApplyTest, DefaultDenyWithNoGrantedFieldsPresentIsEmptyView) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: closure_reason, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  EXPECT_EQ(d.view().ByteSizeLong(), 0u) << d.view().DebugString();
+  EXPECT_TRUE(d.subject_keys().empty());
+}
+
+TEST(PolicyApplyTest, PseudonymiseIsKeyedHmacOfPathAndValueStableAcrossCases) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.person_id, action: FIELD_ACTION_PSEUDONYMISE }
+      - { path: people.family_name, action: FIELD_ACTION_PSEUDONYMISE }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  Disclosure d = Apply(*p, "police", c);
+  ASSERT_EQ(d.view().people_size(), 3);  // Carol: only her pseudonymised person_id
+  EXPECT_EQ(d.view().people(2).family_name(), "");
+  EXPECT_EQ(d.view().people(0).family_name(), Pseudonym("people.family_name", "Smith"));
+  EXPECT_EQ(d.view().people(0).person_id(), Pseudonym("people.person_id", "P-1"));
+  EXPECT_EQ(d.view().people(1).family_name(), Pseudonym("people.family_name", "Jones"));
+  EXPECT_EQ(d.view().people(0).family_name().size(), 27u);
+  // The same value in another case yields the same token (linkable), other values differ.
+  asb::v1::Case other;
+  other.add_people()->set_family_name("Smith");
+  Disclosure d2 = Apply(*p, "police", other);
+  EXPECT_EQ(d2.view().people(0).family_name(), d.view().people(0).family_name());
+  EXPECT_NE(d.view().people(0).family_name(), d.view().people(1).family_name());
+}
+
+TEST(PolicyApplyTest, PseudonymDependsOnTheKey) {
+  asb::config::v1::Isp isp = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.family_name, action: FIELD_ACTION_PSEUDONYMISE }
+)")
+                                 ->isp();
+  auto other = Policy::Compile(isp, std::string(32, 'z'), "t", nullptr);
+  ASB_ASSERT_OK(other);
+  Disclosure d = Apply(**other, "police", SampleCase());
+  EXPECT_NE(d.view().people(0).family_name(), Pseudonym("people.family_name", "Smith"));
+}
+
+TEST(PolicyApplyTest, GeneraliseDateOfBirthToAgeBandAsOfUpdatedAt) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.date_of_birth, action: FIELD_ACTION_GENERALISE }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  c.mutable_updated_at()->set_seconds(1718000000);  // 2024-06-10
+  struct {
+    const char* dob;
+    const char* band;
+  } cases[] = {{"2006-06-11", "under 18"}, {"2006-06-10", "18-24"}, {"1999-06-11", "18-24"},
+               {"1999-06-10", "25-34"},    {"1980-06-11", "35-44"}, {"1980-06-10", "35-44"},
+               {"1979-06-10", "45-54"},    {"1969-06-10", "55-64"}, {"1959-06-10", "65+"}};
+  for (const auto& t : cases) {
+    c.mutable_people(0)->set_date_of_birth(t.dob);
+    Disclosure d = Apply(*p, "police", c);
+    EXPECT_EQ(d.view().people(0).age_band(), t.band) << t.dob;
+    EXPECT_EQ(d.view().people(0).date_of_birth(), "") << t.dob;
+  }
+  // An unparseable date yields nothing, not a guess.
+  c.mutable_people(0)->set_date_of_birth("1980-02-30");
+  Disclosure d = Apply(*p, "police", c);
+  ASSERT_EQ(d.view().people_size(), 1);               // Alice had nothing else granted: dropped
+  EXPECT_EQ(d.view().people(0).age_band(), "25-34");  // Bob, born 1990-01-01
+}
+
+TEST(PolicyApplyTest, GeneraliseAddressKeepsOnlyPostcodeDistrict) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.address, action: FIELD_ACTION_GENERALISE }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  ASSERT_EQ(d.view().people_size(), 2);
+  asb::v1::Address expected;
+  expected.set_postcode_district("S40");
+  EXPECT_EQ(d.view().people(0).address().SerializeAsString(), expected.SerializeAsString())
+      << d.view().people(0).address().DebugString();
+  EXPECT_EQ(d.view().people(1).address().postcode_district(), "S41");
+}
+
+TEST(PolicyApplyTest, GeneralisePostcodeStringToOutwardCode) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.address.postcode, action: FIELD_ACTION_GENERALISE }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  c.mutable_people(1)->mutable_address()->set_postcode("s417ab");
+  Disclosure d = Apply(*p, "police", c);
+  EXPECT_EQ(d.view().people(0).address().postcode(), "");
+  EXPECT_EQ(d.view().people(0).address().postcode_district(), "S40");
+  EXPECT_EQ(d.view().people(1).address().postcode_district(), "S41");
+}
+
+TEST(PolicyApplyTest, GeneraliseLocationKeepsLsoaAndWard) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: location, action: FIELD_ACTION_GENERALISE }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  asb::v1::Location expected;
+  expected.set_lsoa_code("E01019400");
+  expected.set_ward("Brimington South");
+  EXPECT_EQ(d.view().location().SerializeAsString(), expected.SerializeAsString());
+}
+
+TEST(PolicyApplyTest, GeneraliseTimestampTruncatesToUtcDate) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: opened_at, action: FIELD_ACTION_GENERALISE }
+      - { path: incidents.occurred_at, action: FIELD_ACTION_GENERALISE }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  c.mutable_opened_at()->set_nanos(5);
+  Disclosure d = Apply(*p, "police", c);
+  EXPECT_EQ(d.view().opened_at().seconds(), 1716940800);  // 2024-05-29T00:00:00Z
+  EXPECT_EQ(d.view().opened_at().nanos(), 0);
+  EXPECT_EQ(d.view().incidents(0).occurred_at().seconds() % 86400, 0);
+  EXPECT_EQ(d.view().incidents(0).incident_id(), "");
+}
+
+TEST(PolicyApplyTest, RedactWithholdsValueAndRecordsPathOnce) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+      - { path: people.phone, action: FIELD_ACTION_REDACT }
+      - { path: people.address, action: FIELD_ACTION_REDACT }
+      - { path: closure_reason, action: FIELD_ACTION_REDACT }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  // Two people have phones and addresses: one entry each. closure_reason is absent: not listed.
+  EXPECT_THAT(d.redacted_paths(), UnorderedElementsAre("people.phone", "people.address"));
+  EXPECT_EQ(d.view().people_size(), 0);  // nothing of any person is shown
+  EXPECT_TRUE(d.subject_keys().empty());
+  EXPECT_EQ(d.view().case_id(), "CBC-2024-0042");
+}
+
+// ------------------------------------------------------------------------------ combining
+
+TEST(PolicyApplyTest, DenyOverridesShowFromAnotherRuleAndEnclosingPath) {
+  auto p = Make(R"(rules:
+  - id: show-people
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people, action: FIELD_ACTION_SHOW }
+      - { path: people.phone, action: FIELD_ACTION_SHOW }
+  - id: deny-phone
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.phone, action: FIELD_ACTION_DENY }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  ASSERT_EQ(d.view().people_size(), 3);
+  for (const auto& person : d.view().people()) {
+    EXPECT_EQ(person.phone(), "");
+  }
+  EXPECT_EQ(d.view().people(0).address().line1(), "1 Manor Road");
+  bool found = false;
+  for (const auto& f : d.fields()) {
+    if (f.path() == "people.phone") {
+      found = true;
+      EXPECT_EQ(f.action(), asb::v1::FIELD_ACTION_DENY);
+      EXPECT_EQ(f.rule_id(), "deny-phone");
+    }
+  }
+  EXPECT_TRUE(found);
+  // A deny-only rule contributes no justification.
+  ASSERT_EQ(d.justifications_size(), 1);
+  EXPECT_EQ(d.justifications(0).rule_id(), "show-people");
+}
+
+TEST(PolicyApplyTest, DenyOnEnclosingMessageWinsOverShowedSubfield) {
+  auto p = Make(R"(rules:
+  - id: a
+    agency: police
+    purpose: csp
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+      - { path: people.address.postcode, action: FIELD_ACTION_SHOW }
+  - id: b
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.address, action: FIELD_ACTION_DENY }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  EXPECT_EQ(d.view().people_size(), 0);
+}
+
+TEST(PolicyApplyTest, UnionOfTwoMatchingRulesAndOnlyMatchingOnes) {
+  auto p = Make(R"(rules:
+  - id: base
+    agency: police
+    purpose: csp
+    fields:
+      - { path: title, action: FIELD_ACTION_SHOW }
+  - id: tenancy
+    agency: police
+    purpose: safe
+    when: { council_tenancy: true }
+    fields:
+      - { path: summary, action: FIELD_ACTION_SHOW }
+  - id: fire
+    agency: police
+    purpose: csp
+    when: { fire_risk: true }
+    fields:
+      - { path: risk_notes, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  Disclosure d = Apply(*p, "police", c);
+  EXPECT_EQ(d.view().title(), c.title());
+  EXPECT_EQ(d.view().summary(), c.summary());
+  EXPECT_EQ(d.view().risk_notes(), "");
+  ASSERT_EQ(d.justifications_size(), 2);
+  EXPECT_EQ(d.justifications(0).rule_id(), "base");
+  EXPECT_EQ(d.justifications(1).rule_id(), "tenancy");
+  EXPECT_EQ(d.justifications(1).lawful_basis(), "Children Act 2004 s.11");
+  c.mutable_flags()->set_council_tenancy(false);
+  d = Apply(*p, "police", c);
+  EXPECT_EQ(d.view().summary(), "");
+  EXPECT_EQ(d.justifications_size(), 1);
+}
+
+TEST(PolicyApplyTest, MostRevealingActionWins) {
+  auto p = Make(R"(rules:
+  - id: a
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.family_name, action: FIELD_ACTION_PSEUDONYMISE }
+      - { path: people.date_of_birth, action: FIELD_ACTION_REDACT }
+  - id: b
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.family_name, action: FIELD_ACTION_SHOW }
+      - { path: people.date_of_birth, action: FIELD_ACTION_GENERALISE }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  EXPECT_EQ(d.view().people(0).family_name(), "Smith");
+  EXPECT_EQ(d.view().people(0).age_band(), "35-44");
+  EXPECT_TRUE(d.redacted_paths().empty());
+  for (const auto& f : d.fields()) {
+    if (f.path() == "people.family_name") {
+      EXPECT_EQ(f.action(), asb::v1::FIELD_ACTION_SHOW);
+      EXPECT_EQ(f.rule_id(), "b");
+    }
+  }
+}
+
+TEST(PolicyApplyTest, PersonRolesRestrictPeopleGrantsAndDropUngrantedPeople) {
+  auto p = Make(R"(rules:
+  - id: case
+    agency: police
+    purpose: csp
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+      - { path: people.role, action: FIELD_ACTION_SHOW }
+  - id: victims
+    agency: council
+    purpose: csp
+    when: { person_roles: [PERSON_ROLE_VICTIM] }
+    fields:
+      - { path: people, action: FIELD_ACTION_SHOW }
+  - id: perpetrators
+    agency: council
+    purpose: csp
+    when: { person_roles: [PERSON_ROLE_PERPETRATOR] }
+    fields:
+      - { path: people.person_id, action: FIELD_ACTION_PSEUDONYMISE }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  Disclosure d = Apply(*p, "council", c);
+  ASSERT_EQ(d.view().people_size(), 2);  // the witness is dropped entirely
+  EXPECT_EQ(d.view().people(0).SerializeAsString(), c.people(0).SerializeAsString());
+  EXPECT_EQ(d.view().people(1).person_id(), Pseudonym("people.person_id", "P-2"));
+  EXPECT_EQ(d.view().people(1).given_name(), "");
+  EXPECT_EQ(d.view().people(1).role(), asb::v1::PERSON_ROLE_UNSPECIFIED);
+  EXPECT_THAT(d.subject_keys(), ElementsAre(p->SubjectKey("P-1"), p->SubjectKey("P-2")));
+  // No victim on the case: the victims rule does not match at all.
+  c.mutable_people()->DeleteSubrange(0, 1);
+  d = Apply(*p, "council", c);
+  ASSERT_EQ(d.justifications_size(), 1);
+  EXPECT_EQ(d.justifications(0).rule_id(), "perpetrators");
+  // No victim and no perpetrator: nothing matches, the agency may not see the case.
+  c.mutable_people()->DeleteSubrange(0, 1);
+  Disclosure untouched;
+  untouched.set_agency("council");
+  EXPECT_FALSE(p->Apply("council", c, {}, &untouched));
+  EXPECT_EQ(untouched.agency(), "council");
+  EXPECT_FALSE(untouched.has_view());
+}
+
+TEST(PolicyApplyTest, SubjectKeysCoverEachPersonInTheViewOnce) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.given_name, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  auto* again = c.add_people();  // the victim also linked as reporter
+  again->set_person_id("P-1");
+  again->set_role(asb::v1::PERSON_ROLE_REPORTER);
+  again->set_given_name("Alice");
+  Disclosure d = Apply(*p, "police", c);
+  EXPECT_THAT(d.subject_keys(),
+              ElementsAre(p->SubjectKey("P-1"), p->SubjectKey("P-2"), p->SubjectKey("P-3")));
+  EXPECT_EQ(p->SubjectKey("P-1"),
+            "sk_" + crypto::HexEncode(crypto::HmacSha256(kKey, "P-1")).substr(0, 32));
+}
+
+TEST(PolicyApplyTest, FieldDecisionsNameTheDecidingRule) {
+  auto p = Make(R"(rules:
+  - id: a
+    agency: police
+    purpose: csp
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+      - { path: people.address, action: FIELD_ACTION_GENERALISE }
+  - id: b
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people, action: FIELD_ACTION_REDACT }
+)");
+  ASSERT_NE(p, nullptr);
+  Disclosure d = Apply(*p, "police", SampleCase());
+  std::vector<std::string> got;
+  for (const auto& f : d.fields()) {
+    got.push_back(
+        absl::StrCat(f.path(), "=", asb::v1::FieldAction_Name(f.action()), "@", f.rule_id()));
+  }
+  EXPECT_THAT(got, ElementsAre("case_id=FIELD_ACTION_SHOW@a", "people=FIELD_ACTION_REDACT@b",
+                               "people.address=FIELD_ACTION_GENERALISE@a"));
+  // Every person field but the address is redacted; the address is generalised.
+  EXPECT_EQ(d.view().people(0).address().postcode_district(), "S40");
+  EXPECT_EQ(d.view().people(0).given_name(), "");
+  EXPECT_THAT(d.redacted_paths(), ::testing::Contains("people.given_name"));
+}
+
+// ------------------------------------------------------------------------------ conditions
+
+TEST(PolicyConditionTest, SubjectUnder18UsesVictimsAndPerpetratorsAtUpdatedAt) {
+  auto p = Make(R"(rules:
+  - id: young
+    agency: police
+    purpose: safe
+    when: { subject_under_18: true }
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+  - id: young-perp
+    agency: council
+    purpose: safe
+    when: { subject_under_18: true, person_roles: [PERSON_ROLE_PERPETRATOR] }
+    fields:
+      - { path: people, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();  // updated 2024-06-10
+  Disclosure d;
+  EXPECT_FALSE(p->Apply("police", c, {}, &d));
+  c.mutable_people(2)->set_date_of_birth("2010-01-01");  // a child witness does not count
+  EXPECT_FALSE(p->Apply("police", c, {}, &d));
+  c.mutable_people(0)->set_date_of_birth("2006-06-11");  // victim turns 18 the next day
+  EXPECT_TRUE(p->Apply("police", c, {}, &d));
+  EXPECT_FALSE(p->Apply("council", c, {}, &d));          // the young one is the victim, not a perp
+  c.mutable_people(0)->set_date_of_birth("2006-06-10");  // 18 that day
+  EXPECT_FALSE(p->Apply("police", c, {}, &d));
+  c.mutable_people(1)->set_date_of_birth("2008-03-01");
+  ASSERT_TRUE(p->Apply("council", c, {}, &d));
+  ASSERT_EQ(d.view().people_size(), 1);
+  EXPECT_EQ(d.view().people(0).person_id(), "P-2");
+}
+
+TEST(PolicyConditionTest, EventAndOrderTypes) {
+  auto p = Make(R"(rules:
+  - id: cbo
+    agency: police
+    purpose: csp
+    when: { order_types: [ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER] }
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+  - id: issued
+    agency: council
+    purpose: csp
+    when: { event_types: [EVENT_TYPE_ORDER_ISSUED], nsir_categories: [NSIR_CATEGORY_PERSONAL],
+            min_victim_risk: RISK_LEVEL_MEDIUM, wards: ["Brimington South"],
+            tenures: [TENURE_COUNCIL_TENANT], hate_motivated: false }
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  Disclosure d;
+  EXPECT_FALSE(p->Apply("police", c, {}, &d));
+  EventContext cbo{asb::v1::EVENT_TYPE_ORDER_ISSUED, asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER};
+  EXPECT_TRUE(p->Apply("police", c, cbo, &d));
+  c.add_orders()->set_type(asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
+  EXPECT_TRUE(p->Apply("police", c, {}, &d));  // an order on the case counts too
+
+  EXPECT_TRUE(p->Apply("council", c, cbo, &d));
+  EXPECT_FALSE(p->Apply("council", c, {asb::v1::EVENT_TYPE_CASE_UPDATED}, &d));
+  auto low = c;
+  low.set_victim_risk(asb::v1::RISK_LEVEL_STANDARD);
+  EXPECT_FALSE(p->Apply("council", low, cbo, &d));
+  auto elsewhere = c;
+  elsewhere.mutable_location()->set_ward("Hasland");
+  EXPECT_FALSE(p->Apply("council", elsewhere, cbo, &d));
+  auto hate = c;
+  hate.mutable_flags()->set_hate_motivated(true);
+  EXPECT_FALSE(p->Apply("council", hate, cbo, &d));
+  auto owner = c;
+  owner.mutable_people(0)->set_tenure(asb::v1::TENURE_OWNER_OCCUPIER);
+  EXPECT_FALSE(p->Apply("council", owner, cbo, &d));
+  EXPECT_FALSE(p->Apply("nobody", c, cbo, &d));
+}
+
+TEST(PolicyNotificationTest, EventAndOrderTypeFilters) {
+  auto policy = Policy::LoadFile(Src("config/isp/chesterfield.yaml"));
+  ASB_ASSERT_OK(policy);
+  auto names = [&](EventContext ctx) {
+    std::vector<std::string> out;
+    for (const auto& n : (*policy)->NotificationsFor(ctx)) {
+      out.push_back(n.rule_id + ">" + n.agency);
+    }
+    return out;
+  };
+  EXPECT_THAT(
+      names({asb::v1::EVENT_TYPE_ORDER_ISSUED, asb::v1::ORDER_TYPE_CLOSURE_ORDER}),
+      ElementsAre("order-lifecycle-police-council>police", "order-lifecycle-police-council>council",
+                  "order-lifecycle-fire>fire", "order-lifecycle-safeguarding>county",
+                  "order-lifecycle-safeguarding>yot"));
+  EXPECT_THAT(names({asb::v1::EVENT_TYPE_ORDER_BREACHED, asb::v1::ORDER_TYPE_CIVIL_INJUNCTION}),
+              ::testing::Contains("order-lifecycle-probation>probation"));
+  EXPECT_THAT(names({asb::v1::EVENT_TYPE_INCIDENT_REPORTED}), ::testing::IsEmpty());
+}
+
+// ------------------------------------------------------------------------------ Chesterfield
+
+class ChesterfieldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto policy = Policy::LoadFile(Src("config/isp/chesterfield.yaml"));
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    policy_ = *policy;
+  }
+
+  // A personal ASB case: a council-tenant victim, an adult perpetrator, a CBO just issued.
+  static asb::v1::Case CboCase() {
+    asb::v1::Case c = SampleCase();
+    c.mutable_people()->DeleteSubrange(2, 1);  // no witness
+    auto* o = c.add_orders();
+    o->set_order_id("CBO-1");
+    o->set_type(asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
+    o->set_status(asb::v1::ORDER_STATUS_ACTIVE);
+    o->set_subject_person_id("P-2");
+    o->set_issued_by("police");
+    o->set_conditions("Not to enter Manor Road.");
+    return c;
+  }
+
+  std::shared_ptr<const Policy> policy_;
+};
+
+TEST_F(ChesterfieldTest, LoadsWithAllAgencies) {
+  EXPECT_THAT(policy_->agencies(),
+              ElementsAre("council", "police", "fire", "county", "yot", "probation", "nhs"));
+  EXPECT_EQ(policy_->version().size(), 64u);
+}
+
+TEST_F(ChesterfieldTest, CboAlertsPoliceAndCouncilWithDifferentViewsAndNotFire) {
+  const asb::v1::Case c = CboCase();
+  const EventContext ctx{asb::v1::EVENT_TYPE_ORDER_ISSUED,
+                         asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER};
+  std::vector<std::string> delivered;
+  std::map<std::string, Disclosure> views;
+  for (const auto& n : policy_->NotificationsFor(ctx)) {
+    Disclosure d;
+    if (policy_->Apply(n.agency, c, ctx, &d)) {
+      delivered.push_back(n.agency);
+      views[n.agency] = d;
+    }
+  }
+  EXPECT_THAT(delivered, UnorderedElementsAre("police", "council", "probation"));
+
+  const Disclosure& police = views["police"];
+  const Disclosure& council = views["council"];
+  EXPECT_NE(police.view().SerializeAsString(), council.view().SerializeAsString());
+  EXPECT_EQ(council.view().SerializeAsString(), c.SerializeAsString());  // lead agency
+  EXPECT_EQ(police.view().people(0).family_name(), "Smith");
+  EXPECT_EQ(police.view().people(0).phone(), "");
+  EXPECT_EQ(police.view().people(0).tenure(), asb::v1::TENURE_UNSPECIFIED);
+  EXPECT_THAT(police.redacted_paths(), ::testing::Contains("people.phone"));
+  EXPECT_EQ(police.view().orders(0).conditions(), "Not to enter Manor Road.");
+  EXPECT_EQ(police.justifications(0).rule_id(), "police-s115");
+  EXPECT_THAT(police.justifications(0).lawful_basis(), HasSubstr("s.115"));
+  std::vector<std::string> council_rules;
+  for (const auto& j : council.justifications()) {
+    council_rules.push_back(j.rule_id());
+  }
+  EXPECT_THAT(council_rules, ElementsAre("council-community-safety", "council-housing-tenants",
+                                         "council-housing-premises"));
+
+  // Probation: the perpetrator in full, the victim only as a pseudonym with a district.
+  const Disclosure& probation = views["probation"];
+  ASSERT_EQ(probation.view().people_size(), 2);
+  auto demo_key = crypto::HexDecode(
+      "4f9c2d7e1a6b3c58d0e2f4a6b8c9d1e3f5a7b9c0d2e4f6a8b1c3d5e7f9a0b2c4");  // config/isp/keys
+  ASB_ASSERT_OK(demo_key);
+  EXPECT_EQ(
+      probation.view().people(0).person_id(),
+      "ps_" +
+          crypto::HexEncode(crypto::HmacSha256(*demo_key, "people.person_id:P-1")).substr(0, 24));
+  EXPECT_EQ(probation.view().people(0).given_name(), "");
+  EXPECT_EQ(probation.view().people(0).address().postcode_district(), "S40");
+  EXPECT_EQ(probation.view().people(0).address().line1(), "");
+  EXPECT_EQ(probation.view().people(1).given_name(), "Bob");
+
+  // Fire is told of order events only for fire-risk cases.
+  Disclosure d;
+  EXPECT_FALSE(policy_->Apply("fire", c, ctx, &d));
+  auto fire_case = c;
+  fire_case.mutable_flags()->set_fire_risk(true);
+  ASSERT_TRUE(policy_->Apply("fire", fire_case, ctx, &d));
+  EXPECT_EQ(d.view().summary(), "");
+  EXPECT_EQ(d.view().people(0).given_name(), "");
+  EXPECT_EQ(d.view().people(0).address().line1(), "1 Manor Road");
+  EXPECT_FALSE(policy_->Apply("nhs", c, ctx, &d));
+  EXPECT_FALSE(policy_->Apply("yot", c, ctx, &d));
+}
+
+TEST_F(ChesterfieldTest, LoadsWithPrincipalsAppendedAtTheEnd) {
+  asb::testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("keys"));
+  Write(dir.Sub("keys/pseudonymisation.key"), Read(Src("config/isp/keys/pseudonymisation.key")));
+  Write(dir.Sub("isp.yaml"),
+        Read(Src("config/isp/chesterfield.yaml")) +
+            Read(Src("tests/common/policy/testdata/chesterfield_test_principals.yaml")));
+  auto policy = Policy::LoadFile(dir.Sub("isp.yaml"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ((*policy)->isp().principals_size(), 8);
+  EXPECT_NE((*policy)->version(), policy_->version());
+}
+
+// ------------------------------------------------------------------------------ loading
+
+class PolicyLoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = Read(Src("tests/common/policy/testdata/test_isp.yaml"));
+    key_ = Read(Src("tests/common/policy/testdata/test.key"));
+  }
+
+  // Writes `text` as isp.yaml (and the key) and loads it.
+  absl::StatusOr<std::shared_ptr<const Policy>> Load(const std::string& text) {
+    Write(dir_.Sub("isp.yaml"), text);
+    Write(dir_.Sub("test.key"), key_);
+    return Policy::LoadFile(dir_.Sub("isp.yaml"));
+  }
+
+  // Replaces `from` (which must occur) in the base ISP.
+  std::string With(const std::string& from, const std::string& to) {
+    EXPECT_NE(base_.find(from), std::string::npos) << from;
+    return absl::StrReplaceAll(base_, {{from, to}});
+  }
+
+  // "<dir>/isp.yaml:<line of needle in text>: <path>"
+  std::string Where(const std::string& text, const std::string& needle, const std::string& path) {
+    std::size_t at = text.find(needle);
+    EXPECT_NE(at, std::string::npos) << needle;
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+    return absl::StrCat(dir_.Sub("isp.yaml"), ":", line, ": ", path, ": ");
+  }
+
+  // The load fails with a message holding "<file>:<line>: <path>: ..." where `problem` is part
+  // of that one entry.
+  void ExpectError(const std::string& text, const std::string& needle, const std::string& path,
+                   const std::string& problem) {
+    auto policy = Load(text);
+    ASSERT_THAT(policy, StatusIs(absl::StatusCode::kInvalidArgument));
+    const std::string message(policy.status().message());
+    const std::string where = Where(text, needle, path);
+    const std::size_t at = message.find(where);
+    ASSERT_NE(at, std::string::npos) << "no '" << where << "' in: " << message;
+    const std::string entry = message.substr(at, message.find("; ", at) - at);
+    EXPECT_THAT(entry, HasSubstr(problem));
+  }
+
+  asb::testing::TempDir dir_;
+  std::string base_;
+  std::string key_;
+};
+
+TEST_F(PolicyLoadTest, TestdataIspLoads) {
+  auto policy = Load(base_);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ((*policy)->isp().principals_size(), 3);
+}
+
+TEST_F(PolicyLoadTest, MissingFileIsNotFound) {
+  EXPECT_THAT(Policy::LoadFile(dir_.Sub("none.yaml")), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(PolicyLoadTest, DuplicateAgency) {
+  std::string t = With("  - id: police\n", "  - id: council\n");
+  ExpectError(t, "  - id: council\n    name: \"Test Constabulary", "agencies[1].id",
+              "duplicate agency 'council'");
+}
+
+TEST_F(PolicyLoadTest, InvalidAgencyId) {
+  std::string t = With("  - id: police\n", "  - id: Police Force\n");
+  ExpectError(t, "id: Police Force", "agencies[1].id", "not a valid id");
+}
+
+TEST_F(PolicyLoadTest, HubIsReservedAsAgency) {
+  std::string t = With("  - id: police\n", "  - id: hub\n");
+  ExpectError(t, "id: hub", "agencies[1].id", "reserved");
+}
+
+TEST_F(PolicyLoadTest, AgencyNameRequired) {
+  std::string t = With("    name: \"Test Constabulary\"\n", "");
+  ExpectError(t, "  - id: police", "agencies[1].name", "required");
+}
+
+TEST_F(PolicyLoadTest, PrincipalUnknownAgency) {
+  std::string t = With("agency: police, role: ROLE_PARTNER", "agency: polis, role: ROLE_PARTNER");
+  ExpectError(t, "agency: polis", "principals[1].agency", "unknown agency 'polis'");
+}
+
+TEST_F(PolicyLoadTest, PrincipalDuplicateName) {
+  std::string t = With("name: police-partner", "name: council-cms-feed");
+  ExpectError(t, "name: council-cms-feed, agency: police", "principals[1].name",
+              "duplicate principal 'council-cms-feed'");
+}
+
+TEST_F(PolicyLoadTest, PrincipalDuplicateKey) {
+  std::string t =
+      With("{i:NsMoD=J?x^}o?UUts:[8jQ+=#0!WLJUqN)l.&", "<W.eE9F>+o.qB1a@yTiSQE.N?DK(6{bQS{&?QfO0");
+  ExpectError(t, "name: police-partner", "principals[1].public_key", "already used");
+}
+
+TEST_F(PolicyLoadTest, PrincipalBadKey) {
+  std::string t = With("{i:NsMoD=J?x^}o?UUts:[8jQ+=#0!WLJUqN)l.&", "not-a-key");
+  ExpectError(t, "name: police-partner", "principals[1].public_key", "not a CurveZMQ public key");
+  t = With("{i:NsMoD=J?x^}o?UUts:[8jQ+=#0!WLJUqN)l.&", "{i:NsMoD=J?x^}o?UUts:[8jQ+=#0!WLJUqN)l.~");
+  ExpectError(t, "name: police-partner", "principals[1].public_key", "not a CurveZMQ public key");
+  t = With("{i:NsMoD=J?x^}o?UUts:[8jQ+=#0!WLJUqN)l.&", std::string(40, '#'));  // > 2^32 groups
+  ExpectError(t, "name: police-partner", "principals[1].public_key", "not a CurveZMQ public key");
+}
+
+TEST_F(PolicyLoadTest, PrincipalRoleRequired) {
+  std::string t = With("agency: police, role: ROLE_PARTNER,", "agency: police,");
+  ExpectError(t, "name: police-partner", "principals[1].role", "required");
+}
+
+TEST_F(PolicyLoadTest, HubPrincipalMustBeDaemonAndDaemonMustBeHub) {
+  std::string t = With("agency: hub, role: ROLE_DAEMON", "agency: hub, role: ROLE_ADMIN");
+  ExpectError(t, "name: intake", "principals[2].role", "role must be DAEMON");
+  t = With("agency: council, role: ROLE_FEED", "agency: council, role: ROLE_DAEMON");
+  ExpectError(t, "name: council-cms-feed", "principals[0].role", "only for agency 'hub'");
+}
+
+TEST_F(PolicyLoadTest, PurposeNeedsLawfulBasis) {
+  std::string t =
+      With("    lawful_basis: \"Crime and Disorder Act 1998 s.115; UK GDPR Art 6(1)(e)\"\n", "");
+  ExpectError(t, "  - id: csp", "purposes[0].lawful_basis", "required");
+}
+
+TEST_F(PolicyLoadTest, DuplicatePurpose) {
+  std::string t =
+      With("purposes:\n", "purposes:\n  - { id: csp, description: d, lawful_basis: b }\n");
+  ExpectError(t, "  - id: csp\n", "purposes[1].id", "duplicate purpose 'csp'");
+}
+
+TEST_F(PolicyLoadTest, DuplicateRuleId) {
+  std::string t = With("  - id: council-all\n", "  - id: police-basic\n");
+  ExpectError(t, "  - id: police-basic\n    agency: council", "rules[1].id",
+              "duplicate rule 'police-basic'");
+}
+
+TEST_F(PolicyLoadTest, RuleUnknownAgency) {
+  std::string t = With("    agency: council\n", "    agency: counsel\n");
+  ExpectError(t, "agency: counsel", "rules[1].agency", "unknown agency 'counsel'");
+}
+
+TEST_F(PolicyLoadTest, RuleUnknownPurpose) {
+  std::string t =
+      With("    agency: council\n    purpose: csp\n", "    agency: council\n    purpose: cps\n");
+  ExpectError(t, "purpose: cps", "rules[1].purpose", "unknown purpose 'cps'");
+}
+
+TEST_F(PolicyLoadTest, FieldPathMustResolve) {
+  std::string t = With("path: people.address,", "path: people.adress,");
+  ExpectError(t, "path: people.adress", "rules[0].fields[1].path",
+              "no field 'people.adress' in asb.v1.Case ('adress' is not a field of "
+              "asb.v1.Person)");
+  t = With("path: case_id,", "path: opened_at.seconds,");
+  ExpectError(t, "path: opened_at.seconds", "rules[0].fields[0].path", "no field");
+}
+
+TEST_F(PolicyLoadTest, FieldPathNamedTwice) {
+  std::string t = With("path: people.address,", "path: case_id,");
+  ExpectError(t, "path: case_id, action: FIELD_ACTION_GENERALISE", "rules[0].fields[1].path",
+              "named twice");
+}
+
+TEST_F(PolicyLoadTest, FieldActionRequired) {
+  std::string t = With("{ path: people, action: FIELD_ACTION_SHOW }", "{ path: people }");
+  ExpectError(t, "{ path: people }", "rules[1].fields[0].action", "required");
+}
+
+TEST_F(PolicyLoadTest, GeneraliseNeedsAGeneraliser) {
+  std::string t = With("path: people.address, action: FIELD_ACTION_GENERALISE",
+                       "path: people.family_name, action: FIELD_ACTION_GENERALISE");
+  ExpectError(t, "path: people.family_name", "rules[0].fields[1].action", "no generaliser");
+}
+
+TEST_F(PolicyLoadTest, PseudonymiseOnlyStrings) {
+  std::string t = With("path: people.address, action: FIELD_ACTION_GENERALISE",
+                       "path: people.vulnerable, action: FIELD_ACTION_PSEUDONYMISE");
+  ExpectError(t, "path: people.vulnerable", "rules[0].fields[1].action",
+              "PSEUDONYMISE applies only to string fields");
+}
+
+TEST_F(PolicyLoadTest, EmptyPresentListNeverMatches) {
+  std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]", "nsir_categories: []");
+  ExpectError(t, "nsir_categories: []", "rules[0].when.nsir_categories", "empty list");
+}
+
+TEST_F(PolicyLoadTest, UnspecifiedInConditionListNeverMatches) {
+  std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]",
+                       "nsir_categories: [NSIR_CATEGORY_UNSPECIFIED]");
+  ExpectError(t, "nsir_categories: [", "rules[0].when.nsir_categories[0]", "UNSPECIFIED");
+}
+
+TEST_F(PolicyLoadTest, InvalidMinVictimRisk) {
+  std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]", "min_victim_risk: 9");
+  ExpectError(t, "min_victim_risk: 9", "rules[0].when.min_victim_risk", "unknown risk level 9");
+}
+
+TEST_F(PolicyLoadTest, SubjectUnder18WithNonSubjectRolesNeverMatches) {
+  std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]",
+                       "subject_under_18: true\n      person_roles: [PERSON_ROLE_WITNESS]");
+  ExpectError(t, "subject_under_18: true", "rules[0].when.subject_under_18", "can never match");
+}
+
+TEST_F(PolicyLoadTest, NotificationUnknownAgency) {
+  std::string t = With("    agencies: [police]", "    agencies: [police, fire]");
+  ExpectError(t, "agencies: [police, fire]", "notification_rules[0].agencies[1]",
+              "unknown agency 'fire'");
+}
+
+TEST_F(PolicyLoadTest, NotificationNeedsEventTypes) {
+  std::string t = With("    event_types: [EVENT_TYPE_ORDER_ISSUED]\n", "");
+  ExpectError(t, "  - id: orders", "notification_rules[0].event_types", "at least one");
+}
+
+TEST_F(PolicyLoadTest, NotificationOrderTypesNeedOrderEvent) {
+  std::string t = With("    event_types: [EVENT_TYPE_ORDER_ISSUED]\n",
+                       "    event_types: [EVENT_TYPE_CASE_OPENED]\n"
+                       "    order_types: [ORDER_TYPE_CLOSURE_ORDER]\n");
+  ExpectError(t, "order_types: [", "notification_rules[0].order_types", "can never match");
+}
+
+TEST_F(PolicyLoadTest, KeyFileMissing) {
+  std::string t = With("pseudonymisation_key_file: \"test.key\"",
+                       "pseudonymisation_key_file: \"keys/absent.key\"");
+  ExpectError(t, "pseudonymisation_key_file", "pseudonymisation_key_file", "cannot read key file");
+}
+
+TEST_F(PolicyLoadTest, KeyFileNotHexOrTooShort) {
+  key_ = "not hex at all\n";
+  ExpectError(base_, "pseudonymisation_key_file", "pseudonymisation_key_file", "in hex");
+  key_ = "# comment\n00112233445566778899aabbccddeeff\n";  // 16 bytes
+  ExpectError(base_, "pseudonymisation_key_file", "pseudonymisation_key_file",
+              "pseudonymisation key is 16 bytes, at least 32 are required");
+}
+
+TEST_F(PolicyLoadTest, ReportsEveryProblemAtOnce) {
+  std::string t = With("path: people.address,", "path: people.adress,");
+  t = absl::StrReplaceAll(t, {{"    agencies: [police]", "    agencies: [polis]"}});
+  auto policy = Load(t);
+  ASSERT_THAT(policy, StatusIs(absl::StatusCode::kInvalidArgument));
+  const std::string message(policy.status().message());
+  EXPECT_THAT(message, HasSubstr(Where(t, "path: people.adress", "rules[0].fields[1].path")));
+  EXPECT_THAT(message,
+              HasSubstr(Where(t, "agencies: [polis]", "notification_rules[0].agencies[0]")));
+}
+
+TEST_F(PolicyLoadTest, CompileWithoutLinesNamesPathOnly) {
+  asb::config::v1::Isp isp;
+  isp.set_name("x");
+  isp.set_pseudonymisation_key_file("k");
+  EXPECT_THAT(Policy::Compile(isp, std::string(31, 'k'), "mem", nullptr),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "mem: agencies: required: at least one agency"));
+  EXPECT_THAT(Policy::Compile(isp, std::string(31, 'k'), "mem", nullptr),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "31 bytes"));
+}
+
+TEST_F(PolicyLoadTest, VersionFollowsContentAndKey) {
+  auto a = Load(base_);
+  ASB_ASSERT_OK(a);
+  auto same = Load(base_ + "\n# a comment changes nothing\n");
+  ASB_ASSERT_OK(same);
+  EXPECT_EQ((*a)->version(), (*same)->version());
+  auto changed = Load(With("path: case_id, action: FIELD_ACTION_SHOW",
+                           "path: case_id, action: FIELD_ACTION_REDACT"));
+  ASB_ASSERT_OK(changed);
+  EXPECT_NE((*a)->version(), (*changed)->version());
+  key_ = "ff" + key_.substr(key_.find('\n') + 3);
+  auto rekeyed = Load(base_);
+  ASB_ASSERT_OK(rekeyed);
+  EXPECT_NE((*a)->version(), (*rekeyed)->version());
+  EXPECT_EQ((*a)->version().find(crypto::HexEncode(crypto::Sha256(key_))), std::string::npos);
+}
+
+}  // namespace
+}  // namespace asb::policy
