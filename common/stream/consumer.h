@@ -31,10 +31,15 @@ struct ConsumerOptions {
   std::string server_public_key;
   bus::KeyPair keys;  // this daemon's key pair
   uint32_t batch = 500;
+  // Also the back-off after a failed fetch, apply or write.
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds request_timeout{5000};
+  // No CURVE (tests only; the upstream Server must be plaintext_for_test too).
+  bool plaintext_for_test = false;
 };
 
+// Single-threaded: everything runs in `loop`. Owned by the daemon; destroy it before the loop
+// and the store.
 class Consumer {
  public:
   // Adds the effects of one record to `batch`. Return:
@@ -42,6 +47,7 @@ class Consumer {
   //  - kInvalidArgument / kFailedPrecondition: the record can never be applied (bad data): it is
   //    skipped, counted and reported via OnSkipped — the offset moves past it;
   //  - anything else (kUnavailable…): stop this batch; nothing of it is written; retry later.
+  // Status messages are logged: keep personal data out of them.
   using ApplyFn = std::function<absl::Status(const asb::v1::Envelope&, store::Batch*)>;
   using SkippedFn = std::function<void(const asb::v1::Envelope&, const absl::Status&)>;
 
@@ -49,7 +55,9 @@ class Consumer {
            ApplyFn apply);
   ~Consumer();
 
-  // Reads the stored offset, connects, and starts fetching.
+  // Reads the stored offset, connects, and starts fetching (the upstream need not be up yet:
+  // fetches are retried every poll_interval). kDataLoss for a malformed stored offset,
+  // kInvalidArgument for bad endpoints or keys.
   absl::Status Start();
 
   // After a batch commits (in the loop), e.g. to wake other work.
@@ -61,11 +69,24 @@ class Consumer {
   // The upstream head as last seen.
   uint64_t upstream_head() const { return upstream_head_; }
   uint64_t skipped() const { return skipped_; }
+  // A fetch is in flight.
+  bool fetching() const { return in_flight_; }
+  // Records deleted upstream by retention before this consumer read them (jumped over).
+  uint64_t lost() const { return lost_; }
+  // Batches committed.
+  uint64_t batches() const { return batches_; }
 
  private:
   void MaybeFetch();
   void HandleResponse(absl::StatusOr<asb::v1::Response> response);
+  // Applies and commits one batch of records. False if it must be retried later.
+  bool ApplyRecords(const asb::v1::FetchResponse& fetch);
+  // Moves the offset to first_retained - 1 after a kOutOfRange reply.
+  void JumpTo(uint64_t first_retained);
+  // Waits poll_interval before the next fetch.
+  void Backoff();
   std::string OffsetKey() const;
+  std::string Tag() const;
 
   zmq::context_t* context_;
   bus::Loop* loop_;
@@ -79,8 +100,16 @@ class Consumer {
   uint64_t offset_ = 0;
   uint64_t upstream_head_ = 0;
   uint64_t skipped_ = 0;
+  uint64_t lost_ = 0;
+  uint64_t batches_ = 0;
   bool in_flight_ = false;
   uint64_t poll_timer_ = 0;
+  uint64_t retry_timer_ = 0;
+  uint64_t hinted_head_ = 0;  // highest hint since the last fetch was sent
+  bus::Clock::time_point backoff_until_{};
+  int failures_ = 0;  // consecutive failed fetches (logged at warn only on the first)
+  // Callbacks handed to the bus check this so none touches a destroyed Consumer.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace asb::stream

@@ -112,8 +112,10 @@ uint64_t Log::Append(store::Batch* batch, asb::v1::Envelope* envelope) {
     head_ = seq;
     // Callbacks run in append order, so only the batch's last record (the highest number
     // assigned) announces the head: one hint per batch, not one per record.
-    if (seq == pending_ && on_head_) {
-      on_head_(head_);
+    if (seq == pending_) {
+      for (auto& fn : on_head_) {
+        fn(head_);
+      }
     }
   });
   batch->OnAbort([this] { pending_ = head_; });

@@ -50,8 +50,9 @@ class Log {
   // head() + 1; a `seq` at or below first_retained() does nothing.
   absl::Status TrimBefore(uint64_t seq);
 
-  // Called after each commit that moved the head (the StreamServer publishes a hint).
-  void OnHeadAdvanced(std::function<void(uint64_t head)> fn) { on_head_ = std::move(fn); }
+  // Adds a listener called after each commit that moved the head, once per batch (the
+  // StreamServer publishes a hint; a daemon may add its own, e.g. to wake long polls).
+  void OnHeadAdvanced(std::function<void(uint64_t head)> fn) { on_head_.push_back(std::move(fn)); }
 
   const std::string& name() const { return name_; }
   uint64_t head() const { return head_; }
@@ -67,7 +68,7 @@ class Log {
   uint64_t head_ = 0;     // highest committed
   uint64_t pending_ = 0;  // highest assigned
   uint64_t first_ = 1;
-  std::function<void(uint64_t)> on_head_;
+  std::vector<std::function<void(uint64_t)>> on_head_;
 };
 
 }  // namespace asb::stream
