@@ -1,0 +1,112 @@
+#pragma once
+
+// asb-notify's per-agency outboxes: the pure logic (no sockets, no threads). Disclosures from
+// asb-sharing that a notification rule makes alert-worthy become Alerts, numbered densely per
+// agency; partners pull them after their acknowledged cursor and move the cursor by acking.
+// Every disclosure, delivery and acknowledgement is recorded on notify's "audit" stream in the
+// same batch as the change it records.
+//
+// Layout in the daemon's Store (column families from NotifyColumnFamilies()):
+//   "outbox"    agency + '\0' + EncodeSeq(agency_seq)  → Alert (delivery_count kept current)
+//   "cursors"   "head/" + agency                       → EncodeSeq(newest agency_seq)
+//               "acked/" + agency                      → EncodeSeq(acknowledged through)
+//   "log.audit" notify's audit stream (stream::Log)
+//   "offsets"   the consumers' offsets (common/stream)
+// Redelivery timers, dead letters and retention are to come; queued_at and delivery_count in
+// each Alert are what they will need.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asb/v1/api.pb.h"
+#include "asb/v1/envelope.pb.h"
+#include "common/policy/policy.h"
+#include "common/store/store.h"
+#include "common/stream/log.h"
+
+namespace asb::notify {
+
+// Column families asb-notify's Store must open.
+std::vector<std::string> NotifyColumnFamilies();
+
+// The outboxes of every agency. Keeps each agency's head and acked cursor in memory (loaded at
+// start, moved only when a batch commits). The Store and the audit Log must outlive it.
+// Thread-compatible: the daemon's loop thread uses it.
+//
+// Each mutating call adds its changes to the caller's Batch; the caller writes it and only
+// then sends any response. Within one batch, call Pull at most once per agency (a second Pull
+// would not see the first one's delivery_count increments).
+class Outbox {
+ public:
+  // PullAlertsRequest.max: 0 means kDefaultPull, capped at kMaxPull.
+  static constexpr uint32_t kDefaultPull = 100;
+  static constexpr uint32_t kMaxPull = 1000;
+
+  // `audit` is notify's "audit" stream; `clock` stamps queued_at and audit records.
+  Outbox(store::Store* store, stream::Log* audit, std::function<absl::Time()> clock);
+
+  // Reads every agency's head and acked cursor. kDataLoss for a malformed cursor.
+  absl::Status Load();
+
+  // The ISP whose notification rules decide what is alert-worthy; swapped on reload.
+  void SetPolicy(std::shared_ptr<const policy::Policy> policy);
+
+  // The Consumer ApplyFn for sharing's "disclosures" stream. If a notification rule for the
+  // disclosure's (event_type, order_type) names disclosure.agency, adds an Alert with that
+  // agency's next agency_seq and a DISCLOSURE audit record to `batch`; otherwise does nothing.
+  // kInvalidArgument for an envelope without a disclosure or with no agency (skipped by the
+  // consumer); kUnavailable if no policy is set yet (retried, nothing lost).
+  absl::Status ApplyDisclosure(const asb::v1::Envelope& envelope, store::Batch* batch);
+
+  // Up to request.max alerts of `agency`, in order, after its acked cursor (or from
+  // request.from_seq, a replay). Each returned alert's delivery_count is incremented in `batch`,
+  // and one DELIVERY audit record (actor = `principal`) covers them all; nothing is recorded
+  // when there is nothing to deliver. request.wait_ms is the caller's business.
+  // kInvalidArgument for an empty agency; kUnavailable/kDataLoss for storage errors.
+  absl::StatusOr<asb::v1::PullAlertsResponse> Pull(const std::string& principal,
+                                                   const std::string& agency,
+                                                   const asb::v1::PullAlertsRequest& request,
+                                                   store::Batch* batch);
+
+  // Moves `agency`'s acked cursor to through_seq (never backwards: a lower value leaves it)
+  // and records an ACKNOWLEDGEMENT by `principal`. Returns the cursor as it will be once the
+  // batch commits. kOutOfRange if through_seq > head(agency); kInvalidArgument for an empty
+  // agency.
+  absl::StatusOr<asb::v1::AckAlertsResponse> Ack(const std::string& principal,
+                                                 const std::string& agency, uint64_t through_seq,
+                                                 store::Batch* batch);
+
+  // Committed newest agency_seq of `agency` (0: none yet).
+  uint64_t head(const std::string& agency) const;
+  // Committed acknowledged cursor of `agency`.
+  uint64_t acked(const std::string& agency) const;
+  // True if `agency` has committed alerts beyond its acked cursor (long-poll wake-ups).
+  bool HasPending(const std::string& agency) const;
+
+ private:
+  struct Cursor {
+    uint64_t head = 0;           // committed
+    uint64_t pending_head = 0;   // highest assigned in an unwritten batch (>= head)
+    uint64_t acked = 0;          // committed
+    uint64_t pending_acked = 0;  // as of an unwritten batch (>= acked)
+  };
+
+  const Cursor* Find(const std::string& agency) const;
+  // Appends `record` (stamped with `at` and component) to the audit stream in `batch`.
+  void Record(asb::v1::AuditRecord record, store::Batch* batch);
+
+  store::Store* store_;
+  stream::Log* audit_;
+  std::function<absl::Time()> clock_;
+  std::shared_ptr<const policy::Policy> policy_;
+  std::map<std::string, Cursor, std::less<>> cursors_;
+};
+
+}  // namespace asb::notify

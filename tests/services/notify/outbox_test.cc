@@ -1,0 +1,453 @@
+#include "services/notify/outbox.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/policy/policy.h"
+#include "common/store/store.h"
+#include "common/stream/log.h"
+#include "google/protobuf/util/time_util.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+#ifndef ASB_NOTIFY_TESTDATA
+#error "ASB_NOTIFY_TESTDATA must name tests/services/notify/testdata"
+#endif
+
+namespace asb::notify {
+namespace {
+
+using ::asb::testing::StatusIs;
+using ::google::protobuf::util::TimeUtil;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+
+asb::v1::Envelope Disclosure(uint64_t seq, const std::string& agency, asb::v1::EventType event,
+                             asb::v1::OrderType order = asb::v1::ORDER_TYPE_UNSPECIFIED,
+                             const std::string& case_id = "c1") {
+  asb::v1::Envelope e;
+  e.set_seq(seq);
+  e.set_producer("sharing");
+  asb::v1::Disclosure* d = e.mutable_disclosure();
+  d->set_agency(agency);
+  d->set_case_id(case_id);
+  d->set_event_seq(seq);
+  d->set_event_type(event);
+  d->set_order_type(order);
+  d->set_isp_version("v-test");
+  d->add_subject_keys("sk_" + case_id + "_a");
+  auto* j = d->add_justifications();
+  j->set_rule_id(agency + "-all");
+  j->set_purpose("prevent-asb");
+  j->set_lawful_basis("Crime and Disorder Act 1998 s.115");
+  auto* f = d->add_fields();
+  f->set_path("case_id");
+  f->set_action(asb::v1::FIELD_ACTION_SHOW);
+  d->mutable_view()->set_case_id(case_id);
+  return e;
+}
+
+asb::v1::Envelope CboIssued(uint64_t seq, const std::string& agency,
+                            const std::string& case_id = "c1") {
+  return Disclosure(seq, agency, asb::v1::EVENT_TYPE_ORDER_ISSUED,
+                    asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER, case_id);
+}
+
+std::vector<uint64_t> Seqs(const asb::v1::PullAlertsResponse& response) {
+  std::vector<uint64_t> out;
+  for (const auto& a : response.alerts()) {
+    out.push_back(a.agency_seq());
+  }
+  return out;
+}
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto policy = policy::Policy::LoadFile(std::string(ASB_NOTIFY_TESTDATA) + "/isp.yaml");
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    policy_ = new std::shared_ptr<const policy::Policy>(std::move(*policy));
+  }
+  static void TearDownTestSuite() {
+    delete policy_;
+    policy_ = nullptr;
+  }
+
+  void SetUp() override { Open(); }
+
+  void Open() {
+    outbox_.reset();
+    audit_.reset();
+    store_.reset();
+    store::StoreOptions options;
+    options.path = dir_.Sub("db");
+    options.sync = false;
+    options.column_families = NotifyColumnFamilies();
+    auto store = store::Store::Open(options);
+    ASB_ASSERT_OK(store);
+    store_ = std::move(*store);
+    auto audit = stream::Log::Open(store_.get(), "audit", "notify");
+    ASB_ASSERT_OK(audit);
+    audit_ = std::move(*audit);
+    outbox_ = std::make_unique<Outbox>(store_.get(), audit_.get(), [this] { return now_; });
+    ASB_ASSERT_OK(outbox_->Load());
+    outbox_->SetPolicy(*policy_);
+  }
+
+  absl::Status Apply(const asb::v1::Envelope& e) {
+    store::Batch batch = store_->NewBatch();
+    absl::Status s = outbox_->ApplyDisclosure(e, &batch);
+    if (!s.ok()) {
+      return s;
+    }
+    return store_->Write(&batch);
+  }
+
+  absl::StatusOr<asb::v1::PullAlertsResponse> Pull(const std::string& agency,
+                                                   asb::v1::PullAlertsRequest request = {}) {
+    store::Batch batch = store_->NewBatch();
+    auto response = outbox_->Pull(agency + "-portal", agency, request, &batch);
+    if (response.ok()) {
+      absl::Status s = store_->Write(&batch);
+      if (!s.ok()) {
+        return s;
+      }
+    }
+    return response;
+  }
+
+  absl::StatusOr<asb::v1::AckAlertsResponse> Ack(const std::string& agency, uint64_t through) {
+    store::Batch batch = store_->NewBatch();
+    auto response = outbox_->Ack(agency + "-portal", agency, through, &batch);
+    if (response.ok()) {
+      absl::Status s = store_->Write(&batch);
+      if (!s.ok()) {
+        return s;
+      }
+    }
+    return response;
+  }
+
+  std::vector<asb::v1::AuditRecord> AuditRecords() {
+    std::vector<asb::v1::Envelope> envelopes;
+    EXPECT_TRUE(audit_->Read(1, 100000, &envelopes).ok());
+    std::vector<asb::v1::AuditRecord> out;
+    for (const auto& e : envelopes) {
+      EXPECT_TRUE(e.has_audit());
+      out.push_back(e.audit());
+    }
+    return out;
+  }
+
+  static std::shared_ptr<const policy::Policy>* policy_;
+  asb::testing::TempDir dir_;
+  absl::Time now_ = kT0;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<stream::Log> audit_;
+  std::unique_ptr<Outbox> outbox_;
+};
+
+std::shared_ptr<const policy::Policy>* OutboxTest::policy_ = nullptr;
+
+TEST_F(OutboxTest, AlertsOnlyForMatchingRules) {
+  using namespace asb::v1;                        // NOLINT: enum names
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police")));   // cbo-issued names police
+  ASB_ASSERT_OK(Apply(CboIssued(2, "housing")));  // ... and housing
+  ASB_ASSERT_OK(Apply(CboIssued(3, "fire")));     // ... but not fire
+  ASB_ASSERT_OK(Apply(CboIssued(4, "council")));  // ... nor council
+  ASB_ASSERT_OK(Apply(Disclosure(5, "police", EVENT_TYPE_ORDER_ISSUED,
+                                 ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT)));  // wrong order type
+  ASB_ASSERT_OK(Apply(Disclosure(6, "police", EVENT_TYPE_ORDER_BREACHED,
+                                 ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT)));  // any order type
+  ASB_ASSERT_OK(Apply(Disclosure(7, "council", EVENT_TYPE_CASE_CLOSED)));
+  ASB_ASSERT_OK(Apply(Disclosure(8, "police", EVENT_TYPE_CASE_CLOSED)));   // not named
+  ASB_ASSERT_OK(Apply(Disclosure(9, "police", EVENT_TYPE_CASE_UPDATED)));  // no rule
+
+  EXPECT_EQ(outbox_->head("police"), 2u);
+  EXPECT_EQ(outbox_->head("housing"), 1u);
+  EXPECT_EQ(outbox_->head("fire"), 0u);
+  EXPECT_EQ(outbox_->head("council"), 1u);
+
+  auto police = Pull("police");
+  ASB_ASSERT_OK(police);
+  ASSERT_EQ(police->alerts_size(), 2);
+  EXPECT_EQ(police->alerts(0).notification_rule(), "cbo-issued");
+  EXPECT_EQ(police->alerts(0).disclosure().event_seq(), 1u);
+  EXPECT_EQ(police->alerts(0).agency(), "police");
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(police->alerts(0).queued_at()),
+            absl::ToUnixNanos(kT0));
+  EXPECT_EQ(police->alerts(1).notification_rule(), "order-breached");
+  EXPECT_EQ(police->alerts(1).disclosure().event_seq(), 6u);
+}
+
+TEST_F(OutboxTest, BadEnvelopesAndMissingPolicy) {
+  asb::v1::Envelope no_payload;
+  no_payload.set_seq(1);
+  store::Batch batch = store_->NewBatch();
+  EXPECT_THAT(outbox_->ApplyDisclosure(no_payload, &batch),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  asb::v1::Envelope no_agency = CboIssued(2, "");
+  EXPECT_THAT(outbox_->ApplyDisclosure(no_agency, &batch),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(batch.count(), 0);
+
+  outbox_->SetPolicy(nullptr);
+  EXPECT_THAT(outbox_->ApplyDisclosure(CboIssued(3, "police"), &batch),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(batch.count(), 0);
+}
+
+TEST_F(OutboxTest, DisclosureIsAudited) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police", "case-7")));
+  ASB_ASSERT_OK(Apply(Disclosure(2, "police", asb::v1::EVENT_TYPE_CASE_UPDATED)));  // no alert
+  auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 1u);
+  const asb::v1::AuditRecord& r = records[0];
+  EXPECT_EQ(r.kind(), asb::v1::AUDIT_KIND_DISCLOSURE);
+  EXPECT_EQ(r.component(), "notify");
+  EXPECT_EQ(r.recipient_agency(), "police");
+  EXPECT_EQ(r.case_id(), "case-7");
+  EXPECT_THAT(r.subject_keys(), ElementsAre("sk_case-7_a"));
+  ASSERT_EQ(r.justifications_size(), 1);
+  EXPECT_EQ(r.justifications(0).rule_id(), "police-all");
+  EXPECT_EQ(r.isp_version(), "v-test");
+  EXPECT_THAT(r.fields(), ElementsAre("case_id"));
+  EXPECT_EQ(r.event_type(), asb::v1::EVENT_TYPE_ORDER_ISSUED);
+  EXPECT_EQ(r.ref_seq(), 1u);
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(r.at()), absl::ToUnixNanos(kT0));
+}
+
+TEST_F(OutboxTest, DensePerAgencySequencesWithinAndAcrossBatches) {
+  store::Batch batch = store_->NewBatch();
+  ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(1, "police"), &batch));
+  ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(1, "housing"), &batch));
+  ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(2, "police"), &batch));
+  EXPECT_EQ(outbox_->head("police"), 0u);  // only on commit
+  ASB_ASSERT_OK(store_->Write(&batch));
+  EXPECT_EQ(outbox_->head("police"), 2u);
+  EXPECT_EQ(outbox_->head("housing"), 1u);
+  ASB_ASSERT_OK(Apply(CboIssued(3, "police")));
+  ASB_ASSERT_OK(Apply(CboIssued(3, "housing")));
+
+  auto police = Pull("police");
+  ASB_ASSERT_OK(police);
+  EXPECT_THAT(Seqs(*police), ElementsAre(1, 2, 3));
+  auto housing = Pull("housing");
+  ASB_ASSERT_OK(housing);
+  EXPECT_THAT(Seqs(*housing), ElementsAre(1, 2));
+  EXPECT_EQ(housing->head(), 2u);
+}
+
+TEST_F(OutboxTest, HeadsRollBackWhenBatchAborts) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police")));
+  store_->SetWriteFaultForTest([] { return absl::UnavailableError("disk full"); });
+  {
+    store::Batch batch = store_->NewBatch();
+    ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(2, "police"), &batch));
+    ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(2, "housing"), &batch));
+    EXPECT_THAT(store_->Write(&batch), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  store_->SetWriteFaultForTest(nullptr);
+  EXPECT_EQ(outbox_->head("police"), 1u);
+  EXPECT_EQ(outbox_->head("housing"), 0u);
+  {
+    // A batch dropped unwritten rolls back too.
+    store::Batch batch = store_->NewBatch();
+    ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(3, "police"), &batch));
+  }
+
+  // The sequence numbers are reused: still dense.
+  ASB_ASSERT_OK(Apply(CboIssued(4, "police")));
+  ASB_ASSERT_OK(Apply(CboIssued(4, "housing")));
+  EXPECT_EQ(outbox_->head("police"), 2u);
+  EXPECT_EQ(outbox_->head("housing"), 1u);
+  auto police = Pull("police");
+  ASB_ASSERT_OK(police);
+  EXPECT_THAT(Seqs(*police), ElementsAre(1, 2));
+  EXPECT_EQ(police->alerts(1).disclosure().event_seq(), 4u);
+  // Only the committed disclosures were audited (plus the one delivery).
+  auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[1].ref_seq(), 2u);
+  EXPECT_EQ(records[1].recipient_agency(), "police");
+}
+
+TEST_F(OutboxTest, PersistsAcrossReopen) {
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASB_ASSERT_OK(Apply(CboIssued(i, "police")));
+  }
+  ASB_ASSERT_OK(Apply(CboIssued(4, "housing")));
+  ASB_ASSERT_OK(Ack("police", 2));
+  ASB_ASSERT_OK(Pull("police"));  // delivery_count of 3 → 1
+
+  Open();
+  EXPECT_EQ(outbox_->head("police"), 3u);
+  EXPECT_EQ(outbox_->acked("police"), 2u);
+  EXPECT_EQ(outbox_->head("housing"), 1u);
+  EXPECT_EQ(outbox_->acked("housing"), 0u);
+  EXPECT_TRUE(outbox_->HasPending("police"));
+
+  auto police = Pull("police");
+  ASB_ASSERT_OK(police);
+  EXPECT_THAT(Seqs(*police), ElementsAre(3));
+  EXPECT_EQ(police->alerts(0).delivery_count(), 2u);
+  EXPECT_EQ(police->acked_through(), 2u);
+  EXPECT_EQ(police->head(), 3u);
+
+  ASB_ASSERT_OK(Apply(CboIssued(5, "police")));
+  EXPECT_EQ(outbox_->head("police"), 4u);
+}
+
+TEST_F(OutboxTest, PullAfterCursorReplayAndMax) {
+  for (uint64_t i = 1; i <= 10; ++i) {
+    ASB_ASSERT_OK(Apply(CboIssued(i, "police")));
+  }
+  ASB_ASSERT_OK(Apply(CboIssued(11, "housing")));  // another agency's outbox sorts nearby
+  ASB_ASSERT_OK(Ack("police", 4));
+
+  auto after_cursor = Pull("police");
+  ASB_ASSERT_OK(after_cursor);
+  EXPECT_THAT(Seqs(*after_cursor), ElementsAre(5, 6, 7, 8, 9, 10));
+  EXPECT_EQ(after_cursor->acked_through(), 4u);
+  EXPECT_EQ(after_cursor->head(), 10u);
+
+  asb::v1::PullAlertsRequest limited;
+  limited.set_max(2);
+  auto two = Pull("police", limited);
+  ASB_ASSERT_OK(two);
+  EXPECT_THAT(Seqs(*two), ElementsAre(5, 6));
+
+  asb::v1::PullAlertsRequest replay;
+  replay.set_from_seq(2);  // before the cursor: gap recovery
+  replay.set_max(3);
+  auto replayed = Pull("police", replay);
+  ASB_ASSERT_OK(replayed);
+  EXPECT_THAT(Seqs(*replayed), ElementsAre(2, 3, 4));
+
+  replay.set_from_seq(0);  // treated as 1
+  replay.set_max(1);
+  replayed = Pull("police", replay);
+  ASB_ASSERT_OK(replayed);
+  EXPECT_THAT(Seqs(*replayed), ElementsAre(1));
+
+  replay.set_from_seq(11);  // beyond the head
+  replay.clear_max();
+  replayed = Pull("police", replay);
+  ASB_ASSERT_OK(replayed);
+  EXPECT_TRUE(replayed->alerts().empty());
+  EXPECT_EQ(replayed->head(), 10u);
+
+  auto unknown = Pull("fire");
+  ASB_ASSERT_OK(unknown);
+  EXPECT_TRUE(unknown->alerts().empty());
+  EXPECT_EQ(unknown->head(), 0u);
+}
+
+TEST_F(OutboxTest, PullMaxDefaultsTo100AndCapsAt1000) {
+  store::Batch batch = store_->NewBatch();
+  for (uint64_t i = 1; i <= 1005; ++i) {
+    ASB_ASSERT_OK(outbox_->ApplyDisclosure(CboIssued(i, "police"), &batch));
+  }
+  ASB_ASSERT_OK(store_->Write(&batch));
+  auto by_default = Pull("police");
+  ASB_ASSERT_OK(by_default);
+  EXPECT_EQ(by_default->alerts_size(), 100);
+  asb::v1::PullAlertsRequest huge;
+  huge.set_max(50000);
+  auto capped = Pull("police", huge);
+  ASB_ASSERT_OK(capped);
+  EXPECT_EQ(capped->alerts_size(), 1000);
+  EXPECT_EQ(capped->alerts(999).agency_seq(), 1000u);
+}
+
+TEST_F(OutboxTest, DeliveryCountIncrementsAndDeliveryIsAudited) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police", "c1")));
+  ASB_ASSERT_OK(Apply(CboIssued(2, "police", "c2")));
+  auto first = Pull("police");
+  ASB_ASSERT_OK(first);
+  ASSERT_EQ(first->alerts_size(), 2);
+  EXPECT_EQ(first->alerts(0).delivery_count(), 1u);
+  EXPECT_EQ(first->alerts(1).delivery_count(), 1u);
+  auto second = Pull("police");  // not acked: delivered again
+  ASB_ASSERT_OK(second);
+  ASSERT_EQ(second->alerts_size(), 2);
+  EXPECT_EQ(second->alerts(0).delivery_count(), 2u);
+
+  // A pull whose batch fails does not count.
+  store_->SetWriteFaultForTest([] { return absl::UnavailableError("disk full"); });
+  EXPECT_THAT(Pull("police"), StatusIs(absl::StatusCode::kUnavailable));
+  store_->SetWriteFaultForTest(nullptr);
+  auto third = Pull("police");
+  ASB_ASSERT_OK(third);
+  EXPECT_EQ(third->alerts(0).delivery_count(), 3u);
+
+  auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 5u);  // 2 disclosures + 3 committed deliveries
+  const asb::v1::AuditRecord& d = records[2];
+  EXPECT_EQ(d.kind(), asb::v1::AUDIT_KIND_DELIVERY);
+  EXPECT_EQ(d.actor(), "police-portal");
+  EXPECT_EQ(d.actor_agency(), "police");
+  EXPECT_EQ(d.recipient_agency(), "police");
+  EXPECT_EQ(d.ref_seq(), 1u);
+  EXPECT_THAT(d.detail(), HasSubstr("1..2"));
+  EXPECT_TRUE(d.case_id().empty());  // two cases
+  EXPECT_THAT(d.subject_keys(), ElementsAre("sk_c1_a", "sk_c2_a"));
+
+  // Nothing to deliver: nothing recorded.
+  ASB_ASSERT_OK(Ack("police", 2));
+  ASB_ASSERT_OK(Pull("police"));
+  EXPECT_EQ(AuditRecords().size(), 6u);  // + the acknowledgement only
+}
+
+TEST_F(OutboxTest, AckIsMonotonicAndBounded) {
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASB_ASSERT_OK(Apply(CboIssued(i, "police")));
+  }
+  EXPECT_TRUE(outbox_->HasPending("police"));
+  auto acked = Ack("police", 2);
+  ASB_ASSERT_OK(acked);
+  EXPECT_EQ(acked->acked_through(), 2u);
+  EXPECT_EQ(outbox_->acked("police"), 2u);
+
+  acked = Ack("police", 1);  // never backwards
+  ASB_ASSERT_OK(acked);
+  EXPECT_EQ(acked->acked_through(), 2u);
+  EXPECT_EQ(outbox_->acked("police"), 2u);
+
+  EXPECT_THAT(Ack("police", 4), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(Ack("housing", 1), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_EQ(outbox_->acked("police"), 2u);
+
+  acked = Ack("police", 3);
+  ASB_ASSERT_OK(acked);
+  EXPECT_EQ(acked->acked_through(), 3u);
+  EXPECT_FALSE(outbox_->HasPending("police"));
+
+  auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 6u);  // 3 disclosures + 3 acknowledgements (the refused ones: none)
+  EXPECT_EQ(records[3].kind(), asb::v1::AUDIT_KIND_ACKNOWLEDGEMENT);
+  EXPECT_EQ(records[3].actor(), "police-portal");
+  EXPECT_EQ(records[3].actor_agency(), "police");
+  EXPECT_EQ(records[3].ref_seq(), 2u);
+}
+
+TEST_F(OutboxTest, AckRollsBackWhenBatchAborts) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police")));
+  ASB_ASSERT_OK(Apply(CboIssued(2, "police")));
+  store_->SetWriteFaultForTest([] { return absl::UnavailableError("disk full"); });
+  EXPECT_THAT(Ack("police", 2), StatusIs(absl::StatusCode::kUnavailable));
+  store_->SetWriteFaultForTest(nullptr);
+  EXPECT_EQ(outbox_->acked("police"), 0u);
+  auto acked = Ack("police", 1);
+  ASB_ASSERT_OK(acked);
+  EXPECT_EQ(acked->acked_through(), 1u);  // not 2: the failed ack left no trace
+  Open();
+  EXPECT_EQ(outbox_->acked("police"), 1u);
+}
+
+}  // namespace
+}  // namespace asb::notify
