@@ -1,0 +1,94 @@
+#pragma once
+
+// The pure logic of asb-intake: validate submitted case events, de-duplicate them by (source,
+// source_event_id), and append the accepted ones to the durable "events" log together with
+// their audit records. No sockets, no threads: asb-intake's daemon calls it from its loop.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asb/v1/api.pb.h"
+#include "asb/v1/events.pb.h"
+#include "common/store/store.h"
+#include "common/stream/log.h"
+
+namespace asb::intake {
+
+// Column family of the de-duplication index: principal + '\0' + source_event_id →
+// EncodeSeq(hub_seq).
+inline constexpr char kDedupeColumnFamily[] = "dedupe";
+
+// Field limits (events.proto documents them too).
+inline constexpr std::size_t kMaxIdLength = 128;       // source_event_id, person/order ids
+inline constexpr std::size_t kMaxCaseIdLength = 64;    // case_id
+inline constexpr std::size_t kMaxNameLength = 200;     // names, titles, courts, wards
+inline constexpr std::size_t kMaxTextLength = 10'000;  // free text
+inline constexpr std::size_t kMaxPhoneLength = 32;     // phone numbers
+inline constexpr uint32_t kDefaultMaxEventsPerSubmit = 1000;
+
+// Every column family asb-intake's Store needs: "log.events", "log.audit", "dedupe".
+std::vector<std::string> IntakeColumnFamilies();
+
+// The kind of a case event (EVENT_TYPE_UNSPECIFIED if none of the oneof is set).
+asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event);
+
+// Who submitted: the feed's principal and agency, from its CurveZMQ key (never the message).
+struct Source {
+  std::string principal;
+  std::string agency;
+};
+
+// Validates, de-duplicates and durably appends submitted events. Owns nothing: the Store and
+// both Logs belong to the daemon and must outlive the handler. Thread-compatible (one loop).
+class IntakeHandler {
+ public:
+  // events: the "events" log; audit: the daemon's "audit" log (both in `store`). `clock` gives
+  // the time stamped on records and used for validation (tests inject a fixed one).
+  IntakeHandler(store::Store* store, stream::Log* events, stream::Log* audit,
+                std::function<absl::Time()> clock,
+                uint32_t max_events_per_submit = kDefaultMaxEventsPerSubmit);
+
+  // Handles one submission. Each event is validated and de-duplicated by (source.principal,
+  // source_event_id) — across requests via the "dedupe" column family and within the request.
+  // Accepted events are appended to `events` as Envelope{accepted_event}; each accepted event
+  // gets an AuditRecord COLLECTION and each refused one a REJECTION (detail = the reason, never
+  // payload values) on `audit`. Everything goes into ONE Batch and one Write: the response is
+  // only returned once it is durable.
+  // Returns one SubmitResult per event, in order. Errors:
+  //  - kInvalidArgument: more than max_events_per_submit events (one REJECTION audit record is
+  //    written for the whole request);
+  //  - kUnavailable (or another store error): nothing was stored and NOTHING is acknowledged;
+  //    the feed retries the whole request later (de-duplication makes that safe);
+  //  - kInternal: no source principal (a wiring bug).
+  absl::StatusOr<asb::v1::SubmitResponse> Submit(const Source& source,
+                                                 const asb::v1::SubmitRequest& request);
+
+  // Validates one event without touching any state. OK, or kInvalidArgument listing every
+  // problem as "<field path>: <problem>" joined by "; ", e.g. "case_id: required",
+  // "person_linked.person.role: required", "occurred_at: year out of range (before 1990)",
+  // "case_opened.title: longer than 200 characters". Messages never contain field values.
+  // `now` bounds timestamps (at most 1 day ahead) and dates of birth (not in the future).
+  static absl::Status ValidateEvent(const asb::v1::CaseEvent& event, absl::Time now);
+
+  // Counters since construction (committed submissions only).
+  uint64_t accepted() const { return accepted_; }
+  uint64_t duplicates() const { return duplicates_; }
+  uint64_t refused() const { return refused_; }
+
+ private:
+  store::Store* store_;
+  stream::Log* events_;
+  stream::Log* audit_;
+  std::function<absl::Time()> clock_;
+  uint32_t max_events_;
+  uint64_t accepted_ = 0;
+  uint64_t duplicates_ = 0;
+  uint64_t refused_ = 0;
+};
+
+}  // namespace asb::intake

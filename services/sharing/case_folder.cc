@@ -1,0 +1,475 @@
+#include "services/sharing/case_folder.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/status/macros.h"
+#include "common/stream/consumer.h"
+#include "common/stream/log.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace asb::sharing {
+namespace {
+
+using asb::v1::Case;
+using asb::v1::CaseEvent;
+using google::protobuf::Timestamp;
+
+spdlog::logger* Logger() {
+  static spdlog::logger* lg = asb::log::Get("sharing");
+  return lg;
+}
+
+std::string PendingPrefix(const std::string& case_id) {
+  std::string key = case_id;
+  key.push_back('\0');
+  return key;
+}
+
+std::string PendingKey(const std::string& case_id, uint64_t seq) {
+  return PendingPrefix(case_id) + store::EncodeSeq(seq);
+}
+
+bool Before(const Timestamp& a, const Timestamp& b) {
+  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+}
+
+asb::v1::Order* FindOrder(Case* c, const std::string& order_id) {
+  for (asb::v1::Order& o : *c->mutable_orders()) {
+    if (o.order_id() == order_id) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+absl::Status UnknownOrder(const char* what, const std::string& order_id, const Case& c) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, ": order '", order_id, "' was never issued on case '", c.case_id(), "'"));
+}
+
+// The id of the order an event concerns ("" for non-order events).
+const std::string& OrderIdOf(const CaseEvent& e) {
+  static const std::string kNone;
+  switch (e.event_case()) {
+    case CaseEvent::kOrderIssued:
+      return e.order_issued().order().order_id();
+    case CaseEvent::kOrderVaried:
+      return e.order_varied().order_id();
+    case CaseEvent::kOrderBreached:
+      return e.order_breached().order_id();
+    case CaseEvent::kOrderDischarged:
+      return e.order_discharged().order_id();
+    case CaseEvent::kOrderExpired:
+      return e.order_expired().order_id();
+    default:
+      return kNone;
+  }
+}
+
+CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c) {
+  const CaseEvent& e = envelope.accepted_event().event();
+  CaseFolder::Applied a;
+  a.event_seq = envelope.seq();
+  a.type = EventTypeOf(e);
+  a.order_id = OrderIdOf(e);
+  if (!a.order_id.empty()) {
+    for (const asb::v1::Order& o : c.orders()) {
+      if (o.order_id() == a.order_id) {
+        a.order_type = o.type();
+        break;
+      }
+    }
+  }
+  a.case_after = c;
+  a.source_agency = envelope.accepted_event().source_agency();
+  return a;
+}
+
+absl::Status ParseCase(const std::string& bytes, Case* c) {
+  if (!c->ParseFromString(bytes)) {
+    return absl::DataLossError("a stored case does not parse");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<std::string> SharingColumnFamilies() {
+  return {stream::LogColumnFamily("disclosures"), stream::LogColumnFamily("audit"),
+          kCasesColumnFamily, kPendingColumnFamily, stream::kOffsetsColumnFamily};
+}
+
+asb::v1::EventType EventTypeOf(const CaseEvent& event) {
+  switch (event.event_case()) {
+    case CaseEvent::kIncidentReported:
+      return asb::v1::EVENT_TYPE_INCIDENT_REPORTED;
+    case CaseEvent::kCaseOpened:
+      return asb::v1::EVENT_TYPE_CASE_OPENED;
+    case CaseEvent::kCaseUpdated:
+      return asb::v1::EVENT_TYPE_CASE_UPDATED;
+    case CaseEvent::kCaseClosed:
+      return asb::v1::EVENT_TYPE_CASE_CLOSED;
+    case CaseEvent::kPersonLinked:
+      return asb::v1::EVENT_TYPE_PERSON_LINKED;
+    case CaseEvent::kRiskAssessed:
+      return asb::v1::EVENT_TYPE_RISK_ASSESSED;
+    case CaseEvent::kOrderIssued:
+      return asb::v1::EVENT_TYPE_ORDER_ISSUED;
+    case CaseEvent::kOrderVaried:
+      return asb::v1::EVENT_TYPE_ORDER_VARIED;
+    case CaseEvent::kOrderBreached:
+      return asb::v1::EVENT_TYPE_ORDER_BREACHED;
+    case CaseEvent::kOrderDischarged:
+      return asb::v1::EVENT_TYPE_ORDER_DISCHARGED;
+    case CaseEvent::kOrderExpired:
+      return asb::v1::EVENT_TYPE_ORDER_EXPIRED;
+    case CaseEvent::EVENT_NOT_SET:
+      break;
+  }
+  return asb::v1::EVENT_TYPE_UNSPECIFIED;
+}
+
+CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
+
+absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
+  Case c = *out;
+  const Timestamp& at = e.occurred_at();
+  switch (e.event_case()) {
+    case CaseEvent::kCaseOpened: {
+      if (c.status() != asb::v1::CASE_STATUS_UNSPECIFIED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("case_opened: case '", c.case_id(), "' is already opened"));
+      }
+      const auto& o = e.case_opened();
+      c.set_case_id(e.case_id());
+      c.set_status(asb::v1::CASE_STATUS_OPEN);
+      c.set_nsir_category(o.nsir_category());
+      c.set_title(o.title());
+      c.set_summary(o.summary());
+      c.set_lead_agency(o.lead_agency());
+      c.set_lead_officer(o.lead_officer());
+      if (o.has_location()) {
+        *c.mutable_location() = o.location();
+      }
+      if (o.has_flags()) {
+        *c.mutable_flags() = o.flags();
+      }
+      *c.mutable_opened_at() = at;
+      break;
+    }
+    case CaseEvent::kCaseUpdated: {
+      const auto& u = e.case_updated();
+      if (u.has_nsir_category()) {
+        c.set_nsir_category(u.nsir_category());
+      }
+      if (u.has_title()) {
+        c.set_title(u.title());
+      }
+      if (u.has_summary()) {
+        c.set_summary(u.summary());
+      }
+      if (u.has_lead_agency()) {
+        c.set_lead_agency(u.lead_agency());
+      }
+      if (u.has_lead_officer()) {
+        c.set_lead_officer(u.lead_officer());
+      }
+      if (u.has_location()) {
+        *c.mutable_location() = u.location();
+      }
+      if (u.replace_flags()) {
+        *c.mutable_flags() = u.flags();
+      }
+      break;
+    }
+    case CaseEvent::kCaseClosed:
+      c.set_status(asb::v1::CASE_STATUS_CLOSED);
+      *c.mutable_closed_at() = at;
+      c.set_closure_reason(e.case_closed().reason());
+      break;
+    case CaseEvent::kPersonLinked: {
+      const asb::v1::Person& p = e.person_linked().person();
+      asb::v1::Person* slot = nullptr;
+      for (asb::v1::Person& existing : *c.mutable_people()) {
+        if (existing.person_id() == p.person_id() && existing.role() == p.role()) {
+          slot = &existing;
+          break;
+        }
+      }
+      if (slot == nullptr) {
+        slot = c.add_people();
+      }
+      *slot = p;
+      break;
+    }
+    case CaseEvent::kRiskAssessed:
+      c.set_victim_risk(e.risk_assessed().level());
+      c.set_risk_notes(e.risk_assessed().notes());
+      break;
+    case CaseEvent::kIncidentReported: {
+      const asb::v1::Incident& inc = e.incident_reported().incident();
+      asb::v1::Incident* slot = nullptr;
+      for (asb::v1::Incident& existing : *c.mutable_incidents()) {
+        if (existing.incident_id() == inc.incident_id()) {
+          slot = &existing;  // a correction from the reporting system
+          break;
+        }
+      }
+      if (slot == nullptr) {
+        slot = c.add_incidents();
+      }
+      *slot = inc;
+      if (!slot->has_occurred_at()) {
+        *slot->mutable_occurred_at() = at;
+      }
+      break;
+    }
+    case CaseEvent::kOrderIssued: {
+      const asb::v1::Order& order = e.order_issued().order();
+      asb::v1::Order* slot = FindOrder(&c, order.order_id());
+      if (slot == nullptr) {
+        slot = c.add_orders();
+      }
+      *slot = order;
+      slot->set_status(asb::v1::ORDER_STATUS_ACTIVE);
+      if (!slot->has_issued_at()) {
+        *slot->mutable_issued_at() = at;
+      }
+      break;
+    }
+    case CaseEvent::kOrderVaried: {
+      const auto& v = e.order_varied();
+      asb::v1::Order* o = FindOrder(&c, v.order_id());
+      if (o == nullptr) {
+        return UnknownOrder("order_varied", v.order_id(), c);
+      }
+      if (v.has_conditions()) {
+        o->set_conditions(v.conditions());
+      }
+      if (v.has_expires_at()) {
+        *o->mutable_expires_at() = v.expires_at();
+      }
+      if (v.has_review_at()) {
+        *o->mutable_review_at() = v.review_at();
+      }
+      break;
+    }
+    case CaseEvent::kOrderBreached: {
+      const auto& b = e.order_breached();
+      asb::v1::Order* o = FindOrder(&c, b.order_id());
+      if (o == nullptr) {
+        return UnknownOrder("order_breached", b.order_id(), c);
+      }
+      asb::v1::Breach* breach = o->add_breaches();
+      *breach = b.breach();
+      if (!breach->has_occurred_at()) {
+        *breach->mutable_occurred_at() = at;
+      }
+      break;
+    }
+    case CaseEvent::kOrderDischarged: {
+      asb::v1::Order* o = FindOrder(&c, e.order_discharged().order_id());
+      if (o == nullptr) {
+        return UnknownOrder("order_discharged", e.order_discharged().order_id(), c);
+      }
+      // TODO(fold): Order has no field for the discharge reason; it stays in the event log.
+      o->set_status(asb::v1::ORDER_STATUS_DISCHARGED);
+      break;
+    }
+    case CaseEvent::kOrderExpired: {
+      asb::v1::Order* o = FindOrder(&c, e.order_expired().order_id());
+      if (o == nullptr) {
+        return UnknownOrder("order_expired", e.order_expired().order_id(), c);
+      }
+      o->set_status(asb::v1::ORDER_STATUS_EXPIRED);
+      break;
+    }
+    case CaseEvent::EVENT_NOT_SET:
+      return absl::InvalidArgumentError("event: none set");
+  }
+  if (c.status() == asb::v1::CASE_STATUS_UNSPECIFIED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("case '", e.case_id(), "' is not opened yet"));
+  }
+  if (!c.has_updated_at() || Before(c.updated_at(), at)) {
+    *c.mutable_updated_at() = at;
+  }
+  // A council tenant among the people makes it a council-tenancy case.
+  for (const asb::v1::Person& p : c.people()) {
+    if (p.tenure() == asb::v1::TENURE_COUNCIL_TENANT) {
+      c.mutable_flags()->set_council_tenancy(true);
+      break;
+    }
+  }
+  *out = std::move(c);
+  return absl::OkStatus();
+}
+
+void CaseFolder::DiscardUncommitted() {
+  dirty_cases_.clear();
+  dirty_pending_.clear();
+  dirty_batch_ = nullptr;
+  dirty_count_ = 0;
+  ++generation_;
+}
+
+void CaseFolder::Track(store::Batch* batch) {
+  if (dirty_batch_ != batch) {
+    if (dirty_batch_ != nullptr) {
+      // The previous batch was neither committed nor aborted: it was abandoned.
+      SPDLOG_LOGGER_DEBUG(Logger(), "dropping uncommitted case state of an abandoned batch");
+    }
+    DiscardUncommitted();
+    dirty_batch_ = batch;
+    const uint64_t generation = generation_;
+    auto reset = [this, generation] {
+      if (generation_ == generation) {
+        DiscardUncommitted();
+      }
+    };
+    batch->OnCommit(reset);
+    batch->OnAbort(reset);
+  }
+  dirty_count_ = batch->count();
+}
+
+absl::StatusOr<std::optional<Case>> CaseFolder::Load(const std::string& case_id) const {
+  if (auto it = dirty_cases_.find(case_id); it != dirty_cases_.end()) {
+    return std::optional<Case>(it->second);
+  }
+  std::string bytes;
+  absl::Status got = store_->Get(kCasesColumnFamily, case_id, &bytes);
+  if (absl::IsNotFound(got)) {
+    return std::optional<Case>();
+  }
+  ASB_RETURN_IF_ERROR(got);
+  Case c;
+  ASB_RETURN_IF_ERROR(ParseCase(bytes, &c));
+  return std::optional<Case>(std::move(c));
+}
+
+absl::Status CaseFolder::LoadPending(const std::string& case_id,
+                                     std::map<uint64_t, asb::v1::Envelope>* out) const {
+  const std::string prefix = PendingPrefix(case_id);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    asb::v1::Envelope env;
+    if (!env.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("a pending event of case '", case_id, "' does not parse"));
+    }
+    const uint64_t seq = env.seq();
+    (*out)[seq] = std::move(env);
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
+  if (auto d = dirty_pending_.find(case_id); d != dirty_pending_.end()) {
+    for (const auto& [seq, env] : d->second) {
+      (*out)[seq] = env;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
+    const asb::v1::Envelope& envelope, store::Batch* batch) {
+  if (!envelope.has_accepted_event()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record ", envelope.seq(), " is not an accepted event"));
+  }
+  const CaseEvent& event = envelope.accepted_event().event();
+  if (envelope.seq() == 0) {
+    return absl::InvalidArgumentError("record has no sequence number");
+  }
+  if (event.case_id().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("record ", envelope.seq(), ": no case_id"));
+  }
+  if (event.event_case() == CaseEvent::EVENT_NOT_SET) {
+    return absl::InvalidArgumentError(absl::StrCat("record ", envelope.seq(), ": no event"));
+  }
+  // A different batch, or the same object emptied without commit/abort: forget stale state.
+  if (dirty_batch_ != nullptr && (dirty_batch_ != batch || batch->count() < dirty_count_)) {
+    DiscardUncommitted();
+  }
+
+  const std::string& case_id = event.case_id();
+  ASB_ASSIGN_OR_RETURN(std::optional<Case> current, Load(case_id));
+  std::vector<Applied> applied;
+
+  if (!current.has_value() && event.event_case() != CaseEvent::kCaseOpened) {
+    std::string bytes;
+    if (!envelope.SerializeToString(&bytes)) {
+      return absl::InternalError("cannot serialise a pending event");
+    }
+    Track(batch);
+    batch->Put(kPendingColumnFamily, PendingKey(case_id, envelope.seq()), bytes);
+    dirty_pending_[case_id][envelope.seq()] = envelope;
+    dirty_count_ = batch->count();
+    SPDLOG_LOGGER_DEBUG(Logger(), "[evt {}] held until its case is opened", envelope.seq());
+    return applied;
+  }
+
+  Case c = current.value_or(Case());
+  ASB_RETURN_IF_ERROR(Fold(event, &c));
+  applied.push_back(MakeApplied(envelope, c));
+
+  std::map<uint64_t, asb::v1::Envelope> pending;
+  if (!current.has_value()) {
+    ASB_RETURN_IF_ERROR(LoadPending(case_id, &pending));
+  }
+  std::string bytes;
+  if (!c.SerializeToString(&bytes)) {
+    return absl::InternalError("cannot serialise a case");
+  }
+
+  // From here on the batch changes; no more early returns.
+  Track(batch);
+  for (const auto& [seq, env] : pending) {
+    batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
+    absl::Status folded = Fold(env.accepted_event().event(), &c);
+    if (!folded.ok()) {
+      SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
+                         std::string(folded.message()));
+      if (on_pending_skipped_) {
+        on_pending_skipped_(env, folded, batch);
+      }
+      continue;
+    }
+    applied.push_back(MakeApplied(env, c));
+  }
+  if (!pending.empty() && !c.SerializeToString(&bytes)) {
+    return absl::InternalError("cannot serialise a case");  // unreachable for valid protos
+  }
+  dirty_pending_.erase(case_id);
+  batch->Put(kCasesColumnFamily, case_id, bytes);
+  dirty_cases_[case_id] = std::move(c);
+  dirty_count_ = batch->count();
+  return applied;
+}
+
+absl::StatusOr<Case> CaseFolder::Get(const std::string& case_id) const {
+  std::string bytes;
+  absl::Status got = store_->Get(kCasesColumnFamily, case_id, &bytes);
+  if (absl::IsNotFound(got)) {
+    return absl::NotFoundError(absl::StrCat("no case '", case_id, "'"));
+  }
+  ASB_RETURN_IF_ERROR(got);
+  Case c;
+  ASB_RETURN_IF_ERROR(ParseCase(bytes, &c));
+  return c;
+}
+
+absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id) const {
+  const std::string prefix = PendingPrefix(case_id);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
+  std::size_t n = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    ++n;
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
+  return n;
+}
+
+}  // namespace asb::sharing

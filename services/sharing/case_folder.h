@@ -1,0 +1,115 @@
+#pragma once
+
+// Folds intake's accepted events into case state (asb-sharing). Cases live in column family
+// "cases" (case_id → asb.v1.Case); events that arrive before their case is opened wait in
+// "pending" (case_id + '\0' + EncodeSeq(seq) → Envelope) and are applied, in sequence order,
+// when the case_opened event arrives.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asb/v1/case.pb.h"
+#include "asb/v1/envelope.pb.h"
+#include "asb/v1/types.pb.h"
+#include "common/store/store.h"
+
+namespace asb::sharing {
+
+inline constexpr char kCasesColumnFamily[] = "cases";
+inline constexpr char kPendingColumnFamily[] = "pending";
+
+// Every column family asb-sharing's Store needs: "log.disclosures", "log.audit", "cases",
+// "pending", "offsets".
+std::vector<std::string> SharingColumnFamilies();
+
+// The kind of the case event in an accepted envelope (UNSPECIFIED if none).
+asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event);
+
+// Owns no storage: the Store belongs to the daemon and must outlive the folder.
+// Thread-compatible (the daemon's loop thread only).
+//
+// Uncommitted state: several events of one case are often applied within one Batch, so the
+// folder remembers the cases and pending events it changed in the current batch (a dirty map)
+// and reads through it. The map is dropped when that batch commits or fails (OnCommit/OnAbort),
+// and also when Apply is given a different batch (the previous one was abandoned). A caller that
+// abandons a batch and reuses the same Batch object must call DiscardUncommitted().
+class CaseFolder {
+ public:
+  explicit CaseFolder(store::Store* store);
+
+  // One event applied to a case.
+  struct Applied {
+    // The intake hub sequence number of the event.
+    uint64_t event_seq = 0;
+    asb::v1::EventType type = asb::v1::EVENT_TYPE_UNSPECIFIED;
+    // For order events: the order's type and id.
+    asb::v1::OrderType order_type = asb::v1::ORDER_TYPE_UNSPECIFIED;
+    std::string order_id;
+    // The case as it stands right after this event.
+    asb::v1::Case case_after;
+    // The agency of the feed that submitted the event.
+    std::string source_agency;
+  };
+
+  // Applies one envelope of intake's "events" stream within `batch`. Returns:
+  //  - an empty vector if the case is not opened yet and the event is not case_opened: the
+  //    event is kept in "pending" (not dropped);
+  //  - for case_opened, the opening itself followed by every pending event of that case in
+  //    sequence order (they are removed from "pending"). A pending event that cannot apply is
+  //    removed, left out of the result and reported to the OnPendingSkipped hook;
+  //  - otherwise the one applied event.
+  // Errors (nothing is added to `batch` and no state changes):
+  //  - kInvalidArgument: not an accepted event, or no case_id / event;
+  //  - kFailedPrecondition: the event cannot apply (a second case_opened; an order event for an
+  //    order never issued on the case) — the message says why; the consumer skips and audits it;
+  //  - kUnavailable / kDataLoss: reading the store failed (retry / corrupt record).
+  absl::StatusOr<std::vector<Applied>> Apply(const asb::v1::Envelope& envelope,
+                                             store::Batch* batch);
+
+  // The committed case (uncommitted changes of a batch in progress are not visible).
+  // kNotFound if the case was never opened.
+  absl::StatusOr<asb::v1::Case> Get(const std::string& case_id) const;
+
+  // Number of events of `case_id` waiting for the case to be opened (committed only).
+  absl::StatusOr<std::size_t> PendingCount(const std::string& case_id) const;
+
+  // Called (within Apply) for a pending event dropped because it cannot apply to the opened
+  // case, with the reason (kFailedPrecondition) and the batch, e.g. to audit it.
+  using SkippedFn =
+      std::function<void(const asb::v1::Envelope&, const absl::Status&, store::Batch*)>;
+  void OnPendingSkipped(SkippedFn fn) { on_pending_skipped_ = std::move(fn); }
+
+  // Forgets uncommitted changes (the caller abandoned its batch without writing it).
+  void DiscardUncommitted();
+
+  // Applies one case event to `c` (pure; exposed for tests and tools). kFailedPrecondition if
+  // it cannot apply. `c` is unchanged on error.
+  static absl::Status Fold(const asb::v1::CaseEvent& event, asb::v1::Case* c);
+
+ private:
+  // The case as this batch sees it: nullopt if not opened.
+  absl::StatusOr<std::optional<asb::v1::Case>> Load(const std::string& case_id) const;
+  // Pending events of `case_id` (committed and this batch's), by seq.
+  absl::Status LoadPending(const std::string& case_id,
+                           std::map<uint64_t, asb::v1::Envelope>* out) const;
+  void Track(store::Batch* batch);
+
+  store::Store* store_;
+  SkippedFn on_pending_skipped_;
+
+  // The batch in progress and what it changed.
+  store::Batch* dirty_batch_ = nullptr;
+  int dirty_count_ = 0;      // batch->count() after our last change
+  uint64_t generation_ = 0;  // bumped whenever the dirty state is dropped
+  std::map<std::string, asb::v1::Case> dirty_cases_;
+  // case_id → seq → envelope added to pending in this batch.
+  std::map<std::string, std::map<uint64_t, asb::v1::Envelope>> dirty_pending_;
+};
+
+}  // namespace asb::sharing

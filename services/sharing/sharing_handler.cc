@@ -1,0 +1,176 @@
+#include "services/sharing/sharing_handler.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "asb/v1/audit.pb.h"
+#include "common/log/log.h"
+#include "common/status/macros.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace asb::sharing {
+namespace {
+
+constexpr char kComponent[] = "sharing";
+
+spdlog::logger* Logger() {
+  static spdlog::logger* lg = asb::log::Get("sharing");
+  return lg;
+}
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  int64_t seconds = nanos / 1'000'000'000;
+  int64_t rem = nanos % 1'000'000'000;
+  if (rem < 0) {
+    rem += 1'000'000'000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rem));
+}
+
+// Paths whose values (or transformed values) went to the agency.
+bool Discloses(asb::v1::FieldAction action) {
+  return action == asb::v1::FIELD_ACTION_SHOW || action == asb::v1::FIELD_ACTION_PSEUDONYMISE ||
+         action == asb::v1::FIELD_ACTION_GENERALISE;
+}
+
+std::string NotFoundMessage(const std::string& case_id) {
+  return absl::StrCat("case '", case_id, "' not found or not shared with your agency");
+}
+
+}  // namespace
+
+SharingHandler::SharingHandler(CaseFolder* folder, stream::Log* disclosures, stream::Log* audit,
+                               std::function<absl::Time()> clock)
+    : folder_(folder), disclosures_(disclosures), audit_(audit), clock_(std::move(clock)) {
+  folder_->OnPendingSkipped([this](const asb::v1::Envelope& envelope, const absl::Status& reason,
+                                   store::Batch* batch) { AuditSkipped(envelope, reason, batch); });
+}
+
+void SharingHandler::SetPolicy(std::shared_ptr<const policy::Policy> policy) {
+  policy_ = std::move(policy);
+}
+
+absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch) {
+  // Hold the policy for the whole event even if a reload swaps it meanwhile.
+  std::shared_ptr<const policy::Policy> policy = policy_;
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  ASB_ASSIGN_OR_RETURN(std::vector<CaseFolder::Applied> applied, folder_->Apply(envelope, batch));
+  if (applied.empty()) {
+    return absl::OkStatus();  // held until its case is opened
+  }
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  const std::vector<std::string> agencies = policy->agencies();
+  for (const CaseFolder::Applied& a : applied) {
+    const policy::EventContext context{a.type, a.order_type};
+    for (const std::string& agency : agencies) {
+      asb::v1::Envelope out;
+      asb::v1::Disclosure* d = out.mutable_disclosure();
+      if (!policy->Apply(agency, a.case_after, context, d)) {
+        continue;
+      }
+      d->set_agency(agency);
+      d->set_case_id(a.case_after.case_id());
+      d->set_event_seq(a.event_seq);
+      d->set_event_type(a.type);
+      d->set_order_type(a.order_type);
+      d->set_order_id(a.order_id);
+      *d->mutable_decided_at() = now;
+      *out.mutable_produced_at() = now;
+      disclosures_->Append(batch, &out);
+      ++disclosures_made_;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& principal,
+                                                            const std::string& agency,
+                                                            const std::string& case_id,
+                                                            store::Batch* batch) {
+  if (case_id.empty()) {
+    return absl::InvalidArgumentError("case_id: required");
+  }
+  std::shared_ptr<const policy::Policy> policy = policy_;
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  absl::StatusOr<asb::v1::Case> c = folder_->Get(case_id);
+  if (absl::IsNotFound(c.status())) {
+    return absl::NotFoundError(NotFoundMessage(case_id));
+  }
+  ASB_RETURN_IF_ERROR(c.status());
+
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  r->set_actor(principal);
+  r->set_actor_agency(agency);
+  r->set_recipient_agency(agency);
+  r->set_case_id(case_id);
+  r->set_isp_version(policy->version());
+
+  asb::v1::Disclosure d;
+  if (!policy->Apply(agency, *c, policy::EventContext{}, &d)) {
+    r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+    r->set_detail("GetCase: no ISP rule lets this agency see the case");
+    audit_->Append(batch, &record);
+    return absl::NotFoundError(NotFoundMessage(case_id));
+  }
+  d.set_agency(agency);
+  d.set_case_id(case_id);
+  d.set_event_seq(0);
+  d.set_event_type(asb::v1::EVENT_TYPE_UNSPECIFIED);
+  *d.mutable_decided_at() = now;
+
+  r->set_kind(asb::v1::AUDIT_KIND_CONSULTATION);
+  *r->mutable_subject_keys() = d.subject_keys();
+  *r->mutable_justifications() = d.justifications();
+  r->set_isp_version(d.isp_version().empty() ? policy->version() : d.isp_version());
+  for (const asb::v1::FieldDecision& f : d.fields()) {
+    if (Discloses(f.action())) {
+      r->add_fields(f.path());
+    }
+  }
+  r->set_detail("GetCase");
+  audit_->Append(batch, &record);
+  ++consultations_;
+  return d;
+}
+
+void SharingHandler::AuditSkipped(const asb::v1::Envelope& envelope, const absl::Status& reason,
+                                  store::Batch* batch) {
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_REJECTION);
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  if (envelope.has_accepted_event()) {
+    const asb::v1::AcceptedEvent& ae = envelope.accepted_event();
+    r->set_actor(ae.source());
+    r->set_actor_agency(ae.source_agency());
+    r->set_case_id(ae.event().case_id());
+    r->set_event_type(EventTypeOf(ae.event()));
+  }
+  r->set_ref_seq(envelope.seq());
+  // Folder messages name ids and event kinds only, never personal values.
+  r->set_detail(absl::StrCat("event not applied: ", reason.message()));
+  audit_->Append(batch, &record);
+  SPDLOG_LOGGER_INFO(Logger(), "[evt {}] skipped: {}", envelope.seq(),
+                     absl::StatusCodeToString(reason.code()));
+}
+
+}  // namespace asb::sharing

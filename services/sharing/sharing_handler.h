@@ -1,0 +1,79 @@
+#pragma once
+
+// The policy point of asb-sharing, without sockets or threads: folds intake's events into cases
+// (CaseFolder), decides with the ISP (policy::Policy) what every agency may see after each
+// event and appends those disclosures to the "disclosures" log; answers partners' case queries
+// with the same policy and records each consultation on the "audit" log before it is answered.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asb/v1/disclosure.pb.h"
+#include "asb/v1/envelope.pb.h"
+#include "common/policy/policy.h"
+#include "common/store/store.h"
+#include "common/stream/log.h"
+#include "services/sharing/case_folder.h"
+
+namespace asb::sharing {
+
+// Owns nothing: the folder, both logs and the store behind them belong to the daemon and must
+// outlive the handler. Thread-compatible (the daemon's loop thread only).
+class SharingHandler {
+ public:
+  // disclosures: the "disclosures" log; audit: the daemon's "audit" log (both in the folder's
+  // store). `clock` stamps decided_at and audit times (tests inject a fixed one). Registers
+  // itself as the folder's OnPendingSkipped hook (pending events that cannot apply are audited).
+  SharingHandler(CaseFolder* folder, stream::Log* disclosures, stream::Log* audit,
+                 std::function<absl::Time()> clock);
+
+  // The ISP in force; swapped on reload. Until one is set, ApplyEvent and GetCase return
+  // kUnavailable.
+  void SetPolicy(std::shared_ptr<const policy::Policy> policy);
+  std::shared_ptr<const policy::Policy> policy() const { return policy_; }
+
+  // The Consumer's ApplyFn for intake's "events" stream: folds the event (CaseFolder::Apply),
+  // then for every applied event and every agency the ISP lets see the case appends a
+  // Disclosure envelope to `disclosures` in `batch`. Returns the folder's error unchanged
+  // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
+  // policy is loaded. On error nothing is added to `batch`.
+  absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
+
+  // A partner's query: the case as `agency` may see it now (event_type UNSPECIFIED, event_seq
+  // 0). On success appends an AuditRecord CONSULTATION to `audit` in `batch`; the caller must
+  // write the batch BEFORE replying (a disclosure is recorded before it is made), and must not
+  // reply with the view if that write fails.
+  // Errors: kInvalidArgument (no case_id); kNotFound — the same message whether the case does
+  // not exist or the agency may not see it, so existence is not leaked (in the second case an
+  // ACCESS_REFUSED audit record is added to `batch`: write it too); kUnavailable (no policy,
+  // store error).
+  absl::StatusOr<asb::v1::Disclosure> GetCase(const std::string& principal,
+                                              const std::string& agency, const std::string& case_id,
+                                              store::Batch* batch);
+
+  // Records, in `batch`, that an event of the "events" stream was skipped (the Consumer's
+  // OnSkipped, or a pending event that could not apply): an AuditRecord REJECTION from
+  // component "sharing" with the reason as detail.
+  void AuditSkipped(const asb::v1::Envelope& envelope, const absl::Status& reason,
+                    store::Batch* batch);
+
+  // Counters since construction (including uncommitted batches).
+  uint64_t disclosures_made() const { return disclosures_made_; }
+  uint64_t consultations() const { return consultations_; }
+
+ private:
+  CaseFolder* folder_;
+  stream::Log* disclosures_;
+  stream::Log* audit_;
+  std::function<absl::Time()> clock_;
+  std::shared_ptr<const policy::Policy> policy_;
+  uint64_t disclosures_made_ = 0;
+  uint64_t consultations_ = 0;
+};
+
+}  // namespace asb::sharing
