@@ -11,6 +11,9 @@
 
 #include "absl/status/status.h"
 #include "asb/config/v1/common.pb.h"
+#include "common/config/violations.h"
+#include "common/status/macros.h"
+#include "services/daemon/config_checks.h"
 #include "services/daemon/runtime.h"
 
 namespace asb::daemon {
@@ -33,5 +36,25 @@ struct DaemonSpec {
 };
 
 int DaemonMain(int argc, char** argv, const DaemonSpec& spec);
+
+// The spec of a daemon class D with config message Config: D::Create(const Config&).
+template <class Config, class D>
+DaemonSpec MakeSpec(std::string name, void (*validate)(const Config&, config::Violations*)) {
+  DaemonSpec spec;
+  spec.name = std::move(name);
+  spec.validate = [validate](const std::string& path, asb::config::v1::LogConfig* log) {
+    Config config;
+    ASB_RETURN_IF_ERROR(LoadDaemonConfig(path, &config, validate));
+    *log = config.log();
+    return absl::OkStatus();
+  };
+  spec.create = [validate](const std::string& path) -> absl::StatusOr<std::unique_ptr<Daemon>> {
+    Config config;
+    ASB_RETURN_IF_ERROR(LoadDaemonConfig(path, &config, validate));
+    ASB_ASSIGN_OR_RETURN(auto d, D::Create(config));
+    return std::unique_ptr<Daemon>(std::move(d));
+  };
+  return spec;
+}
 
 }  // namespace asb::daemon

@@ -225,6 +225,10 @@ void Runtime::AuditInBatch(asb::v1::AuditRecord record, store::Batch* batch) {
   if (!record.has_at()) {
     *record.mutable_at() = ToTimestamp(Now());
   }
+  if (audit_sink_) {
+    audit_sink_(record, batch);
+    return;
+  }
   asb::v1::Envelope env;
   *env.mutable_audit() = std::move(record);
   log("audit")->Append(batch, &env);

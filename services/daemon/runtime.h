@@ -74,6 +74,9 @@ class Runtime {
   void AuditInBatch(asb::v1::AuditRecord record, store::Batch* batch);
   // The same in its own durable write; failures are logged (and counted), never fatal.
   void Audit(asb::v1::AuditRecord record);
+  // asb-audit keeps its own records in its Merkle log instead of an "audit" stream.
+  using AuditSink = std::function<void(const asb::v1::AuditRecord&, store::Batch*)>;
+  void SetAuditSink(AuditSink sink) { audit_sink_ = std::move(sink); }
 
   // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role`.
   bool RequireRole(const bus::Caller& caller, asb::v1::Role role, const std::string& action);
@@ -114,6 +117,7 @@ class Runtime {
   std::vector<std::unique_ptr<stream::Consumer>> consumers_;
   std::vector<std::function<void(std::shared_ptr<const policy::Policy>)>> on_policy_;
   Handler handler_;
+  AuditSink audit_sink_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
 };

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "asb/config/v1/daemons.pb.h"
+#include "common/config/violations.h"
+#include "services/daemon/daemon_main.h"
+#include "services/notify/outbox.h"
+
+namespace asb::notify {
+
+void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::Violations* v);
+
+// asb-notify: delivery. Consumes sharing's "disclosures", keeps a durable outbox per agency, and
+// serves partners' PullAlerts (long poll) and AckAlerts. Several clients of one agency share
+// its cursor: each pull returns what the agency has not yet acknowledged.
+class NotifyDaemon : public daemon::Daemon {
+ public:
+  static absl::StatusOr<std::unique_ptr<NotifyDaemon>> Create(
+      const asb::config::v1::NotifyConfig& config);
+  absl::Status Start() override;
+  daemon::Runtime& runtime() override { return *runtime_; }
+
+  static constexpr uint32_t kMaxWaitMs = 30000;
+
+ private:
+  NotifyDaemon() = default;
+  void Handle(const bus::Caller& caller, const asb::v1::Request& request);
+  // Answers a pull now; returns false if it should wait (nothing pending and wait_ms > 0).
+  bool ServePull(const bus::Caller& caller, const asb::v1::PullAlertsRequest& request,
+                 bool may_wait);
+  void WakeParked();
+
+  struct Parked {
+    bus::Caller caller;
+    asb::v1::PullAlertsRequest request;
+    uint64_t timer;
+  };
+
+  asb::config::v1::NotifyConfig config_;
+  std::unique_ptr<daemon::Runtime> runtime_;
+  std::unique_ptr<Outbox> outbox_;
+  std::map<uint64_t, Parked> parked_;  // by a local id
+  uint64_t next_parked_ = 1;
+};
+
+daemon::DaemonSpec NotifySpec();
+
+}  // namespace asb::notify

@@ -1,0 +1,81 @@
+#include "services/sharing/sharing_daemon.h"
+
+#include "common/log/log.h"
+#include "common/status/macros.h"
+#include "services/daemon/config_checks.h"
+
+namespace asb::sharing {
+
+void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config::Violations* v) {
+  daemon::CheckLog(config.log(), "log", v);
+  daemon::CheckStore(config.store(), "store", v);
+  daemon::CheckServer(config.server(), "server", v);
+  v->Required("isp_file", config.isp_file());
+  daemon::CheckUpstream(config.intake(), "intake", v);
+}
+
+absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
+    const asb::config::v1::SharingConfig& config) {
+  std::unique_ptr<SharingDaemon> d(new SharingDaemon());
+  d->config_ = config;
+  daemon::RuntimeOptions o;
+  o.component = "sharing";
+  o.store = config.store();
+  o.server = config.server();
+  o.isp_file = config.isp_file();
+  o.column_families = SharingColumnFamilies();
+  o.streams = {"disclosures", "audit"};
+  ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
+  daemon::Runtime* rt = d->runtime_.get();
+  d->folder_ = std::make_unique<CaseFolder>(&rt->store());
+  d->handler_ = std::make_unique<SharingHandler>(d->folder_.get(), rt->log("disclosures"),
+                                                 rt->log("audit"), [rt] { return rt->Now(); });
+  d->handler_->SetPolicy(rt->policy());
+  rt->OnPolicyChanged([h = d->handler_.get()](auto policy) { h->SetPolicy(std::move(policy)); });
+  return d;
+}
+
+absl::Status SharingDaemon::Start() {
+  ASB_RETURN_IF_ERROR(
+      runtime_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
+        Handle(caller, request);
+      }));
+  return runtime_
+      ->AddConsumer(config_.intake(), "events",
+                    [this](const asb::v1::Envelope& env, store::Batch* batch) {
+                      return handler_->ApplyEvent(env, batch);
+                    })
+      .status();
+}
+
+void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
+  if (!request.has_get_case()) {
+    runtime_->server().ReplyError(
+        caller, absl::UnimplementedError("asb-sharing answers ping, get_case and fetch only"));
+    return;
+  }
+  if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "read case views")) {
+    return;
+  }
+  store::Batch batch = runtime_->store().NewBatch();
+  auto view = handler_->GetCase(caller.principal.name, caller.principal.agency,
+                                request.get_case().case_id(), &batch);
+  if (!view.ok()) {
+    runtime_->server().ReplyError(caller, view.status());
+    return;
+  }
+  // The consultation is recorded durably before the data leaves.
+  if (!runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
+  asb::v1::Response response;
+  *response.mutable_case_view()->mutable_disclosure() = std::move(*view);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+daemon::DaemonSpec SharingSpec() {
+  return daemon::MakeSpec<asb::config::v1::SharingConfig, SharingDaemon>("sharing",
+                                                                         &ValidateSharingConfig);
+}
+
+}  // namespace asb::sharing
