@@ -1,3 +1,8 @@
+// HmacSha256Key keeps prepared SHA256_CTX states and copies them by value per MAC: OpenSSL 3's
+// EVP_MD_CTX_copy_ex allocates a provider context on every copy, which cost more than the
+// hashing itself for the ISP engine's short inputs. The low-level SHA-256 API is deprecated in
+// OpenSSL 3.0 but present throughout 3.x.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "common/crypto/crypto.h"
 
 #include <openssl/evp.h>
@@ -8,8 +13,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-
-#include "common/status/check.h"
 
 namespace asb::crypto {
 
@@ -66,25 +69,14 @@ absl::StatusOr<std::string> HexDecode(std::string_view hex) {
 
 namespace {
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-// A per-thread scratch context: copying a prepared state into it needs no allocation.
-EVP_MD_CTX* Scratch() {
-  thread_local MdCtx ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
-
 constexpr char kZ85Alphabet[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
 }  // namespace
 
 struct HmacSha256Key::State {
-  MdCtx inner;  // SHA-256 state after absorbing key XOR ipad
-  MdCtx outer;  // SHA-256 state after absorbing key XOR opad
+  SHA256_CTX inner;  // after absorbing key XOR ipad
+  SHA256_CTX outer;  // after absorbing key XOR opad
 };
 
 HmacSha256Key::HmacSha256Key(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -111,30 +103,21 @@ absl::StatusOr<HmacSha256Key> HmacSha256Key::Create(std::string_view key) {
     opad[i] = block[i] ^ 0x5c;
   }
   auto state = std::make_unique<State>();
-  state->inner.reset(EVP_MD_CTX_new());
-  state->outer.reset(EVP_MD_CTX_new());
-  if (state->inner == nullptr || state->outer == nullptr ||
-      EVP_DigestInit_ex(state->inner.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(state->inner.get(), ipad, kBlock) != 1 ||
-      EVP_DigestInit_ex(state->outer.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(state->outer.get(), opad, kBlock) != 1) {
+  if (SHA256_Init(&state->inner) != 1 || SHA256_Update(&state->inner, ipad, kBlock) != 1 ||
+      SHA256_Init(&state->outer) != 1 || SHA256_Update(&state->outer, opad, kBlock) != 1) {
     return absl::InternalError("OpenSSL SHA-256 initialisation failed");
   }
   return HmacSha256Key(std::move(state));
 }
 
 void HmacSha256Key::MacTo(std::string_view data, unsigned char out[32]) const {
-  EVP_MD_CTX* ctx = Scratch();
   unsigned char inner[32];
-  unsigned int len = 0;
-  // These calls fail only on allocation failure inside OpenSSL; the check keeps it loud.
-  bool ok = EVP_MD_CTX_copy_ex(ctx, state_->inner.get()) == 1 &&
-            EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
-            EVP_DigestFinal_ex(ctx, inner, &len) == 1 &&
-            EVP_MD_CTX_copy_ex(ctx, state_->outer.get()) == 1 &&
-            EVP_DigestUpdate(ctx, inner, sizeof(inner)) == 1 &&
-            EVP_DigestFinal_ex(ctx, out, &len) == 1;
-  ASB_CHECK(ok);
+  SHA256_CTX ctx = state_->inner;
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(inner, &ctx);
+  ctx = state_->outer;
+  SHA256_Update(&ctx, inner, sizeof(inner));
+  SHA256_Final(out, &ctx);
 }
 
 std::string HmacSha256Key::Mac(std::string_view data) const {

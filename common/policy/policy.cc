@@ -745,7 +745,7 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Fiel
           r->AddString(dst, f, r->GetRepeatedString(src, f, i));
           break;
         case FieldDescriptor::CPPTYPE_MESSAGE:
-          r->AddMessage(dst, f)->CopyFrom(r->GetRepeatedMessage(src, f, i));
+          r->AddMessage(dst, f)->MergeFrom(r->GetRepeatedMessage(src, f, i));
           break;
       }
     }
@@ -776,11 +776,13 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Fiel
     case FieldDescriptor::CPPTYPE_ENUM:
       r->SetEnumValue(dst, f, r->GetEnumValue(src, f));
       break;
-    case FieldDescriptor::CPPTYPE_STRING:
-      r->SetString(dst, f, r->GetString(src, f));
-      break;
+    case FieldDescriptor::CPPTYPE_STRING: {
+      // One copy: GetString would copy once more.
+      std::string scratch;
+      r->SetString(dst, f, std::string(r->GetStringReference(src, f, &scratch)));
+    } break;
     case FieldDescriptor::CPPTYPE_MESSAGE:
-      r->MutableMessage(dst, f)->CopyFrom(r->GetMessage(src, f));
+      r->MutableMessage(dst, f)->MergeFrom(r->GetMessage(src, f));
       break;
   }
 }
@@ -858,7 +860,9 @@ class Applier {
   bool SubMessage(const SchemaNode& n, const NodePlan& np, uint8_t s, uint64_t mask,
                   const Message& src, Message* d) {
     if ((s & kShow) != 0 && (np.below_deny & mask) == 0) {
-      d->CopyFrom(src);  // shown whole, nothing denied below: the fast path
+      // Shown whole, nothing denied below: the fast path. `d` is empty, so MergeFrom is a
+      // copy without CopyFrom's whole-tree descendant check.
+      d->MergeFrom(src);
       return true;
     }
     if ((s & kReveal) == 0 && (s & kRedact) != 0 && (np.below_reveal & mask) == 0) {

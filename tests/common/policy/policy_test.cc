@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -732,17 +733,30 @@ TEST_F(ChesterfieldTest, CboAlertsPoliceAndCouncilWithDifferentViewsAndNotFire) 
   EXPECT_FALSE(policy_->Apply("yot", c, ctx, &d));
 }
 
-TEST_F(ChesterfieldTest, LoadsWithPrincipalsAppendedAtTheEnd) {
-  asb::testing::TempDir dir;
-  std::filesystem::create_directories(dir.Sub("keys"));
-  Write(dir.Sub("keys/pseudonymisation.key"), Read(Src("config/isp/keys/pseudonymisation.key")));
-  Write(dir.Sub("isp.yaml"),
-        Read(Src("config/isp/chesterfield.yaml")) +
-            Read(Src("tests/common/policy/testdata/chesterfield_test_principals.yaml")));
-  auto policy = Policy::LoadFile(dir.Sub("isp.yaml"));
-  ASSERT_TRUE(policy.ok()) << policy.status();
-  EXPECT_EQ((*policy)->isp().principals_size(), 8);
-  EXPECT_NE((*policy)->version(), policy_->version());
+// The shipped file ends with the demo principals (appended by the lead). Until they are there,
+// the test appends made-up ones, checking that a principals section at the end loads.
+TEST_F(ChesterfieldTest, LoadsWithPrincipalsAtTheEnd) {
+  const std::string shipped = Read(Src("config/isp/chesterfield.yaml"));
+  std::shared_ptr<const Policy> policy = policy_;
+  if (shipped.find("\nprincipals:") == std::string::npos) {
+    asb::testing::TempDir dir;
+    std::filesystem::create_directories(dir.Sub("keys"));
+    Write(dir.Sub("keys/pseudonymisation.key"), Read(Src("config/isp/keys/pseudonymisation.key")));
+    Write(dir.Sub("isp.yaml"),
+          shipped + Read(Src("tests/common/policy/testdata/chesterfield_test_principals.yaml")));
+    auto loaded = Policy::LoadFile(dir.Sub("isp.yaml"));
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_NE((*loaded)->version(), policy_->version());
+    policy = *loaded;
+  }
+  std::set<std::string> names;
+  for (const auto& p : policy->isp().principals()) {
+    names.insert(p.name());
+  }
+  for (const char* name :
+       {"intake", "sharing", "police-partner", "fire-partner", "dpo-auditor", "hub-admin"}) {
+    EXPECT_EQ(names.count(name), 1u) << name;
+  }
 }
 
 // ------------------------------------------------------------------------------ loading

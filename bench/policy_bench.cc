@@ -1,0 +1,129 @@
+// Throughput of the ISP engine: Policy::Apply + SerializeToString for a typical case (about 30
+// set fields: two people, two incidents, one order) under the shipped Chesterfield ISP.
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "common/policy/policy.h"
+
+namespace {
+
+asb::v1::Case TypicalCase() {
+  asb::v1::Case c;
+  c.set_case_id("CBC-2024-0042");
+  c.set_status(asb::v1::CASE_STATUS_OPEN);
+  c.set_nsir_category(asb::v1::NSIR_CATEGORY_PERSONAL);
+  c.set_title("Noise and intimidation, Brimington");
+  c.set_summary("Repeated shouting and banging at the victim's door late at night.");
+  c.set_lead_agency("council");
+  c.set_lead_officer("A. Officer");
+  c.mutable_location()->set_description("On or near Manor Road");
+  c.mutable_location()->set_lsoa_code("E01019400");
+  c.mutable_location()->set_ward("Brimington South");
+  c.mutable_location()->set_latitude(53.25);
+  c.mutable_location()->set_longitude(-1.42);
+  c.mutable_flags()->set_council_tenancy(true);
+  c.set_victim_risk(asb::v1::RISK_LEVEL_MEDIUM);
+  c.mutable_opened_at()->set_seconds(1717000000);
+  c.mutable_updated_at()->set_seconds(1718000000);
+  auto* v = c.add_people();
+  v->set_person_id("P-1");
+  v->set_role(asb::v1::PERSON_ROLE_VICTIM);
+  v->set_given_name("Alice");
+  v->set_family_name("Smith");
+  v->set_date_of_birth("1980-06-11");
+  v->mutable_address()->set_line1("1 Manor Road");
+  v->mutable_address()->set_postcode("S40 1LP");
+  v->set_tenure(asb::v1::TENURE_COUNCIL_TENANT);
+  v->set_phone("07700 900001");
+  auto* p = c.add_people();
+  p->set_person_id("P-2");
+  p->set_role(asb::v1::PERSON_ROLE_PERPETRATOR);
+  p->set_given_name("Bob");
+  p->set_family_name("Jones");
+  p->set_date_of_birth("1990-01-01");
+  p->mutable_address()->set_line1("3 Manor Road");
+  p->mutable_address()->set_postcode("S40 1LP");
+  for (int i = 0; i < 2; ++i) {
+    auto* inc = c.add_incidents();
+    inc->set_incident_id("I-" + std::to_string(i));
+    inc->mutable_occurred_at()->set_seconds(1716900000 + i * 86400);
+    inc->set_category(asb::v1::NSIR_CATEGORY_PERSONAL);
+    inc->set_description("Shouting at the door");
+  }
+  auto* o = c.add_orders();
+  o->set_order_id("CBO-1");
+  o->set_type(asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
+  o->set_status(asb::v1::ORDER_STATUS_ACTIVE);
+  o->set_subject_person_id("P-2");
+  o->mutable_issued_at()->set_seconds(1718000000);
+  o->set_conditions("Not to enter Manor Road.");
+  return c;
+}
+
+const asb::policy::Policy& Chesterfield() {
+  static std::shared_ptr<const asb::policy::Policy> policy = [] {
+    auto p = asb::policy::Policy::LoadFile(std::string(ASB_SOURCE_DIR) +
+                                           "/config/isp/chesterfield.yaml");
+    if (!p.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(p.status().message()).c_str());
+      std::abort();
+    }
+    return *p;
+  }();
+  return *policy;
+}
+
+void ApplyAndSerialize(benchmark::State& state, const std::string& agency) {
+  const auto& policy = Chesterfield();
+  const asb::v1::Case c = TypicalCase();
+  const asb::policy::EventContext ctx{asb::v1::EVENT_TYPE_ORDER_ISSUED,
+                                      asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER};
+  asb::v1::Disclosure d;
+  std::string bytes;
+  for (auto _ : state) {
+    d.Clear();
+    bool shown = policy.Apply(agency, c, ctx, &d);
+    d.SerializeToString(&bytes);
+    benchmark::DoNotOptimize(shown);
+    benchmark::DoNotOptimize(bytes.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = static_cast<double>(bytes.size());
+}
+
+// Police: field-by-field plan with redactions.
+void BM_ApplyPolice(benchmark::State& s) { ApplyAndSerialize(s, "police"); }
+// Council: three matching rules, whole-message fast paths.
+void BM_ApplyCouncil(benchmark::State& s) { ApplyAndSerialize(s, "council"); }
+// Probation: person_roles, pseudonymisation (HMAC) and generalisation.
+void BM_ApplyProbation(benchmark::State& s) { ApplyAndSerialize(s, "probation"); }
+// Fire: no rule matches (not a fire-risk case).
+void BM_ApplyFireNoMatch(benchmark::State& s) { ApplyAndSerialize(s, "fire"); }
+
+// Baseline: copy the whole case into a Disclosure and serialise it (no policy at all).
+void BM_BaselineCopyAndSerialize(benchmark::State& state) {
+  const asb::v1::Case c = TypicalCase();
+  asb::v1::Disclosure d;
+  std::string bytes;
+  for (auto _ : state) {
+    d.Clear();
+    *d.mutable_view() = c;
+    d.SerializeToString(&bytes);
+    benchmark::DoNotOptimize(bytes.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_BaselineCopyAndSerialize);
+BENCHMARK(BM_ApplyPolice);
+BENCHMARK(BM_ApplyCouncil);
+BENCHMARK(BM_ApplyProbation);
+BENCHMARK(BM_ApplyFireNoMatch);
+
+}  // namespace
+
+BENCHMARK_MAIN();
