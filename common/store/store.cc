@@ -205,6 +205,10 @@ Store::~Store() {
   db_.reset();
 }
 
+bool Store::HasColumnFamily(std::string_view cf) const {
+  return std::find(names_.begin(), names_.end(), cf) != names_.end();
+}
+
 rocksdb::ColumnFamilyHandle* Store::Handle(std::string_view cf) const {
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] == cf) {

@@ -102,8 +102,10 @@ class Store {
   // false). Subject to the write fault seam too.
   absl::Status DeleteRange(std::string_view cf, std::string_view begin, std::string_view end);
 
-  // REQUIRES: cf was configured at Open.
+  // REQUIRES: cf was configured at Open (fatal otherwise).
   rocksdb::ColumnFamilyHandle* Handle(std::string_view cf) const;
+  // True if cf is open (configured at Open, or found on disk).
+  bool HasColumnFamily(std::string_view cf) const;
   const std::string& path() const { return options_.path; }
 
   // Test seam: when set, Write() calls it first and fails with its status if not OK (full disk,

@@ -54,6 +54,11 @@ absl::Status Consumer::Start() {
   if (client_ != nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("consumer ", Tag(), " already started"));
   }
+  if (!store_->HasColumnFamily(kOffsetsColumnFamily)) {
+    return absl::FailedPreconditionError(absl::StrCat("consumer ", Tag(), ": column family ",
+                                                      kOffsetsColumnFamily,
+                                                      " is not in the store's column_families"));
+  }
   std::string value;
   absl::Status got = store_->Get(kOffsetsColumnFamily, OffsetKey(), &value);
   if (got.ok()) {

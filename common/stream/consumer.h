@@ -56,8 +56,9 @@ class Consumer {
   ~Consumer();
 
   // Reads the stored offset, connects, and starts fetching (the upstream need not be up yet:
-  // fetches are retried every poll_interval). kDataLoss for a malformed stored offset,
-  // kInvalidArgument for bad endpoints or keys.
+  // fetches are retried every poll_interval). kFailedPrecondition if the store lacks the
+  // "offsets" column family, kDataLoss for a malformed stored offset, kInvalidArgument for bad
+  // endpoints or keys.
   absl::Status Start();
 
   // After a batch commits (in the loop), e.g. to wake other work.
@@ -69,6 +70,8 @@ class Consumer {
   // The upstream head as last seen.
   uint64_t upstream_head() const { return upstream_head_; }
   uint64_t skipped() const { return skipped_; }
+  const std::string& upstream() const { return options_.upstream; }
+  const std::string& stream() const { return options_.stream; }
   // A fetch is in flight.
   bool fetching() const { return in_flight_; }
   // Records deleted upstream by retention before this consumer read them (jumped over).

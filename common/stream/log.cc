@@ -46,6 +46,10 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(store::Store* store, std::string 
                                                std::string producer) {
   auto log = std::unique_ptr<Log>(new Log(store, std::move(name), std::move(producer)));
   const std::string& cf = log->cf_;
+  if (!store->HasColumnFamily(cf)) {
+    return absl::FailedPreconditionError(absl::StrCat("stream ", log->name_, ": column family ", cf,
+                                                      " is not in the store's column_families"));
+  }
 
   uint64_t marker = 0;
   std::string value;

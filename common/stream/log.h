@@ -25,7 +25,8 @@ std::string LogColumnFamily(const std::string& name);
 
 class Log {
  public:
-  // Opens stream `name` of `store` (its column family must exist) and reads its head.
+  // Opens stream `name` of `store` and reads its head. kFailedPrecondition unless
+  // LogColumnFamily(name) was configured in the store; kDataLoss for corrupt metadata.
   // `producer` is the daemon name stamped on each envelope.
   static absl::StatusOr<std::unique_ptr<Log>> Open(store::Store* store, std::string name,
                                                    std::string producer);

@@ -71,6 +71,14 @@ TEST_F(StoreTest, PutGetAndPersistAcrossReopen) {
   EXPECT_THAT(store->Get("a", "k2", &value), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(StoreTest, HasColumnFamily) {
+  auto store = OpenOrDie(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->HasColumnFamily("default"));
+  EXPECT_TRUE(store->HasColumnFamily("a"));
+  EXPECT_FALSE(store->HasColumnFamily("zzz"));
+}
+
 TEST_F(StoreTest, SyncWritesPersist) {
   StoreOptions options = Options();
   options.sync = true;

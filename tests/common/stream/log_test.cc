@@ -67,6 +67,11 @@ class LogTest : public ::testing::Test {
   std::unique_ptr<Log> log_;
 };
 
+TEST_F(LogTest, UnconfiguredStreamIsAnError) {
+  EXPECT_THAT(Log::Open(store_.get(), "nope", "intake"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST_F(LogTest, EmptyLog) {
   EXPECT_EQ(log_->name(), "events");
   EXPECT_EQ(log_->head(), 0u);

@@ -492,6 +492,16 @@ TEST_F(StreamTest, BehindRetentionJumpsToFirstRetained) {
   EXPECT_EQ(applied_, Range(61, 100));
 }
 
+TEST_F(StreamTest, ConsumerNeedsOffsetsColumnFamily) {
+  store::StoreOptions options;
+  options.path = dir_.Sub("bare");
+  options.sync = false;
+  auto bare = store::Store::Open(options);
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  Consumer consumer(&context_, &loop_, bare->get(), Options(), Recorder());
+  EXPECT_THAT(consumer.Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 // --- CURVE --------------------------------------------------------------------------------
 
 class CurveStreamTest : public StreamTest {
