@@ -1,0 +1,383 @@
+#include "services/sharing/sharing_handler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "asb/v1/audit.pb.h"
+#include "asb/v1/envelope.pb.h"
+#include "common/config/config.h"
+#include "common/policy/policy.h"
+#include "common/store/store.h"
+#include "common/stream/log.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace asb::sharing {
+namespace {
+
+using ::asb::testing::StatusIs;
+using ::asb::testing::StatusIsWith;
+using asb::v1::Disclosure;
+using asb::v1::Envelope;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilSecond(2026, 11, 26, 12, 0, 0), absl::UTCTimeZone());
+
+Envelope Env(uint64_t seq, const std::string& case_id, const std::string& body) {
+  Envelope env;
+  env.set_seq(seq);
+  asb::v1::AcceptedEvent* a = env.mutable_accepted_event();
+  a->set_source("cbc-cms-feed");
+  a->set_source_agency("council");
+  absl::Status s =
+      config::ParseJson(R"({"sourceEventId":"e)" + std::to_string(seq) + R"(","caseId":")" +
+                            case_id + R"(","occurredAt":"2026-10-01T10:00:00Z",)" + body + "}",
+                        a->mutable_event());
+  EXPECT_TRUE(s.ok()) << s << " in " << body;
+  return env;
+}
+
+const char kPersonalOpened[] = R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_PERSONAL",
+    "title":"Noise, Brimington North","leadAgency":"council"})";
+const char kNuisanceFireOpened[] = R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_NUISANCE",
+    "title":"Garage fires, Rother","leadAgency":"fire","flags":{"fireRisk":true}})";
+const char kTenantLinked[] = R"("personLinked":{"person":{"personId":"P1",
+    "role":"PERSON_ROLE_VICTIM","givenName":"Margaret","phone":"0114 496 0142",
+    "address":{"line1":"7 Hollingwood Crescent","postcode":"S43 1QX"},
+    "tenure":"TENURE_COUNCIL_TENANT"}})";
+
+class SharingHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreOptions options;
+    options.path = dir_.Sub("db");
+    options.sync = false;
+    options.column_families = SharingColumnFamilies();
+    auto store = store::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto disclosures = stream::Log::Open(store_.get(), "disclosures", "sharing");
+    ASSERT_TRUE(disclosures.ok()) << disclosures.status();
+    disclosures_ = std::move(*disclosures);
+    auto audit = stream::Log::Open(store_.get(), "audit", "sharing");
+    ASSERT_TRUE(audit.ok()) << audit.status();
+    audit_ = std::move(*audit);
+    folder_ = std::make_unique<CaseFolder>(store_.get());
+    handler_ = std::make_unique<SharingHandler>(folder_.get(), disclosures_.get(), audit_.get(),
+                                                [] { return kNow; });
+    auto policy = policy::Policy::LoadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml");
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    policy_ = *policy;
+    handler_->SetPolicy(policy_);
+  }
+
+  // Applies one envelope in its own batch, writes it, and returns the disclosures it made.
+  std::vector<Disclosure> Apply(const Envelope& env) {
+    const uint64_t before = disclosures_->head();
+    store::Batch batch = store_->NewBatch();
+    absl::Status applied = handler_->ApplyEvent(env, &batch);
+    EXPECT_TRUE(applied.ok()) << applied;
+    absl::Status written = store_->Write(&batch);
+    EXPECT_TRUE(written.ok()) << written;
+    std::vector<Envelope> records;
+    std::vector<Disclosure> out;
+    if (disclosures_->head() > before) {
+      EXPECT_TRUE(disclosures_->Read(before + 1, 1000, &records).ok());
+    }
+    for (const Envelope& r : records) {
+      out.push_back(r.disclosure());
+    }
+    return out;
+  }
+
+  std::vector<asb::v1::AuditRecord> Audit() {
+    std::vector<Envelope> records;
+    EXPECT_TRUE(audit_->Read(1, 1000, &records).ok());
+    std::vector<asb::v1::AuditRecord> out;
+    for (const Envelope& r : records) {
+      out.push_back(r.audit());
+    }
+    return out;
+  }
+
+  static std::set<std::string> Agencies(const std::vector<Disclosure>& ds) {
+    std::set<std::string> out;
+    for (const Disclosure& d : ds) {
+      out.insert(d.agency());
+    }
+    return out;
+  }
+
+  static const Disclosure* For(const std::vector<Disclosure>& ds, const std::string& agency) {
+    for (const Disclosure& d : ds) {
+      if (d.agency() == agency) {
+        return &d;
+      }
+    }
+    return nullptr;
+  }
+
+  asb::testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<stream::Log> disclosures_;
+  std::unique_ptr<stream::Log> audit_;
+  std::unique_ptr<CaseFolder> folder_;
+  std::unique_ptr<SharingHandler> handler_;
+  std::shared_ptr<const policy::Policy> policy_;
+};
+
+TEST_F(SharingHandlerTest, WithoutPolicyNothingIsAppliedOrShown) {
+  handler_->SetPolicy(nullptr);
+  store::Batch batch = store_->NewBatch();
+  EXPECT_THAT(handler_->ApplyEvent(Env(1, "C", kPersonalOpened), &batch),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(batch.count(), 0);
+  EXPECT_THAT(handler_->GetCase("police-partner", "police", "C", &batch),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(batch.count(), 0);
+}
+
+TEST_F(SharingHandlerTest, DisclosesToEveryAgencyThePolicyAllows) {
+  std::vector<Disclosure> ds = Apply(Env(1, "C", kPersonalOpened));
+  // Personal ASB, no tenancy, no fire risk: council and police only.
+  EXPECT_EQ(Agencies(ds), (std::set<std::string>{"council", "police"}));
+  const Disclosure* police = For(ds, "police");
+  ASSERT_NE(police, nullptr);
+  EXPECT_EQ(police->case_id(), "C");
+  EXPECT_EQ(police->event_seq(), 1u);
+  EXPECT_EQ(police->event_type(), asb::v1::EVENT_TYPE_CASE_OPENED);
+  EXPECT_EQ(police->order_type(), asb::v1::ORDER_TYPE_UNSPECIFIED);
+  EXPECT_EQ(police->decided_at().seconds(), absl::ToUnixSeconds(kNow));
+  EXPECT_EQ(police->isp_version(), policy_->version());
+  EXPECT_EQ(police->view().case_id(), "C");
+  EXPECT_EQ(police->view().title(), "Noise, Brimington North");
+  EXPECT_TRUE(police->view().lead_agency().empty());  // not granted: dropped
+  ASSERT_EQ(police->justifications_size(), 1);
+  EXPECT_EQ(police->justifications(0).rule_id(), "police-personal");
+  EXPECT_EQ(police->justifications(0).lawful_basis(), "Crime and Disorder Act 1998 s.115");
+  EXPECT_EQ(handler_->disclosures_made(), 2u);
+
+  // A council tenant linked: the case becomes a council-tenancy case and housing joins in.
+  ds = Apply(Env(2, "C", kTenantLinked));
+  EXPECT_EQ(Agencies(ds), (std::set<std::string>{"council", "police", "housing"}));
+  police = For(ds, "police");
+  ASSERT_NE(police, nullptr);
+  ASSERT_EQ(police->view().people_size(), 1);
+  const asb::v1::Person& p = police->view().people(0);
+  EXPECT_NE(p.person_id(), "P1");  // pseudonymised
+  EXPECT_FALSE(p.person_id().empty());
+  EXPECT_TRUE(p.given_name().empty());
+  EXPECT_TRUE(p.address().line1().empty());
+  EXPECT_EQ(p.address().postcode_district(), "S43");
+  EXPECT_NE(p.phone(), "0114 496 0142");
+  EXPECT_THAT(police->redacted_paths(), ::testing::Contains(HasSubstr("phone")));
+  EXPECT_THAT(police->subject_keys(), ElementsAre(policy_->SubjectKey("P1")));
+  const Disclosure* council = For(ds, "council");
+  ASSERT_NE(council, nullptr);
+  EXPECT_EQ(council->view().people(0).given_name(), "Margaret");
+  EXPECT_FALSE(council->view().has_flags());  // flags not granted to anyone here
+}
+
+TEST_F(SharingHandlerTest, OrderEventsCarryOrderTypeAndId) {
+  Apply(Env(1, "C", kPersonalOpened));
+  std::vector<Disclosure> ds = Apply(Env(2, "C", R"("orderIssued":{"order":{"orderId":"CBO-7",
+      "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER"}})"));
+  ASSERT_FALSE(ds.empty());
+  for (const Disclosure& d : ds) {
+    EXPECT_EQ(d.event_type(), asb::v1::EVENT_TYPE_ORDER_ISSUED);
+    EXPECT_EQ(d.order_type(), asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
+    EXPECT_EQ(d.order_id(), "CBO-7");
+    EXPECT_EQ(d.event_seq(), 2u);
+  }
+  ds = Apply(Env(3, "C", R"("orderBreached":{"orderId":"CBO-7"})"));
+  ASSERT_FALSE(ds.empty());
+  EXPECT_EQ(ds[0].event_type(), asb::v1::EVENT_TYPE_ORDER_BREACHED);
+  EXPECT_EQ(ds[0].order_type(), asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
+  EXPECT_EQ(ds[0].order_id(), "CBO-7");
+}
+
+TEST_F(SharingHandlerTest, PendingEventsAreDisclosedWhenTheCaseOpens) {
+  EXPECT_THAT(Apply(Env(1, "C", kTenantLinked)), IsEmpty());
+  EXPECT_THAT(Apply(Env(2, "C", R"("orderExpired":{"orderId":"GHOST"})")), IsEmpty());
+  std::vector<Disclosure> ds = Apply(Env(3, "C", kPersonalOpened));
+  std::map<uint64_t, std::set<std::string>> by_seq;
+  for (const Disclosure& d : ds) {
+    by_seq[d.event_seq()].insert(d.agency());
+  }
+  // The opening (seq 3), then the pending tenant link (seq 1); the expiry of an unknown order
+  // (seq 2) cannot apply and is dropped.
+  ASSERT_EQ(by_seq.size(), 2u);
+  EXPECT_EQ(by_seq[3], (std::set<std::string>{"council", "police"}));
+  EXPECT_EQ(by_seq[1], (std::set<std::string>{"council", "police", "housing"}));
+  // Disclosures come in event order: the opening first.
+  EXPECT_EQ(ds.front().event_seq(), 3u);
+  EXPECT_EQ(ds.back().event_seq(), 1u);
+
+  // The pending order_expired for an unknown order was dropped and audited.
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].kind(), asb::v1::AUDIT_KIND_REJECTION);
+  EXPECT_EQ(audit[0].component(), "sharing");
+  EXPECT_EQ(audit[0].ref_seq(), 2u);
+  EXPECT_EQ(audit[0].case_id(), "C");
+  EXPECT_EQ(audit[0].event_type(), asb::v1::EVENT_TYPE_ORDER_EXPIRED);
+  EXPECT_EQ(audit[0].actor(), "cbc-cms-feed");
+  EXPECT_THAT(audit[0].detail(), HasSubstr("GHOST"));
+}
+
+TEST_F(SharingHandlerTest, EventsThatCannotApplyAddNothing) {
+  Apply(Env(1, "C", kPersonalOpened));
+  store::Batch batch = store_->NewBatch();
+  EXPECT_THAT(handler_->ApplyEvent(Env(2, "C", kPersonalOpened), &batch),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(handler_->ApplyEvent(Env(3, "C", R"("orderVaried":{"orderId":"X","conditions":"c"})"),
+                                   &batch),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(batch.count(), 0);
+
+  // AuditSkipped is what the daemon calls from the Consumer's OnSkipped.
+  handler_->AuditSkipped(Env(2, "C", kPersonalOpened),
+                         absl::FailedPreconditionError("case_opened: case 'C' is already opened"),
+                         &batch);
+  ASB_ASSERT_OK(store_->Write(&batch));
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].kind(), asb::v1::AUDIT_KIND_REJECTION);
+  EXPECT_EQ(audit[0].ref_seq(), 2u);
+  EXPECT_EQ(audit[0].event_type(), asb::v1::EVENT_TYPE_CASE_OPENED);
+}
+
+TEST_F(SharingHandlerTest, DisclosuresAreOnlyKeptIfTheBatchCommits) {
+  store_->SetWriteFaultForTest([] { return absl::UnavailableError("disk full"); });
+  {
+    store::Batch batch = store_->NewBatch();
+    ASB_ASSERT_OK(handler_->ApplyEvent(Env(1, "C", kPersonalOpened), &batch));
+    EXPECT_THAT(store_->Write(&batch), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  EXPECT_EQ(disclosures_->head(), 0u);
+  store_->SetWriteFaultForTest(nullptr);
+  std::vector<Disclosure> ds = Apply(Env(1, "C", kPersonalOpened));
+  EXPECT_EQ(ds.size(), 2u);
+  EXPECT_EQ(disclosures_->head(), 2u);
+}
+
+TEST_F(SharingHandlerTest, GetCaseReturnsTheAgencysViewAndRecordsTheConsultation) {
+  Apply(Env(1, "C", kPersonalOpened));
+  Apply(Env(2, "C", kTenantLinked));
+  store::Batch batch = store_->NewBatch();
+  auto d = handler_->GetCase("police-partner", "police", "C", &batch);
+  ASB_ASSERT_OK(d);
+  EXPECT_EQ(d->agency(), "police");
+  EXPECT_EQ(d->case_id(), "C");
+  EXPECT_EQ(d->event_seq(), 0u);
+  EXPECT_EQ(d->event_type(), asb::v1::EVENT_TYPE_UNSPECIFIED);
+  EXPECT_EQ(d->view().title(), "Noise, Brimington North");
+  EXPECT_EQ(d->view().people(0).address().postcode_district(), "S43");
+  EXPECT_EQ(d->decided_at().seconds(), absl::ToUnixSeconds(kNow));
+  // Recorded in the caller's batch, not yet written.
+  EXPECT_EQ(audit_->head(), 0u);
+  ASB_ASSERT_OK(store_->Write(&batch));
+
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), 1u);
+  const asb::v1::AuditRecord& r = audit[0];
+  EXPECT_EQ(r.kind(), asb::v1::AUDIT_KIND_CONSULTATION);
+  EXPECT_EQ(r.component(), "sharing");
+  EXPECT_EQ(r.actor(), "police-partner");
+  EXPECT_EQ(r.actor_agency(), "police");
+  EXPECT_EQ(r.recipient_agency(), "police");
+  EXPECT_EQ(r.case_id(), "C");
+  EXPECT_EQ(r.isp_version(), policy_->version());
+  EXPECT_THAT(r.subject_keys(), ElementsAre(policy_->SubjectKey("P1")));
+  ASSERT_EQ(r.justifications_size(), 1);
+  EXPECT_EQ(r.justifications(0).rule_id(), "police-personal");
+  EXPECT_THAT(r.fields(), ::testing::IsSupersetOf({"case_id", "title", "people.address"}));
+  EXPECT_THAT(r.fields(), ::testing::Not(::testing::Contains("people.phone")));  // redacted
+  EXPECT_EQ(handler_->consultations(), 1u);
+}
+
+TEST_F(SharingHandlerTest, GetCaseDoesNotLeakExistence) {
+  Apply(Env(1, "C", kPersonalOpened));  // not a fire-risk case
+  store::Batch batch = store_->NewBatch();
+  absl::StatusOr<Disclosure> hidden = handler_->GetCase("fire-partner", "fire", "C", &batch);
+  absl::StatusOr<Disclosure> missing = handler_->GetCase("fire-partner", "fire", "NOPE", &batch);
+  EXPECT_THAT(hidden, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
+  // Same wording apart from the id the caller gave.
+  std::string hidden_msg(hidden.status().message());
+  std::string missing_msg(missing.status().message());
+  hidden_msg.replace(hidden_msg.find("'C'"), 3, "'?'");
+  missing_msg.replace(missing_msg.find("'NOPE'"), 6, "'?'");
+  EXPECT_EQ(hidden_msg, missing_msg);
+  EXPECT_THAT(handler_->GetCase("p", "police", "", &batch),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "case_id: required"));
+
+  // The refusal of an existing case is audited for the auditors (never shown to the caller).
+  ASB_ASSERT_OK(store_->Write(&batch));
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].kind(), asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+  EXPECT_EQ(audit[0].actor(), "fire-partner");
+  EXPECT_EQ(audit[0].case_id(), "C");
+  EXPECT_EQ(handler_->consultations(), 0u);
+}
+
+TEST_F(SharingHandlerTest, ThePolicyCanBeSwapped) {
+  Apply(Env(1, "C", kNuisanceFireOpened));
+  store::Batch batch = store_->NewBatch();
+  ASB_ASSERT_OK(handler_->GetCase("fire-partner", "fire", "C", &batch));
+  EXPECT_THAT(handler_->GetCase("police-partner", "police", "C", &batch),
+              StatusIs(absl::StatusCode::kNotFound));  // police: personal cases only
+
+  // A reload to an ISP that lets every agency see the case_id of every case.
+  auto other = policy::Policy::LoadFile(std::string(ASB_SHARING_TESTDATA) + "/isp-open.yaml");
+  ASB_ASSERT_OK(other);
+  handler_->SetPolicy(*other);
+  auto d = handler_->GetCase("police-partner", "police", "C", &batch);
+  ASB_ASSERT_OK(d);
+  EXPECT_EQ(d->isp_version(), (*other)->version());
+  EXPECT_NE(d->isp_version(), policy_->version());
+  EXPECT_TRUE(d->view().title().empty());
+}
+
+TEST_F(SharingHandlerTest, DemoSampleReachesTheRightAgencies) {
+  // The CBO demo flow end to end through folder and policy.
+  std::ifstream in(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
+  ASSERT_TRUE(in.good());
+  std::string line;
+  uint64_t seq = 0;
+  std::map<asb::v1::EventType, std::set<std::string>> reached;
+  while (std::getline(in, line)) {
+    Envelope env;
+    env.set_seq(++seq);
+    env.mutable_accepted_event()->set_source_agency("council");
+    ASB_ASSERT_OK(config::ParseJson(line, env.mutable_accepted_event()->mutable_event()));
+    for (const Disclosure& d : Apply(env)) {
+      reached[d.event_type()].insert(d.agency());
+    }
+  }
+  // A council-tenancy personal case: council, police and housing, never fire.
+  EXPECT_EQ(reached[asb::v1::EVENT_TYPE_ORDER_ISSUED],
+            (std::set<std::string>{"council", "police", "housing"}));
+  EXPECT_EQ(reached[asb::v1::EVENT_TYPE_ORDER_BREACHED],
+            (std::set<std::string>{"council", "police", "housing"}));
+  for (const auto& [type, agencies] : reached) {
+    EXPECT_EQ(agencies.count("fire"), 0u) << type;
+  }
+}
+
+}  // namespace
+}  // namespace asb::sharing
