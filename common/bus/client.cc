@@ -233,9 +233,17 @@ uint64_t AsyncClient::Send(asb::v1::Request request, std::chrono::milliseconds t
   const uint64_t id = next_request_id_++;
   request.set_request_id(id);
   if (!SendRequest(socket_, request)) {
-    loop_->RunAfter(std::chrono::milliseconds(0), [done = std::move(done), this] {
-      done(absl::UnavailableError("cannot send to " + options_.endpoint));
+    // Report through the loop like any other outcome, tracked in pending_ so that destroying
+    // the client cancels it.
+    uint64_t timer = loop_->RunAfter(std::chrono::milliseconds(0), [this, id] {
+      auto it = pending_.find(id);
+      if (it != pending_.end()) {
+        Callback cb = std::move(it->second.done);
+        pending_.erase(it);
+        cb(absl::UnavailableError("cannot send to " + options_.endpoint));
+      }
     });
+    pending_[id] = Pending{std::move(done), timer};
     return id;
   }
   uint64_t timer = loop_->RunAfter(timeout, [this, id] { Expire(id); });

@@ -163,6 +163,19 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
       ping->set_agency(caller.principal.agency);
       ping->set_role(caller.principal.role);
       ping->set_isp_version(policy_->version());
+      for (const auto& l : logs_) {
+        auto* st = ping->add_streams();
+        st->set_name(l->name());
+        st->set_head(l->head());
+      }
+      for (const auto& c : consumers_) {
+        auto* cs = ping->add_consumers();
+        cs->set_upstream(c->upstream());
+        cs->set_stream(c->stream());
+        cs->set_offset(c->offset());
+        cs->set_upstream_head(c->upstream_head());
+        cs->set_skipped(c->skipped());
+      }
       server_->Reply(caller, std::move(response));
       return;
     }

@@ -1,0 +1,80 @@
+#include "tools/asbctl/hub_client.h"
+
+#include <filesystem>
+
+#include "common/bus/keys.h"
+#include "common/config/config.h"
+#include "common/status/macros.h"
+#include "common/status/proto_status.h"
+
+namespace asb::ctl {
+
+absl::StatusOr<std::unique_ptr<HubClient>> HubClient::Load(const std::string& config_path) {
+  std::unique_ptr<HubClient> hub(new HubClient());
+  ASB_RETURN_IF_ERROR(config::LoadConfigFile(config_path, &hub->config_));
+  if (hub->config_.keys_dir().empty()) {
+    return absl::InvalidArgumentError(config_path + ": keys_dir: required");
+  }
+  return hub;
+}
+
+absl::Status HubClient::Connect(Daemon daemon, const std::string& as, const std::string& suffix) {
+  std::string endpoint;
+  std::string server;
+  switch (daemon) {
+    case Daemon::kIntake:
+      endpoint = config_.intake_endpoint();
+      server = "intake";
+      break;
+    case Daemon::kSharing:
+      endpoint = config_.sharing_endpoint();
+      server = "sharing";
+      break;
+    case Daemon::kNotify:
+      endpoint = config_.notify_endpoint();
+      server = "notify";
+      break;
+    case Daemon::kAudit:
+      endpoint = config_.audit_endpoint();
+      server = "audit";
+      break;
+  }
+  if (endpoint.empty()) {
+    return absl::InvalidArgumentError("client config has no endpoint for asb-" + server);
+  }
+  const std::string dir = config_.keys_dir();
+  std::string key_file = dir + "/" + as + ".key";
+  if (!std::filesystem::exists(key_file)) {
+    key_file = dir + "/" + as + "-" + suffix + ".key";
+  }
+  if (!std::filesystem::exists(key_file)) {
+    return absl::NotFoundError("no key for '" + as + "': looked for " + dir + "/" + as +
+                               ".key and " + key_file);
+  }
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair keys, bus::LoadKeyFile(key_file, true));
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair server_key,
+                       bus::LoadKeyFile(dir + "/" + server + ".pub", false));
+  principal_ = keys.name;
+  bus::ClientOptions options;
+  options.endpoint = endpoint;
+  options.server_public_key = server_key.public_key;
+  options.keys = keys;
+  ASB_ASSIGN_OR_RETURN(client_, bus::Client::Connect(&context_, options));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<asb::v1::Response> HubClient::Call(asb::v1::Request request) {
+  uint32_t seconds = config_.timeout_seconds() != 0 ? config_.timeout_seconds() : 10;
+  return Call(std::move(request), std::chrono::seconds(seconds));
+}
+
+absl::StatusOr<asb::v1::Response> HubClient::Call(asb::v1::Request request,
+                                                  std::chrono::milliseconds timeout) {
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, client_->Call(std::move(request), timeout));
+  if (response.status().code() != asb::v1::STATUS_CODE_OK) {
+    return FromProto(response.status());
+  }
+  return response;
+}
+
+}  // namespace asb::ctl
