@@ -23,6 +23,7 @@ void AddCaseCommand(CLI::App& app, Globals& g);
 void AddAuditCommand(CLI::App& app, Globals& g);
 void AddPolicyCommand(CLI::App& app, Globals& g);
 void AddPingCommand(CLI::App& app, Globals& g);
+void AddStatusCommand(CLI::App& app, Globals& g);
 
 // Prints "asbctl: error: <message>" to stderr and returns 1 (2 for kPermissionDenied, so
 // scripts can tell "not authorised" from other failures).

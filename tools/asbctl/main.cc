@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   asb::ctl::AddKeysCommand(app, g);
   asb::ctl::AddPolicyCommand(app, g);
   asb::ctl::AddPingCommand(app, g);
+  asb::ctl::AddStatusCommand(app, g);
   CLI11_PARSE(app, argc, argv);
   return g.exit_code;
 }
