@@ -55,4 +55,56 @@ absl::StatusOr<std::string> Z85Decode(std::string_view text);
 // n cryptographically random bytes.
 absl::StatusOr<std::string> RandomBytes(std::size_t n);
 
+// An Ed25519 private key (OpenSSL EVP_PKEY_ED25519). Immutable; Sign() is thread-safe.
+class Ed25519PrivateKey {
+ public:
+  // A fresh random key. kInternal if OpenSSL fails.
+  static absl::StatusOr<Ed25519PrivateKey> Generate();
+  // From PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"). kInvalidArgument if it is not an Ed25519
+  // private key.
+  static absl::StatusOr<Ed25519PrivateKey> FromPem(std::string_view pem);
+
+  // PKCS#8 PEM of the private key (keep it secret).
+  absl::StatusOr<std::string> PrivatePem() const;
+  // SubjectPublicKeyInfo PEM of the public key ("-----BEGIN PUBLIC KEY-----").
+  absl::StatusOr<std::string> PublicPem() const;
+  // The raw 32-byte public key.
+  absl::StatusOr<std::string> RawPublicKey() const;
+  // The 64-byte Ed25519 signature of `message`.
+  absl::StatusOr<std::string> Sign(std::string_view message) const;
+
+  Ed25519PrivateKey(Ed25519PrivateKey&&) noexcept;
+  Ed25519PrivateKey& operator=(Ed25519PrivateKey&&) noexcept;
+  ~Ed25519PrivateKey();
+
+ private:
+  struct Impl;
+  explicit Ed25519PrivateKey(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// An Ed25519 public key. Immutable; Verify() is thread-safe.
+class Ed25519PublicKey {
+ public:
+  // From SubjectPublicKeyInfo PEM. kInvalidArgument if it is not an Ed25519 public key.
+  static absl::StatusOr<Ed25519PublicKey> FromPem(std::string_view pem);
+  // From the raw 32 bytes. kInvalidArgument otherwise.
+  static absl::StatusOr<Ed25519PublicKey> FromRaw(std::string_view raw);
+
+  // OK if `signature` is a valid signature of `message` under this key; kInvalidArgument
+  // ("signature does not verify") otherwise.
+  absl::Status Verify(std::string_view message, std::string_view signature) const;
+  // The raw 32-byte public key.
+  absl::StatusOr<std::string> RawPublicKey() const;
+
+  Ed25519PublicKey(Ed25519PublicKey&&) noexcept;
+  Ed25519PublicKey& operator=(Ed25519PublicKey&&) noexcept;
+  ~Ed25519PublicKey();
+
+ private:
+  struct Impl;
+  explicit Ed25519PublicKey(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace asb::crypto
