@@ -1043,12 +1043,10 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Compile(const Isp& isp,
 const std::string& Policy::version() const { return impl_->version; }
 const Isp& Policy::isp() const { return impl_->isp; }
 
-bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
-                   asb::v1::Disclosure* out) const {
-  const AgencyPlan* plan = impl_->Find(agency);
-  if (plan == nullptr || plan->reveal_rules == 0) {
-    return false;
-  }
+namespace {
+
+// The rules of `plan` whose row condition holds for this case and event, as a bit mask.
+uint64_t MatchMask(const AgencyPlan* plan, const asb::v1::Case& c, const EventContext& context) {
   CaseFacts facts;
   std::optional<internal::Date> as_of;
   for (const asb::v1::Person& p : c.people()) {
@@ -1078,6 +1076,124 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
       mask |= uint64_t{1} << i;
     }
   }
+  return mask;
+}
+
+// Explains one present leaf under the action set s (the path chain's grants under mask m).
+void ExplainLeaf(const AgencyPlan& plan, const SchemaNode& n, uint64_t m, std::string path,
+                 Policy::Explanation* out) {
+  const Schema& schema = Schema::Get();
+  uint64_t by_action[kNumActions] = {0, 0, 0, 0, 0};
+  for (int at = n.id; at > 0; at = schema.node(at).parent) {
+    for (int a = 0; a < kNumActions; ++a) {
+      by_action[a] |= plan.nodes[at].explicit_rules[a] & m;
+    }
+  }
+  // The same order of preference as Applier::Leaf.
+  int winner = -1;
+  Policy::FieldExplanation fe;
+  fe.path = std::move(path);
+  fe.schema_path = n.path;
+  const bool repeated = n.field->is_repeated();
+  if (by_action[4] != 0) {
+    winner = 4;
+    fe.outcome = "denied";
+  } else if (by_action[0] != 0) {
+    winner = 0;
+    fe.outcome = "shown";
+  } else if (by_action[1] != 0 && n.gen != GenKind::kNone && !repeated) {
+    winner = 1;
+    fe.outcome = "generalised";
+  } else if (by_action[2] != 0 && n.is_string) {
+    winner = 2;
+    fe.outcome = "pseudonymised";
+  } else if (by_action[3] != 0) {
+    winner = 3;
+    fe.outcome = "redacted";
+  } else {
+    fe.outcome = "withheld";
+    if (by_action[1] != 0) {
+      fe.note = "GENERALISE has no generaliser for this field";
+      fe.rule_id = plan.rules[__builtin_ctzll(by_action[1])].rule->id();
+    } else if (by_action[2] != 0) {
+      fe.note = "PSEUDONYMISE applies only to strings";
+      fe.rule_id = plan.rules[__builtin_ctzll(by_action[2])].rule->id();
+    } else {
+      fe.note = "default deny: no matching rule grants it";
+    }
+  }
+  if (winner >= 0) {
+    fe.rule_id = plan.rules[__builtin_ctzll(by_action[winner])].rule->id();
+  }
+  out->fields.push_back(std::move(fe));
+}
+
+void ExplainMessage(const AgencyPlan& plan, const SchemaNode& n, const Message& src, uint64_t mask,
+                    const std::string& prefix, Policy::Explanation* out) {
+  const Schema& schema = Schema::Get();
+  const Reflection* r = src.GetReflection();
+  for (int child : n.children) {
+    const SchemaNode& cn = schema.node(child);
+    const FieldDescriptor* f = cn.field;
+    const std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    if (cn.leaf) {
+      if (f->is_repeated() ? r->FieldSize(src, f) > 0 : r->HasField(src, f)) {
+        ExplainLeaf(plan, cn, mask, path, out);
+      }
+      continue;
+    }
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(src, f); ++i) {
+        const Message& element = r->GetRepeatedMessage(src, f, i);
+        uint64_t m = mask;
+        if (cn.is_people) {
+          const auto& person = static_cast<const asb::v1::Person&>(element);
+          m &= plan.rules_for_role[Bit(person.role()) != 0 ? person.role() : 0];
+        }
+        ExplainMessage(plan, cn, element, m, absl::StrCat(path, "[", i, "]"), out);
+      }
+    } else if (r->HasField(src, f)) {
+      ExplainMessage(plan, cn, r->GetMessage(src, f), mask, path, out);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Policy::Explanation> Policy::Explain(const std::string& agency,
+                                                    const asb::v1::Case& c,
+                                                    const EventContext& context) const {
+  const AgencyPlan* plan = impl_->Find(agency);
+  if (plan == nullptr) {
+    return absl::NotFoundError("the ISP names no agency '" + agency + "'");
+  }
+  Explanation out;
+  uint64_t mask = MatchMask(plan, c, context);
+  for (std::size_t i = 0; i < plan->rules.size(); ++i) {
+    if ((mask & (uint64_t{1} << i)) != 0) {
+      out.matched_rules.push_back(plan->rules[i].rule->id());
+    }
+  }
+  out.visible = (mask & plan->reveal_rules) != 0;
+  // Apply() discloses nothing at all unless a revealing rule matches.
+  ExplainMessage(*plan, Schema::Get().node(0), c, out.visible ? mask : 0, "", &out);
+  if (!out.visible) {
+    for (FieldExplanation& fe : out.fields) {
+      fe.rule_id.clear();
+      fe.outcome = "withheld";
+      fe.note = "no rule of this agency matches the case";
+    }
+  }
+  return out;
+}
+
+bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
+                   asb::v1::Disclosure* out) const {
+  const AgencyPlan* plan = impl_->Find(agency);
+  if (plan == nullptr || plan->reveal_rules == 0) {
+    return false;
+  }
+  const uint64_t mask = MatchMask(plan, c, context);
   if ((mask & plan->reveal_rules) == 0) {
     return false;
   }

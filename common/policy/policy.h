@@ -66,6 +66,29 @@ class Policy {
   bool Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
              asb::v1::Disclosure* out) const;
 
+  // Why each field of a case reaches (or not) an agency: the unredacted decision, for people
+  // (asbctl policy explain / policy test). Slow (per-field strings); not for the hot path.
+  struct FieldExplanation {
+    std::string path;         // indexed: "people[1].address.postcode"
+    std::string schema_path;  // "people.address.postcode"
+    // "shown", "pseudonymised", "generalised", "redacted", "withheld" (default deny) or
+    // "denied" (an explicit DENY).
+    std::string outcome;
+    // The deciding rule (first in file order with the winning action on this path or an
+    // enclosing one); empty for default deny.
+    std::string rule_id;
+    // A sentence when the outcome needs one, e.g. "no rule of this agency matches the case".
+    std::string note;
+  };
+  struct Explanation {
+    bool visible = false;                    // what Apply() returns
+    std::vector<std::string> matched_rules;  // every matching rule of the agency, file order
+    std::vector<FieldExplanation> fields;    // every field the case has, in schema order
+  };
+  // kNotFound for an agency the ISP does not name.
+  absl::StatusOr<Explanation> Explain(const std::string& agency, const asb::v1::Case& c,
+                                      const EventContext& context) const;
+
   // Notification rules that fire for this event: (rule id, agency) pairs. The caller still
   // needs Apply() to decide whether each agency may see the case.
   struct Notification {

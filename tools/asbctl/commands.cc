@@ -409,24 +409,6 @@ void AddKeysCommand(CLI::App& app, Globals& g) {
   });
 }
 
-void AddPolicyCommand(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("policy", "the Information Sharing Protocol");
-  cmd->require_subcommand(1);
-  auto* check = cmd->add_subcommand("check", "load and check an ISP file; print its version");
-  static std::string file;
-  check->add_option("FILE", file, "ISP file (.yaml or .json)")->required();
-  check->callback([&g] {
-    auto policy = policy::Policy::LoadFile(file);
-    if (!policy.ok()) {
-      g.exit_code = ReportError(policy.status());
-      return;
-    }
-    std::printf("%s: valid; version %s; %zu agencies, %d rules, %d notification rules\n",
-                file.c_str(), (*policy)->version().c_str(), (*policy)->agencies().size(),
-                (*policy)->isp().rules_size(), (*policy)->isp().notification_rules_size());
-  });
-}
-
 void AddPingCommand(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand("ping", "ask a daemon who you are to it");
   static std::string as = "council", daemon = "intake", suffix = "feed";
