@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -111,12 +112,20 @@ void Emit(const YAML::Node& node, const std::string& path, std::string* out, Sou
     case YAML::NodeType::Map: {
       out->push_back('{');
       bool first = true;
+      // yaml-cpp keeps both entries of a repeated key and protobuf's JSON parser would merge
+      // them silently: a second "fields:" in a rule must be an error, not half a rule.
+      std::map<std::string, int> seen;  // key -> 1-based line
       for (const auto& kv : node) {
         if (!first) {
           out->push_back(',');
         }
         first = false;
         const std::string key = kv.first.as<std::string>();
+        if (auto [it, inserted] = seen.emplace(key, kv.first.Mark().line + 1); !inserted) {
+          throw YAML::ParserException(
+              kv.first.Mark(),
+              absl::StrCat("duplicate key '", key, "' (first at line ", it->second, ")"));
+        }
         AppendJsonString(key, out);
         out->push_back(':');
         Emit(kv.second, path.empty() ? key : path + "." + key, out, lines);

@@ -1,9 +1,9 @@
 #include "common/config/config.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "asb/config/v1/daemons.pb.h"
 #include "common/config/violations.h"
@@ -41,6 +41,18 @@ TEST(YamlToJson, RejectsBadYaml) {
   EXPECT_THAT(YamlToJson("a: [1, 2\n", &json), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(YamlToJson("- just\n- a list\n", &json),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(YamlToJson, RejectsDuplicateKeysWithLine) {
+  std::string json;
+  EXPECT_THAT(YamlToJson("a: 1\nb: 2\na: 3\n", &json),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "line 3 column 1: duplicate key 'a' (first at line 1)"));
+  EXPECT_THAT(
+      YamlToJson("rules:\n  - id: x\n    fields: []\n    id: y\n", &json),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "line 4 column 5: duplicate key 'id'"));
+  // The same key in different maps is fine.
+  ASB_EXPECT_OK(YamlToJson("a: {k: 1}\nb: {k: 2}\n", &json));
 }
 
 TEST(ParseYaml, RejectsUnknownFieldWithLine) {
