@@ -1,10 +1,26 @@
 #include "services/audit/audit_daemon.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "services/daemon/config_checks.h"
 
 namespace asb::audit {
+namespace {
+
+spdlog::logger* Logger() {
+  static spdlog::logger* lg = asb::log::Get("audit");
+  return lg;
+}
+
+}  // namespace
+
+std::string SigningKeyPath(const asb::config::v1::AuditConfig& config) {
+  if (!config.signing_key_file().empty()) {
+    return config.signing_key_file();
+  }
+  return config.store().path() + "/sth-signing.pem";
+}
 
 void ValidateAuditConfig(const asb::config::v1::AuditConfig& config, config::Violations* v) {
   daemon::CheckLog(config.log(), "log", v);
@@ -34,6 +50,12 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   daemon::Runtime* rt = d->runtime_.get();
   d->log_ = std::make_unique<AuditLog>(&rt->store(), [rt] { return rt->Now(); });
   ASB_RETURN_IF_ERROR(d->log_->Load());
+  auto key = LoadOrCreateSigningKey(SigningKeyPath(config));
+  if (!key.ok()) {
+    return key.status();
+  }
+  ASB_ASSIGN_OR_RETURN(TreeHeadSigner signer, TreeHeadSigner::Create(*std::move(key)));
+  d->signer_ = std::make_unique<TreeHeadSigner>(std::move(signer));
   // The audit daemon's own records (refused keys, refused requests, auditors' queries) go
   // straight into the log.
   rt->SetAuditSink([l = d->log_.get()](const asb::v1::AuditRecord& record, store::Batch* batch) {
@@ -51,19 +73,72 @@ absl::Status AuditDaemon::Start() {
     ASB_RETURN_IF_ERROR(
         runtime_->AddConsumer(upstream, "audit", log_->ApplyFnFor(upstream.name())).status());
   }
+  runtime_->loop().Every(kTreeHeadInterval, [this] {
+    if (auto sth = IssueTreeHead(); !sth.ok()) {
+      SPDLOG_LOGGER_WARN(Logger(), "tree head not issued: {}", sth.status().ToString());
+    }
+  });
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditDaemon::IssueTreeHead() {
+  ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::SignedTreeHead> latest, log_->LatestTreeHead());
+  const uint64_t size = log_->size();
+  if (size == 0 || (latest.has_value() && latest->tree_size() >= size)) {
+    return latest;
+  }
+  const uint64_t now_ms = static_cast<uint64_t>(absl::ToUnixMillis(runtime_->Now()));
+  ASB_ASSIGN_OR_RETURN(asb::v1::SignedTreeHead sth, signer_->Sign(size, log_->Root(), now_ms));
+  store::Batch batch = runtime_->store().NewBatch();
+  log_->PutTreeHead(sth, &batch);
+  ASB_RETURN_IF_ERROR(runtime_->store().Write(&batch));
+  SPDLOG_LOGGER_DEBUG(Logger(), "signed tree head of size {}", size);
+  return sth;
+}
+
 void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
-  if (!request.has_audit_query()) {
-    runtime_->server().ReplyError(
-        caller, absl::UnimplementedError("asb-audit answers ping, audit_query and fetch only"));
+  const char* action = nullptr;
+  switch (request.body_case()) {
+    case asb::v1::Request::kAuditQuery:
+      action = "query the access log";
+      break;
+    case asb::v1::Request::kAuditTreeHead:
+      action = "read the access log's tree head";
+      break;
+    case asb::v1::Request::kAuditInclusionProof:
+      action = "prove an access-log entry";
+      break;
+    case asb::v1::Request::kAuditConsistencyProof:
+      action = "prove the access log's consistency";
+      break;
+    default:
+      runtime_->server().ReplyError(
+          caller,
+          absl::UnimplementedError("asb-audit answers ping, fetch, audit_query, audit_tree_head, "
+                                   "audit_inclusion_proof and audit_consistency_proof only"));
+      return;
+  }
+  if (!runtime_->RequireRole(caller, asb::v1::ROLE_AUDITOR, action)) {
     return;
   }
-  if (!runtime_->RequireRole(caller, asb::v1::ROLE_AUDITOR, "query the access log")) {
-    return;
+  switch (request.body_case()) {
+    case asb::v1::Request::kAuditQuery:
+      HandleQuery(caller, request.audit_query());
+      break;
+    case asb::v1::Request::kAuditTreeHead:
+      HandleTreeHead(caller, request.audit_tree_head());
+      break;
+    case asb::v1::Request::kAuditInclusionProof:
+      HandleInclusion(caller, request.audit_inclusion_proof());
+      break;
+    default:
+      HandleConsistency(caller, request.audit_consistency_proof());
+      break;
   }
-  auto result = log_->Query(request.audit_query());
+}
+
+void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query) {
+  auto result = log_->Query(query);
   if (!result.ok()) {
     runtime_->server().ReplyError(caller, result.status());
     return;
@@ -73,8 +148,11 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
   r.set_kind(asb::v1::AUDIT_KIND_AUDIT_QUERY);
   r.set_actor(caller.principal.name);
   r.set_actor_agency(caller.principal.agency);
-  r.set_case_id(request.audit_query().case_id());
-  r.set_detail(AuditLog::DescribeQuery(request.audit_query()));
+  r.set_case_id(query.case_id());
+  if (!query.subject_key().empty()) {
+    r.add_subject_keys(query.subject_key());
+  }
+  r.set_detail(AuditLog::DescribeQuery(query));
   store::Batch batch = runtime_->store().NewBatch();
   runtime_->AuditInBatch(std::move(r), &batch);
   if (!runtime_->WriteOrReply(&batch, caller)) {
@@ -82,6 +160,132 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
   }
   asb::v1::Response response;
   *response.mutable_audit() = std::move(*result);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void AuditDaemon::HandleTreeHead(const bus::Caller& caller,
+                                 const asb::v1::AuditTreeHeadRequest& request) {
+  absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> latest =
+      request.fresh() ? IssueTreeHead() : log_->LatestTreeHead();
+  if (!latest.ok()) {
+    runtime_->server().ReplyError(caller, latest.status());
+    return;
+  }
+  asb::v1::Response response;
+  auto* out = response.mutable_audit_tree_head();
+  if (latest->has_value()) {
+    *out->mutable_tree_head() = **latest;
+  }
+  out->set_public_key_pem(signer_->public_key_pem());
+  if (request.with_history()) {
+    bool more = false;
+    auto heads = log_->TreeHeads(request.history_after_size(), 0, &more);
+    if (!heads.ok()) {
+      runtime_->server().ReplyError(caller, heads.status());
+      return;
+    }
+    for (auto& h : *heads) {
+      *out->add_history() = std::move(h);
+    }
+    if (more && out->history_size() > 0) {
+      out->set_next_history_after_size(out->history(out->history_size() - 1).tree_size());
+    }
+  }
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void AuditDaemon::HandleInclusion(const bus::Caller& caller,
+                                  const asb::v1::AuditInclusionProofRequest& request) {
+  uint64_t tree_size = request.tree_size();
+  std::optional<asb::v1::SignedTreeHead> sth;
+  if (request.index() == 0 || request.index() > log_->size()) {
+    runtime_->server().ReplyError(
+        caller, absl::NotFoundError(absl::StrCat("no entry ", request.index(), ": the log has ",
+                                                 log_->size(), " entries")));
+    return;
+  }
+  if (tree_size == 0) {
+    auto latest = log_->LatestTreeHead();
+    if (latest.ok() && (!latest->has_value() || (*latest)->tree_size() < request.index())) {
+      latest = IssueTreeHead();
+    }
+    if (!latest.ok()) {
+      runtime_->server().ReplyError(caller, latest.status());
+      return;
+    }
+    sth = **latest;
+    tree_size = sth->tree_size();
+  } else {
+    auto at = log_->TreeHeadAt(tree_size);
+    if (!at.ok()) {
+      runtime_->server().ReplyError(caller, at.status());
+      return;
+    }
+    sth = *at;
+  }
+  auto proof = log_->InclusionProof(request.index(), tree_size);
+  auto root = log_->RootAt(tree_size);
+  auto entry = log_->Get(request.index());
+  for (const absl::Status& s : {proof.status(), root.status(), entry.status()}) {
+    if (!s.ok()) {
+      runtime_->server().ReplyError(caller, s);
+      return;
+    }
+  }
+  // The entry is disclosed to the auditor: record it like a query.
+  asb::v1::AuditRecord r;
+  r.set_kind(asb::v1::AUDIT_KIND_AUDIT_QUERY);
+  r.set_actor(caller.principal.name);
+  r.set_actor_agency(caller.principal.agency);
+  r.set_detail(absl::StrCat("audit proof: entry=", request.index(), " tree_size=", tree_size));
+  store::Batch batch = runtime_->store().NewBatch();
+  runtime_->AuditInBatch(std::move(r), &batch);
+  if (!runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
+  asb::v1::Response response;
+  auto* out = response.mutable_audit_inclusion_proof();
+  *out->mutable_entry() = *std::move(entry);
+  out->set_tree_size(tree_size);
+  for (auto& h : *proof) {
+    out->add_proof(std::move(h));
+  }
+  if (sth.has_value()) {
+    *out->mutable_tree_head() = *sth;
+  }
+  out->set_root_hash(*root);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void AuditDaemon::HandleConsistency(const bus::Caller& caller,
+                                    const asb::v1::AuditConsistencyProofRequest& request) {
+  if (request.first_size() == 0) {
+    runtime_->server().ReplyError(caller,
+                                  absl::InvalidArgumentError("first_size: must be at least 1"));
+    return;
+  }
+  auto proof = log_->ConsistencyProof(request.first_size(), request.second_size());
+  if (!proof.ok()) {
+    runtime_->server().ReplyError(caller, proof.status());
+    return;
+  }
+  auto first = log_->RootAt(request.first_size());
+  auto second = log_->RootAt(request.second_size());
+  for (const absl::Status& s : {first.status(), second.status()}) {
+    if (!s.ok()) {
+      runtime_->server().ReplyError(caller, s);
+      return;
+    }
+  }
+  asb::v1::Response response;
+  auto* out = response.mutable_audit_consistency_proof();
+  out->set_first_size(request.first_size());
+  out->set_second_size(request.second_size());
+  for (auto& h : *proof) {
+    out->add_proof(std::move(h));
+  }
+  out->set_first_root(*first);
+  out->set_second_root(*second);
   runtime_->server().Reply(caller, std::move(response));
 }
 

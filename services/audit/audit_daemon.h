@@ -1,22 +1,32 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "asb/config/v1/daemons.pb.h"
 #include "common/config/violations.h"
 #include "services/audit/audit_log.h"
+#include "services/audit/tree_head.h"
 #include "services/daemon/daemon_main.h"
 
 namespace asb::audit {
 
 void ValidateAuditConfig(const asb::config::v1::AuditConfig& config, config::Violations* v);
 
+// The signing key file when AuditConfig.signing_key_file is empty.
+std::string SigningKeyPath(const asb::config::v1::AuditConfig& config);
+
 // asb-audit: the access log. Consumes the "audit" streams of intake, sharing and notify into a
-// tamper-evident log, records its own refusals and auditors' queries there, and answers
-// auditors' queries.
+// tamper-evident log, records its own refusals and auditors' queries there, answers auditors'
+// queries, and signs tree heads (every kTreeHeadInterval while the log grows, and on demand)
+// with inclusion and consistency proofs against them.
 class AuditDaemon : public daemon::Daemon {
  public:
+  // TODO(merkle): make this AuditConfig.tree_head_interval_seconds.
+  static constexpr std::chrono::milliseconds kTreeHeadInterval{10000};
+
   static absl::StatusOr<std::unique_ptr<AuditDaemon>> Create(
       const asb::config::v1::AuditConfig& config);
   absl::Status Start() override;
@@ -25,10 +35,20 @@ class AuditDaemon : public daemon::Daemon {
  private:
   AuditDaemon() = default;
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
+  void HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query);
+  void HandleTreeHead(const bus::Caller& caller, const asb::v1::AuditTreeHeadRequest& request);
+  void HandleInclusion(const bus::Caller& caller,
+                       const asb::v1::AuditInclusionProofRequest& request);
+  void HandleConsistency(const bus::Caller& caller,
+                         const asb::v1::AuditConsistencyProofRequest& request);
+  // Signs and stores a tree head of the committed log unless the latest stored one already has
+  // its size; returns the latest tree head (nullopt while the log is empty).
+  absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> IssueTreeHead();
 
   asb::config::v1::AuditConfig config_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<AuditLog> log_;
+  std::unique_ptr<TreeHeadSigner> signer_;
 };
 
 daemon::DaemonSpec AuditSpec();

@@ -12,6 +12,7 @@
 #include "common/crypto/crypto.h"
 #include "common/log/log.h"
 #include "common/status/check.h"
+#include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -27,6 +28,10 @@ constexpr char kByAgency[] = "by_agency";
 constexpr char kMeta[] = "meta";
 constexpr char kSizeKey[] = "size";
 constexpr char kLeafPrefix[] = "leaf/";
+constexpr char kNodePrefix[] = "node/";
+constexpr char kTreeHeadPrefix[] = "sth/";
+// Tree heads returned per TreeHeads() call at most.
+constexpr uint32_t kMaxTreeHeads = 10000;
 // stream::LogColumnFamily("audit"): asb-audit keeps the usual "audit" stream's shape (unused).
 constexpr char kAuditStreamColumnFamily[] = "log.audit";
 // Longest filter value DescribeQuery copies into a record's detail.
@@ -47,6 +52,17 @@ std::string IndexKey(absl::string_view value, uint64_t index) {
 }
 
 std::string LeafKey(uint64_t index) { return absl::StrCat(kLeafPrefix, store::EncodeSeq(index)); }
+
+std::string NodeKey(int level, uint64_t index) {
+  std::string key(kNodePrefix);
+  key.push_back(static_cast<char>(level));
+  key.append(store::EncodeSeq(index));
+  return key;
+}
+
+std::string TreeHeadKey(uint64_t tree_size) {
+  return absl::StrCat(kTreeHeadPrefix, store::EncodeSeq(tree_size));
+}
 
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
@@ -112,27 +128,6 @@ std::vector<std::string> AuditColumnFamilies() {
       kEntries, kByCase, kByAgency, kMeta, stream::kOffsetsColumnFamily, kAuditStreamColumnFamily};
 }
 
-std::string CanonicalEntryBytes(const asb::v1::AuditEntry& entry) {
-  asb::v1::AuditEntry copy = entry;
-  copy.clear_leaf_hash();
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    // SerializeToCodedStream honours the stream's deterministic flag (map order).
-    const bool ok = copy.SerializeToCodedStream(&coded);
-    ASB_CHECK(ok);  // only fails for messages over 2 GiB, which the bus limits rule out
-  }
-  return bytes;
-}
-
-std::string LeafHash(const asb::v1::AuditEntry& entry) {
-  std::string input(1, '\0');
-  input.append(CanonicalEntryBytes(entry));
-  return crypto::Sha256(input);
-}
-
 AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)
     : store_(store), clock_(std::move(clock)) {}
 
@@ -163,6 +158,17 @@ absl::Status AuditLog::Load() {
   }
   size_ = size;
   pending_ = size;
+  auto range = crypto::merkle::CompactRange::FromNodes(size, Reader());
+  if (absl::IsNotFound(range.status())) {
+    // Entries written before the tree's nodes were stored: write them once.
+    ASB_RETURN_IF_ERROR(RebuildTree(size));
+    range = crypto::merkle::CompactRange::FromNodes(size, Reader());
+  }
+  if (!range.ok()) {
+    return range.status();
+  }
+  committed_ = *range;
+  pending_range_ = committed_;
   SPDLOG_LOGGER_INFO(Logger(), "audit log loaded: {} entries", size_);
   return absl::OkStatus();
 }
@@ -185,6 +191,9 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   batch->Put(kEntries, key, entry.SerializeAsString());
   batch->Put(kMeta, LeafKey(index), leaf);
   batch->Put(kMeta, kSizeKey, key);
+  pending_range_.Append(leaf, [batch](int level, uint64_t node, const std::string& hash) {
+    batch->Put(kMeta, NodeKey(level, node), hash);
+  });
   const asb::v1::AuditRecord& r = entry.record();
   if (!r.case_id().empty()) {
     batch->Put(kByCase, IndexKey(r.case_id(), index), "");
@@ -195,9 +204,17 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   if (!r.recipient_agency().empty() && r.recipient_agency() != r.actor_agency()) {
     batch->Put(kByAgency, IndexKey(r.recipient_agency(), index), "");
   }
-  batch->OnCommit([this, index] { size_ = std::max(size_, index); });
+  batch->OnCommit([this, index] {
+    size_ = std::max(size_, index);
+    if (index == pending_) {
+      committed_ = pending_range_;
+    }
+  });
   // Every index assigned in the failed batch is free again.
-  batch->OnAbort([this] { pending_ = size_; });
+  batch->OnAbort([this] {
+    pending_ = size_;
+    pending_range_ = committed_;
+  });
   return index;
 }
 
@@ -321,6 +338,157 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
                                       : last_examined);
   }
   return response;
+}
+
+absl::StatusOr<std::string> AuditLog::ReadNode(int level, uint64_t index) const {
+  std::string value;
+  const std::string key = level == 0 ? LeafKey(index + 1) : NodeKey(level, index);
+  absl::Status s = store_->Get(kMeta, key, &value);
+  if (!s.ok()) {
+    if (absl::IsNotFound(s)) {
+      return absl::NotFoundError(
+          absl::StrCat("audit tree: no hash for subtree ", level, "/", index));
+    }
+    return s;
+  }
+  if (value.size() != crypto::merkle::kHashSize) {
+    return absl::DataLossError(absl::StrCat("audit tree: subtree ", level, "/", index, " hash is ",
+                                            value.size(), " bytes"));
+  }
+  return value;
+}
+
+crypto::merkle::NodeReader AuditLog::Reader() const {
+  return [this](int level, uint64_t index) { return ReadNode(level, index); };
+}
+
+absl::Status AuditLog::RebuildTree(uint64_t size) {
+  SPDLOG_LOGGER_INFO(Logger(), "audit log: writing Merkle tree nodes for {} entries", size);
+  crypto::merkle::CompactRange range;
+  store::Batch batch = store_->NewBatch();
+  for (uint64_t index = 1; index <= size; ++index) {
+    auto leaf = ReadNode(0, index - 1);
+    if (!leaf.ok()) {
+      return leaf.status();
+    }
+    range.Append(*std::move(leaf), [&batch](int level, uint64_t node, const std::string& hash) {
+      batch.Put(kMeta, NodeKey(level, node), hash);
+    });
+    if (batch.count() >= 10000) {
+      ASB_RETURN_IF_ERROR(store_->Write(&batch));
+    }
+  }
+  return store_->Write(&batch);
+}
+
+absl::StatusOr<std::string> AuditLog::RootAt(uint64_t tree_size) const {
+  if (tree_size > size_) {
+    return absl::OutOfRangeError(
+        absl::StrCat("tree size ", tree_size, " is beyond the log's ", size_, " entries"));
+  }
+  if (tree_size == size_) {
+    return committed_.Root();
+  }
+  return crypto::merkle::RootAt(tree_size, Reader());
+}
+
+absl::StatusOr<std::vector<std::string>> AuditLog::InclusionProof(uint64_t index,
+                                                                  uint64_t tree_size) const {
+  if (index == 0 || index > tree_size || tree_size > size_) {
+    return absl::OutOfRangeError(absl::StrCat("entry ", index, " in a tree of ", tree_size,
+                                              ": need 1 <= entry <= tree size <= ", size_));
+  }
+  return crypto::merkle::InclusionProof(index - 1, tree_size, Reader());
+}
+
+absl::StatusOr<std::vector<std::string>> AuditLog::ConsistencyProof(uint64_t first,
+                                                                    uint64_t second) const {
+  if (first > second || second > size_) {
+    return absl::OutOfRangeError(absl::StrCat("consistency from ", first, " to ", second,
+                                              ": need first <= second <= ", size_));
+  }
+  return crypto::merkle::ConsistencyProof(first, second, Reader());
+}
+
+absl::StatusOr<asb::v1::AuditEntry> AuditLog::Get(uint64_t index) const {
+  std::string value;
+  absl::Status s = store_->Get(kEntries, store::EncodeSeq(index), &value);
+  if (!s.ok()) {
+    return absl::IsNotFound(s) ? absl::NotFoundError(absl::StrCat("no audit entry ", index)) : s;
+  }
+  asb::v1::AuditEntry entry;
+  if (!entry.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("audit entry ", index, ": unparsable"));
+  }
+  return entry;
+}
+
+void AuditLog::PutTreeHead(const asb::v1::SignedTreeHead& sth, store::Batch* batch) {
+  batch->Put(kMeta, TreeHeadKey(sth.tree_size()), sth.SerializeAsString());
+}
+
+absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditLog::TreeHeadAt(
+    uint64_t tree_size) const {
+  std::string value;
+  absl::Status s = store_->Get(kMeta, TreeHeadKey(tree_size), &value);
+  if (absl::IsNotFound(s)) {
+    return std::nullopt;
+  }
+  if (!s.ok()) {
+    return s;
+  }
+  asb::v1::SignedTreeHead sth;
+  if (!sth.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("tree head ", tree_size, ": unparsable"));
+  }
+  return sth;
+}
+
+absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditLog::LatestTreeHead() const {
+  auto it = store_->NewIterator(kMeta);
+  // The last key with the prefix: seek to the prefix's successor and step back.
+  std::string end(kTreeHeadPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  it->SeekForPrev(rocksdb::Slice(end));
+  if (it->Valid() && it->key().ToStringView() == end) {
+    it->Prev();
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit tree heads");
+  }
+  if (!it->Valid() || !it->key().starts_with(kTreeHeadPrefix)) {
+    return std::nullopt;
+  }
+  asb::v1::SignedTreeHead sth;
+  if (!sth.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return absl::DataLossError("latest tree head: unparsable");
+  }
+  return sth;
+}
+
+absl::StatusOr<std::vector<asb::v1::SignedTreeHead>> AuditLog::TreeHeads(uint64_t after_size,
+                                                                         uint32_t limit,
+                                                                         bool* more) const {
+  limit = limit == 0 ? kMaxTreeHeads : std::min(limit, kMaxTreeHeads);
+  *more = false;
+  std::vector<asb::v1::SignedTreeHead> out;
+  auto it = store_->NewIterator(kMeta);
+  for (it->Seek(rocksdb::Slice(TreeHeadKey(after_size + 1)));
+       it->Valid() && it->key().starts_with(kTreeHeadPrefix); it->Next()) {
+    if (out.size() == limit) {
+      *more = true;
+      break;
+    }
+    asb::v1::SignedTreeHead sth;
+    if (!sth.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("tree head: unparsable");
+    }
+    out.push_back(std::move(sth));
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit tree heads");
+  }
+  return out;
 }
 
 std::string AuditLog::DescribeQuery(const asb::v1::AuditQueryRequest& request) {
