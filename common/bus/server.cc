@@ -76,6 +76,13 @@ absl::Status Server::Start(Handler handler) {
 }
 
 void Server::HandleReadable() {
+  DrainRequests();
+  if (on_drained_) {
+    on_drained_();
+  }
+}
+
+void Server::DrainRequests() {
   static auto* lg = log::Get("bus");
   // Bounded per wake-up so one busy client cannot starve the rest of the loop.
   for (int n = 0; n < 1000; ++n) {

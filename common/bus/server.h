@@ -59,6 +59,10 @@ class Server {
   void PublishHead(const std::string& stream, uint64_t head);
 
   void OnBadMessage(BadMessageFn fn) { on_bad_ = std::move(fn); }
+  // Called once at the end of every wake-up of the request socket, after the handler has seen
+  // every request that was waiting (at most 1000 per wake-up). Lets a daemon batch the work of
+  // one drain (intake's group commit) and answer afterwards.
+  void OnDrained(std::function<void()> fn) { on_drained_ = std::move(fn); }
 
   // The endpoints actually bound (tcp://127.0.0.1:* resolves to a port).
   const std::string& api_endpoint() const { return api_endpoint_; }
@@ -67,6 +71,7 @@ class Server {
 
  private:
   void HandleReadable();
+  void DrainRequests();
 
   zmq::context_t* context_;
   Loop* loop_;
@@ -76,6 +81,7 @@ class Server {
   zmq::socket_t pub_;
   Handler handler_;
   BadMessageFn on_bad_;
+  std::function<void()> on_drained_;
   std::string api_endpoint_;
   std::string hints_endpoint_;
   uint64_t bad_messages_ = 0;

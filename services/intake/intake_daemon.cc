@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
 }
 
 absl::Status IntakeDaemon::Start() {
+  runtime_->server().OnDrained([this] { Flush(); });
   return runtime_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
     Handle(caller, request);
   });
@@ -52,19 +53,42 @@ void IntakeDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& req
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_FEED, "submit events")) {
     return;
   }
-  auto result =
-      handler_->Submit(Source{caller.principal.name, caller.principal.agency}, request.submit());
-  if (!result.ok()) {
-    SPDLOG_LOGGER_WARN(lg, "[{}] submission not accepted: {}", caller.principal.name,
-                       std::string(result.status().message()));
-    runtime_->server().ReplyError(caller, result.status());
+  // Bounds one group's batch (and memory): flush early when it would grow past this.
+  constexpr std::size_t kMaxGroupEvents = 20000;
+  if (pending_events_ + request.submit().events_size() > kMaxGroupEvents) {
+    Flush();
+  }
+  pending_events_ += request.submit().events_size();
+  pending_.push_back(PendingSubmit{caller, request.submit()});
+}
+
+void IntakeDaemon::Flush() {
+  static auto* lg = log::Get("intake");
+  if (pending_.empty()) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(lg, "[{}] submission of {} handled", caller.principal.name,
-                      request.submit().events_size());
-  asb::v1::Response response;
-  *response.mutable_submit() = std::move(*result);
-  runtime_->server().Reply(caller, std::move(response));
+  std::vector<PendingSubmit> pending = std::move(pending_);
+  pending_.clear();
+  pending_events_ = 0;
+  std::vector<IntakeHandler::Submission> group;
+  group.reserve(pending.size());
+  for (const PendingSubmit& p : pending) {
+    group.push_back(IntakeHandler::Submission{
+        Source{p.caller.principal.name, p.caller.principal.agency}, &p.request});
+  }
+  std::vector<absl::StatusOr<asb::v1::SubmitResponse>> results = handler_->SubmitGroup(group);
+  SPDLOG_LOGGER_DEBUG(lg, "group of {} submissions handled", pending.size());
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (!results[i].ok()) {
+      SPDLOG_LOGGER_WARN(lg, "[{}] submission not accepted: {}", pending[i].caller.principal.name,
+                         std::string(results[i].status().message()));
+      runtime_->server().ReplyError(pending[i].caller, results[i].status());
+      continue;
+    }
+    asb::v1::Response response;
+    *response.mutable_submit() = std::move(*results[i]);
+    runtime_->server().Reply(pending[i].caller, std::move(response));
+  }
 }
 
 daemon::DaemonSpec IntakeSpec() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "asb/config/v1/daemons.pb.h"
@@ -14,7 +15,9 @@ namespace asb::intake {
 void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::Violations* v);
 
 // asb-intake: the edge for feeds. Serves Submit (feeds only) and its "events" and "audit"
-// streams.
+// streams. Group commit: every Submit waiting on the socket when the loop wakes is collected,
+// then all of them are written in ONE batch (one fsync) when the drain ends, and only then is
+// each answered (a failed write answers each with kUnavailable and acknowledges nothing).
 class IntakeDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<IntakeDaemon>> Create(
@@ -25,10 +28,19 @@ class IntakeDaemon : public daemon::Daemon {
  private:
   IntakeDaemon() = default;
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
+  // Writes the collected submissions as one group and answers each.
+  void Flush();
+
+  struct PendingSubmit {
+    bus::Caller caller;
+    asb::v1::SubmitRequest request;
+  };
 
   asb::config::v1::IntakeConfig config_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<IntakeHandler> handler_;
+  std::vector<PendingSubmit> pending_;
+  std::size_t pending_events_ = 0;
 };
 
 daemon::DaemonSpec IntakeSpec();

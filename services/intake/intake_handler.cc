@@ -519,147 +519,195 @@ absl::Status IntakeHandler::ValidateEvent(const CaseEvent& event, absl::Time now
 
 absl::StatusOr<asb::v1::SubmitResponse> IntakeHandler::Submit(
     const Source& source, const asb::v1::SubmitRequest& request) {
-  if (source.principal.empty()) {
-    return absl::InternalError("submit without a source principal");
-  }
+  std::vector<absl::StatusOr<asb::v1::SubmitResponse>> results =
+      SubmitGroup({Submission{source, &request}});
+  return std::move(results[0]);
+}
+
+std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
+    const std::vector<Submission>& group) {
   const absl::Time now = clock_();
   Timestamp now_ts;
   ToTimestamp(now, &now_ts);
 
-  auto audit_record = [&](asb::v1::AuditKind kind) {
-    asb::v1::Envelope env;
-    *env.mutable_produced_at() = now_ts;
-    asb::v1::AuditRecord* r = env.mutable_audit();
-    r->set_kind(kind);
-    *r->mutable_at() = now_ts;
-    r->set_component(kComponent);
-    r->set_actor(source.principal);
-    r->set_actor_agency(source.agency);
-    return env;
-  };
-
   store::Batch batch = store_->NewBatch();
-
-  if (request.events_size() > static_cast<int>(max_events_)) {
-    asb::v1::Envelope env = audit_record(asb::v1::AUDIT_KIND_REJECTION);
-    const std::string reason = absl::StrCat("events: ", request.events_size(),
-                                            " events in one request; at most ", max_events_);
-    env.mutable_audit()->set_detail(reason);
-    audit_->Append(&batch, &env);
-    absl::Status written = store_->Write(&batch);
-    if (!written.ok()) {
-      SPDLOG_LOGGER_WARN(Logger(), "could not record a rejected submission: {}",
-                         written.ToString());
-    }
-    refused_ += request.events_size();
-    return absl::InvalidArgumentError(reason);
-  }
-
-  // Phase 1, read-only: validate and look up earlier submissions. Nothing is appended until
-  // every lookup has succeeded, so a failed lookup leaves the logs untouched.
-  struct Decision {
-    absl::Status valid;
-    std::string key;
-    uint64_t earlier = 0;  // hub_seq of an earlier request's copy
+  // Keys accepted earlier in this group → their hub_seq (not yet in the store).
+  std::unordered_map<std::string, uint64_t> in_group;
+  struct Counts {
+    uint64_t accepted = 0, duplicates = 0, refused = 0;
   };
-  std::vector<Decision> decisions(request.events_size());
-  for (int i = 0; i < request.events_size(); ++i) {
-    const CaseEvent& event = request.events(i);
-    Decision& d = decisions[i];
-    d.valid = ValidateEvent(event, now);
-    if (!d.valid.ok()) {
+  std::vector<Counts> counts(group.size());
+  std::vector<absl::StatusOr<asb::v1::SubmitResponse>> out;
+  out.reserve(group.size());
+  // True for a submission refused on its own (its error is final, whatever the write does).
+  std::vector<bool> own_error(group.size(), false);
+
+  for (std::size_t g = 0; g < group.size(); ++g) {
+    const Source& source = group[g].source;
+    const asb::v1::SubmitRequest& request = *group[g].request;
+    Counts& n = counts[g];
+    if (source.principal.empty()) {
+      out.push_back(absl::InternalError("submit without a source principal"));
+      own_error[g] = true;
       continue;
     }
-    d.key = DedupeKey(source.principal, event.source_event_id());
-    std::string value;
-    absl::Status got = store_->Get(kDedupeColumnFamily, d.key, &value);
-    if (got.ok()) {
-      if (value.size() != 8) {
-        return absl::DataLossError("dedupe index entry is corrupt");
-      }
-      d.earlier = store::DecodeSeq(value);
-    } else if (!absl::IsNotFound(got)) {
-      SPDLOG_LOGGER_WARN(Logger(), "dedupe lookup failed: {}", got.ToString());
-      return got;
-    }
-  }
 
-  // Phase 2: append accepted events and audit records to one batch.
-  asb::v1::SubmitResponse response;
-  // Keys accepted earlier in this request → their hub_seq (not yet in the store).
-  std::unordered_map<std::string, uint64_t> in_request;
-  uint64_t accepted = 0, duplicates = 0, refused = 0;
-  for (int i = 0; i < request.events_size(); ++i) {
-    const CaseEvent& event = request.events(i);
-    const Decision& d = decisions[i];
-    asb::v1::SubmitResult* result = response.add_results();
-    result->set_index(static_cast<uint32_t>(i));
-    result->set_source_event_id(event.source_event_id());
+    auto audit_record = [&](asb::v1::AuditKind kind) {
+      asb::v1::Envelope env;
+      *env.mutable_produced_at() = now_ts;
+      asb::v1::AuditRecord* r = env.mutable_audit();
+      r->set_kind(kind);
+      *r->mutable_at() = now_ts;
+      r->set_component(kComponent);
+      r->set_actor(source.principal);
+      r->set_actor_agency(source.agency);
+      return env;
+    };
 
-    if (!d.valid.ok()) {
-      const std::string message = absl::StrCat("events[", i, "].", d.valid.message());
-      result->set_outcome(asb::v1::SubmitResult::OUTCOME_REFUSED);
-      result->mutable_status()->set_code(asb::v1::STATUS_CODE_INVALID_ARGUMENT);
-      result->mutable_status()->set_message(message);
+    if (request.events_size() > static_cast<int>(max_events_)) {
       asb::v1::Envelope env = audit_record(asb::v1::AUDIT_KIND_REJECTION);
-      if (UsableCaseId(event.case_id())) {
-        env.mutable_audit()->set_case_id(event.case_id());
-      }
-      env.mutable_audit()->set_event_type(EventTypeOf(event));
-      env.mutable_audit()->set_detail(message);
+      const std::string reason = absl::StrCat("events: ", request.events_size(),
+                                              " events in one request; at most ", max_events_);
+      env.mutable_audit()->set_detail(reason);
+      // The rejection record rides with the group's batch.
       audit_->Append(&batch, &env);
-      ++refused;
+      n.refused = request.events_size();
+      out.push_back(absl::InvalidArgumentError(reason));
+      own_error[g] = true;
       continue;
     }
 
-    uint64_t earlier = d.earlier;
-    if (auto it = in_request.find(d.key); earlier == 0 && it != in_request.end()) {
-      earlier = it->second;
+    // Phase 1, read-only: validate and look up earlier submissions. Nothing of this
+    // submission is appended until every lookup has succeeded, so a failed lookup leaves the
+    // batch without it.
+    struct Decision {
+      absl::Status valid;
+      std::string key;
+      uint64_t earlier = 0;  // hub_seq of an earlier request's copy
+    };
+    std::vector<Decision> decisions(request.events_size());
+    absl::Status lookup;
+    for (int i = 0; i < request.events_size() && lookup.ok(); ++i) {
+      const CaseEvent& event = request.events(i);
+      Decision& d = decisions[i];
+      d.valid = ValidateEvent(event, now);
+      if (!d.valid.ok()) {
+        continue;
+      }
+      d.key = DedupeKey(source.principal, event.source_event_id());
+      std::string value;
+      absl::Status got = store_->Get(kDedupeColumnFamily, d.key, &value);
+      if (got.ok()) {
+        if (value.size() != 8) {
+          lookup = absl::DataLossError("dedupe index entry is corrupt");
+        } else {
+          d.earlier = store::DecodeSeq(value);
+        }
+      } else if (!absl::IsNotFound(got)) {
+        SPDLOG_LOGGER_WARN(Logger(), "dedupe lookup failed: {}", got.ToString());
+        lookup = got;
+      }
     }
-    if (earlier != 0) {
-      result->set_outcome(asb::v1::SubmitResult::OUTCOME_DUPLICATE);
-      result->set_hub_seq(earlier);
-      ++duplicates;
+    if (!lookup.ok()) {
+      out.push_back(lookup);
+      own_error[g] = true;
       continue;
     }
 
-    asb::v1::Envelope env;
-    *env.mutable_produced_at() = now_ts;
-    asb::v1::AcceptedEvent* accepted_event = env.mutable_accepted_event();
-    accepted_event->set_source(source.principal);
-    accepted_event->set_source_agency(source.agency);
-    *accepted_event->mutable_received_at() = now_ts;
-    *accepted_event->mutable_event() = event;
-    const uint64_t seq = events_->Append(&batch, &env);
-    batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(seq));
-    in_request.emplace(d.key, seq);
+    // Phase 2: append accepted events and audit records to the group's batch.
+    asb::v1::SubmitResponse response;
+    for (int i = 0; i < request.events_size(); ++i) {
+      const CaseEvent& event = request.events(i);
+      const Decision& d = decisions[i];
+      asb::v1::SubmitResult* result = response.add_results();
+      result->set_index(static_cast<uint32_t>(i));
+      result->set_source_event_id(event.source_event_id());
 
-    asb::v1::Envelope audit_env = audit_record(asb::v1::AUDIT_KIND_COLLECTION);
-    asb::v1::AuditRecord* r = audit_env.mutable_audit();
-    r->set_case_id(event.case_id());
-    r->set_event_type(EventTypeOf(event));
-    r->set_ref_seq(seq);
-    audit_->Append(&batch, &audit_env);
+      if (!d.valid.ok()) {
+        const std::string message = absl::StrCat("events[", i, "].", d.valid.message());
+        result->set_outcome(asb::v1::SubmitResult::OUTCOME_REFUSED);
+        result->mutable_status()->set_code(asb::v1::STATUS_CODE_INVALID_ARGUMENT);
+        result->mutable_status()->set_message(message);
+        asb::v1::Envelope env = audit_record(asb::v1::AUDIT_KIND_REJECTION);
+        if (UsableCaseId(event.case_id())) {
+          env.mutable_audit()->set_case_id(event.case_id());
+        }
+        env.mutable_audit()->set_event_type(EventTypeOf(event));
+        env.mutable_audit()->set_detail(message);
+        audit_->Append(&batch, &env);
+        ++n.refused;
+        continue;
+      }
 
-    result->set_outcome(asb::v1::SubmitResult::OUTCOME_ACCEPTED);
-    result->set_hub_seq(seq);
-    ++accepted;
+      uint64_t earlier = d.earlier;
+      if (auto it = in_group.find(d.key); earlier == 0 && it != in_group.end()) {
+        earlier = it->second;
+      }
+      if (earlier != 0) {
+        result->set_outcome(asb::v1::SubmitResult::OUTCOME_DUPLICATE);
+        result->set_hub_seq(earlier);
+        ++n.duplicates;
+        continue;
+      }
+
+      asb::v1::Envelope env;
+      *env.mutable_produced_at() = now_ts;
+      asb::v1::AcceptedEvent* accepted_event = env.mutable_accepted_event();
+      accepted_event->set_source(source.principal);
+      accepted_event->set_source_agency(source.agency);
+      *accepted_event->mutable_received_at() = now_ts;
+      *accepted_event->mutable_event() = event;
+      const uint64_t seq = events_->Append(&batch, &env);
+      batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(seq));
+      in_group.emplace(d.key, seq);
+
+      asb::v1::Envelope audit_env = audit_record(asb::v1::AUDIT_KIND_COLLECTION);
+      asb::v1::AuditRecord* r = audit_env.mutable_audit();
+      r->set_case_id(event.case_id());
+      r->set_event_type(EventTypeOf(event));
+      r->set_ref_seq(seq);
+      audit_->Append(&batch, &audit_env);
+
+      result->set_outcome(asb::v1::SubmitResult::OUTCOME_ACCEPTED);
+      result->set_hub_seq(seq);
+      ++n.accepted;
+    }
+    out.push_back(std::move(response));
   }
 
   if (!batch.empty()) {
     absl::Status written = store_->Write(&batch);
     if (!written.ok()) {
-      SPDLOG_LOGGER_WARN(Logger(), "submission of {} events not stored: {}", request.events_size(),
+      ++failed_groups_;
+      SPDLOG_LOGGER_WARN(Logger(), "group of {} submissions not stored: {}", group.size(),
                          written.ToString());
-      return written;
+      // Whatever the store said (disk full, I/O error, busy), the feed's answer is the same:
+      // nothing was stored, retry later; de-duplication makes the retry safe.
+      const absl::Status unavailable = absl::UnavailableError(
+          absl::StrCat("the event store could not write (", written.message(),
+                       "); nothing was stored or acknowledged: retry the submission later"));
+      for (std::size_t g = 0; g < group.size(); ++g) {
+        if (!own_error[g]) {
+          out[g] = unavailable;
+        }
+      }
+      return out;
+    }
+    ++groups_;
+  }
+  for (std::size_t g = 0; g < group.size(); ++g) {
+    if (!own_error[g] || absl::IsInvalidArgument(out[g].status())) {
+      accepted_ += counts[g].accepted;
+      duplicates_ += counts[g].duplicates;
+      refused_ += counts[g].refused;
+    }
+    if (out[g].ok()) {
+      SPDLOG_LOGGER_DEBUG(Logger(), "[{}] submit: {} accepted, {} duplicate, {} refused",
+                          group[g].source.principal, counts[g].accepted, counts[g].duplicates,
+                          counts[g].refused);
     }
   }
-  accepted_ += accepted;
-  duplicates_ += duplicates;
-  refused_ += refused;
-  SPDLOG_LOGGER_DEBUG(Logger(), "[{}] submit: {} accepted, {} duplicate, {} refused",
-                      source.principal, accepted, duplicates, refused);
-  return response;
+  return out;
 }
 
 }  // namespace asb::intake

@@ -68,6 +68,21 @@ class IntakeHandler {
   absl::StatusOr<asb::v1::SubmitResponse> Submit(const Source& source,
                                                  const asb::v1::SubmitRequest& request);
 
+  // One submission of a group (group commit).
+  struct Submission {
+    Source source;
+    const asb::v1::SubmitRequest* request = nullptr;  // not owned; outlives the call
+  };
+
+  // Group commit: handles every submission as Submit would, but all of them go into ONE Batch
+  // and one Write (one fsync), and a resubmission within the group is a duplicate of its first
+  // copy. Returns one result per submission, in order. A submission refused on its own
+  // (kInvalidArgument: too many events; a failed lookup) does not affect the others. If the
+  // Write fails, EVERY submission that was not refused on its own gets kUnavailable ("nothing
+  // was stored; retry") and nothing is acknowledged; the next group retries the store afresh.
+  std::vector<absl::StatusOr<asb::v1::SubmitResponse>> SubmitGroup(
+      const std::vector<Submission>& group);
+
   // Validates one event without touching any state. OK, or kInvalidArgument listing every
   // problem as "<field path>: <problem>" joined by "; ", e.g. "case_id: required",
   // "person_linked.person.role: required", "occurred_at: year out of range (before 1990)",
@@ -79,6 +94,9 @@ class IntakeHandler {
   uint64_t accepted() const { return accepted_; }
   uint64_t duplicates() const { return duplicates_; }
   uint64_t refused() const { return refused_; }
+  // Groups written (one fsync each) and groups whose write failed.
+  uint64_t groups() const { return groups_; }
+  uint64_t failed_groups() const { return failed_groups_; }
 
  private:
   store::Store* store_;
@@ -89,6 +107,8 @@ class IntakeHandler {
   uint64_t accepted_ = 0;
   uint64_t duplicates_ = 0;
   uint64_t refused_ = 0;
+  uint64_t groups_ = 0;
+  uint64_t failed_groups_ = 0;
 };
 
 }  // namespace asb::intake

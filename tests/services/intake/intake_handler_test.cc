@@ -606,6 +606,71 @@ TEST_F(IntakeHandlerTest, StoreFailureAcknowledgesNothingAndRetryWorks) {
   EXPECT_EQ(events[2].accepted_event().event().source_event_id(), "e2");
 }
 
+TEST_F(IntakeHandlerTest, GroupCommitWritesOneBatchAndAnswersEach) {
+  asb::v1::SubmitRequest a = Request({Opened("g1"), Opened("g2")});
+  asb::v1::SubmitRequest b = Request({Opened("g3")});
+  // Another feed's event with the same source_event_id is a different event.
+  asb::v1::SubmitRequest c = Request({Opened("g1")});
+  // A resubmission of g2 inside the same group: a duplicate of the first copy.
+  asb::v1::SubmitRequest d = Request({Opened("g2")});
+  // Too many events: refused on its own, the others still go through.
+  asb::v1::SubmitRequest big =
+      Request({Opened("x1"), Opened("x2"), Opened("x3"), Opened("x4"), Opened("x5"), Opened("x6")});
+  const Source other{"housing-feed", "housing"};
+  auto results =
+      handler_->SubmitGroup({{feed_, &a}, {feed_, &b}, {other, &c}, {feed_, &d}, {feed_, &big}});
+  ASSERT_EQ(results.size(), 5u);
+  ASB_ASSERT_OK(results[0]);
+  ASB_ASSERT_OK(results[1]);
+  ASB_ASSERT_OK(results[2]);
+  ASB_ASSERT_OK(results[3]);
+  EXPECT_THAT(results[4], StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(results[0]->results(0).hub_seq(), 1u);
+  EXPECT_EQ(results[0]->results(1).hub_seq(), 2u);
+  EXPECT_EQ(results[1]->results(0).hub_seq(), 3u);
+  EXPECT_EQ(results[2]->results(0).outcome(), SubmitResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(results[2]->results(0).hub_seq(), 4u);
+  EXPECT_EQ(results[3]->results(0).outcome(), SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_EQ(results[3]->results(0).hub_seq(), 2u);
+  EXPECT_EQ(handler_->groups(), 1u);  // one Write, one fsync
+  EXPECT_EQ(events_->head(), 4u);
+
+  // A later resubmission returns the original hub_seq and stores nothing.
+  auto again = handler_->SubmitGroup({{feed_, &b}});
+  ASB_ASSERT_OK(again[0]);
+  EXPECT_EQ(again[0]->results(0).outcome(), SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_EQ(again[0]->results(0).hub_seq(), 3u);
+  EXPECT_EQ(events_->head(), 4u);
+}
+
+TEST_F(IntakeHandlerTest, GroupWriteFailureRefusesEveryRequestAndRecovers) {
+  asb::v1::SubmitRequest a = Request({Opened("f1")});
+  asb::v1::SubmitRequest b = Request({Opened("f2"), Opened("f3")});
+  bool full = true;
+  store_->SetWriteFaultForTest([&full] {
+    return full ? absl::ResourceExhaustedError("No space left on device") : absl::OkStatus();
+  });
+  auto failed = handler_->SubmitGroup({{feed_, &a}, {feed_, &b}});
+  ASSERT_EQ(failed.size(), 2u);
+  for (const auto& r : failed) {
+    // Whatever the store said, the feed is told to retry.
+    EXPECT_THAT(r, StatusIsWith(absl::StatusCode::kUnavailable, "retry"));
+  }
+  EXPECT_EQ(events_->head(), 0u);
+  EXPECT_EQ(handler_->accepted(), 0u);
+  EXPECT_EQ(handler_->failed_groups(), 1u);
+
+  full = false;  // space returns: the same submissions go through, nothing remembered
+  auto ok = handler_->SubmitGroup({{feed_, &b}, {feed_, &a}});
+  ASB_ASSERT_OK(ok[0]);
+  ASB_ASSERT_OK(ok[1]);
+  EXPECT_EQ(ok[0]->results(0).outcome(), SubmitResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(ok[0]->results(0).hub_seq(), 1u);
+  EXPECT_EQ(ok[1]->results(0).hub_seq(), 3u);
+  EXPECT_EQ(events_->head(), 3u);
+  EXPECT_EQ(handler_->accepted(), 3u);
+}
+
 TEST_F(IntakeHandlerTest, EmptyRequestAndMissingPrincipal) {
   auto empty = handler_->Submit(feed_, asb::v1::SubmitRequest());
   ASB_ASSERT_OK(empty);
