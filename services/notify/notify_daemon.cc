@@ -12,6 +12,19 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
   daemon::CheckServer(config.server(), "server", v);
   v->Required("isp_file", config.isp_file());
   daemon::CheckUpstream(config.sharing(), "sharing", v);
+  if (config.ack_timeout_ms() != 0 &&
+      (config.ack_timeout_ms() < 100 || config.ack_timeout_ms() > 86400000)) {
+    v->Add("ack_timeout_ms", "between 100 and 86400000 (0 means 30000)");
+  }
+  if (config.max_deliveries() > 1000) {
+    v->Add("max_deliveries", "at most 1000 (0 means 10)");
+  }
+  if (config.retention_days() > 3650) {
+    v->Add("retention_days", "at most 3650 (0 means 30)");
+  }
+  if (config.max_parked_pulls() > 100000) {
+    v->Add("max_parked_pulls", "at most 100000 (0 means 1000)");
+  }
 }
 
 absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
@@ -27,7 +40,17 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   o.streams = {"audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
-  d->outbox_ = std::make_unique<Outbox>(&rt->store(), rt->log("audit"), [rt] { return rt->Now(); });
+  OutboxOptions oo;
+  oo.ack_timeout = absl::Milliseconds(config.ack_timeout_ms() != 0 ? config.ack_timeout_ms()
+                                                                   : kDefaultAckTimeoutMs);
+  oo.max_deliveries =
+      config.max_deliveries() != 0 ? config.max_deliveries() : kDefaultMaxDeliveries;
+  oo.retention = absl::Hours(24) *
+                 (config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays);
+  d->max_parked_ =
+      config.max_parked_pulls() != 0 ? config.max_parked_pulls() : kDefaultMaxParkedPulls;
+  d->outbox_ = std::make_unique<Outbox>(
+      &rt->store(), rt->log("audit"), [rt] { return rt->Now(); }, oo);
   ASB_RETURN_IF_ERROR(d->outbox_->Load());
   d->outbox_->SetPolicy(rt->policy());
   rt->OnPolicyChanged([o = d->outbox_.get()](auto policy) { o->SetPolicy(std::move(policy)); });
@@ -46,14 +69,61 @@ absl::Status NotifyDaemon::Start() {
                               return outbox_->ApplyDisclosure(env, batch);
                             }));
   consumer->OnCommitted([this](uint64_t) { WakeParked(); });
+  RunRetention();
   return absl::OkStatus();
 }
 
+void NotifyDaemon::RunRetention() {
+  static auto* lg = log::Get("notify");
+  store::Batch batch = runtime_->store().NewBatch();
+  auto deleted = outbox_->ApplyRetention(&batch);
+  if (!deleted.ok()) {
+    SPDLOG_LOGGER_WARN(lg, "retention: {}", deleted.status().ToString());
+  } else if (!batch.empty()) {
+    absl::Status written = runtime_->store().Write(&batch);
+    if (!written.ok()) {
+      SPDLOG_LOGGER_WARN(lg, "retention not applied: {}", written.ToString());
+    } else {
+      SPDLOG_LOGGER_INFO(lg, "retention: old alerts deleted for {} agencies", *deleted);
+    }
+  }
+  // Hourly: the cut-off moves by the day, so an hour late is never more than a little late.
+  runtime_->loop().RunAfter(std::chrono::hours(1), [this] { RunRetention(); });
+}
+
+void NotifyDaemon::HandleListDeadLetters(const bus::Caller& caller,
+                                         const asb::v1::ListDeadLettersRequest& r) {
+  std::string agency;
+  if (caller.principal.role == asb::v1::ROLE_ADMIN) {
+    agency = r.agency();
+  } else if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "list dead letters")) {
+    return;
+  } else if (!r.agency().empty() && r.agency() != caller.principal.agency) {
+    runtime_->server().ReplyError(
+        caller, absl::PermissionDeniedError("a partner sees its own agency's dead letters only"));
+    return;
+  } else {
+    agency = caller.principal.agency;
+  }
+  auto listed = outbox_->ListDeadLetters(agency, r);
+  if (!listed.ok()) {
+    runtime_->server().ReplyError(caller, listed.status());
+    return;
+  }
+  asb::v1::Response response;
+  *response.mutable_dead_letters() = std::move(*listed);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
 void NotifyDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
+  if (request.has_list_dead_letters()) {
+    HandleListDeadLetters(caller, request.list_dead_letters());
+    return;
+  }
   if (!request.has_pull_alerts() && !request.has_ack_alerts()) {
     runtime_->server().ReplyError(
-        caller, absl::UnimplementedError(
-                    "asb-notify answers ping, pull_alerts, ack_alerts and fetch only"));
+        caller, absl::UnimplementedError("asb-notify answers ping, pull_alerts, ack_alerts, "
+                                         "list_dead_letters and fetch only"));
     return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "receive alerts")) {
@@ -81,7 +151,8 @@ void NotifyDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& req
                                   absl::InvalidArgumentError("pull_alerts.wait_ms: at most 30000"));
     return;
   }
-  if (!ServePull(caller, pull, /*may_wait=*/true)) {
+  // Parked pulls are bounded: beyond the cap a pull is answered at once (possibly empty).
+  if (!ServePull(caller, pull, /*may_wait=*/parked_.size() < max_parked_)) {
     uint64_t id = next_parked_++;
     uint64_t timer =
         runtime_->loop().RunAfter(std::chrono::milliseconds(pull.wait_ms()), [this, id] {
@@ -99,8 +170,8 @@ void NotifyDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& req
 bool NotifyDaemon::ServePull(const bus::Caller& caller, const asb::v1::PullAlertsRequest& request,
                              bool may_wait) {
   const std::string& agency = caller.principal.agency;
-  if (may_wait && request.wait_ms() > 0 && !request.has_from_seq() &&
-      !outbox_->HasPending(agency)) {
+  const bool wait = may_wait && request.wait_ms() > 0 && !request.has_from_seq();
+  if (wait && !outbox_->HasPending(agency)) {
     return false;
   }
   store::Batch batch = runtime_->store().NewBatch();
@@ -108,6 +179,18 @@ bool NotifyDaemon::ServePull(const bus::Caller& caller, const asb::v1::PullAlert
   if (!pulled.ok()) {
     runtime_->server().ReplyError(caller, pulled.status());
     return true;
+  }
+  if (wait && pulled->alerts().empty()) {
+    // Everything pending is in flight with other clients (or was just dead-lettered): keep
+    // waiting; dead letters made on the way are written now.
+    if (!batch.empty()) {
+      absl::Status written = runtime_->store().Write(&batch);
+      if (!written.ok()) {
+        runtime_->server().ReplyError(caller, written);
+        return true;
+      }
+    }
+    return false;
   }
   // Delivery counts and the delivery audit record are durable before the alerts leave.
   if (!runtime_->WriteOrReply(&batch, caller)) {
@@ -127,10 +210,12 @@ void NotifyDaemon::WakeParked() {
     }
   }
   for (uint64_t id : ready) {
-    Parked p = std::move(parked_[id]);
-    parked_.erase(id);
-    runtime_->loop().CancelTimer(p.timer);
-    ServePull(p.caller, p.request, /*may_wait=*/false);
+    auto it = parked_.find(id);
+    // Served only if something is deliverable now; otherwise it stays parked.
+    if (ServePull(it->second.caller, it->second.request, /*may_wait=*/true)) {
+      runtime_->loop().CancelTimer(it->second.timer);
+      parked_.erase(it);
+    }
   }
 }
 

@@ -15,8 +15,12 @@ namespace asb::notify {
 void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::Violations* v);
 
 // asb-notify: delivery. Consumes sharing's "disclosures", keeps a durable outbox per agency, and
-// serves partners' PullAlerts (long poll) and AckAlerts. Several clients of one agency share
-// its cursor: each pull returns what the agency has not yet acknowledged.
+// serves partners' PullAlerts (long poll), AckAlerts and ListDeadLetters (partners: their own
+// agency; admins: any). Several clients of one agency share its cursor ("shared work", see
+// api.proto PullAlertsRequest): a pull hands out what is neither acknowledged nor in flight.
+// Memory stays bounded: alerts live in RocksDB, at most max_parked_pulls long polls are parked
+// (beyond that a pull is answered at once), and a daily retention timer deletes what was
+// acknowledged more than retention_days ago.
 class NotifyDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<NotifyDaemon>> Create(
@@ -25,6 +29,10 @@ class NotifyDaemon : public daemon::Daemon {
   daemon::Runtime& runtime() override { return *runtime_; }
 
   static constexpr uint32_t kMaxWaitMs = 30000;
+  static constexpr uint32_t kDefaultAckTimeoutMs = 30000;
+  static constexpr uint32_t kDefaultMaxDeliveries = 10;
+  static constexpr uint32_t kDefaultRetentionDays = 30;
+  static constexpr uint32_t kDefaultMaxParkedPulls = 1000;
 
  private:
   NotifyDaemon() = default;
@@ -33,6 +41,9 @@ class NotifyDaemon : public daemon::Daemon {
   bool ServePull(const bus::Caller& caller, const asb::v1::PullAlertsRequest& request,
                  bool may_wait);
   void WakeParked();
+  void HandleListDeadLetters(const bus::Caller& caller, const asb::v1::ListDeadLettersRequest& r);
+  // Runs retention now and re-arms its timer.
+  void RunRetention();
 
   struct Parked {
     bus::Caller caller;
@@ -45,6 +56,7 @@ class NotifyDaemon : public daemon::Daemon {
   std::unique_ptr<Outbox> outbox_;
   std::map<uint64_t, Parked> parked_;  // by a local id
   uint64_t next_parked_ = 1;
+  std::size_t max_parked_ = kDefaultMaxParkedPulls;
 };
 
 daemon::DaemonSpec NotifySpec();

@@ -14,6 +14,8 @@ namespace {
 
 constexpr char kOutbox[] = "outbox";
 constexpr char kCursors[] = "cursors";
+constexpr char kDeadLetters[] = "deadletters";
+constexpr char kAckMarks[] = "ackmarks";
 constexpr char kHeadPrefix[] = "head/";
 constexpr char kAckedPrefix[] = "acked/";
 constexpr char kComponent[] = "notify";
@@ -47,14 +49,31 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   ts->set_nanos(static_cast<int32_t>(rem));
 }
 
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Splits "agency\0<8-byte seq>"; false if malformed.
+bool SplitKey(std::string_view key, std::string_view* agency, uint64_t* seq) {
+  const std::size_t zero = key.find('\0');
+  if (zero == std::string_view::npos || key.size() != zero + 1 + 8) {
+    return false;
+  }
+  *agency = key.substr(0, zero);
+  *seq = store::DecodeSeq(key.substr(zero + 1));
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::string> NotifyColumnFamilies() {
-  return {stream::LogColumnFamily("audit"), kOutbox, kCursors, stream::kOffsetsColumnFamily};
+  return {stream::LogColumnFamily("audit"), kOutbox,      kCursors,
+          stream::kOffsetsColumnFamily,     kDeadLetters, kAckMarks};
 }
 
-Outbox::Outbox(store::Store* store, stream::Log* audit, std::function<absl::Time()> clock)
-    : store_(store), audit_(audit), clock_(std::move(clock)) {}
+Outbox::Outbox(store::Store* store, stream::Log* audit, std::function<absl::Time()> clock,
+               OutboxOptions options)
+    : store_(store), audit_(audit), clock_(std::move(clock)), options_(options) {}
 
 absl::Status Outbox::Load() {
   cursors_.clear();
@@ -210,23 +229,41 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
     return response;
   }
 
+  const absl::Time now = clock_();
   const std::string prefix = OutboxPrefix(agency);
   auto it = store_->NewIterator(kOutbox);
+  uint32_t scanned = 0;
   for (it->Seek(OutboxKey(agency, from));
-       it->Valid() && static_cast<uint32_t>(response.alerts_size()) < max; it->Next()) {
+       it->Valid() && static_cast<uint32_t>(response.alerts_size()) < max && scanned < kMaxScan;
+       it->Next(), ++scanned) {
     const std::string_view key = it->key().ToStringView();
     if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) {
       break;
     }
-    if (store::DecodeSeq(key.substr(prefix.size())) > head_seq) {
+    const uint64_t seq = store::DecodeSeq(key.substr(prefix.size()));
+    if (seq > head_seq) {
       break;
     }
-    asb::v1::Alert* alert = response.add_alerts();
-    if (!alert->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    asb::v1::Alert alert;
+    if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(absl::StrCat("outbox of ", agency, ": unparsable alert"));
     }
-    alert->set_delivery_count(alert->delivery_count() + 1);
-    batch->Put(kOutbox, key, alert->SerializeAsString());
+    if (!replay && alert.delivery_count() > 0) {
+      const bool in_flight = options_.ack_timeout > absl::ZeroDuration() &&
+                             alert.has_last_delivered_at() &&
+                             ToTime(alert.last_delivered_at()) + options_.ack_timeout > now;
+      if (in_flight) {
+        continue;
+      }
+      if (options_.max_deliveries > 0 && alert.delivery_count() >= options_.max_deliveries) {
+        DeadLetter(std::move(alert), now, batch);
+        continue;
+      }
+    }
+    alert.set_delivery_count(alert.delivery_count() + 1);
+    SetTimestamp(now, alert.mutable_last_delivered_at());
+    batch->Put(kOutbox, key, alert.SerializeAsString());
+    *response.add_alerts() = std::move(alert);
   }
   if (!it->status().ok()) {
     return store::FromRocks(it->status(), "outbox read");
@@ -282,6 +319,14 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Outbox::Ack(const std::string& princi
   if (after > before) {
     cursor.pending_acked = after;
     batch->Put(kCursors, kAckedPrefix + agency, store::EncodeSeq(after));
+    const absl::Time now = clock_();
+    if (now - cursor.last_mark >= kAckMarkEvery) {
+      // A mark says "acknowledged through `after` by `now`"; retention deletes by it. An ack
+      // between marks is covered by the next mark (deletion is only ever late, never early).
+      cursor.last_mark = now;
+      batch->Put(kAckMarks, OutboxKey(agency, static_cast<uint64_t>(absl::ToUnixMillis(now))),
+                 store::EncodeSeq(after));
+    }
     batch->OnCommit([this, agency, after] {
       Cursor& c = cursors_[agency];
       c.acked = std::max(c.acked, after);
@@ -305,6 +350,131 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Outbox::Ack(const std::string& princi
   asb::v1::AckAlertsResponse response;
   response.set_acked_through(after);
   return response;
+}
+
+void Outbox::DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batch) {
+  const std::string agency = alert.agency();
+  const uint64_t seq = alert.agency_seq();
+  asb::v1::DeadLetter dead;
+  dead.set_reason(absl::StrCat("not acknowledged after ", alert.delivery_count(), " deliveries"));
+  SetTimestamp(now, dead.mutable_dead_lettered_at());
+  asb::v1::AuditRecord record;
+  record.set_kind(asb::v1::AUDIT_KIND_DEAD_LETTER);
+  record.set_actor(kComponent);
+  record.set_actor_agency(kHubAgency);
+  record.set_recipient_agency(agency);
+  record.set_case_id(alert.disclosure().case_id());
+  *record.mutable_subject_keys() = alert.disclosure().subject_keys();
+  record.set_event_type(alert.disclosure().event_type());
+  record.set_ref_seq(seq);
+  record.set_detail(absl::StrCat("alert ", seq, " dead-lettered: ", dead.reason()));
+  *dead.mutable_alert() = std::move(alert);
+  batch->Delete(kOutbox, OutboxKey(agency, seq));
+  batch->Put(kDeadLetters, OutboxKey(agency, seq), dead.SerializeAsString());
+  Record(std::move(record), batch);
+  SPDLOG_LOGGER_WARN(Logger(), "[{}] alert {} dead-lettered after {} deliveries", agency, seq,
+                     dead.alert().delivery_count());
+}
+
+absl::StatusOr<asb::v1::ListDeadLettersResponse> Outbox::ListDeadLetters(
+    const std::string& agency, const asb::v1::ListDeadLettersRequest& request) const {
+  if (request.limit() > kMaxPull) {
+    return absl::InvalidArgumentError("limit: at most 1000");
+  }
+  const uint32_t limit = request.limit() == 0 ? kDefaultPull : request.limit();
+  asb::v1::ListDeadLettersResponse response;
+  auto it = store_->NewIterator(kDeadLetters);
+  if (!request.after_agency().empty()) {
+    it->Seek(OutboxKey(request.after_agency(), request.after_seq() + 1));
+  } else if (!agency.empty()) {
+    it->Seek(OutboxPrefix(agency));
+  } else {
+    it->SeekToFirst();
+  }
+  for (; it->Valid(); it->Next()) {
+    std::string_view key_agency;
+    uint64_t seq = 0;
+    if (!SplitKey(it->key().ToStringView(), &key_agency, &seq)) {
+      return absl::DataLossError("dead letters: malformed key");
+    }
+    if (!agency.empty() && key_agency != agency) {
+      if (key_agency > agency) {
+        break;
+      }
+      continue;
+    }
+    if (static_cast<uint32_t>(response.dead_letters_size()) == limit) {
+      response.set_more(true);
+      break;
+    }
+    if (!response.add_dead_letters()->ParseFromArray(it->value().data(),
+                                                     static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("dead letters: unparsable entry");
+    }
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "dead letters read");
+  }
+  return response;
+}
+
+absl::StatusOr<int> Outbox::ApplyRetention(store::Batch* batch) {
+  if (options_.retention <= absl::ZeroDuration()) {
+    return 0;
+  }
+  const absl::Time cutoff = clock_() - options_.retention;
+  const uint64_t cutoff_ms =
+      static_cast<uint64_t>(std::max<int64_t>(absl::ToUnixMillis(cutoff), 0));
+  int agencies = 0;
+  for (const auto& [agency, cursor] : cursors_) {
+    const std::string prefix = OutboxPrefix(agency);
+    // The newest mark at or before the cutoff tells what was acknowledged by then.
+    auto it = store_->NewIterator(kAckMarks);
+    uint64_t through = 0;
+    std::string last_old_key;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) {
+        break;
+      }
+      if (store::DecodeSeq(key.substr(prefix.size())) > cutoff_ms) {
+        break;
+      }
+      if (it->value().size() == 8) {
+        through = std::max(through, store::DecodeSeq(it->value().ToStringView()));
+      }
+      last_old_key = std::string(key);
+    }
+    if (!it->status().ok()) {
+      return store::FromRocks(it->status(), "ack marks read");
+    }
+    bool deleted = false;
+    if (through > 0) {
+      batch->DeleteRange(kOutbox, OutboxKey(agency, 0), OutboxKey(agency, through + 1));
+      // Keep the newest old mark; the ones before it say nothing more.
+      batch->DeleteRange(kAckMarks, OutboxKey(agency, 0), last_old_key);
+      deleted = true;
+    }
+    // Dead letters made before the cutoff (few: scanned one by one).
+    auto dl = store_->NewIterator(kDeadLetters);
+    for (dl->Seek(prefix); dl->Valid(); dl->Next()) {
+      const std::string_view key = dl->key().ToStringView();
+      if (!key.starts_with(prefix)) {
+        break;
+      }
+      asb::v1::DeadLetter dead;
+      if (dead.ParseFromArray(dl->value().data(), static_cast<int>(dl->value().size())) &&
+          ToTime(dead.dead_lettered_at()) < cutoff) {
+        batch->Delete(kDeadLetters, key);
+        deleted = true;
+      }
+    }
+    if (!dl->status().ok()) {
+      return store::FromRocks(dl->status(), "dead letters read");
+    }
+    agencies += deleted ? 1 : 0;
+  }
+  return agencies;
 }
 
 }  // namespace asb::notify

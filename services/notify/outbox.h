@@ -12,8 +12,16 @@
 //               "acked/" + agency                      → EncodeSeq(acknowledged through)
 //   "log.audit" notify's audit stream (stream::Log)
 //   "offsets"   the consumers' offsets (common/stream)
-// Redelivery timers, dead letters and retention are to come; queued_at and delivery_count in
-// each Alert are what they will need.
+//   "deadletters" agency + '\0' + EncodeSeq(agency_seq) → DeadLetter (moved out of "outbox")
+//   "ackmarks"  agency + '\0' + EncodeSeq(unix ms)     → EncodeSeq(acked cursor at that time),
+//               at most one a minute per agency: what retention needs to know when a seq was
+//               acknowledged.
+//
+// Delivery ("shared work"; api.proto PullAlertsRequest): a pull without from_seq hands out the
+// oldest alerts that are not acknowledged and not in flight (last_delivered_at + ack_timeout in
+// the future); after max_deliveries hand-outs, an alert due again is moved to "deadletters"
+// (with an AUDIT_KIND_DEAD_LETTER record) and the cursor passes over it. Memory: only the
+// per-agency cursors are kept in memory; alerts stay in RocksDB whatever the backlog.
 
 #include <cstdint>
 #include <functional>
@@ -36,6 +44,20 @@ namespace asb::notify {
 // Column families asb-notify's Store must open.
 std::vector<std::string> NotifyColumnFamilies();
 
+// Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests
+// — every pull re-delivers what is unacknowledged, never a dead letter, nothing deleted; the
+// daemon sets them from its config (30 s, 10 deliveries, 30 days).
+struct OutboxOptions {
+  // An alert handed out less than this ago is in flight: not handed out again (except on
+  // replay). Zero: never in flight.
+  absl::Duration ack_timeout = absl::ZeroDuration();
+  // Hand-outs before a due, unacknowledged alert is dead-lettered. Zero: unbounded.
+  uint32_t max_deliveries = 0;
+  // Alerts acknowledged (and dead letters made) longer ago than this are deleted by
+  // ApplyRetention. Zero: keep forever.
+  absl::Duration retention = absl::ZeroDuration();
+};
+
 // The outboxes of every agency. Keeps each agency's head and acked cursor in memory (loaded at
 // start, moved only when a batch commits). The Store and the audit Log must outlive it.
 // Thread-compatible: the daemon's loop thread uses it.
@@ -48,9 +70,14 @@ class Outbox {
   // PullAlertsRequest.max: 0 means kDefaultPull, capped at kMaxPull.
   static constexpr uint32_t kDefaultPull = 100;
   static constexpr uint32_t kMaxPull = 1000;
+  // Outbox entries looked at by one pull (bounds the work of skipping in-flight alerts).
+  static constexpr uint32_t kMaxScan = 20000;
+  // Ack marks are written at most this often per agency.
+  static constexpr absl::Duration kAckMarkEvery = absl::Minutes(1);
 
   // `audit` is notify's "audit" stream; `clock` stamps queued_at and audit records.
-  Outbox(store::Store* store, stream::Log* audit, std::function<absl::Time()> clock);
+  Outbox(store::Store* store, stream::Log* audit, std::function<absl::Time()> clock,
+         OutboxOptions options = {});
 
   // Reads every agency's head and acked cursor. kDataLoss for a malformed cursor.
   absl::Status Load();
@@ -65,10 +92,13 @@ class Outbox {
   // consumer); kUnavailable if no policy is set yet (retried, nothing lost).
   absl::Status ApplyDisclosure(const asb::v1::Envelope& envelope, store::Batch* batch);
 
-  // Up to request.max alerts of `agency`, in order, after its acked cursor (or from
-  // request.from_seq, a replay). Each returned alert's delivery_count is incremented in `batch`,
-  // and one DELIVERY audit record (actor = `principal`) covers them all; nothing is recorded
-  // when there is nothing to deliver. request.wait_ms is the caller's business.
+  // Up to request.max alerts of `agency`, in order, after its acked cursor skipping those in
+  // flight (or from request.from_seq, a replay, in flight or not). Each returned alert's
+  // delivery_count and last_delivered_at are updated in `batch`, and one DELIVERY audit record
+  // (actor = `principal`) covers them all; nothing is recorded when there is nothing to
+  // deliver. Due alerts already handed out max_deliveries times are dead-lettered in `batch`
+  // instead (non-replay pulls only). At most kMaxScan outbox entries are looked at per pull.
+  // request.wait_ms is the caller's business.
   // kInvalidArgument for an empty agency; kUnavailable/kDataLoss for storage errors.
   absl::StatusOr<asb::v1::PullAlertsResponse> Pull(const std::string& principal,
                                                    const std::string& agency,
@@ -83,6 +113,17 @@ class Outbox {
                                                  const std::string& agency, uint64_t through_seq,
                                                  store::Batch* batch);
 
+  // Dead letters, in (agency, agency_seq) order. `agency` empty: every agency's. See
+  // ListDeadLettersRequest for limit and pagination. kInvalidArgument for a bad limit.
+  absl::StatusOr<asb::v1::ListDeadLettersResponse> ListDeadLetters(
+      const std::string& agency, const asb::v1::ListDeadLettersRequest& request) const;
+
+  // Retention: for every agency, deletes (in `batch`, one DeleteRange per agency) the alerts
+  // acknowledged more than options.retention ago, their old ack marks, and dead letters made
+  // more than options.retention ago. Returns how many agencies had something deleted. Does
+  // nothing when retention is zero.
+  absl::StatusOr<int> ApplyRetention(store::Batch* batch);
+
   // Committed newest agency_seq of `agency` (0: none yet).
   uint64_t head(const std::string& agency) const;
   // Committed acknowledged cursor of `agency`.
@@ -96,15 +137,19 @@ class Outbox {
     uint64_t pending_head = 0;   // highest assigned in an unwritten batch (>= head)
     uint64_t acked = 0;          // committed
     uint64_t pending_acked = 0;  // as of an unwritten batch (>= acked)
+    absl::Time last_mark = absl::InfinitePast();  // newest ack mark written (this process)
   };
 
   const Cursor* Find(const std::string& agency) const;
+  // Moves `alert` from the outbox to the dead letters in `batch`, with its audit record.
+  void DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batch);
   // Appends `record` (stamped with `at` and component) to the audit stream in `batch`.
   void Record(asb::v1::AuditRecord record, store::Batch* batch);
 
   store::Store* store_;
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
+  OutboxOptions options_;
   std::shared_ptr<const policy::Policy> policy_;
   std::map<std::string, Cursor, std::less<>> cursors_;
 };

@@ -79,7 +79,10 @@ class OutboxTest : public ::testing::Test {
 
   void SetUp() override { Open(); }
 
-  void Open() {
+  void Open() { Open(options_); }
+
+  void Open(OutboxOptions outbox_options) {
+    options_ = outbox_options;
     outbox_.reset();
     audit_.reset();
     store_.reset();
@@ -93,7 +96,8 @@ class OutboxTest : public ::testing::Test {
     auto audit = stream::Log::Open(store_.get(), "audit", "notify");
     ASB_ASSERT_OK(audit);
     audit_ = std::move(*audit);
-    outbox_ = std::make_unique<Outbox>(store_.get(), audit_.get(), [this] { return now_; });
+    outbox_ = std::make_unique<Outbox>(
+        store_.get(), audit_.get(), [this] { return now_; }, options_);
     ASB_ASSERT_OK(outbox_->Load());
     outbox_->SetPolicy(*policy_);
   }
@@ -146,6 +150,7 @@ class OutboxTest : public ::testing::Test {
   static std::shared_ptr<const policy::Policy>* policy_;
   asb::testing::TempDir dir_;
   absl::Time now_ = kT0;
+  OutboxOptions options_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<stream::Log> audit_;
   std::unique_ptr<Outbox> outbox_;
@@ -447,6 +452,221 @@ TEST_F(OutboxTest, AckRollsBackWhenBatchAborts) {
   EXPECT_EQ(acked->acked_through(), 1u);  // not 2: the failed ack left no trace
   Open();
   EXPECT_EQ(outbox_->acked("police"), 1u);
+}
+
+// --- delivery: in flight, redelivery after the ack timeout, dead letters, gaps, retention -----
+
+OutboxOptions Delivery(absl::Duration timeout, uint32_t max_deliveries,
+                       absl::Duration retention = absl::ZeroDuration()) {
+  OutboxOptions o;
+  o.ack_timeout = timeout;
+  o.max_deliveries = max_deliveries;
+  o.retention = retention;
+  return o;
+}
+
+TEST_F(OutboxTest, InFlightAlertsWaitForTheAckTimeoutThenComeAgain) {
+  Open(Delivery(absl::Seconds(30), 10));
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASB_ASSERT_OK(Apply(CboIssued(i, "police")));
+  }
+  asb::v1::PullAlertsRequest two;
+  two.set_max(2);
+  auto a = Pull("police", two);  // client A
+  ASB_ASSERT_OK(a);
+  EXPECT_THAT(Seqs(*a), ElementsAre(1, 2));
+  EXPECT_EQ(a->alerts(0).last_delivered_at().seconds(), absl::ToUnixSeconds(kT0));
+  auto b = Pull("police");  // client B of the same agency: shared work, gets the rest
+  ASB_ASSERT_OK(b);
+  EXPECT_THAT(Seqs(*b), ElementsAre(3));
+  auto none = Pull("police");
+  ASB_ASSERT_OK(none);
+  EXPECT_TRUE(none->alerts().empty());
+  EXPECT_TRUE(outbox_->HasPending("police"));
+
+  now_ = kT0 + absl::Seconds(29);
+  ASB_ASSERT_OK(Ack("police", 1));
+  none = Pull("police");
+  ASB_ASSERT_OK(none);
+  EXPECT_TRUE(none->alerts().empty());
+
+  now_ = kT0 + absl::Seconds(31);  // not acknowledged in time: handed out again
+  auto again = Pull("police");
+  ASB_ASSERT_OK(again);
+  EXPECT_THAT(Seqs(*again), ElementsAre(2, 3));
+  EXPECT_EQ(again->alerts(0).delivery_count(), 2u);
+
+  // A replay ignores in-flight state (a reconnecting client asking for what it missed).
+  asb::v1::PullAlertsRequest replay;
+  replay.set_from_seq(2);
+  auto replayed = Pull("police", replay);
+  ASB_ASSERT_OK(replayed);
+  EXPECT_THAT(Seqs(*replayed), ElementsAre(2, 3));
+}
+
+TEST_F(OutboxTest, DeadLetterAfterMaxDeliveriesIsAuditedListedAndSkipped) {
+  Open(Delivery(absl::Seconds(10), 2));
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police", "c1")));
+  ASB_ASSERT_OK(Apply(CboIssued(2, "police", "c2")));
+  ASB_ASSERT_OK(Apply(CboIssued(3, "housing", "c3")));
+  auto first = Pull("police");
+  ASB_ASSERT_OK(first);
+  EXPECT_THAT(Seqs(*first), ElementsAre(1, 2));
+  ASB_ASSERT_OK(Ack("police", 1));
+  now_ += absl::Seconds(11);
+  auto second = Pull("police");
+  ASB_ASSERT_OK(second);
+  EXPECT_THAT(Seqs(*second), ElementsAre(2));
+  EXPECT_EQ(second->alerts(0).delivery_count(), 2u);
+  now_ += absl::Seconds(11);
+  auto third = Pull("police");  // 2 deliveries, still no ack: dead-lettered
+  ASB_ASSERT_OK(third);
+  EXPECT_TRUE(third->alerts().empty());
+
+  auto records = AuditRecords();
+  ASSERT_FALSE(records.empty());
+  const asb::v1::AuditRecord& dead = records.back();
+  EXPECT_EQ(dead.kind(), asb::v1::AUDIT_KIND_DEAD_LETTER);
+  EXPECT_EQ(dead.recipient_agency(), "police");
+  EXPECT_EQ(dead.ref_seq(), 2u);
+  EXPECT_EQ(dead.case_id(), "c2");
+  EXPECT_THAT(dead.detail(), HasSubstr("2 deliveries"));
+
+  // The cursor passes over it: the next alert comes at once.
+  ASB_ASSERT_OK(Apply(CboIssued(4, "police", "c4")));
+  auto next = Pull("police");
+  ASB_ASSERT_OK(next);
+  EXPECT_THAT(Seqs(*next), ElementsAre(3));
+  ASB_ASSERT_OK(Ack("police", 3));
+  EXPECT_EQ(outbox_->acked("police"), 3u);
+
+  // A replay shows the gap at 2 — explained by the dead-letter list.
+  asb::v1::PullAlertsRequest replay;
+  replay.set_from_seq(1);
+  auto replayed = Pull("police", replay);
+  ASB_ASSERT_OK(replayed);
+  EXPECT_THAT(Seqs(*replayed), ElementsAre(1, 3));
+
+  Open();  // durable
+  auto mine = outbox_->ListDeadLetters("police", {});
+  ASB_ASSERT_OK(mine);
+  ASSERT_EQ(mine->dead_letters_size(), 1);
+  EXPECT_EQ(mine->dead_letters(0).alert().agency_seq(), 2u);
+  EXPECT_EQ(mine->dead_letters(0).alert().delivery_count(), 2u);
+  EXPECT_EQ(mine->dead_letters(0).dead_lettered_at().seconds(),
+            absl::ToUnixSeconds(kT0 + absl::Seconds(22)));
+  EXPECT_FALSE(mine->more());
+  auto housing = outbox_->ListDeadLetters("housing", {});
+  ASB_ASSERT_OK(housing);
+  EXPECT_EQ(housing->dead_letters_size(), 0);
+  auto all = outbox_->ListDeadLetters("", {});
+  ASB_ASSERT_OK(all);
+  EXPECT_EQ(all->dead_letters_size(), 1);
+}
+
+TEST_F(OutboxTest, ListDeadLettersPaginatesAcrossAgencies) {
+  Open(Delivery(absl::Seconds(1), 1));
+  ASB_ASSERT_OK(Apply(CboIssued(1, "housing")));
+  ASB_ASSERT_OK(Apply(CboIssued(2, "police")));
+  ASB_ASSERT_OK(Apply(CboIssued(3, "police")));
+  ASB_ASSERT_OK(Pull("housing"));
+  ASB_ASSERT_OK(Pull("police"));
+  now_ += absl::Seconds(2);
+  ASB_ASSERT_OK(Pull("housing"));
+  ASB_ASSERT_OK(Pull("police"));
+  asb::v1::ListDeadLettersRequest page;
+  page.set_limit(2);
+  auto p1 = outbox_->ListDeadLetters("", page);
+  ASB_ASSERT_OK(p1);
+  ASSERT_EQ(p1->dead_letters_size(), 2);
+  EXPECT_TRUE(p1->more());
+  EXPECT_EQ(p1->dead_letters(0).alert().agency(), "housing");
+  EXPECT_EQ(p1->dead_letters(1).alert().agency(), "police");
+  page.set_after_agency("police");
+  page.set_after_seq(p1->dead_letters(1).alert().agency_seq());
+  auto p2 = outbox_->ListDeadLetters("", page);
+  ASB_ASSERT_OK(p2);
+  ASSERT_EQ(p2->dead_letters_size(), 1);
+  EXPECT_EQ(p2->dead_letters(0).alert().agency_seq(), 2u);
+  EXPECT_FALSE(p2->more());
+  page.set_limit(5000);
+  EXPECT_THAT(outbox_->ListDeadLetters("", page), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(OutboxTest, DenseSequenceLetsAClientDetectAGapAndReplayIt) {
+  for (uint64_t i = 1; i <= 6; ++i) {
+    ASB_ASSERT_OK(Apply(CboIssued(i, "police")));
+  }
+  asb::v1::PullAlertsRequest three;
+  three.set_max(3);
+  auto got = Pull("police", three);
+  ASB_ASSERT_OK(got);
+  // The client handles 1 and 3 but the alert 2 was lost on its side (say, a crash mid-batch):
+  // it knows the sequence is dense, so 1 → 3 is a gap it can name.
+  std::vector<uint64_t> seen = {got->alerts(0).agency_seq(), got->alerts(2).agency_seq()};
+  uint64_t expected = 1, gap = 0;
+  for (uint64_t seq : seen) {
+    if (seq != expected) {
+      gap = expected;
+      break;
+    }
+    ++expected;
+  }
+  ASSERT_EQ(gap, 2u);
+  asb::v1::PullAlertsRequest replay;
+  replay.set_from_seq(gap);
+  replay.set_max(1);
+  auto recovered = Pull("police", replay);
+  ASB_ASSERT_OK(recovered);
+  EXPECT_THAT(Seqs(*recovered), ElementsAre(2));
+  // head tells the client how far the agency's sequence goes.
+  EXPECT_EQ(recovered->head(), 6u);
+  ASB_ASSERT_OK(Ack("police", 3));
+  auto rest = Pull("police");
+  ASB_ASSERT_OK(rest);
+  EXPECT_THAT(Seqs(*rest), ElementsAre(4, 5, 6));
+}
+
+TEST_F(OutboxTest, RetentionDeletesOnlyWhatWasAckedLongEnoughAgo) {
+  Open(Delivery(absl::Seconds(30), 10, absl::Hours(24 * 30)));
+  for (uint64_t i = 1; i <= 4; ++i) {
+    ASB_ASSERT_OK(Apply(CboIssued(i, "police")));
+  }
+  ASB_ASSERT_OK(Apply(CboIssued(5, "housing")));  // never acked: never deleted
+  ASB_ASSERT_OK(Ack("police", 2));                // at T0
+  now_ = kT0 + absl::Hours(24 * 20);
+  ASB_ASSERT_OK(Ack("police", 3));  // day 20
+
+  auto deleted = [&]() -> int {
+    store::Batch batch = store_->NewBatch();
+    auto n = outbox_->ApplyRetention(&batch);
+    EXPECT_TRUE(n.ok()) << n.status();
+    EXPECT_TRUE(store_->Write(&batch).ok());
+    return n.ok() ? *n : -1;
+  };
+  asb::v1::PullAlertsRequest all;
+  all.set_from_seq(1);
+  EXPECT_EQ(deleted(), 0);  // nothing acked 30 days ago yet
+  auto kept = Pull("police", all);
+  ASB_ASSERT_OK(kept);
+  EXPECT_THAT(Seqs(*kept), ElementsAre(1, 2, 3, 4));
+
+  now_ = kT0 + absl::Hours(24 * 31);
+  EXPECT_EQ(deleted(), 1);
+  auto after = Pull("police", all);
+  ASB_ASSERT_OK(after);
+  EXPECT_THAT(Seqs(*after), ElementsAre(3, 4));  // 1..2 acked on day 0; 3 only on day 20
+  EXPECT_EQ(outbox_->head("police"), 4u);        // cursors untouched
+  EXPECT_EQ(outbox_->acked("police"), 3u);
+
+  now_ = kT0 + absl::Hours(24 * 51);
+  EXPECT_EQ(deleted(), 1);
+  after = Pull("police", all);
+  ASB_ASSERT_OK(after);
+  EXPECT_THAT(Seqs(*after), ElementsAre(4));  // never acked: kept
+  auto housing = Pull("housing", all);
+  ASB_ASSERT_OK(housing);
+  EXPECT_THAT(Seqs(*housing), ElementsAre(1));
 }
 
 }  // namespace
