@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "common/policy/policy.h"
 
@@ -118,12 +119,23 @@ void BM_BaselineCopyAndSerialize(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_BaselineCopyAndSerialize);
-BENCHMARK(BM_ApplyPolice);
-BENCHMARK(BM_ApplyCouncil);
-BENCHMARK(BM_ApplyProbation);
-BENCHMARK(BM_ApplyFireNoMatch);
-
 }  // namespace
 
-BENCHMARK_MAIN();
+// ASB_BENCH_ITERATIONS=N fixes the iteration count (for callgrind: instructions per apply).
+int main(int argc, char** argv) {
+  const char* fixed = std::getenv("ASB_BENCH_ITERATIONS");
+  for (auto [name, fn] : {std::pair{"BM_BaselineCopyAndSerialize", &BM_BaselineCopyAndSerialize},
+                          std::pair{"BM_ApplyPolice", &BM_ApplyPolice},
+                          std::pair{"BM_ApplyCouncil", &BM_ApplyCouncil},
+                          std::pair{"BM_ApplyProbation", &BM_ApplyProbation},
+                          std::pair{"BM_ApplyFireNoMatch", &BM_ApplyFireNoMatch}}) {
+    auto* b = benchmark::RegisterBenchmark(name, fn);
+    if (fixed != nullptr) {
+      b->Iterations(std::atoi(fixed));
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

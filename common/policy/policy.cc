@@ -1,12 +1,14 @@
 #include "common/policy/policy.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -103,6 +105,8 @@ struct NodePlan {
   uint64_t below_any = 0;
   uint64_t below_deny = 0;
   uint64_t below_reveal = 0;
+  // explicit_rules of this node and every enclosing node.
+  uint64_t chain_rules[kNumActions] = {0, 0, 0, 0, 0};
 };
 
 struct AgencyPlan {
@@ -122,6 +126,13 @@ int8_t Tri(bool has, bool value) { return has ? (value ? 1 : 0) : -1; }
 }  // namespace
 
 struct Policy::Impl {
+  static constexpr std::size_t kMaxCachedTokens = 1 << 16;
+  // Unique per compiled policy in this process (never reused, unlike an address).
+  const uint64_t generation = NextGeneration();
+  static uint64_t NextGeneration() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1);
+  }
   Isp isp;
   std::string version;
   std::optional<crypto::HmacSha256Key> key;
@@ -136,7 +147,33 @@ struct Policy::Impl {
     return nullptr;
   }
 
+  // Tokens are pure functions of (key, prefix, data); the sharing daemon derives the same
+  // subject keys and pseudonyms for every agency of a case, so each thread remembers recent
+  // ones (per policy generation: a reloaded policy may have another key).
   std::string Token(const char* prefix, std::string_view data, std::size_t hex_chars) const {
+    struct Cache {
+      uint64_t generation = 0;
+      std::string scratch;
+      absl::flat_hash_map<std::string, std::string> tokens;
+    };
+    thread_local Cache cache;
+    if (cache.generation != generation) {
+      cache.tokens.clear();
+      cache.generation = generation;
+    }
+    cache.scratch.assign(prefix).append(data.data(), data.size());
+    if (auto it = cache.tokens.find(cache.scratch); it != cache.tokens.end()) {
+      return it->second;
+    }
+    std::string token = ComputeToken(prefix, data, hex_chars);
+    if (cache.tokens.size() >= kMaxCachedTokens) {
+      cache.tokens.clear();
+    }
+    cache.tokens.emplace(cache.scratch, token);
+    return token;
+  }
+
+  std::string ComputeToken(const char* prefix, std::string_view data, std::size_t hex_chars) const {
     unsigned char mac[32];
     key->MacTo(data, mac);
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -593,6 +630,16 @@ void CheckAndPlan(const Isp& isp, Problems* p, std::vector<AgencyPlan>* plans) {
             np.explicit_rules[0] | np.explicit_rules[1] | np.explicit_rules[2] | np.below_reveal;
       }
     }
+    // Parents have smaller ids: one forward pass folds masks downwards.
+    for (std::size_t id = 1; id < nodes.size(); ++id) {
+      NodePlan& np = plan.nodes[id];
+      for (int a = 0; a < kNumActions; ++a) {
+        np.chain_rules[a] = np.explicit_rules[a];
+        if (nodes[id].parent > 0) {
+          np.chain_rules[a] |= plan.nodes[nodes[id].parent].chain_rules[a];
+        }
+      }
+    }
     for (std::size_t id = 0; id < nodes.size(); ++id) {
       if (plan.nodes[id].any_explicit != 0) {
         plan.decision_nodes.push_back(static_cast<int>(id));
@@ -874,11 +921,17 @@ class Applier {
 
   bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src, Message* dst) {
     const FieldDescriptor* f = n.field;
-    if (f->is_repeated() ? r->FieldSize(src, f) == 0 : !r->HasField(src, f)) {
+    if (n.get_string != nullptr ? n.get_string(src).empty()
+        : f->is_repeated()      ? r->FieldSize(src, f) == 0
+                                : !r->HasField(src, f)) {
       return false;  // absent: nothing to show or withhold
     }
     if ((s & kShow) != 0) {
-      CopyField(r, src, dst, f);
+      if (n.mutable_string != nullptr) {
+        n.mutable_string(dst)->assign(n.get_string(src));
+      } else {
+        CopyField(r, src, dst, f);
+      }
       return true;
     }
     if ((s & kGeneralise) != 0 && n.gen != GenKind::kNone && !f->is_repeated()) {
@@ -889,6 +942,8 @@ class Applier {
         for (int i = 0; i < r->FieldSize(src, f); ++i) {
           r->AddString(dst, f, Pseudonym(n, r->GetRepeatedString(src, f, i)));
         }
+      } else if (n.mutable_string != nullptr) {
+        *n.mutable_string(dst) = Pseudonym(n, n.get_string(src));
       } else {
         std::string scratch;
         r->SetString(dst, f, Pseudonym(n, r->GetStringReference(src, f, &scratch)));
@@ -1198,7 +1253,8 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
     return false;
   }
 
-  out->clear_view();
+  // Clear, not clear_view(): a reused Disclosure keeps its allocated messages and strings.
+  out->mutable_view()->Clear();
   out->clear_redacted_paths();
   out->clear_justifications();
   out->clear_fields();
@@ -1221,11 +1277,9 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
       continue;
     }
     // The actions in force here: this path's and every enclosing path's.
-    uint64_t by_action[kNumActions] = {0, 0, 0, 0, 0};
-    for (int at = id; at > 0; at = schema.node(at).parent) {
-      for (int a = 0; a < kNumActions; ++a) {
-        by_action[a] |= plan->nodes[at].explicit_rules[a] & mask;
-      }
+    uint64_t by_action[kNumActions];
+    for (int a = 0; a < kNumActions; ++a) {
+      by_action[a] = plan->nodes[id].chain_rules[a] & mask;
     }
     int winner = by_action[4] != 0 ? 4 : -1;
     for (int a = 0; winner < 0 && a < kNumActions; ++a) {

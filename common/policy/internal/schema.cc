@@ -17,6 +17,48 @@ bool IsTimestamp(const FieldDescriptor* f) {
          f->message_type()->full_name() == kTimestamp;
 }
 
+struct StringAccess {
+  const Descriptor* type;
+  const char* name;
+  const std::string& (*get)(const google::protobuf::Message&);
+  std::string* (*mutable_)(google::protobuf::Message*);
+};
+
+#define ASB_STRING_FIELD(Type, field)                                  \
+  StringAccess {                                                       \
+    asb::v1::Type::descriptor(), #field,                               \
+        [](const google::protobuf::Message& m) -> const std::string& { \
+          return static_cast<const asb::v1::Type&>(m).field();         \
+        },                                                             \
+        [](google::protobuf::Message* m) -> std::string* {             \
+          return static_cast<asb::v1::Type*>(m)->mutable_##field();    \
+        }                                                              \
+  }
+
+const std::vector<StringAccess>& StringFields() {
+  static const auto* table = new std::vector<StringAccess>{
+      ASB_STRING_FIELD(Address, line1),        ASB_STRING_FIELD(Address, line2),
+      ASB_STRING_FIELD(Address, town),         ASB_STRING_FIELD(Address, postcode),
+      ASB_STRING_FIELD(Address, uprn),         ASB_STRING_FIELD(Address, postcode_district),
+      ASB_STRING_FIELD(Location, description), ASB_STRING_FIELD(Location, lsoa_code),
+      ASB_STRING_FIELD(Location, ward),        ASB_STRING_FIELD(Person, person_id),
+      ASB_STRING_FIELD(Person, given_name),    ASB_STRING_FIELD(Person, family_name),
+      ASB_STRING_FIELD(Person, date_of_birth), ASB_STRING_FIELD(Person, age_band),
+      ASB_STRING_FIELD(Person, vulnerability), ASB_STRING_FIELD(Person, phone),
+      ASB_STRING_FIELD(Incident, incident_id), ASB_STRING_FIELD(Incident, description),
+      ASB_STRING_FIELD(Incident, reported_by), ASB_STRING_FIELD(Breach, description),
+      ASB_STRING_FIELD(Order, order_id),       ASB_STRING_FIELD(Order, subject_person_id),
+      ASB_STRING_FIELD(Order, issued_by),      ASB_STRING_FIELD(Order, conditions),
+      ASB_STRING_FIELD(Order, court),          ASB_STRING_FIELD(Case, case_id),
+      ASB_STRING_FIELD(Case, title),           ASB_STRING_FIELD(Case, summary),
+      ASB_STRING_FIELD(Case, lead_agency),     ASB_STRING_FIELD(Case, lead_officer),
+      ASB_STRING_FIELD(Case, risk_notes),      ASB_STRING_FIELD(Case, closure_reason),
+  };
+  return *table;
+}
+
+#undef ASB_STRING_FIELD
+
 }  // namespace
 
 const Schema& Schema::Get() {
@@ -47,6 +89,14 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
     n.leaf = !is_message || IsTimestamp(field);
     n.is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+    if (n.is_string && !field->is_repeated()) {
+      for (const StringAccess& a : StringFields()) {
+        if (a.type == container && field->name() == a.name) {
+          n.get_string = a.get;
+          n.mutable_string = a.mutable_;
+        }
+      }
+    }
     if (IsTimestamp(field)) {
       n.gen = GenKind::kDate;
       n.explicit_generalise_ok = true;

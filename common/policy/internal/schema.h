@@ -35,6 +35,11 @@ struct SchemaNode {
   bool explicit_generalise_ok = false;  // may carry an explicit GENERALISE grant
   // For kAgeBand: Person.age_band; for kPostcodeDistrict: Address.postcode_district (or null).
   const google::protobuf::FieldDescriptor* gen_target = nullptr;
+  // For a singular string field of a generated asb.v1 message: its typed accessors (no
+  // reflection, and assigning into the destination reuses a cleared string's capacity). Null
+  // for fields not in the table: use reflection.
+  const std::string& (*get_string)(const google::protobuf::Message&) = nullptr;
+  std::string* (*mutable_string)(google::protobuf::Message*) = nullptr;
 };
 
 class Schema {
