@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/config/config.h"
 #include "common/crypto/crypto.h"
+#include "common/policy/internal/schema.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -206,6 +207,66 @@ TEST(PolicyApplyTest, PseudonymDependsOnTheKey) {
   ASB_ASSERT_OK(other);
   Disclosure d = Apply(**other, "police", SampleCase());
   EXPECT_NE(d.view().people(0).family_name(), Pseudonym("people.family_name", "Smith"));
+}
+
+// Tokens are cached per thread: alternating between two policies with different keys (a
+// reload) must never hand one policy's token to the other.
+TEST(PolicyApplyTest, TokenCacheIsPerPolicy) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.family_name, action: FIELD_ACTION_PSEUDONYMISE }
+)");
+  auto other = Policy::Compile(p->isp(), std::string(32, 'z'), "t", nullptr);
+  ASB_ASSERT_OK(other);
+  const std::string mine = "sk_" + crypto::HexEncode(crypto::HmacSha256(kKey, "P-1")).substr(0, 32);
+  const std::string theirs =
+      "sk_" + crypto::HexEncode(crypto::HmacSha256(std::string(32, 'z'), "P-1")).substr(0, 32);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(p->SubjectKey("P-1"), mine);
+    EXPECT_EQ((*other)->SubjectKey("P-1"), theirs);
+    EXPECT_EQ(Apply(*p, "police", SampleCase()).view().people(0).family_name(),
+              Pseudonym("people.family_name", "Smith"));
+    EXPECT_NE(Apply(**other, "police", SampleCase()).view().people(0).family_name(),
+              Pseudonym("people.family_name", "Smith"));
+  }
+}
+
+// A Disclosure reused across Apply calls holds only the last view (the view is cleared, not
+// reallocated).
+TEST(PolicyApplyTest, ReusedDisclosureHoldsOnlyTheLastView) {
+  auto p = Make(R"(rules:
+  - id: r
+    agency: police
+    purpose: csp
+    fields:
+      - { path: people.given_name, action: FIELD_ACTION_SHOW }
+      - { path: summary, action: FIELD_ACTION_SHOW }
+)");
+  Disclosure d;
+  asb::v1::Case full = SampleCase();
+  ASSERT_TRUE(p->Apply("police", full, {}, &d));
+  ASSERT_GT(d.view().people_size(), 0);
+  asb::v1::Case small;
+  small.set_summary("only this");
+  ASSERT_TRUE(p->Apply("police", small, {}, &d));
+  EXPECT_EQ(d.view().people_size(), 0);
+  EXPECT_EQ(d.view().summary(), "only this");
+  EXPECT_EQ(d.view().ByteSizeLong(), small.ByteSizeLong());
+}
+
+// Every singular string field of the Case schema is copied by typed accessors; a field added
+// to case.proto without an entry in internal/schema.cc's table fails here (it would still work,
+// through reflection, only slower).
+TEST(PolicySchemaTest, EveryStringFieldHasTypedAccessors) {
+  for (const auto& n : internal::Schema::Get().nodes()) {
+    if (n.is_string && !n.field->is_repeated()) {
+      EXPECT_NE(n.get_string, nullptr) << n.path;
+      EXPECT_NE(n.mutable_string, nullptr) << n.path;
+    }
+  }
 }
 
 TEST(PolicyApplyTest, GeneraliseDateOfBirthToAgeBandAsOfUpdatedAt) {
