@@ -63,6 +63,8 @@ class Policy {
   // Otherwise fills out->view, redacted_paths, justifications, fields, isp_version and
   // subject_keys (the caller fills agency, case_id, event_seq, event_type, order fields and
   // decided_at). Default deny: any field no matching rule grants is absent from the view.
+  // A reused `out` need not be cleared first: the view is cleared in place (keeping its
+  // allocations, which makes reuse the fast way to call this in a loop).
   bool Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
              asb::v1::Disclosure* out) const;
 
