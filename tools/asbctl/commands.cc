@@ -32,30 +32,6 @@ absl::StatusOr<std::unique_ptr<HubClient>> Open(const Globals& g, Daemon daemon,
   return hub;
 }
 
-std::string Csv(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) {
-    return s;
-  }
-  std::string out = "\"";
-  for (char c : s) {
-    out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  }
-  return out + "\"";
-}
-
-absl::StatusOr<google::protobuf::Timestamp> ParseTime(const std::string& text) {
-  google::protobuf::Timestamp ts;
-  std::string t = text;
-  if (t.size() == 10) {
-    t += "T00:00:00Z";  // a bare date means its start, UTC
-  }
-  if (!TimeUtil::FromString(t, &ts)) {
-    return absl::InvalidArgumentError("'" + text +
-                                      "' is not a time: use 2026-01-31 or 2026-01-31T09:00:00Z");
-  }
-  return ts;
-}
-
 // --- submit ---------------------------------------------------------------------------------
 
 int RunSubmit(const Globals& g, const std::string& file, const std::string& as, int batch) {
@@ -176,63 +152,6 @@ int RunAlerts(const Globals& g, const std::string& as, bool follow, bool no_ack,
   return 0;
 }
 
-// --- audit ----------------------------------------------------------------------------------
-
-void PrintAuditTable(const asb::v1::AuditQueryResponse& r) {
-  std::printf("%-6s %-20s %-15s %-9s %-20s %-9s %-10s %-22s %s\n", "INDEX", "AT", "KIND", "BY",
-              "ACTOR", "TO", "CASE", "RULES", "DETAIL");
-  for (const auto& e : r.entries()) {
-    const auto& rec = e.record();
-    std::vector<std::string> rules;
-    for (const auto& j : rec.justifications()) {
-      rules.push_back(j.rule_id());
-    }
-    std::string kind = asb::v1::AuditKind_Name(rec.kind()).substr(11);
-    std::string at = TimeUtil::ToString(rec.at()).substr(0, 19);
-    std::printf("%-6llu %-20s %-15s %-9s %-20s %-9s %-10s %-22s %s\n",
-                static_cast<unsigned long long>(e.index()), at.c_str(), kind.c_str(),
-                rec.component().c_str(), rec.actor().c_str(), rec.recipient_agency().c_str(),
-                rec.case_id().c_str(), absl::StrJoin(rules, ",").c_str(), rec.detail().c_str());
-  }
-  std::printf("(%d entries shown of %llu in the log)\n", r.entries_size(),
-              static_cast<unsigned long long>(r.log_size()));
-}
-
-void PrintAuditCsv(const asb::v1::AuditQueryResponse& r, bool header) {
-  if (header) {
-    std::printf(
-        "index,at,kind,component,actor,actor_agency,recipient_agency,case_id,rules,purposes,"
-        "lawful_bases,isp_version,fields,detail\n");
-  }
-  for (const auto& e : r.entries()) {
-    const auto& rec = e.record();
-    std::vector<std::string> rules, purposes, bases;
-    for (const auto& j : rec.justifications()) {
-      rules.push_back(j.rule_id());
-      purposes.push_back(j.purpose());
-      bases.push_back(j.lawful_basis());
-    }
-    std::vector<std::string> cols = {std::to_string(e.index()),
-                                     TimeUtil::ToString(rec.at()),
-                                     asb::v1::AuditKind_Name(rec.kind()).substr(11),
-                                     rec.component(),
-                                     rec.actor(),
-                                     rec.actor_agency(),
-                                     rec.recipient_agency(),
-                                     rec.case_id(),
-                                     absl::StrJoin(rules, ";"),
-                                     absl::StrJoin(purposes, ";"),
-                                     absl::StrJoin(bases, ";"),
-                                     rec.isp_version(),
-                                     absl::StrJoin(rec.fields(), ";"),
-                                     rec.detail()};
-    for (auto& c : cols) {
-      c = Csv(c);
-    }
-    std::printf("%s\n", absl::StrJoin(cols, ",").c_str());
-  }
-}
-
 }  // namespace
 
 int ReportError(const absl::Status& status) {
@@ -291,97 +210,6 @@ void AddCaseCommand(CLI::App& app, Globals& g) {
       return;
     }
     std::printf("%s\n", config::ToJson(response->case_view().disclosure()).c_str());
-  });
-}
-
-void AddAuditCommand(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("audit", "the access log");
-  cmd->require_subcommand(1);
-  auto* query = cmd->add_subcommand("query", "list access-log entries (filters combine)");
-  static std::string as = "dpo", case_id, agency, since, until, actor, subject, format = "table";
-  static std::vector<std::string> kinds;
-  static uint32_t limit = 1000;
-  static bool all = false;
-  query->add_option("--as", as, "auditor (keys_dir/NAME.key or NAME-auditor.key)")
-      ->capture_default_str();
-  query->add_option("--case", case_id, "only this case");
-  query->add_option("--agency", agency, "only where this agency acted or received");
-  query->add_option("--since", since, "only at or after (2026-01-31 or RFC 3339)");
-  query->add_option("--until", until, "only before");
-  query->add_option("--actor", actor, "only by this principal");
-  query->add_option("--subject", subject, "only about this pseudonymous subject key");
-  query->add_option("--kind", kinds, "only these kinds (disclosure, delivery, consultation, …)");
-  query->add_option("--limit", limit, "entries per page (1-10000)")->check(CLI::Range(1, 10000));
-  query->add_flag("--all", all, "fetch every page");
-  query->add_option("--format", format, "table, json (JSON lines) or csv")
-      ->check(CLI::IsMember({"table", "json", "csv"}))
-      ->capture_default_str();
-  query->callback([&g] {
-    asb::v1::Request request;
-    auto* q = request.mutable_audit_query();
-    q->set_case_id(case_id);
-    q->set_agency(agency);
-    q->set_actor(actor);
-    q->set_subject_key(subject);
-    q->set_limit(limit);
-    for (const std::string& k : kinds) {
-      asb::v1::AuditKind kind;
-      std::string name = "AUDIT_KIND_" + k;
-      for (char& c : name) {
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      }
-      if (!asb::v1::AuditKind_Parse(name, &kind)) {
-        g.exit_code = ReportError(absl::InvalidArgumentError("--kind " + k + ": unknown kind"));
-        return;
-      }
-      q->add_kinds(kind);
-    }
-    for (auto [text, field] :
-         {std::pair{&since, q->mutable_since()}, std::pair{&until, q->mutable_until()}}) {
-      if (text->empty()) {
-        continue;
-      }
-      auto ts = ParseTime(*text);
-      if (!ts.ok()) {
-        g.exit_code = ReportError(ts.status());
-        return;
-      }
-      *field = *ts;
-    }
-    if (since.empty()) {
-      q->clear_since();
-    }
-    if (until.empty()) {
-      q->clear_until();
-    }
-    auto hub = Open(g, Daemon::kAudit, as, "auditor");
-    if (!hub.ok()) {
-      g.exit_code = ReportError(hub.status());
-      return;
-    }
-    bool header = true;
-    while (true) {
-      auto response = (*hub)->Call(request);
-      if (!response.ok()) {
-        g.exit_code = ReportError(response.status());
-        return;
-      }
-      const auto& r = response->audit();
-      if (format == "json") {
-        for (const auto& e : r.entries()) {
-          std::printf("%s\n", config::ToJson(e).c_str());
-        }
-      } else if (format == "csv") {
-        PrintAuditCsv(r, header);
-      } else {
-        PrintAuditTable(r);
-      }
-      header = false;
-      if (!all || r.next_after_index() == 0) {
-        break;
-      }
-      q->set_after_index(r.next_after_index());
-    }
   });
 }
 
