@@ -11,6 +11,7 @@ namespace asb::policy {
 namespace {
 
 using asb::config::v1::Isp;
+using asb::config::v1::NotificationRule;
 using asb::config::v1::Rule;
 using asb::v1::FieldAction;
 
@@ -144,6 +145,34 @@ std::vector<std::string> DiffIsp(const Isp& old_isp, const Isp& new_isp) {
     if (FindRule(new_isp, o.id()) == nullptr) {
       out.push_back(absl::StrCat("- rule ", o.id(), " (", o.agency(), ", purpose ", o.purpose(),
                                  ") ", When(o), ": ", o.agency(), " loses ", GrantList(o)));
+    }
+  }
+  // Alerts: compared as whole rules (events, order types, agencies).
+  auto find_notification = [](const Isp& isp, const std::string& id) -> const NotificationRule* {
+    for (const NotificationRule& n : isp.notification_rules()) {
+      if (n.id() == id) {
+        return &n;
+      }
+    }
+    return nullptr;
+  };
+  for (const NotificationRule& n : new_isp.notification_rules()) {
+    const NotificationRule* o = find_notification(old_isp, n.id());
+    if (o == nullptr) {
+      out.push_back(absl::StrCat("+ notification rule ", n.id(), ": ", config::ToJson(n)));
+    } else {
+      NotificationRule a = *o, b = n;
+      a.clear_description();
+      b.clear_description();
+      if (a.SerializeAsString() != b.SerializeAsString()) {
+        out.push_back(absl::StrCat("~ notification rule ", n.id(), ": ", config::ToJson(a), " -> ",
+                                   config::ToJson(b)));
+      }
+    }
+  }
+  for (const NotificationRule& o : old_isp.notification_rules()) {
+    if (find_notification(new_isp, o.id()) == nullptr) {
+      out.push_back(absl::StrCat("- notification rule ", o.id(), ": ", config::ToJson(o)));
     }
   }
   return out;

@@ -14,7 +14,8 @@ namespace asb::policy {
 // One line per change, grouped by rule in the new file's order (removed rules last), e.g.
 //   "~ rule police-s115 (police): police gains people.phone: REDACT -> SHOW"
 //   "+ rule fire-arson (fire, purpose fire-safety) when {"fireRisk":true}: people.address SHOW"
-// Empty if the two protocols grant the same.
+// then notification rules added, removed or changed ("~ notification rule case-opened: {..} ->
+// {..}"). Empty if the two protocols grant and alert the same.
 std::vector<std::string> DiffIsp(const asb::config::v1::Isp& old_isp,
                                  const asb::config::v1::Isp& new_isp);
 

@@ -131,6 +131,7 @@ TEST(DiffIsp, ReportsGainsLossesAddedAndRemovedRules) {
       break;
     }
   }
+  changed.mutable_notification_rules(0)->add_agencies("fire");
   auto* added = changed.add_rules();
   added->set_id("fire-arson");
   added->set_agency("fire");
@@ -150,6 +151,9 @@ TEST(DiffIsp, ReportsGainsLossesAddedAndRemovedRules) {
             std::string::npos)
       << all;
   EXPECT_NE(all.find("- rule nhs-high-risk-victims (nhs"), std::string::npos) << all;
+  EXPECT_NE(all.find("~ notification rule " + old_isp.notification_rules(0).id()),
+            std::string::npos)
+      << all;
 }
 
 }  // namespace
