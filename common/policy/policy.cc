@@ -921,6 +921,9 @@ class Applier {
 
   bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src, Message* dst) {
     const FieldDescriptor* f = n.field;
+    if (n.copy_leaf != nullptr && (s & kShow) != 0) {
+      return n.copy_leaf(src, dst);
+    }
     if (n.get_string != nullptr ? n.get_string(src).empty()
         : f->is_repeated()      ? r->FieldSize(src, f) == 0
                                 : !r->HasField(src, f)) {

@@ -59,6 +59,68 @@ const std::vector<StringAccess>& StringFields() {
 
 #undef ASB_STRING_FIELD
 
+struct LeafCopy {
+  const Descriptor* type;
+  const char* name;
+  bool (*copy)(const google::protobuf::Message&, google::protobuf::Message*);
+};
+
+// proto3 enums and bools are present iff non-zero (doubles are left to reflection: -0.0).
+#define ASB_SCALAR_FIELD(Type, field)                                                  \
+  LeafCopy {                                                                           \
+    asb::v1::Type::descriptor(), #field,                                               \
+        [](const google::protobuf::Message& s, google::protobuf::Message* d) -> bool { \
+          const auto& m = static_cast<const asb::v1::Type&>(s);                        \
+          if (!m.field()) {                                                            \
+            return false;                                                              \
+          }                                                                            \
+          static_cast<asb::v1::Type*>(d)->set_##field(m.field());                      \
+          return true;                                                                 \
+        }                                                                              \
+  }
+#define ASB_TIMESTAMP_FIELD(Type, field)                                               \
+  LeafCopy {                                                                           \
+    asb::v1::Type::descriptor(), #field,                                               \
+        [](const google::protobuf::Message& s, google::protobuf::Message* d) -> bool { \
+          const auto& m = static_cast<const asb::v1::Type&>(s);                        \
+          if (!m.has_##field()) {                                                      \
+            return false;                                                              \
+          }                                                                            \
+          *static_cast<asb::v1::Type*>(d)->mutable_##field() = m.field();              \
+          return true;                                                                 \
+        }                                                                              \
+  }
+
+const std::vector<LeafCopy>& LeafCopies() {
+  static const auto* table = new std::vector<LeafCopy>{
+      ASB_SCALAR_FIELD(Person, role),
+      ASB_SCALAR_FIELD(Person, vulnerable),
+      ASB_SCALAR_FIELD(Person, tenure),
+      ASB_SCALAR_FIELD(Incident, category),
+      ASB_TIMESTAMP_FIELD(Incident, occurred_at),
+      ASB_TIMESTAMP_FIELD(Breach, occurred_at),
+      ASB_SCALAR_FIELD(Order, type),
+      ASB_SCALAR_FIELD(Order, status),
+      ASB_TIMESTAMP_FIELD(Order, issued_at),
+      ASB_TIMESTAMP_FIELD(Order, expires_at),
+      ASB_TIMESTAMP_FIELD(Order, review_at),
+      ASB_SCALAR_FIELD(CaseFlags, fire_risk),
+      ASB_SCALAR_FIELD(CaseFlags, council_tenancy),
+      ASB_SCALAR_FIELD(CaseFlags, hate_motivated),
+      ASB_SCALAR_FIELD(CaseFlags, domestic_abuse),
+      ASB_SCALAR_FIELD(Case, status),
+      ASB_SCALAR_FIELD(Case, nsir_category),
+      ASB_SCALAR_FIELD(Case, victim_risk),
+      ASB_TIMESTAMP_FIELD(Case, opened_at),
+      ASB_TIMESTAMP_FIELD(Case, updated_at),
+      ASB_TIMESTAMP_FIELD(Case, closed_at),
+  };
+  return *table;
+}
+
+#undef ASB_SCALAR_FIELD
+#undef ASB_TIMESTAMP_FIELD
+
 }  // namespace
 
 const Schema& Schema::Get() {
@@ -89,6 +151,13 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
     n.leaf = !is_message || IsTimestamp(field);
     n.is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+    if (!field->is_repeated()) {
+      for (const LeafCopy& c : LeafCopies()) {
+        if (c.type == container && field->name() == c.name) {
+          n.copy_leaf = c.copy;
+        }
+      }
+    }
     if (n.is_string && !field->is_repeated()) {
       for (const StringAccess& a : StringFields()) {
         if (a.type == container && field->name() == a.name) {

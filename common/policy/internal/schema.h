@@ -40,6 +40,9 @@ struct SchemaNode {
   // for fields not in the table: use reflection.
   const std::string& (*get_string)(const google::protobuf::Message&) = nullptr;
   std::string* (*mutable_string)(google::protobuf::Message*) = nullptr;
+  // For an enum, bool or Timestamp field of a generated asb.v1 message: copies the value from
+  // src to dst if it is set, and says whether it was. Null: use reflection.
+  bool (*copy_leaf)(const google::protobuf::Message& src, google::protobuf::Message* dst) = nullptr;
 };
 
 class Schema {

@@ -266,6 +266,14 @@ TEST(PolicySchemaTest, EveryStringFieldHasTypedAccessors) {
       EXPECT_NE(n.get_string, nullptr) << n.path;
       EXPECT_NE(n.mutable_string, nullptr) << n.path;
     }
+    const auto type = n.field == nullptr ? google::protobuf::FieldDescriptor::CPPTYPE_STRING
+                                         : n.field->cpp_type();
+    if (n.leaf && !n.field->is_repeated() &&
+        (type == google::protobuf::FieldDescriptor::CPPTYPE_ENUM ||
+         type == google::protobuf::FieldDescriptor::CPPTYPE_BOOL ||
+         type == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE)) {
+      EXPECT_NE(n.copy_leaf, nullptr) << n.path;
+    }
   }
 }
 
