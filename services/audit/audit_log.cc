@@ -184,11 +184,18 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   }
   entry.set_origin(origin);
   entry.set_origin_seq(origin_seq);
-  const std::string leaf = LeafHash(entry);
+  // The entry has no leaf_hash yet, so its serialisation is its canonical bytes; the stored
+  // value is those bytes plus field 5 (leaf_hash, the last field) appended — exactly what
+  // serialising the entry with leaf_hash set would give.
+  std::string value = CanonicalEntryBytes(entry);
+  const std::string leaf = crypto::merkle::HashLeaf(value);
+  value.push_back(static_cast<char>((5 << 3) | 2));  // field 5, length-delimited
+  value.push_back(static_cast<char>(leaf.size()));   // 32: a one-byte varint
+  value.append(leaf);
   entry.set_leaf_hash(leaf);
 
   const std::string key = store::EncodeSeq(index);
-  batch->Put(kEntries, key, entry.SerializeAsString());
+  batch->Put(kEntries, key, value);
   batch->Put(kMeta, LeafKey(index), leaf);
   batch->Put(kMeta, kSizeKey, key);
   pending_range_.Append(leaf, [batch](int level, uint64_t node, const std::string& hash) {
@@ -325,7 +332,7 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
       more = true;  // one match beyond the page: there is a next page
       break;
     }
-    *response.add_entries() = entry;
+    response.add_entries()->Swap(&entry);
   }
   if (!it->status().ok()) {
     return store::FromRocks(it->status(), "audit query");

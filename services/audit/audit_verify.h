@@ -28,10 +28,19 @@
 namespace asb::audit {
 
 // The canonical bytes of an entry: its deterministic protobuf serialisation with leaf_hash
-// cleared.
+// cleared. leaf_hash is the highest-numbered field, so it is serialised last: the canonical
+// bytes are the full serialisation without that trailing field (no copy of the entry), unless
+// the entry carries unknown fields (serialised after it), which take the copying path.
 inline std::string CanonicalEntryBytes(const asb::v1::AuditEntry& entry) {
-  asb::v1::AuditEntry copy = entry;
-  copy.clear_leaf_hash();
+  const bool strip =
+      !entry.leaf_hash().empty() && entry.GetReflection()->GetUnknownFields(entry).empty();
+  const asb::v1::AuditEntry* source = &entry;
+  asb::v1::AuditEntry copy;
+  if (!strip && !entry.leaf_hash().empty()) {
+    copy = entry;
+    copy.clear_leaf_hash();
+    source = &copy;
+  }
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream raw(&bytes);
@@ -39,9 +48,15 @@ inline std::string CanonicalEntryBytes(const asb::v1::AuditEntry& entry) {
     coded.SetSerializationDeterministic(true);
     // Only fails for messages over 2 GiB, which the bus limits rule out; an empty result then
     // simply fails verification.
-    if (!copy.SerializeToCodedStream(&coded)) {
-      bytes.clear();
+    if (!source->SerializeToCodedStream(&coded)) {
+      return std::string();
     }
+  }
+  if (strip) {
+    const std::size_t len = entry.leaf_hash().size();
+    const std::size_t tail =
+        1 + google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(len)) + len;
+    bytes.resize(bytes.size() - tail);
   }
   return bytes;
 }

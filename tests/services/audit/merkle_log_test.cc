@@ -10,6 +10,9 @@
 #include "common/crypto/crypto.h"
 #include "common/crypto/merkle.h"
 #include "common/store/store.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_verify.h"
@@ -353,6 +356,31 @@ TEST_F(MerkleLogTest, ForgedTreeHeadsAreRefused) {
   ASB_ASSERT_OK(stored);
   ASSERT_TRUE(stored->has_value());
   EXPECT_FALSE(VerifyTreeHeadSignature(**stored, *public_key_).ok());
+}
+
+TEST(CanonicalBytesTest, EqualToSerialisingWithoutTheLeafHash) {
+  asb::v1::AuditEntry e;
+  e.set_index(42);
+  *e.mutable_record() = Record(3);
+  e.set_origin("sharing/audit");
+  e.set_origin_seq(9);
+  const std::string without = CanonicalEntryBytes(e);
+  e.set_leaf_hash(std::string(32, '\x07'));
+  EXPECT_EQ(CanonicalEntryBytes(e), without);
+  EXPECT_EQ(LeafHash(e), merkle::HashLeaf(without));
+  // An entry with unknown fields (from a newer writer) keeps them in its canonical bytes.
+  e.GetReflection()->MutableUnknownFields(&e)->AddVarint(99, 1);
+  asb::v1::AuditEntry copy = e;
+  copy.clear_leaf_hash();
+  std::string expected;
+  {
+    google::protobuf::io::StringOutputStream raw(&expected);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    ASSERT_TRUE(copy.SerializeToCodedStream(&coded));
+  }
+  EXPECT_EQ(CanonicalEntryBytes(e), expected);
+  EXPECT_NE(expected, without);
 }
 
 TEST(SigningKeyTest, CreatedOnceWithMode0600AndPublicKeyBeside) {
