@@ -37,10 +37,13 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
 }
 
 absl::Status IntakeDaemon::Start() {
+  ASB_RETURN_IF_ERROR(
+      runtime_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
+        Handle(caller, request);
+      }));
+  // The server exists once started; no request is read before the loop runs.
   runtime_->server().OnDrained([this] { Flush(); });
-  return runtime_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
-    Handle(caller, request);
-  });
+  return absl::OkStatus();
 }
 
 void IntakeDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
