@@ -61,6 +61,11 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
   auto view = handler_->GetCase(caller.principal.name, caller.principal.agency,
                                 request.get_case().case_id(), &batch);
   if (!view.ok()) {
+    // A refused lookup leaves its ACCESS_REFUSED record in the batch: keep it on the record.
+    if (!batch.empty()) {
+      // Best effort: if it fails, the answer (not found) is the same anyway.
+      runtime_->store().Write(&batch).IgnoreError();
+    }
     runtime_->server().ReplyError(caller, view.status());
     return;
   }
