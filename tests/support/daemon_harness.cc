@@ -1,0 +1,545 @@
+#include "tests/support/daemon_harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/config/config.h"
+#include "common/status/macros.h"
+#include "common/status/proto_status.h"
+
+extern char** environ;
+
+namespace asb::testing {
+namespace {
+
+// Poll interval of readiness and exit waits: short, so a test waits no longer than it must.
+constexpr absl::Duration kPollInterval = absl::Milliseconds(5);
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) {
+    return absl::StrCat("exited with status ", WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return absl::StrCat("killed by signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)),
+                        ")");
+  }
+  return absl::StrCat("ended with wait status ", status);
+}
+
+}  // namespace
+
+absl::Status WaitUntil(const std::function<absl::StatusOr<bool>()>& done, absl::Time deadline,
+                       const std::string& what, absl::Duration interval) {
+  std::string last_error;
+  while (true) {
+    absl::StatusOr<bool> r = done();
+    if (r.ok() && *r) {
+      return absl::OkStatus();
+    }
+    if (!r.ok()) {
+      last_error = r.status().ToString();
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("timed out waiting for ", what,
+                       last_error.empty() ? "" : absl::StrCat(" (last: ", last_error, ")")));
+    }
+    absl::SleepFor(interval);
+  }
+}
+
+absl::StatusOr<std::vector<asb::v1::CaseEvent>> LoadEventsFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError("cannot open " + path);
+  }
+  std::vector<asb::v1::CaseEvent> events;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') {
+      continue;
+    }
+    asb::v1::CaseEvent event;
+    if (absl::Status s = config::ParseJson(line, &event); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": not a CaseEvent: ", s.message()));
+    }
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+const std::vector<std::string>& Hub::Daemons() {
+  static const std::vector<std::string> kDaemons = {"intake", "sharing", "notify", "audit"};
+  return kDaemons;
+}
+
+Hub::Hub(HubOptions options) : options_(std::move(options)) {
+  // Secret key files must be private or the daemons refuse them; git does not keep the mode.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(KeysDir(), ec)) {
+    if (entry.path().extension() == ".key") {
+      ::chmod(entry.path().c_str(), 0600);
+    }
+  }
+}
+
+Hub::~Hub() {
+  clients_.clear();
+  StopAll().IgnoreError();  // best effort: a failing test already reported what went wrong
+}
+
+std::string Hub::KeysDir() const { return options_.source_dir + "/config/keys/demo"; }
+
+std::string Hub::ApiEndpoint(const std::string& daemon) const {
+  return "ipc://" + data_.path() + "/run/" + daemon + ".api";
+}
+
+std::string Hub::ReadyFile(const std::string& name) const {
+  return data_.path() + "/" + name + ".ready";
+}
+
+std::string Hub::LogFile(const std::string& name) const {
+  return data_.path() + "/" + name + ".log";
+}
+
+std::string Hub::LogTail(const std::string& name, size_t max_bytes) const {
+  std::string text = ReadWhole(LogFile(name));
+  if (text.size() > max_bytes) {
+    text = "…" + text.substr(text.size() - max_bytes);
+  }
+  return text;
+}
+
+absl::Status Hub::Start(const std::string& name) {
+  auto bin = options_.binaries.find(name);
+  if (bin == options_.binaries.end()) {
+    return absl::NotFoundError("no binary for daemon '" + name + "'");
+  }
+  if (Poll(name)) {
+    return absl::FailedPreconditionError("asb-" + name + " is already running");
+  }
+  DropClients(name);
+  // A ready file left by a killed daemon must not count as the new one's.
+  std::error_code ec;
+  std::filesystem::remove(ReadyFile(name), ec);
+
+  // Everything the child needs is built before fork: after it only async-signal-safe calls.
+  std::vector<std::string> args = {bin->second, "--config", "config/" + name + ".yaml",
+                                   "--ready-file", ReadyFile(name)};
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "ASBHUB_DATA=", 12) != 0) {
+      env_strings.emplace_back(*e);
+    }
+  }
+  env_strings.push_back("ASBHUB_DATA=" + data_.path());
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  const std::string log_file = LogFile(name);
+  const std::string cwd = options_.source_dir;
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    // The child: die with the test, run in the source tree, log to DATA/<name>.log.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+      ::_exit(127);
+    }
+    int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || ::chdir(cwd.c_str()) != 0) {
+      ::_exit(127);
+    }
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+    }
+    // The test process may block signals in its threads; the daemon must see SIGTERM.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  children_[name] = Child{pid, 0, false};
+  return absl::OkStatus();
+}
+
+bool Hub::Poll(const std::string& name) {
+  auto it = children_.find(name);
+  if (it == children_.end() || it->second.pid <= 0) {
+    return false;
+  }
+  int status = 0;
+  pid_t r = ::waitpid(it->second.pid, &status, WNOHANG);
+  if (r == 0) {
+    return true;
+  }
+  if (r == it->second.pid) {
+    it->second.exit_status = status;
+  }
+  it->second.pid = -1;
+  return false;
+}
+
+bool Hub::Running(const std::string& name) { return Poll(name); }
+
+bool Hub::WaitExit(const std::string& name, absl::Time deadline) {
+  while (Poll(name)) {
+    if (absl::Now() >= deadline) {
+      return false;
+    }
+    absl::SleepFor(kPollInterval);
+  }
+  return true;
+}
+
+absl::Status Hub::WaitReady(const std::string& name, absl::Time deadline) {
+  const std::string ready = ReadyFile(name);
+  while (true) {
+    // The daemon writes the file atomically (rename), so existing means complete.
+    if (std::filesystem::exists(ready)) {
+      if (!Poll(name)) {
+        break;  // it wrote the file and then died: report below
+      }
+      children_[name].ready = true;
+      return absl::OkStatus();
+    }
+    if (!Poll(name)) {
+      break;
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("asb-", name, " not ready in time; log:\n", LogTail(name)));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+  const Child& c = children_[name];
+  return absl::InternalError(absl::StrCat("asb-", name, " ", DescribeExit(c.exit_status),
+                                          " before it was ready; log:\n", LogTail(name)));
+}
+
+absl::Status Hub::StartAndWait(const std::string& name, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  ASB_RETURN_IF_ERROR(Start(name));
+  return WaitReady(name, deadline);
+}
+
+absl::Status Hub::StartAll(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (const std::string& name : Daemons()) {
+    ASB_RETURN_IF_ERROR(Start(name));
+  }
+  for (const std::string& name : Daemons()) {
+    ASB_RETURN_IF_ERROR(WaitReady(name, deadline));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Hub::Stop(const std::string& name, absl::Duration grace) {
+  DropClients(name);
+  if (!Poll(name)) {
+    return absl::OkStatus();
+  }
+  const pid_t pid = children_[name].pid;
+  ::kill(pid, SIGTERM);
+  if (!WaitExit(name, absl::Now() + grace)) {
+    ::kill(pid, SIGKILL);
+    WaitExit(name, absl::InfiniteFuture());
+    return absl::InternalError(absl::StrCat("asb-", name, " ignored SIGTERM for ",
+                                            absl::FormatDuration(grace), "; killed. Log:\n",
+                                            LogTail(name)));
+  }
+  const int status = children_[name].exit_status;
+  // Before it is ready a daemon has not installed its handlers yet: SIGTERM just ends it.
+  const bool killed_while_starting =
+      !children_[name].ready && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
+  if (!killed_while_starting && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+    return absl::InternalError(absl::StrCat("asb-", name, " ", DescribeExit(status),
+                                            " on SIGTERM; log:\n", LogTail(name)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Hub::Kill(const std::string& name) {
+  DropClients(name);
+  if (!Poll(name)) {
+    return absl::OkStatus();
+  }
+  ::kill(children_[name].pid, SIGKILL);
+  WaitExit(name, absl::InfiniteFuture());
+  return absl::OkStatus();
+}
+
+absl::Status Hub::Restart(const std::string& name) {
+  ASB_RETURN_IF_ERROR(Stop(name));
+  return StartAndWait(name);
+}
+
+absl::Status Hub::StopAll() {
+  absl::Status first;
+  const auto& daemons = Daemons();
+  for (auto it = daemons.rbegin(); it != daemons.rend(); ++it) {
+    absl::Status s = Stop(*it);
+    if (first.ok() && !s.ok()) {
+      first = s;
+    }
+  }
+  return first;
+}
+
+void Hub::DropClients(const std::string& daemon) {
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (it->first.first == daemon) {
+      it = clients_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::StatusOr<bus::Client*> Hub::ClientFor(const std::string& daemon,
+                                            const std::string& principal) {
+  auto key = std::make_pair(daemon, principal);
+  auto it = clients_.find(key);
+  if (it != clients_.end()) {
+    return it->second.get();
+  }
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair keys,
+                       bus::LoadKeyFile(KeysDir() + "/" + principal + ".key", true));
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair server,
+                       bus::LoadKeyFile(KeysDir() + "/" + daemon + ".pub", false));
+  bus::ClientOptions o;
+  o.endpoint = ApiEndpoint(daemon);
+  o.server_public_key = server.public_key;
+  o.keys = keys;
+  ASB_ASSIGN_OR_RETURN(auto client, bus::Client::Connect(&context_, o));
+  bus::Client* raw = client.get();
+  clients_[key] = std::move(client);
+  return raw;
+}
+
+absl::StatusOr<asb::v1::Response> Hub::Call(const std::string& daemon, const std::string& principal,
+                                            asb::v1::Request request) {
+  ASB_ASSIGN_OR_RETURN(bus::Client * client, ClientFor(daemon, principal));
+  absl::StatusOr<asb::v1::Response> response =
+      client->Call(std::move(request), options_.call_timeout);
+  if (!response.ok()) {
+    // A connection that saw a timeout or refusal is not reused.
+    clients_.erase(std::make_pair(daemon, principal));
+    return response.status();
+  }
+  if (response->status().code() != asb::v1::STATUS_CODE_OK) {
+    return FromProto(response->status());
+  }
+  return response;
+}
+
+absl::StatusOr<asb::v1::Response> Hub::CallWithKeys(const std::string& daemon,
+                                                    const bus::KeyPair& keys,
+                                                    asb::v1::Request request) {
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair server,
+                       bus::LoadKeyFile(KeysDir() + "/" + daemon + ".pub", false));
+  bus::ClientOptions o;
+  o.endpoint = ApiEndpoint(daemon);
+  o.server_public_key = server.public_key;
+  o.keys = keys;
+  ASB_ASSIGN_OR_RETURN(auto client, bus::Client::Connect(&context_, o));
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response,
+                       client->Call(std::move(request), options_.call_timeout));
+  if (response.status().code() != asb::v1::STATUS_CODE_OK) {
+    return FromProto(response.status());
+  }
+  return response;
+}
+
+absl::StatusOr<asb::v1::SubmitResponse> Hub::Submit(const std::string& feed,
+                                                    const std::vector<asb::v1::CaseEvent>& events) {
+  asb::v1::Request request;
+  for (const auto& e : events) {
+    *request.mutable_submit()->add_events() = e;
+  }
+  if (events.empty()) {
+    request.mutable_submit();
+  }
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("intake", feed, std::move(request)));
+  return std::move(*response.mutable_submit());
+}
+
+absl::StatusOr<asb::v1::PullAlertsResponse> Hub::PullAlerts(const std::string& partner,
+                                                            uint32_t max, uint32_t wait_ms,
+                                                            std::optional<uint64_t> from_seq) {
+  asb::v1::Request request;
+  auto* pull = request.mutable_pull_alerts();
+  pull->set_max(max);
+  pull->set_wait_ms(wait_ms);
+  if (from_seq.has_value()) {
+    pull->set_from_seq(*from_seq);
+  }
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("notify", partner, std::move(request)));
+  return std::move(*response.mutable_alerts());
+}
+
+absl::StatusOr<asb::v1::AckAlertsResponse> Hub::Ack(const std::string& partner,
+                                                    uint64_t through_seq) {
+  asb::v1::Request request;
+  request.mutable_ack_alerts()->set_through_seq(through_seq);
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("notify", partner, std::move(request)));
+  return std::move(*response.mutable_ack());
+}
+
+absl::StatusOr<asb::v1::Disclosure> Hub::GetCase(const std::string& partner,
+                                                 const std::string& case_id) {
+  asb::v1::Request request;
+  request.mutable_get_case()->set_case_id(case_id);
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("sharing", partner, std::move(request)));
+  return std::move(*response.mutable_case_view()->mutable_disclosure());
+}
+
+absl::StatusOr<asb::v1::AuditQueryResponse> Hub::AuditQuery(const std::string& auditor,
+                                                            asb::v1::AuditQueryRequest query) {
+  asb::v1::Request request;
+  *request.mutable_audit_query() = std::move(query);
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("audit", auditor, std::move(request)));
+  return std::move(*response.mutable_audit());
+}
+
+absl::StatusOr<std::vector<asb::v1::AuditEntry>> Hub::AuditQueryAll(
+    const std::string& auditor, asb::v1::AuditQueryRequest query) {
+  std::vector<asb::v1::AuditEntry> all;
+  query.set_limit(1000);
+  while (true) {
+    ASB_ASSIGN_OR_RETURN(asb::v1::AuditQueryResponse page, AuditQuery(auditor, query));
+    for (auto& e : *page.mutable_entries()) {
+      all.push_back(std::move(e));
+    }
+    if (page.next_after_index() == 0) {
+      return all;
+    }
+    if (page.next_after_index() <= query.after_index()) {
+      return absl::InternalError("audit query pagination does not advance");
+    }
+    query.set_after_index(page.next_after_index());
+  }
+}
+
+absl::StatusOr<asb::v1::PingResponse> Hub::Ping(const std::string& daemon,
+                                                const std::string& principal) {
+  asb::v1::Request request;
+  request.mutable_ping();
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call(daemon, principal, std::move(request)));
+  return std::move(*response.mutable_ping());
+}
+
+absl::StatusOr<std::vector<asb::v1::Envelope>> Hub::FetchAll(const std::string& daemon,
+                                                             const std::string& stream,
+                                                             uint64_t from_seq) {
+  // The daemon key allowed to fetch: a consumer of that stream in the shipped configs.
+  std::string as = "audit";
+  if (daemon == "intake" && stream == "events") {
+    as = "sharing";
+  } else if (daemon == "sharing" && stream == "disclosures") {
+    as = "notify";
+  }
+  std::vector<asb::v1::Envelope> out;
+  uint64_t next = from_seq;
+  while (true) {
+    asb::v1::Request request;
+    request.mutable_fetch()->set_stream(stream);
+    request.mutable_fetch()->set_from_seq(next);
+    request.mutable_fetch()->set_max_records(500);
+    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call(daemon, as, std::move(request)));
+    const asb::v1::FetchResponse& f = response.fetch();
+    for (const auto& r : f.records()) {
+      if (r.seq() != next) {
+        return absl::DataLossError(
+            absl::StrCat(daemon, "/", stream, ": expected seq ", next, ", got ", r.seq()));
+      }
+      out.push_back(r);
+      ++next;
+    }
+    if (next > f.head()) {
+      return out;
+    }
+    if (f.records().empty()) {
+      return absl::DataLossError(absl::StrCat(daemon, "/", stream, ": no records from ", next,
+                                              " though head is ", f.head()));
+    }
+  }
+}
+
+absl::Status Hub::CheckDrained() {
+  // Pinged upstream first: a consumer is compared with a head taken no later than its offset,
+  // and nothing upstream moves once its own consumers have caught up (the test is quiescent).
+  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head
+  for (const std::string& name : Daemons()) {
+    if (!Running(name)) {
+      continue;
+    }
+    ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
+    for (const auto& c : ping.consumers()) {
+      auto head = heads.find(c.upstream() + "/" + c.stream());
+      if (head == heads.end()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, " consumes ", c.upstream(), "/",
+                                                          c.stream(), ", which is not running"));
+      }
+      if (c.offset() != head->second) {
+        return absl::FailedPreconditionError(absl::StrCat(name, " is at ", c.offset(), " of ",
+                                                          c.upstream(), "/", c.stream(),
+                                                          ", whose head is ", head->second));
+      }
+    }
+    for (const auto& s : ping.streams()) {
+      heads[name + "/" + s.name()] = s.head();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Hub::WaitDrained(absl::Duration timeout) {
+  return WaitUntil(
+      [this]() -> absl::StatusOr<bool> {
+        ASB_RETURN_IF_ERROR(CheckDrained());
+        return true;
+      },
+      absl::Now() + timeout, "the pipeline to drain");
+}
+
+}  // namespace asb::testing
