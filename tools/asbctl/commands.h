@@ -24,6 +24,7 @@ void AddAuditCommand(CLI::App& app, Globals& g);
 void AddPolicyCommand(CLI::App& app, Globals& g);
 void AddPingCommand(CLI::App& app, Globals& g);
 void AddStatusCommand(CLI::App& app, Globals& g);
+void AddDeadLettersCommand(CLI::App& app, Globals& g);
 
 // Prints "asbctl: error: <message>" to stderr and returns 1 (2 for kPermissionDenied, so
 // scripts can tell "not authorised" from other failures).

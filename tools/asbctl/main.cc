@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   asb::ctl::AddPolicyCommand(app, g);
   asb::ctl::AddPingCommand(app, g);
   asb::ctl::AddStatusCommand(app, g);
+  asb::ctl::AddDeadLettersCommand(app, g);
   CLI11_PARSE(app, argc, argv);
   return g.exit_code;
 }
