@@ -141,10 +141,11 @@ void Server::DrainRequests() {
     if (!reason.empty()) {
       ++bad_messages_;
       SPDLOG_LOGGER_WARN(lg, "[{}] {}", caller.principal.name, reason);
-      ReplyError(caller, absl::InvalidArgumentError(reason));
+      // Recorded before the reply, so whoever sees the reply can count on the record.
       if (on_bad_) {
         on_bad_(caller.principal, reason);
       }
+      ReplyError(caller, absl::InvalidArgumentError(reason));
       continue;
     }
     caller.request_id = request.request_id();
