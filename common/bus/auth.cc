@@ -73,6 +73,16 @@ void Authenticator::HandleRequests() {
     } else if (mechanism != "CURVE") {
       status_text = "CURVE required";
     }
+    // Counted and recorded before the answer goes out, so that whoever sees the refusal
+    // can already see its record.
+    if (status != "200") {
+      ++refused_;
+      SPDLOG_LOGGER_WARN(lg, "refused {} handshake from {} (key {})", mechanism, address,
+                         key_prefix);
+      if (on_refused_) {
+        on_refused_(key_prefix, address);
+      }
+    }
     std::vector<std::string> reply{"1.0", request_id, status, status_text, user_id, ""};
     try {
       for (std::size_t i = 0; i < reply.size(); ++i) {
@@ -81,14 +91,6 @@ void Authenticator::HandleRequests() {
       }
     } catch (const zmq::error_t& e) {
       SPDLOG_LOGGER_WARN(lg, "ZAP reply failed: {}", e.what());
-    }
-    if (status != "200") {
-      ++refused_;
-      SPDLOG_LOGGER_WARN(lg, "refused {} handshake from {} (key {})", mechanism, address,
-                         key_prefix);
-      if (on_refused_) {
-        on_refused_(key_prefix, address);
-      }
     }
   }
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "common/crypto/crypto.h"
 #include "common/log/log.h"
+#include "common/model/model.h"
 #include "common/status/check.h"
 #include "common/status/macros.h"
 #include "common/stream/consumer.h"
@@ -64,22 +65,6 @@ std::string TreeHeadKey(uint64_t tree_size) {
   return absl::StrCat(kTreeHeadPrefix, store::EncodeSeq(tree_size));
 }
 
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t seconds = nanos / 1000000000;
-  int64_t rem = nanos % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --seconds;
-  }
-  ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>(rem));
-}
-
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
   return ts.nanos() >= 0 && ts.nanos() < 1000000000;
 }
@@ -105,10 +90,11 @@ bool Matches(const asb::v1::AuditEntry& entry, const asb::v1::AuditQueryRequest&
           r.subject_keys().end()) {
     return false;
   }
-  if (request.has_since() && ToTime(r.at()) < ToTime(request.since())) {
+  if (request.has_since() && ::asb::model::ToTime(r.at()) < ::asb::model::ToTime(request.since())) {
     return false;
   }
-  if (request.has_until() && ToTime(r.at()) >= ToTime(request.until())) {
+  if (request.has_until() &&
+      ::asb::model::ToTime(r.at()) >= ::asb::model::ToTime(request.until())) {
     return false;
   }
   return true;
@@ -180,7 +166,7 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   entry.set_index(index);
   *entry.mutable_record() = record;
   if (!entry.record().has_at()) {
-    SetTimestamp(clock_(), entry.mutable_record()->mutable_at());
+    ::asb::model::ToTimestamp(clock_(), entry.mutable_record()->mutable_at());
   }
   entry.set_origin(origin);
   entry.set_origin_seq(origin_seq);
@@ -252,7 +238,7 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
     return absl::InvalidArgumentError("since/until: invalid timestamp");
   }
   if (request.has_since() && request.has_until() &&
-      ToTime(request.since()) >= ToTime(request.until())) {
+      ::asb::model::ToTime(request.since()) >= ::asb::model::ToTime(request.until())) {
     return absl::InvalidArgumentError("since: must be before until");
   }
   const uint32_t limit =

@@ -5,19 +5,12 @@
 #include "absl/time/clock.h"
 #include "common/bus/keys.h"
 #include "common/log/log.h"
+#include "common/model/model.h"
 #include "common/status/macros.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace asb::daemon {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
-}
 
 std::shared_ptr<const bus::PrincipalTable> PrincipalsOf(const policy::Policy& policy) {
   auto table = std::make_shared<bus::PrincipalTable>();
@@ -85,10 +78,21 @@ absl::Status Runtime::Start(Handler handler) {
   auth_ = std::make_unique<bus::Authenticator>(&context_, &loop_);
   auth_->SetPrincipals(PrincipalsOf(*policy_));
   auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
+    // A refused client's libzmq retries the handshake every few hundred ms: record the first
+    // refusal of a key, then at most one record per minute with the count in between.
+    RefusedKey& seen = refused_keys_[key_prefix];
+    ++seen.count;
+    const absl::Time now = Now();
+    if (now - seen.last_recorded < absl::Minutes(1)) {
+      return;
+    }
     asb::v1::AuditRecord r;
     r.set_kind(asb::v1::AUDIT_KIND_AUTH_FAILED);
     r.set_detail("refused CurveZMQ handshake from key " + key_prefix +
-                 (peer.empty() ? "" : " at " + peer));
+                 (peer.empty() ? "" : " at " + peer) +
+                 (seen.count > 1 ? " (" + std::to_string(seen.count) + " refusals)" : ""));
+    seen.last_recorded = now;
+    seen.count = 0;
     Audit(std::move(r));
   });
   bus::ServerOptions so;
@@ -236,7 +240,7 @@ stream::Log* Runtime::log(const std::string& name) const {
 void Runtime::AuditInBatch(asb::v1::AuditRecord record, store::Batch* batch) {
   record.set_component(options_.component);
   if (!record.has_at()) {
-    *record.mutable_at() = ToTimestamp(Now());
+    *record.mutable_at() = model::ToTimestamp(Now());
   }
   if (audit_sink_) {
     audit_sink_(record, batch);

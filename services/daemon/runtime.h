@@ -13,6 +13,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -118,6 +119,11 @@ class Runtime {
   std::vector<std::function<void(std::shared_ptr<const policy::Policy>)>> on_policy_;
   Handler handler_;
   AuditSink audit_sink_;
+  struct RefusedKey {
+    absl::Time last_recorded = absl::InfinitePast();
+    uint64_t count = 0;
+  };
+  absl::flat_hash_map<std::string, RefusedKey> refused_keys_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
 };

@@ -47,7 +47,6 @@ absl::Status IntakeDaemon::Start() {
 }
 
 void IntakeDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
-  static auto* lg = log::Get("intake");
   if (!request.has_submit()) {
     runtime_->server().ReplyError(
         caller, absl::UnimplementedError("asb-intake answers ping, submit and fetch only"));

@@ -12,10 +12,14 @@
 #include "asb/v1/envelope.pb.h"
 #include "common/config/violations.h"
 #include "common/log/log.h"
+#include "common/model/model.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace asb::intake {
 namespace {
+
+using ::asb::model::ToTime;
+using ::asb::model::ToTimestamp;
 
 using asb::v1::CaseEvent;
 using config::Violations;
@@ -38,22 +42,6 @@ constexpr absl::Duration kFarFuture = absl::Hours(24 * 366 * 100);
 // Timestamp's own valid range (0001-01-01 .. 9999-12-31).
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
-absl::Time ToTime(const Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void ToTimestamp(absl::Time t, Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t seconds = nanos / 1'000'000'000;
-  int64_t rem = nanos % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --seconds;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rem));
-}
 
 bool HasControlChars(std::string_view s) {
   for (unsigned char c : s) {
@@ -467,36 +455,6 @@ std::string DedupeKey(const std::string& principal, const std::string& source_ev
 
 std::vector<std::string> IntakeColumnFamilies() {
   return {stream::LogColumnFamily("events"), stream::LogColumnFamily("audit"), kDedupeColumnFamily};
-}
-
-asb::v1::EventType EventTypeOf(const CaseEvent& event) {
-  switch (event.event_case()) {
-    case CaseEvent::kIncidentReported:
-      return asb::v1::EVENT_TYPE_INCIDENT_REPORTED;
-    case CaseEvent::kCaseOpened:
-      return asb::v1::EVENT_TYPE_CASE_OPENED;
-    case CaseEvent::kCaseUpdated:
-      return asb::v1::EVENT_TYPE_CASE_UPDATED;
-    case CaseEvent::kCaseClosed:
-      return asb::v1::EVENT_TYPE_CASE_CLOSED;
-    case CaseEvent::kPersonLinked:
-      return asb::v1::EVENT_TYPE_PERSON_LINKED;
-    case CaseEvent::kRiskAssessed:
-      return asb::v1::EVENT_TYPE_RISK_ASSESSED;
-    case CaseEvent::kOrderIssued:
-      return asb::v1::EVENT_TYPE_ORDER_ISSUED;
-    case CaseEvent::kOrderVaried:
-      return asb::v1::EVENT_TYPE_ORDER_VARIED;
-    case CaseEvent::kOrderBreached:
-      return asb::v1::EVENT_TYPE_ORDER_BREACHED;
-    case CaseEvent::kOrderDischarged:
-      return asb::v1::EVENT_TYPE_ORDER_DISCHARGED;
-    case CaseEvent::kOrderExpired:
-      return asb::v1::EVENT_TYPE_ORDER_EXPIRED;
-    case CaseEvent::EVENT_NOT_SET:
-      break;
-  }
-  return asb::v1::EVENT_TYPE_UNSPECIFIED;
 }
 
 IntakeHandler::IntakeHandler(store::Store* store, stream::Log* events, stream::Log* audit,

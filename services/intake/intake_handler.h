@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/events.pb.h"
+#include "common/model/model.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
 
@@ -34,8 +35,8 @@ inline constexpr uint32_t kDefaultMaxEventsPerSubmit = 1000;
 // Every column family asb-intake's Store needs: "log.events", "log.audit", "dedupe".
 std::vector<std::string> IntakeColumnFamilies();
 
-// The kind of a case event (EVENT_TYPE_UNSPECIFIED if none of the oneof is set).
-asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event);
+// The EventType of an event (shared with asb-sharing).
+using ::asb::model::EventTypeOf;
 
 // Who submitted: the feed's principal and agency, from its CurveZMQ key (never the message).
 struct Source {

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/model/model.h"
 #include "common/stream/consumer.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -35,22 +36,6 @@ std::string OutboxPrefix(const std::string& agency) {
 
 std::string OutboxKey(const std::string& agency, uint64_t seq) {
   return OutboxPrefix(agency) + store::EncodeSeq(seq);
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t seconds = nanos / 1000000000;
-  int64_t rem = nanos % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --seconds;
-  }
-  ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>(rem));
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
 // Splits "agency\0<8-byte seq>"; false if malformed.
@@ -133,7 +118,7 @@ bool Outbox::HasPending(const std::string& agency) const {
 }
 
 void Outbox::Record(asb::v1::AuditRecord record, store::Batch* batch) {
-  SetTimestamp(clock_(), record.mutable_at());
+  ::asb::model::ToTimestamp(clock_(), record.mutable_at());
   record.set_component(kComponent);
   asb::v1::Envelope envelope;
   *envelope.mutable_audit() = std::move(record);
@@ -173,7 +158,7 @@ absl::Status Outbox::ApplyDisclosure(const asb::v1::Envelope& envelope, store::B
   alert.set_agency_seq(seq);
   alert.set_agency(agency);
   alert.set_notification_rule(rule_id);
-  SetTimestamp(clock_(), alert.mutable_queued_at());
+  ::asb::model::ToTimestamp(clock_(), alert.mutable_queued_at());
   alert.set_delivery_count(0);
   *alert.mutable_disclosure() = d;
   batch->Put(kOutbox, OutboxKey(agency, seq), alert.SerializeAsString());
@@ -249,9 +234,9 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
       return absl::DataLossError(absl::StrCat("outbox of ", agency, ": unparsable alert"));
     }
     if (!replay && alert.delivery_count() > 0) {
-      const bool in_flight = options_.ack_timeout > absl::ZeroDuration() &&
-                             alert.has_last_delivered_at() &&
-                             ToTime(alert.last_delivered_at()) + options_.ack_timeout > now;
+      const bool in_flight =
+          options_.ack_timeout > absl::ZeroDuration() && alert.has_last_delivered_at() &&
+          ::asb::model::ToTime(alert.last_delivered_at()) + options_.ack_timeout > now;
       if (in_flight) {
         continue;
       }
@@ -261,7 +246,7 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
       }
     }
     alert.set_delivery_count(alert.delivery_count() + 1);
-    SetTimestamp(now, alert.mutable_last_delivered_at());
+    ::asb::model::ToTimestamp(now, alert.mutable_last_delivered_at());
     batch->Put(kOutbox, key, alert.SerializeAsString());
     *response.add_alerts() = std::move(alert);
   }
@@ -357,7 +342,7 @@ void Outbox::DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batc
   const uint64_t seq = alert.agency_seq();
   asb::v1::DeadLetter dead;
   dead.set_reason(absl::StrCat("not acknowledged after ", alert.delivery_count(), " deliveries"));
-  SetTimestamp(now, dead.mutable_dead_lettered_at());
+  ::asb::model::ToTimestamp(now, dead.mutable_dead_lettered_at());
   asb::v1::AuditRecord record;
   record.set_kind(asb::v1::AUDIT_KIND_DEAD_LETTER);
   record.set_actor(kComponent);
@@ -464,7 +449,7 @@ absl::StatusOr<int> Outbox::ApplyRetention(store::Batch* batch) {
       }
       asb::v1::DeadLetter dead;
       if (dead.ParseFromArray(dl->value().data(), static_cast<int>(dl->value().size())) &&
-          ToTime(dead.dead_lettered_at()) < cutoff) {
+          ::asb::model::ToTime(dead.dead_lettered_at()) < cutoff) {
         batch->Delete(kDeadLetters, key);
         deleted = true;
       }

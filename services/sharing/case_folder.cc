@@ -102,36 +102,6 @@ std::vector<std::string> SharingColumnFamilies() {
           kCasesColumnFamily, kPendingColumnFamily, stream::kOffsetsColumnFamily};
 }
 
-asb::v1::EventType EventTypeOf(const CaseEvent& event) {
-  switch (event.event_case()) {
-    case CaseEvent::kIncidentReported:
-      return asb::v1::EVENT_TYPE_INCIDENT_REPORTED;
-    case CaseEvent::kCaseOpened:
-      return asb::v1::EVENT_TYPE_CASE_OPENED;
-    case CaseEvent::kCaseUpdated:
-      return asb::v1::EVENT_TYPE_CASE_UPDATED;
-    case CaseEvent::kCaseClosed:
-      return asb::v1::EVENT_TYPE_CASE_CLOSED;
-    case CaseEvent::kPersonLinked:
-      return asb::v1::EVENT_TYPE_PERSON_LINKED;
-    case CaseEvent::kRiskAssessed:
-      return asb::v1::EVENT_TYPE_RISK_ASSESSED;
-    case CaseEvent::kOrderIssued:
-      return asb::v1::EVENT_TYPE_ORDER_ISSUED;
-    case CaseEvent::kOrderVaried:
-      return asb::v1::EVENT_TYPE_ORDER_VARIED;
-    case CaseEvent::kOrderBreached:
-      return asb::v1::EVENT_TYPE_ORDER_BREACHED;
-    case CaseEvent::kOrderDischarged:
-      return asb::v1::EVENT_TYPE_ORDER_DISCHARGED;
-    case CaseEvent::kOrderExpired:
-      return asb::v1::EVENT_TYPE_ORDER_EXPIRED;
-    case CaseEvent::EVENT_NOT_SET:
-      break;
-  }
-  return asb::v1::EVENT_TYPE_UNSPECIFIED;
-}
-
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
 
 absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {

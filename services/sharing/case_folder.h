@@ -17,6 +17,7 @@
 #include "asb/v1/case.pb.h"
 #include "asb/v1/envelope.pb.h"
 #include "asb/v1/types.pb.h"
+#include "common/model/model.h"
 #include "common/store/store.h"
 
 namespace asb::sharing {
@@ -28,8 +29,8 @@ inline constexpr char kPendingColumnFamily[] = "pending";
 // "pending", "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
-// The kind of the case event in an accepted envelope (UNSPECIFIED if none).
-asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event);
+// The EventType of an event (shared with asb-intake).
+using ::asb::model::EventTypeOf;
 
 // Owns no storage: the Store belongs to the daemon and must outlive the folder.
 // Thread-compatible (the daemon's loop thread only).

@@ -6,29 +6,21 @@
 #include "absl/strings/str_cat.h"
 #include "asb/v1/audit.pb.h"
 #include "common/log/log.h"
+#include "common/model/model.h"
 #include "common/status/macros.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace asb::sharing {
 namespace {
 
+using ::asb::model::ToTime;
+using ::asb::model::ToTimestamp;
+
 constexpr char kComponent[] = "sharing";
 
 spdlog::logger* Logger() {
   static spdlog::logger* lg = asb::log::Get("sharing");
   return lg;
-}
-
-void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t seconds = nanos / 1'000'000'000;
-  int64_t rem = nanos % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --seconds;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rem));
 }
 
 // Paths whose values (or transformed values) went to the agency.
