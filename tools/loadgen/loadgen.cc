@@ -34,7 +34,7 @@ struct Options {
   std::string hub = "config/asbctl.yaml";
   std::string feed = "council-feed";
   std::vector<std::string> partners = {"police", "council", "county", "probation"};
-  std::string places_dir = "/work/shared/data/policeuk";
+  std::string places_dir = "../shared/data/policeuk";  // beside the repository
   uint64_t events = 1000;
   double rate = 0;  // events/s; 0 = flat out
   uint32_t batch = 200;
