@@ -183,7 +183,8 @@ void AddAlertsCommand(CLI::App& app, Globals& g) {
   static int64_t from_seq = 0;
   cmd->add_option("--as", as, "agency (uses keys_dir/AGENCY-partner.key)")->required();
   cmd->add_flag("--follow,-f", follow, "keep waiting for new alerts until Ctrl-C");
-  cmd->add_flag("--no-ack", no_ack, "print without acknowledging (handed out again after the ack timeout)");
+  cmd->add_flag("--no-ack", no_ack,
+                "print without acknowledging (handed out again after the ack timeout)");
   cmd->add_option("--max", max, "alerts per pull (1-1000)")->check(CLI::Range(1, 1000));
   cmd->add_option("--from-seq", from_seq, "replay from this agency sequence number (gap recovery)");
   cmd->callback([&g] { g.exit_code = RunAlerts(g, as, follow, no_ack, max, from_seq); });
