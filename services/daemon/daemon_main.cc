@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,8 +15,11 @@ namespace asb::daemon {
 namespace {
 
 Runtime* g_runtime = nullptr;
+// A stop asked for before the runtime exists (during start-up) is remembered here.
+volatile std::sig_atomic_t g_stop_requested = 0;
 
 void OnStopSignal(int) {
+  g_stop_requested = 1;
   if (g_runtime != nullptr) {
     g_runtime->Stop();
   }
@@ -102,13 +106,16 @@ int DaemonMain(int argc, char** argv, const DaemonSpec& spec) {
   if (absl::Status s = log::Init(spec.name, log_config); !s.ok()) {
     return Fail(spec.name, s);
   }
+  InstallSignals();  // before opening anything, so SIGTERM during start-up stops cleanly
   auto daemon = spec.create(config_path);
   if (!daemon.ok()) {
     return Fail(spec.name, daemon.status());
   }
   Runtime& runtime = (*daemon)->runtime();
   g_runtime = &runtime;
-  InstallSignals();
+  if (g_stop_requested) {
+    runtime.Stop();
+  }
   if (absl::Status s = (*daemon)->Start(); !s.ok()) {
     return Fail(spec.name, s);
   }
