@@ -7,6 +7,7 @@
 #include "common/log/log.h"
 #include "common/status/check.h"
 #include "common/status/macros.h"
+#include "common/store/encryption.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
@@ -89,7 +90,22 @@ uint64_t DecodeSeq(std::string_view key) {
 }
 
 void Batch::Put(std::string_view cf, std::string_view key, std::string_view value) {
-  rocksdb::Status s = batch_.Put(store_->Handle(cf), ToSlice(key), ToSlice(value));
+  const int index = store_->IndexOf(cf);
+  rocksdb::ColumnFamilyHandle* handle = store_->Handle(cf);
+  if (index >= 0 && store_->encrypted_[index]) {
+    if (!error_.ok()) {
+      return;  // the batch will fail anyway
+    }
+    std::string sealed;
+    if (absl::Status s = store_->Encrypt(this, cf, key, value, &sealed); !s.ok()) {
+      error_ = s;
+      return;
+    }
+    rocksdb::Status s = batch_.Put(handle, ToSlice(key), ToSlice(sealed));
+    ASB_CHECK(s.ok());
+    return;
+  }
+  rocksdb::Status s = batch_.Put(handle, ToSlice(key), ToSlice(value));
   // WriteBatch::Put only fails for entries over 4 GiB, which the bus limits rule out.
   ASB_CHECK(s.ok());
 }
@@ -107,10 +123,14 @@ void Batch::DeleteRange(std::string_view cf, std::string_view begin, std::string
 Batch::Batch(Batch&& other) noexcept
     : store_(other.store_),
       batch_(std::move(other.batch_)),
+      error_(std::move(other.error_)),
+      new_keys_(std::move(other.new_keys_)),
       on_commit_(std::move(other.on_commit_)),
       on_abort_(std::move(other.on_abort_)) {
   other.on_commit_.clear();
   other.on_abort_.clear();
+  other.new_keys_.clear();
+  other.error_ = absl::OkStatus();
 }
 
 Batch::~Batch() {
@@ -119,6 +139,7 @@ Batch::~Batch() {
   for (auto& fn : on_abort_) {
     fn();
   }
+  internal::ForgetDataKeys(&new_keys_);
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -142,6 +163,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     if (std::find(names.begin(), names.end(), name) == names.end()) {
       names.push_back(name);
     }
+  }
+  if (options.key_ring != nullptr &&
+      std::find(names.begin(), names.end(), kSubjectKeysColumnFamily) == names.end()) {
+    names.push_back(kSubjectKeysColumnFamily);
   }
 
   auto cache = rocksdb::NewLRUCache(kBlockCacheSize);
@@ -167,6 +192,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   descriptors.reserve(names.size());
   for (const auto& name : names) {
     descriptors.emplace_back(name, cf_options);
+    if (name == kSubjectKeysColumnFamily) {
+      // Random wrapped keys do not compress; stored as they are, an erasure can be checked by
+      // looking for their bytes.
+      descriptors.back().options.compression = rocksdb::kNoCompression;
+      descriptors.back().options.bottommost_compression = rocksdb::kNoCompression;
+    }
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -185,8 +216,29 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   store->db_.reset(raw);
   store->names_ = std::move(names);
   store->handles_ = std::move(handles);
-  SPDLOG_LOGGER_INFO(Logger(), "opened store {} ({} column families)", options.path,
-                     store->names_.size());
+  int encrypted = 0;
+  for (const auto& name : store->names_) {
+    const bool plain = options.key_ring == nullptr || name == kSubjectKeysColumnFamily ||
+                       std::find(options.plaintext_column_families.begin(),
+                                 options.plaintext_column_families.end(),
+                                 name) != options.plaintext_column_families.end();
+    store->encrypted_.push_back(!plain);
+    encrypted += plain ? 0 : 1;
+  }
+  {
+    absl::MutexLock lock(&store->mu_);
+    store->ring_ = options.key_ring;
+  }
+  if (options.key_ring != nullptr) {
+    SPDLOG_LOGGER_INFO(Logger(),
+                       "opened store {} ({} column families, {} encrypted with AES-256-GCM; "
+                       "newest master key id {} of key ring {})",
+                       options.path, store->names_.size(), encrypted, options.key_ring->newest_id(),
+                       options.key_ring->prefix());
+  } else {
+    SPDLOG_LOGGER_INFO(Logger(), "opened store {} ({} column families, not encrypted)",
+                       options.path, store->names_.size());
+  }
   return store;
 }
 
@@ -228,12 +280,24 @@ absl::Status Store::Write(Batch* batch) {
   batch->on_abort_.clear();
 
   absl::Status status = fault_ ? fault_() : absl::OkStatus();
+  if (status.ok() && !batch->error_.ok()) {
+    status = batch->error_;
+  }
   if (status.ok() && batch->batch_.Count() > 0) {
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
     status = FromRocks(db_->Write(write_options, &batch->batch_), "write");
   }
   batch->batch_.Clear();
+  batch->error_ = absl::OkStatus();
+  if (status.ok() && !batch->new_keys_.empty()) {
+    absl::MutexLock lock(&mu_);
+    for (auto& [hash, key] : batch->new_keys_) {
+      subject_keys_[hash] = key.id;
+      data_keys_[key.id] = key.key;
+    }
+  }
+  internal::ForgetDataKeys(&batch->new_keys_);
 
   if (!status.ok()) {
     SPDLOG_LOGGER_WARN(Logger(), "write to {} failed: {}", options_.path, status.ToString());
@@ -248,16 +312,41 @@ absl::Status Store::Write(Batch* batch) {
   return absl::OkStatus();
 }
 
-absl::Status Store::Get(std::string_view cf, std::string_view key, std::string* value) const {
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), value);
+absl::Status Store::GetRawForTest(std::string_view cf, std::string_view key,
+                                  std::string* raw) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), raw);
   if (s.IsNotFound()) {
     return absl::NotFoundError("not found");
   }
   return FromRocks(s, "get");
 }
 
+absl::Status Store::Get(std::string_view cf, std::string_view key, std::string* value) const {
+  const int index = IndexOf(cf);
+  if (index < 0 || !encrypted_[index]) {
+    return GetRawForTest(cf, key, value);
+  }
+  std::string stored;
+  ASB_RETURN_IF_ERROR(GetRawForTest(cf, key, &stored));
+  return Decrypt(cf, key, stored, value);
+}
+
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(std::string_view cf) const {
-  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
+  std::unique_ptr<rocksdb::Iterator> raw(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
+  const int index = IndexOf(cf);
+  if (index < 0 || !encrypted_[index]) {
+    return raw;
+  }
+  return NewDecryptingIterator(this, std::string(cf), std::move(raw));
+}
+
+int Store::IndexOf(std::string_view cf) const {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == cf) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 absl::Status Store::DeleteRange(std::string_view cf, std::string_view begin, std::string_view end) {

@@ -3,16 +3,35 @@
 // The one wrapper around RocksDB. Each daemon owns one Store (its own directory) with named
 // column families; every durable change goes through a Batch, written atomically with one
 // fsync (unless unsafe_no_sync), so effects and consumer offsets commit together.
+//
+// Encryption at rest (StoreOptions.key_ring): every value of every column family except the
+// plaintext ones is stored AES-256-GCM encrypted, transparently to Get, iterators and Batch.
+// A stored value is
+//   0xA5 | kind | key id | nonce (12) | ciphertext | tag (16)
+// kind 1: key id = the 4-byte (big-endian) id of the master key in the ring that encrypted it;
+// kind 2: key id = the 16-byte id of the data key of the value's subject (see below).
+// The associated data binds the column family, the RocksDB key and the header, so a value
+// copied to another key or family does not decrypt (kDataLoss naming the family and key).
+//
+// Subjects: StoreOptions.subject_of names the subject of a value (in asbhub: its case id). Each
+// subject gets its own random data key, stored wrapped (encrypted) by the newest master key in
+// the column family kSubjectKeysColumnFamily; EraseSubject destroys it, after which the
+// subject's values read as erased (IsErased): Get returns that status, iterators skip such
+// values or, where StoreOptions.erased_placeholder gives one, yield the placeholder instead.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/crypto/aead.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -36,9 +55,40 @@ struct StoreOptions {
   bool sync = true;
   // Column families to open or create ("default" is always there).
   std::vector<std::string> column_families;
+
+  // Encryption at rest; nullptr stores values in plaintext. New values use the newest key.
+  std::shared_ptr<const crypto::KeyRing> key_ring;
+  // Column families whose values stay plaintext (they hold no personal data: offsets, hashes,
+  // counters). kSubjectKeysColumnFamily holds wrapped keys and is never encrypted again.
+  std::vector<std::string> plaintext_column_families;
+  // The subject of a value about to be written to an encrypted column family, or "" for none
+  // (then the master key encrypts it directly). Called from Batch::Put.
+  std::function<std::string(std::string_view cf, std::string_view key, std::string_view value)>
+      subject_of;
+  // What an iterator yields for a value whose subject was erased, or nullopt to skip it.
+  // Unset: skip. (A log whose keys must stay dense returns a placeholder record.)
+  std::function<std::optional<std::string>(std::string_view cf, std::string_view key)>
+      erased_placeholder;
 };
 
+// Column family of the wrapped per-subject data keys (created when a key ring is set).
+inline constexpr char kSubjectKeysColumnFamily[] = "subject_keys";
+
+// True for the status of a read whose subject key was destroyed by EraseSubject. Its code is
+// kNotFound (the value is gone for good), so readers that treat "absent" as absent carry on.
+bool IsErased(const absl::Status& status);
+
 class Store;
+
+namespace internal {
+// A subject's data key: its random 16-byte id and the 32-byte AES key.
+struct DataKey {
+  std::string id;
+  std::string key;
+};
+// Overwrites the key bytes and clears the map.
+void ForgetDataKeys(absl::flat_hash_map<std::string, DataKey>* keys);
+}  // namespace internal
 
 // An atomic group of changes across column families. Not thread-safe. Callbacks registered with
 // OnCommit run, in order, after the batch is durably written; OnAbort callbacks run if the write
@@ -72,6 +122,10 @@ class Batch {
   friend class Store;
   Store* store_;
   rocksdb::WriteBatch batch_;
+  // The first encryption failure in Put; Store::Write fails with it.
+  absl::Status error_;
+  // Subject data keys created by this batch, by subject hash (cached by the store on commit).
+  absl::flat_hash_map<std::string, internal::DataKey> new_keys_;
   std::vector<std::function<void()>> on_commit_;
   std::vector<std::function<void()>> on_abort_;
 };
@@ -102,6 +156,22 @@ class Store {
   // false). Subject to the write fault seam too.
   absl::Status DeleteRange(std::string_view cf, std::string_view begin, std::string_view end);
 
+  // Destroys every data key of `subject` (durably), then flushes and compacts so no file of the
+  // store still holds them. Its values can no longer be decrypted by anyone, with any master
+  // key. Returns how many keys were destroyed (0: nothing of it was ever stored encrypted).
+  // kFailedPrecondition without a key ring.
+  absl::StatusOr<int> EraseSubject(std::string_view subject);
+
+  // Swaps in a reloaded key ring (SIGHUP after `asbctl keys rotate`): new values use its newest
+  // key. kFailedPrecondition (and the old ring stays) if it lacks a key id of the current ring,
+  // which values may still need, or if the store was opened without encryption.
+  absl::Status SetKeyRing(std::shared_ptr<const crypto::KeyRing> ring);
+  // Re-encrypts every value encrypted directly under an older master key with the newest, and
+  // re-wraps every subject data key under the newest, so older key files can be retired.
+  // Returns how many values and keys were rewritten.
+  absl::StatusOr<uint64_t> ReencryptToNewestKey();
+  bool encrypted() const { return ring() != nullptr; }
+
   // REQUIRES: cf was configured at Open (fatal otherwise).
   rocksdb::ColumnFamilyHandle* Handle(std::string_view cf) const;
   // True if cf is open (configured at Open, or found on disk).
@@ -112,13 +182,43 @@ class Store {
   // I/O error) without writing anything.
   void SetWriteFaultForTest(std::function<absl::Status()> fault) { fault_ = std::move(fault); }
 
+  // The stored (possibly encrypted) bytes, as on disk. kNotFound if absent. For tests.
+  absl::Status GetRawForTest(std::string_view cf, std::string_view key, std::string* raw) const;
+
  private:
+  friend class Batch;
+  friend class DecryptingIterator;
+  friend std::unique_ptr<rocksdb::Iterator> NewDecryptingIterator(
+      const Store* store, std::string cf, std::unique_ptr<rocksdb::Iterator> raw);
   Store() = default;
+  int IndexOf(std::string_view cf) const;
+  std::shared_ptr<const crypto::KeyRing> ring() const;
+  // Encrypts `value` for cf/key into *out (with the subject's data key, created in `batch` if
+  // new).
+  absl::Status Encrypt(Batch* batch, std::string_view cf, std::string_view key,
+                       std::string_view value, std::string* out);
+  // Decrypts a stored value of an encrypted cf. IsErased for an erased subject; kDataLoss
+  // otherwise when it cannot be read.
+  absl::Status Decrypt(std::string_view cf, std::string_view key, std::string_view stored,
+                       std::string* out) const;
+  // The live data key with this id (from the cache or the subject_keys family).
+  absl::StatusOr<std::string> DataKey(std::string_view id) const;
+  // The live data key of the subject with this hash, or nullopt if it has none.
+  absl::StatusOr<std::optional<internal::DataKey>> SubjectDataKey(std::string_view hash) const;
+
   StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::string> names_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::vector<bool> encrypted_;  // parallel to names_
   std::function<absl::Status()> fault_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const crypto::KeyRing> ring_ ABSL_GUARDED_BY(mu_);
+  // Data keys by id: the key, or "" once erased.
+  mutable absl::flat_hash_map<std::string, std::string> data_keys_ ABSL_GUARDED_BY(mu_);
+  // Current data key id by subject hash.
+  mutable absl::flat_hash_map<std::string, std::string> subject_keys_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace asb::store
