@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -1045,6 +1046,491 @@ class Applier {
   std::optional<internal::Date> as_of_;
 };
 
+// The justifications, field decisions and ISP version of a disclosure: a function of the plan
+// and the matching rules only, not of the case.
+void FillDecisions(const Policy::Impl& impl, const AgencyPlan& plan, uint64_t mask,
+                   asb::v1::Disclosure* out) {
+  out->set_isp_version(impl.version);
+  for (std::size_t i = 0; i < plan.rules.size(); ++i) {
+    if ((mask & plan.reveal_rules & (uint64_t{1} << i)) != 0) {
+      const RulePlan& rp = plan.rules[i];
+      auto* j = out->add_justifications();
+      j->set_rule_id(rp.rule->id());
+      j->set_purpose(rp.purpose->id());
+      j->set_lawful_basis(rp.purpose->lawful_basis());
+    }
+  }
+  const Schema& schema = Schema::Get();
+  for (int id : plan.decision_nodes) {
+    if ((plan.nodes[id].any_explicit & mask) == 0) {
+      continue;
+    }
+    // The actions in force here: this path's and every enclosing path's.
+    uint64_t by_action[kNumActions];
+    for (int a = 0; a < kNumActions; ++a) {
+      by_action[a] = plan.nodes[id].chain_rules[a] & mask;
+    }
+    int winner = by_action[4] != 0 ? 4 : -1;
+    for (int a = 0; winner < 0 && a < kNumActions; ++a) {
+      if (by_action[a] != 0) {
+        winner = a;
+      }
+    }
+    auto* d = out->add_fields();
+    d->set_path(schema.node(id).path);
+    d->set_action(kActionOfIndex[winner]);
+    d->set_rule_id(plan.rules[__builtin_ctzll(by_action[winner])].rule->id());
+  }
+}
+
+// FillDecisions, serialised, remembered per thread for each (policy, agency, matching rules):
+// a partnership's cases fall into few such combinations.
+const std::string& DecisionBytes(const Policy::Impl& impl, const AgencyPlan& plan, uint64_t mask) {
+  static constexpr std::size_t kMaxEntries = 4096;
+  struct Cache {
+    uint64_t generation = 0;
+    absl::flat_hash_map<std::pair<const AgencyPlan*, uint64_t>, std::string> bytes;
+  };
+  thread_local Cache cache;
+  if (cache.generation != impl.generation) {
+    cache.bytes.clear();
+    cache.generation = impl.generation;
+  }
+  auto [it, inserted] = cache.bytes.try_emplace({&plan, mask});
+  if (inserted) {
+    if (cache.bytes.size() > kMaxEntries) {
+      cache.bytes.clear();
+      it = cache.bytes.try_emplace({&plan, mask}).first;
+    }
+    asb::v1::Disclosure d;
+    FillDecisions(impl, plan, mask, &d);
+    d.SerializeToString(&it->second);
+  }
+  return it->second;
+}
+
+// Appends protobuf wire format to a string. Nested messages are written in place: a length
+// slot of kLenSlot bytes is reserved and closed up once the length is known.
+class WireWriter {
+ public:
+  struct Mark {
+    std::size_t start;   // where the field's tag begins (to drop it)
+    std::size_t length;  // where its length slot begins
+  };
+
+  explicit WireWriter(std::string* out) : out_(out) {}
+
+  void Varint(uint64_t v) {
+    char buf[10];
+    std::size_t n = 0;
+    while (v >= 0x80) {
+      buf[n++] = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = static_cast<char>(v);
+    out_->append(buf, n);
+  }
+  void Tag(int field, int wire_type) {
+    Varint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(wire_type));
+  }
+  void Fixed(uint64_t bits, std::size_t bytes) {
+    char buf[8];
+    for (std::size_t i = 0; i < bytes; ++i) {
+      buf[i] = static_cast<char>(bits >> (8 * i));
+    }
+    out_->append(buf, bytes);
+  }
+  void Bytes(int field, std::string_view value) {
+    Tag(field, 2);
+    Varint(value.size());
+    out_->append(value.data(), value.size());
+  }
+  Mark Begin(int field) {
+    Mark m{out_->size(), 0};
+    Tag(field, 2);
+    m.length = out_->size();
+    out_->append(kLenSlot, '\0');
+    return m;
+  }
+  void End(const Mark& m) {
+    const std::size_t body = m.length + kLenSlot;
+    uint64_t len = out_->size() - body;
+    char buf[kLenSlot];
+    std::size_t n = 0;
+    while (len >= 0x80) {
+      buf[n++] = static_cast<char>(len | 0x80);
+      len >>= 7;
+    }
+    buf[n++] = static_cast<char>(len);
+    std::memcpy(out_->data() + m.length, buf, n);
+    if (n < kLenSlot) {
+      out_->erase(m.length + n, kLenSlot - n);
+    }
+  }
+  void Drop(const Mark& m) { out_->resize(m.start); }
+  std::string* out() { return out_; }
+
+ private:
+  static constexpr std::size_t kLenSlot = 5;  // a varint of up to 2^35 - 1
+  std::string* out_;
+};
+
+// Writes element i of repeated field f (or the singular f when i < 0) in wire format.
+void WriteValue(WireWriter* w, const Reflection* r, const Message& src, const FieldDescriptor* f,
+                int i) {
+  const int n = f->number();
+  const bool rep = i >= 0;
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_STRING:
+    case FieldDescriptor::TYPE_BYTES: {
+      std::string scratch;
+      w->Bytes(n, rep ? r->GetRepeatedStringReference(src, f, i, &scratch)
+                      : r->GetStringReference(src, f, &scratch));
+      return;
+    }
+    case FieldDescriptor::TYPE_MESSAGE:
+    case FieldDescriptor::TYPE_GROUP: {
+      const WireWriter::Mark m = w->Begin(n);
+      (rep ? r->GetRepeatedMessage(src, f, i) : r->GetMessage(src, f))
+          .AppendPartialToString(w->out());
+      w->End(m);
+      return;
+    }
+    default:
+      break;
+  }
+  uint64_t bits = 0;
+  int wire_type = 0;  // varint
+  std::size_t fixed = 0;
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_DOUBLE: {
+      const double v = rep ? r->GetRepeatedDouble(src, f, i) : r->GetDouble(src, f);
+      std::memcpy(&bits, &v, 8);
+      wire_type = 1, fixed = 8;
+    } break;
+    case FieldDescriptor::TYPE_FLOAT: {
+      const float v = rep ? r->GetRepeatedFloat(src, f, i) : r->GetFloat(src, f);
+      uint32_t b32;
+      std::memcpy(&b32, &v, 4);
+      bits = b32, wire_type = 5, fixed = 4;
+    } break;
+    case FieldDescriptor::TYPE_INT64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      bits = static_cast<uint64_t>(rep ? r->GetRepeatedInt64(src, f, i) : r->GetInt64(src, f));
+      break;
+    case FieldDescriptor::TYPE_SINT64: {
+      const int64_t v = rep ? r->GetRepeatedInt64(src, f, i) : r->GetInt64(src, f);
+      bits = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+    } break;
+    case FieldDescriptor::TYPE_UINT64:
+    case FieldDescriptor::TYPE_FIXED64:
+      bits = rep ? r->GetRepeatedUInt64(src, f, i) : r->GetUInt64(src, f);
+      break;
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      bits = static_cast<uint64_t>(
+          static_cast<int64_t>(rep ? r->GetRepeatedInt32(src, f, i) : r->GetInt32(src, f)));
+      break;
+    case FieldDescriptor::TYPE_SINT32: {
+      const int32_t v = rep ? r->GetRepeatedInt32(src, f, i) : r->GetInt32(src, f);
+      bits =
+          static_cast<uint32_t>((static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31));
+    } break;
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_FIXED32:
+      bits = rep ? r->GetRepeatedUInt32(src, f, i) : r->GetUInt32(src, f);
+      break;
+    case FieldDescriptor::TYPE_BOOL:
+      bits = (rep ? r->GetRepeatedBool(src, f, i) : r->GetBool(src, f)) ? 1 : 0;
+      break;
+    case FieldDescriptor::TYPE_ENUM:
+      bits = static_cast<uint64_t>(
+          static_cast<int64_t>(rep ? r->GetRepeatedEnumValue(src, f, i) : r->GetEnumValue(src, f)));
+      break;
+    default:
+      return;
+  }
+  if (f->type() == FieldDescriptor::TYPE_SFIXED64 || f->type() == FieldDescriptor::TYPE_FIXED64) {
+    wire_type = 1, fixed = 8;
+  } else if (f->type() == FieldDescriptor::TYPE_SFIXED32 ||
+             f->type() == FieldDescriptor::TYPE_FIXED32) {
+    wire_type = 5, fixed = 4;
+  }
+  if (!f->is_packed()) {
+    w->Tag(n, wire_type);
+  }
+  if (fixed != 0) {
+    w->Fixed(bits, fixed);
+  } else {
+    w->Varint(bits);
+  }
+}
+
+// Writes field f of src (present) as a shown field: every element of a repeated field, packed
+// where the field is.
+void WriteField(WireWriter* w, const Reflection* r, const Message& src, const FieldDescriptor* f) {
+  if (!f->is_repeated()) {
+    WriteValue(w, r, src, f, -1);
+    return;
+  }
+  const int size = r->FieldSize(src, f);
+  if (f->is_packed()) {
+    const WireWriter::Mark m = w->Begin(f->number());
+    for (int i = 0; i < size; ++i) {
+      WriteValue(w, r, src, f, i);
+    }
+    w->End(m);
+    return;
+  }
+  for (int i = 0; i < size; ++i) {
+    WriteValue(w, r, src, f, i);
+  }
+}
+
+// Apply() straight to the wire: the same walk as Applier, writing the view's bytes instead of
+// building a message (no copies of the case's strings into a view, no second serialisation,
+// and no UTF-8 re-check of strings the parser already checked). Keep the two in step: the
+// property test checks that parsing these bytes gives exactly what Apply() builds.
+class WireApplier {
+ public:
+  WireApplier(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c,
+              std::string* out)
+      : impl_(impl), plan_(plan), case_(c), w_(out), schema_(Schema::Get()) {}
+
+  void Run(uint64_t mask) {
+    const WireWriter::Mark view = w_.Begin(asb::v1::Disclosure::kViewFieldNumber);
+    CopyMessage(schema_.node(0), case_, 0, mask);
+    w_.End(view);
+    for (const std::string* path : redacted_) {
+      w_.Bytes(asb::v1::Disclosure::kRedactedPathsFieldNumber, *path);
+    }
+    for (const std::string& key : subject_keys_) {
+      w_.Bytes(asb::v1::Disclosure::kSubjectKeysFieldNumber, key);
+    }
+  }
+
+ private:
+  bool CopyMessage(const SchemaNode& n, const Message& src, uint8_t inherited, uint64_t mask) {
+    bool wrote = false;
+    const Reflection* r = src.GetReflection();
+    for (int child : n.children) {
+      const SchemaNode& cn = schema_.node(child);
+      const NodePlan& np = plan_.nodes[child];
+      if (inherited == 0 && ((np.any_explicit | np.below_any) & mask) == 0) {
+        continue;
+      }
+      const FieldDescriptor* f = cn.field;
+      if (cn.leaf) {
+        const uint8_t s = inherited | Bits(np, mask);
+        if ((s & kDeny) == 0) {
+          wrote |= Leaf(cn, s, r, src);
+        }
+        continue;
+      }
+      if (f->is_repeated()) {
+        const int size = r->FieldSize(src, f);
+        for (int i = 0; i < size; ++i) {
+          const Message& element = r->GetRepeatedMessage(src, f, i);
+          uint64_t m = mask;
+          if (cn.is_people) {
+            const auto& person = static_cast<const asb::v1::Person&>(element);
+            m &= plan_.rules_for_role[Bit(person.role()) != 0 ? person.role() : 0];
+          }
+          const uint8_t s = inherited | Bits(np, m);
+          if ((s & kDeny) != 0 || (s == 0 && (np.below_any & m) == 0)) {
+            continue;
+          }
+          const WireWriter::Mark mark = w_.Begin(f->number());
+          if (SubMessage(cn, np, s, m, element)) {
+            w_.End(mark);
+            wrote = true;
+            if (cn.is_people) {
+              AddSubjectKey(static_cast<const asb::v1::Person&>(element).person_id());
+            }
+          } else {
+            w_.Drop(mark);
+          }
+        }
+      } else if (r->HasField(src, f)) {
+        const uint8_t s = inherited | Bits(np, mask);
+        if ((s & kDeny) != 0) {
+          continue;
+        }
+        const WireWriter::Mark mark = w_.Begin(f->number());
+        if (SubMessage(cn, np, s, mask, r->GetMessage(src, f))) {
+          w_.End(mark);
+          wrote = true;
+        } else {
+          w_.Drop(mark);
+        }
+      }
+    }
+    return wrote;
+  }
+
+  bool SubMessage(const SchemaNode& n, const NodePlan& np, uint8_t s, uint64_t mask,
+                  const Message& src) {
+    if ((s & kShow) != 0 && (np.below_deny & mask) == 0) {
+      src.AppendPartialToString(w_.out());
+      return true;
+    }
+    if ((s & kReveal) == 0 && (s & kRedact) != 0 && (np.below_reveal & mask) == 0) {
+      Redacted(n);
+      return false;
+    }
+    return CopyMessage(n, src, s, mask);
+  }
+
+  bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src) {
+    const FieldDescriptor* f = n.field;
+    if (n.get_string != nullptr) {
+      const std::string& value = n.get_string(src);
+      if (value.empty()) {
+        return false;
+      }
+      if ((s & kShow) != 0) {
+        w_.Bytes(f->number(), value);
+        return true;
+      }
+    } else if (n.get_int != nullptr) {
+      const int64_t value = n.get_int(src);
+      if (value == 0) {
+        return false;
+      }
+      if ((s & kShow) != 0) {
+        w_.Tag(f->number(), 0);
+        w_.Varint(static_cast<uint64_t>(value));
+        return true;
+      }
+    } else if (n.get_timestamp != nullptr) {
+      const google::protobuf::Timestamp* ts = n.get_timestamp(src);
+      if (ts == nullptr) {
+        return false;
+      }
+      if ((s & kShow) != 0) {
+        WriteTimestamp(f->number(), ts->seconds(), ts->nanos());
+        return true;
+      }
+    } else if (f->is_repeated() ? r->FieldSize(src, f) == 0 : !r->HasField(src, f)) {
+      return false;  // absent: nothing to show or withhold
+    } else if ((s & kShow) != 0) {
+      WriteField(&w_, r, src, f);
+      return true;
+    }
+    if ((s & kGeneralise) != 0 && n.gen != GenKind::kNone && !f->is_repeated()) {
+      return Generalise(n, r, src);
+    }
+    if ((s & kPseudonymise) != 0 && n.is_string) {
+      std::string scratch;
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(src, f); ++i) {
+          w_.Bytes(f->number(), Pseudonym(n, r->GetRepeatedStringReference(src, f, i, &scratch)));
+        }
+      } else {
+        w_.Bytes(f->number(), Pseudonym(n, r->GetStringReference(src, f, &scratch)));
+      }
+      return true;
+    }
+    if ((s & kRedact) != 0) {
+      Redacted(n);
+    }
+    return false;
+  }
+
+  bool Generalise(const SchemaNode& n, const Reflection* r, const Message& src) {
+    const FieldDescriptor* f = n.field;
+    std::string scratch;
+    switch (n.gen) {
+      case GenKind::kAgeBand: {
+        internal::Date dob;
+        if (!internal::ParseIsoDate(r->GetStringReference(src, f, &scratch), &dob)) {
+          return false;
+        }
+        const int age = internal::AgeOn(dob, as_of());
+        if (age < 0) {
+          return false;
+        }
+        w_.Bytes(n.gen_target->number(), internal::AgeBand(age));
+        return true;
+      }
+      case GenKind::kPostcodeDistrict: {
+        const std::string outward = internal::OutwardCode(r->GetStringReference(src, f, &scratch));
+        if (outward.empty()) {
+          return false;
+        }
+        w_.Bytes((n.gen_target != nullptr ? n.gen_target : f)->number(), outward);
+        return true;
+      }
+      case GenKind::kKeep:
+        WriteField(&w_, r, src, f);
+        return true;
+      case GenKind::kDate: {
+        const auto& ts = static_cast<const google::protobuf::Timestamp&>(r->GetMessage(src, f));
+        WriteTimestamp(f->number(), internal::TruncateToUtcDay(ts.seconds()), 0);
+        return true;
+      }
+      case GenKind::kNone:
+      case GenKind::kDescend:
+        return false;
+    }
+    return false;
+  }
+
+  void WriteTimestamp(int field, int64_t seconds, int32_t nanos) {
+    const WireWriter::Mark m = w_.Begin(field);
+    if (seconds != 0) {
+      w_.Tag(google::protobuf::Timestamp::kSecondsFieldNumber, 0);
+      w_.Varint(static_cast<uint64_t>(seconds));
+    }
+    if (nanos != 0) {
+      w_.Tag(google::protobuf::Timestamp::kNanosFieldNumber, 0);
+      w_.Varint(static_cast<uint64_t>(static_cast<int64_t>(nanos)));
+    }
+    w_.End(m);
+  }
+
+  std::string Pseudonym(const SchemaNode& n, const std::string& value) {
+    std::string data;
+    data.reserve(n.path.size() + 1 + value.size());
+    data.append(n.path).push_back(':');
+    data.append(value);
+    return impl_.Token("ps_", data, 24);
+  }
+
+  void Redacted(const SchemaNode& n) {
+    // Each node has one path string: pointer equality is path equality.
+    if (std::find(redacted_.begin(), redacted_.end(), &n.path) == redacted_.end()) {
+      redacted_.push_back(&n.path);
+    }
+  }
+
+  void AddSubjectKey(const std::string& person_id) {
+    if (person_id.empty()) {
+      return;
+    }
+    std::string key = impl_.Token("sk_", person_id, 32);
+    if (std::find(subject_keys_.begin(), subject_keys_.end(), key) == subject_keys_.end()) {
+      subject_keys_.push_back(std::move(key));
+    }
+  }
+
+  const internal::Date& as_of() {
+    if (!as_of_) {
+      as_of_ = AsOf(case_);
+    }
+    return *as_of_;
+  }
+
+  const Policy::Impl& impl_;
+  const AgencyPlan& plan_;
+  const asb::v1::Case& case_;
+  WireWriter w_;
+  const Schema& schema_;
+  std::optional<internal::Date> as_of_;
+  std::vector<const std::string*> redacted_;
+  std::vector<std::string> subject_keys_;
+};
+
 }  // namespace
 
 Policy::Policy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1262,39 +1748,23 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
   out->clear_justifications();
   out->clear_fields();
   out->clear_subject_keys();
-  out->set_isp_version(impl_->version);
   Applier(*impl_, *plan, c, out).Run(mask);
+  FillDecisions(*impl_, *plan, mask, out);
+  return true;
+}
 
-  for (std::size_t i = 0; i < plan->rules.size(); ++i) {
-    if ((mask & plan->reveal_rules & (uint64_t{1} << i)) != 0) {
-      const RulePlan& rp = plan->rules[i];
-      auto* j = out->add_justifications();
-      j->set_rule_id(rp.rule->id());
-      j->set_purpose(rp.purpose->id());
-      j->set_lawful_basis(rp.purpose->lawful_basis());
-    }
+bool Policy::ApplyEncoded(const std::string& agency, const asb::v1::Case& c,
+                          const EventContext& context, std::string* out) const {
+  const AgencyPlan* plan = impl_->Find(agency);
+  if (plan == nullptr || plan->reveal_rules == 0) {
+    return false;
   }
-  const Schema& schema = Schema::Get();
-  for (int id : plan->decision_nodes) {
-    if ((plan->nodes[id].any_explicit & mask) == 0) {
-      continue;
-    }
-    // The actions in force here: this path's and every enclosing path's.
-    uint64_t by_action[kNumActions];
-    for (int a = 0; a < kNumActions; ++a) {
-      by_action[a] = plan->nodes[id].chain_rules[a] & mask;
-    }
-    int winner = by_action[4] != 0 ? 4 : -1;
-    for (int a = 0; winner < 0 && a < kNumActions; ++a) {
-      if (by_action[a] != 0) {
-        winner = a;
-      }
-    }
-    auto* d = out->add_fields();
-    d->set_path(schema.node(id).path);
-    d->set_action(kActionOfIndex[winner]);
-    d->set_rule_id(plan->rules[__builtin_ctzll(by_action[winner])].rule->id());
+  const uint64_t mask = MatchMask(plan, c, context);
+  if ((mask & plan->reveal_rules) == 0) {
+    return false;
   }
+  WireApplier(*impl_, *plan, c, out).Run(mask);
+  out->append(DecisionBytes(*impl_, *plan, mask));
   return true;
 }
 

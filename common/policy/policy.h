@@ -68,6 +68,15 @@ class Policy {
   bool Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
              asb::v1::Disclosure* out) const;
 
+  // The same decision written straight to the wire, the fast way to share: appends to *out the
+  // serialised asb.v1.Disclosure fields Apply() fills (view, redacted_paths, justifications,
+  // fields, isp_version, subject_keys), without building the view as a message. Parsing the
+  // appended bytes gives exactly the Disclosure Apply() builds. The caller adds its own fields
+  // (agency, case_id, event_seq, …) by appending a serialised Disclosure holding only those:
+  // protobuf concatenation merges. Returns false (and appends nothing) when Apply() would.
+  bool ApplyEncoded(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
+                    std::string* out) const;
+
   // Why each field of a case reaches (or not) an agency: the unredacted decision, for people
   // (asbctl policy explain / policy test). Slow (per-field strings); not for the hot path.
   struct FieldExplanation {

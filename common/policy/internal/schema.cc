@@ -63,6 +63,8 @@ struct LeafCopy {
   const Descriptor* type;
   const char* name;
   bool (*copy)(const google::protobuf::Message&, google::protobuf::Message*);
+  int64_t (*get_int)(const google::protobuf::Message&);
+  const google::protobuf::Timestamp* (*get_timestamp)(const google::protobuf::Message&);
 };
 
 // proto3 enums and bools are present iff non-zero (doubles are left to reflection: -0.0).
@@ -76,19 +78,27 @@ struct LeafCopy {
           }                                                                            \
           static_cast<asb::v1::Type*>(d)->set_##field(m.field());                      \
           return true;                                                                 \
-        }                                                                              \
+        },                                                                             \
+        [](const google::protobuf::Message& s) -> int64_t {                            \
+          return static_cast<int64_t>(static_cast<const asb::v1::Type&>(s).field());   \
+        },                                                                             \
+        nullptr                                                                        \
   }
-#define ASB_TIMESTAMP_FIELD(Type, field)                                               \
-  LeafCopy {                                                                           \
-    asb::v1::Type::descriptor(), #field,                                               \
-        [](const google::protobuf::Message& s, google::protobuf::Message* d) -> bool { \
-          const auto& m = static_cast<const asb::v1::Type&>(s);                        \
-          if (!m.has_##field()) {                                                      \
-            return false;                                                              \
-          }                                                                            \
-          *static_cast<asb::v1::Type*>(d)->mutable_##field() = m.field();              \
-          return true;                                                                 \
-        }                                                                              \
+#define ASB_TIMESTAMP_FIELD(Type, field)                                                        \
+  LeafCopy {                                                                                    \
+    asb::v1::Type::descriptor(), #field,                                                        \
+        [](const google::protobuf::Message& s, google::protobuf::Message* d) -> bool {          \
+          const auto& m = static_cast<const asb::v1::Type&>(s);                                 \
+          if (!m.has_##field()) {                                                               \
+            return false;                                                                       \
+          }                                                                                     \
+          *static_cast<asb::v1::Type*>(d)->mutable_##field() = m.field();                       \
+          return true;                                                                          \
+        },                                                                                      \
+        nullptr, [](const google::protobuf::Message& s) -> const google::protobuf::Timestamp* { \
+          const auto& m = static_cast<const asb::v1::Type&>(s);                                 \
+          return m.has_##field() ? &m.field() : nullptr;                                        \
+        }                                                                                       \
   }
 
 const std::vector<LeafCopy>& LeafCopies() {
@@ -155,6 +165,8 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
       for (const LeafCopy& c : LeafCopies()) {
         if (c.type == container && field->name() == c.name) {
           n.copy_leaf = c.copy;
+          n.get_int = c.get_int;
+          n.get_timestamp = c.get_timestamp;
         }
       }
     }

@@ -3,11 +3,13 @@
 // The asb.v1.Case schema as a tree of field nodes, built once from the descriptors. ISP field
 // paths resolve to node ids here at load; Apply() walks node ids, never path strings.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace asb::policy::internal {
 
@@ -43,6 +45,10 @@ struct SchemaNode {
   // For an enum, bool or Timestamp field of a generated asb.v1 message: copies the value from
   // src to dst if it is set, and says whether it was. Null: use reflection.
   bool (*copy_leaf)(const google::protobuf::Message& src, google::protobuf::Message* dst) = nullptr;
+  // The same fields read without reflection: an enum's or bool's value (0 when absent), and a
+  // Timestamp (null when absent). Exactly one is set where copy_leaf is.
+  int64_t (*get_int)(const google::protobuf::Message&) = nullptr;
+  const google::protobuf::Timestamp* (*get_timestamp)(const google::protobuf::Message&) = nullptr;
 };
 
 class Schema {

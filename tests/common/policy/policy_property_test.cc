@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/policy/policy.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace asb::policy {
 namespace {
@@ -448,6 +449,7 @@ TEST(PolicyPropertyTest, NothingOutsideTheGrantsReachesAnAgency) {
   int applications = 0;
   int visible = 0;
   int checked_values = 0;
+  int encoded_checked = 0;
   for (int policy_round = 0; policy_round < 150; ++policy_round) {
     const std::vector<OracleRule> rules = RandomRules(rnd, paths);
     auto policy = Policy::Compile(ToIsp(rules), std::string(32, 'k'), "random", nullptr);
@@ -463,9 +465,19 @@ TEST(PolicyPropertyTest, NothingOutsideTheGrantsReachesAnAgency) {
                                   " agency ", agency, "\nISP:\n", ToIsp(rules).DebugString(),
                                   "\ncase:\n", c.DebugString(), "\nview:\n", d.DebugString()));
         ASSERT_EQ(shown, oracle.Visible());
+        // The wire encoder gives exactly the disclosure Apply() builds.
+        std::string encoded;
+        ASSERT_EQ((*policy)->ApplyEncoded(agency, c, {}, &encoded), shown);
         if (!shown) {
+          EXPECT_TRUE(encoded.empty());
           continue;
         }
+        asb::v1::Disclosure parsed;
+        ASSERT_TRUE(parsed.ParseFromString(encoded));
+        ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, d))
+            << "ApplyEncoded gave:\n"
+            << parsed.DebugString();
+        ++encoded_checked;
         ++visible;
         const asb::v1::Case& v = d.view();
         // 1. Every value in the view is covered by a grant that can produce it.
@@ -524,6 +536,7 @@ TEST(PolicyPropertyTest, NothingOutsideTheGrantsReachesAnAgency) {
   EXPECT_EQ(applications, 150 * 40 * 2);
   EXPECT_GT(visible, applications / 5);  // the random policies do show things
   EXPECT_GT(checked_values, 10000);
+  EXPECT_EQ(encoded_checked, visible);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "common/config/config.h"
 #include "common/crypto/crypto.h"
 #include "common/policy/internal/schema.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -734,6 +735,40 @@ class ChesterfieldTest : public ::testing::Test {
 
   std::shared_ptr<const Policy> policy_;
 };
+
+// asb-sharing's fast path: the bytes ApplyEncoded writes parse to exactly Apply()'s disclosure,
+// for every agency of the shipped protocol, with and without fire risk, and a child subject.
+TEST_F(ChesterfieldTest, ApplyEncodedMatchesApplyForEveryAgency) {
+  asb::v1::Case fire = CboCase();
+  fire.mutable_flags()->set_fire_risk(true);
+  asb::v1::Case child = CboCase();
+  child.mutable_people(1)->set_date_of_birth("2012-03-04");
+  int compared = 0;
+  for (const asb::v1::Case& c : {CboCase(), fire, child}) {
+    for (const EventContext& ctx :
+         {EventContext{}, EventContext{asb::v1::EVENT_TYPE_ORDER_ISSUED,
+                                       asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER}}) {
+      for (const std::string& agency : policy_->agencies()) {
+        Disclosure d;
+        const bool shown = policy_->Apply(agency, c, ctx, &d);
+        std::string bytes = "prefix";
+        ASSERT_EQ(policy_->ApplyEncoded(agency, c, ctx, &bytes), shown) << agency;
+        if (!shown) {
+          EXPECT_EQ(bytes, "prefix") << agency;
+          continue;
+        }
+        Disclosure parsed;
+        ASSERT_TRUE(parsed.ParseFromString(bytes.substr(6))) << agency;
+        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, d))
+            << agency << "\nApply:\n"
+            << d.DebugString() << "\nApplyEncoded:\n"
+            << parsed.DebugString();
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GE(compared, 10);
+}
 
 TEST_F(ChesterfieldTest, LoadsWithAllAgencies) {
   EXPECT_THAT(policy_->agencies(),
