@@ -147,8 +147,11 @@ absl::Status Hub::Start(const std::string& name) {
   std::filesystem::remove(ReadyFile(name), ec);
 
   // Everything the child needs is built before fork: after it only async-signal-safe calls.
-  std::vector<std::string> args = {bin->second, "--config", "config/" + name + ".yaml",
-                                   "--ready-file", ReadyFile(name)};
+  auto config = options_.config_files.find(name);
+  std::vector<std::string> args = {
+      bin->second, "--config",
+      config != options_.config_files.end() ? config->second : "config/" + name + ".yaml",
+      "--ready-file", ReadyFile(name)};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) {

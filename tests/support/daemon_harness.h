@@ -61,6 +61,9 @@ struct HubOptions {
   std::vector<std::string> extra_args;
   // How long one request may take before Call gives up.
   std::chrono::milliseconds call_timeout{10000};
+  // Daemon name → config file to run it with instead of config/<name>.yaml (absolute, or
+  // relative to source_dir), e.g. a copy with a shorter ack timeout written by the test.
+  std::map<std::string, std::string> config_files;
 };
 
 class Hub {
@@ -76,7 +79,8 @@ class Hub {
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // Spawns daemon `name` with --config config/<name>.yaml --ready-file DATA/<name>.ready, its
+  // Spawns daemon `name` with --config config/<name>.yaml (or options.config_files[name])
+  // --ready-file DATA/<name>.ready, its
   // output appended to DATA/<name>.log. Does not wait. kFailedPrecondition if it is running;
   // kNotFound for a daemon without a binary.
   absl::Status Start(const std::string& name);
