@@ -98,6 +98,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(store::Store* store, std::string 
 }
 
 uint64_t Log::Append(store::Batch* batch, asb::v1::Envelope* envelope) {
+  return AppendEncoded(batch, envelope, 0, {});
+}
+
+uint64_t Log::AppendEncoded(store::Batch* batch, asb::v1::Envelope* envelope, int payload_field,
+                            std::string_view payload) {
   const uint64_t seq = ++pending_;
   envelope->set_seq(seq);
   envelope->set_event_id(absl::StrCat(producer_, "/", name_, "/", seq));
@@ -108,7 +113,21 @@ uint64_t Log::Append(store::Batch* batch, asb::v1::Envelope* envelope) {
     envelope->mutable_produced_at()->set_seconds(nanos / 1000000000);
     envelope->mutable_produced_at()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
   }
-  batch->Put(cf_, store::EncodeSeq(seq), envelope->SerializeAsString());
+  std::string value = envelope->SerializeAsString();
+  if (payload_field > 0) {
+    // Tag (length-delimited) and length as varints, then the bytes: protobuf concatenation.
+    auto varint = [&value](uint64_t v) {
+      while (v >= 0x80) {
+        value.push_back(static_cast<char>(v | 0x80));
+        v >>= 7;
+      }
+      value.push_back(static_cast<char>(v));
+    };
+    varint((static_cast<uint64_t>(payload_field) << 3) | 2);
+    varint(payload.size());
+    value.append(payload.data(), payload.size());
+  }
+  batch->Put(cf_, store::EncodeSeq(seq), value);
   batch->OnCommit([this, seq] {
     if (seq <= head_) {
       return;

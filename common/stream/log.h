@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,6 +38,11 @@ class Log {
   // (or the batch is dropped unwritten) the sequence number is reused. Write one batch with
   // appends to this log before appending to another.
   uint64_t Append(store::Batch* batch, asb::v1::Envelope* envelope);
+  // The same with the payload already serialised (e.g. by policy::Policy::ApplyEncoded):
+  // `payload` is the encoding of a message for the envelope's field `payload_field` (one of the
+  // payload oneof's numbers), which `envelope` leaves unset.
+  uint64_t AppendEncoded(store::Batch* batch, asb::v1::Envelope* envelope, int payload_field,
+                         std::string_view payload);
 
   // Replaces *out with up to `max` committed records from `from_seq` (>= first_retained()), in
   // order, stopping early once they would exceed `max_bytes` of serialised records (at least one

@@ -119,6 +119,35 @@ TEST_F(LogTest, AppendStampsAndHeadMovesOnlyOnCommit) {
   EXPECT_THAT(hints, ::testing::ElementsAre(2, 3));
 }
 
+TEST_F(LogTest, AppendEncodedStoresTheSameRecordAsAppend) {
+  asb::v1::Disclosure d;
+  d.set_agency("police");
+  d.set_case_id("C-1");
+  d.mutable_view()->set_title("t");
+  store::Batch batch = store_->NewBatch();
+  asb::v1::Envelope header;
+  header.mutable_produced_at()->set_seconds(7);
+  EXPECT_EQ(log_->AppendEncoded(&batch, &header, asb::v1::Envelope::kDisclosureFieldNumber,
+                                d.SerializeAsString()),
+            1u);
+  asb::v1::Envelope whole;
+  whole.mutable_produced_at()->set_seconds(7);
+  *whole.mutable_disclosure() = d;
+  EXPECT_EQ(log_->Append(&batch, &whole), 2u);
+  ASB_ASSERT_OK(store_->Write(&batch));
+
+  std::vector<asb::v1::Envelope> out;
+  ASB_ASSERT_OK(log_->Read(1, 10, &out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].event_id(), "intake/events/1");
+  EXPECT_EQ(out[0].seq(), 1u);
+  ASSERT_TRUE(out[0].has_disclosure());
+  EXPECT_EQ(out[0].disclosure().SerializeAsString(), d.SerializeAsString());
+  out[1].set_seq(1);
+  out[1].set_event_id("intake/events/1");
+  EXPECT_EQ(out[0].SerializeAsString(), out[1].SerializeAsString());
+}
+
 TEST_F(LogTest, FailedWriteReusesSequenceNumbers) {
   AppendCommitted(2);
   std::vector<uint64_t> hints;
