@@ -502,6 +502,126 @@ TEST_F(StreamTest, ConsumerNeedsOffsetsColumnFamily) {
   EXPECT_THAT(consumer.Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+// --- Retention -----------------------------------------------------------------------------
+
+// The plaintext test server names every caller "plaintext-test".
+constexpr char kConsumer[] = "plaintext-test";
+
+TEST_F(StreamTest, RetentionDeletesWhatTheConsumerHasCommitted) {
+  StartServer();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(),
+                                             StreamServer::RetentionPolicy{{kConsumer}}));
+  Append(100);
+  // Nothing is deleted before the consumer has been seen.
+  auto deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  StartConsumer();
+  // Its fetch after committing 100 tells the server so.
+  ASSERT_TRUE(
+      RunUntil([&] { return stream_server_->ConsumerPosition("events", kConsumer) == 100; }));
+  deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 100u);
+  EXPECT_EQ(log_->first_retained(), 101u);
+  // It goes on consuming what comes next; nothing was lost.
+  Append(10);
+  ASSERT_TRUE(RunUntil([&] { return consumer_->offset() == 110; }));
+  EXPECT_EQ(applied_, Range(1, 110));
+  EXPECT_EQ(consumer_->lost(), 0u);
+}
+
+TEST_F(StreamTest, RetentionWaitsForEveryConfiguredConsumer) {
+  StartServer();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(),
+                                             StreamServer::RetentionPolicy{{kConsumer, "audit"}}));
+  Append(50);
+  StartConsumer();
+  ASSERT_TRUE(
+      RunUntil([&] { return stream_server_->ConsumerPosition("events", kConsumer) == 50; }));
+  auto deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u) << "audit never fetched: it may still need every record";
+  EXPECT_EQ(log_->first_retained(), 1u);
+}
+
+TEST_F(StreamTest, RetentionPositionsSurviveAServerRestart) {
+  StartServer();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(),
+                                             StreamServer::RetentionPolicy{{kConsumer}}));
+  Append(50);
+  StartConsumer();
+  ASSERT_TRUE(
+      RunUntil([&] { return stream_server_->ConsumerPosition("events", kConsumer) == 50; }));
+  consumer_.reset();
+  ASSERT_TRUE(stream_server_->TrimNow().ok());
+  ASSERT_EQ(log_->first_retained(), 51u);
+  Append(50);
+
+  // The producer restarts; the consumer has not fetched again: it keeps its place at 50.
+  StartServer();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(),
+                                             StreamServer::RetentionPolicy{{kConsumer}}));
+  EXPECT_EQ(stream_server_->ConsumerPosition("events", kConsumer), 50u);
+  auto deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  StartConsumer();
+  ASSERT_TRUE(RunUntil([&] { return consumer_->offset() == 100; }));
+  EXPECT_EQ(applied_, Range(1, 100));
+  EXPECT_EQ(consumer_->lost(), 0u);
+}
+
+TEST_F(StreamTest, RetentionKeepsRecordsYoungerThanTheMinimumAge) {
+  StartServer();
+  absl::Time now = absl::Now();
+  stream_server_->SetClockForTest([&now] { return now; });
+  StreamServer::RetentionPolicy policy{{kConsumer}};
+  policy.min_age = absl::Hours(2);
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(), policy));
+  Append(30);
+  StartConsumer();
+  ASSERT_TRUE(
+      RunUntil([&] { return stream_server_->ConsumerPosition("events", kConsumer) == 30; }));
+  now += absl::Hours(1);
+  auto deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  now += absl::Hours(2);
+  deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 30u);
+}
+
+TEST_F(StreamTest, RetentionRunsAsConsumersFetch) {
+  StartServer();
+  StreamServer::RetentionPolicy policy{{kConsumer}};
+  policy.check_every = absl::ZeroDuration();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(), policy));
+  StartConsumer();
+  for (int i = 0; i < 5; ++i) {
+    Append(40);
+  }
+  // The log is deleted behind the consumer as it goes, without any explicit call.
+  ASSERT_TRUE(RunUntil([&] { return log_->first_retained() == 201; }));
+  EXPECT_EQ(applied_, Range(1, 200));
+}
+
+TEST_F(StreamTest, RetentionConfigErrorsNameTheField) {
+  StartServer();
+  asb::config::v1::ServerConfig config;
+  config.add_stream_retention()->set_stream("nope");
+  config.mutable_stream_retention(0)->add_consumers("sharing");
+  EXPECT_THAT(stream_server_->ConfigureRetention(config, producer_store_.get()),
+              StatusIs(absl::StatusCode::kNotFound));
+  config.mutable_stream_retention(0)->set_stream("events");
+  config.mutable_stream_retention(0)->clear_consumers();
+  EXPECT_THAT(stream_server_->ConfigureRetention(config, producer_store_.get()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  config.mutable_stream_retention(0)->add_consumers("sharing");
+  ASB_EXPECT_OK(stream_server_->ConfigureRetention(config, producer_store_.get()));
+}
+
 // --- CURVE --------------------------------------------------------------------------------
 
 class CurveStreamTest : public StreamTest {
