@@ -27,6 +27,9 @@ void ValidateAuditConfig(const asb::config::v1::AuditConfig& config, config::Vio
   daemon::CheckStore(config.store(), "store", v);
   daemon::CheckServer(config.server(), "server", v);
   v->Required("isp_file", config.isp_file());
+  if (config.retention_days() > 36500) {
+    v->Add("retention_days", "at most 36500 (0 keeps entries forever)");
+  }
   if (config.upstreams().empty()) {
     v->Add("upstreams", "required: the intake, sharing and notify daemons");
   }
@@ -59,7 +62,7 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   // The audit daemon's own records (refused keys, refused requests, auditors' queries) go
   // straight into the log.
   rt->SetAuditSink([l = d->log_.get()](const asb::v1::AuditRecord& record, store::Batch* batch) {
-    l->Append(record, "audit/self", 0, batch);
+    l->Append(record, kSelfOrigin, 0, batch);
   });
   return d;
 }
@@ -78,7 +81,24 @@ absl::Status AuditDaemon::Start() {
       SPDLOG_LOGGER_WARN(Logger(), "tree head not issued: {}", sth.status().ToString());
     }
   });
+  if (config_.retention_days() > 0) {
+    RunRetention();
+    runtime_->loop().Every(kRetentionInterval, [this] { RunRetention(); });
+  }
   return absl::OkStatus();
+}
+
+void AuditDaemon::RunRetention() {
+  // Segments of whole UTC days: the cutoff moves once a day, so one EXPIRY entry a day at most.
+  const absl::Time today =
+      absl::FromCivil(absl::ToCivilDay(runtime_->Now(), absl::UTCTimeZone()), absl::UTCTimeZone());
+  const absl::Time cutoff = today - absl::Hours(24) * static_cast<int>(config_.retention_days());
+  auto expired = log_->Expire(cutoff, config_.retention_days());
+  if (!expired.ok()) {
+    SPDLOG_LOGGER_WARN(Logger(), "audit retention not applied: {}", expired.status().ToString());
+  } else if (*expired != 0) {
+    SPDLOG_LOGGER_INFO(Logger(), "audit retention: entries 1..{} deleted", *expired);
+  }
 }
 
 absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditDaemon::IssueTreeHead() {
@@ -111,14 +131,40 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
     case asb::v1::Request::kAuditConsistencyProof:
       action = "prove the access log's consistency";
       break;
+    case asb::v1::Request::kAuditFrontier:
+      action = "read the access log's compact range";
+      break;
+    case asb::v1::Request::kAuditErase:
+      // Admins erase and auditors check: the one who may rewrite entries is not the one who
+      // vouches for the log (and an auditor cannot destroy what it is there to verify).
+      if (runtime_->RequireRole(caller, asb::v1::ROLE_ADMIN, "erase data from the access log")) {
+        HandleErase(caller, request.audit_erase());
+      }
+      return;
     default:
       runtime_->server().ReplyError(
-          caller,
-          absl::UnimplementedError("asb-audit answers ping, fetch, audit_query, audit_tree_head, "
-                                   "audit_inclusion_proof and audit_consistency_proof only"));
+          caller, absl::UnimplementedError(
+                      "asb-audit answers ping, fetch, audit_query, audit_tree_head, "
+                      "audit_inclusion_proof, audit_consistency_proof, audit_frontier and "
+                      "audit_erase only"));
       return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_AUDITOR, action)) {
+    return;
+  }
+  if (request.body_case() == asb::v1::Request::kAuditFrontier) {
+    auto frontier = log_->Frontier(request.audit_frontier().tree_size());
+    if (!frontier.ok()) {
+      runtime_->server().ReplyError(caller, frontier.status());
+      return;
+    }
+    asb::v1::Response response;
+    auto* out = response.mutable_audit_frontier();
+    out->set_tree_size(request.audit_frontier().tree_size());
+    for (auto& h : *frontier) {
+      out->add_hashes(std::move(h));
+    }
+    runtime_->server().Reply(caller, std::move(response));
     return;
   }
   switch (request.body_case()) {
@@ -177,6 +223,7 @@ void AuditDaemon::HandleTreeHead(const bus::Caller& caller,
     *out->mutable_tree_head() = **latest;
   }
   out->set_public_key_pem(signer_->public_key_pem());
+  out->set_expired_through(log_->expired_through());
   if (request.with_history()) {
     bool more = false;
     auto heads = log_->TreeHeads(request.history_after_size(), 0, &more);
@@ -254,6 +301,29 @@ void AuditDaemon::HandleInclusion(const bus::Caller& caller,
     *out->mutable_tree_head() = *sth;
   }
   out->set_root_hash(*root);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void AuditDaemon::HandleErase(const bus::Caller& caller,
+                              const asb::v1::AuditEraseRequest& request) {
+  asb::v1::AuditRecord who;
+  who.set_actor(caller.principal.name);
+  who.set_actor_agency(caller.principal.agency);
+  store::Batch batch = runtime_->store().NewBatch();
+  auto result = log_->Erase(request, who, &batch);
+  if (!result.ok()) {
+    runtime_->server().ReplyError(caller, result.status());
+    return;
+  }
+  if (!request.dry_run() && !runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
+  if (!request.dry_run()) {
+    SPDLOG_LOGGER_INFO(Logger(), "erasure entry {}: {} entries erased", result->erasure_index(),
+                       result->erased_size());
+  }
+  asb::v1::Response response;
+  *response.mutable_audit_erase() = *std::move(result);
   runtime_->server().Reply(caller, std::move(response));
 }
 

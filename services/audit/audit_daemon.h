@@ -26,6 +26,8 @@ class AuditDaemon : public daemon::Daemon {
  public:
   // TODO(merkle): make this AuditConfig.tree_head_interval_seconds.
   static constexpr std::chrono::milliseconds kTreeHeadInterval{10000};
+  // How often retention (AuditConfig.retention_days) is checked; it deletes at most once a day.
+  static constexpr std::chrono::milliseconds kRetentionInterval{3600 * 1000};
 
   static absl::StatusOr<std::unique_ptr<AuditDaemon>> Create(
       const asb::config::v1::AuditConfig& config);
@@ -41,6 +43,9 @@ class AuditDaemon : public daemon::Daemon {
                        const asb::v1::AuditInclusionProofRequest& request);
   void HandleConsistency(const bus::Caller& caller,
                          const asb::v1::AuditConsistencyProofRequest& request);
+  void HandleErase(const bus::Caller& caller, const asb::v1::AuditEraseRequest& request);
+  // Applies AuditConfig.retention_days (logs, never fails the daemon).
+  void RunRetention();
   // Signs and stores a tree head of the committed log unless the latest stored one already has
   // its size; returns the latest tree head (nullopt while the log is empty).
   absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> IssueTreeHead();

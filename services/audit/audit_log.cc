@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -26,6 +27,10 @@ namespace {
 constexpr char kEntries[] = "entries";
 constexpr char kByCase[] = "by_case";
 constexpr char kByAgency[] = "by_agency";
+constexpr char kBySubject[] = "by_subject";
+constexpr char kExpiredThroughKey[] = "expired_through";
+constexpr char kDeletedThroughKey[] = "deleted_through";
+constexpr char kSubjectIndexDoneKey[] = "index/by_subject";
 constexpr char kMeta[] = "meta";
 constexpr char kSizeKey[] = "size";
 constexpr char kLeafPrefix[] = "leaf/";
@@ -65,6 +70,43 @@ std::string TreeHeadKey(uint64_t tree_size) {
   return absl::StrCat(kTreeHeadPrefix, store::EncodeSeq(tree_size));
 }
 
+// Calls f(cf, key) for every index key of entry `index` with record `r`.
+template <typename F>
+void ForEachIndexKey(const asb::v1::AuditRecord& r, uint64_t index, F&& f) {
+  if (!r.case_id().empty()) {
+    f(kByCase, IndexKey(r.case_id(), index));
+  }
+  if (!r.actor_agency().empty()) {
+    f(kByAgency, IndexKey(r.actor_agency(), index));
+  }
+  if (!r.recipient_agency().empty() && r.recipient_agency() != r.actor_agency()) {
+    f(kByAgency, IndexKey(r.recipient_agency(), index));
+  }
+  for (int i = 0; i < r.subject_keys_size(); ++i) {
+    const std::string& k = r.subject_keys(i);
+    if (k.empty() || std::find(r.subject_keys().begin(), r.subject_keys().begin() + i, k) !=
+                         r.subject_keys().begin() + i) {
+      continue;  // once per distinct key
+    }
+    f(kBySubject, IndexKey(k, index));
+  }
+}
+
+absl::StatusOr<uint64_t> ReadSeq(const store::Store& store, const char* key) {
+  std::string value;
+  absl::Status s = store.Get(kMeta, key, &value);
+  if (absl::IsNotFound(s)) {
+    return 0;
+  }
+  if (!s.ok()) {
+    return s;
+  }
+  if (value.size() != 8) {
+    return absl::DataLossError(absl::StrCat("audit meta ", key, ": malformed"));
+  }
+  return store::DecodeSeq(value);
+}
+
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
   return ts.nanos() >= 0 && ts.nanos() < 1000000000;
 }
@@ -90,6 +132,12 @@ bool Matches(const asb::v1::AuditEntry& entry, const asb::v1::AuditQueryRequest&
           r.subject_keys().end()) {
     return false;
   }
+  if (!request.purpose().empty() &&
+      std::none_of(
+          r.justifications().begin(), r.justifications().end(),
+          [&](const asb::v1::Justification& j) { return j.purpose() == request.purpose(); })) {
+    return false;
+  }
   if (request.has_since() && ::asb::model::ToTime(r.at()) < ::asb::model::ToTime(request.since())) {
     return false;
   }
@@ -111,7 +159,8 @@ std::string Shorten(absl::string_view value) {
 
 std::vector<std::string> AuditColumnFamilies() {
   return {
-      kEntries, kByCase, kByAgency, kMeta, stream::kOffsetsColumnFamily, kAuditStreamColumnFamily};
+      kEntries,  kByCase, kByAgency, kMeta, stream::kOffsetsColumnFamily, kAuditStreamColumnFamily,
+      kBySubject};
 }
 
 AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)
@@ -129,7 +178,10 @@ absl::Status AuditLog::Load() {
   } else if (!absl::IsNotFound(s)) {
     return s;
   }
-  // The size and the entries are written in one batch, so the last entry must be entry `size`.
+  ASB_ASSIGN_OR_RETURN(expired_through_, ReadSeq(*store_, kExpiredThroughKey));
+  ASB_ASSIGN_OR_RETURN(deleted_through_, ReadSeq(*store_, kDeletedThroughKey));
+  // The size and the entries are written in one batch, so the last entry must be entry `size`
+  // (unless every entry is deleted).
   auto it = store_->NewIterator(kEntries);
   it->SeekToLast();
   if (!it->status().ok()) {
@@ -138,7 +190,8 @@ absl::Status AuditLog::Load() {
   const uint64_t last = it->Valid() && it->key().size() == 8
                             ? store::DecodeSeq(std::string_view(it->key().data(), 8))
                             : 0;
-  if (last != size) {
+  it.reset();
+  if (last != size && !(last == 0 && deleted_through_ == size && size > 0)) {
     return absl::DataLossError(
         absl::StrCat("audit log: meta size ", size, " but last entry ", last));
   }
@@ -155,7 +208,16 @@ absl::Status AuditLog::Load() {
   }
   committed_ = *range;
   pending_range_ = committed_;
-  SPDLOG_LOGGER_INFO(Logger(), "audit log loaded: {} entries", size_);
+  std::string done;
+  if (absl::Status s = store_->Get(kMeta, kSubjectIndexDoneKey, &done); absl::IsNotFound(s)) {
+    ASB_RETURN_IF_ERROR(BuildSubjectIndex());
+  } else if (!s.ok()) {
+    return s;
+  }
+  // A retention run that stopped part-way finishes now.
+  ASB_RETURN_IF_ERROR(DeleteExpired());
+  SPDLOG_LOGGER_INFO(Logger(), "audit log loaded: {} entries, 1..{} expired", size_,
+                     expired_through_);
   return absl::OkStatus();
 }
 
@@ -187,16 +249,8 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   pending_range_.Append(leaf, [batch](int level, uint64_t node, const std::string& hash) {
     batch->Put(kMeta, NodeKey(level, node), hash);
   });
-  const asb::v1::AuditRecord& r = entry.record();
-  if (!r.case_id().empty()) {
-    batch->Put(kByCase, IndexKey(r.case_id(), index), "");
-  }
-  if (!r.actor_agency().empty()) {
-    batch->Put(kByAgency, IndexKey(r.actor_agency(), index), "");
-  }
-  if (!r.recipient_agency().empty() && r.recipient_agency() != r.actor_agency()) {
-    batch->Put(kByAgency, IndexKey(r.recipient_agency(), index), "");
-  }
+  ForEachIndexKey(entry.record(), index,
+                  [batch](const char* cf, const std::string& k) { batch->Put(cf, k, ""); });
   batch->OnCommit([this, index] {
     size_ = std::max(size_, index);
     if (index == pending_) {
@@ -220,9 +274,14 @@ std::function<absl::Status(const asb::v1::Envelope&, store::Batch*)> AuditLog::A
       return absl::InvalidArgumentError(
           absl::StrCat(origin, " record ", envelope.seq(), ": no audit payload"));
     }
-    if (!envelope.audit().has_at() && envelope.has_produced_at()) {
+    if ((!envelope.audit().has_at() && envelope.has_produced_at()) ||
+        envelope.audit().has_erasure()) {
       asb::v1::AuditRecord record = envelope.audit();
-      *record.mutable_at() = envelope.produced_at();
+      if (!record.has_at()) {
+        *record.mutable_at() = envelope.produced_at();
+      }
+      // Only asb-audit itself records erasures (the verifier trusts only "audit/self").
+      record.clear_erasure();
       Append(record, origin, envelope.seq(), batch);
     } else {
       Append(envelope.audit(), origin, envelope.seq(), batch);
@@ -246,10 +305,11 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
 
   asb::v1::AuditQueryResponse response;
   response.set_log_size(size_);
-  if (request.after_index() >= size_) {
+  const uint64_t after = std::max(request.after_index(), expired_through_);
+  if (after >= size_) {
     return response;
   }
-  const uint64_t first = request.after_index() + 1;
+  const uint64_t first = after + 1;
 
   // Either walk an index (keys prefix + EncodeSeq(index)) or the entries themselves.
   std::string index_cf;
@@ -257,6 +317,9 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   if (!request.case_id().empty()) {
     index_cf = kByCase;
     prefix = IndexKey(request.case_id(), 0).substr(0, request.case_id().size() + 1);
+  } else if (!request.subject_key().empty()) {
+    index_cf = kBySubject;
+    prefix = IndexKey(request.subject_key(), 0).substr(0, request.subject_key().size() + 1);
   } else if (!request.agency().empty()) {
     index_cf = kByAgency;
     prefix = IndexKey(request.agency(), 0).substr(0, request.agency().size() + 1);
@@ -404,6 +467,11 @@ absl::StatusOr<std::vector<std::string>> AuditLog::ConsistencyProof(uint64_t fir
 }
 
 absl::StatusOr<asb::v1::AuditEntry> AuditLog::Get(uint64_t index) const {
+  if (index != 0 && index <= expired_through_) {
+    return absl::NotFoundError(absl::StrCat("audit entry ", index, " has expired (entries 1..",
+                                            expired_through_,
+                                            " were deleted under the retention policy)"));
+  }
   std::string value;
   absl::Status s = store_->Get(kEntries, store::EncodeSeq(index), &value);
   if (!s.ok()) {
@@ -484,6 +552,220 @@ absl::StatusOr<std::vector<asb::v1::SignedTreeHead>> AuditLog::TreeHeads(uint64_
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> AuditLog::Frontier(uint64_t tree_size) const {
+  if (tree_size == 0 || tree_size > size_) {
+    return absl::OutOfRangeError(
+        absl::StrCat("compact range of ", tree_size, " entries: need 1 <= size <= ", size_));
+  }
+  std::vector<std::string> out;
+  uint64_t begin = 0;
+  for (int level = 63; level >= 0; --level) {
+    const uint64_t width = uint64_t{1} << level;
+    if ((tree_size & width) == 0) {
+      continue;
+    }
+    ASB_ASSIGN_OR_RETURN(std::string hash, ReadNode(level, begin >> level));
+    out.push_back(std::move(hash));
+    begin += width;
+  }
+  return out;
+}
+
+absl::Status AuditLog::BuildSubjectIndex() {
+  SPDLOG_LOGGER_INFO(Logger(), "audit log: indexing {} entries by subject", size_);
+  store::Batch batch = store_->NewBatch();
+  auto it = store_->NewIterator(kEntries);
+  asb::v1::AuditEntry entry;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("audit entry: unparsable");
+    }
+    ForEachIndexKey(entry.record(), entry.index(), [&batch](const char* cf, const std::string& k) {
+      if (cf == kBySubject) {
+        batch.Put(cf, k, "");
+      }
+    });
+    if (batch.count() >= 10000) {
+      ASB_RETURN_IF_ERROR(store_->Write(&batch));
+    }
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit entries");
+  }
+  batch.Put(kMeta, kSubjectIndexDoneKey, "");
+  return store_->Write(&batch);
+}
+
+absl::StatusOr<uint64_t> AuditLog::Expire(absl::Time cutoff, uint32_t retention_days) {
+  const int64_t cutoff_ms = absl::ToUnixMillis(cutoff);
+  uint64_t anchor = 0;
+  {
+    auto it = store_->NewIterator(kMeta);
+    for (it->Seek(rocksdb::Slice(TreeHeadKey(expired_through_ + 1)));
+         it->Valid() && it->key().starts_with(kTreeHeadPrefix); it->Next()) {
+      asb::v1::SignedTreeHead sth;
+      if (!sth.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("tree head: unparsable");
+      }
+      if (static_cast<int64_t>(sth.timestamp_ms()) >= cutoff_ms || sth.tree_size() > size_) {
+        break;  // issued in time order: the rest are newer
+      }
+      anchor = sth.tree_size();
+    }
+    if (!it->status().ok()) {
+      return store::FromRocks(it->status(), "audit tree heads");
+    }
+  }
+  if (anchor <= expired_through_) {
+    return 0;
+  }
+  asb::v1::AuditRecord r;
+  r.set_kind(asb::v1::AUDIT_KIND_EXPIRY);
+  r.set_component("audit");
+  r.set_actor("audit");
+  r.set_detail(absl::StrCat("entries ", expired_through_ + 1, "..", anchor,
+                            " deleted: older than the retention of ", retention_days,
+                            " days (the signed tree head of size ", anchor, " is kept)"));
+  r.mutable_erasure()->set_expired_through(anchor);
+  r.mutable_erasure()->set_retention_days(retention_days);
+  store::Batch batch = store_->NewBatch();
+  Append(r, kSelfOrigin, 0, &batch);
+  batch.Put(kMeta, kExpiredThroughKey, store::EncodeSeq(anchor));
+  batch.OnCommit([this, anchor] { expired_through_ = anchor; });
+  ASB_RETURN_IF_ERROR(store_->Write(&batch));
+  SPDLOG_LOGGER_INFO(Logger(), "audit retention: entries up to {} expire", anchor);
+  ASB_RETURN_IF_ERROR(DeleteExpired());
+  return anchor;
+}
+
+absl::Status AuditLog::DeleteExpired() {
+  asb::v1::AuditEntry entry;
+  while (deleted_through_ < expired_through_) {
+    const uint64_t from = deleted_through_ + 1;
+    const uint64_t to = std::min(expired_through_, deleted_through_ + kExpireChunk);
+    store::Batch batch = store_->NewBatch();
+    auto it = store_->NewIterator(kEntries);
+    for (it->Seek(rocksdb::Slice(store::EncodeSeq(from))); it->Valid(); it->Next()) {
+      if (it->key().size() != 8 || store::DecodeSeq(std::string_view(it->key().data(), 8)) > to) {
+        break;
+      }
+      if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("audit entry: unparsable");
+      }
+      ForEachIndexKey(entry.record(), entry.index(),
+                      [&batch](const char* cf, const std::string& k) { batch.Delete(cf, k); });
+    }
+    if (!it->status().ok()) {
+      return store::FromRocks(it->status(), "audit entries");
+    }
+    it.reset();
+    batch.DeleteRange(kEntries, store::EncodeSeq(from), store::EncodeSeq(to + 1));
+    // Tree heads inside the expired entries go, except the anchor (size expired_through_).
+    batch.DeleteRange(kMeta, TreeHeadKey(from), TreeHeadKey(std::min(to + 1, expired_through_)));
+    batch.Put(kMeta, kDeletedThroughKey, store::EncodeSeq(to));
+    ASB_RETURN_IF_ERROR(store_->Write(&batch));
+    deleted_through_ = to;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<asb::v1::AuditEraseResponse> AuditLog::Erase(
+    const asb::v1::AuditEraseRequest& request, const asb::v1::AuditRecord& who,
+    store::Batch* batch) {
+  if (request.reference().empty() || request.reference().size() > 128) {
+    return absl::InvalidArgumentError(
+        "reference: required (the erasure request's reference, at most 128 characters)");
+  }
+  if (request.subject_key().empty() && request.case_id().empty()) {
+    return absl::InvalidArgumentError("subject_key or case_id: at least one is required");
+  }
+  const bool by_subject = !request.subject_key().empty();
+  const std::string& value = by_subject ? request.subject_key() : request.case_id();
+  const std::string prefix = IndexKey(value, 0).substr(0, value.size() + 1);
+  asb::v1::AuditEraseResponse response;
+  std::vector<asb::v1::AuditEntry> matched;
+  {
+    auto it = store_->NewIterator(by_subject ? kBySubject : kByCase);
+    std::string stored;
+    for (it->Seek(rocksdb::Slice(prefix)); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      if (it->key().size() != prefix.size() + 8) {
+        continue;
+      }
+      const uint64_t index =
+          store::DecodeSeq(std::string_view(it->key().data() + prefix.size(), 8));
+      if (index <= expired_through_ || index > size_) {
+        continue;
+      }
+      ASB_ASSIGN_OR_RETURN(asb::v1::AuditEntry entry, Get(index));
+      if (by_subject && !request.case_id().empty() &&
+          entry.record().case_id() != request.case_id()) {
+        continue;
+      }
+      if (matched.size() == kMaxErase) {
+        response.set_more(true);
+        break;
+      }
+      matched.push_back(std::move(entry));
+    }
+    if (!it->status().ok()) {
+      return store::FromRocks(it->status(), "audit erase");
+    }
+  }
+  for (const auto& e : matched) {
+    response.add_erased(e.index());
+  }
+  if (request.dry_run()) {
+    return response;
+  }
+  const char* criteria =
+      by_subject ? (request.case_id().empty() ? "subject" : "subject+case") : "case";
+  asb::v1::AuditRecord r;
+  r.set_kind(asb::v1::AUDIT_KIND_ERASURE);
+  r.set_component("audit");
+  r.set_actor(who.actor());
+  r.set_actor_agency(who.actor_agency());
+  r.set_detail(absl::StrCat("erased the personal data of ", matched.size(), " entries (by ",
+                            criteria, ", reference ", Shorten(request.reference()), ")"));
+  *r.mutable_erasure()->mutable_entries() = response.erased();
+  r.mutable_erasure()->set_reference(request.reference());
+  r.mutable_erasure()->set_criteria(criteria);
+  const uint64_t erasure_index = Append(r, kSelfOrigin, 0, batch);
+  response.set_erasure_index(erasure_index);
+  for (asb::v1::AuditEntry& e : matched) {
+    std::vector<std::pair<const char*, std::string>> before;
+    ForEachIndexKey(e.record(), e.index(), [&before](const char* cf, const std::string& k) {
+      before.emplace_back(cf, k);
+    });
+    asb::v1::AuditRecord* rec = e.mutable_record();
+    if (by_subject) {
+      auto* keys = rec->mutable_subject_keys();
+      keys->erase(std::remove(keys->begin(), keys->end(), request.subject_key()), keys->end());
+      if (keys->empty()) {
+        rec->clear_case_id();  // the case no longer concerns anyone left in the entry
+      }
+    } else {
+      rec->clear_case_id();
+      rec->clear_subject_keys();
+    }
+    if ((!request.case_id().empty() && absl::StrContains(rec->detail(), request.case_id())) ||
+        (by_subject && absl::StrContains(rec->detail(), request.subject_key()))) {
+      rec->clear_detail();
+    }
+    std::vector<std::pair<const char*, std::string>> after;
+    ForEachIndexKey(*rec, e.index(),
+                    [&after](const char* cf, const std::string& k) { after.emplace_back(cf, k); });
+    for (const auto& key : before) {
+      if (std::find(after.begin(), after.end(), key) == after.end()) {
+        batch->Delete(key.first, key.second);
+      }
+    }
+    e.set_erased_by(erasure_index);
+    batch->Put(kEntries, store::EncodeSeq(e.index()), e.SerializeAsString());
+  }
+  return response;
+}
+
 std::string AuditLog::DescribeQuery(const asb::v1::AuditQueryRequest& request) {
   std::vector<std::string> parts;
   if (!request.case_id().empty()) {
@@ -497,6 +779,9 @@ std::string AuditLog::DescribeQuery(const asb::v1::AuditQueryRequest& request) {
   }
   if (!request.subject_key().empty()) {
     parts.push_back("subject_key=(given)");
+  }
+  if (!request.purpose().empty()) {
+    parts.push_back(absl::StrCat("purpose=", Shorten(request.purpose())));
   }
   if (request.kinds_size() > 0) {
     std::vector<std::string> kinds;

@@ -1,14 +1,17 @@
 #pragma once
 
 // asb-audit's access log: the pure logic (no sockets, no threads). Entries are appended with a
-// dense index from 1, each with its RFC 9162 leaf hash, and indexed by case and by agency so
-// auditors' queries do not scan the whole log.
+// dense index from 1, each with its RFC 9162 leaf hash, and indexed by case, by agency and by
+// subject so auditors' queries do not scan the whole log. Expired entries are deleted whole
+// (Expire) and a person's data can be erased (Erase) without breaking verification: the tree's
+// hashes stay.
 //
 // Layout in the daemon's Store (column families from AuditColumnFamilies()):
 //   "entries"   EncodeSeq(index)                          → AuditEntry
 //   "by_case"   case_id + '\0' + EncodeSeq(index)         → ""
 //   "by_agency" agency  + '\0' + EncodeSeq(index)         → ""  (actor_agency and
 //                                                              recipient_agency, once if equal)
+//   "by_subject" subject_key + '\0' + EncodeSeq(index)    → ""  (each subject key once)
 //   "meta"      "size"                                    → EncodeSeq(size)
 //               "leaf/" + EncodeSeq(index)                → 32-byte leaf hash (Merkle level 0,
 //                                                              leaf index = index - 1)
@@ -16,11 +19,23 @@
 //                                                              subtree (level >= 1, i) covering
 //                                                              leaves [i << level, (i+1) << level)
 //               "sth/" + EncodeSeq(tree_size)             → SignedTreeHead
+//               "expired_through"                         → EncodeSeq(k): entries 1..k expired
+//               "deleted_through"                         → EncodeSeq(j): entries 1..j deleted
+//                                                              (j < k while a deletion resumes)
+//               "index/by_subject"                        → "" once by_subject covers the log
 //   "offsets"   the consumers' offsets (common/stream)
 // The RFC 9162 Merkle tree over the leaf hashes is kept incrementally: each append writes the
 // complete subtrees it finishes (in the same batch as the entry), and the right edge (compact
 // range) stays in memory, rebuilt from "meta" at Load. So appends cost O(1) amortised hashes,
 // and the root of any earlier size and any inclusion or consistency proof cost O(log n) reads.
+//
+// Retention: entries 1..k are deleted (with their index keys) where k is the size of a signed
+// tree head issued before the cutoff; that tree head (the anchor) and every leaf and node hash
+// are kept, so proofs for the rest still work and a verifier starts from the anchor's compact
+// range (Frontier(k)), whose root the anchor signs. Other tree heads below k are deleted. An
+// EXPIRY entry records each run. Erasure: an entry's record loses the erased person's
+// identifiers and gets erased_by; its leaf hash stays (the signed roots still commit to the
+// original); an ERASURE entry lists the entries, in the same batch.
 
 #include <cstdint>
 #include <functional>
@@ -76,9 +91,10 @@ class AuditLog {
   std::function<absl::Status(const asb::v1::Envelope&, store::Batch*)> ApplyFnFor(
       std::string upstream);
 
-  // Runs an auditor's query over committed entries: filters ANDed, oldest first, after
-  // request.after_index, at most `limit` entries. Uses the by_case index when case_id is set,
-  // else the by_agency index when agency is set, else scans. next_after_index is 0 when there
+  // Runs an auditor's query over committed, unexpired entries: filters ANDed, oldest first,
+  // after request.after_index, at most `limit` entries. Uses the by_case index when case_id is
+  // set, else by_subject when subject_key is set, else by_agency when agency is set, else
+  // scans (at most kMaxScan entries per call). next_after_index is 0 when there
   // is nothing more. kInvalidArgument if since >= until (both set) or a timestamp is invalid;
   // kUnavailable/kDataLoss for storage errors.
   absl::StatusOr<asb::v1::AuditQueryResponse> Query(
@@ -104,8 +120,35 @@ class AuditLog {
   // The consistency proof from first to second entries. kOutOfRange unless
   // first <= second <= size().
   absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t first, uint64_t second) const;
-  // Entry `index`. kNotFound if absent, kDataLoss if unparsable.
+  // Entry `index`. kNotFound if absent (or expired), kDataLoss if unparsable.
   absl::StatusOr<asb::v1::AuditEntry> Get(uint64_t index) const;
+  // The compact range of entries 1..tree_size: the roots of its complete subtrees, largest
+  // first (one per set bit of tree_size). kOutOfRange unless 1 <= tree_size <= size().
+  absl::StatusOr<std::vector<std::string>> Frontier(uint64_t tree_size) const;
+
+  // --- Retention and erasure ---
+
+  // Entries 1..expired_through() are expired (deleted, or being deleted); 0 if none.
+  uint64_t expired_through() const { return expired_through_; }
+
+  // Deletes, whole, entries 1..k where k is the size of the newest stored signed tree head
+  // issued before `cutoff` (if k > expired_through()): first appends an EXPIRY entry naming k
+  // and `retention_days` and records k, then deletes the entries, their index keys and the
+  // tree heads below k in batches of kExpireChunk (a crash part-way resumes at Load). Keeps
+  // the anchor tree head and every tree hash. Returns k, or 0 if nothing expired.
+  // REQUIRES: no uncommitted batch holds appends.
+  absl::StatusOr<uint64_t> Expire(absl::Time cutoff, uint32_t retention_days);
+  static constexpr uint64_t kExpireChunk = 10000;
+
+  // Erases a person's or a case's identifiers from the entries that match `request` (see
+  // AuditEraseRequest), at most kMaxErase per call (response.more if there are further
+  // ones), and appends the ERASURE entry listing them with `who`'s actor and actor_agency —
+  // all in `batch`. A dry run only lists them. kInvalidArgument without a reference or
+  // without subject_key and case_id.
+  absl::StatusOr<asb::v1::AuditEraseResponse> Erase(const asb::v1::AuditEraseRequest& request,
+                                                    const asb::v1::AuditRecord& who,
+                                                    store::Batch* batch);
+  static constexpr uint32_t kMaxErase = 100000;
 
   // --- Signed tree heads ---
 
@@ -126,11 +169,17 @@ class AuditLog {
   crypto::merkle::NodeReader Reader() const;
   // Writes the tree's nodes for a store whose entries predate them.
   absl::Status RebuildTree(uint64_t size);
+  // Writes the by_subject index for a store whose entries predate it.
+  absl::Status BuildSubjectIndex();
+  // Deletes entries deleted_through_+1..expired_through_ in chunks.
+  absl::Status DeleteExpired();
 
   store::Store* store_;
   std::function<absl::Time()> clock_;
   uint64_t size_ = 0;                           // committed
   uint64_t pending_ = 0;                        // highest index assigned (>= size_)
+  uint64_t expired_through_ = 0;                // entries 1..this are expired
+  uint64_t deleted_through_ = 0;                // entries 1..this are deleted
   crypto::merkle::CompactRange committed_;      // right edge of entries 1..size_
   crypto::merkle::CompactRange pending_range_;  // right edge of entries 1..pending_
 };

@@ -28,17 +28,19 @@
 namespace asb::audit {
 
 // The canonical bytes of an entry: its deterministic protobuf serialisation with leaf_hash
-// cleared. leaf_hash is the highest-numbered field, so it is serialised last: the canonical
-// bytes are the full serialisation without that trailing field (no copy of the entry), unless
-// the entry carries unknown fields (serialised after it), which take the copying path.
+// (and erased_by) cleared. leaf_hash is the highest-numbered field, so it is serialised last: the
+// canonical bytes are the full serialisation without that trailing field (no copy of the entry),
+// unless the entry carries unknown fields (serialised after it), which take the copying path.
 inline std::string CanonicalEntryBytes(const asb::v1::AuditEntry& entry) {
-  const bool strip =
-      !entry.leaf_hash().empty() && entry.GetReflection()->GetUnknownFields(entry).empty();
+  // erased_by (field 6) and unknown fields are serialised after leaf_hash: copy then.
+  const bool strip = !entry.leaf_hash().empty() && entry.erased_by() == 0 &&
+                     entry.GetReflection()->GetUnknownFields(entry).empty();
   const asb::v1::AuditEntry* source = &entry;
   asb::v1::AuditEntry copy;
-  if (!strip && !entry.leaf_hash().empty()) {
+  if (!strip && (!entry.leaf_hash().empty() || entry.erased_by() != 0)) {
     copy = entry;
     copy.clear_leaf_hash();
+    copy.clear_erased_by();
     source = &copy;
   }
   std::string bytes;
@@ -95,9 +97,36 @@ inline absl::Status VerifyTreeHeadSignature(const asb::v1::SignedTreeHead& sth,
   return absl::OkStatus();
 }
 
+// Builds the compact range of `size` leaves from its hashes (one per set bit of size, largest
+// subtree first). kDataLoss if the count or a hash length is wrong.
+inline absl::StatusOr<crypto::merkle::CompactRange> RangeFromFrontier(
+    uint64_t size, const std::vector<std::string>& frontier) {
+  if (static_cast<std::size_t>(__builtin_popcountll(size)) != frontier.size()) {
+    return absl::DataLossError(absl::StrCat("compact range of ", size,
+                                            " entries: ", frontier.size(), " hashes instead of ",
+                                            __builtin_popcountll(size)));
+  }
+  std::size_t next = 0;
+  return crypto::merkle::CompactRange::FromNodes(
+      size, [&](int, uint64_t) -> absl::StatusOr<std::string> {
+        if (frontier[next].size() != crypto::merkle::kHashSize) {
+          return absl::DataLossError("compact range: a hash is not 32 bytes");
+        }
+        return frontier[next++];
+      });
+}
+
+// The origin of asb-audit's own records; only these may erase or expire entries.
+inline constexpr char kSelfOrigin[] = "audit/self";
+
 // Re-derives the log from its entries, in index order, and checks it against signed tree
-// heads. Feed every entry from index 1 with Add(); the first problem is kept (first_bad() names
-// the entry) and later calls are ignored. Not thread-safe.
+// heads. Feed every entry from index 1 (or from StartAt's size + 1) with Add(); the first
+// problem is kept (first_bad() names the entry) and later calls are ignored. Not thread-safe.
+//
+// Erased entries (erased_by set) are not re-hashed: their stored leaf hash stands in for the
+// erased contents (the signed roots still commit to it), and the ERASURE entry they name must
+// come later in the log and list them — otherwise the entry counts as altered. Expired entries
+// (ExpectExpiry) are accounted for by asb-audit's EXPIRY entry.
 class LogVerifier {
  public:
   // `checkpoints`: signed tree heads (signatures already verified) to compare with as the
@@ -109,10 +138,43 @@ class LogVerifier {
               [](const auto& a, const auto& b) { return a.tree_size() < b.tree_size(); });
   }
 
+  // Starts after the first `size` entries, from their compact range, without feeding them.
+  // If a checkpoint of exactly `size` exists, the range's root must match it (kDataLoss
+  // otherwise, first_bad() 0: the hub's hashes, not an entry, are wrong); checkpoints below
+  // are skipped. Without one, the caller must check the range (e.g. with a consistency proof).
+  // REQUIRES: nothing added yet.
+  absl::Status StartAt(uint64_t size, const std::vector<std::string>& frontier) {
+    auto range = RangeFromFrontier(size, frontier);
+    if (!range.ok()) {
+      return Fail(0, std::string(range.status().message()));
+    }
+    range_ = *std::move(range);
+    start_ = size;
+    start_range_ = range_;
+    while (next_checkpoint_ < checkpoints_.size() &&
+           checkpoints_[next_checkpoint_].tree_size() <= size) {
+      const auto& sth = checkpoints_[next_checkpoint_];
+      if (sth.tree_size() == size) {
+        if (range_.Root() != sth.root_hash()) {
+          return Fail(0, absl::StrCat("the hashes given for entries 1..", size,
+                                      " do not match the signed tree head of that size"));
+        }
+        anchored_ = true;
+        last_good_size_ = size;
+      }
+      ++next_checkpoint_;
+    }
+    return absl::OkStatus();
+  }
+
+  // Entries 1..k were deleted under retention: Finish() wants asb-audit's EXPIRY entry saying
+  // so among the entries fed.
+  void ExpectExpiry(uint64_t k) { expected_expiry_ = k; }
+
   // Checks one more entry: its index must be the next one (a gap is a deleted entry, a lower or
-  // repeated index a reordered one), its stored leaf_hash must match its contents, and the
-  // tree after it must match any checkpoint of that size. Returns the first problem (kDataLoss,
-  // naming the entry) — also on later calls.
+  // repeated index a reordered one), its stored leaf_hash must match its contents (unless it
+  // is erased), and the tree after it must match any checkpoint of that size. Returns the
+  // first problem (kDataLoss, naming the entry) — also on later calls.
   absl::Status Add(const asb::v1::AuditEntry& entry) {
     if (!status_.ok()) {
       return status_;
@@ -126,10 +188,27 @@ class LogVerifier {
                       : absl::StrCat("entry ", expected, " is out of order (found entry ",
                                      entry.index(), " in its place)"));
     }
-    std::string leaf = LeafHash(entry);
-    if (leaf != entry.leaf_hash()) {
-      return Fail(expected, absl::StrCat("entry ", expected,
-                                         " was altered: its contents do not match its leaf hash"));
+    std::string leaf;
+    if (entry.erased_by() != 0) {
+      if (entry.erased_by() <= expected || entry.leaf_hash().size() != crypto::merkle::kHashSize) {
+        return Fail(expected, absl::StrCat("entry ", expected,
+                                           " was altered: it claims an impossible erasure"));
+      }
+      leaf = entry.leaf_hash();
+      erased_.emplace_back(expected, entry.erased_by());
+      pending_erasures_.emplace_back(entry.erased_by(), expected);
+    } else {
+      leaf = LeafHash(entry);
+      if (leaf != entry.leaf_hash()) {
+        return Fail(expected,
+                    absl::StrCat("entry ", expected,
+                                 " was altered: its contents do not match its leaf hash"));
+      }
+      if (entry.origin() == kSelfOrigin && entry.record().has_erasure()) {
+        if (absl::Status s = Confirm(entry); !s.ok()) {
+          return s;
+        }
+      }
     }
     if (keep_leaves_) {
       leaves_.push_back(leaf);
@@ -140,12 +219,12 @@ class LogVerifier {
       const auto& sth = checkpoints_[next_checkpoint_];
       if (sth.tree_size() == range_.size()) {
         if (range_.Root() != sth.root_hash()) {
-          return Fail(
-              last_good_size_ + 1,
-              absl::StrCat("entries ", last_good_size_ + 1, "..", sth.tree_size(),
-                           " do not match the signed tree head of size ", sth.tree_size(),
-                           " (an entry in that range was altered, removed or inserted together "
-                           "with its leaf hash)"));
+          const uint64_t from = std::max(last_good_size_, start_) + 1;
+          return Fail(from,
+                      absl::StrCat("entries ", from, "..", sth.tree_size(),
+                                   " do not match the signed tree head of size ", sth.tree_size(),
+                                   " (an entry in that range was altered, removed or inserted "
+                                   "together with its leaf hash)"));
         }
         last_good_size_ = sth.tree_size();
       }
@@ -154,11 +233,16 @@ class LogVerifier {
     return absl::OkStatus();
   }
 
-  // Call after the last entry: every checkpoint must have been reached. kDataLoss if the log
-  // is shorter than a signed tree head says.
-  absl::Status Finish() {
+  // Call after the last entry. Whole log (`partial` false): every checkpoint must have been
+  // reached, every erased entry's ERASURE entry seen, and an expected expiry recorded
+  // (kDataLoss naming the entry otherwise). A range (`partial`): checkpoints beyond it and
+  // erasure or expiry entries after it are not required; see unconfirmed_erasures().
+  absl::Status Finish(bool partial = false) {
     if (!status_.ok()) {
       return status_;
+    }
+    if (partial) {
+      return absl::OkStatus();
     }
     if (next_checkpoint_ < checkpoints_.size()) {
       const uint64_t want = checkpoints_.back().tree_size();
@@ -166,36 +250,58 @@ class LogVerifier {
                   absl::StrCat("the log ends at entry ", range_.size(),
                                " but a signed tree head covers ", want, " entries"));
     }
+    if (!pending_erasures_.empty()) {
+      const auto& [by, index] = pending_erasures_.front();
+      return Fail(index,
+                  absl::StrCat("entry ", index, " was altered: it is marked erased by entry ", by,
+                               ", which is not an erasure in this log"));
+    }
+    if (expected_expiry_ != 0 && expiry_record_ == 0) {
+      return Fail(1, absl::StrCat("entries 1..", expected_expiry_,
+                                  " are gone and no EXPIRY entry of the log accounts for them"));
+    }
     return absl::OkStatus();
   }
 
-  // With keep_leaves, after a checkpoint mismatch: finds the first entry whose leaf does not
-  // fit the signed root `sth` by binary search over prefixes, each checked with a consistency
-  // proof from `proof_for(m, sth.tree_size())` (e.g. asked of the hub; its stored hashes need
-  // not be trusted: a proof only verifies if it matches the signed root). Returns the 1-based
-  // index, or 0 if it cannot tell (proofs unavailable or inconsistent).
+  // With keep_leaves, after a mismatch with the signed root `sth`: finds the first entry
+  // whose leaf does not fit it, by binary search over prefixes (StartAt's size .. the entries
+  // fed, capped at sth.tree_size()), each checked with a consistency proof from
+  // `proof_for(m, sth.tree_size())` (e.g. asked of the hub; its stored hashes need not be
+  // trusted: a proof only verifies if it matches the signed root). Returns the 1-based index,
+  // or 0 if it cannot tell (proofs unavailable or inconsistent, or every prefix fits).
   uint64_t LocateWithConsistencyProofs(
       const asb::v1::SignedTreeHead& sth,
       const std::function<absl::StatusOr<std::vector<std::string>>(uint64_t, uint64_t)>& proof_for)
       const {
     const uint64_t n = sth.tree_size();
-    if (!keep_leaves_ || leaves_.size() < n || n == 0) {
+    const uint64_t end = std::min<uint64_t>(n, start_ + leaves_.size());
+    if (!keep_leaves_ || end <= start_) {
       return 0;
     }
-    // good(m): leaves[0..m) are a prefix of the signed tree. good(0) holds; good(n) does not.
+    // good(m): the leaves up to m are a prefix of the signed tree. good(start_) is assumed.
     auto good = [&](uint64_t m) {
+      if (m == n) {
+        crypto::merkle::CompactRange all = start_range_;
+        for (uint64_t i = start_; i < m; ++i) {
+          all.Append(leaves_[i - start_]);
+        }
+        return all.Root() == sth.root_hash();
+      }
       auto proof = proof_for(m, n);
       if (!proof.ok()) {
         return false;
       }
-      crypto::merkle::CompactRange prefix;
-      for (uint64_t i = 0; i < m; ++i) {
-        prefix.Append(leaves_[i]);
+      crypto::merkle::CompactRange prefix = start_range_;
+      for (uint64_t i = start_; i < m; ++i) {
+        prefix.Append(leaves_[i - start_]);
       }
       return crypto::merkle::VerifyConsistency(m, n, prefix.Root(), sth.root_hash(), *proof).ok();
     };
-    uint64_t lo = 0;
-    uint64_t hi = n;
+    if (good(end)) {
+      return 0;
+    }
+    uint64_t lo = start_;
+    uint64_t hi = end;
     while (hi - lo > 1) {
       const uint64_t mid = lo + (hi - lo) / 2;
       if (good(mid)) {
@@ -208,15 +314,55 @@ class LogVerifier {
   }
 
   const absl::Status& status() const { return status_; }
-  // 1-based index of the first entry that does not verify (0 while all is well).
+  // 1-based index of the first entry that does not verify (0 while all is well, or when the
+  // problem is not one entry's).
   uint64_t first_bad() const { return first_bad_; }
-  // Entries checked so far.
+  // Entries accounted for so far (those before StartAt included).
   uint64_t size() const { return range_.size(); }
+  // StartAt's size (0 if not called).
+  uint64_t start() const { return start_; }
+  // True if StartAt's range matched a signed tree head.
+  bool anchored() const { return anchored_; }
   std::string Root() const { return range_.Root(); }
   // The largest checkpoint size that matched.
   uint64_t last_good_size() const { return last_good_size_; }
+  // (entry, erasure entry) of every erased entry fed, in order.
+  const std::vector<std::pair<uint64_t, uint64_t>>& erased() const { return erased_; }
+  // Erased entries whose ERASURE entry was not among those fed: (erasure entry, entry).
+  const std::vector<std::pair<uint64_t, uint64_t>>& unconfirmed_erasures() const {
+    return pending_erasures_;
+  }
+  // The EXPIRY entry that accounts for ExpectExpiry's entries (0: none seen).
+  uint64_t expiry_record() const { return expiry_record_; }
 
  private:
+  // `entry` (verified, asb-audit's own) records an erasure or expiry: settle the claims of the
+  // erased entries that name it.
+  absl::Status Confirm(const asb::v1::AuditEntry& entry) {
+    const asb::v1::AuditErasure& erasure = entry.record().erasure();
+    if (entry.record().kind() == asb::v1::AUDIT_KIND_EXPIRY && expected_expiry_ != 0 &&
+        erasure.expired_through() == expected_expiry_) {
+      expiry_record_ = entry.index();
+    }
+    if (entry.record().kind() != asb::v1::AUDIT_KIND_ERASURE) {
+      return absl::OkStatus();
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> still;
+    for (const auto& claim : pending_erasures_) {
+      if (claim.first != entry.index()) {
+        still.push_back(claim);
+        continue;
+      }
+      if (!std::binary_search(erasure.entries().begin(), erasure.entries().end(), claim.second)) {
+        return Fail(claim.second, absl::StrCat("entry ", claim.second,
+                                               " was altered: it is marked erased by entry ",
+                                               entry.index(), ", which does not list it"));
+      }
+    }
+    pending_erasures_ = std::move(still);
+    return absl::OkStatus();
+  }
+
   absl::Status Fail(uint64_t index, std::string message) {
     first_bad_ = index;
     status_ = absl::DataLossError(std::move(message));
@@ -227,20 +373,27 @@ class LogVerifier {
   bool keep_leaves_;
   std::size_t next_checkpoint_ = 0;
   uint64_t last_good_size_ = 0;
+  uint64_t start_ = 0;
+  bool anchored_ = false;
+  uint64_t expected_expiry_ = 0;
+  uint64_t expiry_record_ = 0;
   crypto::merkle::CompactRange range_;
-  std::vector<std::string> leaves_;
+  crypto::merkle::CompactRange start_range_;
+  std::vector<std::string> leaves_;  // from entry start_ + 1
+  std::vector<std::pair<uint64_t, uint64_t>> erased_;
+  std::vector<std::pair<uint64_t, uint64_t>> pending_erasures_;
   absl::Status status_;
   uint64_t first_bad_ = 0;
 };
 
-// Feeds entries 1..tree_size to `verifier`, fetching unfiltered query pages with
-// `fetch(after_index)` (AuditQueryRequest{after_index}), then calls Finish(). Returns the
-// verifier's first problem, or the fetch error.
+// Feeds entries verifier->size()+1..tree_size to `verifier`, fetching unfiltered query pages
+// with `fetch(after_index)` (AuditQueryRequest{after_index}), then calls Finish(partial).
+// Returns the verifier's first problem, or the fetch error.
 inline absl::Status FeedEntries(
     uint64_t tree_size,
     const std::function<absl::StatusOr<asb::v1::AuditQueryResponse>(uint64_t after_index)>& fetch,
-    LogVerifier* verifier) {
-  uint64_t after = 0;
+    LogVerifier* verifier, bool partial = false) {
+  uint64_t after = verifier->size();
   while (verifier->size() < tree_size) {
     auto page = fetch(after);
     if (!page.ok()) {
@@ -259,7 +412,135 @@ inline absl::Status FeedEntries(
     }
     after = page->next_after_index();
   }
-  return verifier->Finish();
+  return verifier->Finish(partial);
+}
+
+// What VerifyLog reads the log through: the hub (asbctl) or a log in process (tests).
+struct LogSource {
+  // An unfiltered page of entries after `after_index`.
+  std::function<absl::StatusOr<asb::v1::AuditQueryResponse>(uint64_t after_index)> fetch;
+  // A consistency proof from m to n entries.
+  std::function<absl::StatusOr<std::vector<std::string>>(uint64_t m, uint64_t n)> consistency;
+  // The compact range of the first `size` entries.
+  std::function<absl::StatusOr<std::vector<std::string>>(uint64_t size)> frontier;
+};
+
+// What to verify.
+struct VerifyRange {
+  // First entry to check (1: from the start; raised past expired entries).
+  uint64_t from = 1;
+  // Last entry (0: the head's tree size).
+  uint64_t to = 0;
+  // Entries 1..expired_through were deleted under retention (AuditTreeHeadResponse).
+  uint64_t expired_through = 0;
+};
+
+// The outcome of VerifyLog.
+struct VerifyReport {
+  // OK, kDataLoss (the log does not verify: first_bad names the entry when one is to blame),
+  // or the error that stopped the check.
+  absl::Status status;
+  uint64_t first_bad = 0;
+  // The entries checked: first..last.
+  uint64_t first = 0;
+  uint64_t last = 0;
+  // Signed tree heads matched along the way (the head included when reached).
+  uint64_t last_good_size = 0;
+  // (entry, erasure entry) of every erased entry in the range.
+  std::vector<std::pair<uint64_t, uint64_t>> erased;
+  // Erased entries whose erasure entry lies after the range (not checked): (erasure, entry).
+  std::vector<std::pair<uint64_t, uint64_t>> unconfirmed_erasures;
+  // Entries 1..expired_through were deleted under retention, as EXPIRY entry expiry_record
+  // (0 if outside the range) records.
+  uint64_t expired_through = 0;
+  uint64_t expiry_record = 0;
+};
+
+// Verifies entries range.from..range.to of the log against `head` (whose signature and those
+// of `history`, earlier signed tree heads, the caller has verified): every entry's leaf hash,
+// order, erasures and expiry, and the Merkle root — directly where the range ends at a signed
+// tree head, else by a consistency proof to `head`. Entries before the range (or expired)
+// enter as a compact range that must match a signed tree head of that size or `head` through
+// a consistency proof, so nothing the source says is trusted. On a root mismatch the first bad
+// entry is located with consistency proofs.
+inline VerifyReport VerifyLog(const asb::v1::SignedTreeHead& head,
+                              std::vector<asb::v1::SignedTreeHead> history,
+                              const VerifyRange& range, const LogSource& source) {
+  VerifyReport report;
+  const uint64_t n = head.tree_size();
+  const uint64_t to = range.to == 0 ? n : range.to;
+  const uint64_t start =
+      std::max<uint64_t>(range.from == 0 ? 0 : range.from - 1, range.expired_through);
+  report.expired_through = range.expired_through;
+  report.first = start + 1;
+  report.last = to;
+  if (to > n || start >= to) {
+    report.status = absl::OutOfRangeError(absl::StrCat(
+        "nothing to verify in entries ", start + 1, "..", to, " (the signed tree head ", "covers ",
+        n, " entries; 1..", range.expired_through, " expired)"));
+    return report;
+  }
+  history.push_back(head);
+  LogVerifier verifier(std::move(history), /*keep_leaves=*/true);
+  if (start > 0) {
+    auto frontier = source.frontier(start);
+    if (!frontier.ok()) {
+      report.status = frontier.status();
+      return report;
+    }
+    if (absl::Status s = verifier.StartAt(start, *frontier); !s.ok()) {
+      report.status = s;
+      return report;
+    }
+    if (!verifier.anchored()) {
+      auto proof = source.consistency(start, n);
+      auto root = RangeFromFrontier(start, *frontier);
+      if (!proof.ok()) {
+        report.status = proof.status();
+        return report;
+      }
+      if (!root.ok() ||
+          !crypto::merkle::VerifyConsistency(start, n, root->Root(), head.root_hash(), *proof)
+               .ok()) {
+        report.status = absl::DataLossError(
+            absl::StrCat("the hashes given for entries 1..", start,
+                         " are not consistent with the signed tree head of size ", n));
+        return report;
+      }
+    }
+  }
+  // To the head: strict (every erasure and the expiry must be accounted for); a range that
+  // ends earlier: erasure entries after it are not required.
+  const bool partial = to < n;
+  if (range.expired_through > 0 && start == range.expired_through && !partial) {
+    verifier.ExpectExpiry(range.expired_through);
+  }
+  report.status = FeedEntries(to, source.fetch, &verifier, partial);
+  if (report.status.ok() && partial) {
+    // The range's root must be a prefix of the signed head.
+    auto proof = source.consistency(to, n);
+    if (!proof.ok()) {
+      report.status = proof.status();
+    } else if (!crypto::merkle::VerifyConsistency(to, n, verifier.Root(), head.root_hash(), *proof)
+                    .ok()) {
+      report.status = absl::DataLossError(absl::StrCat(
+          "entries ", start + 1, "..", to, " do not fit the signed tree head of size ", n,
+          " (an entry in that range was altered, removed or inserted with its leaf hash)"));
+    }
+  }
+  report.first_bad = verifier.first_bad();
+  if (absl::IsDataLoss(report.status) &&
+      (report.first_bad == 0 || verifier.size() >= std::min(to, n))) {
+    const uint64_t located = verifier.LocateWithConsistencyProofs(head, source.consistency);
+    if (located != 0) {
+      report.first_bad = located;
+    }
+  }
+  report.last_good_size = verifier.last_good_size();
+  report.erased = verifier.erased();
+  report.unconfirmed_erasures = verifier.unconfirmed_erasures();
+  report.expiry_record = verifier.expiry_record();
+  return report;
 }
 
 }  // namespace asb::audit

@@ -29,12 +29,13 @@ using google::protobuf::util::TimeUtil;
 // Entries per page when re-fetching the whole log.
 constexpr uint32_t kPage = 10000;
 
-absl::StatusOr<std::unique_ptr<HubClient>> Open(const Globals& g, const std::string& as) {
+absl::StatusOr<std::unique_ptr<HubClient>> Open(const Globals& g, const std::string& as,
+                                                const char* kind = "auditor") {
   auto hub = HubClient::Load(g.hub_config);
   if (!hub.ok()) {
     return hub.status();
   }
-  if (absl::Status s = (*hub)->Connect(Daemon::kAudit, as, "auditor"); !s.ok()) {
+  if (absl::Status s = (*hub)->Connect(Daemon::kAudit, as, kind); !s.ok()) {
     return s;
   }
   return hub;
@@ -159,6 +160,7 @@ struct HeadInfo {
   asb::v1::SignedTreeHead head;
   std::string public_key_pem;
   std::vector<asb::v1::SignedTreeHead> history;
+  uint64_t expired_through = 0;
 };
 
 absl::StatusOr<HeadInfo> FetchHeads(HubClient& hub, bool with_history) {
@@ -175,6 +177,7 @@ absl::StatusOr<HeadInfo> FetchHeads(HubClient& hub, bool with_history) {
     const auto& r = response->audit_tree_head();
     info.head = r.tree_head();
     info.public_key_pem = r.public_key_pem();
+    info.expired_through = r.expired_through();
     info.history.insert(info.history.end(), r.history().begin(), r.history().end());
     if (!with_history || r.next_history_after_size() == 0) {
       break;
@@ -203,16 +206,98 @@ int Fail(const absl::Status& status, uint64_t first_bad) {
   return 3;
 }
 
+// The hub as a LogSource: unfiltered pages, consistency proofs and compact ranges.
+audit::LogSource HubSource(HubClient& h) {
+  audit::LogSource source;
+  source.fetch = [&h](uint64_t after) -> absl::StatusOr<asb::v1::AuditQueryResponse> {
+    asb::v1::Request request;
+    request.mutable_audit_query()->set_after_index(after);
+    request.mutable_audit_query()->set_limit(kPage);
+    auto response = h.Call(request);
+    if (!response.ok()) {
+      return response.status();
+    }
+    return response->audit();
+  };
+  source.consistency = [&h](uint64_t m, uint64_t n) -> absl::StatusOr<std::vector<std::string>> {
+    asb::v1::Request request;
+    request.mutable_audit_consistency_proof()->set_first_size(m);
+    request.mutable_audit_consistency_proof()->set_second_size(n);
+    auto response = h.Call(request);
+    if (!response.ok()) {
+      return response.status();
+    }
+    const auto& p = response->audit_consistency_proof().proof();
+    return std::vector<std::string>(p.begin(), p.end());
+  };
+  source.frontier = [&h](uint64_t size) -> absl::StatusOr<std::vector<std::string>> {
+    asb::v1::Request request;
+    request.mutable_audit_frontier()->set_tree_size(size);
+    auto response = h.Call(request);
+    if (!response.ok()) {
+      return response.status();
+    }
+    const auto& f = response->audit_frontier().hashes();
+    return std::vector<std::string>(f.begin(), f.end());
+  };
+  return source;
+}
+
+// "12 (by 40), 13 (by 40), …": at most 20.
+std::string ErasedList(const std::vector<std::pair<uint64_t, uint64_t>>& pairs, bool by_first) {
+  std::vector<std::string> parts;
+  for (const auto& [a, b] : pairs) {
+    if (parts.size() == 20) {
+      parts.push_back(absl::StrCat("… (", pairs.size() - 20, " more)"));
+      break;
+    }
+    parts.push_back(by_first ? absl::StrCat(b, " (by entry ", a, ")")
+                             : absl::StrCat(a, " (by entry ", b, ")"));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+// Prints what verification found besides the verdict: expired and erased entries.
+void PrintAccounted(const audit::VerifyReport& r) {
+  if (r.expired_through != 0) {
+    if (r.expiry_record != 0) {
+      std::printf(
+          "expired: entries 1..%llu, deleted under the retention policy (EXPIRY entry "
+          "%llu); the rest verifies from the signed tree head of size %llu\n",
+          static_cast<unsigned long long>(r.expired_through),
+          static_cast<unsigned long long>(r.expiry_record),
+          static_cast<unsigned long long>(r.expired_through));
+    } else {
+      std::printf("expired: entries 1..%llu, deleted under the retention policy\n",
+                  static_cast<unsigned long long>(r.expired_through));
+    }
+  }
+  if (!r.erased.empty()) {
+    std::printf(
+        "erased: %zu entries had personal data erased (their leaf hashes still verify): "
+        "%s\n",
+        r.erased.size(), ErasedList(r.erased, false).c_str());
+  }
+  if (!r.unconfirmed_erasures.empty()) {
+    std::printf("not checked: the erasure entries of %s lie after the range\n",
+                ErasedList(r.unconfirmed_erasures, true).c_str());
+  }
+}
+
 void AddVerifyCommand(CLI::App& audit, Globals& g) {
   auto* cmd = audit.add_subcommand(
       "verify",
-      "re-fetch the whole log, recompute every leaf hash and the Merkle root, and check them "
-      "against the hub's signed tree heads; names the first bad entry (exit 3 if bad)");
+      "re-fetch the log (or entries --from..--to), recompute every leaf hash and the Merkle "
+      "root, and check them against the hub's signed tree heads; says which entries expired "
+      "or were erased, and names the first bad entry (exit 3 if bad)");
   static std::string as = "dpo", public_key;
+  static uint64_t from = 1, to = 0;
   cmd->add_option("--as", as, "auditor (keys_dir/NAME.key or NAME-auditor.key)")
       ->capture_default_str();
   cmd->add_option("--public-key", public_key,
                   "the tree-head signing key you trust (PEM), e.g. sth-signing.pub.pem");
+  cmd->add_option("--from", from, "first entry to check (default: the first kept)");
+  cmd->add_option("--to", to, "last entry to check (default: the latest signed tree head's)");
   cmd->callback([&g] {
     auto hub = Open(g, as);
     if (!hub.ok()) {
@@ -239,54 +324,26 @@ void AddVerifyCommand(CLI::App& audit, Globals& g) {
       g.exit_code = Fail(s, 0);
       return;
     }
-    audit::LogVerifier verifier(checkpoints, /*keep_leaves=*/true);
-    HubClient& h = **hub;
-    absl::Status s = audit::FeedEntries(
-        heads->head.tree_size(),
-        [&h](uint64_t after) -> absl::StatusOr<asb::v1::AuditQueryResponse> {
-          asb::v1::Request request;
-          request.mutable_audit_query()->set_after_index(after);
-          request.mutable_audit_query()->set_limit(kPage);
-          auto response = h.Call(request);
-          if (!response.ok()) {
-            return response.status();
-          }
-          return response->audit();
-        },
-        &verifier);
-    if (!s.ok() && !absl::IsDataLoss(s)) {
-      g.exit_code = ReportError(s);
+    audit::VerifyRange range;
+    range.from = from;
+    range.to = to;
+    range.expired_through = heads->expired_through;
+    const audit::VerifyReport report =
+        audit::VerifyLog(heads->head, heads->history, range, HubSource(**hub));
+    if (!report.status.ok() && !absl::IsDataLoss(report.status)) {
+      g.exit_code = ReportError(report.status);
       return;
     }
-    if (!s.ok()) {
-      uint64_t first_bad = verifier.first_bad();
-      if (verifier.size() >= heads->head.tree_size()) {
-        // A root mismatch: ask the hub for consistency proofs to find the entry. The proofs
-        // are checked against the signed root, so the hub cannot mislead this search.
-        const uint64_t located = verifier.LocateWithConsistencyProofs(
-            heads->head, [&h](uint64_t m, uint64_t n) -> absl::StatusOr<std::vector<std::string>> {
-              asb::v1::Request request;
-              request.mutable_audit_consistency_proof()->set_first_size(m);
-              request.mutable_audit_consistency_proof()->set_second_size(n);
-              auto response = h.Call(request);
-              if (!response.ok()) {
-                return response.status();
-              }
-              const auto& p = response->audit_consistency_proof().proof();
-              return std::vector<std::string>(p.begin(), p.end());
-            });
-        if (located != 0) {
-          first_bad = located;
-        }
-      }
-      g.exit_code = Fail(s, first_bad);
+    PrintAccounted(report);
+    if (!report.status.ok()) {
+      g.exit_code = Fail(report.status, report.first_bad);
       return;
     }
     std::printf(
-        "OK: %llu entries verified against the signed tree head (%s); %zu earlier tree "
-        "heads consistent\n",
-        static_cast<unsigned long long>(verifier.size()), Describe(heads->head).c_str(),
-        heads->history.size());
+        "OK: entries %llu..%llu verified against the signed tree head (%s); %zu tree "
+        "heads in all\n",
+        static_cast<unsigned long long>(report.first), static_cast<unsigned long long>(report.last),
+        Describe(heads->head).c_str(), heads->history.size() + 1);
   });
 }
 
@@ -388,9 +445,20 @@ void AddExportCommand(CLI::App& audit, Globals& g) {
     *header->mutable_tree_head() = heads->head;
     *header->mutable_exported_at() = TimeUtil::GetCurrentTime();
     header->set_exported_by((*hub)->principal());
+    if (heads->expired_through != 0) {
+      auto frontier = HubSource(**hub).frontier(heads->expired_through);
+      if (!frontier.ok()) {
+        g.exit_code = ReportError(frontier.status());
+        return;
+      }
+      header->set_expired_through(heads->expired_through);
+      for (auto& h : *frontier) {
+        header->add_expired_frontier(std::move(h));
+      }
+    }
     file << config::ToJson(line) << "\n";
     const uint64_t n = heads->head.tree_size();
-    uint64_t after = 0, written = 0;
+    uint64_t after = heads->expired_through, written = 0;
     while (written < n) {
       asb::v1::Request request;
       request.mutable_audit_query()->set_after_index(after);
@@ -490,30 +558,111 @@ void AddVerifyExportCommand(CLI::App& audit, Globals& g) {
       g.exit_code = Fail(s, 0);
       return;
     }
-    audit::LogVerifier verifier(checkpoints);
+    const asb::v1::SignedTreeHead head = checkpoints.back();
+    checkpoints.pop_back();
     std::size_t next = 0;
-    absl::Status s = audit::FeedEntries(
-        header->tree_head().tree_size(),
-        [&entries, &next](uint64_t) -> absl::StatusOr<asb::v1::AuditQueryResponse> {
-          asb::v1::AuditQueryResponse page;
-          for (; next < entries.size() && page.entries_size() < static_cast<int>(kPage); ++next) {
-            *page.add_entries() = entries[next];
-          }
-          if (next < entries.size()) {
-            page.set_next_after_index(page.entries(page.entries_size() - 1).index());
-          }
-          return page;
-        },
-        &verifier);
-    if (!s.ok()) {
-      g.exit_code = Fail(s, verifier.first_bad());
+    audit::LogSource source;
+    source.fetch = [&entries, &next](uint64_t) -> absl::StatusOr<asb::v1::AuditQueryResponse> {
+      asb::v1::AuditQueryResponse page;
+      for (; next < entries.size() && page.entries_size() < static_cast<int>(kPage); ++next) {
+        *page.add_entries() = entries[next];
+      }
+      if (next < entries.size()) {
+        page.set_next_after_index(page.entries(page.entries_size() - 1).index());
+      }
+      return page;
+    };
+    source.consistency = [](uint64_t, uint64_t) -> absl::StatusOr<std::vector<std::string>> {
+      return absl::UnimplementedError("an export holds no consistency proofs");
+    };
+    const uint64_t expired = header->expired_through();
+    source.frontier = [&header,
+                       expired](uint64_t size) -> absl::StatusOr<std::vector<std::string>> {
+      if (size != expired) {
+        return absl::NotFoundError("the export holds no compact range of that size");
+      }
+      return std::vector<std::string>(header->expired_frontier().begin(),
+                                      header->expired_frontier().end());
+    };
+    audit::VerifyRange range;
+    range.expired_through = expired;
+    const audit::VerifyReport report = audit::VerifyLog(head, checkpoints, range, source);
+    if (!report.status.ok() && !absl::IsDataLoss(report.status)) {
+      g.exit_code = ReportError(report.status);
+      return;
+    }
+    PrintAccounted(report);
+    if (!report.status.ok()) {
+      g.exit_code = Fail(report.status, report.first_bad);
       return;
     }
     std::printf(
-        "OK: %llu entries verified against the signed tree head (%s); %zu earlier tree "
+        "OK: entries %llu..%llu verified against the signed tree head (%s); %zu earlier tree "
         "heads consistent\n",
-        static_cast<unsigned long long>(verifier.size()), Describe(header->tree_head()).c_str(),
-        checkpoints.size() - 1);
+        static_cast<unsigned long long>(report.first), static_cast<unsigned long long>(report.last),
+        Describe(head).c_str(), checkpoints.size());
+  });
+}
+
+void AddEraseCommand(CLI::App& audit, Globals& g) {
+  auto* cmd = audit.add_subcommand(
+      "erase",
+      "admins: erase a person's (--subject) or a case's (--case) identifiers from the access "
+      "log; the entries keep their leaf hashes (the log still verifies) and one ERASURE entry "
+      "records which were erased");
+  static std::string as = "hub-admin", subject, case_id, reference;
+  static bool dry_run = false;
+  cmd->add_option("--subject", subject, "the pseudonymous subject key to erase");
+  cmd->add_option("--case", case_id, "the case to erase (with --subject: only that case)");
+  cmd->add_option("--reference", reference,
+                  "the erasure request's reference, recorded (e.g. DSR-2026-0042)")
+      ->required();
+  cmd->add_flag("--dry-run", dry_run, "only list the entries that would be erased");
+  cmd->add_option("--as", as, "admin (keys_dir/NAME.key or NAME-admin.key)")->capture_default_str();
+  cmd->callback([&g] {
+    if (subject.empty() && case_id.empty()) {
+      g.exit_code = ReportError(absl::InvalidArgumentError("give --subject or --case (or both)"));
+      return;
+    }
+    auto hub = Open(g, as, "admin");
+    if (!hub.ok()) {
+      g.exit_code = ReportError(hub.status());
+      return;
+    }
+    asb::v1::Request request;
+    auto* q = request.mutable_audit_erase();
+    q->set_subject_key(subject);
+    q->set_case_id(case_id);
+    q->set_reference(reference);
+    q->set_dry_run(dry_run);
+    uint64_t total = 0;
+    std::vector<std::string> records;
+    while (true) {
+      auto response = (*hub)->Call(request);
+      if (!response.ok()) {
+        g.exit_code = ReportError(response.status());
+        return;
+      }
+      const auto& r = response->audit_erase();
+      total += static_cast<uint64_t>(r.erased_size());
+      if (r.erasure_index() != 0) {
+        records.push_back(std::to_string(r.erasure_index()));
+      }
+      if (dry_run) {
+        std::vector<std::string> list;
+        for (uint64_t i : r.erased()) {
+          list.push_back(std::to_string(i));
+        }
+        std::printf("would erase %d entries%s: %s\n", r.erased_size(),
+                    r.more() ? " (and more)" : "", absl::StrJoin(list, ",").c_str());
+        return;
+      }
+      if (!r.more()) {
+        break;
+      }
+    }
+    std::printf("erased the personal data of %llu entries; recorded as ERASURE entry %s\n",
+                static_cast<unsigned long long>(total), absl::StrJoin(records, ", ").c_str());
   });
 }
 
@@ -614,7 +763,8 @@ void AddAuditCommand(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand("audit", "the access log");
   cmd->require_subcommand(1);
   auto* query = cmd->add_subcommand("query", "list access-log entries (filters combine)");
-  static std::string as = "dpo", case_id, agency, since, until, actor, subject, format = "table";
+  static std::string as = "dpo", case_id, agency, since, until, actor, subject, purpose,
+                     format = "table";
   static std::vector<std::string> kinds;
   static uint32_t limit = 1000;
   static bool all = false;
@@ -626,6 +776,7 @@ void AddAuditCommand(CLI::App& app, Globals& g) {
   query->add_option("--until", until, "only before");
   query->add_option("--actor", actor, "only by this principal");
   query->add_option("--subject", subject, "only about this pseudonymous subject key");
+  query->add_option("--purpose", purpose, "only justified by this purpose");
   query->add_option("--kind", kinds, "only these kinds (disclosure, delivery, consultation, …)");
   query->add_option("--limit", limit, "entries per page (1-10000)")->check(CLI::Range(1, 10000));
   query->add_flag("--all", all, "fetch every page");
@@ -639,6 +790,7 @@ void AddAuditCommand(CLI::App& app, Globals& g) {
     q->set_agency(agency);
     q->set_actor(actor);
     q->set_subject_key(subject);
+    q->set_purpose(purpose);
     q->set_limit(limit);
     for (const std::string& k : kinds) {
       asb::v1::AuditKind kind;
@@ -704,6 +856,7 @@ void AddAuditCommand(CLI::App& app, Globals& g) {
   AddExportCommand(*cmd, g);
   AddVerifyExportCommand(*cmd, g);
   AddSubjectCommand(*cmd, g);
+  AddEraseCommand(*cmd, g);
 }
 
 }  // namespace asb::ctl
