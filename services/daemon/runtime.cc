@@ -7,7 +7,9 @@
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/status/macros.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace asb::daemon {
 namespace {
@@ -18,6 +20,121 @@ std::shared_ptr<const bus::PrincipalTable> PrincipalsOf(const policy::Policy& po
     table->Add(bus::Principal{p.name(), p.agency(), p.role(), p.public_key()});
   }
   return table;
+}
+
+// ---- Encryption at rest: what is personal data, and whose -------------------------------------
+
+// Column families that hold no personal data and stay plaintext: consumer offsets, intake's
+// duplicate index (feed ids -> sequence numbers), notify's cursors and ack marks (agency ->
+// numbers), the audit log's Merkle tree and tree heads ("meta": hashes, sizes, signatures) and
+// its indexes (keys of case ids, agency ids and pseudonymous subject keys; empty values).
+const std::vector<std::string>& PlaintextColumnFamilies() {
+  static const auto* names = new std::vector<std::string>{stream::kOffsetsColumnFamily,
+                                                          "dedupe",
+                                                          "cursors",
+                                                          "ackmarks",
+                                                          "meta",
+                                                          "by_case",
+                                                          "by_agency",
+                                                          "by_subject"};
+  return *names;
+}
+
+// The last length-delimited field at `path` (field numbers, outermost first) of serialised
+// protobuf `bytes`, without parsing the whole message; "" if absent or malformed.
+std::string FindBytesField(std::string_view bytes, std::initializer_list<int> path) {
+  using google::protobuf::internal::WireFormatLite;
+  std::string found;
+  std::string_view current = bytes;
+  for (auto field = path.begin(); field != path.end(); ++field) {
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(current.data()),
+                                              static_cast<int>(current.size()));
+    std::string_view next;
+    bool seen = false;
+    while (uint32_t tag = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(tag) == *field &&
+          WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        uint32_t length = 0;
+        if (!in.ReadVarint32(&length)) {
+          return "";
+        }
+        const int offset = in.CurrentPosition();
+        if (static_cast<std::size_t>(offset) + length > current.size() || !in.Skip(length)) {
+          return "";
+        }
+        next = current.substr(offset, length);
+        seen = true;
+      } else if (!WireFormatLite::SkipField(&in, tag)) {
+        return "";
+      }
+    }
+    if (!seen) {
+      return "";
+    }
+    current = next;
+  }
+  found.assign(current.data(), current.size());
+  return found;
+}
+
+// The subject of a value: the case it belongs to. The case is the unit the hub retains and
+// destroys, so each case's personal data gets its own data key and erasing a case destroys
+// one key per daemon. Audit records name no person (pseudonymous keys only) and must outlive
+// the case for accountability: they are encrypted under the master key, not the case's key.
+std::string SubjectOf(std::string_view cf, std::string_view key, std::string_view value) {
+  constexpr int kAcceptedEvent = 10, kDisclosure = 11;  // asb.v1.Envelope payloads
+  constexpr int kEvent = 4, kEventCaseId = 2;           // AcceptedEvent.event, CaseEvent.case_id
+  constexpr int kDisclosureCaseId = 2;                  // Disclosure.case_id
+  constexpr int kAlertDisclosure = 6, kDeadLetterAlert = 1;
+  if (cf.rfind("log.", 0) == 0 || cf == "pending") {
+    if (cf == "pending") {
+      // sharing's events waiting for their case: key = case id, NUL, sequence number.
+      const std::size_t nul = key.find('\0');
+      if (nul != std::string_view::npos) {
+        return std::string(key.substr(0, nul));
+      }
+    }
+    std::string id = FindBytesField(value, {kAcceptedEvent, kEvent, kEventCaseId});
+    if (id.empty()) {
+      id = FindBytesField(value, {kDisclosure, kDisclosureCaseId});
+    }
+    return id;
+  }
+  if (cf == "cases") {
+    return std::string(key);
+  }
+  if (cf == "outbox") {
+    return FindBytesField(value, {kAlertDisclosure, kDisclosureCaseId});
+  }
+  if (cf == "deadletters") {
+    return FindBytesField(value, {kDeadLetterAlert, kAlertDisclosure, kDisclosureCaseId});
+  }
+  return "";
+}
+
+// A stream record whose case was erased is served as an envelope with its sequence number and
+// no payload, so the stream stays dense and consumers skip it (and audit the skip) rather than
+// stall on a gap.
+std::optional<std::string> ErasedPlaceholder(const std::string& producer, std::string_view cf,
+                                             std::string_view key) {
+  if (cf.rfind("log.", 0) != 0 || key.size() != 8) {
+    return std::nullopt;
+  }
+  asb::v1::Envelope env;
+  env.set_seq(store::DecodeSeq(key));
+  env.set_producer(producer);
+  env.set_event_id(producer + "/" + std::string(cf.substr(4)) + "/" + std::to_string(env.seq()) +
+                   " (erased)");
+  return env.SerializeAsString();
+}
+
+absl::StatusOr<std::shared_ptr<const crypto::KeyRing>> LoadRing(const std::string& prefix) {
+  auto ring = crypto::KeyRing::Load(prefix);
+  if (!ring.ok()) {
+    return absl::Status(ring.status().code(),
+                        "store.key_ring: " + std::string(ring.status().message()));
+  }
+  return std::make_shared<const crypto::KeyRing>(std::move(*ring));
 }
 
 }  // namespace
@@ -56,6 +173,17 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   if (std::find(so.column_families.begin(), so.column_families.end(),
                 stream::kOffsetsColumnFamily) == so.column_families.end()) {
     so.column_families.push_back(stream::kOffsetsColumnFamily);
+  }
+  if (!o.store.key_ring().empty()) {
+    ASB_ASSIGN_OR_RETURN(so.key_ring, LoadRing(o.store.key_ring()));
+    so.plaintext_column_families = PlaintextColumnFamilies();
+    so.subject_of = SubjectOf;
+    so.erased_placeholder = [producer = o.component](std::string_view cf, std::string_view key) {
+      return ErasedPlaceholder(producer, cf, key);
+    };
+  } else {
+    SPDLOG_LOGGER_WARN(lg, "store {}: no key_ring set: personal data is stored UNENCRYPTED",
+                       so.path);
   }
   std::error_code ec;
   std::filesystem::create_directories(so.path, ec);
@@ -129,6 +257,10 @@ absl::Status Runtime::Start(Handler handler) {
   // SIGHUP sets a flag; the reload itself runs here, in the loop.
   loop_.Every(std::chrono::milliseconds(200), [this] {
     if (reload_requested_.exchange(false)) {
+      if (absl::Status s = ReloadKeyRing(); !s.ok()) {
+        SPDLOG_LOGGER_ERROR(log::Get("daemon"), "key ring reload refused, old keys stay: {}",
+                            std::string(s.message()));
+      }
       if (absl::Status s = Reload(); !s.ok()) {
         SPDLOG_LOGGER_ERROR(log::Get("daemon"), "ISP reload refused, old policy stays: {}",
                             std::string(s.message()));
@@ -155,6 +287,14 @@ absl::Status Runtime::Reload() {
   }
   SPDLOG_LOGGER_INFO(lg, "ISP reloaded, version {}", policy_->version().substr(0, 12));
   return absl::OkStatus();
+}
+
+absl::Status Runtime::ReloadKeyRing() {
+  if (options_.store.key_ring().empty()) {
+    return absl::OkStatus();
+  }
+  ASB_ASSIGN_OR_RETURN(auto ring, LoadRing(options_.store.key_ring()));
+  return store_->SetKeyRing(std::move(ring));
 }
 
 void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& request) {

@@ -5,6 +5,12 @@
 // daemon's own store with its "audit" stream (served to asb-audit), the streams it serves, the
 // consumers it runs, and the ISP policy, reloadable on SIGHUP. Single-threaded: everything runs
 // in the loop.
+//
+// Encryption at rest: with store.key_ring set, the store encrypts every value with personal
+// data, each case's under its own data key (the subject is the case id, found in the value or
+// key by column family; see runtime.cc), so Store::EraseSubject(case id) erases a case. A
+// stream record of an erased case is served as an envelope without payload, which consumers
+// skip and audit.
 
 #include <atomic>
 #include <functional>
@@ -62,6 +68,10 @@ class Runtime {
   void RequestReload() { reload_requested_.store(true); }
   // Reloads the ISP now. A bad file is refused and the old policy stays in force.
   absl::Status Reload();
+  // Reloads the at-rest key ring (store.key_ring) now, so new values use its newest key (after
+  // `asbctl keys rotate`). A ring that fails to load or lacks a key of the current one is
+  // refused and the current ring stays. SIGHUP does this before the ISP reload.
+  absl::Status ReloadKeyRing();
 
   // Adds a consumer of `stream` of the upstream in `upstream` (config), started at once.
   absl::StatusOr<stream::Consumer*> AddConsumer(const asb::config::v1::UpstreamConfig& upstream,

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/bus/keys.h"
 #include "common/config/config.h"
+#include "common/crypto/aead.h"
 #include "common/policy/policy.h"
 #include "google/protobuf/util/time_util.h"
 #include "tools/asbctl/hub_client.h"
@@ -215,7 +216,7 @@ void AddCaseCommand(CLI::App& app, Globals& g) {
 }
 
 void AddKeysCommand(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("keys", "CurveZMQ keys");
+  auto* cmd = app.add_subcommand("keys", "CurveZMQ keys and at-rest key rings");
   cmd->require_subcommand(1);
   auto* gen = cmd->add_subcommand(
       "generate",
@@ -235,6 +236,23 @@ void AddKeysCommand(CLI::App& app, Globals& g) {
       return;
     }
     std::printf("%s\n", keys->public_key.c_str());
+  });
+
+  auto* rotate = cmd->add_subcommand(
+      "rotate",
+      "write the next at-rest master key of key ring RING (RING.<id>.key, mode 0600; the first "
+      "is RING.1.key). The daemon whose store.key_ring is RING encrypts new data with it after "
+      "SIGHUP or a restart; keep the older key files, which still decrypt older data");
+  static std::string ring;
+  rotate->add_option("--ring", ring, "key ring path prefix, e.g. config/keys/demo/at-rest-intake")
+      ->required();
+  rotate->callback([&g] {
+    auto id = crypto::WriteNextRingKey(ring);
+    if (!id.ok()) {
+      g.exit_code = ReportError(id.status());
+      return;
+    }
+    std::printf("wrote %s (key id %u)\n", crypto::RingKeyFile(ring, *id).c_str(), *id);
   });
 }
 
