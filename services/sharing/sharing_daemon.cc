@@ -49,9 +49,14 @@ absl::Status SharingDaemon::Start() {
 }
 
 void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
+  if (request.has_explain_case()) {
+    Explain(caller, request.explain_case());
+    return;
+  }
   if (!request.has_get_case()) {
     runtime_->server().ReplyError(
-        caller, absl::UnimplementedError("asb-sharing answers ping, get_case and fetch only"));
+        caller, absl::UnimplementedError(
+                    "asb-sharing answers ping, get_case, explain_case and fetch only"));
     return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "read case views")) {
@@ -75,6 +80,25 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
   }
   asb::v1::Response response;
   *response.mutable_case_view()->mutable_disclosure() = std::move(*view);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void SharingDaemon::Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request) {
+  if (!runtime_->RequireRole(caller, asb::v1::ROLE_ADMIN, "explain the ISP's decisions")) {
+    return;
+  }
+  store::Batch batch = runtime_->store().NewBatch();
+  auto explanation =
+      handler_->ExplainCase(caller.principal.name, caller.principal.agency, request, &batch);
+  if (!explanation.ok()) {
+    runtime_->server().ReplyError(caller, explanation.status());
+    return;
+  }
+  if (!runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
+  asb::v1::Response response;
+  *response.mutable_explain_case() = std::move(*explanation);
   runtime_->server().Reply(caller, std::move(response));
 }
 

@@ -25,6 +25,7 @@ class SharingDaemon : public daemon::Daemon {
  private:
   SharingDaemon() = default;
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
+  void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
 
   asb::config::v1::SharingConfig config_;
   std::unique_ptr<daemon::Runtime> runtime_;

@@ -62,20 +62,24 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
   for (const CaseFolder::Applied& a : applied) {
     const policy::EventContext context{a.type, a.order_type};
     for (const std::string& agency : agencies) {
-      asb::v1::Envelope out;
-      asb::v1::Disclosure* d = out.mutable_disclosure();
-      if (!policy->Apply(agency, a.case_after, context, d)) {
+      // The policy writes the disclosure's bytes straight from the case (the fast path); the
+      // fields that are ours follow, and the log wraps them in an envelope as they are.
+      encoded_.clear();
+      if (!policy->ApplyEncoded(agency, a.case_after, context, &encoded_)) {
         continue;
       }
-      d->set_agency(agency);
-      d->set_case_id(a.case_after.case_id());
-      d->set_event_seq(a.event_seq);
-      d->set_event_type(a.type);
-      d->set_order_type(a.order_type);
-      d->set_order_id(a.order_id);
-      *d->mutable_decided_at() = now;
+      asb::v1::Disclosure own;
+      own.set_agency(agency);
+      own.set_case_id(a.case_after.case_id());
+      own.set_event_seq(a.event_seq);
+      own.set_event_type(a.type);
+      own.set_order_type(a.order_type);
+      own.set_order_id(a.order_id);
+      *own.mutable_decided_at() = now;
+      own.AppendToString(&encoded_);
+      asb::v1::Envelope out;
       *out.mutable_produced_at() = now;
-      disclosures_->Append(batch, &out);
+      disclosures_->AppendEncoded(batch, &out, asb::v1::Envelope::kDisclosureFieldNumber, encoded_);
       ++disclosures_made_;
     }
   }
@@ -138,6 +142,64 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   audit_->Append(batch, &record);
   ++consultations_;
   return d;
+}
+
+absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
+    const std::string& principal, const std::string& principal_agency,
+    const asb::v1::ExplainCaseRequest& request, store::Batch* batch) {
+  if (request.case_id().empty()) {
+    return absl::InvalidArgumentError("case_id: required");
+  }
+  if (request.agency().empty()) {
+    return absl::InvalidArgumentError("agency: required (whose view to explain)");
+  }
+  std::shared_ptr<const policy::Policy> policy = policy_;
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  absl::StatusOr<asb::v1::Case> c = folder_->Get(request.case_id());
+  if (absl::IsNotFound(c.status())) {
+    return absl::NotFoundError(absl::StrCat("no case '", request.case_id(), "'"));
+  }
+  ASB_RETURN_IF_ERROR(c.status());
+  ASB_ASSIGN_OR_RETURN(
+      policy::Policy::Explanation e,
+      policy->Explain(request.agency(), *c,
+                      policy::EventContext{request.event_type(), request.order_type()}));
+
+  asb::v1::ExplainCaseResponse out;
+  out.set_isp_version(policy->version());
+  out.set_visible(e.visible);
+  for (std::string& rule : e.matched_rules) {
+    out.add_matched_rules(std::move(rule));
+  }
+  for (policy::Policy::FieldExplanation& f : e.fields) {
+    asb::v1::FieldExplanation* o = out.add_fields();
+    o->set_path(std::move(f.path));
+    o->set_schema_path(std::move(f.schema_path));
+    o->set_outcome(std::move(f.outcome));
+    o->set_rule_id(std::move(f.rule_id));
+    o->set_note(std::move(f.note));
+  }
+
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_CONSULTATION);
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  r->set_actor(principal);
+  r->set_actor_agency(principal_agency);
+  r->set_recipient_agency(principal_agency);
+  r->set_case_id(request.case_id());
+  r->set_isp_version(policy->version());
+  r->set_detail(absl::StrCat("ExplainCase for agency ", request.agency(),
+                             ": field paths and outcomes, no values"));
+  audit_->Append(batch, &record);
+  ++consultations_;
+  return out;
 }
 
 void SharingHandler::AuditSkipped(const asb::v1::Envelope& envelope, const absl::Status& reason,

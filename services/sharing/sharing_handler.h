@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "asb/v1/api.pb.h"
 #include "asb/v1/disclosure.pb.h"
 #include "asb/v1/envelope.pb.h"
 #include "common/policy/policy.h"
@@ -56,6 +57,15 @@ class SharingHandler {
                                               const std::string& agency, const std::string& case_id,
                                               store::Batch* batch);
 
+  // An admin's question (asbctl policy explain --case ID): why each field of the stored case
+  // reaches request.agency or not. Names paths, outcomes and rules, never values. Appends a
+  // CONSULTATION audit record (actor: the admin) to `batch`; write it before replying.
+  // Errors: kInvalidArgument (no case_id or agency); kNotFound (no such case, or an agency the
+  // ISP does not name); kUnavailable (no policy, store error).
+  absl::StatusOr<asb::v1::ExplainCaseResponse> ExplainCase(
+      const std::string& principal, const std::string& principal_agency,
+      const asb::v1::ExplainCaseRequest& request, store::Batch* batch);
+
   // Records, in `batch`, that an event of the "events" stream was skipped (the Consumer's
   // OnSkipped, or a pending event that could not apply): an AuditRecord REJECTION from
   // component "sharing" with the reason as detail.
@@ -73,6 +83,7 @@ class SharingHandler {
   std::function<absl::Time()> clock_;
   std::shared_ptr<const policy::Policy> policy_;
   uint64_t disclosures_made_ = 0;
+  std::string encoded_;  // one disclosure's bytes, reused (keeps its capacity)
   uint64_t consultations_ = 0;
 };
 

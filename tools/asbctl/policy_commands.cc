@@ -1,5 +1,8 @@
-// asbctl policy: check, explain, test and diff Information Sharing Protocols, offline (no hub).
+// asbctl policy: check, explain, test and diff Information Sharing Protocols — offline, except
+// `explain --case ID`, which asks asb-sharing about a case it holds.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -10,7 +13,9 @@
 #include "common/policy/policy.h"
 #include "common/policy/policy_diff.h"
 #include "common/policy/policy_suite.h"
+#include "common/status/macros.h"
 #include "tools/asbctl/commands.h"
+#include "tools/asbctl/hub_client.h"
 
 namespace asb::ctl {
 namespace {
@@ -41,16 +46,75 @@ void AddCheck(CLI::App* cmd, Globals& g) {
   });
 }
 
+void PrintExplanation(const std::string& agency, const std::string& case_id,
+                      const policy::Policy::Explanation& e) {
+  if (e.visible) {
+    std::printf("%s sees case %s; matching rules: %s\n", agency.c_str(), case_id.c_str(),
+                absl::StrJoin(e.matched_rules, ", ").c_str());
+  } else {
+    std::printf("%s does not see case %s: no rule of it that grants anything matches\n",
+                agency.c_str(), case_id.c_str());
+  }
+  std::size_t width = 0;
+  for (const auto& f : e.fields) {
+    width = std::max(width, f.path.size());
+  }
+  for (const auto& f : e.fields) {
+    std::string why = f.rule_id.empty() ? "" : "rule " + f.rule_id;
+    if (!f.note.empty()) {
+      why += (why.empty() ? "" : "; ") + f.note;
+    }
+    std::printf("%-*s  %-13s  %s\n", static_cast<int>(width), f.path.c_str(), f.outcome.c_str(),
+                why.c_str());
+  }
+}
+
+// A case held by the hub: asb-sharing explains it with the ISP in force (admins only; the
+// answer has paths and outcomes, never values, and is audited).
+absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
+                                                              const std::string& as,
+                                                              const std::string& agency,
+                                                              const std::string& case_id,
+                                                              const policy::EventContext& ctx) {
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub, HubClient::Load(g.hub_config));
+  ASB_RETURN_IF_ERROR(hub->Connect(Daemon::kSharing, as, "admin"));
+  asb::v1::Request request;
+  asb::v1::ExplainCaseRequest* q = request.mutable_explain_case();
+  q->set_case_id(case_id);
+  q->set_agency(agency);
+  q->set_event_type(ctx.event_type);
+  q->set_order_type(ctx.order_type);
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
+  const asb::v1::ExplainCaseResponse& r = response.explain_case();
+  policy::Policy::Explanation e;
+  e.visible = r.visible();
+  e.matched_rules.assign(r.matched_rules().begin(), r.matched_rules().end());
+  for (const asb::v1::FieldExplanation& f : r.fields()) {
+    e.fields.push_back({f.path(), f.schema_path(), f.outcome(), f.rule_id(), f.note()});
+  }
+  std::printf("(asb-sharing, ISP version %s)\n", r.isp_version().c_str());
+  return e;
+}
+
 void AddExplain(CLI::App* cmd, Globals& g) {
   auto* explain = cmd->add_subcommand(
       "explain",
       "for every field of a case: shown, transformed or withheld for an agency, and "
       "by which rule");
-  static std::string isp = "config/isp/chesterfield.yaml", agency, case_file, event, order;
-  explain->add_option("--isp", isp, "ISP file (default config/isp/chesterfield.yaml)");
+  static std::string isp = "config/isp/chesterfield.yaml", agency, the_case, event, order,
+                     as = "hub";
+  explain->add_option("--isp", isp,
+                      "ISP file for a case file (default config/isp/chesterfield.yaml)");
   explain->add_option("--agency", agency, "agency id, e.g. fire")->required();
-  explain->add_option("--case", case_file, "case file: one asb.v1.Case (.yaml or .json)")
+  explain
+      ->add_option("--case", the_case,
+                   "a case file (one asb.v1.Case, .yaml or .json), explained offline with --isp; "
+                   "or the id of a case the hub holds, explained by asb-sharing with the ISP "
+                   "in force (needs an admin key, see --as)")
       ->required();
+  explain->add_option("--as", as,
+                      "for a case id: the admin principal (keys_dir/NAME.key or NAME-admin.key; "
+                      "default hub)");
   explain->add_option("--event", event,
                       "event being shared, e.g. EVENT_TYPE_ORDER_ISSUED or ORDER_ISSUED");
   explain->add_option("--order-type", order,
@@ -77,10 +141,22 @@ void AddExplain(CLI::App* cmd, Globals& g) {
       }
       ctx.order_type = t;
     }
-    if (absl::EndsWith(case_file, ".jsonl") || case_file.find('.') == std::string::npos) {
+    const bool looks_like_file =
+        absl::EndsWith(the_case, ".yaml") || absl::EndsWith(the_case, ".yml") ||
+        absl::EndsWith(the_case, ".json") || absl::EndsWith(the_case, ".jsonl");
+    if (absl::EndsWith(the_case, ".jsonl")) {
       g.exit_code = ReportError(absl::InvalidArgumentError(
-          "--case needs a case file (one asb.v1.Case in YAML or JSON): explain shows the "
-          "unredacted decision, which the hub never sends; event files are not folded here"));
+          "--case needs one asb.v1.Case (YAML or JSON) or a case id: event files are not folded "
+          "here — submit them and explain the case by its id"));
+      return;
+    }
+    if (!looks_like_file && !std::filesystem::exists(the_case)) {
+      auto e = ExplainStoredCase(g, as, agency, the_case, ctx);
+      if (!e.ok()) {
+        g.exit_code = ReportError(e.status());
+        return;
+      }
+      PrintExplanation(agency, the_case, *e);
       return;
     }
     auto policy = policy::Policy::LoadFile(isp);
@@ -89,7 +165,7 @@ void AddExplain(CLI::App* cmd, Globals& g) {
       return;
     }
     asb::v1::Case c;
-    if (absl::Status s = config::LoadConfigFile(case_file, &c); !s.ok()) {
+    if (absl::Status s = config::LoadConfigFile(the_case, &c); !s.ok()) {
       g.exit_code = ReportError(s);
       return;
     }
@@ -98,25 +174,7 @@ void AddExplain(CLI::App* cmd, Globals& g) {
       g.exit_code = ReportError(e.status());
       return;
     }
-    if (e->visible) {
-      std::printf("%s sees case %s; matching rules: %s\n", agency.c_str(), c.case_id().c_str(),
-                  absl::StrJoin(e->matched_rules, ", ").c_str());
-    } else {
-      std::printf("%s does not see case %s: no rule of it that grants anything matches\n",
-                  agency.c_str(), c.case_id().c_str());
-    }
-    std::size_t width = 0;
-    for (const auto& f : e->fields) {
-      width = std::max(width, f.path.size());
-    }
-    for (const auto& f : e->fields) {
-      std::string why = f.rule_id.empty() ? "" : "rule " + f.rule_id;
-      if (!f.note.empty()) {
-        why += (why.empty() ? "" : "; ") + f.note;
-      }
-      std::printf("%-*s  %-13s  %s\n", static_cast<int>(width), f.path.c_str(), f.outcome.c_str(),
-                  why.c_str());
-    }
+    PrintExplanation(agency, c.case_id(), *e);
   });
 }
 
@@ -170,7 +228,8 @@ void AddDiff(CLI::App* cmd, Globals& g) {
 }  // namespace
 
 void AddPolicyCommand(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand("policy", "the Information Sharing Protocol (offline)");
+  auto* cmd = app.add_subcommand(
+      "policy", "the Information Sharing Protocol (offline; explain also asks the hub)");
   cmd->require_subcommand(1);
   AddCheck(cmd, g);
   AddExplain(cmd, g);

@@ -309,6 +309,51 @@ TEST_F(SharingHandlerTest, GetCaseReturnsTheAgencysViewAndRecordsTheConsultation
   EXPECT_EQ(handler_->consultations(), 1u);
 }
 
+TEST_F(SharingHandlerTest, ExplainCaseNamesOutcomesNotValuesAndIsAudited) {
+  Apply(Env(1, "C", kPersonalOpened));
+  Apply(Env(2, "C", kTenantLinked));
+  asb::v1::ExplainCaseRequest q;
+  q.set_case_id("C");
+  q.set_agency("police");
+  store::Batch batch = store_->NewBatch();
+  auto e = handler_->ExplainCase("hub-admin", "hub", q, &batch);
+  ASB_ASSERT_OK(e);
+  EXPECT_TRUE(e->visible());
+  EXPECT_EQ(e->isp_version(), policy_->version());
+  EXPECT_THAT(e->matched_rules(), ::testing::Contains("police-personal"));
+  std::map<std::string, std::string> outcome;
+  for (const auto& f : e->fields()) {
+    outcome[f.path()] = f.outcome();
+  }
+  EXPECT_EQ(outcome["title"], "shown");
+  EXPECT_EQ(outcome["people[0].phone"], "redacted");
+  EXPECT_EQ(outcome["people[0].given_name"], "withheld");
+  // Paths and outcomes only: no value of the case is in the answer.
+  const std::string bytes = e->SerializeAsString();
+  EXPECT_EQ(bytes.find("Margaret"), std::string::npos);
+  EXPECT_EQ(bytes.find("0114 496 0142"), std::string::npos);
+  ASB_ASSERT_OK(store_->Write(&batch));
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].kind(), asb::v1::AUDIT_KIND_CONSULTATION);
+  EXPECT_EQ(audit[0].actor(), "hub-admin");
+  EXPECT_EQ(audit[0].case_id(), "C");
+  EXPECT_THAT(audit[0].detail(), HasSubstr("police"));
+
+  // Fire does not see a personal case: explained, not refused.
+  q.set_agency("fire");
+  e = handler_->ExplainCase("hub-admin", "hub", q, &batch);
+  ASB_ASSERT_OK(e);
+  EXPECT_FALSE(e->visible());
+  q.set_agency("nobody");
+  EXPECT_THAT(handler_->ExplainCase("hub-admin", "hub", q, &batch),
+              StatusIs(absl::StatusCode::kNotFound));
+  q.set_agency("police");
+  q.set_case_id("NOPE");
+  EXPECT_THAT(handler_->ExplainCase("hub-admin", "hub", q, &batch),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(SharingHandlerTest, GetCaseDoesNotLeakExistence) {
   Apply(Env(1, "C", kPersonalOpened));  // not a fire-risk case
   store::Batch batch = store_->NewBatch();
