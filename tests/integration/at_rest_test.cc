@@ -1,0 +1,240 @@
+// Encryption at rest, end to end: the four real daemons with the shipped configs take the demo
+// case; then every byte the hub left in its data directory (stores, WALs, SSTs, manifests, its
+// own logs) is searched for the sample's names, street addresses, dates of birth and phone
+// numbers. With the shipped configs (store.key_ring set) none may be found; the same run with
+// key_ring removed must find them all, which shows the search would see plaintext.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_replace.h"
+#include "asb/v1/api.pb.h"
+#include "common/crypto/aead.h"
+#include "tests/support/daemon_harness.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace asb::testing {
+namespace {
+
+constexpr char kCase[] = "CBC-2026-0142";
+
+// Personal data in config/samples/cbo-demo.jsonl: both people's family and given names, their
+// street addresses, dates of birth and phone numbers.
+const std::vector<std::string>& PersonalStrings() {
+  static const auto* strings = new std::vector<std::string>{
+      "Kirkwell",   "Ollerby",    "Margaret",      "Hollingwood Crescent",
+      "1951-04-17", "1998-11-02", "0114 496 0142", "07700 900413"};
+  return *strings;
+}
+
+int Accepted(const asb::v1::SubmitResponse& response) {
+  int n = 0;
+  for (const auto& r : response.results()) {
+    n += r.outcome() == asb::v1::SubmitResult::OUTCOME_ACCEPTED ? 1 : 0;
+  }
+  return n;
+}
+
+HubOptions Options() {
+  HubOptions o;
+  o.source_dir = ASB_SOURCE_DIR;
+  o.binaries = {{"intake", ASB_INTAKE_BIN},
+                {"sharing", ASB_SHARING_BIN},
+                {"notify", ASB_NOTIFY_BIN},
+                {"audit", ASB_AUDIT_BIN}};
+  return o;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// File (relative to dir) → its bytes, for every regular file under dir.
+std::map<std::string, std::string> AllFiles(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) {
+      files[std::filesystem::relative(entry.path(), dir).string()] =
+          ReadFile(entry.path().string());
+    }
+  }
+  return files;
+}
+
+// Writes a copy of config/<daemon>.yaml for each daemon with its store.key_ring line replaced
+// by `replacement` ("" drops it), into `dir`; returns daemon → path.
+std::map<std::string, std::string> ConfigCopies(const std::string& dir,
+                                                const std::string& replacement_prefix) {
+  std::map<std::string, std::string> files;
+  for (const std::string& d : Hub::Daemons()) {
+    std::string text = ReadFile(std::string(ASB_SOURCE_DIR) + "/config/" + d + ".yaml");
+    const std::string line = "  key_ring: \"config/keys/demo/at-rest-" + d + "\"\n";
+    EXPECT_NE(text.find(line), std::string::npos) << d << ".yaml has no key_ring line";
+    text = absl::StrReplaceAll(
+        text, {{line, replacement_prefix.empty()
+                          ? std::string()
+                          : "  key_ring: \"" + replacement_prefix + "-" + d + "\"\n"}});
+    const std::string path = dir + "/" + d + ".yaml";
+    std::ofstream(path) << text;
+    files[d] = path;
+  }
+  return files;
+}
+
+class AtRestTest : public ::testing::Test {
+ protected:
+  // Starts the hub, submits the demo case as the council feed and waits until every daemon has
+  // taken all of it; the police pull their alerts (so the outbox has been read too).
+  void RunDemo(Hub* hub) {
+    ASB_ASSERT_OK(hub->StartAll());
+    auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
+    ASB_ASSERT_OK(events.status());
+    auto submitted = hub->Submit("council-feed", *events);
+    ASB_ASSERT_OK(submitted.status());
+    ASSERT_EQ(Accepted(*submitted), static_cast<int>(events->size()));
+    ASB_ASSERT_OK(hub->WaitDrained(absl::Seconds(30)));
+    auto alerts = hub->PullAlerts("police-partner");
+    ASB_ASSERT_OK(alerts.status());
+    ASSERT_FALSE(alerts->alerts().empty());
+    auto view = hub->GetCase("police-partner", kCase);
+    ASB_ASSERT_OK(view.status());
+    ASSERT_EQ(view->case_id(), kCase);
+  }
+
+  // Personal strings → the files (under data_dir) holding them.
+  std::map<std::string, std::vector<std::string>> Find(const std::string& data_dir) {
+    std::map<std::string, std::vector<std::string>> found;
+    for (const auto& [name, bytes] : AllFiles(data_dir)) {
+      for (const std::string& s : PersonalStrings()) {
+        if (bytes.find(s) != std::string::npos) {
+          found[s].push_back(name);
+        }
+      }
+    }
+    return found;
+  }
+};
+
+TEST_F(AtRestTest, ShippedConfigsLeaveNoPersonalDataOnDisk) {
+  Hub hub(Options());
+  RunDemo(&hub);
+  if (HasFatalFailure()) return;
+  ASB_ASSERT_OK(hub.StopAll());
+
+  // Every daemon wrote its store, and the search reads it: the case id (a reference, not
+  // personal data) is in the keys of sharing's case folder and the audit log's index.
+  const auto files = AllFiles(hub.data_dir());
+  for (const std::string& d : Hub::Daemons()) {
+    bool has_store = false;
+    for (const auto& [name, bytes] : files) {
+      has_store |= name.rfind(d + "/", 0) == 0 && !bytes.empty();
+    }
+    EXPECT_TRUE(has_store) << d;
+  }
+  bool case_id_seen = false;
+  for (const auto& [name, bytes] : files) {
+    case_id_seen |= bytes.find(kCase) != std::string::npos;
+  }
+  EXPECT_TRUE(case_id_seen);
+
+  for (const auto& [s, where] : Find(hub.data_dir())) {
+    ADD_FAILURE() << "\"" << s << "\" is in plaintext in " << ::testing::PrintToString(where);
+  }
+}
+
+TEST_F(AtRestTest, WithoutKeyRingTheSameSearchFindsThePersonalData) {
+  TempDir configs;
+  HubOptions options = Options();
+  options.config_files = ConfigCopies(configs.path(), /*replacement_prefix=*/"");
+  Hub hub(options);
+  RunDemo(&hub);
+  if (HasFatalFailure()) return;
+  ASB_ASSERT_OK(hub.StopAll());
+  const auto found = Find(hub.data_dir());
+  for (const std::string& s : PersonalStrings()) {
+    EXPECT_TRUE(found.count(s)) << "\"" << s << "\" not found in an unencrypted hub's files";
+  }
+}
+
+TEST_F(AtRestTest, RotatedKeyRingReadsOldDataAfterRestart) {
+  // A ring of our own (not the checked-in demo ring), rotated between two runs.
+  TempDir keys;
+  const std::string prefix = keys.Sub("ring");
+  for (const std::string& d : Hub::Daemons()) {
+    ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-" + d).status());
+  }
+  TempDir configs;
+  HubOptions options = Options();
+  options.config_files = ConfigCopies(configs.path(), prefix);
+  Hub hub(options);
+  RunDemo(&hub);
+  if (HasFatalFailure()) return;
+  ASB_ASSERT_OK(hub.StopAll());
+
+  for (const std::string& d : Hub::Daemons()) {
+    auto id = crypto::WriteNextRingKey(prefix + "-" + d);
+    ASB_ASSERT_OK(id.status());
+    EXPECT_EQ(*id, 2u);
+  }
+  ASB_ASSERT_OK(hub.StartAll());
+  // Old values (under key 1) are read: the case folder, alerts from seq 1, the audit log.
+  auto view = hub.GetCase("police-partner", kCase);
+  ASB_ASSERT_OK(view.status());
+  EXPECT_EQ(view->case_id(), kCase);
+  auto replay = hub.PullAlerts("police-partner", 1000, 0, /*from_seq=*/1);
+  ASB_ASSERT_OK(replay.status());
+  EXPECT_FALSE(replay->alerts().empty());
+  asb::v1::AuditQueryRequest by_case;
+  by_case.set_case_id(kCase);
+  auto entries = hub.AuditQueryAll("dpo-auditor", by_case);
+  ASB_ASSERT_OK(entries.status());
+  EXPECT_FALSE(entries->empty());
+
+  // New data (under key 2) flows through all four daemons and is not in plaintext either.
+  auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
+  ASB_ASSERT_OK(events.status());
+  for (auto& e : *events) {
+    e.set_source_event_id(e.source_event_id() + "-again");
+  }
+  auto submitted = hub.Submit("council-feed", *events);
+  ASB_ASSERT_OK(submitted.status());
+  EXPECT_EQ(Accepted(*submitted), static_cast<int>(events->size()));
+  ASB_ASSERT_OK(hub.WaitDrained(absl::Seconds(30)));
+  ASB_ASSERT_OK(hub.StopAll());
+  for (const auto& [s, where] : Find(hub.data_dir())) {
+    ADD_FAILURE() << "\"" << s << "\" is in plaintext in " << ::testing::PrintToString(where);
+  }
+}
+
+TEST_F(AtRestTest, DaemonRefusesAWorldReadableKeyFile) {
+  TempDir keys;
+  const std::string prefix = keys.Sub("ring");
+  for (const std::string& d : Hub::Daemons()) {
+    ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-" + d).status());
+  }
+  std::filesystem::permissions(crypto::RingKeyFile(prefix + "-intake", 1),
+                               std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  TempDir configs;
+  HubOptions options = Options();
+  options.config_files = ConfigCopies(configs.path(), prefix);
+  Hub hub(options);
+  absl::Status started = hub.StartAndWait("intake", absl::Seconds(20));
+  EXPECT_FALSE(started.ok());
+  EXPECT_THAT(hub.LogTail("intake"), ::testing::HasSubstr("chmod 600"));
+}
+
+}  // namespace
+}  // namespace asb::testing
