@@ -8,7 +8,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -66,12 +65,69 @@ bool IsYamlBool(const std::string& s, bool* value) {
   return false;
 }
 
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? — by hand: std::regex recurses once per
+// character and overflows the stack on a long scalar (found by tests/fuzz/fuzz_config).
 bool IsJsonNumber(const std::string& s) {
-  static const std::regex kNumber(R"(^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$)");
-  return std::regex_match(s, kNumber);
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  auto digits = [&] {
+    const std::size_t start = i;
+    while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+    }
+    return i > start;
+  };
+  if (i < n && s[i] == '-') {
+    ++i;
+  }
+  if (i < n && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < n && s[i] == '.') {
+    ++i;
+    if (!digits()) {
+      return false;
+    }
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) {
+      ++i;
+    }
+    if (!digits()) {
+      return false;
+    }
+  }
+  return i == n;
 }
 
-void Emit(const YAML::Node& node, const std::string& path, std::string* out, SourceMap* lines) {
+// Bounds on the JSON a YAML document may expand to. Aliases (*a) repeat a node wherever they
+// appear, so a few lines of nested aliases would otherwise expand to gigabytes ("billion
+// laughs", found by tests/fuzz/fuzz_config); the budget counts the JSON written, the paths
+// recorded for line numbers and kNodeCost per node. No config is near either bound (the ISP is
+// ~30 kB, 8 levels, a few thousand nodes; the bounds allow some 60,000).
+constexpr std::size_t kMaxJsonBytes = 4 << 20;
+constexpr std::size_t kNodeCost = 64;
+constexpr int kMaxDepth = 64;
+
+struct EmitBudget {
+  std::size_t bytes = 0;  // JSON written + path bytes recorded
+};
+
+void Emit(const YAML::Node& node, const std::string& path, int depth, EmitBudget* budget,
+          std::string* out, SourceMap* lines) {
+  if (depth > kMaxDepth) {
+    throw YAML::ParserException(node.Mark(),
+                                absl::StrCat("nested deeper than ", kMaxDepth, " levels"));
+  }
+  budget->bytes += path.size() + kNodeCost;
+  if (out->size() + budget->bytes > kMaxJsonBytes) {
+    throw YAML::ParserException(node.Mark(),
+                                absl::StrCat("document expands to more than ", kMaxJsonBytes >> 20,
+                                             " MiB (aliases repeated too often?)"));
+  }
   if (lines != nullptr && !path.empty()) {
     (*lines)[path] = node.Mark().line + 1;
   }
@@ -100,11 +156,13 @@ void Emit(const YAML::Node& node, const std::string& path, std::string* out, Sou
     }
     case YAML::NodeType::Sequence: {
       out->push_back('[');
-      for (std::size_t i = 0; i < node.size(); ++i) {
+      std::size_t i = 0;
+      for (const YAML::Node& child : node) {  // node[i] is slower (a lookup per element)
         if (i > 0) {
           out->push_back(',');
         }
-        Emit(node[i], absl::StrCat(path, "[", i, "]"), out, lines);
+        Emit(child, absl::StrCat(path, "[", i, "]"), depth + 1, budget, out, lines);
+        ++i;
       }
       out->push_back(']');
       return;
@@ -128,7 +186,7 @@ void Emit(const YAML::Node& node, const std::string& path, std::string* out, Sou
         }
         AppendJsonString(key, out);
         out->push_back(':');
-        Emit(kv.second, path.empty() ? key : path + "." + key, out, lines);
+        Emit(kv.second, path.empty() ? key : path + "." + key, depth + 1, budget, out, lines);
       }
       out->push_back('}');
       return;
@@ -257,7 +315,8 @@ absl::Status YamlToJson(std::string_view text, std::string* json, SourceMap* lin
     if (!root.IsMap()) {
       return absl::InvalidArgumentError("top level must be a mapping of field names to values");
     }
-    Emit(root, "", json, lines);
+    EmitBudget budget;
+    Emit(root, "", 0, &budget, json, lines);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("line ", e.mark.line + 1, " column ", e.mark.column + 1, ": ", e.msg));

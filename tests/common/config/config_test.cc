@@ -55,6 +55,35 @@ TEST(YamlToJson, RejectsDuplicateKeysWithLine) {
   ASB_EXPECT_OK(YamlToJson("a: {k: 1}\nb: {k: 2}\n", &json));
 }
 
+// Found by tests/fuzz/fuzz_config: a long number-like scalar overflowed std::regex's stack,
+// and a few lines of nested aliases expanded without bound ("billion laughs").
+TEST(YamlToJson, LongScalarsAndNumbers) {
+  std::string json;
+  ASB_ASSERT_OK(YamlToJson("a: " + std::string(200000, '7') + "\n", &json));
+  EXPECT_EQ(json.size(), 200000u + 6);
+  ASB_ASSERT_OK(YamlToJson("a: 0\nb: -0.5e+3\nc: 01\nd: 1.\ne: 1e\nf: -x\n", &json));
+  EXPECT_EQ(json, R"({"a":0,"b":-0.5e+3,"c":"01","d":"1.","e":"1e","f":"-x"})");
+}
+
+TEST(YamlToJson, RefusesAliasBombsAndDeepNesting) {
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) {
+      yaml += (j > 0 ? ", *a" : "*a") + std::to_string(i - 1);
+    }
+    yaml += "]\n";
+  }
+  std::string json;
+  EXPECT_THAT(YamlToJson(yaml, &json),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "document expands to more than"));
+  EXPECT_THAT(YamlToJson("a: " + std::string(100, '[') + std::string(100, ']') + "\n", &json),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "nested deeper than"));
+  // An alias used a few times is fine.
+  ASB_EXPECT_OK(YamlToJson("a: &x {k: 1}\nb: *x\n", &json));
+  EXPECT_EQ(json, R"({"a":{"k":1},"b":{"k":1}})");
+}
+
 TEST(ParseYaml, RejectsUnknownFieldWithLine) {
   asb::config::v1::IntakeConfig cfg;
   auto s = ParseYaml("store:\n  path: /x\n  pathh: /y\n", "intake.yaml", &cfg);

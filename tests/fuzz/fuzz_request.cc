@@ -1,0 +1,35 @@
+// Fuzzes what a daemon does with the bytes of one request frame from a client: the Server's
+// parse and shape checks (common/bus/server.cc: asb.v1.Request, a body required) and, for a
+// submission, asb-intake's validation of every event (IntakeHandler::ValidateEvent).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/time/time.h"
+#include "asb/v1/api.pb.h"
+#include "common/model/model.h"
+#include "services/intake/intake_handler.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // The Server refuses frames over max_message_bytes (ZMQ_MAXMSGSIZE) before parsing.
+  if (size > (4u << 20)) {
+    return -1;
+  }
+  asb::v1::Request request;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) {
+    return 0;
+  }
+  if (request.body_case() == asb::v1::Request::BODY_NOT_SET) {
+    return 0;
+  }
+  // Re-serialising must not fail (unknown fields, nested messages).
+  (void)request.SerializeAsString();
+  if (request.has_submit()) {
+    const absl::Time now = absl::FromUnixSeconds(1'790'000'000);  // 2026-09
+    for (const auto& event : request.submit().events()) {
+      (void)asb::intake::IntakeHandler::ValidateEvent(event, now);
+      (void)asb::model::EventTypeOf(event);
+    }
+  }
+  return 0;
+}
