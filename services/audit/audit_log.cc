@@ -32,7 +32,6 @@ constexpr char kExpiredThroughKey[] = "expired_through";
 constexpr char kDeletedThroughKey[] = "deleted_through";
 constexpr char kSubjectIndexDoneKey[] = "index/by_subject";
 constexpr char kMeta[] = "meta";
-constexpr char kSizeKey[] = "size";
 constexpr char kLeafPrefix[] = "leaf/";
 constexpr char kNodePrefix[] = "node/";
 constexpr char kTreeHeadPrefix[] = "sth/";
@@ -167,16 +166,26 @@ AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)
     : store_(store), clock_(std::move(clock)) {}
 
 absl::Status AuditLog::Load() {
-  std::string value;
+  // The size is the last leaf hash's index: each entry's leaf key is written in its batch.
+  // (Stores before this also kept a "size" key, written per entry; it is no longer read.)
   uint64_t size = 0;
-  absl::Status s = store_->Get(kMeta, kSizeKey, &value);
-  if (s.ok()) {
-    if (value.size() != 8) {
-      return absl::DataLossError("audit meta size: malformed");
+  {
+    auto it = store_->NewIterator(kMeta);
+    std::string end(kLeafPrefix);
+    end.back() = static_cast<char>(end.back() + 1);
+    it->SeekForPrev(rocksdb::Slice(end));
+    if (it->Valid() && it->key().ToStringView() == end) {
+      it->Prev();
     }
-    size = store::DecodeSeq(value);
-  } else if (!absl::IsNotFound(s)) {
-    return s;
+    if (!it->status().ok()) {
+      return store::FromRocks(it->status(), "audit meta");
+    }
+    if (it->Valid() && it->key().starts_with(kLeafPrefix)) {
+      if (it->key().size() != sizeof(kLeafPrefix) - 1 + 8) {
+        return absl::DataLossError("audit meta: malformed leaf key");
+      }
+      size = store::DecodeSeq(std::string_view(it->key().data() + sizeof(kLeafPrefix) - 1, 8));
+    }
   }
   ASB_ASSIGN_OR_RETURN(expired_through_, ReadSeq(*store_, kExpiredThroughKey));
   ASB_ASSIGN_OR_RETURN(deleted_through_, ReadSeq(*store_, kDeletedThroughKey));
@@ -193,7 +202,7 @@ absl::Status AuditLog::Load() {
   it.reset();
   if (last != size && !(last == 0 && deleted_through_ == size && size > 0)) {
     return absl::DataLossError(
-        absl::StrCat("audit log: meta size ", size, " but last entry ", last));
+        absl::StrCat("audit log: ", size, " leaf hashes but the last entry is ", last));
   }
   size_ = size;
   pending_ = size;
@@ -224,32 +233,51 @@ absl::Status AuditLog::Load() {
 uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string& origin,
                           uint64_t origin_seq, store::Batch* batch) {
   const uint64_t index = ++pending_;
-  asb::v1::AuditEntry entry;
-  entry.set_index(index);
-  *entry.mutable_record() = record;
-  if (!entry.record().has_at()) {
-    ::asb::model::ToTimestamp(clock_(), entry.mutable_record()->mutable_at());
+  // A record without a time takes the clock's (the only case that copies it).
+  const asb::v1::AuditRecord* rec = &record;
+  asb::v1::AuditRecord stamped;
+  if (!record.has_at()) {
+    stamped = record;
+    ::asb::model::ToTimestamp(clock_(), stamped.mutable_at());
+    rec = &stamped;
   }
-  entry.set_origin(origin);
-  entry.set_origin_seq(origin_seq);
-  // The entry has no leaf_hash yet, so its serialisation is its canonical bytes; the stored
-  // value is those bytes plus field 5 (leaf_hash, the last field) appended — exactly what
-  // serialising the entry with leaf_hash set would give.
-  std::string value = CanonicalEntryBytes(entry);
+  // The stored value is the serialisation of AuditEntry{index, record, origin, origin_seq,
+  // leaf_hash}, written field by field in field order — byte for byte what serialising such an
+  // entry gives (proto3 omits empty origin and zero origin_seq; no maps, so it is
+  // deterministic) — without copying the record into an entry. Everything before leaf_hash
+  // (the last field) is the canonical bytes. Tested against CanonicalEntryBytes.
+  const std::size_t record_size = rec->ByteSizeLong();
+  std::string value;
+  {
+    google::protobuf::io::StringOutputStream raw(&value);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.WriteTag((1 << 3) | 0);
+    out.WriteVarint64(index);
+    out.WriteTag((2 << 3) | 2);
+    out.WriteVarint32(static_cast<uint32_t>(record_size));
+    rec->SerializeWithCachedSizes(&out);
+    if (!origin.empty()) {
+      out.WriteTag((3 << 3) | 2);
+      out.WriteVarint32(static_cast<uint32_t>(origin.size()));
+      out.WriteRaw(origin.data(), static_cast<int>(origin.size()));
+    }
+    if (origin_seq != 0) {
+      out.WriteTag((4 << 3) | 0);
+      out.WriteVarint64(origin_seq);
+    }
+  }
   const std::string leaf = crypto::merkle::HashLeaf(value);
   value.push_back(static_cast<char>((5 << 3) | 2));  // field 5, length-delimited
   value.push_back(static_cast<char>(leaf.size()));   // 32: a one-byte varint
   value.append(leaf);
-  entry.set_leaf_hash(leaf);
 
-  const std::string key = store::EncodeSeq(index);
-  batch->Put(kEntries, key, value);
+  // No "size" key: the last leaf key, written with every entry, is the size (see Load).
+  batch->Put(kEntries, store::EncodeSeq(index), value);
   batch->Put(kMeta, LeafKey(index), leaf);
-  batch->Put(kMeta, kSizeKey, key);
   pending_range_.Append(leaf, [batch](int level, uint64_t node, const std::string& hash) {
     batch->Put(kMeta, NodeKey(level, node), hash);
   });
-  ForEachIndexKey(entry.record(), index,
+  ForEachIndexKey(*rec, index,
                   [batch](const char* cf, const std::string& k) { batch->Put(cf, k, ""); });
   batch->OnCommit([this, index] {
     size_ = std::max(size_, index);
@@ -332,7 +360,9 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   uint64_t scanned = 0;
   uint64_t last_examined = 0;
   bool more = false;  // a further match exists (or the scan budget ran out)
-  asb::v1::AuditEntry entry;
+  // Entries are parsed straight into the page; a slot whose entry does not match is reused.
+  asb::v1::AuditEntry* slot = nullptr;
+  int returned = 0;
   std::string value;
   for (; it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
@@ -361,6 +391,9 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
     ++scanned;
     last_examined = index;
 
+    if (slot == nullptr) {
+      slot = response.add_entries();
+    }
     if (use_index) {
       absl::Status s = store_->Get(kEntries, store::EncodeSeq(index), &value);
       if (!s.ok()) {
@@ -368,20 +401,24 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
                    ? absl::DataLossError(absl::StrCat("audit index names missing entry ", index))
                    : s;
       }
-      if (!entry.ParseFromString(value)) {
+      if (!slot->ParseFromString(value)) {
         return absl::DataLossError(absl::StrCat("audit entry ", index, ": unparsable"));
       }
-    } else if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    } else if (!slot->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(absl::StrCat("audit entry ", index, ": unparsable"));
     }
-    if (!Matches(entry, request)) {
+    if (!Matches(*slot, request)) {
       continue;
     }
-    if (static_cast<uint32_t>(response.entries_size()) == limit) {
+    if (static_cast<uint32_t>(returned) == limit) {
       more = true;  // one match beyond the page: there is a next page
       break;
     }
-    response.add_entries()->Swap(&entry);
+    ++returned;
+    slot = nullptr;
+  }
+  if (slot != nullptr) {
+    response.mutable_entries()->RemoveLast();
   }
   if (!it->status().ok()) {
     return store::FromRocks(it->status(), "audit query");

@@ -63,9 +63,23 @@ inline std::string CanonicalEntryBytes(const asb::v1::AuditEntry& entry) {
   return bytes;
 }
 
-// RFC 9162 leaf hash: SHA-256(0x00 || CanonicalEntryBytes(entry)), 32 raw bytes.
+// RFC 9162 leaf hash: SHA-256(0x00 || CanonicalEntryBytes(entry)), 32 raw bytes. The common
+// case (leaf_hash set last, nothing after it) serialises into a reused per-thread buffer and
+// hashes it without the trailing leaf_hash field: no allocation. (Plain serialisation is
+// deterministic here: no message in AuditEntry has a map field.)
 inline std::string LeafHash(const asb::v1::AuditEntry& entry) {
-  return crypto::merkle::HashLeaf(CanonicalEntryBytes(entry));
+  if (entry.leaf_hash().empty() || entry.erased_by() != 0 ||
+      !entry.GetReflection()->GetUnknownFields(entry).empty()) {
+    return crypto::merkle::HashLeaf(CanonicalEntryBytes(entry));
+  }
+  thread_local std::string buffer;
+  const std::size_t size = entry.ByteSizeLong();
+  buffer.resize(size);
+  entry.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(buffer.data()));
+  const std::size_t len = entry.leaf_hash().size();
+  const std::size_t tail =
+      1 + google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(len)) + len;
+  return crypto::merkle::HashLeaf(std::string_view(buffer.data(), size - tail));
 }
 
 // What a tree head's signature covers: "asbhub-audit-sth-v1" 0x00, big-endian tree_size and

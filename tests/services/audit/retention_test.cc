@@ -563,6 +563,34 @@ TEST_F(RetentionTest, LoadIndexesAStoreThatPredatesTheSubjectIndex) {
   EXPECT_EQ(Indexes(q), want);
 }
 
+// --- Append's hand-written serialisation ---
+
+// Append writes the entry field by field; the stored bytes must be exactly the serialisation of
+// the entry it parses to, and its leaf hash that of CanonicalEntryBytes, whatever is empty.
+TEST_F(RetentionTest, StoredBytesAreTheEntrysOwnSerialisation) {
+  store::Batch batch = store_->NewBatch();
+  asb::v1::AuditRecord no_time = Record(1);
+  no_time.clear_at();
+  asb::v1::AuditRecord with_unknown = Record(2);
+  with_unknown.GetReflection()->MutableUnknownFields(&with_unknown)->AddVarint(999, 7);
+  log_->Append(Record(0), "sharing/audit", 1, &batch);
+  log_->Append(no_time, "", 0, &batch);  // stamped by the clock; empty origin, zero seq
+  log_->Append(with_unknown, "notify/audit", uint64_t{1} << 40, &batch);
+  log_->Append(asb::v1::AuditRecord(), "intake/audit", 3, &batch);  // an empty record
+  ASSERT_TRUE(store_->Write(&batch).ok());
+  for (uint64_t i = 1; i <= 4; ++i) {
+    std::string raw;
+    ASB_ASSERT_OK(store_->Get("entries", store::EncodeSeq(i), &raw));
+    asb::v1::AuditEntry e;
+    ASSERT_TRUE(e.ParseFromString(raw));
+    EXPECT_EQ(e.SerializeAsString(), raw) << i;
+    EXPECT_EQ(merkle::HashLeaf(CanonicalEntryBytes(e)), e.leaf_hash()) << i;
+    EXPECT_EQ(LeafHash(e), e.leaf_hash()) << i;
+  }
+  EXPECT_TRUE(log_->Get(2)->record().has_at());
+  EXPECT_EQ(log_->Get(3)->origin_seq(), uint64_t{1} << 40);
+}
+
 // --- Proof sizes ---
 
 // Every inclusion proof has at most ⌈log₂ n⌉ hashes and every consistency proof at most
