@@ -139,6 +139,17 @@ absl::StatusOr<std::shared_ptr<const crypto::KeyRing>> LoadRing(const std::strin
 
 }  // namespace
 
+absl::Status ConfigureAtRest(const std::string& component, const std::string& key_ring,
+                             store::StoreOptions* options) {
+  ASB_ASSIGN_OR_RETURN(options->key_ring, LoadRing(key_ring));
+  options->plaintext_column_families = PlaintextColumnFamilies();
+  options->subject_of = SubjectOf;
+  options->erased_placeholder = [component](std::string_view cf, std::string_view key) {
+    return ErasedPlaceholder(component, cf, key);
+  };
+  return absl::OkStatus();
+}
+
 Runtime::Runtime(RuntimeOptions options) : options_(std::move(options)) {}
 
 Runtime::~Runtime() {
@@ -175,12 +186,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
     so.column_families.push_back(stream::kOffsetsColumnFamily);
   }
   if (!o.store.key_ring().empty()) {
-    ASB_ASSIGN_OR_RETURN(so.key_ring, LoadRing(o.store.key_ring()));
-    so.plaintext_column_families = PlaintextColumnFamilies();
-    so.subject_of = SubjectOf;
-    so.erased_placeholder = [producer = o.component](std::string_view cf, std::string_view key) {
-      return ErasedPlaceholder(producer, cf, key);
-    };
+    ASB_RETURN_IF_ERROR(ConfigureAtRest(o.component, o.store.key_ring(), &so));
   } else {
     SPDLOG_LOGGER_WARN(lg, "store {}: no key_ring set: personal data is stored UNENCRYPTED",
                        so.path);

@@ -48,6 +48,14 @@ struct RuntimeOptions {
   std::vector<std::string> streams;
 };
 
+// Sets the encryption-at-rest fields of `options` as every daemon's store has them: the key
+// ring loaded from `key_ring` (StoreConfig.key_ring), the plaintext column families, the subject
+// of each value (its case id) and the placeholder for an erased stream record. Errors name
+// store.key_ring. (Runtime::Create calls it; tools that open a stopped daemon's store, e.g. to
+// erase a case, must use it too.)
+absl::Status ConfigureAtRest(const std::string& component, const std::string& key_ring,
+                             store::StoreOptions* options);
+
 class Runtime {
  public:
   using Handler = std::function<void(const bus::Caller&, const asb::v1::Request&)>;

@@ -17,7 +17,10 @@
 
 #include "absl/strings/str_replace.h"
 #include "asb/v1/api.pb.h"
+#include "asb/v1/envelope.pb.h"
 #include "common/crypto/aead.h"
+#include "common/store/store.h"
+#include "services/daemon/runtime.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -216,6 +219,64 @@ TEST_F(AtRestTest, RotatedKeyRingReadsOldDataAfterRestart) {
   for (const auto& [s, where] : Find(hub.data_dir())) {
     ADD_FAILURE() << "\"" << s << "\" is in plaintext in " << ::testing::PrintToString(where);
   }
+}
+
+TEST_F(AtRestTest, ErasedCaseIsSkippedByConsumersAndNewDataFlows) {
+  Hub hub(Options());
+  // Only intake takes the case, so sharing meets the erased records when it starts.
+  ASB_ASSERT_OK(hub.StartAndWait("intake"));
+  auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
+  ASB_ASSERT_OK(events.status());
+  auto submitted = hub.Submit("council-feed", *events);
+  ASB_ASSERT_OK(submitted.status());
+  ASSERT_EQ(Accepted(*submitted), static_cast<int>(events->size()));
+  ASB_ASSERT_OK(hub.StopAll());
+
+  // Erase the case in intake's store, opened as the daemon opens it.
+  {
+    store::StoreOptions so;
+    so.path = hub.data_dir() + "/intake/db";
+    ASB_ASSERT_OK(daemon::ConfigureAtRest(
+        "intake", std::string(ASB_SOURCE_DIR) + "/config/keys/demo/at-rest-intake", &so));
+    auto store = store::Store::Open(so);
+    ASB_ASSERT_OK(store.status());
+    auto erased = (*store)->EraseSubject(kCase);
+    ASB_ASSERT_OK(erased.status());
+    EXPECT_EQ(*erased, 1);
+    // Every record of the events stream now reads as an envelope with its seq and no payload.
+    auto it = (*store)->NewIterator("log.events");
+    uint64_t seq = 0;
+    for (it->SeekToFirst(); it->Valid() && it->key().size() == 8; it->Next()) {
+      asb::v1::Envelope env;
+      ASSERT_TRUE(env.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
+      EXPECT_EQ(env.seq(), ++seq);
+      EXPECT_EQ(env.payload_case(), asb::v1::Envelope::PAYLOAD_NOT_SET);
+    }
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    EXPECT_EQ(seq, events->size());
+  }
+
+  // The hub starts; sharing skips the erased records (audited) instead of stalling.
+  ASB_ASSERT_OK(hub.StartAll());
+  ASB_ASSERT_OK(hub.WaitDrained(absl::Seconds(30)));
+  auto ping = hub.Ping("sharing");
+  ASB_ASSERT_OK(ping.status());
+  ASSERT_EQ(ping->consumers_size(), 1);
+  EXPECT_EQ(ping->consumers(0).skipped(), events->size());
+  EXPECT_FALSE(hub.GetCase("police-partner", kCase).ok());
+
+  // New events for the same case id get a fresh key and flow as usual.
+  for (auto& e : *events) {
+    e.set_source_event_id(e.source_event_id() + "-after-erasure");
+  }
+  auto again = hub.Submit("council-feed", *events);
+  ASB_ASSERT_OK(again.status());
+  EXPECT_EQ(Accepted(*again), static_cast<int>(events->size()));
+  ASB_ASSERT_OK(hub.WaitDrained(absl::Seconds(30)));
+  auto view = hub.GetCase("police-partner", kCase);
+  ASB_ASSERT_OK(view.status());
+  EXPECT_EQ(view->case_id(), kCase);
+  ASB_ASSERT_OK(hub.StopAll());
 }
 
 TEST_F(AtRestTest, DaemonRefusesAWorldReadableKeyFile) {
