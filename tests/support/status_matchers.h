@@ -30,9 +30,19 @@ MATCHER_P2(StatusIsWith, code, substring,
   return s.code() == code && s.message().find(substring) != absl::string_view::npos;
 }
 
+// OK, or a failure carrying the status (so ASB_ASSERT_OK evaluates its expression once).
+template <class S>
+::testing::AssertionResult IsOkStatus(const S& s) {
+  const absl::Status& status = ::asb::testing::GetStatus(s);
+  if (status.ok()) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << status.ToString();
+}
+
 }  // namespace asb::testing
 
-#define ASB_ASSERT_OK(expr) \
-  ASSERT_TRUE(::asb::testing::GetStatus(expr).ok()) << ::asb::testing::GetStatus(expr).ToString()
-#define ASB_EXPECT_OK(expr) \
-  EXPECT_TRUE(::asb::testing::GetStatus(expr).ok()) << ::asb::testing::GetStatus(expr).ToString()
+// Assert / expect that an absl::Status or StatusOr is OK; on failure the status is printed.
+// The expression is evaluated once; more context can be streamed: ASB_ASSERT_OK(x) << "why".
+#define ASB_ASSERT_OK(expr) ASSERT_TRUE(::asb::testing::IsOkStatus(expr))
+#define ASB_EXPECT_OK(expr) EXPECT_TRUE(::asb::testing::IsOkStatus(expr))
