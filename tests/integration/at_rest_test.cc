@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -219,6 +220,60 @@ TEST_F(AtRestTest, RotatedKeyRingReadsOldDataAfterRestart) {
   for (const auto& [s, where] : Find(hub.data_dir())) {
     ADD_FAILURE() << "\"" << s << "\" is in plaintext in " << ::testing::PrintToString(where);
   }
+}
+
+TEST_F(AtRestTest, SighupMakesNewValuesUseTheRotatedKey) {
+  TempDir keys;
+  const std::string prefix = keys.Sub("ring");
+  for (const std::string& d : Hub::Daemons()) {
+    ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-" + d).status());
+  }
+  TempDir configs;
+  HubOptions options = Options();
+  options.config_files = ConfigCopies(configs.path(), prefix);
+  Hub hub(options);
+  ASB_ASSERT_OK(hub.StartAndWait("intake"));
+  auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
+  ASB_ASSERT_OK(events.status());
+  std::vector<asb::v1::CaseEvent> first(events->begin(), events->begin() + 1);
+  ASB_ASSERT_OK(hub.Submit("council-feed", first).status());
+
+  // asbctl keys rotate, then SIGHUP (the pid is in the ready file).
+  ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-intake").status());
+  const std::string ready = ReadFile(hub.data_dir() + "/intake.ready");
+  const std::size_t at = ready.find("\"pid\":");
+  ASSERT_NE(at, std::string::npos) << ready;
+  const pid_t pid = static_cast<pid_t>(std::stol(ready.substr(at + 6)));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASB_ASSERT_OK(WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        return hub.LogTail("intake").find("new values use master key 2") != std::string::npos;
+      },
+      absl::Now() + absl::Seconds(10), "intake to reload its key ring"));
+  std::vector<asb::v1::CaseEvent> second(events->begin() + 1, events->begin() + 2);
+  ASB_ASSERT_OK(hub.Submit("council-feed", second).status());
+  ASB_ASSERT_OK(hub.StopAll());
+
+  // Intake's audit records (master-key values) before the reload name key 1, after it key 2;
+  // both decrypt.
+  store::StoreOptions so;
+  so.path = hub.data_dir() + "/intake/db";
+  ASB_ASSERT_OK(daemon::ConfigureAtRest("intake", prefix + "-intake", &so));
+  auto store = store::Store::Open(so);
+  ASB_ASSERT_OK(store.status());
+  std::vector<uint32_t> key_ids;
+  auto it = (*store)->NewIterator("log.audit");
+  for (it->SeekToFirst(); it->Valid() && it->key().size() == 8; it->Next()) {
+    std::string raw;
+    ASB_ASSERT_OK((*store)->GetRawForTest("log.audit", it->key().ToStringView(), &raw));
+    ASSERT_GE(raw.size(), 6u);
+    ASSERT_EQ(raw[1], 1) << "audit records are under the master key";
+    key_ids.push_back(static_cast<uint8_t>(raw[5]));
+  }
+  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+  ASSERT_GE(key_ids.size(), 2u);
+  EXPECT_EQ(key_ids.front(), 1u);
+  EXPECT_EQ(key_ids.back(), 2u);
 }
 
 TEST_F(AtRestTest, ErasedCaseIsSkippedByConsumersAndNewDataFlows) {
