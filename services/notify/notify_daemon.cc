@@ -99,8 +99,16 @@ void NotifyDaemon::HandleListDeadLetters(const bus::Caller& caller,
   } else if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "list dead letters")) {
     return;
   } else if (!r.agency().empty() && r.agency() != caller.principal.agency) {
-    runtime_->server().ReplyError(
-        caller, absl::PermissionDeniedError("a partner sees its own agency's dead letters only"));
+    const absl::Status denied =
+        absl::PermissionDeniedError("a partner sees its own agency's dead letters only");
+    asb::v1::AuditRecord refused;  // every refusal is on the record (issue #5)
+    refused.set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+    refused.set_actor(caller.principal.name);
+    refused.set_actor_agency(caller.principal.agency);
+    refused.set_recipient_agency(r.agency());
+    refused.set_detail("list dead letters of another agency: " + std::string(denied.message()));
+    runtime_->Audit(std::move(refused));
+    runtime_->server().ReplyError(caller, denied);
     return;
   } else {
     agency = caller.principal.agency;

@@ -311,6 +311,16 @@ absl::Status Hub::Kill(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status Hub::Signal(const std::string& name, int signo) {
+  if (!Poll(name)) {
+    return absl::FailedPreconditionError("asb-" + name + " is not running");
+  }
+  if (::kill(children_[name].pid, signo) != 0) {
+    return absl::InternalError(absl::StrCat("kill asb-", name, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Hub::Restart(const std::string& name) {
   ASB_RETURN_IF_ERROR(Stop(name));
   return StartAndWait(name);

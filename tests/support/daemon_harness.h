@@ -98,6 +98,9 @@ class Hub {
   absl::Status Stop(const std::string& name, absl::Duration grace = absl::Seconds(15));
   // SIGKILL (a crash) and reap. OK if it was not running.
   absl::Status Kill(const std::string& name);
+  // Sends signal `signo` to daemon `name` (e.g. SIGHUP: reload the ISP) without waiting.
+  // kFailedPrecondition if it is not running.
+  absl::Status Signal(const std::string& name, int signo);
   // Stop, then StartAndWait (same data directory).
   absl::Status Restart(const std::string& name);
   // Stops every running daemon (reverse pipeline order); returns the first error.
