@@ -7,6 +7,12 @@ namespace asb::daemon {
 void CheckStore(const asb::config::v1::StoreConfig& store, const std::string& path,
                 config::Violations* v) {
   v->Required(path + ".path", store.path());
+  const std::string& ring = store.key_ring();
+  if (!ring.empty() && (ring.back() == '/' || (ring.size() > 4 && ring.ends_with(".key")))) {
+    v->Add(path + ".key_ring",
+           "the key ring's path prefix P (its keys are the files P.<id>.key), e.g. "
+           "config/keys/demo/at-rest-intake, not a directory or a key file");
+  }
 }
 
 void CheckServer(const asb::config::v1::ServerConfig& server, const std::string& path,
