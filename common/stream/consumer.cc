@@ -198,6 +198,17 @@ bool Consumer::ApplyRecords(const asb::v1::FetchResponse& fetch) {
   }
   const uint64_t first = records.begin()->seq();
   const uint64_t last = records.rbegin()->seq();
+  if (absl::Status space = CheckFreeSpace(store_->path(), options_.min_free_bytes); !space.ok()) {
+    if (!short_of_space_) {
+      SPDLOG_LOGGER_WARN(Logger(), "[{}] paused: {}", Tag(), space.ToString());
+    }
+    short_of_space_ = true;
+    return false;
+  }
+  if (short_of_space_) {
+    SPDLOG_LOGGER_INFO(Logger(), "[{}] free space is back: consuming again", Tag());
+    short_of_space_ = false;
+  }
 
   store::Batch batch = store_->NewBatch();
   std::vector<std::pair<int, absl::Status>> skipped;

@@ -17,6 +17,7 @@
 #include "common/bus/client.h"
 #include "common/bus/loop.h"
 #include "common/store/store.h"
+#include "common/stream/disk_space.h"
 
 namespace asb::stream {
 
@@ -36,6 +37,10 @@ struct ConsumerOptions {
   std::chrono::milliseconds request_timeout{5000};
   // No CURVE (tests only; the upstream Server must be plaintext_for_test too).
   bool plaintext_for_test = false;
+  // Records are not applied while less than this is free on the store's file system (the
+  // consumer backs off and retries every poll_interval): RocksDB must never meet a full disk
+  // (common/stream/disk_space.h). 0: no check.
+  uint64_t min_free_bytes = kDefaultMinFreeBytes;
 };
 
 // Single-threaded: everything runs in `loop`. Owned by the daemon; destroy it before the loop
@@ -110,7 +115,8 @@ class Consumer {
   uint64_t retry_timer_ = 0;
   uint64_t hinted_head_ = 0;  // highest hint since the last fetch was sent
   bus::Clock::time_point backoff_until_{};
-  int failures_ = 0;  // consecutive failed fetches (logged at warn only on the first)
+  int failures_ = 0;             // consecutive failed fetches (logged at warn only on the first)
+  bool short_of_space_ = false;  // paused for lack of free space (logged once)
   // Callbacks handed to the bus check this so none touches a destroyed Consumer.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

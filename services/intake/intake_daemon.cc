@@ -2,6 +2,7 @@
 
 #include "common/log/log.h"
 #include "common/status/macros.h"
+#include "common/stream/disk_space.h"
 #include "services/daemon/config_checks.h"
 
 namespace asb::intake {
@@ -20,6 +21,9 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
     const asb::config::v1::IntakeConfig& config) {
   std::unique_ptr<IntakeDaemon> d(new IntakeDaemon());
   d->config_ = config;
+  d->min_free_bytes_ = config.store().min_free_mb() != 0
+                           ? uint64_t{config.store().min_free_mb()} << 20
+                           : stream::kDefaultMinFreeBytes;
   daemon::RuntimeOptions o;
   o.component = "intake";
   o.store = config.store();
@@ -72,6 +76,22 @@ void IntakeDaemon::Flush() {
   std::vector<PendingSubmit> pending = std::move(pending_);
   pending_.clear();
   pending_events_ = 0;
+  // A full disk is refused here, before RocksDB meets it: nothing stored, nothing acknowledged.
+  if (absl::Status space = stream::CheckFreeSpace(runtime_->store().path(), min_free_bytes_);
+      !space.ok()) {
+    if (!short_of_space_) {
+      SPDLOG_LOGGER_ERROR(lg, "refusing submissions: {}", space.ToString());
+      short_of_space_ = true;
+    }
+    for (const PendingSubmit& p : pending) {
+      runtime_->server().ReplyError(p.caller, space);
+    }
+    return;
+  }
+  if (short_of_space_) {
+    SPDLOG_LOGGER_INFO(lg, "free space is back: accepting submissions again");
+    short_of_space_ = false;
+  }
   std::vector<IntakeHandler::Submission> group;
   group.reserve(pending.size());
   for (const PendingSubmit& p : pending) {

@@ -18,6 +18,9 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
 // streams. Group commit: every Submit waiting on the socket when the loop wakes is collected,
 // then all of them are written in ONE batch (one fsync) when the drain ends, and only then is
 // each answered (a failed write answers each with kUnavailable and acknowledges nothing).
+// Before writing it checks the free space on the store's file system: below
+// store.min_free_mb every submission of the group is refused with kUnavailable naming the cause,
+// so RocksDB never meets a full disk; it accepts again by itself once space returns.
 class IntakeDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<IntakeDaemon>> Create(
@@ -41,6 +44,9 @@ class IntakeDaemon : public daemon::Daemon {
   std::unique_ptr<IntakeHandler> handler_;
   std::vector<PendingSubmit> pending_;
   std::size_t pending_events_ = 0;
+  // StoreConfig.min_free_mb in bytes: below this free, submissions are refused unwritten.
+  uint64_t min_free_bytes_ = 0;
+  bool short_of_space_ = false;  // logged once per episode
 };
 
 daemon::DaemonSpec IntakeSpec();

@@ -83,7 +83,7 @@ Profile ChooseProfile() {
   if (p != nullptr && std::string(p) == "long") {
     profile = {"long", 120, 1500, 4, 100, 0.5, 3.0, 800, 15, 50, 20, 0.02, absl::Seconds(300)};
   } else {
-    profile = {"short", 7, 400, 2, 20, 0.7, 1.6, 300, 3, 10, 40, 0.05, absl::Seconds(40)};
+    profile = {"short", 6, 350, 2, 20, 0.7, 1.6, 300, 3, 10, 40, 0.05, absl::Seconds(40)};
   }
   if (const char* s = std::getenv("ASB_FAULT_SECONDS"); s != nullptr) {
     profile.feed_seconds = std::atof(s);
@@ -459,17 +459,22 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   int restarts = 0;
   std::vector<std::string> order = Hub::Daemons();
   std::size_t next_victim = order.size();
-  std::uniform_real_distribution<double> gap(p.kill_min_s, p.kill_max_s);
+  // One kill per slot, at a seeded random point of it: every daemon at least once.
+  const double mean_gap = (p.kill_min_s + p.kill_max_s) / 2;
+  const int planned = std::max(4, static_cast<int>(p.feed_seconds / mean_gap + 0.5));
+  const double slot = p.feed_seconds / planned;
+  std::uniform_real_distribution<double> within(0.05, 0.7);
   std::uniform_int_distribution<int> downtime(0, p.max_downtime_ms);
-  const Clock::time_point feed_end = start + std::chrono::duration_cast<Clock::duration>(
-                                                 std::chrono::duration<double>(p.feed_seconds));
-  const Clock::time_point pause_at =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(p.feed_seconds * 0.3));
+  auto at = [&start](double seconds) {
+    return start +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  };
+  const Clock::time_point feed_end = at(p.feed_seconds);
+  const Clock::time_point pause_at = at(p.feed_seconds * 0.3);
   bool paused = false;
-  Clock::time_point next_kill =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(rng)));
-  while (Clock::now() < feed_end) {
+  int done = 0;
+  Clock::time_point next_kill = at(within(rng) * slot);
+  while (done < planned || Clock::now() < feed_end) {
     if (!paused && Clock::now() >= pause_at) {
       paused = true;
       shared.pause_agency.store(static_cast<int>(rng() % agencies.size()));
@@ -481,7 +486,7 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
       }
       shared.pause_until_ms.store(NowMs() + static_cast<uint64_t>(p.pause_s * 1000));
     }
-    if (Clock::now() < next_kill) {
+    if (done == planned || Clock::now() < next_kill) {
       std::this_thread::sleep_for(milliseconds(10));
       continue;
     }
@@ -504,12 +509,12 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
     absl::Status restarted = hub.StartAndWait(victim);
     ASSERT_TRUE(restarted.ok()) << restarted;
     ++restarts;
+    ++done;
     std::printf("  t=%5.2f s  kill -9 %-7s down %3d ms, restarted\n",
                 std::chrono::duration<double>(Clock::now() - start).count(), victim.c_str(),
                 down_ms);
     std::fflush(stdout);
-    next_kill = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(gap(rng)));
+    next_kill = at((done + within(rng)) * slot);
   }
   for (auto& t : feed_threads) {
     t.join();
@@ -553,6 +558,8 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   EXPECT_EQ(feed.hub_seq.size(), total);
   EXPECT_EQ(feed.conflicting, 0u);
 
+  std::printf("  checked intake at %.1f s\n",
+              std::chrono::duration<double>(Clock::now() - check_start).count());
   // 2. sharing: exactly the reference disclosures.
   auto reference = ReferenceDisclosures(*events, *policy);
   ASSERT_TRUE(reference.ok()) << reference.status();
@@ -588,6 +595,8 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   }
   EXPECT_EQ(view_mismatches, 0u) << "disclosures whose view differs from the reference";
 
+  std::printf("  checked sharing at %.1f s\n",
+              std::chrono::duration<double>(Clock::now() - check_start).count());
   // 3. notify: each outbox holds exactly the alert-worthy reference disclosures, densely; every
   // partner processed all of them; nothing dead-lettered.
   std::set<std::pair<std::string, uint64_t>> all_alerts;  // (agency, agency_seq)
@@ -654,6 +663,8 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
     lost += dead->dead_letters().dead_letters_size();
   }
 
+  std::printf("  checked notify at %.1f s\n",
+              std::chrono::duration<double>(Clock::now() - check_start).count());
   // 4. audit: one COLLECTION per accepted event, one DISCLOSURE per alert, none twice.
   ASB_ASSERT_OK(hub.WaitDrained(absl::Seconds(10)));
   asb::v1::AuditQueryRequest q;

@@ -502,6 +502,21 @@ TEST_F(StreamTest, ConsumerNeedsOffsetsColumnFamily) {
   EXPECT_THAT(consumer.Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST_F(StreamTest, ConsumerPausesWhileItsDiskIsShortOfSpace) {
+  StartServer();
+  Append(20);
+  ConsumerOptions options = Options();
+  options.min_free_bytes = uint64_t{1} << 62;  // more than any disk has: "full"
+  StartConsumer(options);
+  RunFor(300ms);
+  EXPECT_EQ(consumer_->offset(), 0u);
+  EXPECT_THAT(applied_, ::testing::IsEmpty());
+  // Space returns (here: the reserve is met): it goes on by itself, nothing lost or doubled.
+  StartConsumer();
+  ASSERT_TRUE(RunUntil([&] { return consumer_->offset() == 20; }));
+  EXPECT_EQ(applied_, Range(1, 20));
+}
+
 // --- Retention -----------------------------------------------------------------------------
 
 // The plaintext test server names every caller "plaintext-test".
