@@ -206,11 +206,11 @@ absl::Status AuditLog::Load() {
   }
   size_ = size;
   pending_ = size;
-  auto range = crypto::merkle::CompactRange::FromNodes(size, Reader());
+  auto range = AuditRange::FromNodes(size, Reader());
   if (absl::IsNotFound(range.status())) {
     // Entries written before the tree's nodes were stored: write them once.
     ASB_RETURN_IF_ERROR(RebuildTree(size));
-    range = crypto::merkle::CompactRange::FromNodes(size, Reader());
+    range = AuditRange::FromNodes(size, Reader());
   }
   if (!range.ok()) {
     return range.status();
@@ -457,7 +457,7 @@ crypto::merkle::NodeReader AuditLog::Reader() const {
 
 absl::Status AuditLog::RebuildTree(uint64_t size) {
   SPDLOG_LOGGER_INFO(Logger(), "audit log: writing Merkle tree nodes for {} entries", size);
-  crypto::merkle::CompactRange range;
+  AuditRange range;
   store::Batch batch = store_->NewBatch();
   for (uint64_t index = 1; index <= size; ++index) {
     auto leaf = ReadNode(0, index - 1);

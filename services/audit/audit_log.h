@@ -176,12 +176,12 @@ class AuditLog {
 
   store::Store* store_;
   std::function<absl::Time()> clock_;
-  uint64_t size_ = 0;                           // committed
-  uint64_t pending_ = 0;                        // highest index assigned (>= size_)
-  uint64_t expired_through_ = 0;                // entries 1..this are expired
-  uint64_t deleted_through_ = 0;                // entries 1..this are deleted
-  crypto::merkle::CompactRange committed_;      // right edge of entries 1..size_
-  crypto::merkle::CompactRange pending_range_;  // right edge of entries 1..pending_
+  uint64_t size_ = 0;             // committed
+  uint64_t pending_ = 0;          // highest index assigned (>= size_)
+  uint64_t expired_through_ = 0;  // entries 1..this are expired
+  uint64_t deleted_through_ = 0;  // entries 1..this are deleted
+  AuditRange committed_;          // right edge of entries 1..size_
+  AuditRange pending_range_;      // right edge of entries 1..pending_
 };
 
 }  // namespace asb::audit
