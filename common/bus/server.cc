@@ -38,6 +38,14 @@ Server::Server(zmq::context_t* context, Loop* loop, Authenticator* auth, ServerO
 
 Server::~Server() {
   loop_->RemoveSocket(&router_);
+  if (report_timer_ != 0) {
+    loop_->CancelTimer(report_timer_);
+  }
+  if (monitor_.handle() != nullptr) {
+    loop_->RemoveSocket(&monitor_);
+    zmq_socket_monitor(router_.handle(), nullptr, 0);
+    monitor_.set(zmq::sockopt::linger, 0);
+  }
   router_.set(zmq::sockopt::linger, 0);
   pub_.set(zmq::sockopt::linger, 0);
 }
@@ -70,6 +78,20 @@ absl::Status Server::Start(Handler handler) {
     }
   }
   loop_->AddSocket(&router_, [this] { HandleReadable(); });
+  if (!options_.plaintext_for_test) {
+    // Handshakes that fail before ZAP is asked (forged key, replayed or corrupt bytes) are
+    // otherwise invisible to the daemon; ZAP refusals are audited by the Authenticator.
+    const std::string address =
+        "inproc://asb-server-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+    if (zmq_socket_monitor(
+            router_.handle(), address.c_str(),
+            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+      monitor_ = zmq::socket_t(*context_, zmq::socket_type::pair);
+      monitor_.set(zmq::sockopt::linger, 0);
+      monitor_.connect(address);
+      loop_->AddSocket(&monitor_, [this] { HandleMonitor(); });
+    }
+  }
   SPDLOG_LOGGER_INFO(lg, "serving requests on {} and hints on {}", api_endpoint_,
                      hints_endpoint_.empty() ? "(none)" : hints_endpoint_);
   return absl::OkStatus();
@@ -150,6 +172,54 @@ void Server::DrainRequests() {
     }
     caller.request_id = request.request_id();
     handler_(caller, request);
+  }
+}
+
+void Server::HandleMonitor() {
+  while (true) {
+    zmq::message_t event;
+    zmq::message_t endpoint;
+    try {
+      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) {
+        break;
+      }
+      if (event.more()) {
+        (void)monitor_.recv(endpoint, zmq::recv_flags::none);
+      }
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    ++failed_handshakes_;
+    ++unreported_handshakes_;
+  }
+  ReportHandshakes();
+}
+
+void Server::ReportHandshakes() {
+  static auto* lg = log::Get("bus");
+  if (unreported_handshakes_ == 0) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_handshake_report_ < std::chrono::seconds(1)) {
+    if (report_timer_ == 0) {  // report the count a second after the last report
+      report_timer_ = loop_->RunAt(last_handshake_report_ + std::chrono::seconds(1), [this] {
+        report_timer_ = 0;
+        ReportHandshakes();
+      });
+    }
+    return;
+  }
+  const std::string reason = "CurveZMQ handshake failed (" +
+                             std::to_string(unreported_handshakes_) +
+                             (unreported_handshakes_ == 1 ? " connection" : " connections") +
+                             "): a key that is not the client's own, or replayed or corrupt bytes";
+  SPDLOG_LOGGER_WARN(lg, "{}", reason);
+  ++bad_messages_;
+  unreported_handshakes_ = 0;
+  last_handshake_report_ = now;
+  if (on_bad_) {
+    on_bad_(Principal{}, reason);
   }
 }
 

@@ -68,10 +68,17 @@ class Server {
   const std::string& api_endpoint() const { return api_endpoint_; }
   const std::string& hints_endpoint() const { return hints_endpoint_; }
   uint64_t bad_messages() const { return bad_messages_; }
+  // CurveZMQ handshakes that failed cryptographically (a forged key, replayed bytes): no ZAP
+  // request is made for them, so the server's socket monitor counts them and reports them
+  // through OnBadMessage (principal empty) — at most one report a second, the rest counted in
+  // the next one.
+  uint64_t failed_handshakes() const { return failed_handshakes_; }
 
  private:
   void HandleReadable();
   void DrainRequests();
+  void HandleMonitor();
+  void ReportHandshakes();
 
   zmq::context_t* context_;
   Loop* loop_;
@@ -79,12 +86,17 @@ class Server {
   ServerOptions options_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
+  zmq::socket_t monitor_;  // PAIR connected to router_'s monitor; empty if none
   Handler handler_;
   BadMessageFn on_bad_;
   std::function<void()> on_drained_;
   std::string api_endpoint_;
   std::string hints_endpoint_;
   uint64_t bad_messages_ = 0;
+  uint64_t failed_handshakes_ = 0;
+  uint64_t unreported_handshakes_ = 0;
+  std::chrono::steady_clock::time_point last_handshake_report_{};
+  uint64_t report_timer_ = 0;  // Loop timer id of a pending report; 0 if none
 };
 
 }  // namespace asb::bus

@@ -313,6 +313,8 @@ TEST_F(SecurityTest, FeedCannotPoseAsAnotherSource) {
   EXPECT_FALSE(posed.ok());
   EXPECT_THAT(posed.status().code(), ::testing::AnyOf(absl::StatusCode::kPermissionDenied,
                                                       absl::StatusCode::kUnauthenticated));
+  // Refused before ZAP could name a principal: the server's socket monitor reports it.
+  EXPECT_TRUE(AnyDetail(Audited(asb::v1::AUDIT_KIND_REJECTION), "", "CurveZMQ handshake failed"));
 
   auto as_police = hub_->Submit("police-feed", {demo[0]});
   ASSERT_TRUE(as_police.ok()) << as_police.status();
@@ -386,6 +388,8 @@ TEST_F(SecurityTest, ReplayedCaptureHasNoEffect) {
   }
   ::close(fd);
   EXPECT_TRUE(closed) << "the server kept a replayed connection open";
+  // The refused handshake is on the record (the server's socket monitor reports it).
+  EXPECT_TRUE(AnyDetail(Audited(asb::v1::AUDIT_KIND_REJECTION), "", "CurveZMQ handshake failed"));
   // No effect: still the one consultation, and the daemon serves as before.
   EXPECT_THAT(Audited(asb::v1::AUDIT_KIND_CONSULTATION, kCase, "police"), SizeIs(consultations));
   ASB_EXPECT_OK(hub_->GetCase("police-partner", kCase).status());
