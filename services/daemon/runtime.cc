@@ -326,6 +326,16 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
         cs->set_upstream_head(c->upstream_head());
         cs->set_skipped(c->skipped());
       }
+      auto add_counter = [ping](const std::string& name, uint64_t value) {
+        auto* counter = ping->add_counters();
+        counter->set_name(name);
+        counter->set_value(value);
+      };
+      add_counter("bad_messages", server_->bad_messages());
+      add_counter("audit_failures", audit_failures_);
+      for (const auto& [name, read] : counters_) {
+        add_counter(name, read());
+      }
       server_->Reply(caller, std::move(response));
       return;
     }

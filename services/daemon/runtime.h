@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -97,6 +98,13 @@ class Runtime {
   using AuditSink = std::function<void(const asb::v1::AuditRecord&, store::Batch*)>;
   void SetAuditSink(AuditSink sink) { audit_sink_ = std::move(sink); }
 
+  // A counter shown to operators in PingResponse.counters (`asbctl status`), read when asked.
+  // Every daemon also reports "bad_messages" (undecodable requests) and "audit_failures"
+  // (audit records that could not be written).
+  void AddCounter(std::string name, std::function<uint64_t()> read) {
+    counters_.emplace_back(std::move(name), std::move(read));
+  }
+
   // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role`.
   bool RequireRole(const bus::Caller& caller, asb::v1::Role role, const std::string& action);
 
@@ -144,6 +152,7 @@ class Runtime {
   absl::flat_hash_map<std::string, RefusedKey> refused_keys_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
+  std::vector<std::pair<std::string, std::function<uint64_t()>>> counters_;
 };
 
 }  // namespace asb::daemon

@@ -40,6 +40,8 @@ absl::Status SharingDaemon::Start() {
       runtime_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
         Handle(caller, request);
       }));
+  runtime_->AddCounter("disclosures", [this] { return handler_->disclosures_made(); });
+  runtime_->AddCounter("consultations", [this] { return handler_->consultations(); });
   return runtime_
       ->AddConsumer(config_.intake(), "events",
                     [this](const asb::v1::Envelope& env, store::Batch* batch) {

@@ -13,6 +13,7 @@ namespace {
 struct Snapshot {
   std::map<std::string, uint64_t> heads;  // "<daemon>/<stream>" → head
   std::vector<std::pair<std::string, asb::v1::ConsumerStatus>> consumers;  // (daemon, status)
+  std::vector<std::pair<std::string, asb::v1::Counter>> counters;          // (daemon, counter)
   std::vector<std::string> down;
 };
 
@@ -43,6 +44,9 @@ Snapshot Take(const Globals& g, const std::string& as) {
     }
     for (const auto& c : response->ping().consumers()) {
       snap.consumers.emplace_back(name, c);
+    }
+    for (const auto& c : response->ping().counters()) {
+      snap.counters.emplace_back(name, c);
     }
   }
   return snap;
@@ -77,6 +81,10 @@ void Print(const Snapshot& snap) {
                 static_cast<unsigned long long>(c.offset()),
                 static_cast<unsigned long long>(head > c.offset() ? head - c.offset() : 0),
                 static_cast<unsigned long long>(c.skipped()));
+  }
+  for (const auto& [daemon, c] : snap.counters) {
+    std::printf("counter   %-8s %-28s %llu\n", daemon.c_str(), c.name().c_str(),
+                static_cast<unsigned long long>(c.value()));
   }
 }
 
