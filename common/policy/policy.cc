@@ -835,217 +835,6 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Fiel
   }
 }
 
-// One Apply: walks the schema tree over the case, building the view from nothing.
-class Applier {
- public:
-  Applier(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c,
-          asb::v1::Disclosure* out)
-      : impl_(impl), plan_(plan), case_(c), out_(out), schema_(Schema::Get()) {}
-
-  void Run(uint64_t mask) { CopyMessage(schema_.node(0), case_, out_->mutable_view(), 0, mask); }
-
- private:
-  // Copies the granted part of `src` (of node n's message type) into `dst`. True if anything
-  // was written.
-  bool CopyMessage(const SchemaNode& n, const Message& src, Message* dst, uint8_t inherited,
-                   uint64_t mask) {
-    bool wrote = false;
-    const Reflection* r = src.GetReflection();
-    for (int child : n.children) {
-      const SchemaNode& cn = schema_.node(child);
-      const NodePlan& np = plan_.nodes[child];
-      if (inherited == 0 && ((np.any_explicit | np.below_any) & mask) == 0) {
-        continue;  // nothing granted here or below
-      }
-      const FieldDescriptor* f = cn.field;
-      if (cn.leaf) {
-        const uint8_t s = inherited | Bits(np, mask);
-        if ((s & kDeny) == 0) {
-          wrote |= Leaf(cn, s, r, src, dst);
-        }
-        continue;
-      }
-      if (f->is_repeated()) {
-        const int size = r->FieldSize(src, f);
-        for (int i = 0; i < size; ++i) {
-          const Message& element = r->GetRepeatedMessage(src, f, i);
-          uint64_t m = mask;
-          if (cn.is_people) {
-            const auto& person = static_cast<const asb::v1::Person&>(element);
-            m &= plan_.rules_for_role[Bit(person.role()) != 0 ? person.role() : 0];
-          }
-          const uint8_t s = inherited | Bits(np, m);
-          if ((s & kDeny) != 0 || (s == 0 && (np.below_any & m) == 0)) {
-            continue;
-          }
-          Message* d = r->AddMessage(dst, f);
-          if (SubMessage(cn, np, s, m, element, d)) {
-            wrote = true;
-            if (cn.is_people) {
-              AddSubjectKey(static_cast<const asb::v1::Person&>(element).person_id());
-            }
-          } else {
-            r->RemoveLast(dst, f);
-          }
-        }
-      } else if (r->HasField(src, f)) {
-        const uint8_t s = inherited | Bits(np, mask);
-        if ((s & kDeny) != 0) {
-          continue;
-        }
-        Message* d = r->MutableMessage(dst, f);
-        if (SubMessage(cn, np, s, mask, r->GetMessage(src, f), d)) {
-          wrote = true;
-        } else {
-          r->ClearField(dst, f);
-        }
-      }
-    }
-    return wrote;
-  }
-
-  // A present message value under action set s (no DENY). Fills d; true if anything written.
-  bool SubMessage(const SchemaNode& n, const NodePlan& np, uint8_t s, uint64_t mask,
-                  const Message& src, Message* d) {
-    if ((s & kShow) != 0 && (np.below_deny & mask) == 0) {
-      // Shown whole, nothing denied below: the fast path. `d` is empty, so MergeFrom is a
-      // copy without CopyFrom's whole-tree descendant check.
-      d->MergeFrom(src);
-      return true;
-    }
-    if ((s & kReveal) == 0 && (s & kRedact) != 0 && (np.below_reveal & mask) == 0) {
-      Redacted(n);
-      return false;
-    }
-    return CopyMessage(n, src, d, s, mask);
-  }
-
-  bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src, Message* dst) {
-    const FieldDescriptor* f = n.field;
-    if (n.copy_leaf != nullptr && (s & kShow) != 0) {
-      return n.copy_leaf(src, dst);
-    }
-    if (n.get_string != nullptr ? n.get_string(src).empty()
-        : f->is_repeated()      ? r->FieldSize(src, f) == 0
-                                : !r->HasField(src, f)) {
-      return false;  // absent: nothing to show or withhold
-    }
-    if ((s & kShow) != 0) {
-      if (n.mutable_string != nullptr) {
-        n.mutable_string(dst)->assign(n.get_string(src));
-      } else {
-        CopyField(r, src, dst, f);
-      }
-      return true;
-    }
-    if ((s & kGeneralise) != 0 && n.gen != GenKind::kNone && !f->is_repeated()) {
-      return Generalise(n, r, src, dst);
-    }
-    if ((s & kPseudonymise) != 0 && n.is_string) {
-      if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(src, f); ++i) {
-          r->AddString(dst, f, Pseudonym(n, r->GetRepeatedString(src, f, i)));
-        }
-      } else if (n.mutable_string != nullptr) {
-        *n.mutable_string(dst) = Pseudonym(n, n.get_string(src));
-      } else {
-        std::string scratch;
-        r->SetString(dst, f, Pseudonym(n, r->GetStringReference(src, f, &scratch)));
-      }
-      return true;
-    }
-    if ((s & kRedact) != 0) {
-      Redacted(n);
-    }
-    return false;
-  }
-
-  bool Generalise(const SchemaNode& n, const Reflection* r, const Message& src, Message* dst) {
-    const FieldDescriptor* f = n.field;
-    std::string scratch;
-    switch (n.gen) {
-      case GenKind::kAgeBand: {
-        internal::Date dob;
-        if (!internal::ParseIsoDate(r->GetStringReference(src, f, &scratch), &dob)) {
-          return false;
-        }
-        const int age = internal::AgeOn(dob, as_of());
-        if (age < 0) {
-          return false;
-        }
-        r->SetString(dst, n.gen_target, internal::AgeBand(age));
-        return true;
-      }
-      case GenKind::kPostcodeDistrict: {
-        std::string outward = internal::OutwardCode(r->GetStringReference(src, f, &scratch));
-        if (outward.empty()) {
-          return false;
-        }
-        r->SetString(dst, n.gen_target != nullptr ? n.gen_target : f, std::move(outward));
-        return true;
-      }
-      case GenKind::kKeep:
-        CopyField(r, src, dst, f);
-        return true;
-      case GenKind::kDate: {
-        const auto& ts = static_cast<const google::protobuf::Timestamp&>(r->GetMessage(src, f));
-        auto* out = static_cast<google::protobuf::Timestamp*>(r->MutableMessage(dst, f));
-        out->set_seconds(internal::TruncateToUtcDay(ts.seconds()));
-        out->set_nanos(0);
-        return true;
-      }
-      case GenKind::kNone:
-      case GenKind::kDescend:
-        return false;
-    }
-    return false;
-  }
-
-  std::string Pseudonym(const SchemaNode& n, const std::string& value) {
-    std::string data;
-    data.reserve(n.path.size() + 1 + value.size());
-    data.append(n.path).push_back(':');
-    data.append(value);
-    return impl_.Token("ps_", data, 24);
-  }
-
-  void Redacted(const SchemaNode& n) {
-    for (const std::string& p : out_->redacted_paths()) {
-      if (p == n.path) {
-        return;
-      }
-    }
-    out_->add_redacted_paths(n.path);
-  }
-
-  void AddSubjectKey(const std::string& person_id) {
-    if (person_id.empty()) {
-      return;
-    }
-    std::string key = impl_.Token("sk_", person_id, 32);
-    for (const std::string& k : out_->subject_keys()) {
-      if (k == key) {
-        return;
-      }
-    }
-    out_->add_subject_keys(std::move(key));
-  }
-
-  const internal::Date& as_of() {
-    if (!as_of_) {
-      as_of_ = AsOf(case_);
-    }
-    return *as_of_;
-  }
-
-  const Policy::Impl& impl_;
-  const AgencyPlan& plan_;
-  const asb::v1::Case& case_;
-  asb::v1::Disclosure* out_;
-  const Schema& schema_;
-  std::optional<internal::Date> as_of_;
-};
-
 // The justifications, field decisions and ISP version of a disclosure: a function of the plan
 // and the matching rules only, not of the case.
 void FillDecisions(const Policy::Impl& impl, const AgencyPlan& plan, uint64_t mask,
@@ -1287,43 +1076,151 @@ void WriteField(WireWriter* w, const Reflection* r, const Message& src, const Fi
   }
 }
 
-// Apply() straight to the wire: the same walk as Applier, writing the view's bytes instead of
-// building a message (no copies of the case's strings into a view, no second serialisation,
-// and no UTF-8 re-check of strings the parser already checked). Keep the two in step: the
-// property test checks that parsing these bytes gives exactly what Apply() builds.
-class WireApplier {
+// Builds the view as a message (Apply): a scope is the message being filled.
+class MessageOut {
  public:
-  WireApplier(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c,
-              std::string* out)
-      : impl_(impl), plan_(plan), case_(c), w_(out), schema_(Schema::Get()) {}
+  using Scope = Message*;
 
-  void Run(uint64_t mask) {
-    const WireWriter::Mark view = w_.Begin(asb::v1::Disclosure::kViewFieldNumber);
-    CopyMessage(schema_.node(0), case_, 0, mask);
-    w_.End(view);
-    for (const std::string* path : redacted_) {
-      w_.Bytes(asb::v1::Disclosure::kRedactedPathsFieldNumber, *path);
+  explicit MessageOut(asb::v1::Case* view) : view_(view) {}
+  Scope Root() { return view_; }
+  void CloseRoot(Scope) {}
+
+  Scope Open(Scope parent, const FieldDescriptor* f) {
+    const Reflection* r = parent->GetReflection();
+    return f->is_repeated() ? r->AddMessage(parent, f) : r->MutableMessage(parent, f);
+  }
+  void Close(Scope parent, const FieldDescriptor* f, Scope, bool keep) {
+    if (keep) {
+      return;
     }
-    for (const std::string& key : subject_keys_) {
-      w_.Bytes(asb::v1::Disclosure::kSubjectKeysFieldNumber, key);
+    const Reflection* r = parent->GetReflection();
+    if (f->is_repeated()) {
+      r->RemoveLast(parent, f);
+    } else {
+      r->ClearField(parent, f);
     }
+  }
+  // `to` is empty, so MergeFrom is a copy without CopyFrom's whole-tree descendant check.
+  void CopyWhole(Scope to, const Message& src) { to->MergeFrom(src); }
+  void ShowString(Scope to, const SchemaNode& n, const std::string& value) {
+    n.mutable_string(to)->assign(value);
+  }
+  void ShowTyped(Scope to, const SchemaNode& n, const Message& src) { n.copy_leaf(src, to); }
+  void ShowField(Scope to, const Reflection* r, const Message& src, const FieldDescriptor* f) {
+    CopyField(r, src, to, f);
+  }
+  void String(Scope to, const FieldDescriptor* f, std::string value) {
+    const Reflection* r = to->GetReflection();
+    if (f->is_repeated()) {
+      r->AddString(to, f, std::move(value));
+    } else {
+      r->SetString(to, f, std::move(value));
+    }
+  }
+  void Timestamp(Scope to, const FieldDescriptor* f, int64_t seconds, int32_t nanos) {
+    auto* ts =
+        static_cast<google::protobuf::Timestamp*>(to->GetReflection()->MutableMessage(to, f));
+    ts->set_seconds(seconds);
+    ts->set_nanos(nanos);
   }
 
  private:
-  bool CopyMessage(const SchemaNode& n, const Message& src, uint8_t inherited, uint64_t mask) {
+  asb::v1::Case* view_;
+};
+
+// Writes the view's bytes (ApplyEncoded): a scope is the open length-delimited field; values
+// go to the end of the output, so the scope a value belongs to needs no name.
+class WireOut {
+ public:
+  using Scope = WireWriter::Mark;
+
+  explicit WireOut(std::string* out) : w_(out) {}
+  WireWriter& writer() { return w_; }
+  Scope Root() { return w_.Begin(asb::v1::Disclosure::kViewFieldNumber); }
+  void CloseRoot(Scope root) { w_.End(root); }
+
+  Scope Open(Scope, const FieldDescriptor* f) { return w_.Begin(f->number()); }
+  void Close(Scope, const FieldDescriptor*, Scope child, bool keep) {
+    if (keep) {
+      w_.End(child);
+    } else {
+      w_.Drop(child);
+    }
+  }
+  void CopyWhole(Scope, const Message& src) { src.AppendPartialToString(w_.out()); }
+  void ShowString(Scope, const SchemaNode& n, const std::string& value) {
+    w_.Bytes(n.field->number(), value);
+  }
+  void ShowTyped(Scope, const SchemaNode& n, const Message& src) {
+    if (n.get_int != nullptr) {
+      w_.Tag(n.field->number(), 0);
+      w_.Varint(static_cast<uint64_t>(n.get_int(src)));
+    } else {
+      const google::protobuf::Timestamp* ts = n.get_timestamp(src);
+      Timestamp(Scope{}, n.field, ts->seconds(), ts->nanos());
+    }
+  }
+  void ShowField(Scope, const Reflection* r, const Message& src, const FieldDescriptor* f) {
+    WriteField(&w_, r, src, f);
+  }
+  void String(Scope, const FieldDescriptor* f, std::string value) { w_.Bytes(f->number(), value); }
+  void Timestamp(Scope, const FieldDescriptor* f, int64_t seconds, int32_t nanos) {
+    const WireWriter::Mark m = w_.Begin(f->number());
+    if (seconds != 0) {
+      w_.Tag(google::protobuf::Timestamp::kSecondsFieldNumber, 0);
+      w_.Varint(static_cast<uint64_t>(seconds));
+    }
+    if (nanos != 0) {
+      w_.Tag(google::protobuf::Timestamp::kNanosFieldNumber, 0);
+      w_.Varint(static_cast<uint64_t>(static_cast<int64_t>(nanos)));
+    }
+    w_.End(m);
+  }
+
+ private:
+  WireWriter w_;
+};
+
+// One application of a plan to a case: walks the schema tree over the case and hands what the
+// agency may see to `Out` (MessageOut for Apply, WireOut for ApplyEncoded), so both outputs
+// come from one walk. Collects the redacted paths and the subject keys of the people shown.
+template <class Out>
+class Walker {
+ public:
+  using Scope = typename Out::Scope;
+
+  Walker(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c, Out* out)
+      : impl_(impl), plan_(plan), case_(c), out_(*out), schema_(Schema::Get()) {}
+
+  void Run(uint64_t mask) {
+    const Scope root = out_.Root();
+    CopyMessage(schema_.node(0), case_, root, 0, mask);
+    out_.CloseRoot(root);
+  }
+
+  // Paths present in the case withheld by a REDACT decision, once each, in walk order.
+  const std::vector<const std::string*>& redacted() const { return redacted_; }
+  // Subject keys of the people in the view, once each, in walk order.
+  std::vector<std::string>& subject_keys() { return subject_keys_; }
+
+ private:
+  // Hands the granted part of `src` (of node n's message type) to `dst`. True if anything was
+  // written.
+  bool CopyMessage(const SchemaNode& n, const Message& src, Scope dst, uint8_t inherited,
+                   uint64_t mask) {
     bool wrote = false;
     const Reflection* r = src.GetReflection();
     for (int child : n.children) {
       const SchemaNode& cn = schema_.node(child);
       const NodePlan& np = plan_.nodes[child];
       if (inherited == 0 && ((np.any_explicit | np.below_any) & mask) == 0) {
-        continue;
+        continue;  // nothing granted here or below
       }
       const FieldDescriptor* f = cn.field;
       if (cn.leaf) {
         const uint8_t s = inherited | Bits(np, mask);
         if ((s & kDeny) == 0) {
-          wrote |= Leaf(cn, s, r, src);
+          wrote |= Leaf(cn, s, r, src, dst);
         }
         continue;
       }
@@ -1340,15 +1237,14 @@ class WireApplier {
           if ((s & kDeny) != 0 || (s == 0 && (np.below_any & m) == 0)) {
             continue;
           }
-          const WireWriter::Mark mark = w_.Begin(f->number());
-          if (SubMessage(cn, np, s, m, element)) {
-            w_.End(mark);
+          const Scope d = out_.Open(dst, f);
+          const bool kept = SubMessage(cn, np, s, m, element, d);
+          out_.Close(dst, f, d, kept);
+          if (kept) {
             wrote = true;
             if (cn.is_people) {
               AddSubjectKey(static_cast<const asb::v1::Person&>(element).person_id());
             }
-          } else {
-            w_.Drop(mark);
           }
         }
       } else if (r->HasField(src, f)) {
@@ -1356,78 +1252,66 @@ class WireApplier {
         if ((s & kDeny) != 0) {
           continue;
         }
-        const WireWriter::Mark mark = w_.Begin(f->number());
-        if (SubMessage(cn, np, s, mask, r->GetMessage(src, f))) {
-          w_.End(mark);
-          wrote = true;
-        } else {
-          w_.Drop(mark);
-        }
+        const Scope d = out_.Open(dst, f);
+        const bool kept = SubMessage(cn, np, s, mask, r->GetMessage(src, f), d);
+        out_.Close(dst, f, d, kept);
+        wrote |= kept;
       }
     }
     return wrote;
   }
 
+  // A present message value under action set s (no DENY). True if anything was written.
   bool SubMessage(const SchemaNode& n, const NodePlan& np, uint8_t s, uint64_t mask,
-                  const Message& src) {
+                  const Message& src, Scope d) {
     if ((s & kShow) != 0 && (np.below_deny & mask) == 0) {
-      src.AppendPartialToString(w_.out());
+      out_.CopyWhole(d, src);  // shown whole, nothing denied below: the fast path
       return true;
     }
     if ((s & kReveal) == 0 && (s & kRedact) != 0 && (np.below_reveal & mask) == 0) {
       Redacted(n);
       return false;
     }
-    return CopyMessage(n, src, s, mask);
+    return CopyMessage(n, src, d, s, mask);
   }
 
-  bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src) {
+  bool Leaf(const SchemaNode& n, uint8_t s, const Reflection* r, const Message& src, Scope dst) {
     const FieldDescriptor* f = n.field;
+    // Absent: nothing to show or withhold. Typed accessors where the schema has them.
     if (n.get_string != nullptr) {
       const std::string& value = n.get_string(src);
       if (value.empty()) {
         return false;
       }
       if ((s & kShow) != 0) {
-        w_.Bytes(f->number(), value);
+        out_.ShowString(dst, n, value);
         return true;
       }
-    } else if (n.get_int != nullptr) {
-      const int64_t value = n.get_int(src);
-      if (value == 0) {
+    } else if (n.get_int != nullptr || n.get_timestamp != nullptr) {
+      if (n.get_int != nullptr ? n.get_int(src) == 0 : n.get_timestamp(src) == nullptr) {
         return false;
       }
       if ((s & kShow) != 0) {
-        w_.Tag(f->number(), 0);
-        w_.Varint(static_cast<uint64_t>(value));
-        return true;
-      }
-    } else if (n.get_timestamp != nullptr) {
-      const google::protobuf::Timestamp* ts = n.get_timestamp(src);
-      if (ts == nullptr) {
-        return false;
-      }
-      if ((s & kShow) != 0) {
-        WriteTimestamp(f->number(), ts->seconds(), ts->nanos());
+        out_.ShowTyped(dst, n, src);
         return true;
       }
     } else if (f->is_repeated() ? r->FieldSize(src, f) == 0 : !r->HasField(src, f)) {
-      return false;  // absent: nothing to show or withhold
+      return false;
     } else if ((s & kShow) != 0) {
-      WriteField(&w_, r, src, f);
+      out_.ShowField(dst, r, src, f);
       return true;
     }
     if ((s & kGeneralise) != 0 && n.gen != GenKind::kNone && !f->is_repeated()) {
-      return Generalise(n, r, src);
+      return Generalise(n, r, src, dst);
     }
     if ((s & kPseudonymise) != 0 && n.is_string) {
       std::string scratch;
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(src, f); ++i) {
-          w_.Bytes(f->number(), Pseudonym(n, r->GetRepeatedStringReference(src, f, i, &scratch)));
+          out_.String(dst, f, Pseudonym(n, r->GetRepeatedStringReference(src, f, i, &scratch)));
         }
       } else {
-        w_.Bytes(f->number(), Pseudonym(n, r->GetStringReference(src, f, &scratch)));
+        out_.String(dst, f, Pseudonym(n, r->GetStringReference(src, f, &scratch)));
       }
       return true;
     }
@@ -1437,7 +1321,7 @@ class WireApplier {
     return false;
   }
 
-  bool Generalise(const SchemaNode& n, const Reflection* r, const Message& src) {
+  bool Generalise(const SchemaNode& n, const Reflection* r, const Message& src, Scope dst) {
     const FieldDescriptor* f = n.field;
     std::string scratch;
     switch (n.gen) {
@@ -1450,23 +1334,23 @@ class WireApplier {
         if (age < 0) {
           return false;
         }
-        w_.Bytes(n.gen_target->number(), internal::AgeBand(age));
+        out_.String(dst, n.gen_target, internal::AgeBand(age));
         return true;
       }
       case GenKind::kPostcodeDistrict: {
-        const std::string outward = internal::OutwardCode(r->GetStringReference(src, f, &scratch));
+        std::string outward = internal::OutwardCode(r->GetStringReference(src, f, &scratch));
         if (outward.empty()) {
           return false;
         }
-        w_.Bytes((n.gen_target != nullptr ? n.gen_target : f)->number(), outward);
+        out_.String(dst, n.gen_target != nullptr ? n.gen_target : f, std::move(outward));
         return true;
       }
       case GenKind::kKeep:
-        WriteField(&w_, r, src, f);
+        out_.ShowField(dst, r, src, f);
         return true;
       case GenKind::kDate: {
         const auto& ts = static_cast<const google::protobuf::Timestamp&>(r->GetMessage(src, f));
-        WriteTimestamp(f->number(), internal::TruncateToUtcDay(ts.seconds()), 0);
+        out_.Timestamp(dst, f, internal::TruncateToUtcDay(ts.seconds()), 0);
         return true;
       }
       case GenKind::kNone:
@@ -1474,19 +1358,6 @@ class WireApplier {
         return false;
     }
     return false;
-  }
-
-  void WriteTimestamp(int field, int64_t seconds, int32_t nanos) {
-    const WireWriter::Mark m = w_.Begin(field);
-    if (seconds != 0) {
-      w_.Tag(google::protobuf::Timestamp::kSecondsFieldNumber, 0);
-      w_.Varint(static_cast<uint64_t>(seconds));
-    }
-    if (nanos != 0) {
-      w_.Tag(google::protobuf::Timestamp::kNanosFieldNumber, 0);
-      w_.Varint(static_cast<uint64_t>(static_cast<int64_t>(nanos)));
-    }
-    w_.End(m);
   }
 
   std::string Pseudonym(const SchemaNode& n, const std::string& value) {
@@ -1524,7 +1395,7 @@ class WireApplier {
   const Policy::Impl& impl_;
   const AgencyPlan& plan_;
   const asb::v1::Case& case_;
-  WireWriter w_;
+  Out& out_;
   const Schema& schema_;
   std::optional<internal::Date> as_of_;
   std::vector<const std::string*> redacted_;
@@ -1748,7 +1619,15 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
   out->clear_justifications();
   out->clear_fields();
   out->clear_subject_keys();
-  Applier(*impl_, *plan, c, out).Run(mask);
+  MessageOut view(out->mutable_view());
+  Walker<MessageOut> walker(*impl_, *plan, c, &view);
+  walker.Run(mask);
+  for (const std::string* path : walker.redacted()) {
+    out->add_redacted_paths(*path);
+  }
+  for (std::string& key : walker.subject_keys()) {
+    out->add_subject_keys(std::move(key));
+  }
   FillDecisions(*impl_, *plan, mask, out);
   return true;
 }
@@ -1763,7 +1642,15 @@ bool Policy::ApplyEncoded(const std::string& agency, const asb::v1::Case& c,
   if ((mask & plan->reveal_rules) == 0) {
     return false;
   }
-  WireApplier(*impl_, *plan, c, out).Run(mask);
+  WireOut wire(out);
+  Walker<WireOut> walker(*impl_, *plan, c, &wire);
+  walker.Run(mask);
+  for (const std::string* path : walker.redacted()) {
+    wire.writer().Bytes(asb::v1::Disclosure::kRedactedPathsFieldNumber, *path);
+  }
+  for (const std::string& key : walker.subject_keys()) {
+    wire.writer().Bytes(asb::v1::Disclosure::kSubjectKeysFieldNumber, key);
+  }
   out->append(DecisionBytes(*impl_, *plan, mask));
   return true;
 }
