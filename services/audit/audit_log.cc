@@ -35,6 +35,7 @@ constexpr char kMeta[] = "meta";
 constexpr char kLeafPrefix[] = "leaf/";
 constexpr char kNodePrefix[] = "node/";
 constexpr char kTreeHeadPrefix[] = "sth/";
+constexpr char kTimeBlockPrefix[] = "tblock/";
 // Tree heads returned per TreeHeads() call at most.
 constexpr uint32_t kMaxTreeHeads = 10000;
 // stream::LogColumnFamily("audit"): asb-audit keeps the usual "audit" stream's shape (unused).
@@ -63,6 +64,17 @@ std::string NodeKey(int level, uint64_t index) {
   key.push_back(static_cast<char>(level));
   key.append(store::EncodeSeq(index));
   return key;
+}
+
+std::string TimeBlockKey(uint64_t block) {
+  return absl::StrCat(kTimeBlockPrefix, store::EncodeSeq(block));
+}
+
+// Microseconds since the epoch of a record's time, as an unsigned key part (earlier than 1970
+// counts as 0: only block summaries use it, and they only need to be conservative).
+uint64_t MicrosOf(const google::protobuf::Timestamp& ts) {
+  const int64_t us = ts.seconds() * 1000000 + ts.nanos() / 1000;
+  return us < 0 ? 0 : static_cast<uint64_t>(us);
 }
 
 std::string TreeHeadKey(uint64_t tree_size) {
@@ -223,6 +235,7 @@ absl::Status AuditLog::Load() {
   } else if (!s.ok()) {
     return s;
   }
+  ASB_RETURN_IF_ERROR(LoadTimeBlock());
   // A retention run that stopped part-way finishes now.
   ASB_RETURN_IF_ERROR(DeleteExpired());
   SPDLOG_LOGGER_INFO(Logger(), "audit log loaded: {} entries, 1..{} expired", size_,
@@ -279,6 +292,18 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   });
   ForEachIndexKey(*rec, index,
                   [batch](const char* cf, const std::string& k) { batch->Put(cf, k, ""); });
+  // The time span of entry's block; written with the block's last entry.
+  const uint64_t us = MicrosOf(rec->at());
+  if ((index - 1) % kTimeBlock == 0) {
+    block_min_ = block_max_ = us;
+  } else {
+    block_min_ = std::min(block_min_, us);
+    block_max_ = std::max(block_max_, us);
+  }
+  if (index % kTimeBlock == 0) {
+    batch->Put(kMeta, TimeBlockKey((index - 1) / kTimeBlock),
+               absl::StrCat(store::EncodeSeq(block_min_), store::EncodeSeq(block_max_)));
+  }
   batch->OnCommit([this, index] {
     size_ = std::max(size_, index);
     if (index == pending_) {
@@ -289,6 +314,11 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
   batch->OnAbort([this] {
     pending_ = size_;
     pending_range_ = committed_;
+    if (absl::Status s = LoadTimeBlock(); !s.ok()) {
+      // Only makes the current block's summary wider or narrower than the truth at worst;
+      // queries then scan that block. Logged, never fatal.
+      SPDLOG_LOGGER_WARN(Logger(), "audit time block not reloaded: {}", s.ToString());
+    }
   });
   return index;
 }
@@ -364,7 +394,21 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   asb::v1::AuditEntry* slot = nullptr;
   int returned = 0;
   std::string value;
-  for (; it->Valid(); it->Next()) {
+  // With a time range, a whole block of entries whose summary lies outside it is skipped.
+  const bool by_time = request.has_since() || request.has_until();
+  const uint64_t since_us = request.has_since() ? MicrosOf(request.since()) : 0;
+  const uint64_t until_us =
+      request.has_until() ? MicrosOf(request.until()) : std::numeric_limits<uint64_t>::max();
+  uint64_t block_checked_through = 0;
+  bool advance = false;  // false right after a Seek
+  while (true) {
+    if (advance) {
+      it->Next();
+    }
+    advance = true;
+    if (!it->Valid()) {
+      break;
+    }
     const rocksdb::Slice key = it->key();
     uint64_t index = 0;
     if (use_index) {
@@ -383,6 +427,23 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
     }
     if (index > size_) {
       break;  // committed after this query started: leave it to the next page
+    }
+    if (by_time && index > block_checked_through) {
+      const uint64_t block = (index - 1) / kTimeBlock;
+      const uint64_t block_last = (block + 1) * kTimeBlock;
+      block_checked_through = block_last;
+      std::string span;
+      if (block_last <= size_ && store_->Get(kMeta, TimeBlockKey(block), &span).ok() &&
+          span.size() == 16 &&
+          (store::DecodeSeq(std::string_view(span.data() + 8, 8)) < since_us ||
+           store::DecodeSeq(std::string_view(span.data(), 8)) >= until_us)) {
+        // No entry of this block is in the range: go on after it.
+        last_examined = block_last;
+        it->Seek(use_index ? rocksdb::Slice(prefix + store::EncodeSeq(block_last + 1))
+                           : rocksdb::Slice(store::EncodeSeq(block_last + 1)));
+        advance = false;
+        continue;
+      }
     }
     if (scanned >= kMaxScan) {
       more = true;
@@ -606,6 +667,34 @@ absl::StatusOr<std::vector<std::string>> AuditLog::Frontier(uint64_t tree_size) 
     begin += width;
   }
   return out;
+}
+
+absl::Status AuditLog::LoadTimeBlock() {
+  // The open block's entries: from the block start (or the first kept entry) to pending_.
+  block_min_ = std::numeric_limits<uint64_t>::max();
+  block_max_ = 0;
+  if (pending_ % kTimeBlock == 0) {
+    return absl::OkStatus();  // no open block
+  }
+  const uint64_t from = std::max(pending_ - pending_ % kTimeBlock + 1, expired_through_ + 1);
+  auto it = store_->NewIterator(kEntries);
+  asb::v1::AuditEntry entry;
+  for (it->Seek(rocksdb::Slice(store::EncodeSeq(from))); it->Valid(); it->Next()) {
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("audit entry: unparsable");
+    }
+    block_min_ = std::min(block_min_, MicrosOf(entry.record().at()));
+    block_max_ = std::max(block_max_, MicrosOf(entry.record().at()));
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit entries");
+  }
+  if (from > pending_ - pending_ % kTimeBlock + 1) {
+    // The block's start expired: widen to "anything" so the summary never excludes wrongly.
+    block_min_ = 0;
+    block_max_ = std::numeric_limits<uint64_t>::max();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status AuditLog::BuildSubjectIndex() {

@@ -23,6 +23,11 @@
 //               "deleted_through"                         → EncodeSeq(j): entries 1..j deleted
 //                                                              (j < k while a deletion resumes)
 //               "index/by_subject"                        → "" once by_subject covers the log
+//               "tblock/" + EncodeSeq(b)                  → EncodeSeq(min) EncodeSeq(max): the
+//                                                              span of record times (µs) of
+//                                                              entries b*kTimeBlock+1 ..
+//                                                              (b+1)*kTimeBlock, written with
+//                                                              the block's last entry
 //   "offsets"   the consumers' offsets (common/stream)
 // The RFC 9162 Merkle tree over the leaf hashes is kept incrementally: each append writes the
 // complete subtrees it finishes (in the same batch as the entry), and the right edge (compact
@@ -69,6 +74,10 @@ class AuditLog {
   static constexpr uint32_t kDefaultLimit = 100;
   static constexpr uint32_t kMaxLimit = 10000;
   static constexpr uint64_t kMaxScan = 200000;
+  // Entries per time block: a query with since/until skips every complete block whose span of
+  // record times lies outside the range (a block-range index: exact however disordered the
+  // times are, since it keeps each block's minimum and maximum).
+  static constexpr uint64_t kTimeBlock = 4096;
 
   // `clock` stamps records that arrive without `at`.
   AuditLog(store::Store* store, std::function<absl::Time()> clock);
@@ -94,7 +103,8 @@ class AuditLog {
   // Runs an auditor's query over committed, unexpired entries: filters ANDed, oldest first,
   // after request.after_index, at most `limit` entries. Uses the by_case index when case_id is
   // set, else by_subject when subject_key is set, else by_agency when agency is set, else
-  // scans (at most kMaxScan entries per call). next_after_index is 0 when there
+  // scans (at most kMaxScan entries per call); with since/until, blocks of kTimeBlock entries
+  // whose times lie outside the range are skipped. next_after_index is 0 when there
   // is nothing more. kInvalidArgument if since >= until (both set) or a timestamp is invalid;
   // kUnavailable/kDataLoss for storage errors.
   absl::StatusOr<asb::v1::AuditQueryResponse> Query(
@@ -173,6 +183,8 @@ class AuditLog {
   absl::Status BuildSubjectIndex();
   // Deletes entries deleted_through_+1..expired_through_ in chunks.
   absl::Status DeleteExpired();
+  // Recomputes the open time block's span from its stored entries (Load, failed batch).
+  absl::Status LoadTimeBlock();
 
   store::Store* store_;
   std::function<absl::Time()> clock_;
@@ -180,8 +192,11 @@ class AuditLog {
   uint64_t pending_ = 0;          // highest index assigned (>= size_)
   uint64_t expired_through_ = 0;  // entries 1..this are expired
   uint64_t deleted_through_ = 0;  // entries 1..this are deleted
-  AuditRange committed_;          // right edge of entries 1..size_
-  AuditRange pending_range_;      // right edge of entries 1..pending_
+  // Span of record times (µs) of the open time block's entries up to pending_.
+  uint64_t block_min_ = 0;
+  uint64_t block_max_ = 0;
+  AuditRange committed_;      // right edge of entries 1..size_
+  AuditRange pending_range_;  // right edge of entries 1..pending_
 };
 
 }  // namespace asb::audit

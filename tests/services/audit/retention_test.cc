@@ -564,6 +564,78 @@ TEST_F(RetentionTest, LoadIndexesAStoreThatPredatesTheSubjectIndex) {
   EXPECT_EQ(Indexes(q), want);
 }
 
+// Time ranges skip whole blocks by their span of record times; the answer must be exactly the
+// brute-force one, also with times out of order (an entry far in the future in an early block,
+// one far in the past in a late one), across a reopen and after a failed batch.
+TEST_F(RetentionTest, TimeRangesUseBlockSpansAndStayExact) {
+  constexpr int kN = 3 * static_cast<int>(AuditLog::kTimeBlock) + 100;
+  std::vector<int64_t> seconds;
+  {
+    store::Batch batch = store_->NewBatch();
+    for (int i = 0; i < kN; ++i) {
+      asb::v1::AuditRecord r = Record(i);
+      int64_t t = 1700000000 + i;
+      if (i == 1000) {
+        t += 1000000;  // far in the future, in block 0
+      }
+      if (i == 9000) {
+        t -= 1000000;  // far in the past, in block 2
+      }
+      *r.mutable_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(t);
+      seconds.push_back(t);
+      log_->Append(r, "sharing/audit", static_cast<uint64_t>(i) + 1, &batch);
+    }
+    ASSERT_TRUE(store_->Write(&batch).ok());
+  }
+  // A failed batch must not leave its times in the open block's span.
+  store_->SetWriteFaultForTest([] { return absl::UnavailableError("disk full"); });
+  {
+    store::Batch batch = store_->NewBatch();
+    asb::v1::AuditRecord r = Record(0);
+    *r.mutable_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1);
+    log_->Append(r, "sharing/audit", 1, &batch);
+    EXPECT_FALSE(store_->Write(&batch).ok());
+  }
+  store_->SetWriteFaultForTest(nullptr);
+
+  auto check = [&](int64_t since, int64_t until, const std::string& kind_filter) {
+    std::vector<uint64_t> want;
+    for (int i = 0; i < kN; ++i) {
+      if (seconds[i] >= since && seconds[i] < until &&
+          (kind_filter.empty() || Record(i).recipient_agency() == kind_filter)) {
+        want.push_back(static_cast<uint64_t>(i) + 1);
+      }
+    }
+    asb::v1::AuditQueryRequest q;
+    *q.mutable_since() = google::protobuf::util::TimeUtil::SecondsToTimestamp(since);
+    *q.mutable_until() = google::protobuf::util::TimeUtil::SecondsToTimestamp(until);
+    q.set_agency(kind_filter);
+    q.set_limit(1000);
+    std::vector<uint64_t> got;
+    while (true) {
+      auto r = log_->Query(q);
+      ASSERT_TRUE(r.ok()) << r.status();
+      for (const auto& e : r->entries()) {
+        got.push_back(e.index());
+      }
+      if (r->next_after_index() == 0) {
+        break;
+      }
+      q.set_after_index(r->next_after_index());
+    }
+    EXPECT_EQ(got, want) << since << ".." << until << " " << kind_filter;
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    check(1700000000 + 8500, 1700000000 + 8700, "");        // inside block 2 only
+    check(1700000000 + 8500, 1700000000 + 8700, "police");  // through the agency index
+    check(1700000000 + 1000000, 1700000000 + 1000001, "");  // the future outlier in block 0
+    check(1700000000 - 1000000 + 9000, 1700000000 - 999999 + 9000, "");  // the past one
+    check(1700000000 + kN - 50, 1700000000 + kN + 10, "");               // the open block
+    check(1, 2, "");                                                     // the failed batch's time
+    Open();
+  }
+}
+
 // --- Append's hand-written serialisation ---
 
 // Append writes the entry field by field; the stored bytes must be exactly the serialisation of
