@@ -1602,14 +1602,28 @@ absl::StatusOr<Policy::Explanation> Policy::Explain(const std::string& agency,
   return out;
 }
 
+namespace {
+
+// The agency's plan and its rules matching this case, if any of them grants something;
+// null when the agency may not see the case at all.
+const AgencyPlan* RevealingPlan(const Policy::Impl& impl, const std::string& agency,
+                                const asb::v1::Case& c, const EventContext& context,
+                                uint64_t* mask) {
+  const AgencyPlan* plan = impl.Find(agency);
+  if (plan == nullptr || plan->reveal_rules == 0) {
+    return nullptr;
+  }
+  *mask = MatchMask(plan, c, context);
+  return (*mask & plan->reveal_rules) != 0 ? plan : nullptr;
+}
+
+}  // namespace
+
 bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
                    asb::v1::Disclosure* out) const {
-  const AgencyPlan* plan = impl_->Find(agency);
-  if (plan == nullptr || plan->reveal_rules == 0) {
-    return false;
-  }
-  const uint64_t mask = MatchMask(plan, c, context);
-  if ((mask & plan->reveal_rules) == 0) {
+  uint64_t mask = 0;
+  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &mask);
+  if (plan == nullptr) {
     return false;
   }
 
@@ -1634,12 +1648,9 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
 
 bool Policy::ApplyEncoded(const std::string& agency, const asb::v1::Case& c,
                           const EventContext& context, std::string* out) const {
-  const AgencyPlan* plan = impl_->Find(agency);
-  if (plan == nullptr || plan->reveal_rules == 0) {
-    return false;
-  }
-  const uint64_t mask = MatchMask(plan, c, context);
-  if ((mask & plan->reveal_rules) == 0) {
+  uint64_t mask = 0;
+  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &mask);
+  if (plan == nullptr) {
     return false;
   }
   WireOut wire(out);
