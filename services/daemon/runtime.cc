@@ -256,6 +256,8 @@ absl::Status Runtime::Start(Handler handler) {
   for (auto& log : logs_) {
     stream_server_->Register(log.get());
   }
+  // Records every configured consumer has passed are deleted (server.stream_retention).
+  ASB_RETURN_IF_ERROR(stream_server_->ConfigureRetention(options_.server, store_.get()));
   ASB_RETURN_IF_ERROR(
       server_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
         Dispatch(caller, request);

@@ -374,6 +374,27 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
   EXPECT_GE(count(asb::v1::AUDIT_KIND_AUTH_FAILED), 1u);
   EXPECT_GE(count(asb::v1::AUDIT_KIND_ACCESS_REFUSED), 4u);  // fire lookup + 3 wrong roles
   EXPECT_EQ(count(asb::v1::AUDIT_KIND_COLLECTION), demo.size() + 1);
+
+  // Operators see the work and the bad input counted (asbctl status).
+  auto counters = [&](const std::string& daemon) {
+    std::map<std::string, uint64_t> out;
+    auto ping = hub_->Ping(daemon);
+    EXPECT_TRUE(ping.ok()) << ping.status();
+    if (ping.ok()) {
+      for (const auto& c : ping->counters()) {
+        out[c.name()] = c.value();
+      }
+    }
+    return out;
+  };
+  const auto sharing = counters("sharing");
+  EXPECT_EQ(sharing.count("bad_messages"), 1u);
+  EXPECT_EQ(sharing.count("audit_failures"), 1u);
+  ASSERT_EQ(sharing.count("disclosures"), 1u);
+  auto disclosure_log = hub_->FetchAll("sharing", "disclosures");
+  ASSERT_TRUE(disclosure_log.ok()) << disclosure_log.status();
+  EXPECT_EQ(sharing.at("disclosures"), disclosure_log->size());
+  EXPECT_GE(sharing.at("consultations"), 1u);
 }
 
 // asb-notify killed (SIGKILL) while alerts are queued and not yet pulled, and again after they
