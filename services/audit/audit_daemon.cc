@@ -76,6 +76,7 @@ absl::Status AuditDaemon::Start() {
     ASB_RETURN_IF_ERROR(
         runtime_->AddConsumer(upstream, "audit", log_->ApplyFnFor(upstream.name())).status());
   }
+  runtime_->AddCounter("entries", [this] { return log_->size(); });
   runtime_->loop().Every(kTreeHeadInterval, [this] {
     if (auto sth = IssueTreeHead(); !sth.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "tree head not issued: {}", sth.status().ToString());

@@ -47,6 +47,10 @@ absl::Status IntakeDaemon::Start() {
       }));
   // The server exists once started; no request is read before the loop runs.
   runtime_->server().OnDrained([this] { Flush(); });
+  runtime_->AddCounter("accepted", [this] { return handler_->accepted(); });
+  runtime_->AddCounter("duplicates", [this] { return handler_->duplicates(); });
+  runtime_->AddCounter("refused", [this] { return handler_->refused(); });
+  runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
   return absl::OkStatus();
 }
 

@@ -395,6 +395,10 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
   ASSERT_TRUE(disclosure_log.ok()) << disclosure_log.status();
   EXPECT_EQ(sharing.at("disclosures"), disclosure_log->size());
   EXPECT_GE(sharing.at("consultations"), 1u);
+  const auto intake = counters("intake");
+  ASSERT_EQ(intake.count("refused"), 1u);
+  EXPECT_EQ(intake.at("refused"), bad.size());
+  EXPECT_EQ(intake.at("accepted"), demo.size() + 1);
 }
 
 // asb-notify killed (SIGKILL) while alerts are queued and not yet pulled, and again after they
