@@ -17,6 +17,7 @@
 #include "common/model/model.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
+#include "services/intake/event_validation.h"
 
 namespace asb::intake {
 
@@ -24,12 +25,6 @@ namespace asb::intake {
 // EncodeSeq(hub_seq).
 inline constexpr char kDedupeColumnFamily[] = "dedupe";
 
-// Field limits (events.proto documents them too).
-inline constexpr std::size_t kMaxIdLength = 128;       // source_event_id, person/order ids
-inline constexpr std::size_t kMaxCaseIdLength = 64;    // case_id
-inline constexpr std::size_t kMaxNameLength = 200;     // names, titles, courts, wards
-inline constexpr std::size_t kMaxTextLength = 10'000;  // free text
-inline constexpr std::size_t kMaxPhoneLength = 32;     // phone numbers
 inline constexpr uint32_t kDefaultMaxEventsPerSubmit = 1000;
 
 // Every column family asb-intake's Store needs: "log.events", "log.audit", "dedupe".
@@ -83,13 +78,6 @@ class IntakeHandler {
   // was stored; retry") and nothing is acknowledged; the next group retries the store afresh.
   std::vector<absl::StatusOr<asb::v1::SubmitResponse>> SubmitGroup(
       const std::vector<Submission>& group);
-
-  // Validates one event without touching any state. OK, or kInvalidArgument listing every
-  // problem as "<field path>: <problem>" joined by "; ", e.g. "case_id: required",
-  // "person_linked.person.role: required", "occurred_at: year out of range (before 1990)",
-  // "case_opened.title: longer than 200 characters". Messages never contain field values.
-  // `now` bounds timestamps (at most 1 day ahead) and dates of birth (not in the future).
-  static absl::Status ValidateEvent(const asb::v1::CaseEvent& event, absl::Time now);
 
   // Counters since construction (committed submissions only).
   uint64_t accepted() const { return accepted_; }

@@ -1,6 +1,6 @@
 // Fuzzes what a daemon does with the bytes of one request frame from a client: the Server's
 // parse and shape checks (common/bus/server.cc: asb.v1.Request, a body required) and, for a
-// submission, asb-intake's validation of every event (IntakeHandler::ValidateEvent).
+// submission, asb-intake's validation of every event (ValidateEvent).
 
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
 #include "common/model/model.h"
-#include "services/intake/intake_handler.h"
+#include "services/intake/event_validation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The Server refuses frames over max_message_bytes (ZMQ_MAXMSGSIZE) before parsing.
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (request.has_submit()) {
     const absl::Time now = absl::FromUnixSeconds(1'790'000'000);  // 2026-09
     for (const auto& event : request.submit().events()) {
-      (void)asb::intake::IntakeHandler::ValidateEvent(event, now);
+      (void)asb::intake::ValidateEvent(event, now);
       (void)asb::model::EventTypeOf(event);
     }
   }

@@ -1,6 +1,6 @@
 // Fuzzes a feed's submission in its text form: JSON lines, one asb.v1.CaseEvent each (protobuf's
 // JSON mapping, as asbctl submit reads them and feeds write them), then asb-intake's validation
-// of each event (IntakeHandler::ValidateEvent) and its binary round trip.
+// of each event (ValidateEvent) and its binary round trip.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "asb/v1/events.pb.h"
 #include "common/config/config.h"
 #include "common/model/model.h"
-#include "services/intake/intake_handler.h"
+#include "services/intake/event_validation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!asb::config::ParseJson(std::string_view(line.data(), line.size()), &event).ok()) {
       continue;
     }
-    (void)asb::intake::IntakeHandler::ValidateEvent(event, now);
+    (void)asb::intake::ValidateEvent(event, now);
     (void)asb::model::EventTypeOf(event);
     asb::v1::CaseEvent copy;
     if (!copy.ParseFromString(event.SerializeAsString())) {

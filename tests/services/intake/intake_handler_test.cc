@@ -62,7 +62,7 @@ CaseEvent OrderEvent(const std::string& order_fields) {
       order_fields + "}}");
 }
 
-absl::Status Validate(const CaseEvent& e) { return IntakeHandler::ValidateEvent(e, kNow); }
+absl::Status Validate(const CaseEvent& e) { return ValidateEvent(e, kNow); }
 
 // ---------------------------------------------------------------------------------------------
 // Validation: one case per rule.
@@ -368,8 +368,8 @@ TEST(SamplesTest, GoodSamplesAreValid) {
     for (std::size_t i = 0; i < lines.size(); ++i) {
       CaseEvent e;
       ASB_ASSERT_OK(config::ParseJson(lines[i], &e));
-      EXPECT_TRUE(IntakeHandler::ValidateEvent(e, kNow).ok())
-          << file << ":" << i + 1 << ": " << IntakeHandler::ValidateEvent(e, kNow);
+      EXPECT_TRUE(ValidateEvent(e, kNow).ok())
+          << file << ":" << i + 1 << ": " << ValidateEvent(e, kNow);
       EXPECT_TRUE(ids.insert(e.source_event_id()).second) << file << ":" << i + 1;
     }
   }
@@ -407,7 +407,7 @@ TEST(SamplesTest, BadSamplesAreRefusedEachForItsOwnReason) {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     CaseEvent e;
     ASB_ASSERT_OK(config::ParseJson(lines[i], &e)) << "line " << i + 1;
-    absl::Status s = IntakeHandler::ValidateEvent(e, kNow);
+    absl::Status s = ValidateEvent(e, kNow);
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument)) << "line " << i + 1;
     // One problem per line, so each line tests one rule.
     EXPECT_EQ(s.message().find("; "), absl::string_view::npos) << "line " << i + 1 << ": " << s;
