@@ -17,9 +17,13 @@
 namespace asb::crypto {
 
 std::string Sha256(std::string_view data) {
+  // Not the one-shot SHA256(): in OpenSSL 3 it fetches the digest and allocates an EVP context
+  // on every call, which costs more than hashing a Merkle node.
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
   std::string out(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(out.data()));
+  SHA256_Final(reinterpret_cast<unsigned char*>(out.data()), &ctx);
   return out;
 }
 
