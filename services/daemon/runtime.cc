@@ -1,7 +1,9 @@
 #include "services/daemon/runtime.h"
 
+#include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/bus/keys.h"
 #include "common/log/log.h"
@@ -341,6 +343,9 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
       server_->Reply(caller, std::move(response));
       return;
     }
+    case asb::v1::Request::kEraseCase:
+      EraseCase(caller, request.erase_case());
+      return;
     case asb::v1::Request::kFetch:
       if (!RequireRole(caller, asb::v1::ROLE_DAEMON, "fetch stream " + request.fetch().stream())) {
         return;
@@ -350,6 +355,42 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
     default:
       handler_(caller, request);
   }
+}
+
+void Runtime::EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseRequest& request) {
+  if (!RequireRole(caller, asb::v1::ROLE_ADMIN, "erase a case's data")) {
+    return;
+  }
+  auto printable = [](const std::string& s) {
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x20 && c != 0x7f; });
+  };
+  if (request.case_id().empty() || request.reference().empty() || request.case_id().size() > 128 ||
+      request.reference().size() > 128 || !printable(request.case_id()) ||
+      !printable(request.reference())) {
+    server_->ReplyError(caller, absl::InvalidArgumentError(
+                                    "case_id and reference: required, printable, at most 128 "
+                                    "characters"));
+    return;
+  }
+  absl::StatusOr<int> destroyed = store_->EraseSubject(request.case_id());
+  if (!destroyed.ok()) {
+    server_->ReplyError(caller, destroyed.status());
+    return;
+  }
+  // Like asb-audit's own erasures, the record names the decision's reference, not the case.
+  asb::v1::AuditRecord r;
+  r.set_kind(asb::v1::AUDIT_KIND_ERASURE);
+  r.set_actor(caller.principal.name);
+  r.set_actor_agency(caller.principal.agency);
+  r.set_detail(absl::StrCat(options_.component, ": ", *destroyed,
+                            " case data key(s) destroyed, reference ", request.reference()));
+  Audit(std::move(r));
+  SPDLOG_LOGGER_INFO(log::Get("daemon"), "erasure {}: {} case data key(s) destroyed",
+                     request.reference(), *destroyed);
+  asb::v1::Response response;
+  response.mutable_erase_case()->set_component(options_.component);
+  response.mutable_erase_case()->set_keys_destroyed(static_cast<uint32_t>(*destroyed));
+  server_->Reply(caller, std::move(response));
 }
 
 absl::StatusOr<stream::Consumer*> Runtime::AddConsumer(

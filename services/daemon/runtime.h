@@ -129,6 +129,7 @@ class Runtime {
 
  private:
   explicit Runtime(RuntimeOptions options);
+  void EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseRequest& request);
   void Dispatch(const bus::Caller& caller, const asb::v1::Request& request);
 
   RuntimeOptions options_;

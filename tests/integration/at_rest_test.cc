@@ -334,6 +334,53 @@ TEST_F(AtRestTest, ErasedCaseIsSkippedByConsumersAndNewDataFlows) {
   ASB_ASSERT_OK(hub.StopAll());
 }
 
+// `asbctl case erase` on a running hub: each daemon destroys the case's data keys, the case is
+// gone for partners at once, each erasure is audited, and only an admin may ask.
+TEST_F(AtRestTest, EraseCaseOnTheRunningHub) {
+  Hub hub(Options());
+  ASB_ASSERT_OK(hub.StartAll());
+  auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
+  ASB_ASSERT_OK(events.status());
+  auto submitted = hub.Submit("council-feed", *events);
+  ASB_ASSERT_OK(submitted.status());
+  ASB_ASSERT_OK(hub.WaitDrained(absl::Seconds(30)));
+  ASB_ASSERT_OK(hub.GetCase("police-partner", kCase).status());
+
+  asb::v1::Request erase;
+  erase.mutable_erase_case()->set_case_id(kCase);
+  erase.mutable_erase_case()->set_reference("RET-2026-0007");
+  EXPECT_THAT(hub.Call("sharing", "police-partner", erase),
+              StatusIsWith(absl::StatusCode::kPermissionDenied, "ROLE_ADMIN"));
+  for (const char* daemon : {"intake", "sharing", "notify"}) {
+    auto response = hub.Call(daemon, "hub-admin", erase);
+    ASB_ASSERT_OK(response.status()) << daemon;
+    EXPECT_EQ(response->erase_case().component(), daemon);
+    EXPECT_GE(response->erase_case().keys_destroyed(), 1u) << daemon;
+  }
+  // Gone for partners at once (asb-sharing cannot read the case any more).
+  EXPECT_THAT(hub.GetCase("police-partner", kCase), StatusIs(absl::StatusCode::kNotFound));
+  // Asked again: nothing left to destroy.
+  auto again = hub.Call("sharing", "hub-admin", erase);
+  ASB_ASSERT_OK(again.status());
+  EXPECT_EQ(again->erase_case().keys_destroyed(), 0u);
+  erase.mutable_erase_case()->clear_reference();
+  EXPECT_THAT(hub.Call("sharing", "hub-admin", erase),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  ASB_ASSERT_OK(hub.WaitDrained(absl::Seconds(30)));
+  asb::v1::AuditQueryRequest q;
+  q.add_kinds(asb::v1::AUDIT_KIND_ERASURE);
+  auto erasures = hub.AuditQueryAll("dpo-auditor", q);
+  ASB_ASSERT_OK(erasures.status());
+  int with_reference = 0;
+  for (const auto& e : *erasures) {
+    with_reference += e.record().detail().find("RET-2026-0007") != std::string::npos;
+    EXPECT_EQ(e.record().detail().find(kCase), std::string::npos) << "erasure names the case";
+  }
+  EXPECT_GE(with_reference, 4);  // intake, sharing, notify, sharing again
+  ASB_ASSERT_OK(hub.StopAll());
+}
+
 TEST_F(AtRestTest, DaemonRefusesAWorldReadableKeyFile) {
   TempDir keys;
   const std::string prefix = keys.Sub("ring");

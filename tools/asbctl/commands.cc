@@ -213,6 +213,43 @@ void AddCaseCommand(CLI::App& app, Globals& g) {
     }
     std::printf("%s\n", config::ToJson(response->case_view().disclosure()).c_str());
   });
+
+  auto* erase = cmd->add_subcommand(
+      "erase",
+      "destroy a case's data in every daemon (its data keys: the encrypted values become "
+      "unreadable at once); the access log is erased separately with `asbctl audit erase`");
+  static std::string erase_id, reference, admin = "hub";
+  erase->add_option("ID", erase_id, "case id")->required();
+  erase
+      ->add_option("--reference", reference,
+                   "the erasure decision's reference, recorded in the access log (never "
+                   "personal data)")
+      ->required();
+  erase->add_option("--as", admin, "admin principal (keys_dir/NAME-admin.key; default hub)");
+  erase->callback([&g] {
+    const std::pair<const char*, Daemon> daemons[] = {{"intake", Daemon::kIntake},
+                                                      {"sharing", Daemon::kSharing},
+                                                      {"notify", Daemon::kNotify},
+                                                      {"audit", Daemon::kAudit}};
+    for (const auto& [name, daemon] : daemons) {
+      auto hub = Open(g, daemon, admin, "admin");
+      if (!hub.ok()) {
+        g.exit_code = ReportError(hub.status());
+        return;
+      }
+      asb::v1::Request request;
+      request.mutable_erase_case()->set_case_id(erase_id);
+      request.mutable_erase_case()->set_reference(reference);
+      auto response = (*hub)->Call(request, std::chrono::seconds(60));
+      if (!response.ok()) {
+        std::fprintf(stderr, "asb-%s: ", name);
+        g.exit_code = ReportError(response.status());
+        return;
+      }
+      std::printf("asb-%s: %u case data key(s) destroyed\n", name,
+                  response->erase_case().keys_destroyed());
+    }
+  });
 }
 
 void AddKeysCommand(CLI::App& app, Globals& g) {
