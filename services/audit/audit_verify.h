@@ -7,7 +7,6 @@
 // Header-only on purpose: asbctl (which links asb::proto and asb::crypto but not the daemon's
 // library) and asb-audit must compute exactly the same bytes, so there is one definition.
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -114,104 +113,8 @@ inline absl::Status VerifyTreeHeadSignature(const asb::v1::SignedTreeHead& sth,
   return absl::OkStatus();
 }
 
-// RFC 9162 node hash SHA-256(0x01 || left || right) of two 32-byte hashes, the same bytes as
-// crypto::merkle::HashChildren but through a per-thread EVP context with the digest fetched
-// once: HashChildren goes through OpenSSL 3's one-shot SHA256(), which fetches the algorithm
-// and allocates a context on every call — three quarters of its cost (callgrind), and one
-// node hash per appended or verified entry.
-inline std::string NodeHash(std::string_view left, std::string_view right) {
-  struct Ctx {
-    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Ctx() {
-      EVP_MD_CTX_free(ctx);
-      EVP_MD_free(md);
-    }
-  };
-  thread_local Ctx c;
-  unsigned char buf[1 + 2 * crypto::merkle::kHashSize];
-  std::string out(crypto::merkle::kHashSize, '\0');
-  if (c.md == nullptr || c.ctx == nullptr || left.size() != crypto::merkle::kHashSize ||
-      right.size() != crypto::merkle::kHashSize) {
-    return crypto::merkle::HashChildren(left, right);
-  }
-  buf[0] = 0x01;
-  std::copy(left.begin(), left.end(), buf + 1);
-  std::copy(right.begin(), right.end(), buf + 1 + crypto::merkle::kHashSize);
-  unsigned int len = 0;
-  if (EVP_DigestInit_ex(c.ctx, c.md, nullptr) != 1 ||
-      EVP_DigestUpdate(c.ctx, buf, sizeof(buf)) != 1 ||
-      EVP_DigestFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len) != 1) {
-    return crypto::merkle::HashChildren(left, right);
-  }
-  return out;
-}
-
-// The right edge of a tree being appended to, as crypto::merkle::CompactRange (same hashes,
-// same sink calls) but hashing nodes with NodeHash. Copyable value type; not thread-safe.
-class AuditRange {
- public:
-  using NodeSink = crypto::merkle::CompactRange::NodeSink;
-
-  AuditRange() = default;
-
-  // The frontier of `size` leaves, read from stored complete subtrees (largest first).
-  static absl::StatusOr<AuditRange> FromNodes(uint64_t size,
-                                              const crypto::merkle::NodeReader& read) {
-    AuditRange range;
-    uint64_t begin = 0;
-    for (int level = 63; level >= 0; --level) {
-      const uint64_t width = uint64_t{1} << level;
-      if ((size & width) == 0) {
-        continue;
-      }
-      auto hash = read(level, begin >> level);
-      if (!hash.ok()) {
-        return hash.status();
-      }
-      range.hashes_.push_back(*std::move(hash));
-      begin += width;
-    }
-    range.size_ = size;
-    return range;
-  }
-
-  // Appends leaf size() (a 32-byte hash); reports each complete subtree of level >= 1 it
-  // completes to `sink` (may be empty).
-  void Append(std::string leaf_hash, const NodeSink& sink = nullptr) {
-    hashes_.push_back(std::move(leaf_hash));
-    uint64_t index = size_;
-    int level = 0;
-    while ((index & 1) != 0) {
-      std::string parent = NodeHash(hashes_[hashes_.size() - 2], hashes_.back());
-      hashes_.pop_back();
-      hashes_.back() = std::move(parent);
-      index >>= 1;
-      ++level;
-      if (sink) {
-        sink(level, index, hashes_.back());
-      }
-    }
-    ++size_;
-  }
-
-  // MTH of the leaves so far (the empty tree's root for none).
-  std::string Root() const {
-    if (hashes_.empty()) {
-      return crypto::merkle::EmptyRoot();
-    }
-    std::string r = hashes_.back();
-    for (std::size_t i = hashes_.size() - 1; i-- > 0;) {
-      r = NodeHash(hashes_[i], r);
-    }
-    return r;
-  }
-  uint64_t size() const { return size_; }
-
- private:
-  uint64_t size_ = 0;
-  std::vector<std::string> hashes_;  // largest subtree first
-};
+// The right edge of a tree being appended to: the log's and the verifier's compact range.
+using AuditRange = crypto::merkle::CompactRange;
 
 // Builds the compact range of `size` leaves from its hashes (one per set bit of size, largest
 // subtree first). kDataLoss if the count or a hash length is wrong.

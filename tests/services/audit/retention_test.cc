@@ -664,28 +664,6 @@ TEST_F(RetentionTest, StoredBytesAreTheEntrysOwnSerialisation) {
   EXPECT_EQ(log_->Get(3)->origin_seq(), uint64_t{1} << 40);
 }
 
-// AuditRange (the log's and the verifier's compact range, with the faster NodeHash) gives the
-// same nodes and roots as crypto::merkle::CompactRange.
-TEST(AuditRangeTest, SameNodesAndRootsAsTheCommonCompactRange) {
-  AuditRange ours;
-  merkle::CompactRange theirs;
-  std::vector<std::string> ours_nodes, theirs_nodes;
-  for (int i = 0; i < 300; ++i) {
-    const std::string leaf = merkle::HashLeaf(std::to_string(i));
-    ours.Append(leaf, [&](int level, uint64_t index, const std::string& hash) {
-      ours_nodes.push_back(absl::StrCat(level, "/", index, "/", crypto::HexEncode(hash)));
-    });
-    theirs.Append(leaf, [&](int level, uint64_t index, const std::string& hash) {
-      theirs_nodes.push_back(absl::StrCat(level, "/", index, "/", crypto::HexEncode(hash)));
-    });
-    ASSERT_EQ(ours.Root(), theirs.Root()) << i;
-  }
-  EXPECT_EQ(ours_nodes, theirs_nodes);
-  EXPECT_EQ(AuditRange().Root(), merkle::EmptyRoot());
-  EXPECT_EQ(NodeHash(std::string(32, 'a'), std::string(32, 'b')),
-            merkle::HashChildren(std::string(32, 'a'), std::string(32, 'b')));
-}
-
 // --- Proof sizes ---
 
 // Every inclusion proof has at most ⌈log₂ n⌉ hashes and every consistency proof at most
