@@ -7,7 +7,6 @@
 // Header-only on purpose: asbctl (which links asb::proto and asb::crypto but not the daemon's
 // library) and asb-audit must compute exactly the same bytes, so there is one definition.
 
-
 #include <algorithm>
 #include <cstdint>
 #include <functional>
