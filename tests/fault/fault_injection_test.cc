@@ -99,12 +99,7 @@ uint32_t ChooseSeed() {
 }
 
 HubOptions Options(const std::string& notify_config) {
-  HubOptions o;
-  o.source_dir = ASB_SOURCE_DIR;
-  o.binaries = {{"intake", ASB_INTAKE_BIN},
-                {"sharing", ASB_SHARING_BIN},
-                {"notify", ASB_NOTIFY_BIN},
-                {"audit", ASB_AUDIT_BIN}};
+  HubOptions o = BuiltHubOptions();
   o.config_files = {{"notify", notify_config}};
   return o;
 }

@@ -48,15 +48,7 @@ int Accepted(const asb::v1::SubmitResponse& response) {
   return n;
 }
 
-HubOptions Options() {
-  HubOptions o;
-  o.source_dir = ASB_SOURCE_DIR;
-  o.binaries = {{"intake", ASB_INTAKE_BIN},
-                {"sharing", ASB_SHARING_BIN},
-                {"notify", ASB_NOTIFY_BIN},
-                {"audit", ASB_AUDIT_BIN}};
-  return o;
-}
+HubOptions Options() { return BuiltHubOptions(); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -33,15 +33,7 @@ constexpr char kCase[] = "CBC-2026-0142";
 const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",
                                             "yot",     "probation", "nhs"};
 
-HubOptions Options() {
-  HubOptions o;
-  o.source_dir = ASB_SOURCE_DIR;
-  o.binaries = {{"intake", ASB_INTAKE_BIN},
-                {"sharing", ASB_SHARING_BIN},
-                {"notify", ASB_NOTIFY_BIN},
-                {"audit", ASB_AUDIT_BIN}};
-  return o;
-}
+HubOptions Options() { return BuiltHubOptions(); }
 
 std::vector<asb::v1::CaseEvent> Sample(const std::string& name) {
   auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/" + name);

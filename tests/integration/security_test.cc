@@ -172,12 +172,7 @@ class SecurityTest : public ::testing::Test {
     WriteAll(isp_path_, ReadAll(src + "/config/isp/chesterfield.yaml"));
     std::filesystem::copy_file(src + "/config/isp/keys/pseudonymisation.key",
                                work_.Sub("isp/keys/pseudonymisation.key"));
-    HubOptions o;
-    o.source_dir = src;
-    o.binaries = {{"intake", ASB_INTAKE_BIN},
-                  {"sharing", ASB_SHARING_BIN},
-                  {"notify", ASB_NOTIFY_BIN},
-                  {"audit", ASB_AUDIT_BIN}};
+    HubOptions o = BuiltHubOptions();
     o.call_timeout = std::chrono::milliseconds(5000);
     for (const std::string d : {"intake", "sharing", "notify", "audit"}) {
       const std::string config = ReadAll(src + "/config/" + d + ".yaml");

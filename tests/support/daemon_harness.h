@@ -66,6 +66,21 @@ struct HubOptions {
   std::map<std::string, std::string> config_files;
 };
 
+#if defined(ASB_SOURCE_DIR) && defined(ASB_INTAKE_BIN) && defined(ASB_SHARING_BIN) && \
+    defined(ASB_NOTIFY_BIN) && defined(ASB_AUDIT_BIN)
+// The four daemons of this build on the shipped configs, for a test built with asb_hub_test()
+// (tests/support/CMakeLists.txt), which defines where they are.
+inline HubOptions BuiltHubOptions() {
+  HubOptions o;
+  o.source_dir = ASB_SOURCE_DIR;
+  o.binaries = {{"intake", ASB_INTAKE_BIN},
+                {"sharing", ASB_SHARING_BIN},
+                {"notify", ASB_NOTIFY_BIN},
+                {"audit", ASB_AUDIT_BIN}};
+  return o;
+}
+#endif
+
 class Hub {
  public:
   // The daemons in pipeline order (each one's upstreams come before it).
