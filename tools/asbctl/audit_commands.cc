@@ -284,6 +284,24 @@ void PrintAccounted(const audit::VerifyReport& r) {
   }
 }
 
+// Prints what a verification accounted for and its verdict; returns asbctl's exit code (3 and
+// the first bad entry if the log does not verify).
+int ReportVerification(const audit::VerifyReport& report, const asb::v1::SignedTreeHead& head,
+                       const std::string& heads_note) {
+  if (!report.status.ok() && !absl::IsDataLoss(report.status)) {
+    return ReportError(report.status);
+  }
+  PrintAccounted(report);
+  if (!report.status.ok()) {
+    return Fail(report.status, report.first_bad);
+  }
+  std::printf("OK: entries %llu..%llu verified against the signed tree head (%s); %s\n",
+              static_cast<unsigned long long>(report.first),
+              static_cast<unsigned long long>(report.last), Describe(head).c_str(),
+              heads_note.c_str());
+  return 0;
+}
+
 void AddVerifyCommand(CLI::App& audit, Globals& g) {
   auto* cmd = audit.add_subcommand(
       "verify",
@@ -328,22 +346,9 @@ void AddVerifyCommand(CLI::App& audit, Globals& g) {
     range.from = from;
     range.to = to;
     range.expired_through = heads->expired_through;
-    const audit::VerifyReport report =
-        audit::VerifyLog(heads->head, heads->history, range, HubSource(**hub));
-    if (!report.status.ok() && !absl::IsDataLoss(report.status)) {
-      g.exit_code = ReportError(report.status);
-      return;
-    }
-    PrintAccounted(report);
-    if (!report.status.ok()) {
-      g.exit_code = Fail(report.status, report.first_bad);
-      return;
-    }
-    std::printf(
-        "OK: entries %llu..%llu verified against the signed tree head (%s); %zu tree "
-        "heads in all\n",
-        static_cast<unsigned long long>(report.first), static_cast<unsigned long long>(report.last),
-        Describe(heads->head).c_str(), heads->history.size() + 1);
+    g.exit_code = ReportVerification(
+        audit::VerifyLog(heads->head, heads->history, range, HubSource(**hub)), heads->head,
+        absl::StrCat(heads->history.size() + 1, " tree heads in all"));
   });
 }
 
@@ -586,21 +591,9 @@ void AddVerifyExportCommand(CLI::App& audit, Globals& g) {
     };
     audit::VerifyRange range;
     range.expired_through = expired;
-    const audit::VerifyReport report = audit::VerifyLog(head, checkpoints, range, source);
-    if (!report.status.ok() && !absl::IsDataLoss(report.status)) {
-      g.exit_code = ReportError(report.status);
-      return;
-    }
-    PrintAccounted(report);
-    if (!report.status.ok()) {
-      g.exit_code = Fail(report.status, report.first_bad);
-      return;
-    }
-    std::printf(
-        "OK: entries %llu..%llu verified against the signed tree head (%s); %zu earlier tree "
-        "heads consistent\n",
-        static_cast<unsigned long long>(report.first), static_cast<unsigned long long>(report.last),
-        Describe(head).c_str(), checkpoints.size());
+    g.exit_code =
+        ReportVerification(audit::VerifyLog(head, checkpoints, range, source), head,
+                           absl::StrCat(checkpoints.size(), " earlier tree heads consistent"));
   });
 }
 
