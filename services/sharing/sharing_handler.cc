@@ -58,10 +58,10 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
   }
   google::protobuf::Timestamp now;
   ToTimestamp(clock_(), &now);
-  const std::vector<std::string> agencies = policy->agencies();
   for (const CaseFolder::Applied& a : applied) {
     const policy::EventContext context{a.type, a.order_type};
-    for (const std::string& agency : agencies) {
+    for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
+      const std::string& agency = recipient.id();
       // The policy writes the disclosure's bytes straight from the case (the fast path); the
       // fields that are ours follow, and the log wraps them in an envelope as they are.
       encoded_.clear();
