@@ -30,6 +30,9 @@ void ValidateAuditConfig(const asb::config::v1::AuditConfig& config, config::Vio
   if (config.retention_days() > 36500) {
     v->Add("retention_days", "at most 36500 (0 keeps entries forever)");
   }
+  if (config.tree_head_interval_seconds() > 86400) {
+    v->Add("tree_head_interval_seconds", "at most 86400 (0: the default, 10)");
+  }
   if (config.upstreams().empty()) {
     v->Add("upstreams", "required: the intake, sharing and notify daemons");
   }
@@ -77,7 +80,11 @@ absl::Status AuditDaemon::Start() {
         runtime_->AddConsumer(upstream, "audit", log_->ApplyFnFor(upstream.name())).status());
   }
   runtime_->AddCounter("entries", [this] { return log_->size(); });
-  runtime_->loop().Every(kTreeHeadInterval, [this] {
+  const std::chrono::milliseconds tree_head_interval =
+      config_.tree_head_interval_seconds() > 0
+          ? std::chrono::seconds(config_.tree_head_interval_seconds())
+          : kDefaultTreeHeadInterval;
+  runtime_->loop().Every(tree_head_interval, [this] {
     if (auto sth = IssueTreeHead(); !sth.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "tree head not issued: {}", sth.status().ToString());
     }

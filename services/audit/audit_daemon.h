@@ -20,12 +20,12 @@ std::string SigningKeyPath(const asb::config::v1::AuditConfig& config);
 
 // asb-audit: the access log. Consumes the "audit" streams of intake, sharing and notify into a
 // tamper-evident log, records its own refusals and auditors' queries there, answers auditors'
-// queries, and signs tree heads (every kTreeHeadInterval while the log grows, and on demand)
-// with inclusion and consistency proofs against them.
+// queries, and signs tree heads (every tree_head_interval_seconds while the log grows, and on
+// demand) with inclusion and consistency proofs against them.
 class AuditDaemon : public daemon::Daemon {
  public:
-  // TODO(merkle): make this AuditConfig.tree_head_interval_seconds.
-  static constexpr std::chrono::milliseconds kTreeHeadInterval{10000};
+  // Tree heads are signed every AuditConfig.tree_head_interval_seconds, by default this.
+  static constexpr std::chrono::seconds kDefaultTreeHeadInterval{10};
   // How often retention (AuditConfig.retention_days) is checked; it deletes at most once a day.
   static constexpr std::chrono::milliseconds kRetentionInterval{3600 * 1000};
 
