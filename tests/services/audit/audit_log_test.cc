@@ -10,6 +10,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "tests/services/audit/audit_log_fixture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -50,22 +51,11 @@ std::vector<uint64_t> Indexes(const asb::v1::AuditQueryResponse& response) {
   return out;
 }
 
-class AuditLogTest : public ::testing::Test {
+class AuditLogTest : public AuditLogFixture {
  protected:
-  void SetUp() override { Open(); }
-
-  void Open() {
-    log_.reset();
-    store_.reset();
-    store::StoreOptions options;
-    options.path = dir_.Sub("db");
-    options.sync = false;
-    options.column_families = AuditColumnFamilies();
-    auto store = store::Store::Open(options);
-    ASB_ASSERT_OK(store);
-    store_ = std::move(*store);
-    log_ = std::make_unique<AuditLog>(store_.get(), [this] { return now_; });
-    ASB_ASSERT_OK(log_->Load());
+  void SetUp() override {
+    now_ = kT0 + absl::Hours(100);
+    Open();
   }
 
   uint64_t AppendOne(const asb::v1::AuditRecord& r, uint64_t origin_seq = 1) {
@@ -85,11 +75,6 @@ class AuditLogTest : public ::testing::Test {
     AppendOne(Record(AUDIT_KIND_CONSULTATION, "c3", "housing", "housing", kT0 + absl::Hours(4)), 5);
     AppendOne(Record(AUDIT_KIND_DISCLOSURE, "c1", "hub", "fire", kT0 + absl::Hours(5)), 6);
   }
-
-  asb::testing::TempDir dir_;
-  absl::Time now_ = kT0 + absl::Hours(100);
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<AuditLog> log_;
 };
 
 TEST_F(AuditLogTest, AppendAssignsDenseIndexesAndStampsEntry) {

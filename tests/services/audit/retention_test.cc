@@ -15,6 +15,7 @@
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_verify.h"
 #include "services/audit/tree_head.h"
+#include "tests/services/audit/audit_log_fixture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -43,7 +44,7 @@ asb::v1::AuditRecord Record(int i) {
   return r;
 }
 
-class RetentionTest : public ::testing::Test {
+class RetentionTest : public AuditLogFixture {
  protected:
   void SetUp() override {
     Open();
@@ -52,20 +53,6 @@ class RetentionTest : public ::testing::Test {
     auto signer = TreeHeadSigner::Create(*std::move(key));
     ASB_ASSERT_OK(signer);
     signer_ = std::make_unique<TreeHeadSigner>(*std::move(signer));
-  }
-
-  void Open() {
-    log_.reset();
-    store_.reset();
-    store::StoreOptions options;
-    options.path = dir_.Sub("db");
-    options.sync = false;
-    options.column_families = AuditColumnFamilies();
-    auto store = store::Store::Open(options);
-    ASB_ASSERT_OK(store);
-    store_ = std::move(*store);
-    log_ = std::make_unique<AuditLog>(store_.get(), [] { return absl::FromUnixSeconds(1); });
-    ASB_ASSERT_OK(log_->Load());
   }
 
   void AppendMany(int n) {
@@ -155,9 +142,6 @@ class RetentionTest : public ::testing::Test {
     return out;
   }
 
-  ::asb::testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<AuditLog> log_;
   std::unique_ptr<TreeHeadSigner> signer_;
   std::vector<asb::v1::SignedTreeHead> heads_;
   int next_ = 0;
