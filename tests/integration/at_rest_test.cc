@@ -89,6 +89,17 @@ std::map<std::string, std::string> ConfigCopies(const std::string& dir,
   return files;
 }
 
+// The hub on key rings of the test's own (key 1 written for each daemon at `prefix`-<daemon>,
+// not the checked-in demo rings), with config copies pointing at them written into `dir`.
+HubOptions OwnKeyRings(const std::string& prefix, const std::string& dir) {
+  for (const std::string& d : Hub::Daemons()) {
+    EXPECT_TRUE(crypto::WriteNextRingKey(prefix + "-" + d).ok()) << d;
+  }
+  HubOptions options = Options();
+  options.config_files = ConfigCopies(dir, prefix);
+  return options;
+}
+
 class AtRestTest : public ::testing::Test {
  protected:
   // Starts the hub, submits the demo case as the council feed and waits until every daemon has
@@ -165,15 +176,10 @@ TEST_F(AtRestTest, WithoutKeyRingTheSameSearchFindsThePersonalData) {
 }
 
 TEST_F(AtRestTest, RotatedKeyRingReadsOldDataAfterRestart) {
-  // A ring of our own (not the checked-in demo ring), rotated between two runs.
-  TempDir keys;
+  // Rings of our own, rotated between two runs.
+  TempDir keys, configs;
   const std::string prefix = keys.Sub("ring");
-  for (const std::string& d : Hub::Daemons()) {
-    ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-" + d).status());
-  }
-  TempDir configs;
-  HubOptions options = Options();
-  options.config_files = ConfigCopies(configs.path(), prefix);
+  HubOptions options = OwnKeyRings(prefix, configs.path());
   Hub hub(options);
   RunDemo(&hub);
   if (HasFatalFailure()) return;
@@ -215,14 +221,9 @@ TEST_F(AtRestTest, RotatedKeyRingReadsOldDataAfterRestart) {
 }
 
 TEST_F(AtRestTest, SighupMakesNewValuesUseTheRotatedKey) {
-  TempDir keys;
+  TempDir keys, configs;
   const std::string prefix = keys.Sub("ring");
-  for (const std::string& d : Hub::Daemons()) {
-    ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-" + d).status());
-  }
-  TempDir configs;
-  HubOptions options = Options();
-  options.config_files = ConfigCopies(configs.path(), prefix);
+  HubOptions options = OwnKeyRings(prefix, configs.path());
   Hub hub(options);
   ASB_ASSERT_OK(hub.StartAndWait("intake"));
   auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/cbo-demo.jsonl");
@@ -230,13 +231,9 @@ TEST_F(AtRestTest, SighupMakesNewValuesUseTheRotatedKey) {
   std::vector<asb::v1::CaseEvent> first(events->begin(), events->begin() + 1);
   ASB_ASSERT_OK(hub.Submit("council-feed", first).status());
 
-  // asbctl keys rotate, then SIGHUP (the pid is in the ready file).
+  // asbctl keys rotate, then SIGHUP.
   ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-intake").status());
-  const std::string ready = ReadFile(hub.data_dir() + "/intake.ready");
-  const std::size_t at = ready.find("\"pid\":");
-  ASSERT_NE(at, std::string::npos) << ready;
-  const pid_t pid = static_cast<pid_t>(std::stol(ready.substr(at + 6)));
-  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASB_ASSERT_OK(hub.Signal("intake", SIGHUP));
   ASB_ASSERT_OK(WaitUntil(
       [&]() -> absl::StatusOr<bool> {
         return hub.LogTail("intake").find("new values use master key 2") != std::string::npos;
@@ -374,17 +371,12 @@ TEST_F(AtRestTest, EraseCaseOnTheRunningHub) {
 }
 
 TEST_F(AtRestTest, DaemonRefusesAWorldReadableKeyFile) {
-  TempDir keys;
+  TempDir keys, configs;
   const std::string prefix = keys.Sub("ring");
-  for (const std::string& d : Hub::Daemons()) {
-    ASB_ASSERT_OK(crypto::WriteNextRingKey(prefix + "-" + d).status());
-  }
+  HubOptions options = OwnKeyRings(prefix, configs.path());
   std::filesystem::permissions(crypto::RingKeyFile(prefix + "-intake", 1),
                                std::filesystem::perms::others_read,
                                std::filesystem::perm_options::add);
-  TempDir configs;
-  HubOptions options = Options();
-  options.config_files = ConfigCopies(configs.path(), prefix);
   Hub hub(options);
   absl::Status started = hub.StartAndWait("intake", absl::Seconds(20));
   EXPECT_FALSE(started.ok());
