@@ -245,8 +245,8 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       if (o == nullptr) {
         return UnknownOrder("order_discharged", e.order_discharged().order_id(), c);
       }
-      // TODO(fold): Order has no field for the discharge reason; it stays in the event log.
       o->set_status(asb::v1::ORDER_STATUS_DISCHARGED);
+      o->set_discharge_reason(e.order_discharged().reason());
       break;
     }
     case CaseEvent::kOrderExpired: {

@@ -49,10 +49,11 @@ const std::vector<StringAccess>& StringFields() {
       ASB_STRING_FIELD(Incident, reported_by), ASB_STRING_FIELD(Breach, description),
       ASB_STRING_FIELD(Order, order_id),       ASB_STRING_FIELD(Order, subject_person_id),
       ASB_STRING_FIELD(Order, issued_by),      ASB_STRING_FIELD(Order, conditions),
-      ASB_STRING_FIELD(Order, court),          ASB_STRING_FIELD(Case, case_id),
-      ASB_STRING_FIELD(Case, title),           ASB_STRING_FIELD(Case, summary),
-      ASB_STRING_FIELD(Case, lead_agency),     ASB_STRING_FIELD(Case, lead_officer),
-      ASB_STRING_FIELD(Case, risk_notes),      ASB_STRING_FIELD(Case, closure_reason),
+      ASB_STRING_FIELD(Order, court),          ASB_STRING_FIELD(Order, discharge_reason),
+      ASB_STRING_FIELD(Case, case_id),         ASB_STRING_FIELD(Case, title),
+      ASB_STRING_FIELD(Case, summary),         ASB_STRING_FIELD(Case, lead_agency),
+      ASB_STRING_FIELD(Case, lead_officer),    ASB_STRING_FIELD(Case, risk_notes),
+      ASB_STRING_FIELD(Case, closure_reason),
   };
   return *table;
 }

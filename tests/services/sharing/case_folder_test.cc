@@ -180,6 +180,7 @@ TEST_F(CaseFolderTest, EveryEventTypeFolds) {
   ASSERT_EQ(c.orders_size(), 2);
   const asb::v1::Order& o1 = c.orders(0);
   EXPECT_EQ(o1.status(), asb::v1::ORDER_STATUS_DISCHARGED);
+  EXPECT_EQ(o1.discharge_reason(), "r");
   EXPECT_EQ(o1.conditions(), "c2");
   EXPECT_EQ(o1.subject_person_id(), "P2");
   EXPECT_TRUE(o1.has_expires_at());
