@@ -203,8 +203,8 @@ absl::StatusOr<std::string> Store::DataKey(std::string_view id) const {
     ring = ring_;
   }
   std::string record;
-  absl::Status got = GetRawForTest(kSubjectKeysColumnFamily,
-                                   std::string(1, kKeyRecordPrefix) + std::string(id), &record);
+  absl::Status got = GetStored(kSubjectKeysColumnFamily,
+                               std::string(1, kKeyRecordPrefix) + std::string(id), &record);
   if (absl::IsNotFound(got)) {
     return absl::DataLossError("its subject's data key is missing from the store");
   }

@@ -312,8 +312,7 @@ absl::Status Store::Write(Batch* batch) {
   return absl::OkStatus();
 }
 
-absl::Status Store::GetRawForTest(std::string_view cf, std::string_view key,
-                                  std::string* raw) const {
+absl::Status Store::GetStored(std::string_view cf, std::string_view key, std::string* raw) const {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), raw);
   if (s.IsNotFound()) {
     return absl::NotFoundError("not found");
@@ -324,10 +323,10 @@ absl::Status Store::GetRawForTest(std::string_view cf, std::string_view key,
 absl::Status Store::Get(std::string_view cf, std::string_view key, std::string* value) const {
   const int index = IndexOf(cf);
   if (index < 0 || !encrypted_[index]) {
-    return GetRawForTest(cf, key, value);
+    return GetStored(cf, key, value);
   }
   std::string stored;
-  ASB_RETURN_IF_ERROR(GetRawForTest(cf, key, &stored));
+  ASB_RETURN_IF_ERROR(GetStored(cf, key, &stored));
   return Decrypt(cf, key, stored, value);
 }
 

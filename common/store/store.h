@@ -182,8 +182,9 @@ class Store {
   // I/O error) without writing anything.
   void SetWriteFaultForTest(std::function<absl::Status()> fault) { fault_ = std::move(fault); }
 
-  // The stored (possibly encrypted) bytes, as on disk. kNotFound if absent. For tests.
-  absl::Status GetRawForTest(std::string_view cf, std::string_view key, std::string* raw) const;
+  // The stored bytes as on disk (encrypted in an encrypted column family: Get decrypts them).
+  // kNotFound if absent.
+  absl::Status GetStored(std::string_view cf, std::string_view key, std::string* raw) const;
 
  private:
   friend class Batch;

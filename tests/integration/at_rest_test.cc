@@ -254,7 +254,7 @@ TEST_F(AtRestTest, SighupMakesNewValuesUseTheRotatedKey) {
   auto it = (*store)->NewIterator("log.audit");
   for (it->SeekToFirst(); it->Valid() && it->key().size() == 8; it->Next()) {
     std::string raw;
-    ASB_ASSERT_OK((*store)->GetRawForTest("log.audit", it->key().ToStringView(), &raw));
+    ASB_ASSERT_OK((*store)->GetStored("log.audit", it->key().ToStringView(), &raw));
     ASSERT_GE(raw.size(), 6u);
     ASSERT_EQ(raw[1], 1) << "audit records are under the master key";
     key_ids.push_back(static_cast<uint8_t>(raw[5]));

@@ -107,10 +107,10 @@ TEST_F(EncryptedStoreTest, ValuesRoundTripAndAreNotStoredInPlaintext) {
   EXPECT_EQ(GetOrDie(store.get(), "log", "0001"), "Fred Bloggs born 1990-02-03");
 
   std::string raw;
-  ASB_ASSERT_OK(store->GetRawForTest("cases", "CBC-1", &raw));
+  ASB_ASSERT_OK(store->GetStored("cases", "CBC-1", &raw));
   EXPECT_EQ(raw.find("Jane"), std::string::npos);
   EXPECT_EQ(static_cast<unsigned char>(raw[0]), 0xA5);
-  ASB_ASSERT_OK(store->GetRawForTest("plain", "offset", &raw));
+  ASB_ASSERT_OK(store->GetStored("plain", "offset", &raw));
   EXPECT_EQ(raw, "plaintext offset");
 
   auto scanned = Scan(store.get(), "cases");
@@ -149,9 +149,9 @@ TEST_F(EncryptedStoreTest, MovedValueFailsNamingCfAndKeyNotValue) {
   auto store = OpenOrDie(Options());
   Put(store.get(), "log", "a", "secret-alpha");
   std::string raw;
-  ASB_ASSERT_OK(store->GetRawForTest("log", "a", &raw));
+  ASB_ASSERT_OK(store->GetStored("log", "a", &raw));
   // Copy the stored bytes to another key, bypassing encryption (as an attacker with the disk).
-  ASB_ASSERT_OK(store->GetRawForTest("log", "a", &raw));
+  ASB_ASSERT_OK(store->GetStored("log", "a", &raw));
   {
     StoreOptions plain = Options(false);
     plain.path = dir_.Sub("db");
@@ -183,7 +183,7 @@ TEST_F(EncryptedStoreTest, TamperedByteFails) {
   auto store = OpenOrDie(Options());
   Put(store.get(), "log", "a", "secret-alpha");
   std::string raw;
-  ASB_ASSERT_OK(store->GetRawForTest("log", "a", &raw));
+  ASB_ASSERT_OK(store->GetStored("log", "a", &raw));
   store.reset();
   // Magic, kind, key id, nonce, ciphertext and tag (each reopen costs ~0.1 s: not every byte).
   for (std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{8},
@@ -249,7 +249,7 @@ TEST_F(EncryptedStoreTest, RotationKeepsOldValuesReadableAndUsesNewestKey) {
   Put(store.get(), "log", "old", "written under key 1");
   Put(store.get(), "cases", "CBC-1", "case under key 1");
   std::string raw;
-  ASB_ASSERT_OK(store->GetRawForTest("log", "old", &raw));
+  ASB_ASSERT_OK(store->GetStored("log", "old", &raw));
   EXPECT_EQ(raw.substr(1, 5), std::string("\x01\x00\x00\x00\x01", 5));
 
   // asbctl keys rotate, then SIGHUP: the running store takes the new ring.
@@ -257,7 +257,7 @@ TEST_F(EncryptedStoreTest, RotationKeepsOldValuesReadableAndUsesNewestKey) {
   ASB_ASSERT_OK(store->SetKeyRing(Ring()));
   Put(store.get(), "log", "new", "written under key 2");
   Put(store.get(), "cases", "CBC-2", "case under key 2");
-  ASB_ASSERT_OK(store->GetRawForTest("log", "new", &raw));
+  ASB_ASSERT_OK(store->GetStored("log", "new", &raw));
   EXPECT_EQ(raw.substr(1, 5), std::string("\x01\x00\x00\x00\x02", 5));
   EXPECT_EQ(GetOrDie(store.get(), "log", "old"), "written under key 1");
   EXPECT_EQ(GetOrDie(store.get(), "log", "new"), "written under key 2");
