@@ -10,6 +10,7 @@
 #include "common/store/encryption.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_buffer_manager.h"
 
@@ -29,6 +30,17 @@ constexpr std::size_t kWriteBufferBudget = 64 << 20;  // all memtables together
 constexpr std::size_t kBlockCacheSize = 32 << 20;
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+// The insert-hint prefix of StoreOptions.appended_column_families: a key without its trailing
+// 8-byte sequence number. Shorter keys (meta counters) are outside the domain: inserted as usual.
+class SequenceSuffixPrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "asb.SequenceSuffixPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
+};
 
 bool IsLockError(const rocksdb::Status& status) {
   // RocksDB reports a held LOCK file as IOError: "lock hold by current process" (same process)
@@ -116,7 +128,22 @@ void Batch::Delete(std::string_view cf, std::string_view key) {
 }
 
 void Batch::DeleteRange(std::string_view cf, std::string_view begin, std::string_view end) {
-  rocksdb::Status s = batch_.DeleteRange(store_->Handle(cf), ToSlice(begin), ToSlice(end));
+  rocksdb::ColumnFamilyHandle* handle = store_->Handle(cf);
+  const int index = store_->IndexOf(cf);
+  if (index >= 0 && store_->appended_[index]) {
+    rocksdb::ReadOptions read_options;
+    const rocksdb::Slice upper = ToSlice(end);
+    read_options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(store_->db_->NewIterator(read_options, handle));
+    for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+      ASB_CHECK(batch_.Delete(handle, it->key()).ok());
+    }
+    if (!it->status().ok() && error_.ok()) {
+      error_ = FromRocks(it->status(), "delete range");
+    }
+    return;
+  }
+  rocksdb::Status s = batch_.DeleteRange(handle, ToSlice(begin), ToSlice(end));
   ASB_CHECK(s.ok());
 }
 
@@ -190,8 +217,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.reserve(names.size());
+  auto appended_hint = std::make_shared<SequenceSuffixPrefix>();
   for (const auto& name : names) {
     descriptors.emplace_back(name, cf_options);
+    if (std::find(options.appended_column_families.begin(), options.appended_column_families.end(),
+                  name) != options.appended_column_families.end()) {
+      descriptors.back().options.memtable_insert_with_hint_prefix_extractor = appended_hint;
+    }
     if (name == kSubjectKeysColumnFamily) {
       // Random wrapped keys do not compress; stored as they are, an erasure can be checked by
       // looking for their bytes.
@@ -224,6 +256,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
                                  name) != options.plaintext_column_families.end();
     store->encrypted_.push_back(!plain);
     encrypted += plain ? 0 : 1;
+    store->appended_.push_back(std::find(options.appended_column_families.begin(),
+                                         options.appended_column_families.end(),
+                                         name) != options.appended_column_families.end());
   }
   {
     absl::MutexLock lock(&store->mu_);
@@ -349,13 +384,9 @@ int Store::IndexOf(std::string_view cf) const {
 }
 
 absl::Status Store::DeleteRange(std::string_view cf, std::string_view begin, std::string_view end) {
-  if (fault_) {
-    ASB_RETURN_IF_ERROR(fault_());
-  }
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync;
-  return FromRocks(db_->DeleteRange(write_options, Handle(cf), ToSlice(begin), ToSlice(end)),
-                   "delete range");
+  Batch batch = NewBatch();
+  batch.DeleteRange(cf, begin, end);
+  return Write(&batch);
 }
 
 }  // namespace asb::store

@@ -159,6 +159,13 @@ bool Matches(const asb::v1::AuditEntry& entry, const asb::v1::AuditQueryRequest&
   return true;
 }
 
+// True if the request filters entries (beyond after_index and limit).
+bool HasFilter(const asb::v1::AuditQueryRequest& request) {
+  return !request.case_id().empty() || !request.agency().empty() || !request.actor().empty() ||
+         request.kinds_size() > 0 || !request.subject_key().empty() ||
+         !request.purpose().empty() || request.has_since() || request.has_until();
+}
+
 std::string Shorten(absl::string_view value) {
   if (value.size() <= kMaxDescribedValue) {
     return std::string(value);
@@ -172,6 +179,10 @@ std::vector<std::string> AuditColumnFamilies() {
   return {
       kEntries,  kByCase, kByAgency, kMeta, stream::kOffsetsColumnFamily, kAuditStreamColumnFamily,
       kBySubject};
+}
+
+std::vector<std::string> AuditAppendedColumnFamilies() {
+  return {kEntries, kMeta, kByAgency};
 }
 
 AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)
@@ -391,8 +402,12 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   uint64_t last_examined = 0;
   bool more = false;  // a further match exists (or the scan budget ran out)
   // Entries are parsed straight into the page; a slot whose entry does not match is reused.
+  // Stored entries are copied as they are, parsed (into scratch) only to check filters.
   asb::v1::AuditEntry* slot = nullptr;
-  int returned = 0;
+  asb::v1::AuditEntry scratch;
+  const bool filtered = HasFilter(request);
+  uint32_t returned = 0;
+  uint64_t last_returned = 0;
   std::string value;
   // With a time range, a whole block of entries whose summary lies outside it is skipped.
   const bool by_time = request.has_since() || request.has_until();
@@ -452,9 +467,7 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
     ++scanned;
     last_examined = index;
 
-    if (slot == nullptr) {
-      slot = response.add_entries();
-    }
+    std::string_view bytes;
     if (use_index) {
       absl::Status s = store_->Get(kEntries, store::EncodeSeq(index), &value);
       if (!s.ok()) {
@@ -462,21 +475,38 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
                    ? absl::DataLossError(absl::StrCat("audit index names missing entry ", index))
                    : s;
       }
-      if (!slot->ParseFromString(value)) {
+      bytes = value;
+    } else {
+      bytes = it->value().ToStringView();
+    }
+    asb::v1::AuditEntry* parsed = nullptr;
+    if (!request.stored()) {
+      if (slot == nullptr) {
+        slot = response.add_entries();
+      }
+      parsed = slot;
+    } else if (filtered) {
+      parsed = &scratch;
+    }
+    if (parsed != nullptr) {
+      if (!parsed->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
         return absl::DataLossError(absl::StrCat("audit entry ", index, ": unparsable"));
       }
-    } else if (!slot->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat("audit entry ", index, ": unparsable"));
+      if (!Matches(*parsed, request)) {
+        continue;
+      }
     }
-    if (!Matches(*slot, request)) {
-      continue;
-    }
-    if (static_cast<uint32_t>(returned) == limit) {
+    if (returned == limit) {
       more = true;  // one match beyond the page: there is a next page
       break;
     }
     ++returned;
-    slot = nullptr;
+    last_returned = index;
+    if (request.stored()) {
+      response.add_stored_entries(bytes.data(), bytes.size());
+    } else {
+      slot = nullptr;
+    }
   }
   if (slot != nullptr) {
     response.mutable_entries()->RemoveLast();
@@ -487,9 +517,7 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   if (more) {
     // Continue after the last entry returned; if the scan budget ran out first, after the last
     // one examined (all before it were looked at).
-    response.set_next_after_index(response.entries_size() == static_cast<int>(limit)
-                                      ? response.entries(response.entries_size() - 1).index()
-                                      : last_examined);
+    response.set_next_after_index(returned == limit ? last_returned : last_examined);
   }
   return response;
 }
@@ -681,7 +709,12 @@ absl::Status AuditLog::LoadTimeBlock() {
   asb::v1::AuditEntry entry;
   for (it->Seek(rocksdb::Slice(store::EncodeSeq(from))); it->Valid(); it->Next()) {
     if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("audit entry: unparsable");
+      // A damaged entry (verify names it) must not stop the log: the block then spans all time.
+      SPDLOG_LOGGER_WARN(Logger(), "audit entry {} unparsable: its time block is not summarised",
+                         store::DecodeSeq(std::string_view(it->key().data(), 8)));
+      block_min_ = 0;
+      block_max_ = std::numeric_limits<uint64_t>::max();
+      break;
     }
     block_min_ = std::min(block_min_, MicrosOf(entry.record().at()));
     block_max_ = std::max(block_max_, MicrosOf(entry.record().at()));

@@ -62,6 +62,9 @@ namespace asb::audit {
 
 // Column families asb-audit's Store must open.
 std::vector<std::string> AuditColumnFamilies();
+// Those of them whose keys end in a rising sequence number under few prefixes (entries, the
+// tree's hashes, the index by agency): StoreOptions.appended_column_families.
+std::vector<std::string> AuditAppendedColumnFamilies();
 
 // CanonicalEntryBytes() and LeafHash() are in services/audit/audit_verify.h.
 

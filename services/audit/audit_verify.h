@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -217,9 +218,7 @@ class LogVerifier {
     } else {
       leaf = LeafHash(entry);
       if (leaf != entry.leaf_hash()) {
-        return Fail(expected,
-                    absl::StrCat("entry ", expected,
-                                 " was altered: its contents do not match its leaf hash"));
+        return Altered(expected);
       }
       if (entry.origin() == kSelfOrigin && entry.record().has_erasure()) {
         if (absl::Status s = Confirm(entry); !s.ok()) {
@@ -227,27 +226,33 @@ class LogVerifier {
         }
       }
     }
-    if (keep_leaves_) {
-      leaves_.push_back(leaf);
+    return Accept(std::move(leaf));
+  }
+
+  // Add() for an entry as the log stores it (AuditQueryResponse.stored_entries). Bytes of the
+  // shape asb-audit writes (index, record, origin, origin_seq, leaf_hash, nothing after) are
+  // hashed as they are, without parsing: any byte other than those asb-audit wrote fails, even
+  // a re-encoding that Add() would accept after re-serialising. Other shapes (erased entries,
+  // asb-audit's own records, unknown fields, fields out of order) are parsed and given to Add().
+  absl::Status AddStored(std::string_view bytes) {
+    if (!status_.ok()) {
+      return status_;
     }
-    range_.Append(std::move(leaf));
-    while (next_checkpoint_ < checkpoints_.size() &&
-           checkpoints_[next_checkpoint_].tree_size() <= range_.size()) {
-      const auto& sth = checkpoints_[next_checkpoint_];
-      if (sth.tree_size() == range_.size()) {
-        if (range_.Root() != sth.root_hash()) {
-          const uint64_t from = std::max(last_good_size_, start_) + 1;
-          return Fail(from,
-                      absl::StrCat("entries ", from, "..", sth.tree_size(),
-                                   " do not match the signed tree head of size ", sth.tree_size(),
-                                   " (an entry in that range was altered, removed or inserted "
-                                   "together with its leaf hash)"));
-        }
-        last_good_size_ = sth.tree_size();
+    const uint64_t expected = range_.size() + 1;
+    const std::size_t leaf_at = StoredLeafHashOffset(bytes, expected);
+    if (leaf_at == 0) {
+      asb::v1::AuditEntry entry;
+      if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return Fail(expected,
+                    absl::StrCat("entry ", expected, " was altered: its stored bytes do not parse"));
       }
-      ++next_checkpoint_;
+      return Add(entry);
     }
-    return absl::OkStatus();
+    std::string leaf = crypto::merkle::HashLeaf(bytes.substr(0, leaf_at));
+    if (bytes.substr(leaf_at + 2) != leaf) {
+      return Altered(expected);
+    }
+    return Accept(std::move(leaf));
   }
 
   // Call after the last entry. Whole log (`partial` false): every checkpoint must have been
@@ -353,6 +358,78 @@ class LogVerifier {
   uint64_t expiry_record() const { return expiry_record_; }
 
  private:
+  // The entry after the last one, with leaf hash `leaf` (checked), joins the tree; the tree
+  // must match any checkpoint of its new size.
+  absl::Status Accept(std::string leaf) {
+    if (keep_leaves_) {
+      leaves_.push_back(leaf);
+    }
+    range_.Append(std::move(leaf));
+    while (next_checkpoint_ < checkpoints_.size() &&
+           checkpoints_[next_checkpoint_].tree_size() <= range_.size()) {
+      const auto& sth = checkpoints_[next_checkpoint_];
+      if (sth.tree_size() == range_.size()) {
+        if (range_.Root() != sth.root_hash()) {
+          const uint64_t from = std::max(last_good_size_, start_) + 1;
+          return Fail(from,
+                      absl::StrCat("entries ", from, "..", sth.tree_size(),
+                                   " do not match the signed tree head of size ", sth.tree_size(),
+                                   " (an entry in that range was altered, removed or inserted "
+                                   "together with its leaf hash)"));
+        }
+        last_good_size_ = sth.tree_size();
+      }
+      ++next_checkpoint_;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Altered(uint64_t index) {
+    return Fail(index, absl::StrCat("entry ", index,
+                                    " was altered: its contents do not match its leaf hash"));
+  }
+
+  // The offset of the leaf_hash field (tag 0x2a, length 32, the hash) in stored bytes that are
+  // exactly index `expected`, record, origin (not asb-audit's own), origin_seq and leaf_hash in
+  // field order with nothing after — so the bytes before it are the canonical bytes. 0 for
+  // anything else (the caller parses then).
+  static std::size_t StoredLeafHashOffset(std::string_view bytes, uint64_t expected) {
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              static_cast<int>(bytes.size()));
+    uint64_t index = 0;
+    uint32_t length = 0;
+    if (in.ReadTag() != ((1 << 3) | 0) || !in.ReadVarint64(&index) || index != expected ||
+        in.ReadTag() != ((2 << 3) | 2) || !in.ReadVarint32(&length) ||
+        !in.Skip(static_cast<int>(length))) {
+      return 0;
+    }
+    uint32_t tag = in.ReadTag();
+    if (tag == ((3 << 3) | 2)) {
+      const void* data = nullptr;
+      int size = 0;
+      if (!in.ReadVarint32(&length) || !in.GetDirectBufferPointer(&data, &size) ||
+          static_cast<uint32_t>(size) < length ||
+          std::string_view(static_cast<const char*>(data), length) == kSelfOrigin ||
+          !in.Skip(static_cast<int>(length))) {
+        return 0;
+      }
+      tag = in.ReadTag();
+    }
+    if (tag == ((4 << 3) | 0)) {
+      uint64_t seq = 0;
+      if (!in.ReadVarint64(&seq)) {
+        return 0;
+      }
+      tag = in.ReadTag();
+    }
+    const std::size_t leaf_at = static_cast<std::size_t>(in.CurrentPosition()) - 1;
+    if (tag != ((5 << 3) | 2) || bytes.size() != leaf_at + 2 + crypto::merkle::kHashSize ||
+        static_cast<unsigned char>(bytes[leaf_at + 1]) != crypto::merkle::kHashSize) {
+      return 0;
+    }
+    return leaf_at;
+  }
+
   // `entry` (verified, asb-audit's own) records an erasure or expiry: settle the claims of the
   // erased entries that name it.
   absl::Status Confirm(const asb::v1::AuditEntry& entry) {
@@ -404,30 +481,60 @@ class LogVerifier {
 };
 
 // Feeds entries verifier->size()+1..tree_size to `verifier`, fetching unfiltered query pages
-// with `fetch(after_index)` (AuditQueryRequest{after_index}), then calls Finish(partial).
-// Returns the verifier's first problem, or the fetch error.
+// with `fetch(after_index)` (AuditQueryRequest{after_index, stored}; a page may hold entries or
+// stored_entries), then calls Finish(partial). While the verifier hashes one page the next is
+// fetched on another thread (the server reads while the client hashes). Returns the verifier's
+// first problem, or the fetch error.
 inline absl::Status FeedEntries(
     uint64_t tree_size,
     const std::function<absl::StatusOr<asb::v1::AuditQueryResponse>(uint64_t after_index)>& fetch,
     LogVerifier* verifier, bool partial = false) {
+  // The page after `page` would start after its next_after_index; 0: there is none.
+  auto next_after = [](const asb::v1::AuditQueryResponse& page, uint64_t after) -> uint64_t {
+    return page.next_after_index() > after ? page.next_after_index() : 0;
+  };
   uint64_t after = verifier->size();
-  while (verifier->size() < tree_size) {
-    auto page = fetch(after);
+  if (after >= tree_size) {
+    return verifier->Finish(partial);
+  }
+  absl::StatusOr<asb::v1::AuditQueryResponse> page = fetch(after);
+  while (true) {
     if (!page.ok()) {
       return page.status();
     }
+    const uint64_t following = next_after(*page, after);
+    const uint64_t page_last = page->entries_size() > 0
+                                   ? page->entries(page->entries_size() - 1).index()
+                                   : after + static_cast<uint64_t>(page->stored_entries_size());
+    std::future<absl::StatusOr<asb::v1::AuditQueryResponse>> prefetch;
+    if (following != 0 && page_last < tree_size) {
+      prefetch = std::async(std::launch::async, fetch, following);
+    }
+    absl::Status s;
     for (const asb::v1::AuditEntry& e : page->entries()) {
-      if (verifier->size() >= tree_size) {
+      if (verifier->size() >= tree_size || !(s = verifier->Add(e)).ok()) {
         break;
       }
-      if (absl::Status s = verifier->Add(e); !s.ok()) {
-        return s;
+    }
+    for (const std::string& bytes : page->stored_entries()) {
+      if (verifier->size() >= tree_size || !(s = verifier->AddStored(bytes)).ok()) {
+        break;
       }
     }
-    if (page->next_after_index() == 0 || page->next_after_index() <= after) {
+    if (!s.ok()) {
+      if (prefetch.valid()) {
+        prefetch.wait();  // `fetch` may refer to the caller's state
+      }
+      return s;
+    }
+    if (!prefetch.valid() || verifier->size() >= tree_size) {
+      if (prefetch.valid()) {
+        prefetch.wait();
+      }
       break;
     }
-    after = page->next_after_index();
+    page = prefetch.get();
+    after = following;
   }
   return verifier->Finish(partial);
 }

@@ -45,6 +45,8 @@ struct RuntimeOptions {
   std::string isp_file;
   // Column families of the daemon's store (LogColumnFamily(name) for each stream it serves).
   std::vector<std::string> column_families;
+  // Those of them written in key order within a prefix (StoreOptions.appended_column_families).
+  std::vector<std::string> appended_column_families;
   // Streams it serves to other daemons ("audit" is always served).
   std::vector<std::string> streams;
 };

@@ -213,6 +213,7 @@ audit::LogSource HubSource(HubClient& h) {
     asb::v1::Request request;
     request.mutable_audit_query()->set_after_index(after);
     request.mutable_audit_query()->set_limit(kPage);
+    request.mutable_audit_query()->set_stored(true);
     auto response = h.Call(request);
     if (!response.ok()) {
       return response.status();

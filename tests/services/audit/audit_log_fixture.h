@@ -25,6 +25,7 @@ class AuditLogFixture : public ::testing::Test {
     options.path = dir_.Sub("db");
     options.sync = false;
     options.column_families = AuditColumnFamilies();
+    options.appended_column_families = AuditAppendedColumnFamilies();
     auto store = store::Store::Open(options);
     ASB_ASSERT_OK(store);
     store_ = std::move(*store);

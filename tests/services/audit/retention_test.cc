@@ -92,12 +92,14 @@ class RetentionTest : public AuditLogFixture {
     return r.ok() ? *r : asb::v1::AuditEraseResponse();
   }
 
-  LogSource Source() {
+  // The log as asbctl reads it: entries as stored bytes (or, `stored` false, parsed).
+  LogSource Source(bool stored = true) {
     LogSource source;
-    source.fetch = [this](uint64_t after) {
+    source.fetch = [this, stored](uint64_t after) {
       asb::v1::AuditQueryRequest q;
       q.set_after_index(after);
       q.set_limit(9);  // several pages
+      q.set_stored(stored);
       return log_->Query(q);
     };
     source.consistency = [this](uint64_t m, uint64_t n) { return log_->ConsistencyProof(m, n); };
@@ -105,7 +107,8 @@ class RetentionTest : public AuditLogFixture {
     return source;
   }
 
-  // What `asbctl audit verify [--from --to]` does, against the latest head.
+  // What `asbctl audit verify [--from --to]` does, against the latest head. The verdict from
+  // parsed entries must be the same.
   VerifyReport Verify(uint64_t from = 1, uint64_t to = 0) {
     const asb::v1::SignedTreeHead head = heads_.back();
     std::vector<asb::v1::SignedTreeHead> history(heads_.begin(), heads_.end() - 1);
@@ -121,7 +124,14 @@ class RetentionTest : public AuditLogFixture {
     range.from = from;
     range.to = to;
     range.expired_through = log_->expired_through();
-    return VerifyLog(head, stored, range, Source());
+    VerifyReport report = VerifyLog(head, stored, range, Source());
+    VerifyReport parsed = VerifyLog(head, stored, range, Source(/*stored=*/false));
+    EXPECT_EQ(parsed.status, report.status);
+    EXPECT_EQ(parsed.first_bad, report.first_bad);
+    EXPECT_EQ(parsed.erased, report.erased);
+    EXPECT_EQ(parsed.unconfirmed_erasures, report.unconfirmed_erasures);
+    EXPECT_EQ(parsed.expiry_record, report.expiry_record);
+    return report;
   }
 
   void PutRawEntry(const asb::v1::AuditEntry& entry) {
