@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "common/bus/message_memory.h"
 #include "common/log/log.h"
 
 namespace asb::bus {
@@ -132,6 +133,7 @@ std::optional<absl::StatusOr<asb::v1::Response>> ReceiveResponse(zmq::socket_t& 
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(zmq::context_t* context,
                                                         ClientOptions options) {
+  KeepLargeMessagesInHeap();
   std::unique_ptr<Client> client(new Client());
   client->options_ = std::move(options);
   client->socket_ = zmq::socket_t(*context, zmq::socket_type::dealer);
@@ -216,6 +218,7 @@ AsyncClient::~AsyncClient() {
 }
 
 absl::Status AsyncClient::Start() {
+  KeepLargeMessagesInHeap();
   socket_ = zmq::socket_t(*context_, zmq::socket_type::dealer);
   if (!options_.plaintext_for_test) {
     StartMonitor(context_, socket_, &monitor_);

@@ -1,5 +1,6 @@
 #include "common/bus/server.h"
 
+#include "common/bus/message_memory.h"
 #include "common/log/log.h"
 #include "common/status/proto_status.h"
 
@@ -52,6 +53,7 @@ Server::~Server() {
 
 absl::Status Server::Start(Handler handler) {
   static auto* lg = log::Get("bus");
+  KeepLargeMessagesInHeap();
   handler_ = std::move(handler);
   if (!options_.plaintext_for_test && !IsValidZ85Key(options_.keys.secret_key)) {
     return absl::InvalidArgumentError("server key: a valid secret key is required");
@@ -226,7 +228,10 @@ void Server::ReportHandshakes() {
 void Server::Reply(const Caller& caller, asb::v1::Response response) {
   static auto* lg = log::Get("bus");
   response.set_request_id(caller.request_id);
-  std::string body = response.SerializeAsString();
+  // Serialised straight into the frame: no zero-filled string and no copy of it (an audit page
+  // is megabytes).
+  zmq::message_t body(response.ByteSizeLong());
+  response.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
   try {
     if (!router_.send(zmq::buffer(caller.routing_id),
                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -234,7 +239,7 @@ void Server::Reply(const Caller& caller, asb::v1::Response response) {
       return;
     }
     router_.send(zmq::message_t(), zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(body), zmq::send_flags::none);
+    router_.send(body, zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
     SPDLOG_LOGGER_DEBUG(lg, "reply dropped: {}", e.what());  // peer gone (EHOSTUNREACH)
   }

@@ -22,6 +22,13 @@ inline constexpr std::size_t kAeadKeySize = 32;    // AES-256
 inline constexpr std::size_t kAeadNonceSize = 12;  // GCM's 96-bit IV
 inline constexpr std::size_t kAeadTagSize = 16;    // GCM's 128-bit tag
 
+// A fresh random AES-GCM nonce (kAeadNonceSize bytes). Drawn from a per-thread buffer of
+// RAND_bytes output refilled 4 KiB at a time: as random as a RAND_bytes call per nonce, without
+// its per-call cost (OpenSSL checks getpid() on every call). A child process discards the
+// buffer it inherits at fork(), so parent and child never share nonces. kInternal if OpenSSL
+// fails.
+absl::StatusOr<std::string> NewAeadNonce();
+
 // AES-256-GCM encryption of `plaintext` under `key` (32 bytes) and `nonce` (12 bytes, never
 // reused with the same key: callers draw it at random), authenticating `aad` too. Appends
 // ciphertext || tag (plaintext.size() + 16 bytes) to *out. kInvalidArgument for a bad key or

@@ -109,7 +109,7 @@ absl::Status ErasedError(std::string message) {
 // Wraps a data key under the ring's newest master key: the live subject_keys record.
 absl::StatusOr<std::string> WrapDataKey(const crypto::KeyRing& ring, std::string_view id,
                                         std::string_view key) {
-  ASB_ASSIGN_OR_RETURN(std::string nonce, crypto::RandomBytes(crypto::kAeadNonceSize));
+  ASB_ASSIGN_OR_RETURN(std::string nonce, crypto::NewAeadNonce());
   std::string record;
   record.push_back(static_cast<char>(kKeyLive));
   AppendU32(ring.newest_id(), &record);
@@ -122,7 +122,7 @@ absl::StatusOr<std::string> WrapDataKey(const crypto::KeyRing& ring, std::string
 absl::Status SealWith(std::string_view cf, std::string_view key, std::string_view value,
                       unsigned char kind, std::string_view id, std::string_view aes_key,
                       std::string* out) {
-  ASB_ASSIGN_OR_RETURN(std::string nonce, crypto::RandomBytes(crypto::kAeadNonceSize));
+  ASB_ASSIGN_OR_RETURN(std::string nonce, crypto::NewAeadNonce());
   out->clear();
   out->reserve(2 + id.size() + nonce.size() + value.size() + crypto::kAeadTagSize);
   out->push_back(static_cast<char>(kValueMagic));

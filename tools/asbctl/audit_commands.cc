@@ -218,7 +218,7 @@ audit::LogSource HubSource(HubClient& h) {
     if (!response.ok()) {
       return response.status();
     }
-    return response->audit();
+    return std::move(*response->mutable_audit());  // pages are megabytes: no copy
   };
   source.consistency = [&h](uint64_t m, uint64_t n) -> absl::StatusOr<std::vector<std::string>> {
     asb::v1::Request request;
