@@ -3,9 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/crypto/crypto.h"
@@ -88,6 +92,77 @@ TEST(AeadTest, DifferentAadFails) {
   ASB_ASSERT_OK(AeadSeal(Key('k'), Nonce('n'), "secret", "cases/CBC-1", &sealed));
   EXPECT_THAT(AeadOpen(Key('k'), Nonce('n'), sealed, "cases/CBC-2", &plain),
               StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// Each thread keeps an AES context per direction with its last key: any order of keys, nonces
+// and failures must give exactly what a fresh context gives.
+TEST(AeadTest, KeptContextsGiveWhatFreshOnesGive) {
+  struct Step {
+    char key, nonce;
+  };
+  const std::vector<Step> steps = {{'a', '1'}, {'a', '2'}, {'b', '3'}, {'a', '4'}, {'b', '5'},
+                                   {'b', '6'}, {'c', '7'}, {'a', '8'}};
+  auto seal_all = [&] {
+    std::vector<std::string> out;
+    for (const Step& st : steps) {
+      std::string sealed;
+      EXPECT_TRUE(AeadSeal(Key(st.key), Nonce(st.nonce), "value", "aad", &sealed).ok());
+      out.push_back(sealed);
+    }
+    return out;
+  };
+  const std::vector<std::string> here = seal_all();
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    // Each alone, on a thread of its own (fresh contexts).
+    std::string fresh;
+    std::thread([&] {
+      ASB_EXPECT_OK(AeadSeal(Key(steps[i].key), Nonce(steps[i].nonce), "value", "aad", &fresh));
+    }).join();
+    EXPECT_EQ(here[i], fresh) << i;
+  }
+  // Opening interleaved with failures under the same and other keys.
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    std::string plain;
+    std::string bad = here[i];
+    bad[0] ^= 1;
+    EXPECT_THAT(AeadOpen(Key(steps[i].key), Nonce(steps[i].nonce), bad, "aad", &plain),
+                StatusIs(absl::StatusCode::kDataLoss));
+    EXPECT_THAT(AeadOpen(Key('z'), Nonce(steps[i].nonce), here[i], "aad", &plain),
+                StatusIs(absl::StatusCode::kDataLoss));
+    ASB_ASSERT_OK(AeadOpen(Key(steps[i].key), Nonce(steps[i].nonce), here[i], "aad", &plain));
+    EXPECT_EQ(plain, "value");
+  }
+}
+
+TEST(AeadTest, NoncesAreDistinctAndAForkedChildDrawsItsOwn) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 5000; ++i) {  // well past one 4 KiB buffer
+    auto nonce = NewAeadNonce();
+    ASB_ASSERT_OK(nonce);
+    ASSERT_EQ(nonce->size(), kAeadNonceSize);
+    EXPECT_TRUE(seen.insert(*nonce).second) << "repeated nonce at " << i;
+  }
+  // The buffer now holds unused nonces; a child must not draw the parent's next ones.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto nonce = NewAeadNonce();
+    const ssize_t n = nonce.ok() ? ::write(fds[1], nonce->data(), nonce->size()) : -1;
+    ::_exit(n == static_cast<ssize_t>(kAeadNonceSize) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string child(kAeadNonceSize, '\0');
+  ASSERT_EQ(::read(fds[0], child.data(), child.size()), static_cast<ssize_t>(kAeadNonceSize));
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto parent = NewAeadNonce();
+  ASB_ASSERT_OK(parent);
+  EXPECT_NE(child, *parent);
+  EXPECT_FALSE(seen.count(child)) << "the child drew a nonce the parent had drawn";
 }
 
 TEST(AeadTest, BadSizesAreInvalidArgument) {
