@@ -75,8 +75,10 @@ std::string Where(std::string_view cf, std::string_view key) {
   return absl::StrCat("value of column family '", AV(cf), "' at key \"", KeyText(key), "\"");
 }
 
-std::string ValueAad(std::string_view cf, std::string_view key, std::string_view header) {
-  std::string aad = "asb-store-value-v1";
+// Built in a per-thread buffer (one per value read or written: no allocation each time).
+const std::string& ValueAad(std::string_view cf, std::string_view key, std::string_view header) {
+  thread_local std::string aad;
+  aad.assign("asb-store-value-v1");
   aad.push_back('\0');
   AppendU32(static_cast<uint32_t>(cf.size()), &aad);
   aad.append(cf);
@@ -128,7 +130,7 @@ absl::Status SealWith(std::string_view cf, std::string_view key, std::string_vie
   out->push_back(static_cast<char>(kValueMagic));
   out->push_back(static_cast<char>(kind));
   out->append(id);
-  const std::string aad = ValueAad(cf, key, *out);
+  const std::string& aad = ValueAad(cf, key, *out);
   out->append(nonce);
   return crypto::AeadSeal(aes_key, nonce, value, aad, out);
 }

@@ -366,7 +366,19 @@ absl::Status Store::Get(std::string_view cf, std::string_view key, std::string* 
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(std::string_view cf) const {
-  std::unique_ptr<rocksdb::Iterator> raw(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
+  return NewIteratorWith(cf, rocksdb::ReadOptions());
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewScanIterator(std::string_view cf) const {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  options.readahead_size = 2 << 20;
+  return NewIteratorWith(cf, options);
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIteratorWith(std::string_view cf,
+                                                          const rocksdb::ReadOptions& options) const {
+  std::unique_ptr<rocksdb::Iterator> raw(db_->NewIterator(options, Handle(cf)));
   const int index = IndexOf(cf);
   if (index < 0 || !encrypted_[index]) {
     return raw;

@@ -164,6 +164,9 @@ class Store {
   // An iterator over one column family (consistent snapshot of that moment). Destroy it before
   // the Store.
   std::unique_ptr<rocksdb::Iterator> NewIterator(std::string_view cf) const;
+  // The same for reading a long run of keys in order once (verifying a whole log): blocks are
+  // read ahead in 2 MiB and not kept in the block cache (they would evict the hot ones).
+  std::unique_ptr<rocksdb::Iterator> NewScanIterator(std::string_view cf) const;
 
   // Deletes keys in [begin, end) of cf (retention) as one batch (see Batch::DeleteRange).
   // Durable (fsync unless options.sync is false). Subject to the write fault seam too.
@@ -206,6 +209,8 @@ class Store {
       const Store* store, std::string cf, std::unique_ptr<rocksdb::Iterator> raw);
   Store() = default;
   int IndexOf(std::string_view cf) const;
+  std::unique_ptr<rocksdb::Iterator> NewIteratorWith(std::string_view cf,
+                                                     const rocksdb::ReadOptions& options) const;
   std::shared_ptr<const crypto::KeyRing> ring() const;
   // Encrypts `value` for cf/key into *out (with the subject's data key, created in `batch` if
   // new).

@@ -134,6 +134,43 @@ inline absl::StatusOr<AuditRange> RangeFromFrontier(uint64_t size,
   });
 }
 
+// Appends `entry` (stored bytes) to `page` as AuditQueryResponse.stored_page holds it: a
+// length-delimited field 1 of StoredAuditEntries.
+inline void AppendStoredEntry(std::string_view entry, std::string* page) {
+  uint8_t head[1 + 5];  // the tag and a varint32 of at most 5 bytes
+  head[0] = (1 << 3) | 2;
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(entry.size()), head + 1);
+  page->append(reinterpret_cast<const char*>(head), static_cast<std::size_t>(end - head));
+  page->append(entry.data(), entry.size());
+}
+
+// Calls f(std::string_view entry) for each entry of a stored_page, in order, until f returns
+// false. Returns false if the page is not a well-formed StoredAuditEntries of fields 1 only.
+template <typename F>
+bool ForEachStoredEntry(std::string_view page, F&& f) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(page.data()),
+                                            static_cast<int>(page.size()));
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      return in.CurrentPosition() == static_cast<int>(page.size());
+    }
+    uint32_t length = 0;
+    const void* data = nullptr;
+    int available = 0;
+    if (tag != ((1 << 3) | 2) || !in.ReadVarint32(&length) ||
+        !in.GetDirectBufferPointer(&data, &available) ||
+        static_cast<uint32_t>(available) < length) {
+      return false;
+    }
+    if (!f(std::string_view(static_cast<const char*>(data), length))) {
+      return true;
+    }
+    in.Skip(static_cast<int>(length));
+  }
+}
+
 // The origin of asb-audit's own records; only these may erase or expire entries.
 inline constexpr char kSelfOrigin[] = "audit/self";
 
@@ -185,6 +222,13 @@ class LogVerifier {
     return absl::OkStatus();
   }
 
+  // With keep_leaves: room for the leaf hashes of `entries` more entries, allocated once.
+  void ReserveLeaves(uint64_t entries) {
+    if (keep_leaves_) {
+      leaves_.reserve(leaves_.size() + entries * crypto::merkle::kHashSize);
+    }
+  }
+
   // Entries 1..k were deleted under retention: Finish() wants asb-audit's EXPIRY entry saying
   // so among the entries fed.
   void ExpectExpiry(uint64_t k) { expected_expiry_ = k; }
@@ -229,7 +273,7 @@ class LogVerifier {
     return Accept(std::move(leaf));
   }
 
-  // Add() for an entry as the log stores it (AuditQueryResponse.stored_entries). Bytes of the
+  // Add() for an entry as the log stores it (one of AuditQueryResponse.stored_page). Bytes of the
   // shape asb-audit writes (index, record, origin, origin_seq, leaf_hash, nothing after) are
   // hashed as they are, without parsing: any byte other than those asb-audit wrote fails, even
   // a re-encoding that Add() would accept after re-serialising. Other shapes (erased entries,
@@ -296,7 +340,7 @@ class LogVerifier {
       const std::function<absl::StatusOr<std::vector<std::string>>(uint64_t, uint64_t)>& proof_for)
       const {
     const uint64_t n = sth.tree_size();
-    const uint64_t end = std::min<uint64_t>(n, start_ + leaves_.size());
+    const uint64_t end = std::min<uint64_t>(n, start_ + leaves_.size() / crypto::merkle::kHashSize);
     if (!keep_leaves_ || end <= start_) {
       return 0;
     }
@@ -305,7 +349,7 @@ class LogVerifier {
       if (m == n) {
         AuditRange all = start_range_;
         for (uint64_t i = start_; i < m; ++i) {
-          all.Append(leaves_[i - start_]);
+          all.Append(KeptLeaf(i));
         }
         return all.Root() == sth.root_hash();
       }
@@ -315,7 +359,7 @@ class LogVerifier {
       }
       AuditRange prefix = start_range_;
       for (uint64_t i = start_; i < m; ++i) {
-        prefix.Append(leaves_[i - start_]);
+        prefix.Append(KeptLeaf(i));
       }
       return crypto::merkle::VerifyConsistency(m, n, prefix.Root(), sth.root_hash(), *proof).ok();
     };
@@ -358,11 +402,16 @@ class LogVerifier {
   uint64_t expiry_record() const { return expiry_record_; }
 
  private:
+  // Kept leaf hash of the entry at leaf index i (entry i + 1).
+  std::string KeptLeaf(uint64_t i) const {
+    return leaves_.substr((i - start_) * crypto::merkle::kHashSize, crypto::merkle::kHashSize);
+  }
+
   // The entry after the last one, with leaf hash `leaf` (checked), joins the tree; the tree
   // must match any checkpoint of its new size.
   absl::Status Accept(std::string leaf) {
     if (keep_leaves_) {
-      leaves_.push_back(leaf);
+      leaves_.append(leaf);
     }
     range_.Append(std::move(leaf));
     while (next_checkpoint_ < checkpoints_.size() &&
@@ -473,7 +522,9 @@ class LogVerifier {
   uint64_t expiry_record_ = 0;
   AuditRange range_;
   AuditRange start_range_;
-  std::vector<std::string> leaves_;  // from entry start_ + 1
+  // The leaf hashes of entries start_ + 1.., 32 bytes each, back to back (one allocation, not
+  // one per entry: 10M entries take 320 MB).
+  std::string leaves_;
   std::vector<std::pair<uint64_t, uint64_t>> erased_;
   std::vector<std::pair<uint64_t, uint64_t>> pending_erasures_;
   absl::Status status_;
@@ -482,7 +533,7 @@ class LogVerifier {
 
 // Feeds entries verifier->size()+1..tree_size to `verifier`, fetching unfiltered query pages
 // with `fetch(after_index)` (AuditQueryRequest{after_index, stored}; a page may hold entries or
-// stored_entries), then calls Finish(partial). While the verifier hashes one page the next is
+// a stored_page), then calls Finish(partial). While the verifier hashes one page the next is
 // fetched on another thread (the server reads while the client hashes). Returns the verifier's
 // first problem, or the fetch error.
 inline absl::Status FeedEntries(
@@ -503,11 +554,8 @@ inline absl::Status FeedEntries(
       return page.status();
     }
     const uint64_t following = next_after(*page, after);
-    const uint64_t page_last = page->entries_size() > 0
-                                   ? page->entries(page->entries_size() - 1).index()
-                                   : after + static_cast<uint64_t>(page->stored_entries_size());
     std::future<absl::StatusOr<asb::v1::AuditQueryResponse>> prefetch;
-    if (following != 0 && page_last < tree_size) {
+    if (following != 0 && following < tree_size) {
       prefetch = std::async(std::launch::async, fetch, following);
     }
     absl::Status s;
@@ -516,10 +564,13 @@ inline absl::Status FeedEntries(
         break;
       }
     }
-    for (const std::string& bytes : page->stored_entries()) {
-      if (verifier->size() >= tree_size || !(s = verifier->AddStored(bytes)).ok()) {
-        break;
-      }
+    const bool well_formed =
+        ForEachStoredEntry(page->stored_page(), [&](std::string_view bytes) {
+          return verifier->size() < tree_size && (s = verifier->AddStored(bytes)).ok();
+        });
+    if (s.ok() && !well_formed) {
+      s = absl::DataLossError(absl::StrCat("the page of entries after ", after,
+                                           " is malformed (not a StoredAuditEntries)"));
     }
     if (!s.ok()) {
       if (prefetch.valid()) {
@@ -639,6 +690,7 @@ inline VerifyReport VerifyLog(const asb::v1::SignedTreeHead& head,
   if (range.expired_through > 0 && start == range.expired_through && !partial) {
     verifier.ExpectExpiry(range.expired_through);
   }
+  verifier.ReserveLeaves(to - start);
   report.status = FeedEntries(to, source.fetch, &verifier, partial);
   if (report.status.ok() && partial) {
     // The range's root must be a prefix of the signed head.

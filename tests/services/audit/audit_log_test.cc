@@ -338,14 +338,23 @@ TEST_F(AuditLogTest, StoredQueriesReturnTheStoredBytesOfTheSamePages) {
       ASB_ASSERT_OK(parsed);
       ASB_ASSERT_OK(stored);
       EXPECT_TRUE(stored->entries().empty());
-      ASSERT_EQ(stored->stored_entries_size(), parsed->entries_size()) << q.DebugString();
+      // The page is a StoredAuditEntries, and ForEachStoredEntry walks the same entries.
+      asb::v1::StoredAuditEntries page;
+      ASSERT_TRUE(page.ParseFromString(stored->stored_page()));
+      std::vector<std::string> walked;
+      ASSERT_TRUE(ForEachStoredEntry(stored->stored_page(), [&](std::string_view e) {
+        walked.emplace_back(e);
+        return true;
+      }));
+      EXPECT_THAT(walked, ::testing::ElementsAreArray(page.entries()));
+      ASSERT_EQ(page.entries_size(), parsed->entries_size()) << q.DebugString();
       EXPECT_EQ(stored->next_after_index(), parsed->next_after_index());
       for (int i = 0; i < parsed->entries_size(); ++i) {
         std::string held;
         ASB_ASSERT_OK(
             store_->Get("entries", store::EncodeSeq(parsed->entries(i).index()), &held));
-        EXPECT_EQ(stored->stored_entries(i), held);
-        EXPECT_EQ(stored->stored_entries(i), parsed->entries(i).SerializeAsString());
+        EXPECT_EQ(page.entries(i), held);
+        EXPECT_EQ(page.entries(i), parsed->entries(i).SerializeAsString());
       }
       if (parsed->next_after_index() == 0) {
         break;
@@ -353,6 +362,27 @@ TEST_F(AuditLogTest, StoredQueriesReturnTheStoredBytesOfTheSamePages) {
       q.set_after_index(parsed->next_after_index());
     }
   }
+}
+
+TEST(StoredPageTest, MalformedPagesAreRefused) {
+  std::string page;
+  AppendStoredEntry("abc", &page);
+  AppendStoredEntry(std::string(300, 'x'), &page);  // a two-byte length
+  std::vector<std::size_t> sizes;
+  auto collect = [&](std::string_view e) {
+    sizes.push_back(e.size());
+    return true;
+  };
+  ASSERT_TRUE(ForEachStoredEntry(page, collect));
+  EXPECT_THAT(sizes, ElementsAre(3, 300));
+  // Truncated, another field number, another wire type: refused.
+  EXPECT_FALSE(ForEachStoredEntry(std::string_view(page).substr(0, page.size() - 1), collect));
+  EXPECT_FALSE(ForEachStoredEntry(std::string("\x12\x01x", 3), collect));
+  EXPECT_FALSE(ForEachStoredEntry(std::string("\x08\x01", 2), collect));
+  // Stopping early is not an error.
+  int seen = 0;
+  EXPECT_TRUE(ForEachStoredEntry(page, [&](std::string_view) { return ++seen < 1; }));
+  EXPECT_EQ(seen, 1);
 }
 
 TEST_F(AuditLogTest, LimitDefaultsAndCaps) {
