@@ -19,6 +19,7 @@
 #include <benchmark/benchmark.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,8 +32,8 @@
 #include "common/store/store.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/audit/audit_log.h"
-#include "services/daemon/runtime.h"
 #include "services/audit/audit_verify.h"
+#include "services/daemon/runtime.h"
 
 namespace {
 
@@ -40,25 +41,79 @@ using asb::audit::AuditLog;
 
 constexpr uint64_t kEntriesPerCase = 20;
 
+std::string SubjectKey(uint64_t c, char person) {
+  std::string key = "sk_" + std::to_string(c) + person;
+  key.resize(35, '0');
+  return key;
+}
+
+// Records shaped like the demo hub's log (asb-loadgen): two in five of a case's entries are
+// intake's COLLECTION records (small), three in five disclosures as sharing and notify write
+// them — the ISP's full lawful basis, a 64-hex ISP version, the 18-26 field paths disclosed,
+// two subject keys. BM_VerifyWholeLog reports the stored bytes per entry.
 asb::v1::AuditRecord Record(uint64_t i, uint64_t cases) {
-  asb::v1::AuditRecord r;
-  r.set_kind(asb::v1::AUDIT_KIND_DISCLOSURE);
-  r.set_component("sharing");
-  r.set_actor("sharing");
-  r.set_actor_agency("council");
   static const char* kAgencies[] = {"police", "housing", "fire", "county", "probation", "nhs"};
-  r.set_recipient_agency(kAgencies[i % 6]);
+  static const char* kFields[] = {"case_id",
+                                  "status",
+                                  "nsir_category",
+                                  "title",
+                                  "summary",
+                                  "lead_agency",
+                                  "lead_officer",
+                                  "location",
+                                  "flags",
+                                  "victim_risk",
+                                  "risk_notes",
+                                  "opened_at",
+                                  "updated_at",
+                                  "closed_at",
+                                  "closure_reason",
+                                  "people.person_id",
+                                  "people.role",
+                                  "people.given_name",
+                                  "people.family_name",
+                                  "people.date_of_birth",
+                                  "people.address",
+                                  "people.vulnerability",
+                                  "people.phone",
+                                  "incidents",
+                                  "orders",
+                                  "people.vulnerable"};
+  asb::v1::AuditRecord r;
   r.set_case_id("CBC-2026-" + std::to_string(i % cases));
-  r.add_subject_keys("pk_" + std::to_string(i % (cases * 2)));
-  auto* j = r.add_justifications();
-  j->set_rule_id("police-orders");
-  j->set_purpose("prevent-asb");
-  j->set_lawful_basis("Crime and Disorder Act 1998 s.115");
-  r.set_isp_version("sha256:0f1e2d3c");
-  r.add_fields("case_id");
-  r.add_fields("orders");
-  r.add_fields("people.name");
+  r.set_event_type(static_cast<asb::v1::EventType>(1 + i % 8));
+  r.set_ref_seq(i + 1);
   *r.mutable_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1780000000 + i);
+  const uint64_t nth = i / cases;  // the case's nth entry: each case gets every kind
+  if (nth % 5 < 2) {
+    r.set_kind(asb::v1::AUDIT_KIND_COLLECTION);
+    r.set_component("intake");
+    r.set_actor("council-feed");
+    r.set_actor_agency("council");
+    r.set_detail("event accepted");
+    return r;
+  }
+  r.set_kind(asb::v1::AUDIT_KIND_DISCLOSURE);
+  r.set_component(nth % 5 == 2 ? "sharing" : "notify");
+  r.set_actor(r.component());
+  r.set_actor_agency("hub");
+  r.set_recipient_agency(kAgencies[i % 6]);
+  // The case's two people (pseudonymous keys are 35 characters).
+  r.add_subject_keys(SubjectKey(i % cases, 'a'));
+  r.add_subject_keys(SubjectKey(i % cases, 'b'));
+  auto* j = r.add_justifications();
+  j->set_rule_id("police-s115");
+  j->set_purpose("prevent-asb");
+  j->set_lawful_basis(
+      "DPA 2018 Part 3: s.31 (the law enforcement purposes) and s.35 (first principle; "
+      "sensitive processing under s.35(5) and Sch 8); disclosure to the police under Crime "
+      "and Disorder Act 1998 s.115.");
+  r.set_isp_version("1b5ebf412c993b3bc5f8aec086770b83533c27bc729b8f372e9c56abbc43eb9f");
+  const std::size_t fields = 18 + i % 9;
+  for (std::size_t f = 0; f < fields; ++f) {
+    r.add_fields(kFields[f]);
+  }
+  r.set_detail("alert " + std::to_string(i) + " queued by notification rule case-opened");
   return r;
 }
 
@@ -228,10 +283,10 @@ void BM_QueryByCase(benchmark::State& state) {
 }
 BENCHMARK(BM_QueryByCase)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-// One subject access query (a person's ~10 entries) through the by_subject index.
+// One subject access query (a person's 12 entries) through the by_subject index.
 void BM_QueryBySubject(benchmark::State& state) {
   RunQueries(state, [](asb::v1::AuditQueryRequest* q, uint64_t i, uint64_t cases) {
-    q->set_subject_key("pk_" + std::to_string(i % (cases * 2)));
+    q->set_subject_key(SubjectKey(i % cases, 'a'));
   });
 }
 BENCHMARK(BM_QueryBySubject)->Unit(benchmark::kMicrosecond)->UseRealTime();
@@ -287,16 +342,21 @@ void BM_VerifyWholeLog(benchmark::State& state) {
   sth.set_tree_size(n);
   sth.set_root_hash(db.log->Root());
   const double cpu0 = ProcessCpuSeconds();
+  std::atomic<uint64_t> page_bytes{0};
   for (auto _ : state) {
     asb::audit::LogVerifier verifier({sth});
     absl::Status s = asb::audit::FeedEntries(
         n,
-        [&db](uint64_t after) {
+        [&db, &page_bytes](uint64_t after) {
           asb::v1::AuditQueryRequest q;
           q.set_after_index(after);
           q.set_limit(10000);
           q.set_stored(true);
-          return db.log->Query(q);
+          auto page = db.log->Query(q);
+          if (page.ok()) {
+            page_bytes += page->stored_page().size();
+          }
+          return page;
         },
         &verifier);
     if (!s.ok()) {
@@ -308,6 +368,8 @@ void BM_VerifyWholeLog(benchmark::State& state) {
   state.counters["cpu_items_per_second"] =
       static_cast<double>(state.iterations() * n) / std::max(1e-9, ProcessCpuSeconds() - cpu0);
   state.counters["log_size"] = static_cast<double>(n);
+  state.counters["bytes_per_entry"] =
+      static_cast<double>(page_bytes.load()) / static_cast<double>(state.iterations() * n);
 }
 BENCHMARK(BM_VerifyWholeLog)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 

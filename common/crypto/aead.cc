@@ -82,7 +82,6 @@ class KeyedCtx {
   bool keyed_ = false;
 };
 
-
 absl::Status CheckSizes(std::string_view key, std::string_view nonce) {
   if (key.size() != kAeadKeySize) {
     return absl::InvalidArgumentError(
@@ -183,9 +182,8 @@ std::atomic<uint64_t> nonce_generation{0};
 
 absl::StatusOr<std::string> NewAeadNonce() {
   static std::once_flag registered;
-  std::call_once(registered, [] {
-    ::pthread_atfork(nullptr, nullptr, [] { nonce_generation.fetch_add(1); });
-  });
+  std::call_once(registered,
+                 [] { ::pthread_atfork(nullptr, nullptr, [] { nonce_generation.fetch_add(1); }); });
   constexpr std::size_t kBufferSize = 4096 / kAeadNonceSize * kAeadNonceSize;
   thread_local unsigned char buffer[kBufferSize];
   thread_local std::size_t used = kBufferSize;

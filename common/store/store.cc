@@ -376,8 +376,8 @@ std::unique_ptr<rocksdb::Iterator> Store::NewScanIterator(std::string_view cf) c
   return NewIteratorWith(cf, options);
 }
 
-std::unique_ptr<rocksdb::Iterator> Store::NewIteratorWith(std::string_view cf,
-                                                          const rocksdb::ReadOptions& options) const {
+std::unique_ptr<rocksdb::Iterator> Store::NewIteratorWith(
+    std::string_view cf, const rocksdb::ReadOptions& options) const {
   std::unique_ptr<rocksdb::Iterator> raw(db_->NewIterator(options, Handle(cf)));
   const int index = IndexOf(cf);
   if (index < 0 || !encrypted_[index]) {

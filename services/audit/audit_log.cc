@@ -162,8 +162,8 @@ bool Matches(const asb::v1::AuditEntry& entry, const asb::v1::AuditQueryRequest&
 // True if the request filters entries (beyond after_index and limit).
 bool HasFilter(const asb::v1::AuditQueryRequest& request) {
   return !request.case_id().empty() || !request.agency().empty() || !request.actor().empty() ||
-         request.kinds_size() > 0 || !request.subject_key().empty() ||
-         !request.purpose().empty() || request.has_since() || request.has_until();
+         request.kinds_size() > 0 || !request.subject_key().empty() || !request.purpose().empty() ||
+         request.has_since() || request.has_until();
 }
 
 std::string Shorten(absl::string_view value) {
@@ -181,9 +181,7 @@ std::vector<std::string> AuditColumnFamilies() {
       kBySubject};
 }
 
-std::vector<std::string> AuditAppendedColumnFamilies() {
-  return {kEntries, kMeta, kByAgency};
-}
+std::vector<std::string> AuditAppendedColumnFamilies() { return {kEntries, kMeta, kByAgency}; }
 
 AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)
     : store_(store), clock_(std::move(clock)) {}

@@ -287,8 +287,8 @@ class LogVerifier {
     if (leaf_at == 0) {
       asb::v1::AuditEntry entry;
       if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        return Fail(expected,
-                    absl::StrCat("entry ", expected, " was altered: its stored bytes do not parse"));
+        return Fail(expected, absl::StrCat("entry ", expected,
+                                           " was altered: its stored bytes do not parse"));
       }
       return Add(entry);
     }
@@ -564,10 +564,9 @@ inline absl::Status FeedEntries(
         break;
       }
     }
-    const bool well_formed =
-        ForEachStoredEntry(page->stored_page(), [&](std::string_view bytes) {
-          return verifier->size() < tree_size && (s = verifier->AddStored(bytes)).ok();
-        });
+    const bool well_formed = ForEachStoredEntry(page->stored_page(), [&](std::string_view bytes) {
+      return verifier->size() < tree_size && (s = verifier->AddStored(bytes)).ok();
+    });
     if (s.ok() && !well_formed) {
       s = absl::DataLossError(absl::StrCat("the page of entries after ", after,
                                            " is malformed (not a StoredAuditEntries)"));

@@ -100,8 +100,8 @@ TEST(AeadTest, KeptContextsGiveWhatFreshOnesGive) {
   struct Step {
     char key, nonce;
   };
-  const std::vector<Step> steps = {{'a', '1'}, {'a', '2'}, {'b', '3'}, {'a', '4'}, {'b', '5'},
-                                   {'b', '6'}, {'c', '7'}, {'a', '8'}};
+  const std::vector<Step> steps = {{'a', '1'}, {'a', '2'}, {'b', '3'}, {'a', '4'},
+                                   {'b', '5'}, {'b', '6'}, {'c', '7'}, {'a', '8'}};
   auto seal_all = [&] {
     std::vector<std::string> out;
     for (const Step& st : steps) {

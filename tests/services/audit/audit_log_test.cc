@@ -351,8 +351,7 @@ TEST_F(AuditLogTest, StoredQueriesReturnTheStoredBytesOfTheSamePages) {
       EXPECT_EQ(stored->next_after_index(), parsed->next_after_index());
       for (int i = 0; i < parsed->entries_size(); ++i) {
         std::string held;
-        ASB_ASSERT_OK(
-            store_->Get("entries", store::EncodeSeq(parsed->entries(i).index()), &held));
+        ASB_ASSERT_OK(store_->Get("entries", store::EncodeSeq(parsed->entries(i).index()), &held));
         EXPECT_EQ(page.entries(i), held);
         EXPECT_EQ(page.entries(i), parsed->entries(i).SerializeAsString());
       }
