@@ -81,6 +81,7 @@ absl::Status AuditDaemon::Start() {
         runtime_->AddConsumer(upstream, "audit", log_->ApplyFnFor(upstream.name())).status());
   }
   runtime_->AddCounter("entries", [this] { return log_->size(); });
+  runtime_->AddCounter("pages_read_ahead", [this] { return pages_read_ahead_; });
   const std::chrono::milliseconds tree_head_interval =
       config_.tree_head_interval_seconds() > 0
           ? std::chrono::seconds(config_.tree_head_interval_seconds())
@@ -102,6 +103,7 @@ void AuditDaemon::RunRetention() {
   const absl::Time today =
       absl::FromCivil(absl::ToCivilDay(runtime_->Now(), absl::UTCTimeZone()), absl::UTCTimeZone());
   const absl::Time cutoff = today - absl::Hours(24) * static_cast<int>(config_.retention_days());
+  read_ahead_.reset();  // it may hold entries about to expire
   auto expired = log_->Expire(cutoff, config_.retention_days());
   if (!expired.ok()) {
     SPDLOG_LOGGER_WARN(Logger(), "audit retention not applied: {}", expired.status().ToString());
@@ -192,8 +194,38 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
   }
 }
 
+absl::StatusOr<asb::v1::AuditQueryResponse> AuditDaemon::Answer(
+    const asb::v1::AuditQueryRequest& query) {
+  if (read_ahead_.has_value() && AuditLog::IsStoredWalk(query) &&
+      read_ahead_->first.after_index() == query.after_index() &&
+      read_ahead_->first.limit() == query.limit()) {
+    asb::v1::AuditQueryResponse page = std::move(read_ahead_->second);
+    read_ahead_.reset();
+    ++pages_read_ahead_;
+    page.set_log_size(log_->size());
+    return page;
+  }
+  read_ahead_.reset();
+  return log_->Query(query);
+}
+
+void AuditDaemon::ReadAhead(const asb::v1::AuditQueryRequest& query,
+                            const asb::v1::AuditQueryResponse& answer) {
+  if (!AuditLog::IsStoredWalk(query) || answer.next_after_index() == 0) {
+    return;
+  }
+  asb::v1::AuditQueryRequest next = query;
+  next.set_after_index(answer.next_after_index());
+  runtime_->loop().RunAfter(std::chrono::milliseconds(0), [this, next = std::move(next)] {
+    auto page = log_->Query(next);
+    if (page.ok()) {
+      read_ahead_.emplace(next, *std::move(page));
+    }
+  });
+}
+
 void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query) {
-  auto result = log_->Query(query);
+  auto result = Answer(query);
   if (!result.ok()) {
     runtime_->server().ReplyError(caller, result.status());
     return;
@@ -213,6 +245,7 @@ void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQue
   if (!runtime_->WriteOrReply(&batch, caller)) {
     return;
   }
+  ReadAhead(query, *result);
   asb::v1::Response response;
   *response.mutable_audit() = std::move(*result);
   runtime_->server().Reply(caller, std::move(response));
@@ -319,6 +352,7 @@ void AuditDaemon::HandleErase(const bus::Caller& caller,
   who.set_actor(caller.principal.name);
   who.set_actor_agency(caller.principal.agency);
   store::Batch batch = runtime_->store().NewBatch();
+  read_ahead_.reset();  // it may hold entries about to be erased
   auto result = log_->Erase(request, who, &batch);
   if (!result.ok()) {
     runtime_->server().ReplyError(caller, result.status());

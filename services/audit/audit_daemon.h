@@ -38,6 +38,13 @@ class AuditDaemon : public daemon::Daemon {
   AuditDaemon() = default;
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query);
+  // The answer to `query`: the page read ahead for exactly it if there is one, else a query.
+  absl::StatusOr<asb::v1::AuditQueryResponse> Answer(const asb::v1::AuditQueryRequest& query);
+  // After answering a stored walk (a verifier's page) with more to come, reads the next page in
+  // the loop's idle time, so that reading it overlaps sending this one (and the verifier's
+  // hashing). One page is kept; an erasure or expiry (which rewrite entries) drops it.
+  void ReadAhead(const asb::v1::AuditQueryRequest& query,
+                 const asb::v1::AuditQueryResponse& answer);
   void HandleTreeHead(const bus::Caller& caller, const asb::v1::AuditTreeHeadRequest& request);
   void HandleInclusion(const bus::Caller& caller,
                        const asb::v1::AuditInclusionProofRequest& request);
@@ -54,6 +61,9 @@ class AuditDaemon : public daemon::Daemon {
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<AuditLog> log_;
   std::unique_ptr<TreeHeadSigner> signer_;
+  // The page read ahead and the request it answers.
+  std::optional<std::pair<asb::v1::AuditQueryRequest, asb::v1::AuditQueryResponse>> read_ahead_;
+  uint64_t pages_read_ahead_ = 0;  // answers served from read_ahead_ (counter)
 };
 
 daemon::DaemonSpec AuditSpec();

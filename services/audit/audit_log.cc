@@ -924,6 +924,10 @@ absl::StatusOr<asb::v1::AuditEraseResponse> AuditLog::Erase(
   return response;
 }
 
+bool AuditLog::IsStoredWalk(const asb::v1::AuditQueryRequest& request) {
+  return request.stored() && !HasFilter(request);
+}
+
 std::string AuditLog::DescribeQuery(const asb::v1::AuditQueryRequest& request) {
   std::vector<std::string> parts;
   if (!request.case_id().empty()) {

@@ -113,6 +113,10 @@ class AuditLog {
   absl::StatusOr<asb::v1::AuditQueryResponse> Query(
       const asb::v1::AuditQueryRequest& request) const;
 
+  // True for a query that walks the log in order with no filter: only after_index and limit,
+  // and stored (a verifier's pages).
+  static bool IsStoredWalk(const asb::v1::AuditQueryRequest& request);
+
   // A short description of a query for the detail of its AUDIT_QUERY record: the filters used,
   // without personal data (the subject key is only said to be present; the caller puts it in
   // the record's subject_keys).

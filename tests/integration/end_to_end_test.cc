@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "asb/v1/api.pb.h"
 #include "common/bus/keys.h"
+#include "services/audit/audit_verify.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 
@@ -530,6 +531,93 @@ TEST_F(EndToEndTest, SharingCrashMakesNoDuplicateDisclosure) {
         << "alert " << e.record().recipient_agency() << "/" << e.record().ref_seq()
         << " audited twice";
   }
+}
+
+// An auditor walking the log in pages of stored entries (as `asbctl audit verify` does) gets
+// what the parsed query gives, page for page, although asb-audit reads each next page ahead;
+// an erasure between two pages drops the page read ahead, so the next one shows it.
+TEST_F(EndToEndTest, StoredPagesThroughTheHubMatchParsedOnesAndSeeAnErasure) {
+  const std::vector<asb::v1::CaseEvent> demo = Sample("cbo-demo.jsonl");
+  ASSERT_TRUE(hub_->Submit("council-feed", demo).ok());
+  ASSERT_NO_FATAL_FAILURE(Drain());
+
+  auto page = [&](uint64_t after, bool stored) -> asb::v1::AuditQueryResponse {
+    asb::v1::Request request;
+    request.mutable_audit_query()->set_after_index(after);
+    request.mutable_audit_query()->set_limit(5);
+    request.mutable_audit_query()->set_stored(stored);
+    auto response = hub_->Call("audit", "dpo-auditor", request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? response->audit() : asb::v1::AuditQueryResponse();
+  };
+  auto entries_of = [](const asb::v1::AuditQueryResponse& stored) {
+    std::vector<asb::v1::AuditEntry> out;
+    EXPECT_TRUE(audit::ForEachStoredEntry(stored.stored_page(), [&](std::string_view bytes) {
+      asb::v1::AuditEntry e;
+      EXPECT_TRUE(e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+      out.push_back(e);
+      return true;
+    }));
+    return out;
+  };
+
+  auto served_ahead = [&]() -> uint64_t {
+    auto ping = hub_->Ping("audit");
+    if (!ping.ok()) {
+      ADD_FAILURE() << ping.status();
+      return 0;
+    }
+    for (const auto& c : ping->counters()) {
+      if (c.name() == "pages_read_ahead") {
+        return c.value();
+      }
+    }
+    ADD_FAILURE() << "no pages_read_ahead counter";
+    return 0;
+  };
+  auto expect_same = [&](const asb::v1::AuditQueryResponse& stored,
+                         const asb::v1::AuditQueryResponse& parsed) {
+    const std::vector<asb::v1::AuditEntry> got = entries_of(stored);
+    ASSERT_EQ(got.size(), static_cast<size_t>(parsed.entries_size()));
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].SerializeAsString(),
+                parsed.entries(static_cast<int>(i)).SerializeAsString());
+    }
+    EXPECT_EQ(stored.next_after_index(), parsed.next_after_index());
+  };
+
+  // The first page; asb-audit then reads the second ahead and serves it when it is asked for.
+  const uint64_t before = served_ahead();
+  const asb::v1::AuditQueryResponse first = page(0, /*stored=*/true);
+  ASSERT_EQ(entries_of(first).size(), 5u);
+  ASSERT_EQ(first.next_after_index(), 5u);
+  const asb::v1::AuditQueryResponse ahead = page(5, /*stored=*/true);
+  EXPECT_EQ(served_ahead(), before + 1);
+  // The same page parsed, and stored again without reading ahead (another request came
+  // between): the same entries.
+  const asb::v1::AuditQueryResponse parsed = page(5, /*stored=*/false);
+  expect_same(ahead, parsed);
+  expect_same(page(5, /*stored=*/true), parsed);
+  EXPECT_EQ(served_ahead(), before + 1);
+
+  // Page 1 again (page 2 is read ahead), then the case is erased from the log: page 2 shows it.
+  ASSERT_EQ(entries_of(page(0, /*stored=*/true)).size(), 5u);
+  asb::v1::Request erase;
+  erase.mutable_audit_erase()->set_case_id(kCase);
+  erase.mutable_audit_erase()->set_reference("DPO-2026-17");
+  auto erased = hub_->Call("audit", "hub-admin", erase);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  std::set<uint64_t> erased_entries(erased->audit_erase().erased().begin(),
+                                    erased->audit_erase().erased().end());
+  int in_page = 0;
+  for (const asb::v1::AuditEntry& e : entries_of(page(5, /*stored=*/true))) {
+    if (erased_entries.count(e.index()) != 0) {
+      ++in_page;
+      EXPECT_EQ(e.erased_by(), erased->audit_erase().erasure_index()) << e.index();
+      EXPECT_TRUE(e.record().case_id().empty()) << e.index();
+    }
+  }
+  EXPECT_GT(in_page, 0) << "the erasure should touch the second page";
 }
 
 }  // namespace
