@@ -209,19 +209,16 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditDaemon::Answer(
   return log_->Query(query);
 }
 
-void AuditDaemon::ReadAhead(const asb::v1::AuditQueryRequest& query,
-                            const asb::v1::AuditQueryResponse& answer) {
-  if (!AuditLog::IsStoredWalk(query) || answer.next_after_index() == 0) {
+void AuditDaemon::ReadAhead(const asb::v1::AuditQueryRequest& query, uint64_t next_after) {
+  if (!AuditLog::IsStoredWalk(query) || next_after == 0) {
     return;
   }
   asb::v1::AuditQueryRequest next = query;
-  next.set_after_index(answer.next_after_index());
-  runtime_->loop().RunAfter(std::chrono::milliseconds(0), [this, next = std::move(next)] {
-    auto page = log_->Query(next);
-    if (page.ok()) {
-      read_ahead_.emplace(next, *std::move(page));
-    }
-  });
+  next.set_after_index(next_after);
+  auto page = log_->Query(next);
+  if (page.ok()) {
+    read_ahead_.emplace(std::move(next), *std::move(page));
+  }
 }
 
 void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query) {
@@ -245,10 +242,12 @@ void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQue
   if (!runtime_->WriteOrReply(&batch, caller)) {
     return;
   }
-  ReadAhead(query, *result);
+  const uint64_t next_after = result->next_after_index();
   asb::v1::Response response;
   *response.mutable_audit() = std::move(*result);
   runtime_->server().Reply(caller, std::move(response));
+  // While the reply travels (libzmq's I/O thread) and the verifier hashes it.
+  ReadAhead(query, next_after);
 }
 
 void AuditDaemon::HandleTreeHead(const bus::Caller& caller,

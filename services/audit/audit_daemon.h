@@ -40,11 +40,11 @@ class AuditDaemon : public daemon::Daemon {
   void HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query);
   // The answer to `query`: the page read ahead for exactly it if there is one, else a query.
   absl::StatusOr<asb::v1::AuditQueryResponse> Answer(const asb::v1::AuditQueryRequest& query);
-  // After answering a stored walk (a verifier's page) with more to come, reads the next page in
-  // the loop's idle time, so that reading it overlaps sending this one (and the verifier's
-  // hashing). One page is kept; an erasure or expiry (which rewrite entries) drops it.
-  void ReadAhead(const asb::v1::AuditQueryRequest& query,
-                 const asb::v1::AuditQueryResponse& answer);
+  // After replying to a stored walk (a verifier's page) whose next page starts after
+  // `next_after` (0: none), reads that page at once, so that reading it overlaps sending this
+  // one (libzmq's I/O thread) and the verifier's hashing. One page is kept; an erasure or expiry
+  // (which rewrite entries) drops it.
+  void ReadAhead(const asb::v1::AuditQueryRequest& query, uint64_t next_after);
   void HandleTreeHead(const bus::Caller& caller, const asb::v1::AuditTreeHeadRequest& request);
   void HandleInclusion(const bus::Caller& caller,
                        const asb::v1::AuditInclusionProofRequest& request);
