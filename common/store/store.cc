@@ -220,6 +220,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   auto appended_hint = std::make_shared<SequenceSuffixPrefix>();
   for (const auto& name : names) {
     descriptors.emplace_back(name, cf_options);
+    if (auto size = options.memtable_bytes.find(name); size != options.memtable_bytes.end()) {
+      descriptors.back().options.write_buffer_size = size->second;
+    }
     if (std::find(options.appended_column_families.begin(), options.appended_column_families.end(),
                   name) != options.appended_column_families.end()) {
       descriptors.back().options.memtable_insert_with_hint_prefix_extractor = appended_hint;

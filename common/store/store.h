@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ struct StoreOptions {
   // (~250 bytes of memtable memory) that every insert looks up, so an index over many values
   // (case ids) is faster without.
   std::vector<std::string> appended_column_families;
+  // Memtable size of these column families, instead of the default 16 MiB. Small keys written
+  // at random places (an index by case id) insert faster into a smaller memtable, whose skiplist
+  // stays in cache (asb-audit's indexes: 4 MiB, +8% appends measured); each flush is smaller.
+  std::map<std::string, std::size_t> memtable_bytes;
 
   // Encryption at rest; nullptr stores values in plaintext. New values use the newest key.
   std::shared_ptr<const crypto::KeyRing> key_ring;

@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   o.isp_file = config.isp_file();
   o.column_families = AuditColumnFamilies();
   o.appended_column_families = AuditAppendedColumnFamilies();
+  o.memtable_bytes = AuditMemtableBytes();
   o.streams = {"audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();

@@ -183,6 +183,10 @@ std::vector<std::string> AuditColumnFamilies() {
 
 std::vector<std::string> AuditAppendedColumnFamilies() { return {kEntries, kMeta, kByAgency}; }
 
+std::map<std::string, std::size_t> AuditMemtableBytes() {
+  return {{kByCase, std::size_t{4} << 20}, {kBySubject, std::size_t{4} << 20}};
+}
+
 AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)
     : store_(store), clock_(std::move(clock)) {}
 

@@ -44,6 +44,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,9 @@ std::vector<std::string> AuditColumnFamilies();
 // Those of them whose keys end in a rising sequence number under few prefixes (entries, the
 // tree's hashes, the index by agency): StoreOptions.appended_column_families.
 std::vector<std::string> AuditAppendedColumnFamilies();
+// Memtable sizes of the families written at random places (the indexes by case and by
+// subject): StoreOptions.memtable_bytes.
+std::map<std::string, std::size_t> AuditMemtableBytes();
 
 // CanonicalEntryBytes() and LeafHash() are in services/audit/audit_verify.h.
 

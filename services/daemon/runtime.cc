@@ -174,6 +174,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   so.sync = !o.store.unsafe_no_sync();
   so.column_families = o.column_families;
   so.appended_column_families = o.appended_column_families;
+  so.memtable_bytes = o.memtable_bytes;
   if (std::find(o.streams.begin(), o.streams.end(), "audit") == o.streams.end()) {
     o.streams.push_back("audit");
   }

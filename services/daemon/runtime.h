@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,6 +48,8 @@ struct RuntimeOptions {
   std::vector<std::string> column_families;
   // Those of them written in key order within a prefix (StoreOptions.appended_column_families).
   std::vector<std::string> appended_column_families;
+  // Memtable sizes that differ from the default (StoreOptions.memtable_bytes).
+  std::map<std::string, std::size_t> memtable_bytes;
   // Streams it serves to other daemons ("audit" is always served).
   std::vector<std::string> streams;
 };

@@ -26,6 +26,7 @@ class AuditLogFixture : public ::testing::Test {
     options.sync = false;
     options.column_families = AuditColumnFamilies();
     options.appended_column_families = AuditAppendedColumnFamilies();
+    options.memtable_bytes = AuditMemtableBytes();
     auto store = store::Store::Open(options);
     ASB_ASSERT_OK(store);
     store_ = std::move(*store);

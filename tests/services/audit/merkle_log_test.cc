@@ -341,8 +341,9 @@ TEST_F(MerkleLogTest, StoredBytesOfAnotherShapeAreParsedAndChecked) {
   asb::v1::AuditEntry e;
   ASSERT_TRUE(e.ParseFromString(value));
   e.mutable_record()->set_actor("someone-else");
-  batch.Put("entries", store::EncodeSeq(14), std::string("\x08\x0e", 2) + e.SerializeAsString());
-  ASSERT_TRUE(store_->Write(&batch).ok());
+  store::Batch rewrite = store_->NewBatch();  // the store was reopened: a batch of the new one
+  rewrite.Put("entries", store::EncodeSeq(14), std::string("\x08\x0e", 2) + e.SerializeAsString());
+  ASSERT_TRUE(store_->Write(&rewrite).ok());
   Open();
   Outcome out = Verify(sth);
   EXPECT_THAT(out.status, StatusIsWith(absl::StatusCode::kDataLoss, "entry 14 was altered"));
