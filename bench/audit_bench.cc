@@ -138,12 +138,9 @@ struct Db {
     if (!db->keep) {
       std::filesystem::remove_all(db->path);
     }
-    asb::store::StoreOptions options;
+    asb::store::StoreOptions options = asb::audit::AuditStoreLayout();
     options.path = db->path;
     options.sync = sync;
-    options.column_families = asb::audit::AuditColumnFamilies();
-    options.appended_column_families = asb::audit::AuditAppendedColumnFamilies();
-    options.memtable_bytes = asb::audit::AuditMemtableBytes();
     if (encrypted) {
       // asb-audit's own at-rest settings, with a fresh key ring in the store's directory.
       const std::string ring = db->path + "-keys/at-rest-audit";

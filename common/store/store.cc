@@ -42,6 +42,10 @@ class SequenceSuffixPrefix : public rocksdb::SliceTransform {
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
 };
 
+bool Listed(const std::vector<std::string>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 bool IsLockError(const rocksdb::Status& status) {
   // RocksDB reports a held LOCK file as IOError: "lock hold by current process" (same process)
   // or "While lock file: …/LOCK: Resource temporarily unavailable" (another process).
@@ -181,18 +185,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &existing);
   if (listed.ok()) {
     for (const auto& name : existing) {
-      if (std::find(names.begin(), names.end(), name) == names.end()) {
+      if (!Listed(names, name)) {
         names.push_back(name);
       }
     }
   }  // else: a new database (or an unreadable one, which Open below reports).
   for (const auto& name : options.column_families) {
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
+    if (!Listed(names, name)) {
       names.push_back(name);
     }
   }
-  if (options.key_ring != nullptr &&
-      std::find(names.begin(), names.end(), kSubjectKeysColumnFamily) == names.end()) {
+  if (options.key_ring != nullptr && !Listed(names, kSubjectKeysColumnFamily)) {
     names.push_back(kSubjectKeysColumnFamily);
   }
 
@@ -218,13 +221,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.reserve(names.size());
   auto appended_hint = std::make_shared<SequenceSuffixPrefix>();
+  std::vector<bool> appended;  // parallel to names
   for (const auto& name : names) {
     descriptors.emplace_back(name, cf_options);
     if (auto size = options.memtable_bytes.find(name); size != options.memtable_bytes.end()) {
       descriptors.back().options.write_buffer_size = size->second;
     }
-    if (std::find(options.appended_column_families.begin(), options.appended_column_families.end(),
-                  name) != options.appended_column_families.end()) {
+    appended.push_back(Listed(options.appended_column_families, name));
+    if (appended.back()) {
       descriptors.back().options.memtable_insert_with_hint_prefix_extractor = appended_hint;
     }
     if (name == kSubjectKeysColumnFamily) {
@@ -251,17 +255,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   store->db_.reset(raw);
   store->names_ = std::move(names);
   store->handles_ = std::move(handles);
+  store->appended_ = std::move(appended);
   int encrypted = 0;
   for (const auto& name : store->names_) {
     const bool plain = options.key_ring == nullptr || name == kSubjectKeysColumnFamily ||
-                       std::find(options.plaintext_column_families.begin(),
-                                 options.plaintext_column_families.end(),
-                                 name) != options.plaintext_column_families.end();
+                       Listed(options.plaintext_column_families, name);
     store->encrypted_.push_back(!plain);
     encrypted += plain ? 0 : 1;
-    store->appended_.push_back(std::find(options.appended_column_families.begin(),
-                                         options.appended_column_families.end(),
-                                         name) != options.appended_column_families.end());
   }
   {
     absl::MutexLock lock(&store->mu_);

@@ -50,9 +50,7 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   o.store = config.store();
   o.server = config.server();
   o.isp_file = config.isp_file();
-  o.column_families = AuditColumnFamilies();
-  o.appended_column_families = AuditAppendedColumnFamilies();
-  o.memtable_bytes = AuditMemtableBytes();
+  o.layout = AuditStoreLayout();
   o.streams = {"audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();

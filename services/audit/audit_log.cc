@@ -175,16 +175,14 @@ std::string Shorten(absl::string_view value) {
 
 }  // namespace
 
-std::vector<std::string> AuditColumnFamilies() {
-  return {
+store::StoreOptions AuditStoreLayout() {
+  store::StoreOptions options;
+  options.column_families = {
       kEntries,  kByCase, kByAgency, kMeta, stream::kOffsetsColumnFamily, kAuditStreamColumnFamily,
       kBySubject};
-}
-
-std::vector<std::string> AuditAppendedColumnFamilies() { return {kEntries, kMeta, kByAgency}; }
-
-std::map<std::string, std::size_t> AuditMemtableBytes() {
-  return {{kByCase, std::size_t{4} << 20}, {kBySubject, std::size_t{4} << 20}};
+  options.appended_column_families = {kEntries, kMeta, kByAgency};
+  options.memtable_bytes = {{kByCase, std::size_t{4} << 20}, {kBySubject, std::size_t{4} << 20}};
+  return options;
 }
 
 AuditLog::AuditLog(store::Store* store, std::function<absl::Time()> clock)

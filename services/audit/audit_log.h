@@ -6,7 +6,7 @@
 // (Expire) and a person's data can be erased (Erase) without breaking verification: the tree's
 // hashes stay.
 //
-// Layout in the daemon's Store (column families from AuditColumnFamilies()):
+// Layout in the daemon's Store (AuditStoreLayout()):
 //   "entries"   EncodeSeq(index)                          → AuditEntry
 //   "by_case"   case_id + '\0' + EncodeSeq(index)         → ""
 //   "by_agency" agency  + '\0' + EncodeSeq(index)         → ""  (actor_agency and
@@ -44,7 +44,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,14 +60,11 @@
 
 namespace asb::audit {
 
-// Column families asb-audit's Store must open.
-std::vector<std::string> AuditColumnFamilies();
-// Those of them whose keys end in a rising sequence number under few prefixes (entries, the
-// tree's hashes, the index by agency): StoreOptions.appended_column_families.
-std::vector<std::string> AuditAppendedColumnFamilies();
-// Memtable sizes of the families written at random places (the indexes by case and by
-// subject): StoreOptions.memtable_bytes.
-std::map<std::string, std::size_t> AuditMemtableBytes();
+// The layout of asb-audit's Store (set path and sync): the column families it opens; as
+// appended families those whose keys end in a rising sequence number under few prefixes
+// (entries, the tree's hashes, the index by agency); 4 MiB memtables for the indexes written at
+// random places (by case, by subject).
+store::StoreOptions AuditStoreLayout();
 
 // CanonicalEntryBytes() and LeafHash() are in services/audit/audit_verify.h.
 

@@ -540,10 +540,6 @@ inline absl::Status FeedEntries(
     uint64_t tree_size,
     const std::function<absl::StatusOr<asb::v1::AuditQueryResponse>(uint64_t after_index)>& fetch,
     LogVerifier* verifier, bool partial = false) {
-  // The page after `page` would start after its next_after_index; 0: there is none.
-  auto next_after = [](const asb::v1::AuditQueryResponse& page, uint64_t after) -> uint64_t {
-    return page.next_after_index() > after ? page.next_after_index() : 0;
-  };
   uint64_t after = verifier->size();
   if (after >= tree_size) {
     return verifier->Finish(partial);
@@ -553,7 +549,9 @@ inline absl::Status FeedEntries(
     if (!page.ok()) {
       return page.status();
     }
-    const uint64_t following = next_after(*page, after);
+    // The next page starts after this one's next_after_index (0, or not past `after`: none).
+    const uint64_t following = page->next_after_index() > after ? page->next_after_index() : 0;
+    // A std::async future waits for its task when destroyed: no return leaves `fetch` running.
     std::future<absl::StatusOr<asb::v1::AuditQueryResponse>> prefetch;
     if (following != 0 && following < tree_size) {
       prefetch = std::async(std::launch::async, fetch, following);
@@ -572,15 +570,9 @@ inline absl::Status FeedEntries(
                                            " is malformed (not a StoredAuditEntries)"));
     }
     if (!s.ok()) {
-      if (prefetch.valid()) {
-        prefetch.wait();  // `fetch` may refer to the caller's state
-      }
       return s;
     }
     if (!prefetch.valid() || verifier->size() >= tree_size) {
-      if (prefetch.valid()) {
-        prefetch.wait();
-      }
       break;
     }
     page = prefetch.get();

@@ -169,12 +169,9 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
                      rt->policy_->version().substr(0, 12));
   ASB_ASSIGN_OR_RETURN(rt->keys_, bus::LoadKeyFile(o.server.key_file(), /*require_secret=*/true));
 
-  store::StoreOptions so;
+  store::StoreOptions so = o.layout;
   so.path = o.store.path();
   so.sync = !o.store.unsafe_no_sync();
-  so.column_families = o.column_families;
-  so.appended_column_families = o.appended_column_families;
-  so.memtable_bytes = o.memtable_bytes;
   if (std::find(o.streams.begin(), o.streams.end(), "audit") == o.streams.end()) {
     o.streams.push_back("audit");
   }

@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,12 +43,9 @@ struct RuntimeOptions {
   asb::config::v1::StoreConfig store;
   asb::config::v1::ServerConfig server;
   std::string isp_file;
-  // Column families of the daemon's store (LogColumnFamily(name) for each stream it serves).
-  std::vector<std::string> column_families;
-  // Those of them written in key order within a prefix (StoreOptions.appended_column_families).
-  std::vector<std::string> appended_column_families;
-  // Memtable sizes that differ from the default (StoreOptions.memtable_bytes).
-  std::map<std::string, std::size_t> memtable_bytes;
+  // The daemon's store layout: its column families and their tuning (path, sync and
+  // encryption come from `store`; LogColumnFamily(name) of each stream it serves is added).
+  store::StoreOptions layout;
   // Streams it serves to other daemons ("audit" is always served).
   std::vector<std::string> streams;
 };

@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   o.store = config.store();
   o.server = config.server();
   o.isp_file = config.isp_file();
-  o.column_families = NotifyColumnFamilies();
+  o.layout.column_families = NotifyColumnFamilies();
   o.streams = {"audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();

@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
   o.store = config.store();
   o.server = config.server();
   o.isp_file = config.isp_file();
-  o.column_families = SharingColumnFamilies();
+  o.layout.column_families = SharingColumnFamilies();
   o.streams = {"disclosures", "audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();

@@ -21,12 +21,9 @@ class AuditLogFixture : public ::testing::Test {
   void Open() {
     log_.reset();
     store_.reset();
-    store::StoreOptions options;
+    store::StoreOptions options = AuditStoreLayout();
     options.path = dir_.Sub("db");
     options.sync = false;
-    options.column_families = AuditColumnFamilies();
-    options.appended_column_families = AuditAppendedColumnFamilies();
-    options.memtable_bytes = AuditMemtableBytes();
     auto store = store::Store::Open(options);
     ASB_ASSERT_OK(store);
     store_ = std::move(*store);
