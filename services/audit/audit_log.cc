@@ -103,6 +103,17 @@ void ForEachIndexKey(const asb::v1::AuditRecord& r, uint64_t index, F&& f) {
   }
 }
 
+// Positions `it` at the last key starting with `prefix` (or wherever before it: the caller
+// checks the prefix): seeks to the prefix's successor and steps back.
+void SeekToLastWithPrefix(rocksdb::Iterator* it, std::string_view prefix) {
+  std::string end(prefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  it->SeekForPrev(rocksdb::Slice(end));
+  if (it->Valid() && it->key().ToStringView() == end) {
+    it->Prev();
+  }
+}
+
 absl::StatusOr<uint64_t> ReadSeq(const store::Store& store, const char* key) {
   std::string value;
   absl::Status s = store.Get(kMeta, key, &value);
@@ -194,12 +205,7 @@ absl::Status AuditLog::Load() {
   uint64_t size = 0;
   {
     auto it = store_->NewIterator(kMeta);
-    std::string end(kLeafPrefix);
-    end.back() = static_cast<char>(end.back() + 1);
-    it->SeekForPrev(rocksdb::Slice(end));
-    if (it->Valid() && it->key().ToStringView() == end) {
-      it->Prev();
-    }
+    SeekToLastWithPrefix(it.get(), kLeafPrefix);
     if (!it->status().ok()) {
       return store::FromRocks(it->status(), "audit meta");
     }
@@ -634,13 +640,7 @@ absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditLog::TreeHeadAt(
 
 absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditLog::LatestTreeHead() const {
   auto it = store_->NewIterator(kMeta);
-  // The last key with the prefix: seek to the prefix's successor and step back.
-  std::string end(kTreeHeadPrefix);
-  end.back() = static_cast<char>(end.back() + 1);
-  it->SeekForPrev(rocksdb::Slice(end));
-  if (it->Valid() && it->key().ToStringView() == end) {
-    it->Prev();
-  }
+  SeekToLastWithPrefix(it.get(), kTreeHeadPrefix);
   if (!it->status().ok()) {
     return store::FromRocks(it->status(), "audit tree heads");
   }
