@@ -1,6 +1,7 @@
 #include "common/store/store.h"
 
 #include <algorithm>
+#include <future>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -281,6 +282,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 }
 
 Store::~Store() {
+  // A deferred batch's flush finishes; its callbacks (whose owners may be gone) do not run.
+  deferred_.reset();
   if (db_ == nullptr) {
     return;
   }
@@ -310,20 +313,27 @@ rocksdb::ColumnFamilyHandle* Store::Handle(std::string_view cf) const {
   return nullptr;
 }
 
-absl::Status Store::Write(Batch* batch) {
-  // Take the callbacks out first so the batch is empty and reusable whatever they do.
-  auto on_commit = std::move(batch->on_commit_);
-  auto on_abort = std::move(batch->on_abort_);
-  batch->on_commit_.clear();
-  batch->on_abort_.clear();
+namespace {
 
-  absl::Status status = fault_ ? fault_() : absl::OkStatus();
+void RunAll(const std::vector<std::function<void()>>& fns) {
+  for (const auto& fn : fns) {
+    fn();
+  }
+}
+
+}  // namespace
+
+absl::Status Store::Apply(Batch* batch, bool sync) {
+  absl::Status status = failed_;
+  if (status.ok() && fault_) {
+    status = fault_();
+  }
   if (status.ok() && !batch->error_.ok()) {
     status = batch->error_;
   }
   if (status.ok() && batch->batch_.Count() > 0) {
     rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync;
+    write_options.sync = sync;
     status = FromRocks(db_->Write(write_options, &batch->batch_), "write");
   }
   batch->batch_.Clear();
@@ -336,17 +346,80 @@ absl::Status Store::Write(Batch* batch) {
     }
   }
   internal::ForgetDataKeys(&batch->new_keys_);
-
   if (!status.ok()) {
     SPDLOG_LOGGER_WARN(Logger(), "write to {} failed: {}", options_.path, status.ToString());
-    for (auto& fn : on_abort) {
-      fn();
-    }
+  }
+  return status;
+}
+
+absl::Status Store::Write(Batch* batch) {
+  // Take the callbacks out first so the batch is empty and reusable whatever they do.
+  Deferred d;
+  d.on_commit = std::exchange(batch->on_commit_, {});
+  d.on_abort = std::exchange(batch->on_abort_, {});
+  absl::Status status = Settle();
+  if (status.ok()) {
+    status = Apply(batch, options_.sync);
+  } else {
+    Apply(batch, false).IgnoreError();  // fails (the store has failed); clears the batch
+  }
+  RunAll(status.ok() ? d.on_commit : d.on_abort);
+  return status;
+}
+
+absl::Status Store::WriteDeferred(Batch* batch) {
+  if (!options_.sync) {
+    return Write(batch);
+  }
+  Deferred d;
+  d.on_commit = std::exchange(batch->on_commit_, {});
+  d.on_abort = std::exchange(batch->on_abort_, {});
+  absl::Status status = Apply(batch, false);
+  if (status.ok()) {
+    d.flushed = std::async(std::launch::async, [this] {
+      absl::Status s = flush_fault_ ? flush_fault_() : absl::OkStatus();
+      return s.ok() ? FromRocks(db_->SyncWAL(), "flushing the write-ahead log") : s;
+    });
+  }
+  // The earlier batch's callbacks run first (it was written first). Its flush has had this
+  // batch's write to run in.
+  std::optional<Deferred> earlier = std::exchange(deferred_, std::nullopt);
+  if (status.ok()) {
+    deferred_ = std::move(d);
+  }
+  absl::Status earlier_status = earlier ? Finish(std::move(*earlier)) : absl::OkStatus();
+  if (!status.ok()) {
+    RunAll(d.on_abort);
     return status;
   }
-  for (auto& fn : on_commit) {
-    fn();
+  // This batch's own write succeeded; if the earlier flush failed, Settle aborts it too.
+  return earlier_status.ok() ? absl::OkStatus() : Settle();
+}
+
+absl::Status Store::Settle() {
+  if (!deferred_) {
+    return failed_;
   }
+  Deferred d = std::move(*deferred_);
+  deferred_.reset();
+  return Finish(std::move(d));
+}
+
+absl::Status Store::Finish(Deferred d) {
+  absl::Status status = d.flushed.valid() ? d.flushed.get() : absl::OkStatus();
+  if (!status.ok() && failed_.ok()) {
+    SPDLOG_LOGGER_CRITICAL(Logger(),
+                           "store {}: flushing the write-ahead log failed ({}): no further "
+                           "writes; restart the daemon",
+                           options_.path, status.ToString());
+    failed_ = status;
+  }
+  // Once a flush failed, later batches may not be on disk either (and an earlier one is not).
+  if (!failed_.ok()) {
+    RunAll(d.on_abort);
+    return failed_;
+  }
+  RunAll(d.on_commit);
   return absl::OkStatus();
 }
 

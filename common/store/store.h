@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -163,6 +164,24 @@ class Store {
   // a full disk or I/O error: retry later). The batch is left empty either way.
   absl::Status Write(Batch* batch);
 
+  // Group commit with the disk flush overlapped (a store opened with sync; otherwise this is
+  // Write): writes the batch atomically and returns before it is on disk — readers of the store
+  // see it at once, so callers must not publish it before its OnCommit callbacks run. Its flush
+  // (fsync of the WAL) runs on another thread while the caller goes on, e.g. with the next
+  // batch; its callbacks run later, in order, on the caller's thread: from the next
+  // WriteDeferred (after that batch is written, so one batch's flush overlaps the next one's
+  // write), or Write, or Settle. On an error writing it, returns it and runs its OnAbort
+  // callbacks (after any earlier batch's). A failed flush fails the store for good: that
+  // batch's and every later batch's OnAbort callbacks run, and every later write returns the
+  // error (restart the daemon: what is on disk is consistent, and the batches are re-fetched).
+  absl::Status WriteDeferred(Batch* batch);
+  // Waits until the deferred batch (if any) is on disk and runs its callbacks. Returns the
+  // flush's error if it failed (or failed before). Write calls it first, so a synchronous
+  // write's callbacks never overtake a deferred one's — and so a deferred batch's callbacks may
+  // run inside any caller's Write: they must only update their owner's state (no writes, no
+  // calls back into code that may be mid-way); post anything more to the loop.
+  absl::Status Settle();
+
   // kNotFound if absent.
   absl::Status Get(std::string_view cf, std::string_view key, std::string* value) const;
 
@@ -199,9 +218,14 @@ class Store {
   bool HasColumnFamily(std::string_view cf) const;
   const std::string& path() const { return options_.path; }
 
-  // Test seam: when set, Write() calls it first and fails with its status if not OK (full disk,
-  // I/O error) without writing anything.
+  // Test seam: when set, Write() and WriteDeferred() call it first and fail with its status if not
+  // OK (full disk, I/O error) without writing anything.
   void SetWriteFaultForTest(std::function<absl::Status()> fault) { fault_ = std::move(fault); }
+  // Test seam: when set, a deferred batch's flush calls it (on the flush thread) and fails with
+  // its status if not OK.
+  void SetFlushFaultForTest(std::function<absl::Status()> fault) {
+    flush_fault_ = std::move(fault);
+  }
 
   // The stored bytes as on disk (encrypted in an encrypted column family: Get decrypts them).
   // kNotFound if absent.
@@ -237,6 +261,20 @@ class Store {
   std::vector<bool> encrypted_;  // parallel to names_
   std::vector<bool> appended_;   // parallel to names_
   std::function<absl::Status()> fault_;
+  std::function<absl::Status()> flush_fault_;
+
+  // The batch written by WriteDeferred whose flush may still run, and its callbacks.
+  struct Deferred {
+    std::future<absl::Status> flushed;
+    std::vector<std::function<void()>> on_commit;
+    std::vector<std::function<void()>> on_abort;
+  };
+  // Writes the batch (without its callbacks, which the caller took out); fsync if `sync`.
+  absl::Status Apply(Batch* batch, bool sync);
+  // Runs `d`'s callbacks once its flush is done; the flush's status (or the store's failure).
+  absl::Status Finish(Deferred d);
+  std::optional<Deferred> deferred_;
+  absl::Status failed_;  // a deferred flush failed: every later write fails with this
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const crypto::KeyRing> ring_ ABSL_GUARDED_BY(mu_);

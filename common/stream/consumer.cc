@@ -39,6 +39,11 @@ Consumer::~Consumer() {
   if (retry_timer_ != 0) {
     loop_->CancelTimer(retry_timer_);
   }
+  if (settle_timer_ != 0) {
+    loop_->CancelTimer(settle_timer_);
+  }
+  // A batch still being flushed commits (its callbacks use this consumer) or aborts now.
+  Settle();
   // Destroying the client cancels its pending requests: no callback runs after this.
   hints_.reset();
   client_.reset();
@@ -71,6 +76,7 @@ absl::Status Consumer::Start() {
   } else {
     return got;
   }
+  applied_ = offset_;
 
   bus::ClientOptions client_options;
   client_options.endpoint = options_.api_endpoint;
@@ -92,7 +98,7 @@ absl::Status Consumer::Start() {
           }
           upstream_head_ = std::max(upstream_head_, head);
           hinted_head_ = std::max(hinted_head_, head);
-          if (head > offset_) {
+          if (head > applied_) {
             MaybeFetch();
           }
         }));
@@ -113,7 +119,8 @@ void Consumer::MaybeFetch() {
   asb::v1::Request request;
   asb::v1::FetchRequest* fetch = request.mutable_fetch();
   fetch->set_stream(options_.stream);
-  fetch->set_from_seq(offset_ + 1);
+  fetch->set_from_seq(applied_ + 1);
+  fetch->set_committed_seq(offset_);
   fetch->set_max_records(options_.batch);
   in_flight_ = true;
   hinted_head_ = 0;
@@ -138,8 +145,20 @@ void Consumer::Backoff() {
   });
 }
 
+void Consumer::Settle() {
+  if (absl::Status s = store_->Settle(); !s.ok()) {
+    SPDLOG_LOGGER_WARN(Logger(), "[{}] a batch did not reach the disk ({}); refetching from {}",
+                       Tag(), s.ToString(), applied_ + 1);
+  }
+}
+
 void Consumer::HandleResponse(absl::StatusOr<asb::v1::Response> response) {
   in_flight_ = false;
+  // Unless this reply brings records (whose write overlaps the last batch's flush), the last
+  // batch commits now.
+  if (!response.ok() || !response->has_fetch() || response->fetch().records().empty()) {
+    Settle();
+  }
   absl::Status status = response.ok() ? FromProto(response->status()) : response.status();
   if (absl::IsOutOfRange(status) && response.ok() && response->has_fetch()) {
     JumpTo(response->fetch().first_retained());
@@ -170,19 +189,20 @@ void Consumer::HandleResponse(absl::StatusOr<asb::v1::Response> response) {
   const asb::v1::FetchResponse& fetch = response->fetch();
   upstream_head_ = fetch.head();
   if (fetch.records().empty()) {
-    if (fetch.head() < offset_) {
+    if (fetch.head() < applied_) {
       SPDLOG_LOGGER_ERROR(Logger(),
                           "[{}] upstream head {} is below our offset {}: was its store replaced?",
-                          Tag(), fetch.head(), offset_);
+                          Tag(), fetch.head(), applied_);
     }
   } else if (!ApplyRecords(fetch)) {
+    Settle();
     Backoff();
     return;
   }
   // More is there (or a hint during the fetch says so): fetch again at once. An empty reply
   // only refetches on a newer hint, so a confused upstream cannot make this spin.
-  const bool progress = !fetch.records().empty() && fetch.head() > offset_;
-  if (progress || hinted_head_ > std::max(offset_, fetch.head())) {
+  const bool progress = !fetch.records().empty() && fetch.head() > applied_;
+  if (progress || hinted_head_ > std::max(applied_, fetch.head())) {
     MaybeFetch();
   }
 }
@@ -190,9 +210,9 @@ void Consumer::HandleResponse(absl::StatusOr<asb::v1::Response> response) {
 bool Consumer::ApplyRecords(const asb::v1::FetchResponse& fetch) {
   const auto& records = fetch.records();
   for (int i = 0; i < records.size(); ++i) {
-    if (records[i].seq() != offset_ + 1 + static_cast<uint64_t>(i)) {
+    if (records[i].seq() != applied_ + 1 + static_cast<uint64_t>(i)) {
       SPDLOG_LOGGER_WARN(Logger(), "[{}] upstream sent record {} where {} was expected", Tag(),
-                         records[i].seq(), offset_ + 1 + i);
+                         records[i].seq(), applied_ + 1 + i);
       return false;
     }
   }
@@ -228,34 +248,66 @@ bool Consumer::ApplyRecords(const asb::v1::FetchResponse& fetch) {
     return false;
   }
   batch.Put(kOffsetsColumnFamily, OffsetKey(), store::EncodeSeq(last));
-  absl::Status written = store_->Write(&batch);
+  // Skipped records are reported once the batch is on disk (the reply is gone by then).
+  std::vector<std::pair<asb::v1::Envelope, absl::Status>> skipped_records;
+  skipped_records.reserve(skipped.size());
+  for (auto& [i, s] : skipped) {
+    skipped_records.emplace_back(records[i], std::move(s));
+  }
+  batch.OnCommit([this, first, last, skipped_records = std::move(skipped_records)]() mutable {
+    offset_ = last;
+    ++batches_;
+    skipped_ += skipped_records.size();
+    SPDLOG_LOGGER_DEBUG(Logger(), "[{}] committed {}..{}", Tag(), first, last);
+    // The owner's hooks may write to the store themselves: they run from the loop, never inside
+    // whichever write commits this batch (another handler's Write settles it).
+    if (skipped_records.empty() && !on_committed_) {
+      return;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    loop_->RunAfter(std::chrono::milliseconds(0),
+                    [this, alive, last, skipped_records = std::move(skipped_records)] {
+                      if (alive.expired()) {
+                        return;
+                      }
+                      for (const auto& [record, s] : skipped_records) {
+                        SPDLOG_LOGGER_WARN(Logger(), "[{}] record {} skipped: {}", Tag(),
+                                           record.seq(), s.ToString());
+                        if (on_skipped_) {
+                          on_skipped_(record, s);
+                        }
+                      }
+                      if (on_committed_) {
+                        on_committed_(last);
+                      }
+                    });
+  });
+  // Not on disk after all: fetched again from here.
+  batch.OnAbort([this, first] { applied_ = std::min(applied_, first - 1); });
+  // The previous batch's flush overlaps this write; its callbacks run in it, this one's in the
+  // next (or in Settle: when a fetch brings nothing new, or soon after, by a timer).
+  absl::Status written = store_->WriteDeferred(&batch);
   if (!written.ok()) {
     SPDLOG_LOGGER_WARN(Logger(), "[{}] committing records {}..{} failed ({}); retrying in {} ms",
                        Tag(), first, last, written.ToString(), options_.poll_interval.count());
     return false;
   }
-  offset_ = last;
-  ++batches_;
-  skipped_ += skipped.size();
-  SPDLOG_LOGGER_DEBUG(Logger(), "[{}] committed {}..{}", Tag(), first, last);
-  for (const auto& [i, s] : skipped) {
-    SPDLOG_LOGGER_WARN(Logger(), "[{}] record {} skipped: {}", Tag(), records[i].seq(),
-                       s.ToString());
-    if (on_skipped_) {
-      on_skipped_(records[i], s);
-    }
+  applied_ = std::max(applied_, last);
+  if (settle_timer_ != 0) {
+    loop_->CancelTimer(settle_timer_);
   }
-  if (on_committed_) {
-    on_committed_(offset_);
-  }
+  settle_timer_ = loop_->RunAfter(kSettleAfter, [this] {
+    settle_timer_ = 0;
+    Settle();
+  });
   return true;
 }
 
 void Consumer::JumpTo(uint64_t first_retained) {
-  if (first_retained <= offset_ + 1) {
+  if (first_retained <= applied_ + 1) {
     // Out of range yet our next record is retained: the upstream is inconsistent; wait.
     SPDLOG_LOGGER_WARN(Logger(), "[{}] upstream says {} is below retention but keeps from {}",
-                       Tag(), offset_ + 1, first_retained);
+                       Tag(), applied_ + 1, first_retained);
     Backoff();
     return;
   }
@@ -275,6 +327,7 @@ void Consumer::JumpTo(uint64_t first_retained) {
                       Tag(), offset_ + 1, new_offset, first_retained);
   lost_ += new_offset - offset_;
   offset_ = new_offset;
+  applied_ = new_offset;
   if (on_committed_) {
     on_committed_(offset_);
   }

@@ -3,7 +3,9 @@
 // Pulls one stream of an upstream daemon and applies it exactly once: for each fetched batch it
 // calls Apply for every record with one Batch, adds its own offset to that Batch, and writes it
 // (one fsync). A crash anywhere either loses the whole batch (re-fetched) or keeps it all
-// (offset moved): nothing is lost and nothing applied twice. Hints from the upstream's PUB make
+// (offset moved): nothing is lost and nothing applied twice. The fsync of one batch overlaps
+// fetching and writing the next (Store::WriteDeferred): a batch's OnCommit callbacks — and
+// offset(), OnCommitted, OnSkipped — come once it is on disk. Hints from the upstream's PUB make
 // it fetch at once; it also polls, since PUB may drop.
 
 #include <chrono>
@@ -66,11 +68,12 @@ class Consumer {
   // endpoints or keys.
   absl::Status Start();
 
-  // After a batch commits (in the loop), e.g. to wake other work.
+  // After a batch commits (from the loop, soon after — never inside the store write that
+  // committed it, so they may write themselves), e.g. to wake other work.
   void OnCommitted(std::function<void(uint64_t offset)> fn) { on_committed_ = std::move(fn); }
   void OnSkipped(SkippedFn fn) { on_skipped_ = std::move(fn); }
 
-  // Highest sequence number applied and committed.
+  // Highest sequence number applied and committed (on disk).
   uint64_t offset() const { return offset_; }
   // The upstream head as last seen.
   uint64_t upstream_head() const { return upstream_head_; }
@@ -91,6 +94,8 @@ class Consumer {
   bool ApplyRecords(const asb::v1::FetchResponse& fetch);
   // Moves the offset to first_retained - 1 after a kOutOfRange reply.
   void JumpTo(uint64_t first_retained);
+  // Commits the batch whose flush may still run (Store::Settle).
+  void Settle();
   // Waits poll_interval before the next fetch.
   void Backoff();
   std::string OffsetKey() const;
@@ -105,7 +110,8 @@ class Consumer {
   std::function<void(uint64_t)> on_committed_;
   std::unique_ptr<bus::AsyncClient> client_;
   std::unique_ptr<bus::HintSubscriber> hints_;
-  uint64_t offset_ = 0;
+  uint64_t offset_ = 0;   // committed
+  uint64_t applied_ = 0;  // written (maybe not yet on disk): the next fetch starts after it
   uint64_t upstream_head_ = 0;
   uint64_t skipped_ = 0;
   uint64_t lost_ = 0;
@@ -113,6 +119,9 @@ class Consumer {
   bool in_flight_ = false;
   uint64_t poll_timer_ = 0;
   uint64_t retry_timer_ = 0;
+  uint64_t settle_timer_ = 0;
+  // A written batch commits at the latest this long after its write when no reply came.
+  static constexpr std::chrono::milliseconds kSettleAfter{2};
   uint64_t hinted_head_ = 0;  // highest hint since the last fetch was sent
   bus::Clock::time_point backoff_until_{};
   int failures_ = 0;             // consecutive failed fetches (logged at warn only on the first)

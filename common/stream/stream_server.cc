@@ -87,9 +87,12 @@ void StreamServer::HandleFetch(const bus::Caller& caller, const asb::v1::FetchRe
   if (auto r = retention_.find(log->name()); r != retention_.end()) {
     const auto& consumers = r->second.policy.consumers;
     if (std::find(consumers.begin(), consumers.end(), caller.principal.name) != consumers.end()) {
-      // Everything below from_seq is committed by this consumer (it asks only after committing).
+      // What this consumer has on disk: committed_seq, else everything below from_seq.
+      const uint64_t committed = request.has_committed_seq()
+                                     ? std::min(request.committed_seq(), request.from_seq() - 1)
+                                     : request.from_seq() - 1;
       uint64_t& position = r->second.positions[caller.principal.name];
-      position = std::max(position, std::min(request.from_seq() - 1, log->head()));
+      position = std::max(position, std::min(committed, log->head()));
     }
   }
   fetch->mutable_records()->Reserve(static_cast<int>(records.size()));

@@ -280,7 +280,14 @@ absl::Status Runtime::Start(Handler handler) {
   return absl::OkStatus();
 }
 
-void Runtime::Run() { loop_.Run(); }
+void Runtime::Run() {
+  loop_.Run();
+  // The last deferred batch (a consumer's) commits while everything its callbacks use is alive.
+  if (absl::Status s = store_->Settle(); !s.ok()) {
+    SPDLOG_LOGGER_ERROR(log::Get("daemon"), "the last batch did not reach the disk: {}",
+                        s.ToString());
+  }
+}
 
 absl::Status Runtime::Reload() {
   static auto* lg = log::Get("daemon");

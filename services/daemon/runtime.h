@@ -71,7 +71,8 @@ class Runtime {
   // `handler`.
   absl::Status Start(Handler handler);
 
-  // Runs until Stop() (SIGTERM) — also reloads the ISP when RequestReload() was called.
+  // Runs until Stop() (SIGTERM) — also reloads the ISP when RequestReload() was called — and
+  // then commits the last deferred batch (Store::Settle).
   void Run();
   void Stop() { loop_.Stop(); }
   // Safe from a signal handler: the reload happens in the loop.

@@ -185,6 +185,109 @@ TEST_F(StoreTest, FaultAbortsWholeBatchAndRunsAbortCallbacks) {
   EXPECT_TRUE(Keys(store.get(), "b").empty());
 }
 
+// A deferred batch (sync store) is visible at once; its callbacks run only after the next
+// batch is written (whose write its flush overlaps), or at Settle — always in write order, and
+// before a synchronous write's.
+TEST_F(StoreTest, DeferredBatchesCommitInOrderAfterTheNextWriteOrSettle) {
+  StoreOptions options = Options();
+  options.sync = true;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> events;
+  auto write = [&](const std::string& name, bool deferred) {
+    Batch batch = store->NewBatch();
+    batch.Put("a", name, "v");
+    batch.OnCommit([&events, name] { events.push_back(name); });
+    batch.OnAbort([&events, name] { events.push_back("abort " + name); });
+    return deferred ? store->WriteDeferred(&batch) : store->Write(&batch);
+  };
+  ASB_ASSERT_OK(write("b1", true));
+  EXPECT_TRUE(events.empty());
+  EXPECT_THAT(Keys(store.get(), "a"), ::testing::ElementsAre("b1"));  // readable already
+  ASB_ASSERT_OK(write("b2", true));
+  EXPECT_THAT(events, ::testing::ElementsAre("b1"));
+  ASB_ASSERT_OK(write("b3", false));  // synchronous: b2's callbacks first
+  EXPECT_THAT(events, ::testing::ElementsAre("b1", "b2", "b3"));
+  ASB_ASSERT_OK(write("b4", true));
+  ASB_ASSERT_OK(store->Settle());
+  EXPECT_THAT(events, ::testing::ElementsAre("b1", "b2", "b3", "b4"));
+  ASB_ASSERT_OK(store->Settle());  // nothing pending: a no-op
+  EXPECT_EQ(events.size(), 4u);
+
+  // A deferred batch left pending when the store closes is on disk afterwards (its callbacks,
+  // whose owners may be gone, do not run).
+  ASB_ASSERT_OK(write("b5", true));
+  store.reset();
+  EXPECT_EQ(events.size(), 4u);
+  store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(Keys(store.get(), "a"), ::testing::ElementsAre("b1", "b2", "b3", "b4", "b5"));
+}
+
+// A deferred batch that cannot be written aborts at once, after the earlier batch commits.
+TEST_F(StoreTest, DeferredWriteFailureAbortsAfterTheEarlierBatchCommits) {
+  StoreOptions options = Options();
+  options.sync = true;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> events;
+  Batch first = store->NewBatch();
+  first.Put("a", "k1", "v");
+  first.OnCommit([&] { events.push_back("commit 1"); });
+  ASB_ASSERT_OK(store->WriteDeferred(&first));
+  store->SetWriteFaultForTest([] { return absl::UnavailableError("disk full (injected)"); });
+  Batch second = store->NewBatch();
+  second.Put("a", "k2", "v");
+  second.OnCommit([&] { events.push_back("commit 2"); });
+  second.OnAbort([&] { events.push_back("abort 2"); });
+  EXPECT_THAT(store->WriteDeferred(&second),
+              StatusIsWith(absl::StatusCode::kUnavailable, "disk full"));
+  EXPECT_THAT(events, ::testing::ElementsAre("commit 1", "abort 2"));
+  EXPECT_THAT(Keys(store.get(), "a"), ::testing::ElementsAre("k1"));
+  // The store still works once the fault clears.
+  store->SetWriteFaultForTest(nullptr);
+  Batch third = store->NewBatch();
+  third.Put("a", "k3", "v");
+  ASB_ASSERT_OK(store->WriteDeferred(&third));
+  ASB_ASSERT_OK(store->Settle());
+}
+
+// A failed flush fails the store: that batch and the one written after it (before the failure
+// was known) abort, and every later write fails with the flush's error.
+TEST_F(StoreTest, FailedFlushAbortsThatAndLaterBatchesAndFailsTheStore) {
+  StoreOptions options = Options();
+  options.sync = true;
+  auto store = OpenOrDie(options);
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> events;
+  auto batch_named = [&](const std::string& name) {
+    Batch batch = store->NewBatch();
+    batch.Put("a", name, "v");
+    batch.OnCommit([&events, name] { events.push_back("commit " + name); });
+    batch.OnAbort([&events, name] { events.push_back("abort " + name); });
+    return batch;
+  };
+  Batch b1 = batch_named("1");
+  ASB_ASSERT_OK(store->WriteDeferred(&b1));
+  ASB_ASSERT_OK(store->Settle());  // no flush runs while the seam is set
+  store->SetFlushFaultForTest([] { return absl::DataLossError("fsync: I/O error (injected)"); });
+  Batch b2 = batch_named("2");
+  ASB_ASSERT_OK(store->WriteDeferred(&b2));  // written; its flush fails
+  EXPECT_THAT(events, ::testing::ElementsAre("commit 1"));
+  Batch b3 = batch_named("3");
+  EXPECT_THAT(store->WriteDeferred(&b3), StatusIsWith(absl::StatusCode::kDataLoss, "fsync"));
+  EXPECT_THAT(events, ::testing::ElementsAre("commit 1", "abort 2", "abort 3"));
+  ASSERT_THAT(store->Settle(), StatusIs(absl::StatusCode::kDataLoss));  // nothing pending
+  store->SetFlushFaultForTest(nullptr);                                 // the store stays failed
+  Batch b4 = batch_named("4");
+  EXPECT_THAT(store->Write(&b4), StatusIs(absl::StatusCode::kDataLoss));
+  Batch b5 = batch_named("5");
+  EXPECT_THAT(store->WriteDeferred(&b5), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(store->Settle(), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(events,
+              ::testing::ElementsAre("commit 1", "abort 2", "abort 3", "abort 4", "abort 5"));
+}
+
 TEST_F(StoreTest, AbandonedBatchRunsAbortCallbacksAndWritesNothing) {
   auto store = OpenOrDie(Options());
   ASSERT_NE(store, nullptr);

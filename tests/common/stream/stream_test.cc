@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -50,7 +51,7 @@ class StreamTest : public ::testing::Test {
 
     store::StoreOptions consumer;
     consumer.path = dir_.Sub("consumer");
-    consumer.sync = false;
+    consumer.sync = consumer_sync_;
     consumer.column_families = {kOffsetsColumnFamily, "applied", LogColumnFamily("derived")};
     auto cs = store::Store::Open(consumer);
     ASSERT_TRUE(cs.ok()) << cs.status();
@@ -204,6 +205,7 @@ class StreamTest : public ::testing::Test {
   }
 
   asb::testing::TempDir dir_;
+  bool consumer_sync_ = false;  // the consumer's store fsyncs (set before SetUp)
   zmq::context_t context_;
   bus::Loop loop_;
   bool curve_ = false;
@@ -306,8 +308,10 @@ TEST_F(StreamTest, ConsumesInOrderExactlyOnce) {
   std::vector<uint64_t> committed;
   StartConsumer();
   consumer_->OnCommitted([&](uint64_t offset) { committed.push_back(offset); });
-  ASSERT_TRUE(RunUntil([&] { return consumer_->offset() == 1000; }))
+  // OnCommitted runs from the loop soon after the commit.
+  ASSERT_TRUE(RunUntil([&] { return !committed.empty() && committed.back() == 1000; }))
       << "offset " << consumer_->offset();
+  EXPECT_EQ(consumer_->offset(), 1000u);
   EXPECT_EQ(applied_, Range(1, 1000));
   EXPECT_EQ(Stored(), Range(1, 1000));
   EXPECT_EQ(apply_calls_, 1000);
@@ -635,6 +639,69 @@ TEST_F(StreamTest, RetentionConfigErrorsNameTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   config.mutable_stream_retention(0)->add_consumers("sharing");
   ASB_EXPECT_OK(stream_server_->ConfigureRetention(config, producer_store_.get()));
+}
+
+// --- A consumer whose store fsyncs: a batch's flush overlaps the next fetch and write -------
+
+class PipelinedStreamTest : public StreamTest {
+ protected:
+  PipelinedStreamTest() { consumer_sync_ = true; }
+};
+
+TEST_F(PipelinedStreamTest, ConsumesInOrderExactlyOnceAcrossARestart) {
+  StartServer();
+  for (int i = 0; i < 10; ++i) {
+    Append(100);
+  }
+  std::vector<uint64_t> committed;
+  StartConsumer();
+  consumer_->OnCommitted([&](uint64_t offset) { committed.push_back(offset); });
+  // OnCommitted runs from the loop soon after the commit.
+  ASSERT_TRUE(RunUntil([&] { return !committed.empty() && committed.back() == 1000; }))
+      << "offset " << consumer_->offset();
+  EXPECT_EQ(consumer_->offset(), 1000u);
+  EXPECT_EQ(applied_, Range(1, 1000));  // commit callbacks in order, each once
+  EXPECT_EQ(Stored(), Range(1, 1000));
+  EXPECT_EQ(apply_calls_, 1000);
+  ASSERT_FALSE(committed.empty());
+  EXPECT_TRUE(std::is_sorted(committed.begin(), committed.end()));
+  EXPECT_EQ(committed.back(), 1000u);
+
+  consumer_.reset();
+  Append(30);
+  applied_.clear();
+  StartConsumer();
+  EXPECT_EQ(consumer_->offset(), 1000u);  // read from the store at Start
+  ASSERT_TRUE(RunUntil([&] { return consumer_->offset() == 1030; }));
+  EXPECT_EQ(applied_, Range(1001, 1030));
+  EXPECT_EQ(Stored(), Range(1, 1030));
+  EXPECT_EQ(apply_calls_, 1030);
+}
+
+// The consumer asks for the next batch before the last one is on its disk; the upstream's
+// retention must only count what is. Here the flush of the first batch fails (the batch is not
+// committed): nothing may be deleted upstream.
+TEST_F(PipelinedStreamTest, RetentionNeverPassesWhatIsOnTheConsumersDisk) {
+  StartServer();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(),
+                                             StreamServer::RetentionPolicy{{kConsumer}}));
+  Append(100);
+  std::atomic<bool> flush_failed{false};
+  consumer_store_->SetFlushFaultForTest([&]() -> absl::Status {
+    flush_failed = true;
+    return absl::DataLossError("fsync: I/O error (injected)");
+  });
+  StartConsumer();
+  // The first batch (1..64) is written, then the fetch of 65.. goes out while it is flushed,
+  // and 65..100 are applied before the failure is known.
+  ASSERT_TRUE(RunUntil([&] { return flush_failed && apply_calls_ >= 100; }));
+  EXPECT_EQ(consumer_->offset(), 0u);
+  EXPECT_TRUE(applied_.empty());  // never committed
+  EXPECT_EQ(stream_server_->ConsumerPosition("events", kConsumer), 0u);
+  auto deleted = stream_server_->TrimNow();
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  EXPECT_EQ(log_->first_retained(), 1u);
 }
 
 // --- CURVE --------------------------------------------------------------------------------
