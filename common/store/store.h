@@ -222,7 +222,7 @@ class Store {
   // OK (full disk, I/O error) without writing anything.
   void SetWriteFaultForTest(std::function<absl::Status()> fault) { fault_ = std::move(fault); }
   // Test seam: when set, a deferred batch's flush calls it (on the flush thread) and fails with
-  // its status if not OK.
+  // its status if not OK. Set it only while no flush runs (after Settle).
   void SetFlushFaultForTest(std::function<absl::Status()> fault) {
     flush_fault_ = std::move(fault);
   }
