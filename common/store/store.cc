@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -376,10 +377,18 @@ absl::Status Store::WriteDeferred(Batch* batch) {
   d.on_abort = std::exchange(batch->on_abort_, {});
   absl::Status status = Apply(batch, false);
   if (status.ok()) {
-    d.flushed = std::async(std::launch::async, [this] {
+    auto flush = [this] {
       absl::Status s = flush_fault_ ? flush_fault_() : absl::OkStatus();
       return s.ok() ? FromRocks(db_->SyncWAL(), "flushing the write-ahead log") : s;
-    });
+    };
+    try {
+      d.flushed = std::async(std::launch::async, flush);
+    } catch (const std::system_error&) {
+      // No thread to spare: flush here (as durable, only not overlapped).
+      std::promise<absl::Status> done;
+      done.set_value(flush());
+      d.flushed = done.get_future();
+    }
   }
   // The earlier batch's callbacks run first (it was written first). Its flush has had this
   // batch's write to run in.
