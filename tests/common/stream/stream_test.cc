@@ -678,6 +678,34 @@ TEST_F(PipelinedStreamTest, ConsumesInOrderExactlyOnceAcrossARestart) {
   EXPECT_EQ(apply_calls_, 1030);
 }
 
+// OnCommitted may write to the store itself: that write settles the batch deferred after the
+// one it reports, whose hook must then not run inside it (notify's WakeParked once re-entered
+// itself this way and double-freed). Hooks run from the loop, one at a time, in order.
+TEST_F(PipelinedStreamTest, OnCommittedHooksMayWriteAndNeverNest) {
+  StartServer();
+  for (int i = 0; i < 10; ++i) {
+    Append(100);
+  }
+  int depth = 0;
+  int deepest = 0;
+  std::vector<uint64_t> seen;
+  StartConsumer();
+  consumer_->OnCommitted([&](uint64_t offset) {
+    ++depth;
+    deepest = std::max(deepest, depth);
+    seen.push_back(offset);
+    store::Batch batch = consumer_store_->NewBatch();
+    batch.Put(kOffsetsColumnFamily, "hook-test", std::to_string(offset));
+    EXPECT_TRUE(consumer_store_->Write(&batch).ok());
+    --depth;
+  });
+  ASSERT_TRUE(RunUntil([&] { return !seen.empty() && seen.back() == 1000; }));
+  EXPECT_EQ(deepest, 1);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_GE(seen.size(), 1000u / 64);
+  EXPECT_EQ(applied_, Range(1, 1000));
+}
+
 // The consumer asks for the next batch before the last one is on its disk; the upstream's
 // retention must only count what is. Here the flush of the first batch fails (the batch is not
 // committed): nothing may be deleted upstream.
