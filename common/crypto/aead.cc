@@ -171,10 +171,6 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
   return key;
 }
 
-}  // namespace
-
-namespace {
-
 // Bumped in every child after fork(): thread buffers of another generation are refilled.
 std::atomic<uint64_t> nonce_generation{0};
 

@@ -353,17 +353,19 @@ absl::Status Store::Apply(Batch* batch, bool sync) {
   return status;
 }
 
-absl::Status Store::Write(Batch* batch) {
-  // Take the callbacks out first so the batch is empty and reusable whatever they do.
+Store::Deferred Store::TakeCallbacks(Batch* batch) {
   Deferred d;
   d.on_commit = std::exchange(batch->on_commit_, {});
   d.on_abort = std::exchange(batch->on_abort_, {});
-  absl::Status status = Settle();
-  if (status.ok()) {
-    status = Apply(batch, options_.sync);
-  } else {
-    Apply(batch, false).IgnoreError();  // fails (the store has failed); clears the batch
-  }
+  return d;
+}
+
+absl::Status Store::Write(Batch* batch) {
+  // Take the callbacks out first so the batch is empty and reusable whatever they do.
+  Deferred d = TakeCallbacks(batch);
+  // A deferred batch commits first. If its flush failed the store has failed: Apply says so.
+  Settle().IgnoreError();
+  const absl::Status status = Apply(batch, options_.sync);
   RunAll(status.ok() ? d.on_commit : d.on_abort);
   return status;
 }
@@ -372,9 +374,7 @@ absl::Status Store::WriteDeferred(Batch* batch) {
   if (!options_.sync) {
     return Write(batch);
   }
-  Deferred d;
-  d.on_commit = std::exchange(batch->on_commit_, {});
-  d.on_abort = std::exchange(batch->on_abort_, {});
+  Deferred d = TakeCallbacks(batch);
   absl::Status status = Apply(batch, false);
   if (status.ok()) {
     auto flush = [this] {

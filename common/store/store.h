@@ -269,7 +269,10 @@ class Store {
     std::vector<std::function<void()>> on_commit;
     std::vector<std::function<void()>> on_abort;
   };
-  // Writes the batch (without its callbacks, which the caller took out); fsync if `sync`.
+  // Moves the batch's callbacks out (no flush yet).
+  static Deferred TakeCallbacks(Batch* batch);
+  // Writes the batch (without its callbacks, which the caller took out); fsync if `sync`. Fails
+  // with failed_ once a flush failed.
   absl::Status Apply(Batch* batch, bool sync);
   // Runs `d`'s callbacks once its flush is done; the flush's status (or the store's failure).
   absl::Status Finish(Deferred d);

@@ -231,14 +231,15 @@ bool Consumer::ApplyRecords(const asb::v1::FetchResponse& fetch) {
   }
 
   store::Batch batch = store_->NewBatch();
-  std::vector<std::pair<int, absl::Status>> skipped;
+  // Skipped records are reported once the batch is on disk (the reply is gone by then).
+  std::vector<std::pair<asb::v1::Envelope, absl::Status>> skipped;
   for (int i = 0; i < records.size(); ++i) {
     absl::Status s = apply_(records[i], &batch);
     if (s.ok()) {
       continue;
     }
     if (IsPermanent(s)) {
-      skipped.emplace_back(i, std::move(s));
+      skipped.emplace_back(records[i], std::move(s));
       continue;
     }
     // The batch is dropped unwritten: its abort callbacks roll back whatever it touched.
@@ -248,29 +249,23 @@ bool Consumer::ApplyRecords(const asb::v1::FetchResponse& fetch) {
     return false;
   }
   batch.Put(kOffsetsColumnFamily, OffsetKey(), store::EncodeSeq(last));
-  // Skipped records are reported once the batch is on disk (the reply is gone by then).
-  std::vector<std::pair<asb::v1::Envelope, absl::Status>> skipped_records;
-  skipped_records.reserve(skipped.size());
-  for (auto& [i, s] : skipped) {
-    skipped_records.emplace_back(records[i], std::move(s));
-  }
-  batch.OnCommit([this, first, last, skipped_records = std::move(skipped_records)]() mutable {
+  batch.OnCommit([this, first, last, skipped = std::move(skipped)]() mutable {
     offset_ = last;
     ++batches_;
-    skipped_ += skipped_records.size();
+    skipped_ += skipped.size();
     SPDLOG_LOGGER_DEBUG(Logger(), "[{}] committed {}..{}", Tag(), first, last);
     // The owner's hooks may write to the store themselves: they run from the loop, never inside
     // whichever write commits this batch (another handler's Write settles it).
-    if (skipped_records.empty() && !on_committed_) {
+    if (skipped.empty() && !on_committed_) {
       return;
     }
     std::weak_ptr<bool> alive = alive_;
     loop_->RunAfter(std::chrono::milliseconds(0),
-                    [this, alive, last, skipped_records = std::move(skipped_records)] {
+                    [this, alive, last, skipped = std::move(skipped)] {
                       if (alive.expired()) {
                         return;
                       }
-                      for (const auto& [record, s] : skipped_records) {
+                      for (const auto& [record, s] : skipped) {
                         SPDLOG_LOGGER_WARN(Logger(), "[{}] record {} skipped: {}", Tag(),
                                            record.seq(), s.ToString());
                         if (on_skipped_) {

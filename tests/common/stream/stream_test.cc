@@ -166,6 +166,37 @@ class StreamTest : public ::testing::Test {
     return out;
   }
 
+  // Consumes 1,000 records appended in batches of 100 and checks each was applied and
+  // committed once, in order, in batches of at most options.batch, with the offset stored.
+  void ConsumeThousandInOrderExactlyOnce() {
+    StartServer();
+    for (int i = 0; i < 10; ++i) {
+      Append(100);
+    }
+    std::vector<uint64_t> committed;
+    StartConsumer();
+    consumer_->OnCommitted([&](uint64_t offset) { committed.push_back(offset); });
+    // OnCommitted runs from the loop soon after the commit.
+    ASSERT_TRUE(RunUntil([&] { return !committed.empty() && committed.back() == 1000; }))
+        << "offset " << consumer_->offset();
+    EXPECT_EQ(consumer_->offset(), 1000u);
+    EXPECT_EQ(applied_, Range(1, 1000));
+    EXPECT_EQ(Stored(), Range(1, 1000));
+    EXPECT_EQ(apply_calls_, 1000);
+    EXPECT_EQ(consumer_->upstream_head(), 1000u);
+    EXPECT_EQ(consumer_->skipped(), 0u);
+    // Batches of at most options.batch records, each committed once, offsets increasing.
+    ASSERT_FALSE(committed.empty());
+    EXPECT_TRUE(std::is_sorted(committed.begin(), committed.end()));
+    EXPECT_EQ(committed.back(), 1000u);
+    EXPECT_GE(committed.size(), 1000u / 64);
+
+    std::string value;
+    ASB_ASSERT_OK(consumer_store_->Get(kOffsetsColumnFamily, "intake/events", &value));
+    EXPECT_EQ(store::DecodeSeq(value), 1000u);
+    consumer_->OnCommitted(nullptr);  // `committed` goes out of scope
+  }
+
   // Records in the consumer's "applied" CF.
   std::vector<uint64_t> Stored() {
     std::vector<uint64_t> out;
@@ -300,33 +331,7 @@ TEST_F(StreamTest, FetchCapsRecordsAndBytes) {
 
 // --- Consumer -----------------------------------------------------------------------------
 
-TEST_F(StreamTest, ConsumesInOrderExactlyOnce) {
-  StartServer();
-  for (int i = 0; i < 10; ++i) {
-    Append(100);
-  }
-  std::vector<uint64_t> committed;
-  StartConsumer();
-  consumer_->OnCommitted([&](uint64_t offset) { committed.push_back(offset); });
-  // OnCommitted runs from the loop soon after the commit.
-  ASSERT_TRUE(RunUntil([&] { return !committed.empty() && committed.back() == 1000; }))
-      << "offset " << consumer_->offset();
-  EXPECT_EQ(consumer_->offset(), 1000u);
-  EXPECT_EQ(applied_, Range(1, 1000));
-  EXPECT_EQ(Stored(), Range(1, 1000));
-  EXPECT_EQ(apply_calls_, 1000);
-  EXPECT_EQ(consumer_->upstream_head(), 1000u);
-  EXPECT_EQ(consumer_->skipped(), 0u);
-  // Batches of at most options.batch records, each committed once, offsets increasing.
-  ASSERT_FALSE(committed.empty());
-  EXPECT_TRUE(std::is_sorted(committed.begin(), committed.end()));
-  EXPECT_EQ(committed.back(), 1000u);
-  EXPECT_GE(committed.size(), 1000u / 64);
-
-  std::string value;
-  ASB_ASSERT_OK(consumer_store_->Get(kOffsetsColumnFamily, "intake/events", &value));
-  EXPECT_EQ(store::DecodeSeq(value), 1000u);
-}
+TEST_F(StreamTest, ConsumesInOrderExactlyOnce) { ConsumeThousandInOrderExactlyOnce(); }
 
 TEST_F(StreamTest, ProducerAppendingWhileConsumerRuns) {
   StartServer();
@@ -649,23 +654,7 @@ class PipelinedStreamTest : public StreamTest {
 };
 
 TEST_F(PipelinedStreamTest, ConsumesInOrderExactlyOnceAcrossARestart) {
-  StartServer();
-  for (int i = 0; i < 10; ++i) {
-    Append(100);
-  }
-  std::vector<uint64_t> committed;
-  StartConsumer();
-  consumer_->OnCommitted([&](uint64_t offset) { committed.push_back(offset); });
-  // OnCommitted runs from the loop soon after the commit.
-  ASSERT_TRUE(RunUntil([&] { return !committed.empty() && committed.back() == 1000; }))
-      << "offset " << consumer_->offset();
-  EXPECT_EQ(consumer_->offset(), 1000u);
-  EXPECT_EQ(applied_, Range(1, 1000));  // commit callbacks in order, each once
-  EXPECT_EQ(Stored(), Range(1, 1000));
-  EXPECT_EQ(apply_calls_, 1000);
-  ASSERT_FALSE(committed.empty());
-  EXPECT_TRUE(std::is_sorted(committed.begin(), committed.end()));
-  EXPECT_EQ(committed.back(), 1000u);
+  ASSERT_NO_FATAL_FAILURE(ConsumeThousandInOrderExactlyOnce());  // callbacks in order, once
 
   consumer_.reset();
   Append(30);
