@@ -14,75 +14,54 @@
 namespace asb::ctl {
 namespace {
 
-TEST(SubmitOptionsTest, ParsesIntoTheStruct) {
+// Parses `line` with only the command `add` registers (under the group `group`, if given) and
+// returns its options; throws what CLI11 throws for a bad command line.
+template <class Options>
+Options Parse(CLI::App* (*add)(CLI::App&, Options&), const std::string& line,
+              const char* group = nullptr) {
   CLI::App app;
-  SubmitOptions o;
-  AddSubmitOptions(app, o);
-  app.parse("submit events.jsonl --as police-feed --batch 7", false);
+  Options o;
+  add(group == nullptr ? app : *app.add_subcommand(group), o);
+  app.parse(line, false);
+  return o;
+}
+
+TEST(SubmitOptionsTest, ParsesIntoTheStruct) {
+  const SubmitOptions o = Parse(AddSubmitOptions, "submit events.jsonl --as police-feed --batch 7");
   EXPECT_EQ(o.file, "events.jsonl");
   EXPECT_EQ(o.as, "police-feed");
   EXPECT_EQ(o.batch, 7);
 }
 
 TEST(SubmitOptionsTest, Defaults) {
-  CLI::App app;
-  SubmitOptions o;
-  AddSubmitOptions(app, o);
-  app.parse("submit events.jsonl", false);
+  const SubmitOptions o = Parse(AddSubmitOptions, "submit events.jsonl");
   EXPECT_EQ(o.as, "council");
   EXPECT_EQ(o.batch, 500);
 }
 
 TEST(SubmitOptionsTest, RefusesABatchOutOfRangeAndAMissingFile) {
-  {
-    CLI::App app;
-    SubmitOptions o;
-    AddSubmitOptions(app, o);
-    EXPECT_THROW(app.parse("submit events.jsonl --batch 0", false), CLI::ValidationError);
-  }
-  {
-    CLI::App app;
-    SubmitOptions o;
-    AddSubmitOptions(app, o);
-    EXPECT_THROW(app.parse("submit events.jsonl --batch 1001", false), CLI::ValidationError);
-  }
-  {
-    CLI::App app;
-    SubmitOptions o;
-    AddSubmitOptions(app, o);
-    EXPECT_THROW(app.parse("submit --as council", false), CLI::RequiredError);
-  }
+  EXPECT_THROW(Parse(AddSubmitOptions, "submit events.jsonl --batch 0"), CLI::ValidationError);
+  EXPECT_THROW(Parse(AddSubmitOptions, "submit events.jsonl --batch 1001"), CLI::ValidationError);
+  EXPECT_THROW(Parse(AddSubmitOptions, "submit --as council"), CLI::RequiredError);
 }
 
 TEST(AlertsOptionsTest, FlagsAndRequiredAgency) {
-  {
-    CLI::App app;
-    AlertsOptions o;
-    AddAlertsOptions(app, o);
-    app.parse("alerts --as police -f --no-ack --max 5 --from-seq 12", false);
-    EXPECT_EQ(o.as, "police");
-    EXPECT_TRUE(o.follow);
-    EXPECT_TRUE(o.no_ack);
-    EXPECT_EQ(o.max, 5u);
-    EXPECT_EQ(o.from_seq, 12);
-  }
-  {
-    CLI::App app;
-    AlertsOptions o;
-    AddAlertsOptions(app, o);
-    EXPECT_THROW(app.parse("alerts --follow", false), CLI::RequiredError);
-  }
+  const AlertsOptions o =
+      Parse(AddAlertsOptions, "alerts --as police -f --no-ack --max 5 --from-seq 12");
+  EXPECT_EQ(o.as, "police");
+  EXPECT_TRUE(o.follow);
+  EXPECT_TRUE(o.no_ack);
+  EXPECT_EQ(o.max, 5u);
+  EXPECT_EQ(o.from_seq, 12);
+  EXPECT_THROW(Parse(AddAlertsOptions, "alerts --follow"), CLI::RequiredError);
 }
 
 TEST(AuditQueryOptionsTest, FiltersAndRepeatedKinds) {
-  CLI::App app;
-  auto* audit = app.add_subcommand("audit");
-  AuditQueryOptions o;
-  AddAuditQueryOptions(*audit, o);
-  app.parse(
-      "audit query --case CBC-1 --kind disclosure --kind delivery --since 2026-01-31 "
-      "--until 2026-02-01T09:00:00Z --agency fire --all --limit 50 --format csv",
-      false);
+  const AuditQueryOptions o =
+      Parse(AddAuditQueryOptions,
+            "audit query --case CBC-1 --kind disclosure --kind delivery --since 2026-01-31 "
+            "--until 2026-02-01T09:00:00Z --agency fire --all --limit 50 --format csv",
+            "audit");
   EXPECT_EQ(o.case_id, "CBC-1");
   EXPECT_EQ(o.kinds, (std::vector<std::string>{"disclosure", "delivery"}));
   EXPECT_EQ(o.since, "2026-01-31");
@@ -95,11 +74,7 @@ TEST(AuditQueryOptionsTest, FiltersAndRepeatedKinds) {
 }
 
 TEST(AuditQueryOptionsTest, Defaults) {
-  CLI::App app;
-  auto* audit = app.add_subcommand("audit");
-  AuditQueryOptions o;
-  AddAuditQueryOptions(*audit, o);
-  app.parse("audit query", false);
+  const AuditQueryOptions o = Parse(AddAuditQueryOptions, "audit query", "audit");
   EXPECT_EQ(o.as, "dpo");
   EXPECT_EQ(o.limit, 1000u);
   EXPECT_FALSE(o.all);
@@ -108,28 +83,16 @@ TEST(AuditQueryOptionsTest, Defaults) {
 }
 
 TEST(AuditQueryOptionsTest, RefusesAnUnknownFormatAndALimitOutOfRange) {
-  {
-    CLI::App app;
-    auto* audit = app.add_subcommand("audit");
-    AuditQueryOptions o;
-    AddAuditQueryOptions(*audit, o);
-    EXPECT_THROW(app.parse("audit query --format xml", false), CLI::ValidationError);
-  }
-  {
-    CLI::App app;
-    auto* audit = app.add_subcommand("audit");
-    AuditQueryOptions o;
-    AddAuditQueryOptions(*audit, o);
-    EXPECT_THROW(app.parse("audit query --limit 10001", false), CLI::ValidationError);
-  }
+  EXPECT_THROW(Parse(AddAuditQueryOptions, "audit query --format xml", "audit"),
+               CLI::ValidationError);
+  EXPECT_THROW(Parse(AddAuditQueryOptions, "audit query --limit 10001", "audit"),
+               CLI::ValidationError);
 }
 
 TEST(AuditVerifyOptionsTest, RangeAndKey) {
-  CLI::App app;
-  auto* audit = app.add_subcommand("audit");
-  AuditVerifyOptions o;
-  AddAuditVerifyOptions(*audit, o);
-  app.parse("audit verify --from 3 --to 9 --public-key sth.pub.pem --as auditor2", false);
+  const AuditVerifyOptions o =
+      Parse(AddAuditVerifyOptions,
+            "audit verify --from 3 --to 9 --public-key sth.pub.pem --as auditor2", "audit");
   EXPECT_EQ(o.from, 3u);
   EXPECT_EQ(o.to, 9u);
   EXPECT_EQ(o.public_key, "sth.pub.pem");
