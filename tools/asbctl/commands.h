@@ -1,33 +1,45 @@
 #pragma once
 
-// asbctl's commands. Each Add* registers one command (and its subcommands) on `app`; the command
-// sets *exit_code when it runs. Output goes to stdout; errors go to stderr in words a person can
-// act on.
+// asbctl's commands. AddCommands() registers every command on the app; each command's options
+// (tools/asbctl/options.h) live in a struct of their own, and its Run function returns an
+// absl::Status that Finish() (tools/asbctl/outcome.h) turns into the output and the exit code.
+// Output goes to stdout; errors go to stderr in words a person can act on.
 
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "tools/asbctl/outcome.h"
 
 namespace asb::ctl {
 
+// What every command may use: the global options, and the exit code of the command that ran.
 struct Globals {
   std::string hub_config = "config/asbctl.yaml";
-  int exit_code = 0;
+  int exit_code = kExitOk;
 };
 
-void AddKeysCommand(CLI::App& app, Globals& g);
-void AddSubmitCommand(CLI::App& app, Globals& g);
-void AddAlertsCommand(CLI::App& app, Globals& g);
-void AddCaseCommand(CLI::App& app, Globals& g);
+// Registers every command of asbctl on `app`. `g` must outlive `app`.
+void AddCommands(CLI::App& app, Globals& g);
+
+// Adds one command under `parent`: `add_options` creates it and binds its options into an
+// `Options` that lives as long as the command does; when the command line picks it, `run` runs
+// and Finish() prints its outcome and sets g.exit_code.
+template <class Options>
+CLI::App* AddCommand(CLI::App& parent, Globals& g, CLI::App* (*add_options)(CLI::App&, Options&),
+                     absl::Status (*run)(const Globals&, const Options&)) {
+  auto options = std::make_shared<Options>();
+  CLI::App* cmd = add_options(parent, *options);
+  cmd->callback([&g, options, run] { g.exit_code = Finish(run(g, *options)); });
+  return cmd;
+}
+
+// The commands of the other files, each a group or a command on its own (AddCommands adds them,
+// with those of commands.cc, in the order of `asbctl --help`).
 void AddAuditCommand(CLI::App& app, Globals& g);
 void AddPolicyCommand(CLI::App& app, Globals& g);
-void AddPingCommand(CLI::App& app, Globals& g);
 void AddStatusCommand(CLI::App& app, Globals& g);
 void AddDeadLettersCommand(CLI::App& app, Globals& g);
-
-// Prints "asbctl: error: <message>" to stderr and returns 1 (2 for kPermissionDenied, so
-// scripts can tell "not authorised" from other failures).
-int ReportError(const absl::Status& status);
 
 }  // namespace asb::ctl

@@ -5,41 +5,31 @@
 #include <cstdio>
 #include <string>
 
+#include "common/status/macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
+#include "tools/asbctl/options.h"
 
 namespace asb::ctl {
-
-void AddDeadLettersCommand(CLI::App& app, Globals& g);
-
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-int RunDeadLetters(const Globals& g, const std::string& as, const std::string& agency,
-                   uint32_t limit) {
-  auto hub = HubClient::Load(g.hub_config);
-  if (!hub.ok()) {
-    return ReportError(hub.status());
-  }
-  const std::string who = as.empty() ? "hub-admin" : as;
-  if (absl::Status s = (*hub)->Connect(Daemon::kNotify, who, "partner"); !s.ok()) {
-    return ReportError(s);
-  }
+absl::Status RunDeadLetters(const Globals& g, const DeadLettersOptions& o) {
+  ASB_ASSIGN_OR_RETURN(
+      std::unique_ptr<HubClient> hub,
+      HubClient::Open(g.hub_config, Daemon::kNotify, o.as.empty() ? "hub-admin" : o.as, "partner"));
   asb::v1::Request request;
   auto* list = request.mutable_list_dead_letters();
-  list->set_agency(agency);
-  list->set_limit(limit);
+  list->set_agency(o.agency);
+  list->set_limit(o.page);
   std::printf("%-10s %-8s %-12s %-10s %-20s %-24s %s\n", "AGENCY", "SEQ", "CASE", "DELIVERIES",
               "DEAD-LETTERED", "RULE", "REASON");
   int shown = 0;
   while (true) {
-    auto response = (*hub)->Call(request);
-    if (!response.ok()) {
-      return ReportError(response.status());
-    }
-    const auto& r = response->dead_letters();
+    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
+    const auto& r = response.dead_letters();
     for (const auto& d : r.dead_letters()) {
       const auto& a = d.alert();
       std::printf("%-10s %-8llu %-12s %-10u %-20s %-24s %s\n", a.agency().c_str(),
@@ -57,22 +47,24 @@ int RunDeadLetters(const Globals& g, const std::string& as, const std::string& a
     list->set_after_seq(last.agency_seq());
   }
   std::printf("(%d dead letters)\n", shown);
-  return 0;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-void AddDeadLettersCommand(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand(
+CLI::App* AddDeadLettersOptions(CLI::App& parent, DeadLettersOptions& o) {
+  auto* cmd = parent.add_subcommand(
       "deadletters", "list alerts that were never acknowledged after the maximum deliveries");
-  static std::string as, agency;
-  static uint32_t limit = 100;
-  cmd->add_option("--as", as,
+  cmd->add_option("--as", o.as,
                   "partner agency (uses keys_dir/AGENCY-partner.key; sees its own only); "
                   "default: the hub-admin key, which sees every agency's");
-  cmd->add_option("--agency", agency, "admins: only this agency");
-  cmd->add_option("--page", limit, "entries per request (1-1000)")->check(CLI::Range(1, 1000));
-  cmd->callback([&g] { g.exit_code = RunDeadLetters(g, as, agency, limit); });
+  cmd->add_option("--agency", o.agency, "admins: only this agency");
+  cmd->add_option("--page", o.page, "entries per request (1-1000)")->check(CLI::Range(1, 1000));
+  return cmd;
+}
+
+void AddDeadLettersCommand(CLI::App& app, Globals& g) {
+  AddCommand(app, g, AddDeadLettersOptions, RunDeadLetters);
 }
 
 }  // namespace asb::ctl

@@ -9,6 +9,15 @@
 
 namespace asb::ctl {
 
+const char* DaemonName(Daemon daemon) {
+  for (const auto& [name, d] : kDaemons) {
+    if (d == daemon) {
+      return name;
+    }
+  }
+  return "?";
+}
+
 absl::StatusOr<std::unique_ptr<HubClient>> HubClient::Load(const std::string& config_path) {
   std::unique_ptr<HubClient> hub(new HubClient());
   ASB_RETURN_IF_ERROR(config::LoadConfigFile(config_path, &hub->config_));
@@ -18,25 +27,29 @@ absl::StatusOr<std::unique_ptr<HubClient>> HubClient::Load(const std::string& co
   return hub;
 }
 
+absl::StatusOr<std::unique_ptr<HubClient>> HubClient::Open(const std::string& config_path,
+                                                           Daemon daemon, const std::string& as,
+                                                           const std::string& suffix) {
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub, Load(config_path));
+  ASB_RETURN_IF_ERROR(hub->Connect(daemon, as, suffix));
+  return hub;
+}
+
 absl::Status HubClient::Connect(Daemon daemon, const std::string& as, const std::string& suffix) {
+  const std::string server(DaemonName(daemon));
   std::string endpoint;
-  std::string server;
   switch (daemon) {
     case Daemon::kIntake:
       endpoint = config_.intake_endpoint();
-      server = "intake";
       break;
     case Daemon::kSharing:
       endpoint = config_.sharing_endpoint();
-      server = "sharing";
       break;
     case Daemon::kNotify:
       endpoint = config_.notify_endpoint();
-      server = "notify";
       break;
     case Daemon::kAudit:
       endpoint = config_.audit_endpoint();
-      server = "audit";
       break;
   }
   if (endpoint.empty()) {

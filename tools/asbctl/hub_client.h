@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <zmq.hpp>
 
 #include "absl/status/statusor.h"
@@ -17,10 +18,25 @@ namespace asb::ctl {
 
 enum class Daemon { kIntake, kSharing, kNotify, kAudit };
 
+// The four daemons in pipeline order, each with its name ("intake" for asb-intake).
+inline constexpr std::pair<const char*, Daemon> kDaemons[] = {{"intake", Daemon::kIntake},
+                                                              {"sharing", Daemon::kSharing},
+                                                              {"notify", Daemon::kNotify},
+                                                              {"audit", Daemon::kAudit}};
+
+// "intake" for Daemon::kIntake, …
+const char* DaemonName(Daemon daemon);
+
+// A connection to one daemon of the hub, as one principal. Not thread-safe.
 class HubClient {
  public:
   // Loads the client config. kNotFound / kInvalidArgument name the file.
   static absl::StatusOr<std::unique_ptr<HubClient>> Load(const std::string& config_path);
+
+  // Load(config_path), then Connect(daemon, as, suffix).
+  static absl::StatusOr<std::unique_ptr<HubClient>> Open(const std::string& config_path,
+                                                         Daemon daemon, const std::string& as,
+                                                         const std::string& suffix);
 
   // Connects to `daemon` as principal `as`: keys_dir/<as>.key if it exists, otherwise
   // keys_dir/<as>-<suffix>.key (suffix "feed", "partner", "auditor" by command).

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/config/config.h"
 #include "common/policy/policy.h"
 #include "common/policy/policy_diff.h"
@@ -16,34 +16,26 @@
 #include "common/status/macros.h"
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
+#include "tools/asbctl/options.h"
 
 namespace asb::ctl {
 namespace {
 
-// Load errors list every problem in one status ("f:3: a: x; f:9: b: y"): one per line.
-int ReportPolicyErrors(const std::string& file, const absl::Status& status) {
-  const std::string message(status.message());
-  std::vector<std::string> parts = absl::StrSplit(message, absl::ByString("; " + file));
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::fprintf(stderr, "%s%s\n", i == 0 ? "" : file.c_str(), parts[i].c_str());
+// An ISP file; its load errors are listed one per line.
+absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadIsp(const std::string& file) {
+  auto policy = policy::Policy::LoadFile(file);
+  if (!policy.ok()) {
+    return FileProblems(file, policy.status());
   }
-  return status.code() == absl::StatusCode::kPermissionDenied ? 2 : 1;
+  return policy;
 }
 
-void AddCheck(CLI::App* cmd, Globals& g) {
-  auto* check = cmd->add_subcommand("check", "load and check an ISP file; print its version");
-  static std::string file;
-  check->add_option("FILE", file, "ISP file (.yaml or .json)")->required();
-  check->callback([&g] {
-    auto policy = policy::Policy::LoadFile(file);
-    if (!policy.ok()) {
-      g.exit_code = ReportPolicyErrors(file, policy.status());
-      return;
-    }
-    std::printf("%s: valid; version %s; %zu agencies, %d rules, %d notification rules\n",
-                file.c_str(), (*policy)->version().c_str(), (*policy)->agencies().size(),
-                (*policy)->isp().rules_size(), (*policy)->isp().notification_rules_size());
-  });
+absl::Status RunCheck(const Globals&, const PolicyCheckOptions& o) {
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, LoadIsp(o.file));
+  std::printf("%s: valid; version %s; %zu agencies, %d rules, %d notification rules\n",
+              o.file.c_str(), policy->version().c_str(), policy->agencies().size(),
+              policy->isp().rules_size(), policy->isp().notification_rules_size());
+  return absl::OkStatus();
 }
 
 void PrintExplanation(const std::string& agency, const std::string& case_id,
@@ -72,16 +64,14 @@ void PrintExplanation(const std::string& agency, const std::string& case_id,
 // A case held by the hub: asb-sharing explains it with the ISP in force (admins only; the
 // answer has paths and outcomes, never values, and is audited).
 absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
-                                                              const std::string& as,
-                                                              const std::string& agency,
-                                                              const std::string& case_id,
+                                                              const PolicyExplainOptions& o,
                                                               const policy::EventContext& ctx) {
-  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub, HubClient::Load(g.hub_config));
-  ASB_RETURN_IF_ERROR(hub->Connect(Daemon::kSharing, as, "admin"));
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
+                       HubClient::Open(g.hub_config, Daemon::kSharing, o.as, "admin"));
   asb::v1::Request request;
   asb::v1::ExplainCaseRequest* q = request.mutable_explain_case();
-  q->set_case_id(case_id);
-  q->set_agency(agency);
+  q->set_case_id(o.case_ref);
+  q->set_agency(o.agency);
   q->set_event_type(ctx.event_type);
   q->set_order_type(ctx.order_type);
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
@@ -96,145 +86,128 @@ absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
   return e;
 }
 
-void AddExplain(CLI::App* cmd, Globals& g) {
-  auto* explain = cmd->add_subcommand(
-      "explain",
-      "for every field of a case: shown, transformed or withheld for an agency, and "
-      "by which rule");
-  static std::string isp = "config/isp/chesterfield.yaml", agency, the_case, event, order,
-                     as = "hub";
-  explain->add_option("--isp", isp,
-                      "ISP file for a case file (default config/isp/chesterfield.yaml)");
-  explain->add_option("--agency", agency, "agency id, e.g. fire")->required();
-  explain
-      ->add_option("--case", the_case,
-                   "a case file (one asb.v1.Case, .yaml or .json), explained offline with --isp; "
-                   "or the id of a case the hub holds, explained by asb-sharing with the ISP "
-                   "in force (needs an admin key, see --as)")
-      ->required();
-  explain->add_option("--as", as,
-                      "for a case id: the admin principal (keys_dir/NAME.key or NAME-admin.key; "
-                      "default hub)");
-  explain->add_option("--event", event,
-                      "event being shared, e.g. EVENT_TYPE_ORDER_ISSUED or ORDER_ISSUED");
-  explain->add_option("--order-type", order,
-                      "order type the event concerns, e.g. CRIMINAL_BEHAVIOUR_ORDER");
-  explain->callback([&g] {
-    policy::EventContext ctx;
-    if (!event.empty()) {
-      asb::v1::EventType t;
-      const std::string name =
-          absl::StartsWith(event, "EVENT_TYPE_") ? event : "EVENT_TYPE_" + event;
-      if (!asb::v1::EventType_Parse(name, &t)) {
-        g.exit_code = ReportError(absl::InvalidArgumentError("unknown event type '" + event + "'"));
-        return;
-      }
-      ctx.event_type = t;
-    }
-    if (!order.empty()) {
-      asb::v1::OrderType t;
-      const std::string name =
-          absl::StartsWith(order, "ORDER_TYPE_") ? order : "ORDER_TYPE_" + order;
-      if (!asb::v1::OrderType_Parse(name, &t)) {
-        g.exit_code = ReportError(absl::InvalidArgumentError("unknown order type '" + order + "'"));
-        return;
-      }
-      ctx.order_type = t;
-    }
-    const bool looks_like_file =
-        absl::EndsWith(the_case, ".yaml") || absl::EndsWith(the_case, ".yml") ||
-        absl::EndsWith(the_case, ".json") || absl::EndsWith(the_case, ".jsonl");
-    if (absl::EndsWith(the_case, ".jsonl")) {
-      g.exit_code = ReportError(absl::InvalidArgumentError(
-          "--case needs one asb.v1.Case (YAML or JSON) or a case id: event files are not folded "
-          "here — submit them and explain the case by its id"));
-      return;
-    }
-    if (!looks_like_file && !std::filesystem::exists(the_case)) {
-      auto e = ExplainStoredCase(g, as, agency, the_case, ctx);
-      if (!e.ok()) {
-        g.exit_code = ReportError(e.status());
-        return;
-      }
-      PrintExplanation(agency, the_case, *e);
-      return;
-    }
-    auto policy = policy::Policy::LoadFile(isp);
-    if (!policy.ok()) {
-      g.exit_code = ReportPolicyErrors(isp, policy.status());
-      return;
-    }
-    asb::v1::Case c;
-    if (absl::Status s = config::LoadConfigFile(the_case, &c); !s.ok()) {
-      g.exit_code = ReportError(s);
-      return;
-    }
-    auto e = (*policy)->Explain(agency, c, ctx);
-    if (!e.ok()) {
-      g.exit_code = ReportError(e.status());
-      return;
-    }
-    PrintExplanation(agency, c.case_id(), *e);
-  });
+// An enum value by its name, with or without the prefix: "ORDER_ISSUED" or
+// "EVENT_TYPE_ORDER_ISSUED". kInvalidArgument says which `kind` of value was unknown.
+template <class Enum>
+absl::StatusOr<Enum> ParseEnumName(const std::string& text, const std::string& prefix,
+                                   const char* kind, bool (*parse)(const std::string&, Enum*)) {
+  Enum value;
+  if (!parse(absl::StartsWith(text, prefix) ? text : prefix + text, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown ", kind, " '", text, "'"));
+  }
+  return value;
 }
 
-void AddTest(CLI::App* cmd, Globals& g) {
-  auto* test = cmd->add_subcommand(
-      "test", "run a policy test file (asb.config.v1.PolicyTestSuite) of expected decisions");
-  static std::string file;
-  test->add_option("FILE", file, "policy test file (.yaml or .json)")->required();
-  test->callback([&g] {
-    auto result = policy::RunPolicyTestFile(file);
-    if (!result.ok()) {
-      g.exit_code = ReportError(result.status());
-      return;
-    }
-    for (const std::string& f : result->failures) {
-      std::printf("FAIL %s\n", f.c_str());
-    }
-    std::printf("%s: %d of %d tests passed\n", file.c_str(), result->passed, result->tests);
-    if (result->passed != result->tests) {
-      g.exit_code = 1;
-    }
-  });
+absl::Status RunExplain(const Globals& g, const PolicyExplainOptions& o) {
+  policy::EventContext ctx;
+  if (!o.event.empty()) {
+    ASB_ASSIGN_OR_RETURN(ctx.event_type, ParseEnumName(o.event, "EVENT_TYPE_", "event type",
+                                                       &asb::v1::EventType_Parse));
+  }
+  if (!o.order_type.empty()) {
+    ASB_ASSIGN_OR_RETURN(ctx.order_type, ParseEnumName(o.order_type, "ORDER_TYPE_", "order type",
+                                                       &asb::v1::OrderType_Parse));
+  }
+  const std::string& ref = o.case_ref;
+  const bool looks_like_file = absl::EndsWith(ref, ".yaml") || absl::EndsWith(ref, ".yml") ||
+                               absl::EndsWith(ref, ".json") || absl::EndsWith(ref, ".jsonl");
+  if (absl::EndsWith(ref, ".jsonl")) {
+    return absl::InvalidArgumentError(
+        "--case needs one asb.v1.Case (YAML or JSON) or a case id: event files are not folded "
+        "here — submit them and explain the case by its id");
+  }
+  if (!looks_like_file && !std::filesystem::exists(ref)) {
+    ASB_ASSIGN_OR_RETURN(policy::Policy::Explanation e, ExplainStoredCase(g, o, ctx));
+    PrintExplanation(o.agency, ref, e);
+    return absl::OkStatus();
+  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, LoadIsp(o.isp));
+  asb::v1::Case c;
+  ASB_RETURN_IF_ERROR(config::LoadConfigFile(ref, &c));
+  ASB_ASSIGN_OR_RETURN(policy::Policy::Explanation e, policy->Explain(o.agency, c, ctx));
+  PrintExplanation(o.agency, c.case_id(), e);
+  return absl::OkStatus();
 }
 
-void AddDiff(CLI::App* cmd, Globals& g) {
-  auto* diff = cmd->add_subcommand(
-      "diff", "which agencies gain or lose which fields between two ISP files, rule by rule");
-  static std::string old_file, new_file;
-  diff->add_option("OLD", old_file, "the ISP in force")->required();
-  diff->add_option("NEW", new_file, "the proposed ISP")->required();
-  diff->callback([&g] {
-    auto old_policy = policy::Policy::LoadFile(old_file);
-    if (!old_policy.ok()) {
-      g.exit_code = ReportPolicyErrors(old_file, old_policy.status());
-      return;
-    }
-    auto new_policy = policy::Policy::LoadFile(new_file);
-    if (!new_policy.ok()) {
-      g.exit_code = ReportPolicyErrors(new_file, new_policy.status());
-      return;
-    }
-    std::vector<std::string> lines = policy::DiffIsp((*old_policy)->isp(), (*new_policy)->isp());
-    for (const std::string& line : lines) {
-      std::printf("%s\n", line.c_str());
-    }
-    std::printf("%zu changes; version %s -> %s\n", lines.size(), (*old_policy)->version().c_str(),
-                (*new_policy)->version().c_str());
-  });
+absl::Status RunTest(const Globals&, const PolicyTestOptions& o) {
+  ASB_ASSIGN_OR_RETURN(policy::SuiteResult result, policy::RunPolicyTestFile(o.file));
+  for (const std::string& f : result.failures) {
+    std::printf("FAIL %s\n", f.c_str());
+  }
+  std::printf("%s: %d of %d tests passed\n", o.file.c_str(), result.passed, result.tests);
+  if (result.passed != result.tests) {
+    return Quiet(absl::FailedPreconditionError(
+        absl::StrCat(result.tests - result.passed, " policy tests failed")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDiff(const Globals&, const PolicyDiffOptions& o) {
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> old_policy, LoadIsp(o.old_file));
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> new_policy, LoadIsp(o.new_file));
+  const std::vector<std::string> lines = policy::DiffIsp(old_policy->isp(), new_policy->isp());
+  for (const std::string& line : lines) {
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("%zu changes; version %s -> %s\n", lines.size(), old_policy->version().c_str(),
+              new_policy->version().c_str());
+  return absl::OkStatus();
 }
 
 }  // namespace
+
+CLI::App* AddPolicyCheckOptions(CLI::App& parent, PolicyCheckOptions& o) {
+  auto* cmd = parent.add_subcommand("check", "load and check an ISP file; print its version");
+  cmd->add_option("FILE", o.file, "ISP file (.yaml or .json)")->required();
+  return cmd;
+}
+
+CLI::App* AddPolicyExplainOptions(CLI::App& parent, PolicyExplainOptions& o) {
+  auto* cmd = parent.add_subcommand(
+      "explain",
+      "for every field of a case: shown, transformed or withheld for an agency, and "
+      "by which rule");
+  cmd->add_option("--isp", o.isp,
+                  "ISP file for a case file (default config/isp/chesterfield.yaml)");
+  cmd->add_option("--agency", o.agency, "agency id, e.g. fire")->required();
+  cmd->add_option("--case", o.case_ref,
+                  "a case file (one asb.v1.Case, .yaml or .json), explained offline with --isp; "
+                  "or the id of a case the hub holds, explained by asb-sharing with the ISP "
+                  "in force (needs an admin key, see --as)")
+      ->required();
+  cmd->add_option("--as", o.as,
+                  "for a case id: the admin principal (keys_dir/NAME.key or NAME-admin.key; "
+                  "default hub)");
+  cmd->add_option("--event", o.event,
+                  "event being shared, e.g. EVENT_TYPE_ORDER_ISSUED or ORDER_ISSUED");
+  cmd->add_option("--order-type", o.order_type,
+                  "order type the event concerns, e.g. CRIMINAL_BEHAVIOUR_ORDER");
+  return cmd;
+}
+
+CLI::App* AddPolicyTestOptions(CLI::App& parent, PolicyTestOptions& o) {
+  auto* cmd = parent.add_subcommand(
+      "test", "run a policy test file (asb.config.v1.PolicyTestSuite) of expected decisions");
+  cmd->add_option("FILE", o.file, "policy test file (.yaml or .json)")->required();
+  return cmd;
+}
+
+CLI::App* AddPolicyDiffOptions(CLI::App& parent, PolicyDiffOptions& o) {
+  auto* cmd = parent.add_subcommand(
+      "diff", "which agencies gain or lose which fields between two ISP files, rule by rule");
+  cmd->add_option("OLD", o.old_file, "the ISP in force")->required();
+  cmd->add_option("NEW", o.new_file, "the proposed ISP")->required();
+  return cmd;
+}
 
 void AddPolicyCommand(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand(
       "policy", "the Information Sharing Protocol (offline; explain also asks the hub)");
   cmd->require_subcommand(1);
-  AddCheck(cmd, g);
-  AddExplain(cmd, g);
-  AddTest(cmd, g);
-  AddDiff(cmd, g);
+  AddCommand(*cmd, g, AddPolicyCheckOptions, RunCheck);
+  AddCommand(*cmd, g, AddPolicyExplainOptions, RunExplain);
+  AddCommand(*cmd, g, AddPolicyTestOptions, RunTest);
+  AddCommand(*cmd, g, AddPolicyDiffOptions, RunDiff);
 }
 
 }  // namespace asb::ctl

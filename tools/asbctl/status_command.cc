@@ -6,6 +6,7 @@
 
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
+#include "tools/asbctl/options.h"
 
 namespace asb::ctl {
 namespace {
@@ -21,15 +22,10 @@ struct Snapshot {
 // its producer's head" means the pipeline has drained.
 Snapshot Take(const Globals& g, const std::string& as) {
   Snapshot snap;
-  const std::pair<const char*, Daemon> daemons[] = {{"intake", Daemon::kIntake},
-                                                    {"sharing", Daemon::kSharing},
-                                                    {"notify", Daemon::kNotify},
-                                                    {"audit", Daemon::kAudit}};
-  for (const auto& [name, daemon] : daemons) {
-    auto hub = HubClient::Load(g.hub_config);
-    absl::Status s = hub.ok() ? (*hub)->Connect(daemon, as, "admin") : hub.status();
-    if (!s.ok()) {
-      snap.down.push_back(std::string(name) + ": " + std::string(s.message()));
+  for (const auto& [name, daemon] : kDaemons) {
+    auto hub = HubClient::Open(g.hub_config, daemon, as, "admin");
+    if (!hub.ok()) {
+      snap.down.push_back(std::string(name) + ": " + std::string(hub.status().message()));
       continue;
     }
     asb::v1::Request request;
@@ -88,30 +84,38 @@ void Print(const Snapshot& snap) {
   }
 }
 
+absl::Status RunStatus(const Globals& g, const StatusOptions& o) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int64_t>(o.wait_idle * 1000));
+  Snapshot snap = Take(g, o.as);
+  while (o.wait_idle > 0 && !Drained(snap) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval, not a wait
+    snap = Take(g, o.as);
+  }
+  Print(snap);
+  if (!snap.down.empty()) {
+    return Quiet(absl::UnavailableError("a daemon is down"));
+  }
+  if (o.wait_idle > 0 && !Drained(snap)) {
+    return Quiet(absl::DeadlineExceededError("the consumers did not catch up in time"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-void AddStatusCommand(CLI::App& app, Globals& g) {
-  auto* cmd = app.add_subcommand(
+CLI::App* AddStatusOptions(CLI::App& parent, StatusOptions& o) {
+  auto* cmd = parent.add_subcommand(
       "status", "each daemon's streams and consumer lag (exit 1 if a daemon is down)");
-  static std::string as = "hub";
-  static double wait_idle = 0;
-  cmd->add_option("--as", as, "principal to ask as (keys_dir/NAME.key or NAME-admin.key)")
+  cmd->add_option("--as", o.as, "principal to ask as (keys_dir/NAME.key or NAME-admin.key)")
       ->capture_default_str();
-  cmd->add_option("--wait-idle", wait_idle,
+  cmd->add_option("--wait-idle", o.wait_idle,
                   "wait up to SECONDS until every consumer has caught up (exit 1 if not)");
-  cmd->callback([&g] {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(wait_idle * 1000));
-    Snapshot snap = Take(g, as);
-    while (wait_idle > 0 && !Drained(snap) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval, not a wait
-      snap = Take(g, as);
-    }
-    Print(snap);
-    if (!snap.down.empty() || (wait_idle > 0 && !Drained(snap))) {
-      g.exit_code = 1;
-    }
-  });
+  return cmd;
+}
+
+void AddStatusCommand(CLI::App& app, Globals& g) {
+  AddCommand(app, g, AddStatusOptions, RunStatus);
 }
 
 }  // namespace asb::ctl
