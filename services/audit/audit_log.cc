@@ -10,14 +10,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "common/crypto/crypto.h"
+#include "common/auditlog/entry.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/status/check.h"
 #include "common/status/macros.h"
 #include "common/stream/consumer.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -271,38 +269,13 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
     ::asb::model::ToTimestamp(clock_(), stamped.mutable_at());
     rec = &stamped;
   }
-  // The stored value is the serialisation of AuditEntry{index, record, origin, origin_seq,
-  // leaf_hash}, written field by field in field order — byte for byte what serialising such an
-  // entry gives (proto3 omits empty origin and zero origin_seq; no maps, so it is
-  // deterministic) — without copying the record into an entry. Everything before leaf_hash
-  // (the last field) is the canonical bytes. Tested against CanonicalEntryBytes.
-  const std::size_t record_size = rec->ByteSizeLong();
-  std::string value;
-  {
-    google::protobuf::io::StringOutputStream raw(&value);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.WriteTag((1 << 3) | 0);
-    out.WriteVarint64(index);
-    out.WriteTag((2 << 3) | 2);
-    out.WriteVarint32(static_cast<uint32_t>(record_size));
-    rec->SerializeWithCachedSizes(&out);
-    if (!origin.empty()) {
-      out.WriteTag((3 << 3) | 2);
-      out.WriteVarint32(static_cast<uint32_t>(origin.size()));
-      out.WriteRaw(origin.data(), static_cast<int>(origin.size()));
-    }
-    if (origin_seq != 0) {
-      out.WriteTag((4 << 3) | 0);
-      out.WriteVarint64(origin_seq);
-    }
-  }
-  const std::string leaf = crypto::merkle::HashLeaf(value);
-  value.push_back(static_cast<char>((5 << 3) | 2));  // field 5, length-delimited
-  value.push_back(static_cast<char>(leaf.size()));   // 32: a one-byte varint
-  value.append(leaf);
+  // The serialisation of AuditEntry{index, record, origin, origin_seq, leaf_hash}, written
+  // without copying the record into an entry (common/auditlog/entry.h).
+  const EncodedEntry entry = EncodeEntry(index, *rec, origin, origin_seq);
+  const std::string& leaf = entry.leaf_hash;
 
   // No "size" key: the last leaf key, written with every entry, is the size (see Load).
-  batch->Put(kEntries, store::EncodeSeq(index), value);
+  batch->Put(kEntries, store::EncodeSeq(index), entry.bytes);
   batch->Put(kMeta, LeafKey(index), leaf);
   pending_range_.Append(leaf, [batch](int level, uint64_t node, const std::string& hash) {
     batch->Put(kMeta, NodeKey(level, node), hash);

@@ -54,9 +54,10 @@
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
 #include "asb/v1/envelope.pb.h"
+#include "common/auditlog/entry.h"
+#include "common/auditlog/tree_head.h"
 #include "common/crypto/merkle.h"
 #include "common/store/store.h"
-#include "services/audit/audit_verify.h"
 
 namespace asb::audit {
 
@@ -66,7 +67,8 @@ namespace asb::audit {
 // random places (by case, by subject).
 store::StoreOptions AuditStoreLayout();
 
-// CanonicalEntryBytes() and LeafHash() are in services/audit/audit_verify.h.
+// The entries' bytes (CanonicalEntryBytes, LeafHash, EncodeEntry, the stored pages Query gives)
+// are in common/auditlog/entry.h.
 
 // The access log. Owns nothing but in-memory counters; the Store must outlive it.
 // Thread-compatible: the daemon's loop thread uses it (appends and queries alike).

@@ -13,11 +13,11 @@
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
+#include "common/auditlog/verifier.h"
 #include "common/config/config.h"
 #include "common/crypto/crypto.h"
 #include "common/crypto/merkle.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/audit/audit_verify.h"
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
 
