@@ -41,6 +41,10 @@
 // EXPIRY entry records each run. Erasure: an entry's record loses the erased person's
 // identifiers and gets erased_by; its leaf hash stays (the signed roots still commit to the
 // original); an ERASURE entry lists the entries, in the same batch.
+//
+// The code: audit_log.cc (Load, Append with the tree's and the indexes' upkeep, the tree's
+// roots and proofs, the stored tree heads), audit_log_query.cc (Query, Get, DescribeQuery),
+// audit_log_retention.cc (Expire, Erase); the Store's keys in internal/log_store.h.
 
 #include <cstdint>
 #include <functional>
