@@ -27,13 +27,13 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/auditlog/verifier.h"
 #include "common/bus/message_memory.h"
 #include "common/crypto/aead.h"
 #include "common/crypto/merkle.h"
 #include "common/store/store.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/audit/audit_log.h"
-#include "services/audit/audit_verify.h"
 #include "services/daemon/runtime.h"
 
 namespace {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
+#include "services/audit/signing_key.h"
 #include "services/daemon/config_checks.h"
 
 namespace asb::audit {

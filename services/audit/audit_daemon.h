@@ -6,9 +6,9 @@
 
 #include "absl/status/statusor.h"
 #include "asb/config/v1/daemons.pb.h"
+#include "common/auditlog/tree_head.h"
 #include "common/config/violations.h"
 #include "services/audit/audit_log.h"
-#include "services/audit/tree_head.h"
 #include "services/daemon/daemon_main.h"
 
 namespace asb::audit {

@@ -41,6 +41,10 @@
 // EXPIRY entry records each run. Erasure: an entry's record loses the erased person's
 // identifiers and gets erased_by; its leaf hash stays (the signed roots still commit to the
 // original); an ERASURE entry lists the entries, in the same batch.
+//
+// The code: audit_log.cc (Load, Append with the tree's and the indexes' upkeep, the tree's
+// roots and proofs, the stored tree heads), audit_log_query.cc (Query, Get, DescribeQuery),
+// audit_log_retention.cc (Expire, Erase); the Store's keys in internal/log_store.h.
 
 #include <cstdint>
 #include <functional>
@@ -54,9 +58,10 @@
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
 #include "asb/v1/envelope.pb.h"
+#include "common/auditlog/entry.h"
+#include "common/auditlog/tree_head.h"
 #include "common/crypto/merkle.h"
 #include "common/store/store.h"
-#include "services/audit/audit_verify.h"
 
 namespace asb::audit {
 
@@ -66,7 +71,8 @@ namespace asb::audit {
 // random places (by case, by subject).
 store::StoreOptions AuditStoreLayout();
 
-// CanonicalEntryBytes() and LeafHash() are in services/audit/audit_verify.h.
+// The entries' bytes (CanonicalEntryBytes, LeafHash, EncodeEntry, the stored pages Query gives)
+// are in common/auditlog/entry.h.
 
 // The access log. Owns nothing but in-memory counters; the Store must outlive it.
 // Thread-compatible: the daemon's loop thread uses it (appends and queries alike).

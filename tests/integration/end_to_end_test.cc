@@ -15,8 +15,8 @@
 
 #include "absl/time/clock.h"
 #include "asb/v1/api.pb.h"
+#include "common/auditlog/entry.h"
 #include "common/bus/keys.h"
-#include "services/audit/audit_verify.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 

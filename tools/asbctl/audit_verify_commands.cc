@@ -6,10 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "asb/v1/api.pb.h"
+#include "common/auditlog/verifier.h"
 #include "common/config/config.h"
 #include "common/crypto/merkle.h"
 #include "common/status/macros.h"
-#include "services/audit/audit_verify.h"
 #include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/internal/audit_commands.h"
 #include "tools/asbctl/internal/audit_helpers.h"

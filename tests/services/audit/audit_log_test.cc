@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/auditlog/entry.h"
 #include "common/crypto/crypto.h"
 #include "common/store/store.h"
 #include "google/protobuf/io/coded_stream.h"

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/auditlog/verifier.h"
 #include "common/crypto/crypto.h"
 #include "common/crypto/merkle.h"
 #include "common/store/store.h"
@@ -15,8 +16,7 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/audit/audit_log.h"
-#include "services/audit/audit_verify.h"
-#include "services/audit/tree_head.h"
+#include "services/audit/signing_key.h"
 #include "tests/services/audit/audit_log_fixture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"

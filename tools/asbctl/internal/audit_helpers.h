@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "asb/v1/audit.pb.h"
+#include "common/auditlog/verifier.h"
 #include "common/crypto/crypto.h"
-#include "services/audit/audit_verify.h"
 #include "tools/asbctl/hub_client.h"
 
 namespace asb::ctl::internal {

@@ -1,4 +1,4 @@
-#include "services/audit/tree_head.h"
+#include "services/audit/signing_key.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "services/audit/audit_verify.h"
 
 namespace asb::audit {
 namespace {
@@ -103,34 +102,6 @@ absl::StatusOr<crypto::Ed25519PrivateKey> LoadOrCreateSigningKey(const std::stri
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
   }
   return key;
-}
-
-absl::StatusOr<TreeHeadSigner> TreeHeadSigner::Create(crypto::Ed25519PrivateKey key) {
-  auto pem = key.PublicPem();
-  if (!pem.ok()) {
-    return pem.status();
-  }
-  auto raw = key.RawPublicKey();
-  if (!raw.ok()) {
-    return raw.status();
-  }
-  return TreeHeadSigner(std::move(key), *std::move(pem), crypto::Sha256(*raw));
-}
-
-absl::StatusOr<asb::v1::SignedTreeHead> TreeHeadSigner::Sign(uint64_t tree_size,
-                                                             const std::string& root_hash,
-                                                             uint64_t timestamp_ms) const {
-  asb::v1::SignedTreeHead sth;
-  sth.set_tree_size(tree_size);
-  sth.set_root_hash(root_hash);
-  sth.set_timestamp_ms(timestamp_ms);
-  sth.set_key_id(key_id_);
-  auto sig = key_.Sign(TreeHeadSigningInput(sth));
-  if (!sig.ok()) {
-    return sig.status();
-  }
-  sth.set_signature(*std::move(sig));
-  return sth;
 }
 
 }  // namespace asb::audit
