@@ -116,7 +116,9 @@ struct EmitBudget {
   std::size_t bytes = 0;  // JSON written + path bytes recorded
 };
 
-void Emit(const YAML::Node& node, const std::string& path, int depth, EmitBudget* budget,
+// `line` (1-based) is recorded for `path`: a map entry's is its key's line, so that a block value
+// ("server:" then its fields on the lines below) is found where its key is.
+void Emit(const YAML::Node& node, const std::string& path, int line, int depth, EmitBudget* budget,
           std::string* out, SourceMap* lines) {
   if (depth > kMaxDepth) {
     throw YAML::ParserException(node.Mark(),
@@ -129,7 +131,7 @@ void Emit(const YAML::Node& node, const std::string& path, int depth, EmitBudget
                                              " MiB (aliases repeated too often?)"));
   }
   if (lines != nullptr && !path.empty()) {
-    (*lines)[path] = node.Mark().line + 1;
+    (*lines)[path] = line;
   }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
@@ -161,7 +163,8 @@ void Emit(const YAML::Node& node, const std::string& path, int depth, EmitBudget
         if (i > 0) {
           out->push_back(',');
         }
-        Emit(child, absl::StrCat(path, "[", i, "]"), depth + 1, budget, out, lines);
+        Emit(child, absl::StrCat(path, "[", i, "]"), child.Mark().line + 1, depth + 1, budget, out,
+             lines);
         ++i;
       }
       out->push_back(']');
@@ -179,14 +182,16 @@ void Emit(const YAML::Node& node, const std::string& path, int depth, EmitBudget
         }
         first = false;
         const std::string key = kv.first.as<std::string>();
-        if (auto [it, inserted] = seen.emplace(key, kv.first.Mark().line + 1); !inserted) {
+        const int key_line = kv.first.Mark().line + 1;
+        if (auto [it, inserted] = seen.emplace(key, key_line); !inserted) {
           throw YAML::ParserException(
               kv.first.Mark(),
               absl::StrCat("duplicate key '", key, "' (first at line ", it->second, ")"));
         }
         AppendJsonString(key, out);
         out->push_back(':');
-        Emit(kv.second, path.empty() ? key : path + "." + key, depth + 1, budget, out, lines);
+        Emit(kv.second, path.empty() ? key : path + "." + key, key_line, depth + 1, budget, out,
+             lines);
       }
       out->push_back('}');
       return;
@@ -316,7 +321,7 @@ absl::Status YamlToJson(std::string_view text, std::string* json, SourceMap* lin
       return absl::InvalidArgumentError("top level must be a mapping of field names to values");
     }
     EmitBudget budget;
-    Emit(root, "", 0, &budget, json, lines);
+    Emit(root, "", root.Mark().line + 1, 0, &budget, json, lines);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("line ", e.mark.line + 1, " column ", e.mark.column + 1, ": ", e.msg));

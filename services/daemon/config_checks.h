@@ -20,16 +20,19 @@ void CheckUpstream(const asb::config::v1::UpstreamConfig& upstream, const std::s
 void CheckLog(const asb::config::v1::LogConfig& log, const std::string& path,
               config::Violations* v);
 
-// Loads `path` into `config` and runs `validate` on it; errors are prefixed with the file name.
+// Loads `path` into `config` and runs `validate` on it. Each violation names the file and, for
+// YAML, the line of the value (or of the nearest enclosing one the file has), as ISP errors do:
+// "config/intake.yaml:14: server.api_bind: must start with tcp:// or ipc:// (got 'http://x')".
 template <class C>
 absl::Status LoadDaemonConfig(const std::string& path, C* config,
                               void (*validate)(const C&, config::Violations*)) {
-  if (absl::Status s = config::LoadConfigFile(path, config); !s.ok()) {
+  config::SourceMap lines;
+  if (absl::Status s = config::LoadConfigFile(path, config, &lines); !s.ok()) {
     return s;
   }
-  config::Violations v;
+  config::Violations v(path, &lines);
   validate(*config, &v);
-  return v.ToStatus(path);
+  return v.ToStatus();
 }
 
 }  // namespace asb::daemon

@@ -15,12 +15,12 @@
 namespace {
 
 template <class C>
-void CheckCommon(const C& c) {
-  asb::config::Violations v;
+void CheckCommon(const C& c, const asb::config::SourceMap* lines = nullptr) {
+  asb::config::Violations v("fuzz.yaml", lines);
   asb::daemon::CheckLog(c.log(), "log", &v);
   asb::daemon::CheckStore(c.store(), "store", &v);
   asb::daemon::CheckServer(c.server(), "server", &v);
-  (void)v.ToStatus("fuzz.yaml");
+  (void)v.ToStatus();
 }
 
 // Parses `json` (already converted from YAML) into every config message.
@@ -54,7 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The whole YAML path (what LoadConfigFile does for a .yaml file), with line numbers.
   asb::config::v1::IntakeConfig intake;
   asb::config::SourceMap lines;
-  (void)asb::config::ParseYaml(text, "fuzz.yaml", &intake, &lines);
+  if (asb::config::ParseYaml(text, "fuzz.yaml", &intake, &lines).ok()) {
+    CheckCommon(intake, &lines);  // violations located through the source map
+  }
   // And its steps, so every daemon's message sees the converted document.
   std::string expanded;
   if (!asb::config::ExpandEnv(text, &expanded).ok()) {

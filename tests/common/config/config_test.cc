@@ -136,5 +136,49 @@ TEST(Violations, ReportsAllAtOnce) {
   EXPECT_EQ(v.items().size(), 2u);
 }
 
+TEST(Violations, NameFileAndLineOfThePath) {
+  asb::testing::TempDir dir;
+  const std::string path = dir.Sub("intake.yaml");
+  std::ofstream(path) << "log:\n  level: info\nstore:\n  path: db\nserver:\n"
+                         "  apiBind: \"http://x\"\n  stream_retention:\n    - { stream: events }\n";
+  asb::config::v1::IntakeConfig cfg;
+  SourceMap lines;
+  ASB_ASSERT_OK(LoadConfigFile(path, &cfg, &lines));
+  Violations v(path, &lines);
+  v.Endpoint("server.api_bind", cfg.server().api_bind());     // camelCase in the file
+  v.Required("server.key_file", "");                          // absent: its parent's line
+  v.Add("server.stream_retention[0].consumers", "required");  // absent, in a list
+  v.Required("isp_file", "");                                 // nothing enclosing it
+  ASSERT_EQ(v.items().size(), 4u);
+  EXPECT_EQ(v.items()[0], path +
+                              ":6: server.api_bind: must start with tcp:// or ipc:// (got "
+                              "'http://x')");
+  EXPECT_EQ(v.items()[1], path + ":5: server.key_file: required");
+  EXPECT_EQ(v.items()[2], path + ":8: server.stream_retention[0].consumers: required");
+  EXPECT_EQ(v.items()[3], path + ": isp_file: required");
+  EXPECT_THAT(v.ToStatus(), StatusIsWith(absl::StatusCode::kInvalidArgument,
+                                         path + ":5: server.key_file: required; "));
+}
+
+TEST(Violations, PresentTellsAnEmptyKeyFromAnAbsentOne) {
+  std::string json;
+  SourceMap lines;
+  ASB_ASSERT_OK(YamlToJson("orderTypes: []\nwards: []\n", &json, &lines));
+  Violations v("isp.yaml", &lines);
+  EXPECT_TRUE(v.Present("order_types"));
+  EXPECT_TRUE(v.Present("wards"));
+  EXPECT_FALSE(v.Present("tenures"));
+  EXPECT_FALSE(Violations("isp.yaml", nullptr).Present("wards"));
+  EXPECT_EQ(v.Line("wards[3].name"), 2);
+  EXPECT_EQ(v.Line("tenures"), 0);
+}
+
+TEST(Violations, FileWithoutSourceMapNamesTheFileOnly) {
+  Violations v("intake.json", nullptr);
+  v.Required("store.path", "");
+  ASSERT_EQ(v.items().size(), 1u);
+  EXPECT_EQ(v.items()[0], "intake.json: store.path: required");
+}
+
 }  // namespace
 }  // namespace asb::config

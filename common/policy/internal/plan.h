@@ -1,0 +1,141 @@
+#pragma once
+
+// The compiled form of an ISP, shared by the rooms of the engine: policy_compile.cc builds it,
+// policy_apply.cc (Apply, ApplyEncoded) and policy_explain.cc read it.
+//
+// Each agency gets a plan: its rules in file order (at most 64, so a set of rules is one
+// uint64_t bit mask) and, per node of the Case schema (internal/schema.h), which rules grant
+// which action on that node, on an enclosing node and below it. Deciding a field is then a few
+// mask operations; no path string is looked at after load.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asb/config/v1/isp.pb.h"
+#include "asb/v1/types.pb.h"
+#include "common/crypto/crypto.h"
+#include "common/policy/policy.h"
+
+namespace asb::policy {
+namespace internal {
+
+// Action bits, so a field's set of applicable actions is one byte. Bit i is action index i.
+enum : uint8_t {
+  kShow = 1,
+  kGeneralise = 2,
+  kPseudonymise = 4,
+  kRedact = 8,
+  kDeny = 16,
+};
+constexpr int kNumActions = 5;
+constexpr uint8_t kReveal = kShow | kGeneralise | kPseudonymise;
+
+// The action index (0 SHOW, 1 GENERALISE, 2 PSEUDONYMISE, 3 REDACT, 4 DENY) of a grant's
+// action; -1 for UNSPECIFIED or an unknown value.
+inline int ActionIndex(asb::v1::FieldAction a) {
+  switch (a) {
+    case asb::v1::FIELD_ACTION_SHOW:
+      return 0;
+    case asb::v1::FIELD_ACTION_GENERALISE:
+      return 1;
+    case asb::v1::FIELD_ACTION_PSEUDONYMISE:
+      return 2;
+    case asb::v1::FIELD_ACTION_REDACT:
+      return 3;
+    case asb::v1::FIELD_ACTION_DENY:
+      return 4;
+    default:
+      return -1;
+  }
+}
+constexpr asb::v1::FieldAction kActionOfIndex[kNumActions] = {
+    asb::v1::FIELD_ACTION_SHOW, asb::v1::FIELD_ACTION_GENERALISE,
+    asb::v1::FIELD_ACTION_PSEUDONYMISE, asb::v1::FIELD_ACTION_REDACT, asb::v1::FIELD_ACTION_DENY};
+
+// The bit of an enum value in a 32-bit set; 0 for values outside [0, 32).
+inline uint32_t Bit(int value) { return value >= 0 && value < 32 ? (1u << value) : 0; }
+
+// A row condition with its enum lists as bit masks (0 = no constraint).
+struct CompiledCondition {
+  uint32_t nsir = 0;
+  uint32_t events = 0;
+  uint32_t orders = 0;
+  int8_t fire_risk = -1;  // -1 unset, else 0/1
+  int8_t council_tenancy = -1;
+  int8_t hate_motivated = -1;
+  uint32_t roles = 0;
+  int8_t subject_under_18 = -1;
+  int min_victim_risk = 0;
+  std::vector<std::string> wards;
+  std::vector<std::string> lsoa_codes;
+  uint32_t tenures = 0;
+  int8_t has_vulnerable = -1;
+};
+
+struct RulePlan {
+  const asb::config::v1::Rule* rule = nullptr;  // points into Policy::Impl::isp
+  const asb::config::v1::Purpose* purpose = nullptr;
+  CompiledCondition when;
+  bool reveals = false;  // grants at least one field with a non-DENY action
+};
+
+// Per schema node: which rules name this exact path with each action, and which name a path
+// strictly below it.
+struct NodePlan {
+  uint64_t explicit_rules[kNumActions] = {0, 0, 0, 0, 0};
+  uint64_t any_explicit = 0;
+  uint64_t below_any = 0;
+  uint64_t below_deny = 0;
+  uint64_t below_reveal = 0;
+  // explicit_rules of this node and every enclosing node.
+  uint64_t chain_rules[kNumActions] = {0, 0, 0, 0, 0};
+};
+
+struct AgencyPlan {
+  std::string id;
+  std::vector<RulePlan> rules;
+  std::vector<NodePlan> nodes;       // indexed by schema node id
+  uint64_t rules_for_role[32] = {};  // rules whose people.* grants apply to a role
+  uint64_t reveal_rules = 0;         // rules with any non-DENY grant
+  bool needs_ages = false;           // some rule tests subject_under_18
+  std::vector<int> decision_nodes;   // nodes some rule names, in schema order
+};
+
+}  // namespace internal
+
+// What a Policy holds. Immutable once built (the token cache is per thread).
+struct Policy::Impl {
+  // Unique per compiled policy in this process (never reused, unlike an address).
+  const uint64_t generation = NextGeneration();
+  static uint64_t NextGeneration() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1);
+  }
+  asb::config::v1::Isp isp;
+  std::string version;
+  std::optional<crypto::HmacSha256Key> key;
+  std::vector<internal::AgencyPlan> agencies;
+
+  const internal::AgencyPlan* Find(const std::string& agency) const {
+    for (const internal::AgencyPlan& a : agencies) {
+      if (a.id == agency) {
+        return &a;
+      }
+    }
+    return nullptr;
+  }
+
+  // prefix + the first hex_chars hex digits of HMAC-SHA256(key, data): pseudonyms ("ps_") and
+  // subject keys ("sk_"). Remembered per thread.
+  std::string Token(const char* prefix, std::string_view data, std::size_t hex_chars) const;
+
+ private:
+  std::string ComputeToken(const char* prefix, std::string_view data, std::size_t hex_chars) const;
+};
+
+}  // namespace asb::policy
