@@ -1,0 +1,88 @@
+// Only asb-sharing holds the policy engine and the partnership's pseudonymisation key: the
+// other daemons read the ISP's agencies and principals only (common/auth). With the key file
+// absent, asb-intake, asb-notify and asb-audit start, serve and know their callers, and
+// asb-sharing refuses to start with an error naming the file.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_replace.h"
+#include "tests/support/daemon_harness.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace asb::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+void WriteAll(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+class IspHoldersTest : public ::testing::Test {
+ protected:
+  // A copy of the shipped ISP in a directory of the test's own, whose pseudonymisation key file
+  // (keys/pseudonymisation.key, relative to the ISP file) therefore does not exist, and copies
+  // of the four daemon configs pointing at it.
+  void SetUp() override {
+    const std::string isp = ReadAll(std::string(ASB_SOURCE_DIR) + "/config/isp/chesterfield.yaml");
+    ASSERT_NE(isp.find("pseudonymisation_key_file: \"keys/pseudonymisation.key\""),
+              std::string::npos);
+    isp_path_ = work_.Sub("chesterfield.yaml");
+    WriteAll(isp_path_, isp);
+    key_path_ = work_.Sub("keys/pseudonymisation.key");
+    options_ = BuiltHubOptions();
+    for (const std::string& d : Hub::Daemons()) {
+      std::string config = ReadAll(std::string(ASB_SOURCE_DIR) + "/config/" + d + ".yaml");
+      const std::string line = "isp_file: \"config/isp/chesterfield.yaml\"";
+      ASSERT_NE(config.find(line), std::string::npos) << d << ".yaml";
+      config = absl::StrReplaceAll(config, {{line, "isp_file: \"" + isp_path_ + "\""}});
+      options_.config_files[d] = work_.Sub(d + ".yaml");
+      WriteAll(options_.config_files[d], config);
+    }
+  }
+
+  TempDir work_;
+  std::string isp_path_;
+  std::string key_path_;
+  HubOptions options_;
+};
+
+TEST_F(IspHoldersTest, OnlySharingNeedsThePseudonymisationKey) {
+  Hub hub(options_);
+  for (const std::string d : {"intake", "notify", "audit"}) {
+    ASB_ASSERT_OK(hub.StartAndWait(d)) << d;
+    // Serving, and the ZAP handler knows its callers from the ISP's principals.
+    auto ping = hub.Ping(d, "hub-admin");
+    ASB_ASSERT_OK(ping.status()) << d;
+    EXPECT_EQ(ping->component(), d);
+    EXPECT_EQ(ping->agency(), "council");
+    EXPECT_EQ(ping->role(), asb::v1::ROLE_ADMIN);
+    EXPECT_FALSE(ping->isp_version().empty());
+  }
+
+  ASB_ASSERT_OK(hub.Start("sharing"));
+  EXPECT_FALSE(hub.WaitReady("sharing", absl::Now() + absl::Seconds(30)).ok());
+  EXPECT_FALSE(hub.Running("sharing"));
+  const std::string log = hub.LogTail("sharing");
+  EXPECT_THAT(log, HasSubstr("asb-sharing: error: "));
+  EXPECT_THAT(log, HasSubstr(key_path_ + ": no such file")) << log;
+
+  ASB_ASSERT_OK(hub.StopAll());
+}
+
+}  // namespace
+}  // namespace asb::testing
