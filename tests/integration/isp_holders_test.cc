@@ -8,10 +8,10 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_replace.h"
+#include "common/config/config.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -21,15 +21,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The file's bytes; fails the test if it cannot be read.
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-void WriteAll(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  std::string text;
+  absl::Status read = config::ReadFile(path, &text);
+  EXPECT_TRUE(read.ok()) << read;
+  return text;
 }
 
 class IspHoldersTest : public ::testing::Test {
@@ -42,7 +39,7 @@ class IspHoldersTest : public ::testing::Test {
     ASSERT_NE(isp.find("pseudonymisation_key_file: \"keys/pseudonymisation.key\""),
               std::string::npos);
     isp_path_ = work_.Sub("chesterfield.yaml");
-    WriteAll(isp_path_, isp);
+    std::ofstream(isp_path_) << isp;
     key_path_ = work_.Sub("keys/pseudonymisation.key");
     options_ = BuiltHubOptions();
     for (const std::string& d : Hub::Daemons()) {
@@ -51,7 +48,7 @@ class IspHoldersTest : public ::testing::Test {
       ASSERT_NE(config.find(line), std::string::npos) << d << ".yaml";
       config = absl::StrReplaceAll(config, {{line, "isp_file: \"" + isp_path_ + "\""}});
       options_.config_files[d] = work_.Sub(d + ".yaml");
-      WriteAll(options_.config_files[d], config);
+      std::ofstream(options_.config_files[d]) << config;
     }
   }
 
