@@ -13,14 +13,16 @@ one of these rules:
   - asb-intake, asb-notify and asb-audit, and the shared runtime they link, include nothing
     from common/policy: only asb-sharing holds the policy engine and the pseudonymisation key.
 
-An include listed in the allowlist (FILE INCLUDE per line, '#' comments) is let through; an
-allowlist line that no longer matches an include is itself an error, so the list only shrinks.
+An include listed in the allowlist (FILE INCLUDE per line, '#' comments; FILE may be a
+shell-style pattern such as tools/asbctl/*) is let through; an allowlist line that no longer
+matches any include is itself an error, so the list only shrinks.
 
 Usage: check_includes.py [--root DIR] [--allowlist FILE]. Exit 0: clean; 1: violations (one
 line each, "file:line: ..."); 2: bad usage or allowlist.
 """
 
 import argparse
+import fnmatch
 import os
 import re
 import sys
@@ -63,7 +65,7 @@ def violation(source, target):
 
 
 def read_allowlist(path):
-    """{(file, include): line number} from the allowlist file."""
+    """{(file pattern, include): line number} from the allowlist file."""
     allowed = {}
     if not path:
         return allowed
@@ -105,8 +107,10 @@ def check(root, allowlist_path):
                 why = violation(relative, target)
                 if why is None:
                     continue
-                if (relative, target) in allowed:
-                    used.add((relative, target))
+                exempt = [entry for entry in allowed
+                          if entry[1] == target and fnmatch.fnmatchcase(relative, entry[0])]
+                if exempt:
+                    used.update(exempt)
                     continue
                 errors.append('%s:%d: forbidden #include "%s": %s' % (relative, number, target, why))
     for entry, number in sorted(allowed.items(), key=lambda item: item[1]):
@@ -121,7 +125,8 @@ def main():
     parser.add_argument("--root", default=os.path.join(os.path.dirname(__file__), "..", ".."),
                         help="the source tree (default: this script's ../..)")
     parser.add_argument("--allowlist", default=None,
-                        help="exceptions, FILE INCLUDE per line (default: none)")
+                        help="exceptions, FILE INCLUDE per line, FILE may be a pattern "
+                             "(default: none)")
     args = parser.parse_args()
     root = os.path.abspath(args.root)
     for d in SCANNED:

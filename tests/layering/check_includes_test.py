@@ -101,6 +101,20 @@ class CheckIncludesTest(unittest.TestCase):
             'tools/asbctl/other.cc:1: forbidden #include "services/audit/audit_verify.h": tools/ '
             "includes nothing from services/: what a tool shares with a daemon belongs in common/"])
 
+    def test_allowlist_pattern_covers_the_files_it_names(self):
+        files = dict(CLEAN, **{
+            "tools/asbctl/audit_verify_commands.cc": '#include "services/audit/audit_verify.h"\n',
+            "tools/asbctl/internal/audit_helpers.h": '#include "services/audit/audit_verify.h"\n',
+            "tools/asbctl/other.cc": '#include "services/audit/audit_log.h"\n',
+            "tools/loadgen/loadgen.cc": '#include "services/audit/audit_verify.h"\n'})
+        code, out = run(files, "tools/asbctl/* services/audit/audit_verify.h\n")
+        self.assertEqual(code, 1, out)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 2, out)
+        self.assertTrue(lines[0].startswith('tools/asbctl/other.cc:1: forbidden #include '
+                                            '"services/audit/audit_log.h"'), out)
+        self.assertTrue(lines[1].startswith('tools/loadgen/loadgen.cc:1: forbidden'), out)
+
     def test_stale_allowlist_entry_fails(self):
         code, out = run(CLEAN, "\n# gone\ntools/asbctl/audit_commands.cc services/audit/audit_verify.h\n")
         self.assertEqual(code, 1, out)
