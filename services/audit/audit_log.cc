@@ -53,6 +53,7 @@ store::StoreOptions AuditStoreLayout() {
       kBySubject};
   options.appended_column_families = {kEntries, kMeta, kByAgency};
   options.memtable_bytes = {{kByCase, std::size_t{4} << 20}, {kBySubject, std::size_t{4} << 20}};
+  options.plaintext_column_families = {kMeta, kByCase, kByAgency, kBySubject};
   return options;
 }
 

@@ -68,7 +68,10 @@ namespace asb::audit {
 // The layout of asb-audit's Store (set path and sync): the column families it opens; as
 // appended families those whose keys end in a rising sequence number under few prefixes
 // (entries, the tree's hashes, the index by agency); 4 MiB memtables for the indexes written at
-// random places (by case, by subject).
+// random places (by case, by subject). At rest, the tree ("meta": hashes, sizes, signatures) and
+// the indexes (keys of case ids, agency ids and pseudonymous subject keys; empty values) stay
+// plaintext; entries name no person and must outlive a case, so they are sealed under the
+// master key (no subject).
 store::StoreOptions AuditStoreLayout();
 
 // The entries' bytes (CanonicalEntryBytes, LeafHash, EncodeEntry, the stored pages Query gives)

@@ -9,110 +9,10 @@
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/status/macros.h"
-#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
-#include "google/protobuf/wire_format_lite.h"
 
 namespace asb::daemon {
 namespace {
-
-std::shared_ptr<const bus::PrincipalTable> PrincipalsOf(const policy::Policy& policy) {
-  auto table = std::make_shared<bus::PrincipalTable>();
-  for (const auto& p : policy.isp().principals()) {
-    table->Add(bus::Principal{p.name(), p.agency(), p.role(), p.public_key()});
-  }
-  return table;
-}
-
-// ---- Encryption at rest: what is personal data, and whose -------------------------------------
-
-// Column families that hold no personal data and stay plaintext: consumer offsets, intake's
-// duplicate index (feed ids -> sequence numbers), notify's cursors and ack marks (agency ->
-// numbers), the audit log's Merkle tree and tree heads ("meta": hashes, sizes, signatures) and
-// its indexes (keys of case ids, agency ids and pseudonymous subject keys; empty values).
-const std::vector<std::string>& PlaintextColumnFamilies() {
-  static const auto* names = new std::vector<std::string>{stream::kOffsetsColumnFamily,
-                                                          "dedupe",
-                                                          "cursors",
-                                                          "ackmarks",
-                                                          "meta",
-                                                          "by_case",
-                                                          "by_agency",
-                                                          "by_subject"};
-  return *names;
-}
-
-// The last length-delimited field at `path` (field numbers, outermost first) of serialised
-// protobuf `bytes`, without parsing the whole message; "" if absent or malformed.
-std::string FindBytesField(std::string_view bytes, std::initializer_list<int> path) {
-  using google::protobuf::internal::WireFormatLite;
-  std::string found;
-  std::string_view current = bytes;
-  for (auto field = path.begin(); field != path.end(); ++field) {
-    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(current.data()),
-                                              static_cast<int>(current.size()));
-    std::string_view next;
-    bool seen = false;
-    while (uint32_t tag = in.ReadTag()) {
-      if (WireFormatLite::GetTagFieldNumber(tag) == *field &&
-          WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-        uint32_t length = 0;
-        if (!in.ReadVarint32(&length)) {
-          return "";
-        }
-        const int offset = in.CurrentPosition();
-        if (static_cast<std::size_t>(offset) + length > current.size() || !in.Skip(length)) {
-          return "";
-        }
-        next = current.substr(offset, length);
-        seen = true;
-      } else if (!WireFormatLite::SkipField(&in, tag)) {
-        return "";
-      }
-    }
-    if (!seen) {
-      return "";
-    }
-    current = next;
-  }
-  found.assign(current.data(), current.size());
-  return found;
-}
-
-// The subject of a value: the case it belongs to. The case is the unit the hub retains and
-// destroys, so each case's personal data gets its own data key and erasing a case destroys
-// one key per daemon. Audit records name no person (pseudonymous keys only) and must outlive
-// the case for accountability: they are encrypted under the master key, not the case's key.
-std::string SubjectOf(std::string_view cf, std::string_view key, std::string_view value) {
-  constexpr int kAcceptedEvent = 10, kDisclosure = 11;  // asb.v1.Envelope payloads
-  constexpr int kEvent = 4, kEventCaseId = 2;           // AcceptedEvent.event, CaseEvent.case_id
-  constexpr int kDisclosureCaseId = 2;                  // Disclosure.case_id
-  constexpr int kAlertDisclosure = 6, kDeadLetterAlert = 1;
-  if (cf.rfind("log.", 0) == 0 || cf == "pending") {
-    if (cf == "pending") {
-      // sharing's events waiting for their case: key = case id, NUL, sequence number.
-      const std::size_t nul = key.find('\0');
-      if (nul != std::string_view::npos) {
-        return std::string(key.substr(0, nul));
-      }
-    }
-    std::string id = FindBytesField(value, {kAcceptedEvent, kEvent, kEventCaseId});
-    if (id.empty()) {
-      id = FindBytesField(value, {kDisclosure, kDisclosureCaseId});
-    }
-    return id;
-  }
-  if (cf == "cases") {
-    return std::string(key);
-  }
-  if (cf == "outbox") {
-    return FindBytesField(value, {kAlertDisclosure, kDisclosureCaseId});
-  }
-  if (cf == "deadletters") {
-    return FindBytesField(value, {kDeadLetterAlert, kAlertDisclosure, kDisclosureCaseId});
-  }
-  return "";
-}
 
 // A stream record whose case was erased is served as an envelope with its sequence number and
 // no payload, so the stream stays dense and consumers skip it (and audit the skip) rather than
@@ -144,8 +44,12 @@ absl::StatusOr<std::shared_ptr<const crypto::KeyRing>> LoadRing(const std::strin
 absl::Status ConfigureAtRest(const std::string& component, const std::string& key_ring,
                              store::StoreOptions* options) {
   ASB_ASSIGN_OR_RETURN(options->key_ring, LoadRing(key_ring));
-  options->plaintext_column_families = PlaintextColumnFamilies();
-  options->subject_of = SubjectOf;
+  // The consumers' offsets (the runtime's own column family) are sequence numbers.
+  std::vector<std::string>& plaintext = options->plaintext_column_families;
+  if (std::find(plaintext.begin(), plaintext.end(), stream::kOffsetsColumnFamily) ==
+      plaintext.end()) {
+    plaintext.push_back(stream::kOffsetsColumnFamily);
+  }
   options->erased_placeholder = [component](std::string_view cf, std::string_view key) {
     return ErasedPlaceholder(component, cf, key);
   };
@@ -164,9 +68,14 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   static auto* lg = log::Get("daemon");
   std::unique_ptr<Runtime> rt(new Runtime(std::move(options)));
   RuntimeOptions& o = rt->options_;
-  ASB_ASSIGN_OR_RETURN(rt->policy_, policy::Policy::LoadFile(o.isp_file));
-  SPDLOG_LOGGER_INFO(lg, "ISP '{}' loaded, version {}", rt->policy_->isp().name(),
-                     rt->policy_->version().substr(0, 12));
+  ASB_ASSIGN_OR_RETURN(rt->principals_, auth::Principals::LoadFile(o.isp_file));
+  SPDLOG_LOGGER_INFO(lg, "ISP '{}': {} principals loaded (agencies and principals version {})",
+                     rt->principals_->isp_name(), rt->principals_->table()->size(),
+                     rt->principals_->version().substr(0, 12));
+  rt->isp_version_ = rt->principals_->version();
+  if (o.load_isp) {
+    ASB_ASSIGN_OR_RETURN(rt->isp_version_, o.load_isp(o.isp_file));
+  }
   ASB_ASSIGN_OR_RETURN(rt->keys_, bus::LoadKeyFile(o.server.key_file(), /*require_secret=*/true));
 
   store::StoreOptions so = o.layout;
@@ -211,7 +120,7 @@ absl::Status Runtime::Start(Handler handler) {
   static auto* lg = log::Get("daemon");
   handler_ = std::move(handler);
   auth_ = std::make_unique<bus::Authenticator>(&context_, &loop_);
-  auth_->SetPrincipals(PrincipalsOf(*policy_));
+  auth_->SetPrincipals(principals_->table());
   auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
     // A refused client's libzmq retries the handshake every few hundred ms: record the first
     // refusal of a key, then at most one record per minute with the count in between.
@@ -291,17 +200,25 @@ void Runtime::Run() {
 
 absl::Status Runtime::Reload() {
   static auto* lg = log::Get("daemon");
-  ASB_ASSIGN_OR_RETURN(auto fresh, policy::Policy::LoadFile(options_.isp_file));
-  if (fresh->version() == policy_->version()) {
-    SPDLOG_LOGGER_INFO(lg, "ISP unchanged (version {})", policy_->version().substr(0, 12));
+  ASB_ASSIGN_OR_RETURN(auth::Principals fresh, auth::Principals::LoadFile(options_.isp_file));
+  // The daemon's own part decides before the new principals take effect, so a file it refuses
+  // changes nothing.
+  std::string version = fresh.version();
+  if (options_.load_isp) {
+    ASB_ASSIGN_OR_RETURN(version, options_.load_isp(options_.isp_file));
+  }
+  isp_version_ = std::move(version);
+  if (fresh.version() == principals_->version()) {
+    SPDLOG_LOGGER_INFO(lg, "ISP agencies and principals unchanged (version {})",
+                       fresh.version().substr(0, 12));
     return absl::OkStatus();
   }
-  policy_ = std::move(fresh);
-  auth_->SetPrincipals(PrincipalsOf(*policy_));
-  for (auto& fn : on_policy_) {
-    fn(policy_);
-  }
-  SPDLOG_LOGGER_INFO(lg, "ISP reloaded, version {}", policy_->version().substr(0, 12));
+  principals_ = std::move(fresh);
+  // Every message is checked against the table, so a principal no longer listed is cut off at
+  // its next message.
+  auth_->SetPrincipals(principals_->table());
+  SPDLOG_LOGGER_INFO(lg, "ISP agencies and principals reloaded: {} principals, version {}",
+                     principals_->table()->size(), principals_->version().substr(0, 12));
   return absl::OkStatus();
 }
 
@@ -322,7 +239,7 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
       ping->set_principal(caller.principal.name);
       ping->set_agency(caller.principal.agency);
       ping->set_role(caller.principal.role);
-      ping->set_isp_version(policy_->version());
+      ping->set_isp_version(isp_version_);
       for (const auto& l : logs_) {
         auto* st = ping->add_streams();
         st->set_name(l->name());

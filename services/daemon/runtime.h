@@ -1,20 +1,23 @@
 #pragma once
 
 // What every asb daemon is made of, built once here so the four daemons keep one shape: a ZeroMQ
-// context and loop, the ZAP authenticator fed from the ISP's principals, the request server, the
-// daemon's own store with its "audit" stream (served to asb-audit), the streams it serves, the
-// consumers it runs, and the ISP policy, reloadable on SIGHUP. Single-threaded: everything runs
-// in the loop.
+// context and loop, the ZAP authenticator fed from the ISP's principals (common/auth: agencies
+// and principals only, reloadable on SIGHUP), the request server, the daemon's own store with
+// its "audit" stream (served to asb-audit), the streams it serves and the consumers it runs.
+// The runtime knows no daemon: each one passes its own store layout and, if it holds more of
+// the ISP (asb-sharing: the policy engine), loads that part itself (RuntimeOptions.load_isp).
+// Single-threaded: everything runs in the loop.
 //
 // Encryption at rest: with store.key_ring set, the store encrypts every value with personal
-// data, each case's under its own data key (the subject is the case id, found in the value or
-// key by column family; see runtime.cc), so Store::EraseSubject(case id) erases a case. A
-// stream record of an erased case is served as an envelope without payload, which consumers
-// skip and audit.
+// data, each case's under its own data key (the subject is the case id, found by the daemon's
+// layout: StoreOptions.subject_of), so Store::EraseSubject(case id) erases a case. A stream
+// record of an erased case is served as an envelope without payload, which consumers skip and
+// audit.
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,10 +30,10 @@
 #include "asb/config/v1/common.pb.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
+#include "common/auth/principals.h"
 #include "common/bus/auth.h"
 #include "common/bus/loop.h"
 #include "common/bus/server.h"
-#include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
@@ -42,19 +45,34 @@ struct RuntimeOptions {
   std::string component;  // "intake", "sharing", "notify", "audit"
   asb::config::v1::StoreConfig store;
   asb::config::v1::ServerConfig server;
+  // The ISP file. The runtime reads its agencies and principals (auth::Principals).
   std::string isp_file;
-  // The daemon's store layout: its column families and their tuning (path, sync and
-  // encryption come from `store`; LogColumnFamily(name) of each stream it serves is added).
+  // The daemon's own store layout, declared next to its column-family constants (e.g.
+  // audit::AuditStoreLayout()): its column families and their tuning, the column families that
+  // hold no personal data (plaintext_column_families) and the case id of a value of any other
+  // (subject_of; "" or unset: sealed under the master key) — its stream logs' records included,
+  // since only the daemon knows what it appends (services/daemon/store_layout.h). path, sync and
+  // the key ring come from `store`; the runtime adds what it owns: LogColumnFamily(name) of each
+  // stream it serves, the consumers' offsets (plaintext) and the erased-record placeholder.
   store::StoreOptions layout;
   // Streams it serves to other daemons ("audit" is always served).
   std::vector<std::string> streams;
+  // The daemon's own part of the ISP, if it holds more than the principals (asb-sharing: the
+  // policy engine and the pseudonymisation key). Called with isp_file at start, once the
+  // principals have loaded, and on every reload before new principals take effect. It loads
+  // and checks its part and, only if that succeeds, puts it in force and returns the ISP
+  // version it now works under (PingResponse.isp_version). An error stops the start, or refuses
+  // the reload: the old principals stay too, and the part must be left as it was. Unset: Ping
+  // reports the principals' version.
+  std::function<absl::StatusOr<std::string>(const std::string& isp_file)> load_isp;
 };
 
-// Sets the encryption-at-rest fields of `options` as every daemon's store has them: the key
-// ring loaded from `key_ring` (StoreConfig.key_ring), the plaintext column families, the subject
-// of each value (its case id) and the placeholder for an erased stream record. Errors name
-// store.key_ring. (Runtime::Create calls it; tools that open a stopped daemon's store, e.g. to
-// erase a case, must use it too.)
+// Sets the encryption-at-rest fields of `options`, which holds the daemon's own layout
+// (RuntimeOptions.layout: its plaintext column families and subject_of stay as they are): the
+// key ring loaded from `key_ring` (StoreConfig.key_ring), the consumers' offsets added to the
+// plaintext column families, and the placeholder for an erased stream record. Errors name
+// store.key_ring. (Runtime::Create calls it; tools and tests that open a stopped daemon's store,
+// e.g. to erase a case, must start from that daemon's layout and use it too.)
 absl::Status ConfigureAtRest(const std::string& component, const std::string& key_ring,
                              store::StoreOptions* options);
 
@@ -62,8 +80,9 @@ class Runtime {
  public:
   using Handler = std::function<void(const bus::Caller&, const asb::v1::Request&)>;
 
-  // Loads the ISP and the daemon's key, opens the store and its streams. Sockets are not bound
-  // until Start. Errors name the file or setting at fault.
+  // Loads the ISP's principals (and the daemon's own part: options.load_isp) and the daemon's
+  // key, opens the store and its streams. Sockets are not bound until Start. Errors name the
+  // file or setting at fault.
   static absl::StatusOr<std::unique_ptr<Runtime>> Create(RuntimeOptions options);
   ~Runtime();
 
@@ -71,13 +90,15 @@ class Runtime {
   // `handler`.
   absl::Status Start(Handler handler);
 
-  // Runs until Stop() (SIGTERM) — also reloads the ISP when RequestReload() was called — and
-  // then commits the last deferred batch (Store::Settle).
+  // Runs until Stop() (SIGTERM) — also reloads the key ring and the ISP when RequestReload()
+  // was called — and then commits the last deferred batch (Store::Settle).
   void Run();
   void Stop() { loop_.Stop(); }
   // Safe from a signal handler: the reload happens in the loop.
   void RequestReload() { reload_requested_.store(true); }
-  // Reloads the ISP now. A bad file is refused and the old policy stays in force.
+  // Reloads the ISP now: its principals (a principal no longer listed is cut off at once) and
+  // the daemon's own part (options.load_isp). A bad file is refused and everything loaded
+  // before stays in force.
   absl::Status Reload();
   // Reloads the at-rest key ring (store.key_ring) now, so new values use its newest key (after
   // `asbctl keys rotate`). A ring that fails to load or lacks a key of the current one is
@@ -113,13 +134,9 @@ class Runtime {
   // Writes `batch` durably; on failure replies kUnavailable to `caller` and returns false.
   bool WriteOrReply(store::Batch* batch, const bus::Caller& caller);
 
-  // Called with the new policy after each successful reload (and not at start).
-  void OnPolicyChanged(std::function<void(std::shared_ptr<const policy::Policy>)> fn) {
-    on_policy_.push_back(std::move(fn));
-  }
-
   const std::string& component() const { return options_.component; }
-  std::shared_ptr<const policy::Policy> policy() const { return policy_; }
+  // The ISP version in force (see RuntimeOptions.load_isp).
+  const std::string& isp_version() const { return isp_version_; }
   bus::Loop& loop() { return loop_; }
   bus::Server& server() { return *server_; }
   store::Store& store() { return *store_; }
@@ -138,14 +155,14 @@ class Runtime {
   zmq::context_t context_;
   bus::Loop loop_;
   bus::KeyPair keys_;
-  std::shared_ptr<const policy::Policy> policy_;
+  std::optional<auth::Principals> principals_;
+  std::string isp_version_;
   std::unique_ptr<bus::Authenticator> auth_;
   std::unique_ptr<bus::Server> server_;
   std::unique_ptr<store::Store> store_;
   std::vector<std::unique_ptr<stream::Log>> logs_;
   std::unique_ptr<stream::StreamServer> stream_server_;
   std::vector<std::unique_ptr<stream::Consumer>> consumers_;
-  std::vector<std::function<void(std::shared_ptr<const policy::Policy>)>> on_policy_;
   Handler handler_;
   AuditSink audit_sink_;
   struct RefusedKey {

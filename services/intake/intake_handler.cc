@@ -10,6 +10,7 @@
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "services/daemon/store_layout.h"
 
 namespace asb::intake {
 namespace {
@@ -39,6 +40,22 @@ std::string DedupeKey(const std::string& principal, const std::string& source_ev
 
 std::vector<std::string> IntakeColumnFamilies() {
   return {stream::LogColumnFamily("events"), stream::LogColumnFamily("audit"), kDedupeColumnFamily};
+}
+
+store::StoreOptions IntakeStoreLayout() {
+  store::StoreOptions layout;
+  layout.column_families = IntakeColumnFamilies();
+  layout.plaintext_column_families = {kDedupeColumnFamily};
+  layout.subject_of = [events = stream::LogColumnFamily("events")](
+                          std::string_view cf, std::string_view, std::string_view value) {
+    if (cf != events) {
+      return std::string();
+    }
+    return daemon::FindBytesField(
+        value, {asb::v1::Envelope::kAcceptedEventFieldNumber,
+                asb::v1::AcceptedEvent::kEventFieldNumber, asb::v1::CaseEvent::kCaseIdFieldNumber});
+  };
+  return layout;
 }
 
 IntakeHandler::IntakeHandler(store::Store* store, stream::Log* events, stream::Log* audit,

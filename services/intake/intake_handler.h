@@ -30,6 +30,11 @@ inline constexpr uint32_t kDefaultMaxEventsPerSubmit = 1000;
 // Every column family asb-intake's Store needs: "log.events", "log.audit", "dedupe".
 std::vector<std::string> IntakeColumnFamilies();
 
+// asb-intake's store layout (daemon::RuntimeOptions.layout): IntakeColumnFamilies(); "dedupe"
+// (feed ids → sequence numbers) in plaintext; an "events" record's subject is its event's case
+// id; audit records are sealed under the master key.
+store::StoreOptions IntakeStoreLayout();
+
 // The EventType of an event (shared with asb-sharing).
 using ::asb::model::EventTypeOf;
 

@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   o.store = config.store();
   o.server = config.server();
   o.isp_file = config.isp_file();
-  o.layout.column_families = NotifyColumnFamilies();
+  o.layout = NotifyStoreLayout();
   o.streams = {"audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
@@ -52,8 +52,6 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   d->outbox_ = std::make_unique<Outbox>(
       &rt->store(), rt->log("audit"), [rt] { return rt->Now(); }, oo);
   ASB_RETURN_IF_ERROR(d->outbox_->Load());
-  d->outbox_->SetPolicy(rt->policy());
-  rt->OnPolicyChanged([o = d->outbox_.get()](auto policy) { o->SetPolicy(std::move(policy)); });
   return d;
 }
 

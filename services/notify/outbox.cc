@@ -9,6 +9,7 @@
 #include "common/model/model.h"
 #include "common/stream/consumer.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "services/daemon/store_layout.h"
 
 namespace asb::notify {
 namespace {
@@ -56,6 +57,28 @@ std::vector<std::string> NotifyColumnFamilies() {
           stream::kOffsetsColumnFamily,     kDeadLetters, kAckMarks};
 }
 
+store::StoreOptions NotifyStoreLayout() {
+  store::StoreOptions layout;
+  layout.column_families = NotifyColumnFamilies();
+  layout.plaintext_column_families = {kCursors, kAckMarks};
+  layout.subject_of = [](std::string_view cf, std::string_view, std::string_view value) {
+    using asb::v1::Alert;
+    using asb::v1::DeadLetter;
+    using asb::v1::Disclosure;
+    if (cf == kOutbox) {
+      return daemon::FindBytesField(
+          value, {Alert::kDisclosureFieldNumber, Disclosure::kCaseIdFieldNumber});
+    }
+    if (cf == kDeadLetters) {
+      return daemon::FindBytesField(value,
+                                    {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
+                                     Disclosure::kCaseIdFieldNumber});
+    }
+    return std::string();
+  };
+  return layout;
+}
+
 Outbox::Outbox(store::Store* store, stream::Log* audit, std::function<absl::Time()> clock,
                OutboxOptions options)
     : store_(store), audit_(audit), clock_(std::move(clock)), options_(options) {}
@@ -91,10 +114,6 @@ absl::Status Outbox::Load() {
   }
   SPDLOG_LOGGER_INFO(Logger(), "outboxes loaded for {} agencies", cursors_.size());
   return absl::OkStatus();
-}
-
-void Outbox::SetPolicy(std::shared_ptr<const policy::Policy> policy) {
-  policy_ = std::move(policy);
 }
 
 const Outbox::Cursor* Outbox::Find(const std::string& agency) const {
@@ -135,20 +154,11 @@ absl::Status Outbox::ApplyDisclosure(const asb::v1::Envelope& envelope, store::B
     return absl::InvalidArgumentError(
         absl::StrCat("disclosures record ", envelope.seq(), ": no agency"));
   }
-  if (policy_ == nullptr) {
-    return absl::UnavailableError("notify: no ISP loaded yet");
-  }
-  const policy::EventContext context{d.event_type(), d.order_type()};
-  std::string rule_id;
-  for (const policy::Policy::Notification& n : policy_->NotificationsFor(context)) {
-    if (n.agency == d.agency()) {
-      rule_id = n.rule_id;
-      break;
-    }
-  }
-  if (rule_id.empty()) {
+  // asb-sharing decided, under d.isp_version(), which notification rules make this an alert.
+  if (d.notification_rules().empty() || d.notification_rules(0).empty()) {
     return absl::OkStatus();  // shared with the agency, but not alert-worthy
   }
+  const std::string& rule_id = d.notification_rules(0);
 
   const std::string& agency = d.agency();
   Cursor& cursor = cursors_[agency];

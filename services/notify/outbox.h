@@ -1,10 +1,11 @@
 #pragma once
 
-// asb-notify's per-agency outboxes: the pure logic (no sockets, no threads). Disclosures from
-// asb-sharing that a notification rule makes alert-worthy become Alerts, numbered densely per
-// agency; partners pull them after their acknowledged cursor and move the cursor by acking.
-// Every disclosure, delivery and acknowledgement is recorded on notify's "audit" stream in the
-// same batch as the change it records.
+// asb-notify's per-agency outboxes: the pure logic (no sockets, no threads). Disclosures that
+// asb-sharing stamped alert-worthy (Disclosure.notification_rules: sharing evaluates the ISP's
+// notification rules; notify holds no policy) become Alerts, numbered densely per agency; partners
+// pull them after their acknowledged cursor and move the cursor by acking. Every disclosure,
+// delivery and acknowledgement is recorded on notify's "audit" stream in the same batch as the
+// change it records.
 //
 // Layout in the daemon's Store (column families from NotifyColumnFamilies()):
 //   "outbox"    agency + '\0' + EncodeSeq(agency_seq)  → Alert (delivery_count kept current)
@@ -35,7 +36,6 @@
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/envelope.pb.h"
-#include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
 
@@ -43,6 +43,11 @@ namespace asb::notify {
 
 // Column families asb-notify's Store must open.
 std::vector<std::string> NotifyColumnFamilies();
+
+// asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors"
+// and "ackmarks" (agency → numbers) in plaintext; the subject of an "outbox" or "deadletters"
+// value is its alert's disclosure's case id; audit records are sealed under the master key.
+store::StoreOptions NotifyStoreLayout();
 
 // Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests
 // — every pull re-delivers what is unacknowledged, never a dead letter, nothing deleted; the
@@ -82,14 +87,11 @@ class Outbox {
   // Reads every agency's head and acked cursor. kDataLoss for a malformed cursor.
   absl::Status Load();
 
-  // The ISP whose notification rules decide what is alert-worthy; swapped on reload.
-  void SetPolicy(std::shared_ptr<const policy::Policy> policy);
-
-  // The Consumer ApplyFn for sharing's "disclosures" stream. If a notification rule for the
-  // disclosure's (event_type, order_type) names disclosure.agency, adds an Alert with that
-  // agency's next agency_seq and a DISCLOSURE audit record to `batch`; otherwise does nothing.
-  // kInvalidArgument for an envelope without a disclosure or with no agency (skipped by the
-  // consumer); kUnavailable if no policy is set yet (retried, nothing lost).
+  // The Consumer ApplyFn for sharing's "disclosures" stream. If asb-sharing stamped the
+  // disclosure with notification rules (Disclosure.notification_rules), adds an Alert under the
+  // first, with the agency's next agency_seq, and a DISCLOSURE audit record (carrying the ISP
+  // version sharing decided under) to `batch`; otherwise does nothing. kInvalidArgument for an
+  // envelope without a disclosure or with no agency (skipped by the consumer).
   absl::Status ApplyDisclosure(const asb::v1::Envelope& envelope, store::Batch* batch);
 
   // Up to request.max alerts of `agency`, in order, after its acked cursor skipping those in
@@ -150,7 +152,6 @@ class Outbox {
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
   OutboxOptions options_;
-  std::shared_ptr<const policy::Policy> policy_;
   std::map<std::string, Cursor, std::less<>> cursors_;
 };
 

@@ -4,11 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "asb/v1/disclosure.pb.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "services/daemon/store_layout.h"
 
 namespace asb::sharing {
 namespace {
@@ -100,6 +102,32 @@ absl::Status ParseCase(const std::string& bytes, Case* c) {
 std::vector<std::string> SharingColumnFamilies() {
   return {stream::LogColumnFamily("disclosures"), stream::LogColumnFamily("audit"),
           kCasesColumnFamily, kPendingColumnFamily, stream::kOffsetsColumnFamily};
+}
+
+store::StoreOptions SharingStoreLayout() {
+  store::StoreOptions layout;
+  layout.column_families = SharingColumnFamilies();
+  layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
+                          std::string_view cf, std::string_view key, std::string_view value) {
+    if (cf == kCasesColumnFamily) {
+      return std::string(key);
+    }
+    if (cf == kPendingColumnFamily) {
+      // PendingKey: case id, NUL, sequence number; the value is intake's envelope.
+      if (const std::size_t nul = key.find('\0'); nul != std::string_view::npos) {
+        return std::string(key.substr(0, nul));
+      }
+      return daemon::FindBytesField(
+          value, {asb::v1::Envelope::kAcceptedEventFieldNumber,
+                  asb::v1::AcceptedEvent::kEventFieldNumber, CaseEvent::kCaseIdFieldNumber});
+    }
+    if (cf == disclosures) {
+      return daemon::FindBytesField(value, {asb::v1::Envelope::kDisclosureFieldNumber,
+                                            asb::v1::Disclosure::kCaseIdFieldNumber});
+    }
+    return std::string();
+  };
+  return layout;
 }
 
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}

@@ -29,6 +29,12 @@ inline constexpr char kPendingColumnFamily[] = "pending";
 // "pending", "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
+// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), none of
+// them plaintext; the subject of a "cases" or "pending" value is the case id its key starts
+// with, of a "disclosures" record the disclosure's case id; audit records are sealed under the
+// master key.
+store::StoreOptions SharingStoreLayout();
+
 // The EventType of an event (shared with asb-intake).
 using ::asb::model::EventTypeOf;
 

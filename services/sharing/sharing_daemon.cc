@@ -23,16 +23,33 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
   o.store = config.store();
   o.server = config.server();
   o.isp_file = config.isp_file();
-  o.layout.column_families = SharingColumnFamilies();
+  o.layout = SharingStoreLayout();
   o.streams = {"disclosures", "audit"};
+  o.load_isp = [self = d.get()](const std::string& isp_file) { return self->LoadPolicy(isp_file); };
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
   d->folder_ = std::make_unique<CaseFolder>(&rt->store());
   d->handler_ = std::make_unique<SharingHandler>(d->folder_.get(), rt->log("disclosures"),
                                                  rt->log("audit"), [rt] { return rt->Now(); });
-  d->handler_->SetPolicy(rt->policy());
-  rt->OnPolicyChanged([h = d->handler_.get()](auto policy) { h->SetPolicy(std::move(policy)); });
+  d->handler_->SetPolicy(d->policy_);
   return d;
+}
+
+absl::StatusOr<std::string> SharingDaemon::LoadPolicy(const std::string& isp_file) {
+  static auto* lg = log::Get("sharing");
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> fresh,
+                       policy::Policy::LoadFile(isp_file));
+  if (policy_ != nullptr && fresh->version() == policy_->version()) {
+    SPDLOG_LOGGER_INFO(lg, "ISP unchanged (version {})", policy_->version().substr(0, 12));
+    return policy_->version();
+  }
+  SPDLOG_LOGGER_INFO(lg, "ISP '{}' {}, version {}", fresh->isp().name(),
+                     policy_ == nullptr ? "loaded" : "reloaded", fresh->version().substr(0, 12));
+  policy_ = std::move(fresh);
+  if (handler_ != nullptr) {
+    handler_->SetPolicy(policy_);
+  }
+  return policy_->version();
 }
 
 absl::Status SharingDaemon::Start() {

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "asb/config/v1/daemons.pb.h"
 #include "common/config/violations.h"
+#include "common/policy/policy.h"
 #include "services/daemon/daemon_main.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/sharing_handler.h"
@@ -13,8 +15,12 @@ namespace asb::sharing {
 
 void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config::Violations* v);
 
-// asb-sharing: the policy point. Consumes intake's "events", folds them into cases, writes each
-// agency's redacted view to its "disclosures" stream, and answers partners' GetCase.
+// asb-sharing: the policy point, and the only daemon that holds the policy engine and the
+// pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
+// redacted view to its "disclosures" stream (stamped with the notification rules that make it
+// an alert), and answers partners' GetCase. It loads the whole ISP itself, at start and on the
+// runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
+// old principals) in force.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(
@@ -24,10 +30,13 @@ class SharingDaemon : public daemon::Daemon {
 
  private:
   SharingDaemon() = default;
+  // Loads and compiles the ISP file and, if it is good, puts it in force (load_isp).
+  absl::StatusOr<std::string> LoadPolicy(const std::string& isp_file);
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
 
   asb::config::v1::SharingConfig config_;
+  std::shared_ptr<const policy::Policy> policy_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<CaseFolder> folder_;
   std::unique_ptr<SharingHandler> handler_;

@@ -60,6 +60,10 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
   ToTimestamp(clock_(), &now);
   for (const CaseFolder::Applied& a : applied) {
     const policy::EventContext context{a.type, a.order_type};
+    // Which disclosures are alerts is decided here, under the same ISP as the views, and
+    // stamped into each one: asb-notify only reads the stamp.
+    const std::vector<policy::Policy::Notification> notifications =
+        policy->NotificationsFor(context);
     for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
       const std::string& agency = recipient.id();
       // The policy writes the disclosure's bytes straight from the case (the fast path); the
@@ -76,6 +80,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       own.set_order_type(a.order_type);
       own.set_order_id(a.order_id);
       *own.mutable_decided_at() = now;
+      for (const policy::Policy::Notification& n : notifications) {
+        if (n.agency == agency) {
+          own.add_notification_rules(n.rule_id);
+        }
+      }
       own.AppendToString(&encoded_);
       asb::v1::Envelope out;
       *out.mutable_produced_at() = now;

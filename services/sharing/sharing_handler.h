@@ -40,7 +40,9 @@ class SharingHandler {
 
   // The Consumer's ApplyFn for intake's "events" stream: folds the event (CaseFolder::Apply),
   // then for every applied event and every agency the ISP lets see the case appends a
-  // Disclosure envelope to `disclosures` in `batch`. Returns the folder's error unchanged
+  // Disclosure envelope to `disclosures` in `batch`, stamped with the ids of the notification
+  // rules that fire for the event and name that agency (Disclosure.notification_rules, file
+  // order; empty: not an alert). Returns the folder's error unchanged
   // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
   // policy is loaded. On error nothing is added to `batch`.
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);

@@ -22,6 +22,7 @@
 #include "common/crypto/aead.h"
 #include "common/store/store.h"
 #include "services/daemon/runtime.h"
+#include "services/intake/intake_handler.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -245,7 +246,7 @@ TEST_F(AtRestTest, SighupMakesNewValuesUseTheRotatedKey) {
 
   // Intake's audit records (master-key values) before the reload name key 1, after it key 2;
   // both decrypt.
-  store::StoreOptions so;
+  store::StoreOptions so = intake::IntakeStoreLayout();  // opened as asb-intake opens it
   so.path = hub.data_dir() + "/intake/db";
   ASB_ASSERT_OK(daemon::ConfigureAtRest("intake", prefix + "-intake", &so));
   auto store = store::Store::Open(so);
@@ -278,7 +279,7 @@ TEST_F(AtRestTest, ErasedCaseIsSkippedByConsumersAndNewDataFlows) {
 
   // Erase the case in intake's store, opened as the daemon opens it.
   {
-    store::StoreOptions so;
+    store::StoreOptions so = intake::IntakeStoreLayout();
     so.path = hub.data_dir() + "/intake/db";
     ASB_ASSERT_OK(daemon::ConfigureAtRest(
         "intake", std::string(ASB_SOURCE_DIR) + "/config/keys/demo/at-rest-intake", &so));

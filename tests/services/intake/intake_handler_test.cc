@@ -684,5 +684,23 @@ TEST(IntakeColumnFamiliesTest, Names) {
               ::testing::UnorderedElementsAre("log.events", "log.audit", "dedupe"));
 }
 
+// At rest, an "events" record is sealed under its case's data key (so erasing the case erases
+// it), audit records under the master key, and the duplicate index stays plaintext.
+TEST(IntakeStoreLayoutTest, EventsRecordsBelongToTheirCase) {
+  const store::StoreOptions layout = IntakeStoreLayout();
+  EXPECT_EQ(layout.column_families, IntakeColumnFamilies());
+  EXPECT_THAT(layout.plaintext_column_families, ::testing::ElementsAre(kDedupeColumnFamily));
+  ASSERT_TRUE(layout.subject_of);
+  asb::v1::Envelope event;
+  event.set_seq(7);
+  event.mutable_accepted_event()->set_source("council-feed");
+  event.mutable_accepted_event()->mutable_event()->set_case_id("CHE-7");
+  EXPECT_EQ(layout.subject_of("log.events", store::EncodeSeq(7), event.SerializeAsString()),
+            "CHE-7");
+  asb::v1::Envelope audit;
+  audit.mutable_audit()->set_case_id("CHE-7");
+  EXPECT_EQ(layout.subject_of("log.audit", store::EncodeSeq(1), audit.SerializeAsString()), "");
+}
+
 }  // namespace
 }  // namespace asb::intake

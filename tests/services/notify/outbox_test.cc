@@ -1,20 +1,16 @@
 #include "services/notify/outbox.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
-#include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
 #include "google/protobuf/util/time_util.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
-
-#ifndef ASB_NOTIFY_TESTDATA
-#error "ASB_NOTIFY_TESTDATA must name tests/services/notify/testdata"
-#endif
 
 namespace asb::notify {
 namespace {
@@ -25,6 +21,41 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+
+// The test partnership's notification rules, in ISP file order. asb-sharing evaluates them and
+// stamps each disclosure with the ids of those that fire for its event and name its agency
+// (Disclosure.notification_rules); the outbox only reads the stamp.
+struct NotificationRule {
+  std::string id;
+  asb::v1::EventType event_type;
+  std::vector<asb::v1::OrderType> order_types;  // empty: any
+  std::vector<std::string> agencies;
+};
+const std::vector<NotificationRule>& TestNotificationRules() {
+  using namespace asb::v1;  // NOLINT: enum names
+  static const auto* rules = new std::vector<NotificationRule>{
+      {"cbo-issued",
+       EVENT_TYPE_ORDER_ISSUED,
+       {ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER, ORDER_TYPE_CLOSURE_ORDER},
+       {"police", "housing"}},
+      {"order-breached", EVENT_TYPE_ORDER_BREACHED, {}, {"police"}},
+      {"case-closed", EVENT_TYPE_CASE_CLOSED, {}, {"council", "housing"}},
+  };
+  return *rules;
+}
+
+// Sharing's stamp for a disclosure to `agency` of an (event, order) event.
+void StampAsSharingDoes(asb::v1::Disclosure* d) {
+  for (const NotificationRule& rule : TestNotificationRules()) {
+    const bool order_matches =
+        rule.order_types.empty() || std::find(rule.order_types.begin(), rule.order_types.end(),
+                                              d->order_type()) != rule.order_types.end();
+    if (rule.event_type == d->event_type() && order_matches &&
+        std::find(rule.agencies.begin(), rule.agencies.end(), d->agency()) != rule.agencies.end()) {
+      d->add_notification_rules(rule.id);
+    }
+  }
+}
 
 asb::v1::Envelope Disclosure(uint64_t seq, const std::string& agency, asb::v1::EventType event,
                              asb::v1::OrderType order = asb::v1::ORDER_TYPE_UNSPECIFIED,
@@ -48,6 +79,7 @@ asb::v1::Envelope Disclosure(uint64_t seq, const std::string& agency, asb::v1::E
   f->set_path("case_id");
   f->set_action(asb::v1::FIELD_ACTION_SHOW);
   d->mutable_view()->set_case_id(case_id);
+  StampAsSharingDoes(d);
   return e;
 }
 
@@ -67,16 +99,6 @@ std::vector<uint64_t> Seqs(const asb::v1::PullAlertsResponse& response) {
 
 class OutboxTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto policy = policy::Policy::LoadFile(std::string(ASB_NOTIFY_TESTDATA) + "/isp.yaml");
-    ASSERT_TRUE(policy.ok()) << policy.status();
-    policy_ = new std::shared_ptr<const policy::Policy>(std::move(*policy));
-  }
-  static void TearDownTestSuite() {
-    delete policy_;
-    policy_ = nullptr;
-  }
-
   void SetUp() override { Open(); }
 
   void Open() { Open(options_); }
@@ -99,7 +121,6 @@ class OutboxTest : public ::testing::Test {
     outbox_ = std::make_unique<Outbox>(
         store_.get(), audit_.get(), [this] { return now_; }, options_);
     ASB_ASSERT_OK(outbox_->Load());
-    outbox_->SetPolicy(*policy_);
   }
 
   absl::Status Apply(const asb::v1::Envelope& e) {
@@ -147,7 +168,6 @@ class OutboxTest : public ::testing::Test {
     return out;
   }
 
-  static std::shared_ptr<const policy::Policy>* policy_;
   asb::testing::TempDir dir_;
   absl::Time now_ = kT0;
   OutboxOptions options_;
@@ -155,8 +175,6 @@ class OutboxTest : public ::testing::Test {
   std::unique_ptr<stream::Log> audit_;
   std::unique_ptr<Outbox> outbox_;
 };
-
-std::shared_ptr<const policy::Policy>* OutboxTest::policy_ = nullptr;
 
 TEST_F(OutboxTest, AlertsOnlyForMatchingRules) {
   using namespace asb::v1;                        // NOLINT: enum names
@@ -189,7 +207,7 @@ TEST_F(OutboxTest, AlertsOnlyForMatchingRules) {
   EXPECT_EQ(police->alerts(1).disclosure().event_seq(), 6u);
 }
 
-TEST_F(OutboxTest, BadEnvelopesAndMissingPolicy) {
+TEST_F(OutboxTest, BadEnvelopesAndUnstampedDisclosures) {
   asb::v1::Envelope no_payload;
   no_payload.set_seq(1);
   store::Batch batch = store_->NewBatch();
@@ -200,9 +218,11 @@ TEST_F(OutboxTest, BadEnvelopesAndMissingPolicy) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(batch.count(), 0);
 
-  outbox_->SetPolicy(nullptr);
-  EXPECT_THAT(outbox_->ApplyDisclosure(CboIssued(3, "police"), &batch),
-              StatusIs(absl::StatusCode::kUnavailable));
+  // Notify holds no policy: a disclosure sharing did not stamp is never an alert, whatever its
+  // event (there is no "no ISP loaded yet" state to wait out any more).
+  asb::v1::Envelope unstamped = CboIssued(3, "police");
+  unstamped.mutable_disclosure()->clear_notification_rules();
+  ASB_EXPECT_OK(outbox_->ApplyDisclosure(unstamped, &batch));
   EXPECT_EQ(batch.count(), 0);
 }
 
@@ -667,6 +687,28 @@ TEST_F(OutboxTest, RetentionDeletesOnlyWhatWasAckedLongEnoughAgo) {
   auto housing = Pull("housing", all);
   ASB_ASSERT_OK(housing);
   EXPECT_THAT(Seqs(*housing), ElementsAre(1));
+}
+
+// At rest, an alert (queued or dead-lettered) is sealed under its case's data key; the cursors
+// and ack marks (agency -> numbers) stay plaintext.
+TEST_F(OutboxTest, StoreLayoutFindsEachAlertsCase) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police", "case-7")));
+  const store::StoreOptions layout = NotifyStoreLayout();
+  EXPECT_EQ(layout.column_families, NotifyColumnFamilies());
+  EXPECT_THAT(layout.plaintext_column_families, ElementsAre("cursors", "ackmarks"));
+  ASSERT_TRUE(layout.subject_of);
+  auto it = store_->NewIterator("outbox");
+  it->SeekToFirst();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(layout.subject_of("outbox", it->key().ToStringView(), it->value().ToStringView()),
+            "case-7");
+  asb::v1::DeadLetter dead;
+  ASSERT_TRUE(dead.mutable_alert()->ParseFromArray(it->value().data(),
+                                                   static_cast<int>(it->value().size())));
+  dead.set_reason("not acknowledged");
+  EXPECT_EQ(layout.subject_of("deadletters", it->key().ToStringView(), dead.SerializeAsString()),
+            "case-7");
+  EXPECT_EQ(layout.subject_of("cursors", "head/police", store::EncodeSeq(1)), "");
 }
 
 }  // namespace

@@ -442,6 +442,37 @@ TEST_F(CaseFolderTest, SamplesFoldCleanly) {
   EXPECT_EQ(d.orders(1).status(), asb::v1::ORDER_STATUS_EXPIRED);
 }
 
+// At rest, every value of a case (its state, its held events, its disclosures) is sealed under
+// the case's own data key: the layout finds the case id in what the folder really writes.
+TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
+  ApplyOne(Env(1, "CBC-1", kOpened));
+  ApplyOne(Env(2, "CBC-2", R"("caseClosed":{"reason":"done"})"));  // held: CBC-2 not open
+  const store::StoreOptions layout = SharingStoreLayout();
+  EXPECT_EQ(layout.column_families, SharingColumnFamilies());
+  EXPECT_TRUE(layout.plaintext_column_families.empty());
+  ASSERT_TRUE(layout.subject_of);
+  std::map<std::string, std::vector<std::string>> subjects;
+  for (const char* cf : {kCasesColumnFamily, kPendingColumnFamily}) {
+    auto it = store_->NewIterator(cf);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      subjects[cf].push_back(
+          layout.subject_of(cf, it->key().ToStringView(), it->value().ToStringView()));
+    }
+  }
+  EXPECT_THAT(subjects[kCasesColumnFamily], ElementsAre("CBC-1"));
+  EXPECT_THAT(subjects[kPendingColumnFamily], ElementsAre("CBC-2"));
+
+  Envelope disclosure;
+  disclosure.mutable_disclosure()->set_agency("police");
+  disclosure.mutable_disclosure()->set_case_id("CBC-1");
+  EXPECT_EQ(
+      layout.subject_of("log.disclosures", store::EncodeSeq(1), disclosure.SerializeAsString()),
+      "CBC-1");
+  Envelope audit;
+  audit.mutable_audit()->set_case_id("CBC-1");
+  EXPECT_EQ(layout.subject_of("log.audit", store::EncodeSeq(1), audit.SerializeAsString()), "");
+}
+
 TEST(SharingColumnFamiliesTest, Names) {
   EXPECT_THAT(SharingColumnFamilies(),
               ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "cases", "pending",

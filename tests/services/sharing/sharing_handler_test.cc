@@ -380,6 +380,51 @@ TEST_F(SharingHandlerTest, GetCaseDoesNotLeakExistence) {
   EXPECT_EQ(handler_->consultations(), 0u);
 }
 
+// Sharing decides which disclosures are alerts, under the ISP that decided the view, and stamps
+// the rule ids (file order) into each disclosure: asb-notify only reads them.
+TEST_F(SharingHandlerTest, StampsTheNotificationRulesThatMakeADisclosureAnAlert) {
+  for (const Disclosure& d : Apply(Env(1, "C", kPersonalOpened))) {
+    EXPECT_THAT(d.notification_rules(), IsEmpty()) << d.agency();  // no rule for an opening
+  }
+  const std::string cbo = R"("orderIssued":{"order":{"orderId":"CBO-7",
+      "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER"}})";
+  std::vector<Disclosure> ds = Apply(Env(2, "C", cbo));
+  ASSERT_NE(For(ds, "police"), nullptr);
+  ASSERT_NE(For(ds, "council"), nullptr);
+  EXPECT_THAT(For(ds, "police")->notification_rules(), ElementsAre("orders"));
+  EXPECT_THAT(For(ds, "council")->notification_rules(), IsEmpty());  // not named by "orders"
+
+  // A reloaded ISP with more notification rules: the stamp follows it, with its version.
+  std::string isp;
+  ASB_ASSERT_OK(config::ReadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml", &isp));
+  isp.replace(
+      isp.find("pseudonymisation_key_file: pseudonymisation.key"),
+      std::string("pseudonymisation_key_file: pseudonymisation.key").size(),
+      "pseudonymisation_key_file: " + std::string(ASB_SHARING_TESTDATA) + "/pseudonymisation.key");
+  isp +=
+      "  - { id: police-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [police] }\n"
+      "  - { id: council-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [council] }\n"
+      "  - { id: fire-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [fire] }\n";
+  const std::string path = dir_.Sub("isp-more-alerts.yaml");
+  std::ofstream(path) << isp;
+  auto more = policy::Policy::LoadFile(path);
+  ASB_ASSERT_OK(more);
+  handler_->SetPolicy(*more);
+  ds = Apply(Env(3, "C", R"("orderIssued":{"order":{"orderId":"CBO-8",
+      "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER"}})"));
+  ASSERT_NE(For(ds, "police"), nullptr);
+  EXPECT_THAT(For(ds, "police")->notification_rules(), ElementsAre("orders", "police-orders"));
+  EXPECT_EQ(For(ds, "police")->isp_version(), (*more)->version());
+  EXPECT_THAT(For(ds, "council")->notification_rules(), ElementsAre("council-orders"));
+  EXPECT_EQ(For(ds, "fire"), nullptr);  // fire may not see the case: no disclosure, no alert
+
+  // A partner's query is never an alert.
+  store::Batch batch = store_->NewBatch();
+  auto view = handler_->GetCase("police-partner", "police", "C", &batch);
+  ASB_ASSERT_OK(view);
+  EXPECT_THAT(view->notification_rules(), IsEmpty());
+}
+
 TEST_F(SharingHandlerTest, ThePolicyCanBeSwapped) {
   Apply(Env(1, "C", kNuisanceFireOpened));
   store::Batch batch = store_->NewBatch();

@@ -1,0 +1,170 @@
+#include "common/auth/principals.h"
+
+#include <cctype>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/config/violations.h"
+#include "common/crypto/crypto.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace asb::auth {
+namespace {
+
+using ::asb::config::v1::Isp;
+
+// protobuf's JSON mapping takes snake_case and lowerCamelCase keys; the source map holds
+// whichever the file used.
+std::string LowerCamel(const std::string& path) {
+  std::string out;
+  bool up = false;
+  for (char c : path) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out.push_back(up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
+    up = false;
+  }
+  return out;
+}
+
+// Collects violations as "file:line: path: what", the line being that of the nearest enclosing
+// value the file spells out (a missing key has no line of its own).
+class Located {
+ public:
+  Located(const std::string& file, const config::SourceMap* lines) : file_(file), lines_(lines) {}
+
+  void Add(const std::string& path, const std::string& what) {
+    std::string where = file_;
+    for (std::string p = path; lines_ != nullptr && !p.empty();) {
+      auto it = lines_->find(p);
+      if (it == lines_->end()) {
+        it = lines_->find(LowerCamel(p));
+      }
+      if (it != lines_->end()) {
+        absl::StrAppend(&where, ":", it->second);
+        break;
+      }
+      const std::size_t cut = p.find_last_of(".[");
+      p.resize(cut == std::string::npos ? 0 : cut);
+    }
+    violations_.Add(absl::StrCat(where, ": ", path), what);
+  }
+  absl::Status ToStatus() const { return violations_.ToStatus(); }
+
+ private:
+  const std::string& file_;
+  const config::SourceMap* lines_;
+  config::Violations violations_;
+};
+
+bool ValidId(const std::string& id) {
+  if (id.empty()) {
+    return false;
+  }
+  for (char c : id) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void CheckAgencies(const Isp& isp, Located* p, absl::flat_hash_set<std::string>* ids) {
+  for (int i = 0; i < isp.agencies_size(); ++i) {
+    const std::string& id = isp.agencies(i).id();
+    const std::string at = absl::StrCat("agencies[", i, "].id");
+    if (!ValidId(id)) {
+      p->Add(at, id.empty() ? "required" : "'" + id + "' is not a valid id ([a-z0-9_-]+)");
+    } else if (id == kHubAgency) {
+      p->Add(at, "'hub' is reserved for the hub's own daemons");
+    } else if (!ids->insert(id).second) {
+      p->Add(at, "duplicate agency '" + id + "'");
+    }
+  }
+}
+
+void CheckPrincipal(const asb::config::v1::Principal& pr, const std::string& at,
+                    const absl::flat_hash_set<std::string>& agencies, Located* p,
+                    absl::flat_hash_set<std::string>* names,
+                    absl::flat_hash_set<std::string>* keys) {
+  if (pr.name().empty()) {
+    p->Add(at + ".name", "required");
+  } else if (!names->insert(pr.name()).second) {
+    p->Add(at + ".name", "duplicate principal '" + pr.name() + "'");
+  }
+  const bool hub = pr.agency() == kHubAgency;
+  if (pr.agency().empty()) {
+    p->Add(at + ".agency", "required");
+  } else if (!hub && !agencies.contains(pr.agency())) {
+    p->Add(at + ".agency", "unknown agency '" + pr.agency() + "'");
+  }
+  if (pr.role() == asb::v1::ROLE_UNSPECIFIED || !asb::v1::Role_IsValid(pr.role())) {
+    p->Add(at + ".role", "required: FEED, PARTNER, AUDITOR, ADMIN or DAEMON");
+  } else if (hub != (pr.role() == asb::v1::ROLE_DAEMON)) {
+    p->Add(at + ".role", hub ? "agency 'hub' is for the hub's daemons: role must be DAEMON"
+                             : "role DAEMON is only for agency 'hub'");
+  }
+  if (pr.public_key().empty()) {
+    p->Add(at + ".public_key", "required");
+  } else if (pr.public_key().size() != 40 || !crypto::Z85Decode(pr.public_key()).ok()) {
+    // The key itself is public, but keep messages short and uniform.
+    p->Add(at + ".public_key", "not a CurveZMQ public key (40 Z85 characters)");
+  } else if (!keys->insert(pr.public_key()).second) {
+    p->Add(at + ".public_key", "key already used by another principal");
+  }
+}
+
+std::string VersionOf(const Isp& isp) {
+  Isp directory;
+  *directory.mutable_agencies() = isp.agencies();
+  *directory.mutable_principals() = isp.principals();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    directory.SerializeToCodedStream(&coded);
+  }
+  return crypto::HexEncode(crypto::Sha256(bytes));
+}
+
+}  // namespace
+
+absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file) {
+  Isp isp;
+  config::SourceMap lines;
+  if (absl::Status s = config::LoadConfigFile(isp_file, &isp, &lines); !s.ok()) {
+    return s;
+  }
+  return FromIsp(isp, isp_file, &lines);
+}
+
+absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string& file_name,
+                                               const config::SourceMap* lines) {
+  Located problems(file_name, lines);
+  absl::flat_hash_set<std::string> agencies;
+  CheckAgencies(isp, &problems, &agencies);
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<std::string> keys;
+  auto table = std::make_shared<bus::PrincipalTable>();
+  for (int i = 0; i < isp.principals_size(); ++i) {
+    const auto& pr = isp.principals(i);
+    CheckPrincipal(pr, absl::StrCat("principals[", i, "]"), agencies, &problems, &names, &keys);
+    table->Add(bus::Principal{pr.name(), pr.agency(), pr.role(), pr.public_key()});
+  }
+  if (absl::Status s = problems.ToStatus(); !s.ok()) {
+    return s;
+  }
+  Principals out;
+  out.isp_name_ = isp.name();
+  out.version_ = VersionOf(isp);
+  out.table_ = std::move(table);
+  return out;
+}
+
+}  // namespace asb::auth

@@ -1,0 +1,57 @@
+#pragma once
+
+// Who may connect to a daemon, read from the ISP file's `agencies` and `principals` and nothing
+// else: every daemon's ZAP authenticator is fed from this (services/daemon). It compiles no
+// sharing rules and never reads the pseudonymisation key, so a daemon that only authenticates
+// (asb-intake, asb-notify, asb-audit) cannot re-identify pseudonyms, and a rule error that only
+// matters to asb-sharing does not block their start or reload.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "asb/config/v1/isp.pb.h"
+#include "common/bus/auth.h"
+#include "common/config/config.h"
+
+namespace asb::auth {
+
+// The agency of the hub's own daemons (isp.proto: Principal.agency); only role DAEMON uses it.
+inline constexpr char kHubAgency[] = "hub";
+
+// The principals of one ISP, checked and ready for bus::Authenticator. Immutable; cheap to copy
+// (the table is shared).
+class Principals {
+ public:
+  // Parses the ISP file (YAML/JSON, asb.config.v1.Isp, through common/config: unknown fields are
+  // errors) and checks its agencies and principals: agency ids valid and unique, each
+  // principal's name unique, agency known (or "hub"), role valid (DAEMON exactly for "hub") and
+  // public key a CurveZMQ key (40 Z85 characters) no other principal uses. Errors are
+  // kInvalidArgument listing every problem with the file's name and, where the file gives it,
+  // the line ("isp.yaml:42: principals[3].agency: unknown agency 'polce'"), or kNotFound for a
+  // missing file. Rules, purposes and the pseudonymisation key are not looked at.
+  static absl::StatusOr<Principals> LoadFile(const std::string& isp_file);
+
+  // The same checks on an already parsed ISP; `lines` (may be null) gives the lines for
+  // `file_name`'s messages.
+  static absl::StatusOr<Principals> FromIsp(const asb::config::v1::Isp& isp,
+                                            const std::string& file_name,
+                                            const config::SourceMap* lines);
+
+  // The ISP's name (Isp.name), for logs.
+  const std::string& isp_name() const { return isp_name_; }
+  // Hex SHA-256 of the deterministic serialisation of the agencies and principals: changes
+  // exactly when who may connect, as whom, changes.
+  const std::string& version() const { return version_; }
+  // The table bus::Authenticator::SetPrincipals takes.
+  std::shared_ptr<const bus::PrincipalTable> table() const { return table_; }
+
+ private:
+  Principals() = default;
+
+  std::string isp_name_;
+  std::string version_;
+  std::shared_ptr<const bus::PrincipalTable> table_;
+};
+
+}  // namespace asb::auth
