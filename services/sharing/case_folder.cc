@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "asb/v1/disclosure.pb.h"
 #include "common/log/log.h"
+#include "common/orders/lifecycle.h"
 #include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
@@ -38,55 +39,28 @@ bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
 }
 
-asb::v1::Order* FindOrder(Case* c, const std::string& order_id) {
-  for (asb::v1::Order& o : *c->mutable_orders()) {
-    if (o.order_id() == order_id) {
-      return &o;
-    }
-  }
-  return nullptr;
-}
-
-absl::Status UnknownOrder(const char* what, const std::string& order_id, const Case& c) {
-  return absl::FailedPreconditionError(
-      absl::StrCat(what, ": order '", order_id, "' was never issued on case '", c.case_id(), "'"));
-}
-
-// The id of the order an event concerns ("" for non-order events).
-const std::string& OrderIdOf(const CaseEvent& e) {
-  static const std::string kNone;
-  switch (e.event_case()) {
-    case CaseEvent::kOrderIssued:
-      return e.order_issued().order().order_id();
-    case CaseEvent::kOrderVaried:
-      return e.order_varied().order_id();
-    case CaseEvent::kOrderBreached:
-      return e.order_breached().order_id();
-    case CaseEvent::kOrderDischarged:
-      return e.order_discharged().order_id();
-    case CaseEvent::kOrderExpired:
-      return e.order_expired().order_id();
-    default:
-      return kNone;
-  }
-}
-
 CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c) {
   const CaseEvent& e = envelope.accepted_event().event();
   CaseFolder::Applied a;
   a.event_seq = envelope.seq();
   a.type = EventTypeOf(e);
-  a.order_id = OrderIdOf(e);
+  a.order_id = orders::OrderIdOf(e);
   if (!a.order_id.empty()) {
-    for (const asb::v1::Order& o : c.orders()) {
-      if (o.order_id() == a.order_id) {
-        a.order_type = o.type();
-        break;
-      }
+    if (const asb::v1::Order* o = orders::FindOrder(c.orders(), a.order_id); o != nullptr) {
+      a.order_type = o->type();
     }
   }
   a.case_after = c;
   a.source_agency = envelope.accepted_event().source_agency();
+  a.made_by_hub = envelope.accepted_event().made_by_hub();
+  if (e.has_statutory_notice()) {
+    a.notice_kind = e.statutory_notice().kind();
+    a.statutory = e.statutory_notice().context();
+    a.recipients.assign(e.statutory_notice().recipients().begin(),
+                        e.statutory_notice().recipients().end());
+  } else if (e.has_order_expired() && e.order_expired().has_context()) {
+    a.statutory = e.order_expired().context();
+  }
   return a;
 }
 
@@ -225,66 +199,23 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       }
       break;
     }
-    case CaseEvent::kOrderIssued: {
-      const asb::v1::Order& order = e.order_issued().order();
-      asb::v1::Order* slot = FindOrder(&c, order.order_id());
-      if (slot == nullptr) {
-        slot = c.add_orders();
-      }
-      *slot = order;
-      slot->set_status(asb::v1::ORDER_STATUS_ACTIVE);
-      if (!slot->has_issued_at()) {
-        *slot->mutable_issued_at() = at;
-      }
+    case CaseEvent::kOrderIssued:
+    case CaseEvent::kOrderVaried:
+    case CaseEvent::kOrderBreached:
+    case CaseEvent::kOrderDischarged:
+    case CaseEvent::kOrderExpired:
+    case CaseEvent::kConsultationRequested:
+    case CaseEvent::kConsultationGiven:
+    case CaseEvent::kHearingListed:
+    case CaseEvent::kHearingHeld:
+    case CaseEvent::kAuthorisationRecorded:
+    case CaseEvent::kReviewHeld:
+    case CaseEvent::kStatutoryNotice:
+      // The one order lifecycle (common/orders), which asb-intake's ledger runs too: a re-issue,
+      // a variation of an order no longer in force, a breach after its end cannot apply.
+      ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(e, c.case_id().empty() ? e.case_id() : c.case_id(),
+                                                  c.mutable_orders()));
       break;
-    }
-    case CaseEvent::kOrderVaried: {
-      const auto& v = e.order_varied();
-      asb::v1::Order* o = FindOrder(&c, v.order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_varied", v.order_id(), c);
-      }
-      if (v.has_conditions()) {
-        o->set_conditions(v.conditions());
-      }
-      if (v.has_expires_at()) {
-        *o->mutable_expires_at() = v.expires_at();
-      }
-      if (v.has_review_at()) {
-        *o->mutable_review_at() = v.review_at();
-      }
-      break;
-    }
-    case CaseEvent::kOrderBreached: {
-      const auto& b = e.order_breached();
-      asb::v1::Order* o = FindOrder(&c, b.order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_breached", b.order_id(), c);
-      }
-      asb::v1::Breach* breach = o->add_breaches();
-      *breach = b.breach();
-      if (!breach->has_occurred_at()) {
-        *breach->mutable_occurred_at() = at;
-      }
-      break;
-    }
-    case CaseEvent::kOrderDischarged: {
-      asb::v1::Order* o = FindOrder(&c, e.order_discharged().order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_discharged", e.order_discharged().order_id(), c);
-      }
-      o->set_status(asb::v1::ORDER_STATUS_DISCHARGED);
-      o->set_discharge_reason(e.order_discharged().reason());
-      break;
-    }
-    case CaseEvent::kOrderExpired: {
-      asb::v1::Order* o = FindOrder(&c, e.order_expired().order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_expired", e.order_expired().order_id(), c);
-      }
-      o->set_status(asb::v1::ORDER_STATUS_EXPIRED);
-      break;
-    }
     case CaseEvent::EVENT_NOT_SET:
       return absl::InvalidArgumentError("event: none set");
   }
@@ -457,6 +388,21 @@ absl::StatusOr<Case> CaseFolder::Get(const std::string& case_id) const {
   Case c;
   ASB_RETURN_IF_ERROR(ParseCase(bytes, &c));
   return c;
+}
+
+absl::Status CaseFolder::ForEachCase(const std::string& from_case_id,
+                                     const std::function<bool(const Case&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kCasesColumnFamily);
+  for (it->Seek(from_case_id); it->Valid(); it->Next()) {
+    Case c;
+    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored case does not parse");
+    }
+    if (!fn(c)) {
+      break;
+    }
+  }
+  return store::FromRocks(it->status(), "reading cases");
 }
 
 absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id) const {

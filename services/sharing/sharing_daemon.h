@@ -18,7 +18,8 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
-// an alert), and answers partners' GetCase. It loads the whole ISP itself, at start and on the
+// an alert, and with the statutory context of the hub's own events), and answers partners'
+// GetCase and ListOrders. It loads the whole ISP itself, at start and on the
 // runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
 // old principals) in force.
 class SharingDaemon : public daemon::Daemon {
@@ -34,6 +35,7 @@ class SharingDaemon : public daemon::Daemon {
   absl::StatusOr<std::string> LoadPolicy(const std::string& isp_file);
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
+  void ListOrders(const bus::Caller& caller, const asb::v1::ListOrdersRequest& request);
 
   asb::config::v1::SharingConfig config_;
   std::shared_ptr<const policy::Policy> policy_;
