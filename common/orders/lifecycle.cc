@@ -293,9 +293,7 @@ absl::Status Apply(const CaseEvent& e, const std::string& case_id, Orders* order
       if (o == nullptr) {
         return NeverIssued("authorisation_recorded", a.order_id(), case_id);
       }
-      if (Ended(*o)) {
-        return NotInForce("authorisation_recorded", "an authorisation is refused", *o, case_id);
-      }
+      // A record of who authorised it: kept whatever its state (it may be recorded late).
       asb::v1::Authorisation* rec = o->add_authorisations();
       *rec = a.authorisation();
       if (!rec->has_authorised_at()) {

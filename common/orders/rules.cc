@@ -695,6 +695,18 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
   const bool active = o.status() == asb::v1::ORDER_STATUS_ACTIVE;
   const std::string words = TypeWords(o.type());
   const absl::Time issued = ToTime(o.issued_at());
+  // Which rules are in force: those of the issue, or for a proposal (not issued yet) those of
+  // its latest hearing or consultation.
+  absl::Time in_force_at = issued;
+  if (!o.has_issued_at()) {
+    in_force_at = absl::InfinitePast();
+    for (const asb::v1::Hearing& h : o.hearings()) {
+      in_force_at = std::max(in_force_at, ToTime(h.listed_for()));
+    }
+    for (const asb::v1::Consultation& c : o.consultations()) {
+      in_force_at = std::max({in_force_at, ToTime(c.requested_at()), ToTime(c.given_at())});
+    }
+  }
   const std::vector<std::string> to_issuer = {facts.issuing_agency};
   auto info = c.types.find(o.type());
 
@@ -755,7 +767,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
     review_items("review-date", ctx, ToTime(o.review_at()), absl::StrCat("the ", words, "'s review"));
   }
   for (const Compiled::Rule& r : c.rules) {
-    if (r.type != o.type() || !InForceOn(r, DayOf(issued))) {
+    if (r.type != o.type() || in_force_at == absl::InfinitePast() ||
+        !InForceOn(r, DayOf(in_force_at))) {
       continue;
     }
     const cfg::StatutoryRule& rc = *r.config;

@@ -41,5 +41,6 @@ void AddAuditCommand(CLI::App& app, Globals& g);
 void AddPolicyCommand(CLI::App& app, Globals& g);
 void AddStatusCommand(CLI::App& app, Globals& g);
 void AddDeadLettersCommand(CLI::App& app, Globals& g);
+void AddOrdersCommand(CLI::App& app, Globals& g);
 
 }  // namespace asb::ctl
