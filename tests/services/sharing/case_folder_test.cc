@@ -199,13 +199,18 @@ TEST_F(CaseFolderTest, EveryEventTypeFolds) {
                                                         .seconds());
   EXPECT_EQ(c.orders(1).status(), asb::v1::ORDER_STATUS_EXPIRED);
 
-  // Re-issuing an order id replaces it and makes it active again.
-  ApplyOne(Env(15, "C", R"("orderIssued":{"order":{"orderId":"O2",
-      "type":"ORDER_TYPE_PUBLIC_SPACES_PROTECTION_ORDER","conditions":"renewed"}})"));
+  // Re-issuing an order id is refused (it would wipe the order's history): vary it instead.
+  {
+    store::Batch batch = store_->NewBatch();
+    EXPECT_THAT(folder_->Apply(Env(15, "C", R"("orderIssued":{"order":{"orderId":"O2",
+        "type":"ORDER_TYPE_PUBLIC_SPACES_PROTECTION_ORDER","conditions":"renewed"}})"),
+                               &batch),
+                StatusIsWith(absl::StatusCode::kFailedPrecondition, "vary it instead"));
+    EXPECT_EQ(batch.count(), 0);
+  }
   c = GetOrDie("C");
   ASSERT_EQ(c.orders_size(), 2);
-  EXPECT_EQ(c.orders(1).status(), asb::v1::ORDER_STATUS_ACTIVE);
-  EXPECT_EQ(c.orders(1).conditions(), "renewed");
+  EXPECT_EQ(c.orders(1).status(), asb::v1::ORDER_STATUS_EXPIRED);
 
   ApplyOne(Env(16, "C", R"("caseClosed":{"reason":"done"})", "2026-11-01T10:00:00Z"));
   c = GetOrDie("C");
