@@ -87,6 +87,11 @@ absl::StatusOr<std::size_t> TimerService::FireDue() {
   if (due->empty()) {
     return 0;
   }
+  if (options_.may_write) {
+    if (absl::Status room = options_.may_write(); !room.ok()) {
+      return room;
+    }
+  }
   store::Batch batch = store_->NewBatch();
   std::size_t fired = 0;
   std::vector<std::pair<const Timer*, absl::Status>> dropped;

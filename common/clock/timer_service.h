@@ -47,6 +47,9 @@ class TimerService {
     absl::Duration max_sleep = absl::Seconds(30);
     // The wait after a failed round.
     absl::Duration retry_after = absl::Seconds(1);
+    // Asked before each round writes (e.g. the store's file system has room: Debian's RocksDB
+    // must never meet a full disk); an error postpones the round (retry_after).
+    std::function<absl::Status()> may_write;
   };
 
   TimerService(bus::Loop* loop, store::Store* store, TimerStore* timers, const Clock* clock,

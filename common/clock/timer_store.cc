@@ -64,8 +64,8 @@ void TimerStore::Replace(const std::string& name, std::optional<absl::Time> curr
   staged_.Set(batch, name, ms);
 }
 
-absl::Status TimerStore::Schedule(const std::string& name, absl::Time due,
-                                  std::string_view payload, store::Batch* batch) {
+absl::Status TimerStore::Schedule(const std::string& name, absl::Time due, std::string_view payload,
+                                  store::Batch* batch) {
   ASB_ASSIGN_OR_RETURN(std::optional<absl::Time> current, DueOf(name));
   Replace(name, current, due, payload, batch);
   return absl::OkStatus();
@@ -109,8 +109,8 @@ absl::StatusOr<std::optional<absl::Time>> TimerStore::Next() const {
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(due_cf_);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() >= 8) {
-      return std::optional<absl::Time>(absl::FromUnixMillis(
-          static_cast<int64_t>(store::DecodeSeq(it->key().ToStringView()))));
+      return std::optional<absl::Time>(
+          absl::FromUnixMillis(static_cast<int64_t>(store::DecodeSeq(it->key().ToStringView()))));
     }
   }
   ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading the next timer"));

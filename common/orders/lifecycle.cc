@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/model/model.h"
+#include "common/orders/names.h"
 #include "common/orders/period.h"
 
 namespace asb::orders {
@@ -18,9 +19,7 @@ bool Before(const Timestamp& a, const Timestamp& b) {
 }
 
 std::string StatusName(const Order& o) {
-  std::string name = asb::v1::OrderStatus_Name(o.status());
-  constexpr std::string_view kPrefix = "ORDER_STATUS_";
-  return name.rfind(kPrefix, 0) == 0 ? name.substr(kPrefix.size()) : name;
+  return EnumSuffix(asb::v1::OrderStatus_Name(o.status()), "ORDER_STATUS_");
 }
 
 std::string EndedWords(const Order& o) {
@@ -39,9 +38,8 @@ absl::Status NeverIssued(const char* what, const std::string& order_id,
 
 absl::Status NotIssuedYet(const char* what, const std::string& order_id,
                           const std::string& case_id) {
-  return absl::FailedPreconditionError(absl::StrCat(what, ": order '", order_id, "' of case '",
-                                                    case_id,
-                                                    "' is only proposed (not issued yet)"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, ": order '", order_id, "' of case '", case_id, "' is only proposed (not issued yet)"));
 }
 
 absl::Status NotInForce(const char* what, const char* refused, const Order& o,
@@ -74,22 +72,33 @@ absl::StatusOr<Order*> ForRecord(const char* what, Orders* orders, const std::st
   Order* o = FindOrder(orders, order_id);
   if (o == nullptr) {
     if (type == asb::v1::ORDER_TYPE_UNSPECIFIED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, ".order_type: required: order '", order_id,
-                       "' is not known on case '", case_id, "' yet"));
+      return absl::FailedPreconditionError(absl::StrCat(what, ".order_type: required: order '",
+                                                        order_id, "' is not known on case '",
+                                                        case_id, "' yet"));
     }
     o = orders->Add();
     o->set_order_id(order_id);
     o->set_type(type);
     o->set_status(asb::v1::ORDER_STATUS_PROPOSED);
   } else if (type != asb::v1::ORDER_TYPE_UNSPECIFIED && type != o->type()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ".order_type: order '", order_id, "' of case '", case_id, "' is a ",
-                     asb::v1::OrderType_Name(o->type()), ", not a ",
-                     asb::v1::OrderType_Name(type)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ".order_type: order '", order_id, "' of case '", case_id, "' is a ",
+        asb::v1::OrderType_Name(o->type()), ", not a ", asb::v1::OrderType_Name(type)));
   }
   if (o->subject_person_id().empty() && !subject.empty()) {
     o->set_subject_person_id(subject);
+  }
+  return o;
+}
+
+// The order a consultation is about (ForRecord), which must not have ended: consultations come
+// before an application, an issue or a variation.
+absl::StatusOr<Order*> ForConsultation(const char* what, Orders* orders,
+                                       const std::string& order_id, asb::v1::OrderType type,
+                                       const std::string& subject, const std::string& case_id) {
+  absl::StatusOr<Order*> o = ForRecord(what, orders, order_id, type, subject, case_id);
+  if (o.ok() && Ended(**o)) {
+    return NotInForce(what, "a consultation is refused", **o, case_id);
   }
   return o;
 }
@@ -110,16 +119,16 @@ absl::Status Apply(const CaseEvent& e, const std::string& case_id, Orders* order
       const Order& issued = e.order_issued().order();
       Order* slot = FindOrder(orders, issued.order_id());
       if (slot != nullptr && slot->status() != asb::v1::ORDER_STATUS_PROPOSED) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("order_issued: order '", issued.order_id(), "' is already issued on case '",
-                         case_id, "' (", StatusName(*slot), "): vary it instead"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "order_issued: order '", issued.order_id(), "' is already issued on case '", case_id,
+            "' (", StatusName(*slot), "): vary it instead"));
       }
       Order merged = issued;
       if (slot != nullptr) {
         if (slot->type() != issued.type()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "order_issued.order.type: order '", issued.order_id(), "' of case '", case_id,
-              "' was proposed as a ", asb::v1::OrderType_Name(slot->type())));
+          return absl::FailedPreconditionError(
+              absl::StrCat("order_issued.order.type: order '", issued.order_id(), "' of case '",
+                           case_id, "' was proposed as a ", asb::v1::OrderType_Name(slot->type())));
         }
         // What was recorded while it was proposed stays with it.
         *merged.mutable_consultations() = slot->consultations();
@@ -210,13 +219,10 @@ absl::Status Apply(const CaseEvent& e, const std::string& case_id, Orders* order
     }
     case CaseEvent::kConsultationRequested: {
       const auto& c = e.consultation_requested();
-      absl::StatusOr<Order*> o = ForRecord("consultation_requested", orders, c.order_id(),
-                                           c.order_type(), c.subject_person_id(), case_id);
+      absl::StatusOr<Order*> o = ForConsultation("consultation_requested", orders, c.order_id(),
+                                                 c.order_type(), c.subject_person_id(), case_id);
       if (!o.ok()) {
         return o.status();
-      }
-      if (Ended(**o)) {
-        return NotInForce("consultation_requested", "a consultation is refused", **o, case_id);
       }
       asb::v1::Consultation* rec = (*o)->add_consultations();
       rec->set_consultee(c.consultee());
@@ -225,13 +231,10 @@ absl::Status Apply(const CaseEvent& e, const std::string& case_id, Orders* order
     }
     case CaseEvent::kConsultationGiven: {
       const auto& c = e.consultation_given();
-      absl::StatusOr<Order*> o = ForRecord("consultation_given", orders, c.order_id(),
-                                           c.order_type(), c.subject_person_id(), case_id);
+      absl::StatusOr<Order*> o = ForConsultation("consultation_given", orders, c.order_id(),
+                                                 c.order_type(), c.subject_person_id(), case_id);
       if (!o.ok()) {
         return o.status();
-      }
-      if (Ended(**o)) {
-        return NotInForce("consultation_given", "a consultation is refused", **o, case_id);
       }
       asb::v1::Consultation* rec = nullptr;
       for (int i = (*o)->consultations_size() - 1; i >= 0; --i) {
@@ -327,8 +330,8 @@ absl::Status Apply(const CaseEvent& e, const std::string& case_id, Orders* order
       }
       for (const asb::v1::StatutoryNotice& existing : o->notices()) {
         if (existing.notice_id() == n.notice_id()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "statutory_notice: notice '", n.notice_id(), "' is already recorded"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("statutory_notice: notice '", n.notice_id(), "' is already recorded"));
         }
       }
       *o->add_notices() = n;

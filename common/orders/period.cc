@@ -56,9 +56,9 @@ absl::StatusOr<Period> ParsePeriod(std::string_view text_view) {
         absl::StrCat("'", text, "': '", parts[0], "' is not a whole number"));
   }
   if (n <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "': ", n < 0 ? "a negative duration" : "a zero duration",
-        " (a period is a whole number above 0)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "': ", n < 0 ? "a negative duration" : "a zero duration",
+                     " (a period is a whole number above 0)"));
   }
   if (n > 100000) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "': more than 100000"));
@@ -78,8 +78,8 @@ absl::StatusOr<Period> ParsePeriod(std::string_view text_view) {
   } else if (unit == "year") {
     p.unit = Period::Unit::kYears;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "': unknown unit '", parts[1], "' (hours, days, months or years)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "': unknown unit '", parts[1], "' (hours, days, months or years)"));
   }
   return p;
 }

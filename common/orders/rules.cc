@@ -6,13 +6,13 @@
 #include <set>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/config/violations.h"
 #include "common/crypto/crypto.h"
 #include "common/model/model.h"
+#include "common/orders/names.h"
 
 namespace asb::orders {
 
@@ -70,8 +70,7 @@ std::string KnownOrderTypes() {
 }
 
 // An asb.v1.OrderType name, checked with its path.
-OrderType ParseOrderType(const std::string& path, const std::string& name,
-                         config::Violations* v) {
+OrderType ParseOrderType(const std::string& path, const std::string& name, config::Violations* v) {
   OrderType t = asb::v1::ORDER_TYPE_UNSPECIFIED;
   if (name.empty()) {
     v->Add(path, "required");
@@ -82,8 +81,8 @@ OrderType ParseOrderType(const std::string& path, const std::string& name,
   return t;
 }
 
-std::optional<Period> CheckPeriod(const std::string& path, const std::string& text,
-                                  bool required, config::Violations* v) {
+std::optional<Period> CheckPeriod(const std::string& path, const std::string& text, bool required,
+                                  config::Violations* v) {
   if (text.empty()) {
     if (required) {
       v->Add(path, "required");
@@ -147,14 +146,7 @@ bool Authorised(const Order& o, const cfg::AuthorityRequirement& req) {
 }
 
 std::string RankWords(asb::v1::AuthorisingRank r) {
-  std::string name = asb::v1::AuthorisingRank_Name(r);
-  constexpr std::string_view kPrefix = "AUTHORISING_RANK_";
-  if (name.rfind(kPrefix, 0) == 0) {
-    name = name.substr(kPrefix.size());
-  }
-  name = absl::AsciiStrToLower(name);
-  absl::StrReplaceAll({{"_", " "}}, &name);
-  return name;
+  return EnumWords(asb::v1::AuthorisingRank_Name(r), "AUTHORISING_RANK_");
 }
 
 std::string AuthorityWords(const cfg::AuthorityRequirement& req) {
@@ -205,14 +197,7 @@ std::shared_ptr<const StatutoryRules> StatutoryRules::Empty() {
 }
 
 std::string StatutoryRules::TypeWords(OrderType type) {
-  std::string name = asb::v1::OrderType_Name(type);
-  constexpr std::string_view kPrefix = "ORDER_TYPE_";
-  if (name.rfind(kPrefix, 0) == 0) {
-    name = name.substr(kPrefix.size());
-  }
-  name = absl::AsciiStrToLower(name);
-  absl::StrReplaceAll({{"_", " "}}, &name);
-  return name;
+  return EnumWords(asb::v1::OrderType_Name(type), "ORDER_TYPE_");
 }
 
 absl::StatusOr<std::shared_ptr<const StatutoryRules>> StatutoryRules::LoadFile(
@@ -311,7 +296,8 @@ absl::StatusOr<std::shared_ptr<const StatutoryRules>> StatutoryRules::FromConfig
     } else if (auto d = ParseDate(r.effective_from())) {
       cr.from = *d;
     } else {
-      v.Add(at + ".effective_from", absl::StrCat("'", r.effective_from(), "' is not a date (YYYY-MM-DD)"));
+      v.Add(at + ".effective_from",
+            absl::StrCat("'", r.effective_from(), "' is not a date (YYYY-MM-DD)"));
     }
     if (!r.effective_until().empty()) {
       if (auto d = ParseDate(r.effective_until())) {
@@ -349,8 +335,8 @@ absl::StatusOr<std::shared_ptr<const StatutoryRules>> StatutoryRules::FromConfig
       case cfg::StatutoryRule::kMaxDuration:
         cr.period = CheckPeriod(at + ".max_duration.period", r.max_duration().period(), true, &v);
         if (r.max_duration().has_unless_authorised()) {
-          CheckAuthority(at + ".max_duration.unless_authorised", r.max_duration().unless_authorised(),
-                         &v);
+          CheckAuthority(at + ".max_duration.unless_authorised",
+                         r.max_duration().unless_authorised(), &v);
         }
         break;
       case cfg::StatutoryRule::kMinDuration:
@@ -377,14 +363,17 @@ absl::StatusOr<std::shared_ptr<const StatutoryRules>> StatutoryRules::FromConfig
         }
         break;
       case cfg::StatutoryRule::kPriorOrder:
-        cr.prior_type = ParseOrderType(at + ".prior_order.order_type", r.prior_order().order_type(), &v);
+        cr.prior_type =
+            ParseOrderType(at + ".prior_order.order_type", r.prior_order().order_type(), &v);
         break;
       case cfg::StatutoryRule::kHearingWithin:
-        cr.period = CheckPeriod(at + ".hearing_within.period", r.hearing_within().period(), true, &v);
+        cr.period =
+            CheckPeriod(at + ".hearing_within.period", r.hearing_within().period(), true, &v);
         soft_deadline("hearing_within");
         break;
       case cfg::StatutoryRule::kPeriodicReview:
-        cr.period = CheckPeriod(at + ".periodic_review.every", r.periodic_review().every(), true, &v);
+        cr.period =
+            CheckPeriod(at + ".periodic_review.every", r.periodic_review().every(), true, &v);
         soft_deadline("periodic_review");
         break;
       case cfg::StatutoryRule::kInformAgency:
@@ -397,8 +386,9 @@ absl::StatusOr<std::shared_ptr<const StatutoryRules>> StatutoryRules::FromConfig
         soft_deadline("inform_agency");
         break;
       case cfg::StatutoryRule::CHECK_NOT_SET:
-        v.Add(at, "no check: set one of max_duration, min_duration, min_subject_age, authorisation, "
-                  "consultation, prior_order, hearing_within, periodic_review, inform_agency");
+        v.Add(at,
+              "no check: set one of max_duration, min_duration, min_subject_age, authorisation, "
+              "consultation, prior_order, hearing_within, periodic_review, inform_agency");
         break;
     }
     c->rules.push_back(cr);
@@ -550,10 +540,10 @@ std::vector<Finding> StatutoryRules::Check(const asb::v1::CaseEvent& event, cons
         continue;
       }
       if (rc.has_min_subject_age() && age < static_cast<int>(rc.min_subject_age())) {
-        finding(r, "subject_person_id",
-                absl::StrCat("the subject is under ", rc.min_subject_age(), " on the date of issue; a ",
-                             words, " may not be made against a person under ",
-                             rc.min_subject_age()));
+        finding(
+            r, "subject_person_id",
+            absl::StrCat("the subject is under ", rc.min_subject_age(), " on the date of issue; a ",
+                         words, " may not be made against a person under ", rc.min_subject_age()));
         continue;
       }
     }
@@ -563,7 +553,8 @@ std::vector<Finding> StatutoryRules::Check(const asb::v1::CaseEvent& event, cons
         if (lim.has_unless_authorised() && Authorised(o, lim.unless_authorised())) {
           break;
         }
-        const absl::Time from = stage == cfg::STAGE_EXTENSION ? ToTime(before->expires_at()) : issued;
+        const absl::Time from =
+            stage == cfg::STAGE_EXTENSION ? ToTime(before->expires_at()) : issued;
         const char* term = stage == cfg::STAGE_EXTENSION ? "an extension" : "a term";
         if (!o.has_expires_at()) {
           finding(r, "expires_at",
@@ -575,13 +566,14 @@ std::vector<Finding> StatutoryRules::Check(const asb::v1::CaseEvent& event, cons
         if (!WithinPeriod(from, end, *r.period, lim.christmas_day_disregarded())) {
           std::string unless;
           if (lim.has_unless_authorised()) {
-            unless = absl::StrCat(" unless authorised by ", AuthorityWords(lim.unless_authorised()));
+            unless =
+                absl::StrCat(" unless authorised by ", AuthorityWords(lim.unless_authorised()));
           }
           finding(r, "expires_at",
-                  absl::StrCat(term, " of ", TermWords(from, end, *r.period),
-                               " exceeds the maximum of ", r.period->ToString(), " for a ", words,
-                               unless,
-                               lim.christmas_day_disregarded() ? " (Christmas Day disregarded)" : ""));
+                  absl::StrCat(
+                      term, " of ", TermWords(from, end, *r.period), " exceeds the maximum of ",
+                      r.period->ToString(), " for a ", words, unless,
+                      lim.christmas_day_disregarded() ? " (Christmas Day disregarded)" : ""));
         }
         break;
       }
@@ -593,8 +585,8 @@ std::vector<Finding> StatutoryRules::Check(const asb::v1::CaseEvent& event, cons
         if (!AtLeastPeriod(issued, end, *r.period)) {
           finding(r, "expires_at",
                   absl::StrCat("a term of ", TermWords(issued, end, *r.period),
-                               " is shorter than the minimum of ", r.period->ToString(),
-                               " for a ", words));
+                               " is shorter than the minimum of ", r.period->ToString(), " for a ",
+                               words));
         }
         break;
       }
@@ -612,14 +604,14 @@ std::vector<Finding> StatutoryRules::Check(const asb::v1::CaseEvent& event, cons
         const absl::Time by = stage == cfg::STAGE_ISSUE ? age_at : event_at;
         std::vector<std::string> missing = MissingConsultees(o, rc.consultation(), by);
         if (!missing.empty()) {
-          finding(r, "consultations",
-                  absl::StrCat(rc.consultation().response_required() ? "no views of "
-                                                                      : "no consultation of ",
-                               absl::StrJoin(missing, ", "), " recorded before the ",
-                               stage == cfg::STAGE_ISSUE
-                                   ? (o.has_applied_at() ? "application" : "issue")
-                                   : "variation",
-                               " of this ", words));
+          finding(
+              r, "consultations",
+              absl::StrCat(
+                  rc.consultation().response_required() ? "no views of " : "no consultation of ",
+                  absl::StrJoin(missing, ", "), " recorded before the ",
+                  stage == cfg::STAGE_ISSUE ? (o.has_applied_at() ? "application" : "issue")
+                                            : "variation",
+                  " of this ", words));
         }
         break;
       }
@@ -648,7 +640,8 @@ std::vector<Finding> StatutoryRules::Check(const asb::v1::CaseEvent& event, cons
           f.path = prefix + "premises_licensed";
           f.context = ContextOf(rc, version_);
           f.context.set_due(absl::StrCat(
-              "the ", words, rc.inform_agency().when_premises_licensed() ? " concerns licensed premises: " : ": ",
+              "the ", words,
+              rc.inform_agency().when_premises_licensed() ? " concerns licensed premises: " : ": ",
               rc.inform_agency().agency(), " must be told"));
           f.message = absl::StrCat(f.path, ": ", f.context.due(), " (", Cite(rc), ")");
           f.recipients = {rc.inform_agency().agency()};
@@ -711,8 +704,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
   auto info = c.types.find(o.type());
 
   std::vector<Deadline> items;  // obligations: noticed or not
-  auto review_items = [&](const std::string& rule_id, asb::v1::StatutoryContext ctx,
-                          absl::Time due, const std::string& what) {
+  auto review_items = [&](const std::string& rule_id, asb::v1::StatutoryContext ctx, absl::Time due,
+                          const std::string& what) {
     *ctx.mutable_deadline() = ToTimestamp(due);
     const std::string tail = absl::StrCat(rule_id, "/", Unix(due));
     for (const Period& lead : c.review_leads) {
@@ -722,8 +715,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
       absl::StrReplaceAll({{" ", ""}}, &d.name);
       d.fire_at = SubtractPeriod(due, lead);
       d.context = ctx;
-      d.context.set_due(absl::StrCat(what, " is due by ", FormatWhen(due), " (in ",
-                                     lead.ToString(), ")"));
+      d.context.set_due(absl::StrCat(what, " is due by ", FormatWhen(due), " (a reminder ",
+                                     lead.ToString(), " before)"));
       d.recipients = to_issuer;
       items.push_back(std::move(d));
     }
@@ -732,8 +725,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
     d.name = absl::StrCat("review_overdue/", tail);
     d.fire_at = due;
     d.context = ctx;
-    d.context.set_due(absl::StrCat(what, " was due by ", FormatWhen(due),
-                                   " and no review is recorded"));
+    d.context.set_due(
+        absl::StrCat(what, " was due by ", FormatWhen(due), " and no review is recorded"));
     d.recipients = to_issuer;
     items.push_back(std::move(d));
   };
@@ -764,7 +757,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
     }
     ctx.set_section(basis);
     ctx.set_rules_version(version_);
-    review_items("review-date", ctx, ToTime(o.review_at()), absl::StrCat("the ", words, "'s review"));
+    review_items("review-date", ctx, ToTime(o.review_at()),
+                 absl::StrCat("the ", words, "'s review"));
   }
   for (const Compiled::Rule& r : c.rules) {
     if (r.type != o.type() || in_force_at == absl::InfinitePast() ||
@@ -799,7 +793,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
           applies = false;  // Check() raised a notice that it could not be checked
         } else {
           const int age = AgeOn(*facts.subject_dob, DayOf(end));
-          applies = applies && (rc.subject_age() == cfg::SUBJECT_AGE_UNDER_18 ? age < 18 : age >= 18);
+          applies =
+              applies && (rc.subject_age() == cfg::SUBJECT_AGE_UNDER_18 ? age < 18 : age >= 18);
         }
       }
       if (applies) {
@@ -852,8 +847,8 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
         }
         Deadline d;
         d.kind = asb::v1::NOTICE_KIND_CONSULTATION_MISSING;
-        d.name = absl::StrCat("consultation_missing/", rc.id(), "/", h.hearing_id(), "/",
-                              Unix(listed));
+        d.name =
+            absl::StrCat("consultation_missing/", rc.id(), "/", h.hearing_id(), "/", Unix(listed));
         d.fire_at = SubtractPeriod(listed, *c.consultation_warning);
         d.context = ContextOf(rc, version_);
         *d.context.mutable_deadline() = ToTimestamp(listed);

@@ -255,8 +255,9 @@ class Checker {
     PastTime(path + ".applied_at", o.applied_at(), o.has_applied_at(), false);
     if (o.has_ended_at() || o.has_varied_at() || o.consultations_size() > 0 ||
         o.hearings_size() > 0 || o.reviews_size() > 0 || o.notices_size() > 0) {
-      Add(path, "ended_at, varied_at, consultations, hearings, reviews and notices are set by "
-                "the hub (record them with their own events)");
+      Add(path,
+          "ended_at, varied_at, consultations, hearings, reviews and notices are set by "
+          "the hub (record them with their own events)");
     }
   }
 

@@ -54,8 +54,9 @@ absl::StatusOr<std::string> IntakeDaemon::LoadIspPart(const std::string& isp_fil
     rules = std::move(*loaded);
   }
   if (rules_ == nullptr || rules_->version() != rules->version()) {
-    SPDLOG_LOGGER_INFO(lg, "statutory rules {} {}: {} rules", rules_ == nullptr ? "loaded" : "reloaded",
-                       rules->version(), rules->rule_count());
+    SPDLOG_LOGGER_INFO(lg, "statutory rules {} {}: {} rules",
+                       rules_ == nullptr ? "loaded" : "reloaded", rules->version(),
+                       rules->rule_count());
   }
   rules_ = std::move(rules);
   agencies_ = std::move(agencies);
@@ -73,7 +74,8 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
   d->config_ = config;
   d->clock_ = std::make_unique<clock::SystemClock>(absl::Seconds(config.clock().offset_seconds()));
   if (config.clock().offset_seconds() != 0) {
-    SPDLOG_LOGGER_WARN(lg, "the hub's clock runs {} s off the system clock (clock.offset_seconds): "
+    SPDLOG_LOGGER_WARN(lg,
+                       "the hub's clock runs {} s off the system clock (clock.offset_seconds): "
                        "for rehearsals and tests only",
                        config.clock().offset_seconds());
   }
@@ -87,7 +89,9 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
   o.isp_file = config.isp_file();
   o.layout = IntakeStoreLayout();
   o.streams = {"events", "audit"};
-  o.load_isp = [self = d.get()](const std::string& isp_file) { return self->LoadIspPart(isp_file); };
+  o.load_isp = [self = d.get()](const std::string& isp_file) {
+    return self->LoadIspPart(isp_file);
+  };
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
   const clock::Clock* hub_clock = d->clock_.get();
@@ -112,10 +116,15 @@ absl::Status IntakeDaemon::Start() {
   runtime_->AddCounter("refused", [this] { return handler_->refused(); });
   runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
   // The hub's clock: the orders' timers fire in the loop, exactly once.
+  clock::TimerService::Options timer_options;
+  // Like a submission, a timer's write waits while the disk is nearly full.
+  timer_options.may_write = [this] {
+    return stream::CheckFreeSpace(runtime_->store().path(), min_free_bytes_);
+  };
   timer_service_ = std::make_unique<clock::TimerService>(
       &runtime_->loop(), &runtime_->store(), &handler_->timers(), clock_.get(),
       [this](const clock::Timer& t, store::Batch* batch) { return handler_->FireTimer(t, batch); },
-      clock::TimerService::Options{});
+      timer_options);
   timer_service_->OnDropped([this](const clock::Timer&, const absl::Status& why) {
     asb::v1::AuditRecord r;
     r.set_kind(asb::v1::AUDIT_KIND_REJECTION);

@@ -39,8 +39,12 @@ std::string DedupeKey(const std::string& principal, const std::string& source_ev
 }  // namespace
 
 std::vector<std::string> IntakeColumnFamilies() {
-  return {stream::LogColumnFamily("events"), stream::LogColumnFamily("audit"), kDedupeColumnFamily,
-          kLedgerColumnFamily,           kTimersColumnFamily,           kTimerIndexColumnFamily};
+  return {stream::LogColumnFamily("events"),
+          stream::LogColumnFamily("audit"),
+          kDedupeColumnFamily,
+          kLedgerColumnFamily,
+          kTimersColumnFamily,
+          kTimerIndexColumnFamily};
 }
 
 store::StoreOptions IntakeStoreLayout() {
@@ -328,9 +332,9 @@ uint64_t IntakeHandler::AppendHubEvent(const CaseEvent& event, const Timestamp& 
   r->set_event_type(EventTypeOf(event));
   r->set_ref_seq(seq);
   if (event.has_statutory_notice()) {
-    r->set_detail(absl::StrCat("made by the hub: ",
-                               asb::v1::NoticeKind_Name(event.statutory_notice().kind()),
-                               " under rule ", event.statutory_notice().context().rule_id()));
+    r->set_detail(
+        absl::StrCat("made by the hub: ", asb::v1::NoticeKind_Name(event.statutory_notice().kind()),
+                     " under rule ", event.statutory_notice().context().rule_id()));
   } else {
     r->set_detail("made by the hub's clock: the order reached its end date");
   }

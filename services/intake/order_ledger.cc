@@ -3,12 +3,12 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/orders/lifecycle.h"
+#include "common/orders/names.h"
 #include "common/status/macros.h"
 
 namespace asb::intake {
@@ -34,14 +34,24 @@ std::string PersonKey(const std::string& case_id, const std::string& person_id) 
   return CasePrefix(case_id) + "p" + person_id;
 }
 
-// "compliance", "review_overdue", … (the notice kind's name without its prefix, lower case).
-std::string KindWord(asb::v1::NoticeKind kind) {
-  std::string name = asb::v1::NoticeKind_Name(kind);
-  constexpr std::string_view kPrefix = "NOTICE_KIND_";
-  if (name.rfind(kPrefix, 0) == 0) {
-    name = name.substr(kPrefix.size());
+// A reminder that no longer helps: its deadline has passed (the overdue notice is what is due),
+// or a later reminder of the same deadline is due too (backfill: only the latest one is sent).
+bool Moot(const orders::Deadline& d, const std::vector<orders::Deadline>& all, absl::Time now) {
+  if (d.kind != asb::v1::NOTICE_KIND_REVIEW_DUE) {
+    return false;
   }
-  return absl::AsciiStrToLower(name);
+  const absl::Time deadline = ToTime(d.context.deadline());
+  if (now >= deadline) {
+    return true;
+  }
+  for (const orders::Deadline& other : all) {
+    if (other.kind == asb::v1::NOTICE_KIND_REVIEW_DUE && other.name != d.name &&
+        ToTime(other.context.deadline()) == deadline && other.fire_at > d.fire_at &&
+        other.fire_at <= now) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -234,9 +244,9 @@ void OrderLedger::Put(const std::string& case_id, const LedgerOrder& lo, store::
 void OrderLedger::Reconcile(const std::string& case_id, const CaseLedger& c, LedgerOrder* lo,
                             absl::Time now, store::Batch* batch) {
   std::map<std::string, absl::Time> desired;
-  for (const orders::Deadline& d : rules_->Deadlines(Facts(c, *lo))) {
-    // A reminder whose deadline has passed is moot: the overdue notice is what is due.
-    if (d.kind == asb::v1::NOTICE_KIND_REVIEW_DUE && now >= ToTime(d.context.deadline())) {
+  const std::vector<orders::Deadline> deadlines = rules_->Deadlines(Facts(c, *lo));
+  for (const orders::Deadline& d : deadlines) {
+    if (Moot(d, deadlines, now)) {
       continue;
     }
     desired.emplace(d.name, d.fire_at);
@@ -292,9 +302,9 @@ std::vector<CaseEvent> OrderLedger::Commit(const CaseEvent& event, Decision deci
   const bool was_in_force = lo.ended_seq() == 0;
   for (orders::Finding& f : decision.notices) {
     CaseEvent n;
-    const std::string notice_id = absl::StrCat(KindWord(f.kind), "/",
-                                               f.context.rule_id().empty() ? "rule" : f.context.rule_id(),
-                                               "/", seq);
+    const std::string notice_id =
+        absl::StrCat(orders::NoticeKindWord(f.kind), "/",
+                     f.context.rule_id().empty() ? "rule" : f.context.rule_id(), "/", seq);
     n.set_source_event_id(HubEventId(case_id, order_id, notice_id));
     n.set_case_id(case_id);
     *n.mutable_occurred_at() = event.occurred_at();
@@ -345,8 +355,7 @@ absl::StatusOr<std::optional<CaseEvent>> OrderLedger::Fire(const clock::Timer& t
       due = &d;
     }
   }
-  if (due == nullptr || (due->kind == asb::v1::NOTICE_KIND_REVIEW_DUE &&
-                         now >= ToTime(due->context.deadline()))) {
+  if (due == nullptr || Moot(*due, deadlines, now)) {
     Reconcile(t.case_id(), c, &lo, now, batch);
     Put(t.case_id(), lo, batch);
     return std::optional<CaseEvent>();

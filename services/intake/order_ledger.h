@@ -93,12 +93,11 @@ class OrderLedger {
   // The caller appends the event and then Evaluates and Commits it like any other. Reads the
   // store: kUnavailable (retry) or kDataLoss; kInvalidArgument / kNotFound for a timer that can
   // never fire (a bad payload, an order the ledger does not have).
-  absl::StatusOr<std::optional<asb::v1::CaseEvent>> Fire(const clock::Timer& timer,
-                                                         absl::Time now, store::Batch* batch);
+  absl::StatusOr<std::optional<asb::v1::CaseEvent>> Fire(const clock::Timer& timer, absl::Time now,
+                                                         store::Batch* batch);
 
   // The ledger's copy of an order (committed and this batch's), for tests and tools. kNotFound.
-  absl::StatusOr<asb::v1::LedgerOrder> Get(const std::string& case_id,
-                                           const std::string& order_id);
+  absl::StatusOr<asb::v1::LedgerOrder> Get(const std::string& case_id, const std::string& order_id);
 
   // The timer name of an order's deadline.
   static std::string TimerName(const std::string& case_id, const std::string& order_id,

@@ -199,25 +199,15 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       }
       break;
     }
-    case CaseEvent::kOrderIssued:
-    case CaseEvent::kOrderVaried:
-    case CaseEvent::kOrderBreached:
-    case CaseEvent::kOrderDischarged:
-    case CaseEvent::kOrderExpired:
-    case CaseEvent::kConsultationRequested:
-    case CaseEvent::kConsultationGiven:
-    case CaseEvent::kHearingListed:
-    case CaseEvent::kHearingHeld:
-    case CaseEvent::kAuthorisationRecorded:
-    case CaseEvent::kReviewHeld:
-    case CaseEvent::kStatutoryNotice:
-      // The one order lifecycle (common/orders), which asb-intake's ledger runs too: a re-issue,
-      // a variation of an order no longer in force, a breach after its end cannot apply.
-      ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(e, c.case_id().empty() ? e.case_id() : c.case_id(),
-                                                  c.mutable_orders()));
-      break;
     case CaseEvent::EVENT_NOT_SET:
       return absl::InvalidArgumentError("event: none set");
+    default:
+      // Every other event concerns one order: the one order lifecycle (common/orders), which
+      // asb-intake's ledger runs too (a re-issue, a variation of an order no longer in force, a
+      // breach after its end cannot apply; anything else is kInvalidArgument).
+      ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(
+          e, c.case_id().empty() ? e.case_id() : c.case_id(), c.mutable_orders()));
+      break;
   }
   if (c.status() == asb::v1::CASE_STATUS_UNSPECIFIED) {
     return absl::FailedPreconditionError(

@@ -79,8 +79,9 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
   }
   if (!request.has_get_case()) {
     runtime_->server().ReplyError(
-        caller, absl::UnimplementedError(
-                    "asb-sharing answers ping, get_case, list_orders, explain_case and fetch only"));
+        caller,
+        absl::UnimplementedError(
+            "asb-sharing answers ping, get_case, list_orders, explain_case and fetch only"));
     return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "read case views")) {

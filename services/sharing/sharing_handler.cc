@@ -5,12 +5,12 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "asb/v1/audit.pb.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
+#include "common/orders/names.h"
 #include "common/status/macros.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -71,8 +71,9 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
     // A statutory notice also alerts the agencies it is addressed to (the issuing agency, the
     // partnership coordinator), each under "statutory:<kind>" — if the ISP lets it see the case.
     std::vector<std::string> undelivered = a.recipients;
-    const std::string notice_rule =
-        a.notice_kind == asb::v1::NOTICE_KIND_UNSPECIFIED ? std::string() : NoticeRuleId(a.notice_kind);
+    const std::string notice_rule = a.notice_kind == asb::v1::NOTICE_KIND_UNSPECIFIED
+                                        ? std::string()
+                                        : NoticeRuleId(a.notice_kind);
     for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
       const std::string& agency = recipient.id();
       // The policy writes the disclosure's bytes straight from the case (the fast path); the
@@ -124,8 +125,8 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       r->set_event_type(a.type);
       r->set_ref_seq(a.event_seq);
       r->set_isp_version(policy->version());
-      r->set_detail(absl::StrCat("statutory notice (", notice_rule, ", rule ", a.statutory.rule_id(),
-                                 ") not delivered to ", agency,
+      r->set_detail(absl::StrCat("statutory notice (", notice_rule, ", rule ",
+                                 a.statutory.rule_id(), ") not delivered to ", agency,
                                  ": no ISP rule lets that agency see the case"));
       audit_->Append(batch, &record);
       ++undelivered_notices_;
@@ -135,12 +136,7 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
 }
 
 std::string NoticeRuleId(asb::v1::NoticeKind kind) {
-  std::string name = asb::v1::NoticeKind_Name(kind);
-  constexpr std::string_view kPrefix = "NOTICE_KIND_";
-  if (name.rfind(kPrefix, 0) == 0) {
-    name = name.substr(kPrefix.size());
-  }
-  return absl::StrCat("statutory:", absl::AsciiStrToLower(name));
+  return absl::StrCat("statutory:", orders::NoticeKindWord(kind));
 }
 
 absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& principal,
@@ -339,7 +335,8 @@ absl::StatusOr<asb::v1::ListOrdersResponse> SharingHandler::ListOrders(
       if (c.case_id() == request.after_case_id() && o->order_id() <= request.after_order_id()) {
         continue;
       }
-      if (request.status() != asb::v1::ORDER_STATUS_UNSPECIFIED && o->status() != request.status()) {
+      if (request.status() != asb::v1::ORDER_STATUS_UNSPECIFIED &&
+          o->status() != request.status()) {
         continue;
       }
       if (!types.empty() && types.count(o->type()) == 0) {

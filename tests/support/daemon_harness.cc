@@ -48,6 +48,10 @@ std::string DescribeExit(int status) {
 
 }  // namespace
 
+std::string ClockOffsetFor(absl::Time as_of) {
+  return std::to_string(absl::ToInt64Seconds(as_of - absl::Now()));
+}
+
 absl::Status WaitUntil(const std::function<absl::StatusOr<bool>()>& done, absl::Time deadline,
                        const std::string& what, absl::Duration interval) {
   std::string last_error;
@@ -159,12 +163,26 @@ absl::Status Hub::Start(const std::string& name) {
   }
   argv.push_back(nullptr);
   std::vector<std::string> env_strings;
+  auto overridden = [this](const char* entry) {
+    if (std::strncmp(entry, "ASBHUB_DATA=", 12) == 0) {
+      return true;
+    }
+    for (const auto& [name, value] : options_.env) {
+      if (std::strncmp(entry, name.c_str(), name.size()) == 0 && entry[name.size()] == '=') {
+        return true;
+      }
+    }
+    return false;
+  };
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "ASBHUB_DATA=", 12) != 0) {
+    if (!overridden(*e)) {
       env_strings.emplace_back(*e);
     }
   }
   env_strings.push_back("ASBHUB_DATA=" + data_.path());
+  for (const auto& [name, value] : options_.env) {
+    env_strings.push_back(name + "=" + value);
+  }
   std::vector<char*> envp;
   for (std::string& e : env_strings) {
     envp.push_back(e.data());

@@ -10,8 +10,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "asb/config/v1/isp.pb.h"
 #include "asb/v1/api.pb.h"
 #include "common/config/config.h"
+#include "common/orders/rules.h"
 #include "common/status/macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "tools/asbctl/commands.h"
@@ -57,9 +59,9 @@ absl::StatusOr<asb::v1::OrderType> ParseType(const std::string& text) {
   }
   asb::v1::OrderType t;
   if (!asb::v1::OrderType_Parse(name, &t) || t == asb::v1::ORDER_TYPE_UNSPECIFIED) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--type: unknown order type '", text,
-        "' (e.g. criminal_behaviour_order, closure_notice, dispersal_direction)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--type: unknown order type '", text,
+                     "' (e.g. criminal_behaviour_order, closure_notice, dispersal_direction)"));
   }
   return t;
 }
@@ -97,8 +99,8 @@ absl::Status RunOrdersList(const Globals& g, const OrdersListOptions& o) {
   ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
                        HubClient::Open(g.hub_config, Daemon::kSharing, o.as, "partner"));
   if (o.format == "table") {
-    std::printf("%-16s %-18s %-28s %-10s %-12s %-11s %-11s %s\n", "CASE", "ORDER", "TYPE",
-                "STATUS", "ISSUED BY", "NEXT REVIEW", "EXPIRES", "NOTICES");
+    std::printf("%-16s %-18s %-28s %-10s %-12s %-11s %-11s %s\n", "CASE", "ORDER", "TYPE", "STATUS",
+                "ISSUED BY", "NEXT REVIEW", "EXPIRES", "NOTICES");
   } else if (o.format == "csv") {
     internal::PrintCsvRow({"case_id", "order_id", "type", "status", "issued_by", "issued_at",
                            "review_at", "expires_at", "next_due", "next_deadline", "notices"});
@@ -114,17 +116,17 @@ absl::Status RunOrdersList(const Globals& g, const OrdersListOptions& o) {
       if (o.format == "json") {
         std::printf("%s\n", config::ToJson(s).c_str());
       } else if (o.format == "csv") {
-        internal::PrintCsvRow(
-            {s.case_id(), order.order_id(), type, status, order.issued_by(),
-             Day(order.issued_at(), order.has_issued_at()),
-             Day(order.review_at(), order.has_review_at()),
-             Day(order.expires_at(), order.has_expires_at()), s.next_due(),
-             s.has_next_deadline() ? TimeUtil::ToString(s.next_deadline()) : "",
-             std::to_string(order.notices_size())});
+        internal::PrintCsvRow({s.case_id(), order.order_id(), type, status, order.issued_by(),
+                               Day(order.issued_at(), order.has_issued_at()),
+                               Day(order.review_at(), order.has_review_at()),
+                               Day(order.expires_at(), order.has_expires_at()), s.next_due(),
+                               s.has_next_deadline() ? TimeUtil::ToString(s.next_deadline()) : "",
+                               std::to_string(order.notices_size())});
       } else {
         std::printf("%-16s %-18s %-28s %-10s %-12s %-11s %-11s %d\n", s.case_id().c_str(),
                     order.order_id().c_str(), type.c_str(), status.c_str(),
-                    order.issued_by().c_str(), Day(order.review_at(), order.has_review_at()).c_str(),
+                    order.issued_by().c_str(),
+                    Day(order.review_at(), order.has_review_at()).c_str(),
                     Day(order.expires_at(), order.has_expires_at()).c_str(), order.notices_size());
       }
       ++shown;
@@ -140,6 +142,35 @@ absl::Status RunOrdersList(const Globals& g, const OrdersListOptions& o) {
     std::printf("(%d orders)\n", shown);
   }
   return absl::OkStatus();
+}
+
+struct RulesCheckOptions {
+  std::string file = "config/statutory/rules.yaml";
+  std::string isp = "config/isp/chesterfield.yaml";
+};
+
+// Loads the rules table as asb-intake does, against the ISP's agencies: OK, or every mistake with
+// its file and line.
+absl::Status RunRulesCheck(const Globals&, const RulesCheckOptions& o) {
+  asb::config::v1::Isp isp;
+  ASB_RETURN_IF_ERROR(config::LoadConfigFile(o.isp, &isp));
+  std::vector<std::string> agencies;
+  for (const auto& a : isp.agencies()) {
+    agencies.push_back(a.id());
+  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const orders::StatutoryRules> rules,
+                       orders::StatutoryRules::LoadFile(o.file, agencies));
+  std::printf("OK: %s: %zu rules, version %s\n", o.file.c_str(), rules->rule_count(),
+              rules->version().c_str());
+  return absl::OkStatus();
+}
+
+CLI::App* AddRulesCheckOptions(CLI::App& parent, RulesCheckOptions& o) {
+  auto* cmd = parent.add_subcommand(
+      "check-rules", "check a statutory rules table (as asb-intake loads it; offline)");
+  cmd->add_option("file", o.file, "the rules table")->capture_default_str();
+  cmd->add_option("--isp", o.isp, "the ISP whose agencies it names")->capture_default_str();
+  return cmd;
 }
 
 const char* Env(const char* name) {
@@ -177,6 +208,7 @@ void AddOrdersCommand(CLI::App& app, Globals& g) {
   auto* group = app.add_subcommand("orders", "orders: monitoring what is in force and due");
   group->require_subcommand(1);
   AddCommand(*group, g, AddOrdersListOptions, RunOrdersList);
+  AddCommand(*group, g, AddRulesCheckOptions, RunRulesCheck);
 }
 
 }  // namespace asb::ctl

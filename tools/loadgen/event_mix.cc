@@ -186,12 +186,12 @@ void EventMix::NewCase(absl::Time now) {
 
   // The order, with a term its statute allows, then what happens to it.
   const std::string order_id = absl::StrCat("ORD-", run_id_, "-", stream_, "-", ++order_no_);
-  const bool hours_long = type == asb::v1::ORDER_TYPE_DISPERSAL_DIRECTION ||
-                          type == asb::v1::ORDER_TYPE_CLOSURE_NOTICE;
+  const bool hours_long =
+      type == asb::v1::ORDER_TYPE_DISPERSAL_DIRECTION || type == asb::v1::ORDER_TYPE_CLOSURE_NOTICE;
   const bool fuse_allowed = !hours_long && type != asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER &&
                             type != asb::v1::ORDER_TYPE_COMMUNITY_PROTECTION_WARNING;
-  const bool short_fuse = options_.short_fuse_every != 0 && fuse_allowed &&
-                          order_no_ % options_.short_fuse_every == 0;
+  const bool short_fuse =
+      options_.short_fuse_every != 0 && fuse_allowed && order_no_ % options_.short_fuse_every == 0;
   absl::Time issued;
   {
     CaseEvent& e = event();
@@ -253,7 +253,8 @@ void EventMix::NewCase(absl::Time now) {
     CaseEvent& e = event();
     e.mutable_order_breached()->set_order_id(order_id);
     // While the order was in force (an order of hours has ended by the next day).
-    SetTime(issued + absl::Hours(1), e.mutable_order_breached()->mutable_breach()->mutable_occurred_at());
+    SetTime(issued + absl::Hours(1),
+            e.mutable_order_breached()->mutable_breach()->mutable_occurred_at());
     e.mutable_order_breached()->mutable_breach()->set_description("Seen in the excluded area.");
   }
   // Only an order still in force is varied or discharged.

@@ -1,8 +1,6 @@
 // The hub's clock: durable timers in a real RocksDB store, fired in simulated time. A "crash" is
 // a store closed without writing the batch in progress (what kill -9 leaves on disk); every timer
 // must fire exactly once across any number of them.
-#include "common/clock/timer_service.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "common/clock/clock.h"
+#include "common/clock/timer_service.h"
 #include "common/clock/timer_store.h"
 #include "common/status/macros.h"
 #include "common/store/store.h"

@@ -16,8 +16,8 @@ using ::asb::testing::StatusIsWith;
 
 asb::v1::CaseEvent Event(const std::string& body, const std::string& at = "2026-06-01T10:00:00Z") {
   asb::v1::CaseEvent e;
-  const std::string json = "{\"sourceEventId\":\"e\",\"caseId\":\"C\",\"occurredAt\":\"" + at +
-                           "\"," + body + "}";
+  const std::string json =
+      "{\"sourceEventId\":\"e\",\"caseId\":\"C\",\"occurredAt\":\"" + at + "\"," + body + "}";
   absl::Status s = config::ParseJson(json, &e);
   EXPECT_TRUE(s.ok()) << s << " in " << json;
   return e;
@@ -48,19 +48,23 @@ TEST_F(LifecycleTest, AnOrderIsIssuedOnceAndVariedInsteadOfReissued) {
   EXPECT_THAT(Apply(kIssue), StatusIsWith(absl::StatusCode::kFailedPrecondition,
                                           "already issued on case 'C' (ACTIVE): vary it instead"));
   EXPECT_EQ(Only().breaches_size(), 1);
-  ASB_ASSERT_OK(Apply(R"("orderVaried":{"orderId":"O1","conditions":"c2"})", "2026-07-01T00:00:00Z"));
+  ASB_ASSERT_OK(
+      Apply(R"("orderVaried":{"orderId":"O1","conditions":"c2"})", "2026-07-01T00:00:00Z"));
   EXPECT_EQ(Only().conditions(), "c2");
-  EXPECT_EQ(Only().varied_at().seconds(), Event("", "2026-07-01T00:00:00Z").occurred_at().seconds());
+  EXPECT_EQ(Only().varied_at().seconds(),
+            Event("", "2026-07-01T00:00:00Z").occurred_at().seconds());
 }
 
 TEST_F(LifecycleTest, NothingButABreachDuringItsTermAppliesToAnEndedOrder) {
   ASB_ASSERT_OK(Apply(kIssue, "2026-06-01T10:00:00Z"));
-  ASB_ASSERT_OK(Apply(R"("orderDischarged":{"orderId":"O1","reason":"r"})", "2026-09-01T10:00:00Z"));
+  ASB_ASSERT_OK(
+      Apply(R"("orderDischarged":{"orderId":"O1","reason":"r"})", "2026-09-01T10:00:00Z"));
   EXPECT_EQ(Only().status(), asb::v1::ORDER_STATUS_DISCHARGED);
   EXPECT_TRUE(Only().has_ended_at());
-  EXPECT_THAT(Apply(R"("orderVaried":{"orderId":"O1","conditions":"x"})"),
-              StatusIsWith(absl::StatusCode::kFailedPrecondition,
-                           "no longer in force (discharged on 2026-09-01): a variation is refused"));
+  EXPECT_THAT(
+      Apply(R"("orderVaried":{"orderId":"O1","conditions":"x"})"),
+      StatusIsWith(absl::StatusCode::kFailedPrecondition,
+                   "no longer in force (discharged on 2026-09-01): a variation is refused"));
   EXPECT_THAT(Apply(R"("orderDischarged":{"orderId":"O1"})"),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(Apply(R"("orderExpired":{"orderId":"O1"})"),
@@ -69,7 +73,8 @@ TEST_F(LifecycleTest, NothingButABreachDuringItsTermAppliesToAnEndedOrder) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   // A breach reported now that happened before the discharge is still recorded ...
   ASB_ASSERT_OK(Apply(R"("orderBreached":{"orderId":"O1","breach":{
-      "occurredAt":"2026-08-31T23:00:00Z"}})", "2026-09-05T00:00:00Z"));
+      "occurredAt":"2026-08-31T23:00:00Z"}})",
+                      "2026-09-05T00:00:00Z"));
   // ... one after it is refused (the breach's own time, or the event's).
   EXPECT_THAT(Apply(R"("orderBreached":{"orderId":"O1","breach":{
       "occurredAt":"2026-09-01T10:00:00Z"}})"),
@@ -92,12 +97,11 @@ TEST_F(LifecycleTest, AnExpiredOrderCannotBeBreachedLaterOrDischarged) {
 }
 
 TEST_F(LifecycleTest, OrdersNeverIssuedCannotBeChanged) {
-  for (const char* body : {R"("orderVaried":{"orderId":"NOPE","conditions":"x"})",
-                           R"("orderBreached":{"orderId":"NOPE"})",
-                           R"("orderDischarged":{"orderId":"NOPE"})",
-                           R"("orderExpired":{"orderId":"NOPE"})",
-                           R"("reviewHeld":{"orderId":"NOPE"})",
-                           R"("authorisationRecorded":{"orderId":"NOPE","authorisation":{
+  for (const char* body :
+       {R"("orderVaried":{"orderId":"NOPE","conditions":"x"})",
+        R"("orderBreached":{"orderId":"NOPE"})", R"("orderDischarged":{"orderId":"NOPE"})",
+        R"("orderExpired":{"orderId":"NOPE"})", R"("reviewHeld":{"orderId":"NOPE"})",
+        R"("authorisationRecorded":{"orderId":"NOPE","authorisation":{
                                "rank":"AUTHORISING_RANK_INSPECTOR"}})"}) {
     EXPECT_THAT(Apply(body), StatusIsWith(absl::StatusCode::kFailedPrecondition, "never issued"))
         << body;
@@ -115,11 +119,13 @@ TEST_F(LifecycleTest, AnApplicationIsProposedUntilIssuedAndKeepsWhatWasRecorded)
   EXPECT_EQ(Only().status(), asb::v1::ORDER_STATUS_PROPOSED);
   EXPECT_EQ(Only().subject_person_id(), "P9");
   ASB_ASSERT_OK(Apply(R"("consultationGiven":{"orderId":"CI1","consultee":"yot",
-      "response":"supports it"})", "2026-05-03T10:00:00Z"));
+      "response":"supports it"})",
+                      "2026-05-03T10:00:00Z"));
   ASB_ASSERT_OK(Apply(R"("hearingListed":{"orderId":"CI1","hearingId":"H1","court":"Youth court",
       "listedFor":"2026-05-20T10:00:00Z"})"));
   ASB_ASSERT_OK(Apply(R"("hearingHeld":{"orderId":"CI1","hearingId":"H1",
-      "outcome":"HEARING_OUTCOME_ORDER_MADE"})", "2026-05-20T11:00:00Z"));
+      "outcome":"HEARING_OUTCOME_ORDER_MADE"})",
+                      "2026-05-20T11:00:00Z"));
   // A proposal cannot be breached, varied or reviewed.
   EXPECT_THAT(Apply(R"("orderBreached":{"orderId":"CI1"})"),
               StatusIsWith(absl::StatusCode::kFailedPrecondition, "only proposed"));
@@ -129,9 +135,10 @@ TEST_F(LifecycleTest, AnApplicationIsProposedUntilIssuedAndKeepsWhatWasRecorded)
   EXPECT_THAT(Apply(R"("orderIssued":{"order":{"orderId":"CI1",
       "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER"}})"),
               StatusIsWith(absl::StatusCode::kFailedPrecondition, "proposed as a"));
-  ASB_ASSERT_OK(Apply(R"("orderIssued":{"order":{"orderId":"CI1","type":"ORDER_TYPE_CIVIL_INJUNCTION",
+  ASB_ASSERT_OK(
+      Apply(R"("orderIssued":{"order":{"orderId":"CI1","type":"ORDER_TYPE_CIVIL_INJUNCTION",
       "authorisations":[{"rank":"AUTHORISING_RANK_LOCAL_AUTHORITY_OFFICER"}]}})",
-                      "2026-05-20T12:00:00Z"));
+            "2026-05-20T12:00:00Z"));
   const asb::v1::Order& o = Only();
   EXPECT_EQ(o.status(), asb::v1::ORDER_STATUS_ACTIVE);
   EXPECT_EQ(o.subject_person_id(), "P9");
@@ -151,8 +158,10 @@ TEST_F(LifecycleTest, ReviewsAuthorisationsAndNotices) {
   ASB_ASSERT_OK(Apply(R"("orderIssued":{"order":{"orderId":"A1",
       "type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT","reviewAt":"2026-09-01T00:00:00Z"}})"));
   ASB_ASSERT_OK(Apply(R"("reviewHeld":{"orderId":"A1","outcome":"ok",
-      "nextReviewAt":"2026-12-01T00:00:00Z"})", "2026-08-30T10:00:00Z"));
-  EXPECT_EQ(Only().review_at().seconds(), Event("", "2026-12-01T00:00:00Z").occurred_at().seconds());
+      "nextReviewAt":"2026-12-01T00:00:00Z"})",
+                      "2026-08-30T10:00:00Z"));
+  EXPECT_EQ(Only().review_at().seconds(),
+            Event("", "2026-12-01T00:00:00Z").occurred_at().seconds());
   ASB_ASSERT_OK(Apply(R"("reviewHeld":{"orderId":"A1","outcome":"done"})", "2026-11-30T10:00:00Z"));
   EXPECT_FALSE(Only().has_review_at());
   EXPECT_EQ(Only().reviews_size(), 2);
@@ -168,7 +177,8 @@ TEST_F(LifecycleTest, ReviewsAuthorisationsAndNotices) {
   // A defaulted review date is set from the notice when the order has none.
   ASB_ASSERT_OK(Apply(R"("statutoryNotice":{"noticeId":"d","orderId":"A1",
       "kind":"NOTICE_KIND_REVIEW_DATE_DEFAULTED","context":{"deadline":"2027-03-01T00:00:00Z"}})"));
-  EXPECT_EQ(Only().review_at().seconds(), Event("", "2027-03-01T00:00:00Z").occurred_at().seconds());
+  EXPECT_EQ(Only().review_at().seconds(),
+            Event("", "2027-03-01T00:00:00Z").occurred_at().seconds());
 }
 
 TEST(LifecycleHelpersTest, WhichEventsConcernAnOrder) {

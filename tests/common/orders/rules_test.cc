@@ -19,10 +19,10 @@ namespace asb::orders {
 namespace {
 
 using ::asb::testing::StatusIsWith;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using model::ToTime;
 using model::ToTimestamp;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",
                                             "yot",     "probation", "nhs",  "partnership"};
@@ -187,18 +187,18 @@ TEST(DispersalTest, AuthorisedByAnInspectorOrAboveSection34) {
   asb::v1::Order senior = MakeOrder(kDispersal, "2026-04-12T20:00:00Z", "2026-04-13T20:00:00Z");
   Authorise(&senior, asb::v1::AUTHORISING_RANK_CHIEF_CONSTABLE);
   EXPECT_THAT(Refused(Issue(senior)), IsEmpty());
-  EXPECT_THAT(FindingOf(Issue(MakeOrder(kDispersal, "2026-04-12T20:00:00Z",
-                                        "2026-04-13T20:00:00Z")),
-                        "dispersal-authorised")
-                  ->message,
-              HasSubstr("at least the rank of inspector"));
+  EXPECT_THAT(
+      FindingOf(Issue(MakeOrder(kDispersal, "2026-04-12T20:00:00Z", "2026-04-13T20:00:00Z")),
+                "dispersal-authorised")
+          ->message,
+      HasSubstr("at least the rank of inspector"));
 }
 
 TEST(DispersalTest, NotToAPersonUnder10Section36) {
   asb::v1::Order o = MakeOrder(kDispersal, "2026-04-12T20:00:00Z", "2026-04-13T20:00:00Z");
   Authorise(&o, asb::v1::AUTHORISING_RANK_INSPECTOR);
   EXPECT_THAT(Refused(Issue(o, "2016-04-13")), ElementsAre("dispersal-min-age"));  // 9
-  EXPECT_THAT(Refused(Issue(o, "2016-04-12")), IsEmpty());                        // 10 today
+  EXPECT_THAT(Refused(Issue(o, "2016-04-12")), IsEmpty());                         // 10 today
   // Unknown age: accepted, with a notice that the rule could not be checked.
   const std::vector<Finding> unknown = Issue(o, "");
   EXPECT_THAT(Refused(unknown), IsEmpty());
@@ -321,7 +321,8 @@ TEST(ClosureOrderTest, TheLicensingAuthorityIsToldOfLicensedPremisesSection80_9)
   EXPECT_THAT(f[0].recipients, ElementsAre("council", "police"));
 }
 
-// --- PSPOs (ss.59-72) -----------------------------------------------------------------------------
+// --- PSPOs (ss.59-72)
+// -----------------------------------------------------------------------------
 
 asb::v1::Order ConsultedPspo(const std::string& issued, const std::string& expires) {
   asb::v1::Order o = MakeOrder(kPspo, issued, expires);
@@ -360,7 +361,8 @@ TEST(PspoTest, ConsultationOfThePoliceAndPccSection72) {
   // Recorded after the order was made: still not before it.
   Consult(&o, "police", "2026-05-02T10:00:00Z", true);
   Consult(&o, "pcc", "2026-04-30T10:00:00Z", true);
-  EXPECT_THAT(FindingOf(Issue(o), "pspo-consultation")->message, HasSubstr("no consultation of police"));
+  EXPECT_THAT(FindingOf(Issue(o), "pspo-consultation")->message,
+              HasSubstr("no consultation of police"));
   // An extension needs its own consultation (before the variation).
   asb::v1::Order before = ConsultedPspo("2026-05-01T00:00:00Z", "2029-05-01T00:00:00Z");
   asb::v1::Order after = before;
@@ -370,7 +372,8 @@ TEST(PspoTest, ConsultationOfThePoliceAndPccSection72) {
   EXPECT_THAT(Noticed(Vary(before, after, "2026-06-01T00:00:00Z")), IsEmpty());
 }
 
-// --- civil injunctions (Part 1) --------------------------------------------------------------------
+// --- civil injunctions (Part 1)
+// --------------------------------------------------------------------
 
 TEST(InjunctionTest, AgainstAPersonAged10OrOverSection1_1) {
   asb::v1::Order o = MakeOrder(kInjunction, "2026-03-20T14:00:00Z", "2027-03-20T00:00:00Z");
@@ -401,12 +404,12 @@ TEST(InjunctionTest, YotConsultedBeforeTheApplicationSection14) {
   *o.mutable_applied_at() = ToTimestamp(At("2026-03-10T09:00:00Z"));
   EXPECT_THAT(Noticed(Issue(o, "2010-01-01")), ElementsAre("injunction-yot-consulted"));
   EXPECT_THAT(Noticed(Issue(o, "1990-01-01")), IsEmpty());  // an adult: no YOT
-  Consult(&o, "yot", "2026-03-12T09:00:00Z", false);      // after applying: too late
+  Consult(&o, "yot", "2026-03-12T09:00:00Z", false);        // after applying: too late
   EXPECT_THAT(Noticed(Issue(o, "2010-01-01")), ElementsAre("injunction-yot-consulted"));
   Consult(&o, "yot", "2026-03-09T09:00:00Z", false);  // before: consulted
   EXPECT_THAT(Noticed(Issue(o, "2010-01-01")), IsEmpty());
-  asb::v1::Order without_notice = MakeOrder(kInjunction, "2026-03-20T14:00:00Z",
-                                            "2027-03-20T00:00:00Z");
+  asb::v1::Order without_notice =
+      MakeOrder(kInjunction, "2026-03-20T14:00:00Z", "2027-03-20T00:00:00Z");
   without_notice.set_without_notice(true);
   EXPECT_THAT(Noticed(Issue(without_notice, "2010-01-01")), IsEmpty());
 }
@@ -455,9 +458,9 @@ TEST(CboTest, TheYotsViewsBeforeApplyingForAnUnder18Section331_5) {
               HasSubstr("no views of yot"));
   Consult(&o, "yot", "2026-05-03T10:00:00Z", true);
   EXPECT_THAT(Noticed(Issue(o, "2010-06-01")), IsEmpty());
-  EXPECT_THAT(Noticed(Issue(MakeOrder(kCbo, "2026-05-20T11:00:00Z", "2028-05-20T00:00:00Z"),
-                            "1990-01-01")),
-              IsEmpty());
+  EXPECT_THAT(
+      Noticed(Issue(MakeOrder(kCbo, "2026-05-20T11:00:00Z", "2028-05-20T00:00:00Z"), "1990-01-01")),
+      IsEmpty());
 }
 
 TEST(CboTest, OrdersBeforeTheSentencingCodeFollowThe2014Act) {
@@ -512,7 +515,8 @@ TEST(CboTest, AnUnder18sOrderIsReviewedEvery12MonthsSection337) {
   EXPECT_THAT(ReviewsOf(short_one, dob), IsEmpty());
 }
 
-// --- community protection (s.43) ------------------------------------------------------------------
+// --- community protection (s.43)
+// ------------------------------------------------------------------
 
 TEST(CpnTest, AWrittenWarningFirstSection43_5) {
   asb::v1::Order cpn = MakeOrder(kCpn, "2026-07-25T10:00:00Z", "2027-07-25T00:00:00Z");
@@ -539,7 +543,8 @@ TEST(CpnTest, ToAPersonAged16OrOverSection43_1) {
   EXPECT_THAT(Refused(Issue(cpn, "")), IsEmpty());
 }
 
-// --- ABCs and generic deadlines -------------------------------------------------------------------
+// --- ABCs and generic deadlines
+// -------------------------------------------------------------------
 
 TEST(AbcTest, AReviewDateByLocalPracticeWhenNoneIsGiven) {
   asb::v1::Order abc = MakeOrder(kAbc, "2026-06-10T15:00:00Z", "2026-12-10T00:00:00Z");
@@ -612,7 +617,8 @@ TEST(DeadlinesTest, AConsultationStillMissingBeforeAListedHearing) {
   EXPECT_THAT(Shipped()->Deadlines(child), IsEmpty());
 }
 
-// --- the table's own checks ------------------------------------------------------------------------
+// --- the table's own checks
+// ------------------------------------------------------------------------
 
 class RulesFileTest : public ::testing::Test {
  protected:
@@ -627,25 +633,25 @@ class RulesFileTest : public ::testing::Test {
 constexpr char kHead[] = "name: t\nversion: \"1\"\nrules:\n";
 
 TEST_F(RulesFileTest, AnUnknownOrderTypeIsNamedWithItsLine) {
-  EXPECT_THAT(Load(std::string(kHead) +
-                   "  - id: r1\n"
-                   "    order_type: ORDER_TYPE_DISPERSAL\n"
-                   "    section: s\n    effective_from: \"2014-10-20\"\n"
-                   "    enforcement: ENFORCEMENT_HARD\n    min_subject_age: 10\n"),
-              StatusIsWith(absl::StatusCode::kInvalidArgument,
-                           "rules.yaml:5: rules[0].order_type: unknown order type "
-                           "'ORDER_TYPE_DISPERSAL'"));
+  EXPECT_THAT(
+      Load(std::string(kHead) + "  - id: r1\n"
+                                "    order_type: ORDER_TYPE_DISPERSAL\n"
+                                "    section: s\n    effective_from: \"2014-10-20\"\n"
+                                "    enforcement: ENFORCEMENT_HARD\n    min_subject_age: 10\n"),
+      StatusIsWith(absl::StatusCode::kInvalidArgument,
+                   "rules.yaml:5: rules[0].order_type: unknown order type "
+                   "'ORDER_TYPE_DISPERSAL'"));
 }
 
 TEST_F(RulesFileTest, ANegativeDurationIsNamedWithItsLine) {
-  EXPECT_THAT(Load(std::string(kHead) +
-                   "  - id: r1\n    order_type: ORDER_TYPE_DISPERSAL_DIRECTION\n"
-                   "    section: s\n    effective_from: \"2014-10-20\"\n"
-                   "    enforcement: ENFORCEMENT_HARD\n"
-                   "    max_duration: { period: \"-48 hours\" }\n"),
-              StatusIsWith(absl::StatusCode::kInvalidArgument,
-                           "rules.yaml:9: rules[0].max_duration.period: '-48 hours': a negative "
-                           "duration"));
+  EXPECT_THAT(
+      Load(std::string(kHead) + "  - id: r1\n    order_type: ORDER_TYPE_DISPERSAL_DIRECTION\n"
+                                "    section: s\n    effective_from: \"2014-10-20\"\n"
+                                "    enforcement: ENFORCEMENT_HARD\n"
+                                "    max_duration: { period: \"-48 hours\" }\n"),
+      StatusIsWith(absl::StatusCode::kInvalidArgument,
+                   "rules.yaml:9: rules[0].max_duration.period: '-48 hours': a negative "
+                   "duration"));
 }
 
 TEST_F(RulesFileTest, AnUnknownAgencyIsNamedWithItsLine) {

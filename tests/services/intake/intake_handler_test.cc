@@ -705,10 +705,10 @@ TEST(IntakeStoreLayoutTest, EventsRecordsBelongToTheirCase) {
   EXPECT_EQ(layout.subject_of("log.audit", store::EncodeSeq(1), audit.SerializeAsString()), "");
   // The order ledger and the clock's timers belong to their case too.
   EXPECT_EQ(layout.subject_of(kLedgerColumnFamily, std::string("CHE-7\0oCBO-1", 12), ""), "CHE-7");
-  EXPECT_EQ(layout.subject_of(kTimersColumnFamily,
-                              store::EncodeSeq(1) + OrderLedger::TimerName("CHE-7", "CBO-1", "x"),
-                              ""),
-            "CHE-7");
+  EXPECT_EQ(
+      layout.subject_of(kTimersColumnFamily,
+                        store::EncodeSeq(1) + OrderLedger::TimerName("CHE-7", "CBO-1", "x"), ""),
+      "CHE-7");
 }
 
 }  // namespace

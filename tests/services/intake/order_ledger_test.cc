@@ -22,12 +22,12 @@
 namespace asb::intake {
 namespace {
 
+using asb::v1::CaseEvent;
+using asb::v1::SubmitResult;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-using asb::v1::CaseEvent;
-using asb::v1::SubmitResult;
 
 absl::Time At(const std::string& rfc3339) {
   absl::Time t;
@@ -146,8 +146,9 @@ constexpr char kChild[] = R"("personLinked":{"person":{"personId":"P1",
 
 TEST_F(OrderLedgerTest, A72HourDispersalDirectionIsRefusedCitingSection35) {
   SubmitOne(Event("p", "2026-11-30T19:00:00Z", kPerson));
-  const SubmitResult r = SubmitOne(Event("dd", "2026-11-30T20:00:00Z",
-      R"("orderIssued":{"order":{"orderId":"DD1","type":"ORDER_TYPE_DISPERSAL_DIRECTION",
+  const SubmitResult r = SubmitOne(
+      Event("dd", "2026-11-30T20:00:00Z",
+            R"("orderIssued":{"order":{"orderId":"DD1","type":"ORDER_TYPE_DISPERSAL_DIRECTION",
          "subjectPersonId":"P1","issuedBy":"police","issuedAt":"2026-11-30T20:00:00Z",
          "expiresAt":"2026-12-03T20:00:00Z",
          "authorisations":[{"rank":"AUTHORISING_RANK_INSPECTOR"}]}})"));
@@ -169,17 +170,20 @@ TEST_F(OrderLedgerTest, A72HourDispersalDirectionIsRefusedCitingSection35) {
 TEST_F(OrderLedgerTest, ReissueIsRefusedAndABreachSeesTheIssueOfTheSameRequest) {
   const asb::v1::SubmitResponse r = Submit(
       {Event("p", "2026-10-01T09:00:00Z", kPerson),
-       Event("i", "2026-10-14T11:00:00Z",
-             R"("orderIssued":{"order":{"orderId":"CBO1","type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
+       Event(
+           "i", "2026-10-14T11:00:00Z",
+           R"("orderIssued":{"order":{"orderId":"CBO1","type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
                 "subjectPersonId":"P1","issuedBy":"police","expiresAt":"2028-10-14T00:00:00Z"}})"),
        Event("b", "2026-11-08T23:20:00Z",
              R"("orderBreached":{"orderId":"CBO1","breach":{"description":"at the door"}})"),
-       Event("i2", "2026-11-09T10:00:00Z",
-             R"("orderIssued":{"order":{"orderId":"CBO1","type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
+       Event(
+           "i2", "2026-11-09T10:00:00Z",
+           R"("orderIssued":{"order":{"orderId":"CBO1","type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
                 "subjectPersonId":"P1","expiresAt":"2028-11-09T00:00:00Z"}})")});
   ASSERT_THAT(r.results(), SizeIs(4));
   EXPECT_EQ(r.results(1).outcome(), SubmitResult::OUTCOME_ACCEPTED);
-  EXPECT_EQ(r.results(2).outcome(), SubmitResult::OUTCOME_ACCEPTED) << r.results(2).status().message();
+  EXPECT_EQ(r.results(2).outcome(), SubmitResult::OUTCOME_ACCEPTED)
+      << r.results(2).status().message();
   EXPECT_EQ(r.results(3).outcome(), SubmitResult::OUTCOME_REFUSED);
   EXPECT_EQ(r.results(3).status().code(), asb::v1::STATUS_CODE_FAILED_PRECONDITION);
   EXPECT_THAT(r.results(3).status().message(), HasSubstr("vary it instead"));
@@ -211,8 +215,9 @@ TEST_F(OrderLedgerTest, NoBreachOrVariationOfADischargedOrder) {
 
 TEST_F(OrderLedgerTest, ASoftRuleRaisesTheHubsComplianceNoticeRightAfterTheEvent) {
   Submit({Event("p", "2026-11-01T09:00:00Z", kChild)});
-  const SubmitResult r = SubmitOne(Event("ci", "2026-11-20T14:00:00Z",
-      R"("orderIssued":{"order":{"orderId":"CI1","type":"ORDER_TYPE_CIVIL_INJUNCTION",
+  const SubmitResult r = SubmitOne(
+      Event("ci", "2026-11-20T14:00:00Z",
+            R"("orderIssued":{"order":{"orderId":"CI1","type":"ORDER_TYPE_CIVIL_INJUNCTION",
          "subjectPersonId":"P1","issuedBy":"council","expiresAt":"2027-11-20T00:00:00Z"}})"));
   ASSERT_EQ(r.outcome(), SubmitResult::OUTCOME_ACCEPTED) << r.status().message();
   const std::vector<asb::v1::Envelope> log = Events();
@@ -225,7 +230,8 @@ TEST_F(OrderLedgerTest, ASoftRuleRaisesTheHubsComplianceNoticeRightAfterTheEvent
   const asb::v1::StatutoryNotice& n = hub.event().statutory_notice();
   EXPECT_EQ(n.kind(), asb::v1::NOTICE_KIND_COMPLIANCE);
   EXPECT_EQ(n.context().rule_id(), "injunction-yot-consulted");
-  EXPECT_EQ(n.context().section(), "Anti-social Behaviour, Crime and Policing Act 2014 s.14(1), (3)");
+  EXPECT_EQ(n.context().section(),
+            "Anti-social Behaviour, Crime and Policing Act 2014 s.14(1), (3)");
   EXPECT_THAT(n.context().due(), HasSubstr("no consultation of yot"));
   EXPECT_THAT(n.recipients(), ElementsAre("council"));
   EXPECT_EQ(n.context().rules_version(), rules_->version());
@@ -242,7 +248,8 @@ TEST_F(OrderLedgerTest, ASoftRuleRaisesTheHubsComplianceNoticeRightAfterTheEvent
 
 TEST_F(OrderLedgerTest, AnOrderPastItsEndIsExpiredByTheHubAtOnceAndOnce) {
   // Backfill: an ABC that ended two days ago arrives now.
-  SubmitOne(Event("abc", "2026-10-20T10:00:00Z",
+  SubmitOne(Event(
+      "abc", "2026-10-20T10:00:00Z",
       R"("orderIssued":{"order":{"orderId":"A1","type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT",
          "issuedBy":"council","issuedAt":"2026-06-01T10:00:00Z",
          "expiresAt":"2026-11-29T00:00:00Z","reviewAt":"2026-12-20T00:00:00Z"}})"));
@@ -259,19 +266,21 @@ TEST_F(OrderLedgerTest, AnOrderPastItsEndIsExpiredByTheHubAtOnceAndOnce) {
   EXPECT_EQ(Fire(), 0u);
   EXPECT_THAT(HubEvents(), SizeIs(1));
   // The feed's own expiry, later: the same fact, stored once (a duplicate of the hub's record).
-  const SubmitResult dup = SubmitOne(Event("abc-exp", "2026-11-29T00:00:00Z",
-                                           R"("orderExpired":{"orderId":"A1"})"));
+  const SubmitResult dup =
+      SubmitOne(Event("abc-exp", "2026-11-29T00:00:00Z", R"("orderExpired":{"orderId":"A1"})"));
   EXPECT_EQ(dup.outcome(), SubmitResult::OUTCOME_DUPLICATE);
   EXPECT_EQ(dup.hub_seq(), Events().back().seq());
   EXPECT_THAT(Events(), SizeIs(2));
   // And again: answered from the de-duplication index.
-  EXPECT_EQ(SubmitOne(Event("abc-exp", "2026-11-29T00:00:00Z", R"("orderExpired":{"orderId":"A1"})"))
-                .hub_seq(),
-            dup.hub_seq());
+  EXPECT_EQ(
+      SubmitOne(Event("abc-exp", "2026-11-29T00:00:00Z", R"("orderExpired":{"orderId":"A1"})"))
+          .hub_seq(),
+      dup.hub_seq());
 }
 
 TEST_F(OrderLedgerTest, TheClockFollowsVariationsAndStopsAtADischarge) {
-  SubmitOne(Event("abc", "2026-11-30T10:00:00Z",
+  SubmitOne(Event(
+      "abc", "2026-11-30T10:00:00Z",
       R"("orderIssued":{"order":{"orderId":"A1","type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT",
          "issuedBy":"council","expiresAt":"2026-12-10T00:00:00Z",
          "reviewAt":"2027-03-01T00:00:00Z"}})"));
@@ -283,8 +292,8 @@ TEST_F(OrderLedgerTest, TheClockFollowsVariationsAndStopsAtADischarge) {
   clock_.Set(At("2026-12-10T00:01:00Z"));
   EXPECT_EQ(Fire(), 0u);
   // Discharged: no expiry, no review reminder, ever.
-  SubmitOne(Event("d", "2026-12-11T00:00:00Z",
-                  R"("orderDischarged":{"orderId":"A1","reason":"done"})"));
+  SubmitOne(
+      Event("d", "2026-12-11T00:00:00Z", R"("orderDischarged":{"orderId":"A1","reason":"done"})"));
   EXPECT_THAT(Ledger("A1").timers(), IsEmpty());
   clock_.Set(At("2028-01-01T00:00:00Z"));
   EXPECT_EQ(Fire(), 0u);
@@ -292,7 +301,8 @@ TEST_F(OrderLedgerTest, TheClockFollowsVariationsAndStopsAtADischarge) {
 }
 
 TEST_F(OrderLedgerTest, ReviewDueThenOverdueThenEscalatedToThePartnership) {
-  SubmitOne(Event("abc", "2026-12-01T00:00:00Z",
+  SubmitOne(Event(
+      "abc", "2026-12-01T00:00:00Z",
       R"("orderIssued":{"order":{"orderId":"A1","type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT",
          "issuedBy":"council","expiresAt":"2027-06-01T00:00:00Z",
          "reviewAt":"2026-12-21T00:00:00Z"}})"));
@@ -316,7 +326,8 @@ TEST_F(OrderLedgerTest, ReviewDueThenOverdueThenEscalatedToThePartnership) {
                                    asb::v1::NOTICE_KIND_REVIEW_OVERDUE));
   const asb::v1::StatutoryNotice overdue = HubEvents().back().statutory_notice();
   EXPECT_THAT(overdue.recipients(), ElementsAre("council"));
-  EXPECT_EQ(overdue.context().deadline().seconds(), absl::ToUnixSeconds(At("2026-12-21T00:00:00Z")));
+  EXPECT_EQ(overdue.context().deadline().seconds(),
+            absl::ToUnixSeconds(At("2026-12-21T00:00:00Z")));
   clock_.Set(At("2026-12-28T00:00:00Z"));  // still open a week later
   EXPECT_EQ(Fire(), 1u);
   const asb::v1::StatutoryNotice escalation = HubEvents().back().statutory_notice();
@@ -328,7 +339,8 @@ TEST_F(OrderLedgerTest, ReviewDueThenOverdueThenEscalatedToThePartnership) {
 }
 
 TEST_F(OrderLedgerTest, AReviewHeldInTimeStopsTheOverdueNotice) {
-  SubmitOne(Event("abc", "2026-12-01T00:00:00Z",
+  SubmitOne(Event(
+      "abc", "2026-12-01T00:00:00Z",
       R"("orderIssued":{"order":{"orderId":"A1","type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT",
          "issuedBy":"council","expiresAt":"2027-06-01T00:00:00Z",
          "reviewAt":"2026-12-21T00:00:00Z"}})"));
@@ -343,7 +355,7 @@ TEST_F(OrderLedgerTest, AReviewHeldInTimeStopsTheOverdueNotice) {
 
 TEST_F(OrderLedgerTest, AClosureNoticeServedThreeDaysAgoWithNoHearingIsOverdue) {
   SubmitOne(Event("cn", "2026-11-28T00:00:00Z",
-      R"("orderIssued":{"order":{"orderId":"CN1","type":"ORDER_TYPE_CLOSURE_NOTICE",
+                  R"("orderIssued":{"order":{"orderId":"CN1","type":"ORDER_TYPE_CLOSURE_NOTICE",
          "issuedBy":"police","issuedAt":"2026-11-28T00:00:00Z","expiresAt":"2026-11-29T00:00:00Z",
          "authorisations":[{"rank":"AUTHORISING_RANK_INSPECTOR"}]}})"));
   EXPECT_EQ(Fire(), 2u);  // its end, and the hearing's deadline: both passed
@@ -368,7 +380,8 @@ TEST_F(OrderLedgerTest, AClosureNoticeServedThreeDaysAgoWithNoHearingIsOverdue) 
 }
 
 TEST_F(OrderLedgerTest, ATimerFiredInALostWriteFiresAgainAfterTheRestartOnlyOnce) {
-  SubmitOne(Event("abc", "2026-11-20T10:00:00Z",
+  SubmitOne(Event(
+      "abc", "2026-11-20T10:00:00Z",
       R"("orderIssued":{"order":{"orderId":"A1","type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT",
          "issuedBy":"council","expiresAt":"2026-11-30T00:00:00Z",
          "reviewAt":"2027-02-01T00:00:00Z"}})"));
@@ -390,15 +403,18 @@ TEST_F(OrderLedgerTest, ATimerFiredInALostWriteFiresAgainAfterTheRestartOnlyOnce
 }
 
 TEST_F(OrderLedgerTest, AnUnder18CboGetsItsAnnualReviewSection337) {
-  Submit({Event("p", "2026-01-01T09:00:00Z", kChild),
-          Event("yot", "2026-01-05T09:00:00Z",
-                R"("consultationGiven":{"orderId":"CBO1","orderType":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
+  Submit(
+      {Event("p", "2026-01-01T09:00:00Z", kChild),
+       Event(
+           "yot", "2026-01-05T09:00:00Z",
+           R"("consultationGiven":{"orderId":"CBO1","orderType":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
                    "consultee":"yot","response":"support"})"),
-          Event("i", "2026-01-10T11:00:00Z",
-                R"("orderIssued":{"order":{"orderId":"CBO1","type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
+       Event(
+           "i", "2026-01-10T11:00:00Z",
+           R"("orderIssued":{"order":{"orderId":"CBO1","type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
                    "subjectPersonId":"P1","issuedBy":"police","issuedAt":"2026-01-10T11:00:00Z",
                    "expiresAt":"2028-01-10T00:00:00Z"}})")});
-  EXPECT_THAT(HubEvents(), IsEmpty());  // the YOT's views were recorded before
+  EXPECT_THAT(HubEvents(), IsEmpty());     // the YOT's views were recorded before
   clock_.Set(At("2026-12-27T11:00:00Z"));  // 14 days before the first review period ends
   Fire();
   clock_.Set(At("2027-01-09T11:00:00Z"));

@@ -539,7 +539,8 @@ TEST_F(SharingHandlerTest, TheHubsExpiryCarriesItsContextAndAFeedsDoesNot) {
   }
 }
 
-// --- ListOrders -----------------------------------------------------------------------------------
+// --- ListOrders
+// -----------------------------------------------------------------------------------
 
 asb::v1::ListOrdersRequest ListFor(const std::string& officer, const std::string& reason) {
   asb::v1::ListOrdersRequest r;
@@ -652,8 +653,8 @@ TEST_F(ListOrdersTest, FiltersAndPages) {
 }
 
 TEST_F(ListOrdersTest, TheOfficerAndTheReasonAreRequired) {
-  EXPECT_THAT(List(ListFor("", "r")),
-              StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.officer_id: required"));
+  EXPECT_THAT(List(ListFor("", "r")), StatusIsWith(absl::StatusCode::kInvalidArgument,
+                                                   "on_behalf_of.officer_id: required"));
   EXPECT_THAT(List(ListFor("PC 1", "")),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.reason: required"));
   auto too_many = ListFor("PC 1", "r");
