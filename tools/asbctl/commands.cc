@@ -212,7 +212,12 @@ absl::Status RunPing(const Globals& g, const PingOptions& o) {
   asb::v1::Request request;
   request.mutable_ping();
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
-  std::printf("%s\n", config::ToJson(response.ping()).c_str());
+  const asb::v1::PingResponse& ping = response.ping();
+  // Who the hub sees, for a person (stderr); the JSON for scripts (stdout).
+  std::fprintf(stderr, "asb-%s knows this key as '%s' (agency %s, %s)\n", ping.component().c_str(),
+               ping.principal().c_str(), ping.agency().c_str(),
+               asb::v1::Role_Name(ping.role()).c_str());
+  std::printf("%s\n", config::ToJson(ping).c_str());
   return absl::OkStatus();
 }
 
