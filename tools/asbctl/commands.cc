@@ -59,8 +59,11 @@ class Submitter {
           break;
         default:
           ++refused_;
-          std::printf("line %d: REFUSED %s: %s\n", line, r.source_event_id().c_str(),
-                      r.status().message().c_str());
+          // ALREADY_EXISTS: the id was accepted before with other content (a conflict).
+          std::printf(
+              "line %d: %s %s: %s\n", line,
+              r.status().code() == asb::v1::STATUS_CODE_ALREADY_EXISTS ? "CONFLICT" : "REFUSED",
+              r.source_event_id().c_str(), r.status().message().c_str());
       }
     }
     request_.mutable_submit()->clear_events();
