@@ -288,7 +288,11 @@ void Server::ReportHandshakes() {
       "daemon's, or its own public and secret keys do not belong together, or the bytes were "
       "replayed or corrupted)");
   add(unreported_.malformed, "malformed (not a ZeroMQ 4 client, or corrupt bytes)");
-  add(unreported_.abandoned, "closed by the client before the handshake completed");
+  // A client without CurveZMQ that sees the CURVE greeting first closes so, before this side
+  // can tell the mechanisms differ (on ipc:// it usually does).
+  add(unreported_.abandoned,
+      "closed by the client during the handshake (as a client without CurveZMQ, e.g. a "
+      "plaintext one, does on meeting this CURVE-only socket; or a port check)");
   const std::string reason =
       absl::StrCat("CurveZMQ handshake failed (", total,
                    total == 1 ? " connection" : " connections", "): ", absl::StrJoin(what, "; "));

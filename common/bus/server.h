@@ -76,7 +76,8 @@ class Server {
   // CurveZMQ handshakes that failed before the ZAP handler was asked (it audits the keys it
   // refuses): a plaintext client on this CURVE socket, a handshake that did not decrypt (the
   // client encrypts to another server key, its key pair's halves do not match, or bytes were
-  // replayed), a malformed one, or a peer that left mid-handshake. The server's socket monitor
+  // replayed), a malformed one, or a peer that left mid-handshake (which a plaintext client
+  // that notices the mismatch first does, too). The server's socket monitor
   // counts them and reports them through OnBadMessage (principal empty) saying which of these
   // happened — at most one report a second, the rest counted in the next one.
   uint64_t failed_handshakes() const { return failed_handshakes_; }
