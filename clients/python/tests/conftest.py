@@ -103,7 +103,7 @@ def asbctl(*args, env=None, config=None):
                           timeout=60)
 
 
-def wait_until(check, timeout=30.0, what="a condition"):
+def wait_until(check, timeout=60.0, what="a condition"):
     """Polls check() every 50 ms until it returns something true; returns it. Fails the test
     naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
