@@ -334,6 +334,30 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
     }
   }
 
+  // Depersonalised aggregates (issue 16): who may ask, under which gateway.
+  if (isp.has_aggregates()) {
+    const asb::config::v1::AggregateAccess& ag = isp.aggregates();
+    if (!ValidId(ag.purpose())) {
+      p->Add("aggregates.purpose", "required: a purpose id ([a-z0-9_-]+)");
+    }
+    if (ag.lawful_basis().empty()) {
+      p->Add("aggregates.lawful_basis", "required: the legal gateway (e.g. CDA 1998 s.17A)");
+    }
+    if (ag.agencies_size() == 0) {
+      p->Add("aggregates.agencies", "required: at least one agency, or \"*\" for every agency");
+    }
+    for (int j = 0; j < ag.agencies_size(); ++j) {
+      const std::string& a = ag.agencies(j);
+      if (a == "*" ? ag.agencies_size() != 1 : !agencies.contains(a)) {
+        p->Add(absl::StrCat("aggregates.agencies[", j, "]"),
+               a == "*" ? "\"*\" must be alone" : "unknown agency '" + a + "'");
+      }
+    }
+    if (ag.suppress_below() > 100) {
+      p->Add("aggregates.suppress_below", "at most 100");
+    }
+  }
+
   // Finish the plans: below-masks, per-role rule masks, the decision node list.
   for (AgencyPlan& plan : *plans) {
     for (std::size_t r = 0; r < plan.rules.size(); ++r) {

@@ -323,6 +323,8 @@ void AddCommands(CLI::App& app, Globals& g) {
   AddCommand(app, g, AddPingOptions, RunPing);
   AddStatusCommand(app, g);
   AddDeadLettersCommand(app, g);
+  AddImportCommand(app, g);
+  AddIntelligenceCommands(app, g);
 }
 
 }  // namespace asb::ctl
