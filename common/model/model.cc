@@ -63,6 +63,20 @@ asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event) {
       return asb::v1::EVENT_TYPE_REVIEW_HELD;
     case CaseEvent::kStatutoryNotice:
       return asb::v1::EVENT_TYPE_STATUTORY_NOTICE;
+    case CaseEvent::kCasesLinked:
+      return asb::v1::EVENT_TYPE_CASES_LINKED;
+    case CaseEvent::kCaseReviewApplied:
+      return asb::v1::EVENT_TYPE_CASE_REVIEW_APPLIED;
+    case CaseEvent::kCaseReviewDecided:
+      return asb::v1::EVENT_TYPE_CASE_REVIEW_DECIDED;
+    case CaseEvent::kCaseReviewCompleted:
+      return asb::v1::EVENT_TYPE_CASE_REVIEW_COMPLETED;
+    case CaseEvent::kCaseReviewAppealed:
+      return asb::v1::EVENT_TYPE_CASE_REVIEW_APPEALED;
+    case CaseEvent::kCaseReviewAppealDecided:
+      return asb::v1::EVENT_TYPE_CASE_REVIEW_APPEAL_DECIDED;
+    case CaseEvent::kCaseReviewNotice:
+      return asb::v1::EVENT_TYPE_CASE_REVIEW_NOTICE;
     case CaseEvent::EVENT_NOT_SET:
       break;
   }

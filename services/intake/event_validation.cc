@@ -185,6 +185,12 @@ class Checker {
     Address(path + ".address", p.address());
     Text(path + ".vulnerability", p.vulnerability(), false, kMaxTextLength);
     Enum(path + ".tenure", p.tenure(), false, asb::v1::Tenure_IsValid);
+    if (p.repeat_victim()) {
+      Add(path + ".repeat_victim", "set by the hub (feeds leave it empty)");
+    }
+    if (p.risk_band() != asb::v1::RISK_LEVEL_UNSPECIFIED) {
+      Add(path + ".risk_band", "set by the hub from risk assessments (feeds leave it empty)");
+    }
     if (!p.phone().empty()) {
       if (CharLength(p.phone()) > kMaxPhoneLength) {
         Add(path + ".phone", absl::StrCat("longer than ", kMaxPhoneLength, " characters"));
@@ -224,6 +230,11 @@ class Checker {
     Location(path + ".location", inc.location());
     Id(path + ".reported_by", inc.reported_by(), false);
     Text(path + ".crime_type", inc.crime_type(), false, kMaxNameLength);
+    Id(path + ".reporter_person_id", inc.reporter_person_id(), false);
+    Id(path + ".same_incident_as", inc.same_incident_as(), false);
+    if (!inc.same_incident_as().empty() && inc.same_incident_as() == inc.incident_id()) {
+      Add(path + ".same_incident_as", "names the incident itself");
+    }
   }
 
   void Breach(const std::string& path, const asb::v1::Breach& b) {
@@ -403,9 +414,67 @@ void ValidateBody(const CaseEvent& e, Checker* c) {
         c->Person("person_linked.person", e.person_linked().person());
       }
       break;
-    case CaseEvent::kRiskAssessed:
-      c->Enum("risk_assessed.level", e.risk_assessed().level(), true, asb::v1::RiskLevel_IsValid);
-      c->Text("risk_assessed.notes", e.risk_assessed().notes(), false, kMaxTextLength);
+    case CaseEvent::kRiskAssessed: {
+      const auto& r = e.risk_assessed();
+      // With a template the hub finds the band (the victim ledger checks the answers).
+      c->Enum("risk_assessed.level", r.level(), r.template_id().empty(),
+              asb::v1::RiskLevel_IsValid);
+      c->Text("risk_assessed.notes", r.notes(), false, kMaxTextLength);
+      c->Id("risk_assessed.person_id", r.person_id(), !r.template_id().empty());
+      c->Id("risk_assessed.template_id", r.template_id(), false);
+      c->Id("risk_assessed.template_version", r.template_version(), false);
+      c->Text("risk_assessed.assessed_by", r.assessed_by(), false, kMaxNameLength);
+      if (r.template_id().empty() && r.answers_size() > 0) {
+        c->Add("risk_assessed.answers", "given without template_id (which template?)");
+      }
+      if (r.answers_size() > 200) {
+        c->Add("risk_assessed.answers", "more than 200 answers");
+      }
+      for (int i = 0; i < r.answers_size() && i < 200; ++i) {
+        c->Id(absl::StrCat("risk_assessed.answers[", i, "].question_id"),
+              r.answers(i).question_id(), true);
+        c->Id(absl::StrCat("risk_assessed.answers[", i, "].option_id"), r.answers(i).option_id(),
+              true);
+      }
+      break;
+    }
+    case CaseEvent::kCasesLinked:
+      c->Id("cases_linked.other_case_id", e.cases_linked().other_case_id(), true, kMaxCaseIdLength);
+      if (e.cases_linked().other_case_id() == e.case_id()) {
+        c->Add("cases_linked.other_case_id", "names the case itself");
+      }
+      c->Text("cases_linked.reason", e.cases_linked().reason(), false, kMaxTextLength);
+      break;
+    case CaseEvent::kCaseReviewApplied:
+      c->Id("case_review_applied.application_id", e.case_review_applied().application_id(), true);
+      c->Id("case_review_applied.applicant_person_id",
+            e.case_review_applied().applicant_person_id(), false);
+      break;
+    case CaseEvent::kCaseReviewDecided:
+      c->Id("case_review_decided.application_id", e.case_review_decided().application_id(), true);
+      c->Text("case_review_decided.reason", e.case_review_decided().reason(), false,
+              kMaxTextLength);
+      break;
+    case CaseEvent::kCaseReviewCompleted:
+      c->Id("case_review_completed.application_id", e.case_review_completed().application_id(),
+            true);
+      c->Text("case_review_completed.recommendations", e.case_review_completed().recommendations(),
+              false, kMaxTextLength);
+      break;
+    case CaseEvent::kCaseReviewAppealed:
+      c->Id("case_review_appealed.application_id", e.case_review_appealed().application_id(), true);
+      c->Id("case_review_appealed.appeal_body", e.case_review_appealed().appeal_body(), false);
+      c->Text("case_review_appealed.grounds", e.case_review_appealed().grounds(), false,
+              kMaxTextLength);
+      break;
+    case CaseEvent::kCaseReviewAppealDecided:
+      c->Id("case_review_appeal_decided.application_id",
+            e.case_review_appeal_decided().application_id(), true);
+      c->Text("case_review_appeal_decided.outcome", e.case_review_appeal_decided().outcome(), false,
+              kMaxTextLength);
+      break;
+    case CaseEvent::kCaseReviewNotice:
+      c->Add("case_review_notice", "made by the hub only (a feed may not submit it)");
       break;
     case CaseEvent::kOrderIssued:
       if (!e.order_issued().has_order()) {
@@ -509,7 +578,8 @@ void ValidateBody(const CaseEvent& e, Checker* c) {
              "case_closed, person_linked, risk_assessed, order_issued, order_varied, "
              "order_breached, order_discharged, order_expired, consultation_requested, "
              "consultation_given, hearing_listed, hearing_held, authorisation_recorded, "
-             "review_held)");
+             "review_held, cases_linked, case_review_applied, case_review_decided, "
+             "case_review_completed, case_review_appealed, case_review_appeal_decided)");
       break;
   }
 }

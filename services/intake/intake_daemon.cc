@@ -58,13 +58,55 @@ absl::StatusOr<std::string> IntakeDaemon::LoadIspPart(const std::string& isp_fil
                        rules_ == nullptr ? "loaded" : "reloaded", rules->version(),
                        rules->rule_count());
   }
+  ASB_RETURN_IF_ERROR(LoadVictimFiles(agencies));
   rules_ = std::move(rules);
   agencies_ = std::move(agencies);
   if (handler_ != nullptr) {
+    handler_->SetCaseReviewProcedure(procedure_);
+    handler_->SetRiskMatrix(risk_);
     handler_->SetRules(rules_);
     handler_->SetAgencies(agencies_);
   }
   return principals.version();
+}
+
+absl::Status IntakeDaemon::LoadVictimFiles(const std::vector<std::string>& agencies) {
+  static auto* lg = log::Get("intake");
+  const bool starting = handler_ == nullptr;
+  if (!config_.case_review_file().empty()) {
+    absl::StatusOr<std::shared_ptr<const victims::CaseReviewProcedure>> loaded =
+        victims::CaseReviewProcedure::LoadFile(config_.case_review_file(), agencies);
+    if (!loaded.ok()) {
+      if (starting || procedure_ == nullptr) {
+        return absl::Status(loaded.status().code(),
+                            absl::StrCat("ASB case review procedure: ", loaded.status().message()));
+      }
+      SPDLOG_LOGGER_ERROR(lg, "ASB case review procedure reload refused, {} stays: {}",
+                          procedure_->version(), std::string(loaded.status().message()));
+    } else {
+      if (procedure_ == nullptr || procedure_->version() != (*loaded)->version()) {
+        SPDLOG_LOGGER_INFO(lg, "ASB case review procedure {} loaded: threshold {} in {} months",
+                           (*loaded)->version(), (*loaded)->config().complaint_threshold(),
+                           (*loaded)->config().window_months());
+      }
+      procedure_ = std::move(*loaded);
+    }
+  }
+  if (!config_.risk_matrix_file().empty()) {
+    absl::StatusOr<std::shared_ptr<const victims::RiskMatrix>> loaded =
+        victims::RiskMatrix::LoadFile(config_.risk_matrix_file(), agencies);
+    if (!loaded.ok()) {
+      if (starting || risk_ == nullptr) {
+        return absl::Status(loaded.status().code(),
+                            absl::StrCat("risk matrix: ", loaded.status().message()));
+      }
+      SPDLOG_LOGGER_ERROR(lg, "risk matrix reload refused, {} stays: {}", risk_->version(),
+                          std::string(loaded.status().message()));
+    } else {
+      risk_ = std::move(*loaded);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
@@ -101,6 +143,8 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
                                           : kDefaultMaxEventsPerSubmit);
   d->handler_->SetRules(d->rules_);
   d->handler_->SetAgencies(d->agencies_);
+  d->handler_->SetCaseReviewProcedure(d->procedure_);
+  d->handler_->SetRiskMatrix(d->risk_);
   return d;
 }
 

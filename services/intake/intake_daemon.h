@@ -56,6 +56,12 @@ class IntakeDaemon : public daemon::Daemon {
   // Loaded before the handler exists (load_isp runs inside Runtime::Create).
   std::shared_ptr<const orders::StatutoryRules> rules_;
   std::vector<std::string> agencies_;
+  // The ASB case review procedure (case_review_file) and the risk matrix (risk_matrix_file),
+  // reloaded with the ISP like the rules: a bad file keeps the one in force.
+  std::shared_ptr<const victims::CaseReviewProcedure> procedure_;
+  std::shared_ptr<const victims::RiskMatrix> risk_;
+  // Loads both (at start: an error; on reload: logged, the ones in force stay).
+  absl::Status LoadVictimFiles(const std::vector<std::string>& agencies);
   std::vector<PendingSubmit> pending_;
   std::size_t pending_events_ = 0;
   // StoreConfig.min_free_mb in bytes: below this free, submissions are refused unwritten.

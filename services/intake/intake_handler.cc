@@ -125,7 +125,8 @@ IntakeHandler::IntakeHandler(store::Store* store, stream::Log* events, stream::L
       clock_(std::move(clock)),
       max_events_(max_events_per_submit),
       timers_(store, kTimersColumnFamily, kTimerIndexColumnFamily),
-      ledger_(store, &timers_) {}
+      ledger_(store, &timers_),
+      victims_(store, &timers_) {}
 
 absl::StatusOr<asb::v1::SubmitResponse> IntakeHandler::Submit(
     const Source& source, const asb::v1::SubmitRequest& request) {
@@ -220,11 +221,14 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         SPDLOG_LOGGER_WARN(Logger(), "dedupe lookup failed: {}", got.ToString());
         lookup = got;
       }
-      if (lookup.ok() && d.earlier == 0) {
+      if (lookup.ok() && d.earlier.seq == 0) {
         // What the order ledger checks is read now, so phase 2 never reads the store.
         if (absl::Status loaded = ledger_.Prefetch(event, &batch); !loaded.ok()) {
           SPDLOG_LOGGER_WARN(Logger(), "order ledger lookup failed: {}", loaded.ToString());
           lookup = loaded;
+        } else if (absl::Status v = victims_.Prefetch(event, &batch); !v.ok()) {
+          SPDLOG_LOGGER_WARN(Logger(), "victim ledger lookup failed: {}", v.ToString());
+          lookup = v;
         }
       }
     }
@@ -298,6 +302,10 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         refuse(decision.refusal);
         continue;
       }
+      if (absl::Status fits = victims_.Check(event); !fits.ok()) {
+        refuse(fits);
+        continue;
+      }
       if (decision.outcome == OrderLedger::Decision::Outcome::kDuplicate) {
         // What it reports is already recorded (the hub's clock expired the order): stored once.
         result->set_outcome(asb::v1::SubmitResult::OUTCOME_DUPLICATE);
@@ -336,6 +344,16 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       for (const CaseEvent& notice : ledger_.Commit(event, std::move(decision), seq, now, &batch)) {
         const uint64_t notice_seq = AppendHubEvent(notice, now_ts, &batch);
         in_group.emplace(DedupeKey("", notice.source_event_id()), notice_seq);
+        ++n.hub_events;
+      }
+      // The case review's notices (advisory, threshold met) follow the incident that raised them.
+      for (const CaseEvent& notice : victims_.Commit(event, source.agency, now, &batch)) {
+        const std::string key = DedupeKey("", notice.source_event_id());
+        if (in_group.count(key) != 0) {
+          continue;
+        }
+        const uint64_t notice_seq = AppendHubEvent(notice, now_ts, &batch);
+        in_group.emplace(key, notice_seq);
         ++n.hub_events;
       }
     }
@@ -403,7 +421,12 @@ uint64_t IntakeHandler::AppendHubEvent(const CaseEvent& event, const Timestamp& 
   r->set_case_id(event.case_id());
   r->set_event_type(EventTypeOf(event));
   r->set_ref_seq(seq);
-  if (event.has_statutory_notice()) {
+  if (event.has_case_review_notice()) {
+    r->set_detail(
+        absl::StrCat("made by the hub: ASB case review ",
+                     asb::v1::CaseReviewNoticeKind_Name(event.case_review_notice().kind()),
+                     " under rule ", event.case_review_notice().context().rule_id()));
+  } else if (event.has_statutory_notice()) {
     r->set_detail(
         absl::StrCat("made by the hub: ", asb::v1::NoticeKind_Name(event.statutory_notice().kind()),
                      " under rule ", event.statutory_notice().context().rule_id()));
@@ -417,6 +440,10 @@ uint64_t IntakeHandler::AppendHubEvent(const CaseEvent& event, const Timestamp& 
 absl::Status IntakeHandler::FireTimer(const clock::Timer& timer, store::Batch* batch) {
   const absl::Time now = clock_();
   const Timestamp now_ts = ToTimestamp(now);
+  asb::v1::ClockTimer payload;
+  if (payload.ParseFromString(timer.payload) && !payload.application_id().empty()) {
+    return FireCaseReviewTimer(timer, payload, now, batch);
+  }
   absl::StatusOr<std::optional<CaseEvent>> fired = ledger_.Fire(timer, now, batch);
   if (!fired.ok()) {
     return fired.status();
@@ -448,6 +475,31 @@ absl::Status IntakeHandler::FireTimer(const clock::Timer& timer, store::Batch* b
     ++made;
   }
   batch->OnCommit([this, made] { hub_events_ += made; });
+  return absl::OkStatus();
+}
+
+absl::Status IntakeHandler::FireCaseReviewTimer(const clock::Timer& timer,
+                                                const asb::v1::ClockTimer& payload, absl::Time now,
+                                                store::Batch* batch) {
+  absl::StatusOr<std::optional<CaseEvent>> fired = victims_.Fire(timer, payload, now, batch);
+  if (!fired.ok()) {
+    return fired.status();
+  }
+  if (!fired->has_value()) {
+    return absl::OkStatus();  // the step was recorded meanwhile
+  }
+  const CaseEvent& event = **fired;
+  std::string value;
+  absl::Status got =
+      store_->Get(kDedupeColumnFamily, DedupeKey("", event.source_event_id()), &value);
+  if (got.ok()) {
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(got)) {
+    return absl::UnavailableError(absl::StrCat("dedupe lookup failed: ", got.message()));
+  }
+  AppendHubEvent(event, ToTimestamp(now), batch);
+  batch->OnCommit([this] { ++hub_events_; });
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include "common/stream/log.h"
 #include "services/intake/event_validation.h"
 #include "services/intake/order_ledger.h"
+#include "services/intake/victim_ledger.h"
 
 namespace asb::intake {
 
@@ -86,8 +87,11 @@ class IntakeHandler {
   // (detail = the reason, never payload values) on `audit`. Order events are also checked against
   // the order ledger and the statutory rules: refused (kFailedPrecondition: the order's state;
   // kInvalidArgument: a HARD rule, citing its section), answered as a duplicate (an expiry the hub
-  // already recorded), or accepted followed by the hub's notices. Everything goes into ONE Batch
-  // and one Write: the response is only returned once it is durable.
+  // already recorded), or accepted followed by the hub's notices. Victim events (incidents, links,
+  // risk assessments, ASB case review applications, decisions and appeals) go through the victim
+  // ledger: refused if they cannot apply (the application's state, a bad risk assessment), and
+  // followed by the hub's case review notices (advisory, threshold met). Everything goes into ONE
+  // Batch and one Write: the response is only returned once it is durable.
   // Returns one SubmitResult per event, in order. Errors:
   //  - kInvalidArgument: more than max_events_per_submit events (one REJECTION audit record is
   //    written for the whole request);
@@ -122,9 +126,17 @@ class IntakeHandler {
   void SetRules(std::shared_ptr<const orders::StatutoryRules> rules) { ledger_.SetRules(rules); }
   std::shared_ptr<const orders::StatutoryRules> rules() const { return ledger_.rules(); }
   void SetAgencies(std::vector<std::string> agencies) { ledger_.SetAgencies(std::move(agencies)); }
+  // The ASB case review procedure (nullptr: none) and the risk matrix in force.
+  void SetCaseReviewProcedure(std::shared_ptr<const victims::CaseReviewProcedure> procedure) {
+    victims_.SetProcedure(std::move(procedure));
+  }
+  void SetRiskMatrix(std::shared_ptr<const victims::RiskMatrix> matrix) {
+    victims_.SetRiskMatrix(std::move(matrix));
+  }
 
   clock::TimerStore& timers() { return timers_; }
   OrderLedger& ledger() { return ledger_; }
+  VictimLedger& victim_ledger() { return victims_; }
 
   // Counters since construction (committed submissions only).
   uint64_t accepted() const { return accepted_; }
@@ -142,6 +154,9 @@ class IntakeHandler {
   // Appends the hub's event `event` (with its audit record and de-duplication entry) to `batch`.
   uint64_t AppendHubEvent(const asb::v1::CaseEvent& event, const google::protobuf::Timestamp& now,
                           store::Batch* batch);
+  // FireTimer for a case review deadline (ClockTimer.application_id set).
+  absl::Status FireCaseReviewTimer(const clock::Timer& timer, const asb::v1::ClockTimer& payload,
+                                   absl::Time now, store::Batch* batch);
 
   store::Store* store_;
   stream::Log* events_;
@@ -157,6 +172,7 @@ class IntakeHandler {
   uint64_t hub_events_ = 0;
   clock::TimerStore timers_;
   OrderLedger ledger_;
+  VictimLedger victims_;
 };
 
 }  // namespace asb::intake

@@ -1,5 +1,7 @@
 #include "services/sharing/case_folder.h"
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -7,6 +9,7 @@
 #include "asb/v1/disclosure.pb.h"
 #include "common/log/log.h"
 #include "common/orders/lifecycle.h"
+#include "common/orders/period.h"
 #include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
@@ -63,7 +66,38 @@ Prior PriorOf(const CaseEvent& e, const Case& before) {
   return p;
 }
 
-CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c, Prior prior) {
+// The safeguarding agencies a HIGH band of `person_id` alerts: the template's agency for
+// children if the person is under 18 on the assessment's date, for adults if 18 or over, both if
+// the age is unknown.
+std::vector<std::string> SafeguardingRecipients(const Case& c, const std::string& person_id,
+                                                const asb::config::v1::RiskTemplate& t,
+                                                const Timestamp& at) {
+  std::string dob;
+  for (const asb::v1::Person& p : c.people()) {
+    if (p.person_id() == person_id && !p.date_of_birth().empty()) {
+      dob = p.date_of_birth();
+    }
+  }
+  bool child = true;
+  bool adult = true;
+  if (std::optional<absl::CivilDay> born = orders::ParseDate(dob); born.has_value()) {
+    const int age = orders::AgeOn(*born, orders::DayOf(model::ToTime(at)));
+    child = age < 18;
+    adult = !child;
+  }
+  std::vector<std::string> out;
+  if (child && !t.safeguarding_children().empty()) {
+    out.push_back(t.safeguarding_children());
+  }
+  if (adult && !t.safeguarding_adults().empty() &&
+      std::find(out.begin(), out.end(), t.safeguarding_adults()) == out.end()) {
+    out.push_back(t.safeguarding_adults());
+  }
+  return out;
+}
+
+CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c, Prior prior,
+                                const CaseFolder::FoldContext& context) {
   const CaseEvent& e = envelope.accepted_event().event();
   CaseFolder::Applied a;
   a.occurred_at = e.occurred_at();
@@ -88,8 +122,56 @@ CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c
                         e.statutory_notice().recipients().end());
   } else if (e.has_order_expired() && e.order_expired().has_context()) {
     a.statutory = e.order_expired().context();
+  } else if (e.has_person_linked()) {
+    a.linked_person_id = e.person_linked().person().person_id();
+  } else if (e.has_case_review_notice()) {
+    const asb::v1::CaseReviewNotice& n = e.case_review_notice();
+    a.case_review_kind = n.kind();
+    a.statutory = n.context();
+    a.recipient_rule = victims::CaseReviewRuleId(n.kind());
+    a.recipients.assign(n.recipients().begin(), n.recipients().end());
+  } else if (e.has_risk_assessed() && !c.risk_assessments().empty() &&
+             !e.risk_assessed().person_id().empty() && context.risk != nullptr) {
+    const asb::v1::RiskAssessment& latest = *c.risk_assessments().rbegin();
+    if (latest.band() == asb::v1::RISK_LEVEL_HIGH) {
+      if (absl::StatusOr<const asb::config::v1::RiskTemplate*> t =
+              context.risk->Find(latest.template_id(), latest.template_version());
+          t.ok()) {
+        a.safeguarding_person_id = latest.person_id();
+        a.recipient_rule = "victims:safeguarding";
+        a.recipients = SafeguardingRecipients(c, latest.person_id(), **t, e.occurred_at());
+      }
+    }
   }
   return a;
+}
+
+// The application `id` of the case review (nullptr if none).
+asb::v1::CaseReviewApplication* FindApplication(Case* c, const std::string& id) {
+  for (asb::v1::CaseReviewApplication& a : *c->mutable_case_review()->mutable_applications()) {
+    if (a.application_id() == id) {
+      return &a;
+    }
+  }
+  return nullptr;
+}
+
+absl::Status NoApplication(const char* what, const std::string& id, const Case& c) {
+  return absl::FailedPreconditionError(absl::StrCat(what, ": no ASB case review application '", id,
+                                                    "' on case '", c.case_id(), "'"));
+}
+
+// The highest of each person's latest band (and of the latest assessment naming no person).
+asb::v1::RiskLevel HighestLatest(const Case& c) {
+  std::map<std::string, asb::v1::RiskLevel> latest;
+  for (const asb::v1::RiskAssessment& r : c.risk_assessments()) {
+    latest[r.person_id()] = r.band();
+  }
+  asb::v1::RiskLevel top = asb::v1::RISK_LEVEL_UNSPECIFIED;
+  for (const auto& [person, band] : latest) {
+    top = std::max(top, band);
+  }
+  return top;
 }
 
 absl::Status ParseCase(const std::string& bytes, Case* c) {
@@ -107,6 +189,7 @@ std::vector<std::string> SharingColumnFamilies() {
           kCasesColumnFamily,
           kPendingColumnFamily,
           kAggregatesColumnFamily,
+          kVictimIndexColumnFamily,
           stream::kOffsetsColumnFamily};
 }
 
@@ -118,6 +201,15 @@ store::StoreOptions SharingStoreLayout() {
                           std::string_view cf, std::string_view key, std::string_view value) {
     if (cf == kCasesColumnFamily) {
       return std::string(key);
+    }
+    if (cf == kVictimIndexColumnFamily) {
+      // match key '\0' case id '\0' person id
+      const std::size_t a = key.find('\0');
+      const std::size_t b = a == std::string_view::npos ? a : key.find('\0', a + 1);
+      if (b != std::string_view::npos) {
+        return std::string(key.substr(a + 1, b - a - 1));
+      }
+      return std::string();
     }
     if (cf == kPendingColumnFamily) {
       // PendingKey: case id, NUL, sequence number; the value is intake's envelope.
@@ -139,7 +231,7 @@ store::StoreOptions SharingStoreLayout() {
 
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
 
-absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
+absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& context) {
   Case c = *out;
   const Timestamp& at = e.occurred_at();
   switch (e.event_case()) {
@@ -210,10 +302,143 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       *slot = p;
       break;
     }
-    case CaseEvent::kRiskAssessed:
-      c.set_victim_risk(e.risk_assessed().level());
-      c.set_risk_notes(e.risk_assessed().notes());
+    case CaseEvent::kRiskAssessed: {
+      const asb::v1::RiskAssessed& r = e.risk_assessed();
+      asb::v1::RiskAssessment* a = c.add_risk_assessments();
+      a->set_person_id(r.person_id());
+      a->set_template_id(r.template_id());
+      a->set_template_version(r.template_version());
+      *a->mutable_answers() = r.answers();
+      a->set_band(r.level());
+      a->set_assessed_by(r.assessed_by());
+      a->set_agency(context.source_agency);
+      *a->mutable_assessed_at() = at;
+      a->set_notes(r.notes());
+      if (!r.template_id().empty() && context.risk != nullptr) {
+        // Scored as intake checked it; never dropped if the matrix here is older (the level
+        // given, if any, is kept).
+        if (absl::StatusOr<victims::RiskMatrix::Scored> scored = context.risk->Score(
+                r.template_id(), r.template_version(), r.answers(), "risk_assessed");
+            scored.ok()) {
+          a->set_score(scored->score);
+          a->set_band(scored->band);
+          a->set_template_version(scored->tmpl->version());
+        }
+      }
+      if (!r.person_id().empty()) {
+        for (asb::v1::Person& p : *c.mutable_people()) {
+          if (p.person_id() == r.person_id()) {
+            p.set_risk_band(a->band());
+          }
+        }
+      }
+      c.set_victim_risk(HighestLatest(c));
+      c.set_risk_notes(r.notes());
       break;
+    }
+    case CaseEvent::kCasesLinked:
+      if (std::find(c.linked_cases().begin(), c.linked_cases().end(),
+                    e.cases_linked().other_case_id()) == c.linked_cases().end()) {
+        c.add_linked_cases(e.cases_linked().other_case_id());
+      }
+      break;
+    case CaseEvent::kCaseReviewNotice: {
+      const asb::v1::CaseReviewNotice& n = e.case_review_notice();
+      asb::v1::CaseReview* cr = c.mutable_case_review();
+      bool known = false;
+      for (const asb::v1::CaseReviewNotice& old : cr->notices()) {
+        known = known || old.notice_id() == n.notice_id();
+      }
+      if (!known) {
+        *cr->add_notices() = n;
+      }
+      if (n.kind() == asb::v1::CASE_REVIEW_NOTICE_KIND_ADVISORY ||
+          n.kind() == asb::v1::CASE_REVIEW_NOTICE_KIND_THRESHOLD_MET) {
+        cr->set_complaints(n.complaints());
+        cr->set_individuals(n.individuals());
+        const asb::v1::CaseReviewStatus to = n.kind() == asb::v1::CASE_REVIEW_NOTICE_KIND_ADVISORY
+                                                 ? asb::v1::CASE_REVIEW_STATUS_ADVISED
+                                                 : asb::v1::CASE_REVIEW_STATUS_THRESHOLD_MET;
+        if (cr->status() < to) {
+          cr->set_status(to);
+        }
+      }
+      break;
+    }
+    case CaseEvent::kCaseReviewApplied: {
+      const asb::v1::CaseReviewApplied& r = e.case_review_applied();
+      if (FindApplication(&c, r.application_id()) != nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "case_review_applied: application '", r.application_id(), "' already received"));
+      }
+      asb::v1::CaseReviewApplication* a = c.mutable_case_review()->add_applications();
+      a->set_application_id(r.application_id());
+      a->set_applicant_person_id(r.applicant_person_id());
+      *a->mutable_applied_at() = at;
+      if (context.procedure != nullptr) {
+        *a->mutable_decision_due() =
+            model::ToTimestamp(context.procedure->DecisionDue(model::ToTime(at)));
+      }
+      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_APPLIED);
+      break;
+    }
+    case CaseEvent::kCaseReviewDecided: {
+      const asb::v1::CaseReviewDecided& r = e.case_review_decided();
+      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
+      if (a == nullptr) {
+        return NoApplication("case_review_decided", r.application_id(), c);
+      }
+      *a->mutable_decided_at() = at;
+      a->set_threshold_met(r.threshold_met());
+      a->set_decision_reason(r.reason());
+      if (r.threshold_met() && context.procedure != nullptr) {
+        *a->mutable_review_due() =
+            model::ToTimestamp(context.procedure->ReviewDue(model::ToTime(at)));
+      }
+      c.mutable_case_review()->set_status(r.threshold_met() ? asb::v1::CASE_REVIEW_STATUS_REVIEW_DUE
+                                                            : asb::v1::CASE_REVIEW_STATUS_NOT_MET);
+      break;
+    }
+    case CaseEvent::kCaseReviewCompleted: {
+      const asb::v1::CaseReviewCompleted& r = e.case_review_completed();
+      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
+      if (a == nullptr) {
+        return NoApplication("case_review_completed", r.application_id(), c);
+      }
+      *a->mutable_completed_at() = at;
+      a->set_recommendations(r.recommendations());
+      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_COMPLETED);
+      break;
+    }
+    case CaseEvent::kCaseReviewAppealed: {
+      const asb::v1::CaseReviewAppealed& r = e.case_review_appealed();
+      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
+      if (a == nullptr) {
+        return NoApplication("case_review_appealed", r.application_id(), c);
+      }
+      *a->mutable_appealed_at() = at;
+      a->set_appeal_body(!r.appeal_body().empty()       ? r.appeal_body()
+                         : context.procedure != nullptr ? context.procedure->config().appeal_body()
+                                                        : "pcc");
+      if (context.procedure != nullptr) {
+        *a->mutable_appeal_due() =
+            model::ToTimestamp(context.procedure->AppealDue(model::ToTime(at)));
+      }
+      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_APPEALED);
+      break;
+    }
+    case CaseEvent::kCaseReviewAppealDecided: {
+      const asb::v1::CaseReviewAppealDecided& r = e.case_review_appeal_decided();
+      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
+      if (a == nullptr) {
+        return NoApplication("case_review_appeal_decided", r.application_id(), c);
+      }
+      *a->mutable_appeal_decided_at() = at;
+      a->set_appeal_upheld(r.upheld());
+      a->set_appeal_outcome(r.outcome());
+      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_APPEAL_DECIDED);
+      break;
+    }
     case CaseEvent::kIncidentReported: {
       const asb::v1::Incident& inc = e.incident_reported().incident();
       asb::v1::Incident* slot = nullptr;
@@ -365,8 +590,9 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
 
   Case c = current.value_or(Case());
   Prior prior = PriorOf(event, c);
-  ASB_RETURN_IF_ERROR(Fold(event, &c));
-  applied.push_back(MakeApplied(envelope, c, std::move(prior)));
+  const FoldContext context = ContextFor(envelope);
+  ASB_RETURN_IF_ERROR(Fold(event, &c, context));
+  applied.push_back(MakeApplied(envelope, c, std::move(prior), context));
 
   std::map<uint64_t, asb::v1::Envelope> pending;
   if (!current.has_value()) {
@@ -382,7 +608,8 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   for (const auto& [seq, env] : pending) {
     batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
     Prior pending_prior = PriorOf(env.accepted_event().event(), c);
-    absl::Status folded = Fold(env.accepted_event().event(), &c);
+    const FoldContext pending_context = ContextFor(env);
+    absl::Status folded = Fold(env.accepted_event().event(), &c, pending_context);
     if (!folded.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
                          std::string(folded.message()));
@@ -391,7 +618,7 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
       }
       continue;
     }
-    applied.push_back(MakeApplied(env, c, std::move(pending_prior)));
+    applied.push_back(MakeApplied(env, c, std::move(pending_prior), pending_context));
   }
   if (!pending.empty() && !c.SerializeToString(&bytes)) {
     return absl::InternalError("cannot serialise a case");  // unreachable for valid protos
@@ -401,6 +628,45 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   dirty_cases_[case_id] = std::move(c);
   dirty_count_ = batch->count();
   return applied;
+}
+
+CaseFolder::FoldContext CaseFolder::ContextFor(const asb::v1::Envelope& envelope) const {
+  FoldContext context;
+  context.risk = risk_.get();
+  context.procedure = procedure_.get();
+  context.source_agency = envelope.accepted_event().source_agency();
+  return context;
+}
+
+absl::StatusOr<std::optional<Case>> CaseFolder::MarkRepeatVictim(const std::string& case_id,
+                                                                 const std::string& person_id,
+                                                                 store::Batch* batch) {
+  if (dirty_batch_ != nullptr && (dirty_batch_ != batch || batch->count() < dirty_count_)) {
+    DiscardUncommitted();
+  }
+  ASB_ASSIGN_OR_RETURN(std::optional<Case> current, Load(case_id));
+  if (!current.has_value()) {
+    return std::optional<Case>();
+  }
+  bool changed = false;
+  for (asb::v1::Person& p : *current->mutable_people()) {
+    if (p.person_id() == person_id && !p.repeat_victim()) {
+      p.set_repeat_victim(true);
+      changed = true;
+    }
+  }
+  if (!changed) {
+    return std::optional<Case>();
+  }
+  std::string bytes;
+  if (!current->SerializeToString(&bytes)) {
+    return absl::InternalError("cannot serialise a case");
+  }
+  Track(batch);
+  batch->Put(kCasesColumnFamily, case_id, bytes);
+  dirty_cases_[case_id] = *current;
+  dirty_count_ = batch->count();
+  return current;
 }
 
 absl::StatusOr<Case> CaseFolder::Get(const std::string& case_id) const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "asb/v1/types.pb.h"
 #include "common/model/model.h"
 #include "common/store/store.h"
+#include "common/victims/case_review.h"
+#include "common/victims/risk_matrix.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace asb::sharing {
@@ -28,6 +31,9 @@ inline constexpr char kCasesColumnFamily[] = "cases";
 inline constexpr char kPendingColumnFamily[] = "pending";
 // The depersonalised counts (services/sharing/aggregates.h); plaintext: no personal data.
 inline constexpr char kAggregatesColumnFamily[] = "aggregates";
+// The victim match index (services/sharing/victim_matching.h): match key '\0' case_id '\0'
+// person_id -> MatchBasis; sealed under the case's data key.
+inline constexpr char kVictimIndexColumnFamily[] = "victim_index";
 
 // Every column family asb-sharing's Store needs: "log.disclosures", "log.audit", "cases",
 // "pending", "aggregates", "offsets".
@@ -41,6 +47,16 @@ store::StoreOptions SharingStoreLayout();
 
 // The EventType of an event (shared with asb-intake).
 using ::asb::model::EventTypeOf;
+
+// What CaseFolder::Fold needs besides the event (all optional).
+struct CaseFoldContext {
+  // Scores template assessments (the band, the score, the version used).
+  const victims::RiskMatrix* risk = nullptr;
+  // Gives each application its response deadlines.
+  const victims::CaseReviewProcedure* procedure = nullptr;
+  // The agency of the feed (RiskAssessment.agency).
+  std::string source_agency;
+};
 
 // Owns no storage: the Store belongs to the daemon and must outlive the folder.
 // Thread-compatible (the daemon's loop thread only).
@@ -82,7 +98,38 @@ class CaseFolder {
     asb::v1::CaseStatus status_before = asb::v1::CASE_STATUS_UNSPECIFIED;
     std::optional<asb::v1::Incident> replaced_incident;
     bool first_order = false;
+    // The notification rule the recipients are alerted under when it is not a StatutoryNotice's
+    // ("casereview:<kind>" for a CaseReviewNotice, "victims:safeguarding" for a HIGH band).
+    std::string recipient_rule;
+    // For a CaseReviewNotice: its kind.
+    asb::v1::CaseReviewNoticeKind case_review_kind = asb::v1::CASE_REVIEW_NOTICE_KIND_UNSPECIFIED;
+    // For a risk assessment in the HIGH band: the person (recipients: the template's
+    // safeguarding agencies for their age).
+    std::string safeguarding_person_id;
+    // For a PersonLinked: the person linked.
+    std::string linked_person_id;
   };
+
+  // What Fold needs besides the event (CaseFoldContext).
+  using FoldContext = CaseFoldContext;
+
+  // The risk matrix and the case review procedure in force (swapped on reload; may be null).
+  void SetRiskMatrix(std::shared_ptr<const victims::RiskMatrix> risk) { risk_ = std::move(risk); }
+  void SetCaseReviewProcedure(std::shared_ptr<const victims::CaseReviewProcedure> procedure) {
+    procedure_ = std::move(procedure);
+  }
+  std::shared_ptr<const victims::CaseReviewProcedure> procedure() const { return procedure_; }
+
+  // Flags `person_id` on case `case_id` as a repeat victim (Person.repeat_victim) within
+  // `batch`; returns the case as it stands after (nullopt: no such case or person, or already
+  // flagged). kUnavailable / kDataLoss for a store error.
+  absl::StatusOr<std::optional<asb::v1::Case>> MarkRepeatVictim(const std::string& case_id,
+                                                                const std::string& person_id,
+                                                                store::Batch* batch);
+  // The case as `batch` sees it (this batch's changes included); nullopt if not opened.
+  absl::StatusOr<std::optional<asb::v1::Case>> Peek(const std::string& case_id) const {
+    return Load(case_id);
+  }
 
   // Applies one envelope of intake's "events" stream within `batch`. Returns:
   //  - an empty vector if the case is not opened yet and the event is not case_opened: the
@@ -123,7 +170,8 @@ class CaseFolder {
 
   // Applies one case event to `c` (pure; exposed for tests and tools). kFailedPrecondition if
   // it cannot apply. `c` is unchanged on error.
-  static absl::Status Fold(const asb::v1::CaseEvent& event, asb::v1::Case* c);
+  static absl::Status Fold(const asb::v1::CaseEvent& event, asb::v1::Case* c,
+                           const FoldContext& context = FoldContext());
 
  private:
   // The case as this batch sees it: nullopt if not opened.
@@ -133,8 +181,12 @@ class CaseFolder {
                            std::map<uint64_t, asb::v1::Envelope>* out) const;
   void Track(store::Batch* batch);
 
+  FoldContext ContextFor(const asb::v1::Envelope& envelope) const;
+
   store::Store* store_;
   SkippedFn on_pending_skipped_;
+  std::shared_ptr<const victims::RiskMatrix> risk_;
+  std::shared_ptr<const victims::CaseReviewProcedure> procedure_;
 
   // The batch in progress and what it changed.
   store::Batch* dirty_batch_ = nullptr;

@@ -1,5 +1,6 @@
 #include "services/sharing/sharing_daemon.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "services/daemon/config_checks.h"
@@ -29,9 +30,13 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
   d->folder_ = std::make_unique<CaseFolder>(&rt->store());
+  d->folder_->SetRiskMatrix(d->risk_);
+  d->folder_->SetCaseReviewProcedure(d->procedure_);
   d->handler_ = std::make_unique<SharingHandler>(d->folder_.get(), rt->log("disclosures"),
                                                  rt->log("audit"), [rt] { return rt->Now(); });
   d->handler_->SetPolicy(d->policy_);
+  d->victim_index_ = std::make_unique<VictimIndex>(&rt->store());
+  d->handler_->SetVictimIndex(d->victim_index_.get());
   d->aggregates_ = std::make_unique<Aggregates>(&rt->store());
   d->handler_->SetAggregates(d->aggregates_.get());
   d->intelligence_ = std::make_unique<IntelligenceHandler>(d->aggregates_.get(), rt->log("audit"),
@@ -50,6 +55,7 @@ absl::StatusOr<std::string> SharingDaemon::LoadPolicy(const std::string& isp_fil
   }
   SPDLOG_LOGGER_INFO(lg, "ISP '{}' {}, version {}", fresh->isp().name(),
                      policy_ == nullptr ? "loaded" : "reloaded", fresh->version().substr(0, 12));
+  ASB_RETURN_IF_ERROR(LoadVictimFiles(fresh->agencies()));
   policy_ = std::move(fresh);
   if (handler_ != nullptr) {
     handler_->SetPolicy(policy_);
@@ -58,6 +64,40 @@ absl::StatusOr<std::string> SharingDaemon::LoadPolicy(const std::string& isp_fil
     intelligence_->SetPolicy(policy_);
   }
   return policy_->version();
+}
+
+absl::Status SharingDaemon::LoadVictimFiles(const std::vector<std::string>& agencies) {
+  static auto* lg = log::Get("sharing");
+  const bool starting = folder_ == nullptr;
+  if (!config_.risk_matrix_file().empty()) {
+    auto loaded = victims::RiskMatrix::LoadFile(config_.risk_matrix_file(), agencies);
+    if (loaded.ok()) {
+      risk_ = std::move(*loaded);
+    } else if (starting || risk_ == nullptr) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat("risk matrix: ", loaded.status().message()));
+    } else {
+      SPDLOG_LOGGER_ERROR(lg, "risk matrix reload refused, {} stays: {}", risk_->version(),
+                          std::string(loaded.status().message()));
+    }
+  }
+  if (!config_.case_review_file().empty()) {
+    auto loaded = victims::CaseReviewProcedure::LoadFile(config_.case_review_file(), agencies);
+    if (loaded.ok()) {
+      procedure_ = std::move(*loaded);
+    } else if (starting || procedure_ == nullptr) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat("ASB case review procedure: ", loaded.status().message()));
+    } else {
+      SPDLOG_LOGGER_ERROR(lg, "ASB case review procedure reload refused, {} stays: {}",
+                          procedure_->version(), std::string(loaded.status().message()));
+    }
+  }
+  if (folder_ != nullptr) {
+    folder_->SetRiskMatrix(risk_);
+    folder_->SetCaseReviewProcedure(procedure_);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SharingDaemon::Start() {
@@ -91,10 +131,15 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
     Intelligence(caller, request);
     return;
   }
+  if (request.has_list_case_reviews() || request.has_repeat_victims()) {
+    Victims(caller, request);
+    return;
+  }
   if (!request.has_get_case()) {
     runtime_->server().ReplyError(
         caller, absl::UnimplementedError("asb-sharing answers ping, get_case, list_orders, "
-                                         "explain_case, hotspots, indicators and fetch only"));
+                                         "explain_case, hotspots, indicators, "
+                                         "list_case_reviews, repeat_victims and fetch only"));
     return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "read case views")) {
@@ -139,6 +184,38 @@ void SharingDaemon::ListOrders(const bus::Caller& caller,
   }
   asb::v1::Response response;
   *response.mutable_orders() = std::move(*listed);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void SharingDaemon::Victims(const bus::Caller& caller, const asb::v1::Request& request) {
+  if (!runtime_->RequireRole(
+          caller, asb::v1::ROLE_PARTNER,
+          request.has_list_case_reviews() ? "list ASB case reviews" : "list repeat victims")) {
+    return;
+  }
+  store::Batch batch = runtime_->store().NewBatch();
+  asb::v1::Response response;
+  if (request.has_list_case_reviews()) {
+    auto listed = handler_->ListCaseReviews(caller.principal.name, caller.principal.agency,
+                                            request.list_case_reviews(), &batch);
+    if (!listed.ok()) {
+      runtime_->server().ReplyError(caller, listed.status());
+      return;
+    }
+    *response.mutable_case_reviews() = std::move(*listed);
+  } else {
+    auto listed = handler_->RepeatVictims(caller.principal.name, caller.principal.agency,
+                                          request.repeat_victims(), &batch);
+    if (!listed.ok()) {
+      runtime_->server().ReplyError(caller, listed.status());
+      return;
+    }
+    *response.mutable_repeat_victims() = std::move(*listed);
+  }
+  // Each consultation is recorded durably before the data leaves.
+  if (!batch.empty() && !runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
   runtime_->server().Reply(caller, std::move(response));
 }
 

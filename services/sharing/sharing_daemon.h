@@ -39,15 +39,23 @@ class SharingDaemon : public daemon::Daemon {
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
   void ListOrders(const bus::Caller& caller, const asb::v1::ListOrdersRequest& request);
+  // ListCaseReviews and RepeatVictims (SharingHandler): partners, audited.
+  void Victims(const bus::Caller& caller, const asb::v1::Request& request);
+  // Loads the risk matrix and the case review procedure (at start: an error; on reload: logged,
+  // the ones in force stay) and hands them to the folder and the handler.
+  absl::Status LoadVictimFiles(const std::vector<std::string>& agencies);
   // Hot spots and indicators (IntelligenceHandler): partners the ISP names, audited.
   void Intelligence(const bus::Caller& caller, const asb::v1::Request& request);
 
   asb::config::v1::SharingConfig config_;
   std::shared_ptr<const policy::Policy> policy_;
+  std::shared_ptr<const victims::RiskMatrix> risk_;
+  std::shared_ptr<const victims::CaseReviewProcedure> procedure_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<CaseFolder> folder_;
   std::unique_ptr<SharingHandler> handler_;
   std::unique_ptr<Aggregates> aggregates_;
+  std::unique_ptr<VictimIndex> victim_index_;
   std::unique_ptr<IntelligenceHandler> intelligence_;
 };
 

@@ -1,6 +1,8 @@
 #include "services/sharing/sharing_handler.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -21,6 +23,7 @@ using ::asb::model::ToTime;
 using ::asb::model::ToTimestamp;
 
 constexpr char kComponent[] = "sharing";
+constexpr char kLinkSuggestionRule[] = "victims:link_suggestion";
 
 spdlog::logger* Logger() {
   static spdlog::logger* lg = asb::log::Get("sharing");
@@ -67,7 +70,13 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       ASB_RETURN_IF_ERROR(aggregates_->Record(a, batch));
     }
   }
-  for (const CaseFolder::Applied& a : applied) {
+  for (CaseFolder::Applied& a : applied) {
+    // Link suggestions by agency, carried by this event's disclosures (one per agency and
+    // event: never a second disclosure of the same event to an agency).
+    std::map<std::string, std::vector<asb::v1::LinkSuggestion>> links;
+    if (victim_index_ != nullptr && !a.linked_person_id.empty()) {
+      ASB_RETURN_IF_ERROR(MatchVictim(*policy, &a, &links, now, batch));
+    }
     const policy::EventContext context{a.type, a.order_type};
     // Which disclosures are alerts is decided here, under the same ISP as the views, and
     // stamped into each one: asb-notify only reads the stamp.
@@ -76,7 +85,8 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
     // A statutory notice also alerts the agencies it is addressed to (the issuing agency, the
     // partnership coordinator), each under "statutory:<kind>" — if the ISP lets it see the case.
     std::vector<std::string> undelivered = a.recipients;
-    const std::string notice_rule = a.notice_kind == asb::v1::NOTICE_KIND_UNSPECIFIED
+    const std::string notice_rule = !a.recipient_rule.empty() ? a.recipient_rule
+                                    : a.notice_kind == asb::v1::NOTICE_KIND_UNSPECIFIED
                                         ? std::string()
                                         : NoticeRuleId(a.notice_kind);
     for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
@@ -104,6 +114,18 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
         *own.mutable_statutory() = a.statutory;
       }
       own.set_notice_kind(a.notice_kind);
+      own.set_case_review_notice_kind(a.case_review_kind);
+      if (auto l = links.find(agency); l != links.end()) {
+        for (const asb::v1::LinkSuggestion& s : l->second) {
+          *own.add_link_suggestions() = s;
+        }
+        own.add_notification_rules(kLinkSuggestionRule);
+        links.erase(l);
+      }
+      if (!a.safeguarding_person_id.empty() &&
+          std::find(undelivered.begin(), undelivered.end(), agency) != undelivered.end()) {
+        own.set_safeguarding_person_id(a.safeguarding_person_id);
+      }
       if (auto it = std::find(undelivered.begin(), undelivered.end(), agency);
           it != undelivered.end()) {
         own.add_notification_rules(notice_rule);
@@ -113,6 +135,25 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       asb::v1::Envelope out;
       *out.mutable_produced_at() = now;
       disclosures_->AppendEncoded(batch, &out, asb::v1::Envelope::kDisclosureFieldNumber, encoded_);
+      ++disclosures_made_;
+    }
+    // A coordinator told of a link between cases it may not see: a disclosure without a view.
+    for (auto& [agency, suggestions] : links) {
+      asb::v1::Disclosure d;
+      d.set_agency(agency);
+      d.set_case_id(a.case_after.case_id());
+      d.set_event_seq(a.event_seq);
+      d.set_event_type(a.type);
+      d.set_isp_version(policy->version());
+      *d.mutable_decided_at() = now;
+      d.add_notification_rules(kLinkSuggestionRule);
+      for (asb::v1::LinkSuggestion& s : suggestions) {
+        *d.add_link_suggestions() = std::move(s);
+      }
+      asb::v1::Envelope out;
+      *out.mutable_produced_at() = now;
+      *out.mutable_disclosure() = std::move(d);
+      disclosures_->Append(batch, &out);
       ++disclosures_made_;
     }
     // Never dropped silently: a recipient the ISP does not let see the case is on the record.
@@ -130,9 +171,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       r->set_event_type(a.type);
       r->set_ref_seq(a.event_seq);
       r->set_isp_version(policy->version());
-      r->set_detail(absl::StrCat("statutory notice (", notice_rule, ", rule ",
-                                 a.statutory.rule_id(), ") not delivered to ", agency,
-                                 ": no ISP rule lets that agency see the case"));
+      r->set_detail(absl::StrCat(
+          a.safeguarding_person_id.empty() ? "statutory notice (" : "safeguarding alert (",
+          notice_rule, ", rule ",
+          a.safeguarding_person_id.empty() ? a.statutory.rule_id() : "risk band HIGH",
+          ") not delivered to ", agency, ": no ISP rule lets that agency see the case"));
       audit_->Append(batch, &record);
       ++undelivered_notices_;
     }
@@ -431,6 +474,327 @@ void SharingHandler::AuditSkipped(const asb::v1::Envelope& envelope, const absl:
   audit_->Append(batch, &record);
   SPDLOG_LOGGER_INFO(Logger(), "[evt {}] skipped: {}", envelope.seq(),
                      absl::StatusCodeToString(reason.code()));
+}
+
+absl::Status SharingHandler::MatchVictim(
+    const policy::Policy& policy, CaseFolder::Applied* a,
+    std::map<std::string, std::vector<asb::v1::LinkSuggestion>>* links,
+    const google::protobuf::Timestamp& now, store::Batch* batch) {
+  const asb::v1::Person* person = nullptr;
+  for (const asb::v1::Person& p : a->case_after.people()) {
+    if (p.person_id() == a->linked_person_id && p.role() == asb::v1::PERSON_ROLE_VICTIM) {
+      person = &p;
+    }
+  }
+  if (person == nullptr) {
+    return absl::OkStatus();
+  }
+  const std::string case_id = a->case_after.case_id();
+  const std::string person_id = person->person_id();
+  ASB_ASSIGN_OR_RETURN(
+      std::vector<VictimIndex::Entry> matches,
+      victim_index_->AddAndMatch(case_id, person_id, MatchKeysOf(policy, *person), batch));
+  if (matches.empty()) {
+    return absl::OkStatus();
+  }
+  ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::Case> marked,
+                       folder_->MarkRepeatVictim(case_id, person_id, batch));
+  if (marked.has_value()) {
+    a->case_after = *std::move(marked);
+  }
+  std::vector<std::string> coordinators;
+  if (std::shared_ptr<const victims::CaseReviewProcedure> p = folder_->procedure(); p != nullptr) {
+    coordinators.assign(p->config().alert_agencies().begin(), p->config().alert_agencies().end());
+  }
+  std::set<std::string> done;
+  for (const VictimIndex::Entry& m : matches) {
+    if (!done.insert(m.case_id).second) {
+      continue;
+    }
+    ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::Case> other,
+                         folder_->MarkRepeatVictim(m.case_id, m.person_id, batch));
+    if (!other.has_value()) {
+      ASB_ASSIGN_OR_RETURN(other, folder_->Peek(m.case_id));
+    }
+    if (!other.has_value()) {
+      continue;  // not opened yet (its own link, when it comes, finds this one)
+    }
+    const std::string& la = a->case_after.lead_agency();
+    const std::string& lb = other->lead_agency();
+    asb::v1::Disclosure probe;
+    const bool a_sees_b = !la.empty() && policy.Apply(la, *other, policy::EventContext{}, &probe);
+    const bool b_sees_a =
+        !lb.empty() && policy.Apply(lb, a->case_after, policy::EventContext{}, &probe);
+    asb::v1::LinkSuggestion s;
+    s.set_case_id(case_id);
+    s.set_other_case_id(m.case_id);
+    s.set_matched_by(m.basis);
+    s.set_match_key(m.key);
+    s.set_lead_agency(la);
+    s.set_other_lead_agency(lb);
+    if (a_sees_b && b_sees_a) {
+      // Both lead agencies may see both cases: each is told, in its disclosure of this event.
+      s.set_person_id(person_id);
+      s.set_other_person_id(m.person_id);
+      (*links)[la].push_back(s);
+      if (lb != la) {
+        (*links)[lb].push_back(s);
+      }
+      continue;
+    }
+    // The ISP keeps the cases apart: the coordinator is told that a link exists, no more.
+    s.set_details_withheld(true);
+    for (const std::string& coordinator : coordinators) {
+      (*links)[coordinator].push_back(s);
+    }
+    if (coordinators.empty()) {
+      asb::v1::Envelope record;
+      *record.mutable_produced_at() = now;
+      asb::v1::AuditRecord* r = record.mutable_audit();
+      r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+      *r->mutable_at() = now;
+      r->set_component(kComponent);
+      r->set_actor("hub");
+      r->set_actor_agency("hub");
+      r->set_case_id(case_id);
+      r->set_event_type(a->type);
+      r->set_ref_seq(a->event_seq);
+      r->set_isp_version(policy.version());
+      r->set_detail(absl::StrCat("link suggestion with case ", m.case_id,
+                                 " not made: the ISP does not let the lead agencies see each "
+                                 "other's case and no coordinator is configured"));
+      audit_->Append(batch, &record);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void SharingHandler::AuditConsultation(const std::string& principal, const std::string& agency,
+                                       const asb::v1::Disclosure& d, const asb::v1::OnBehalfOf& who,
+                                       const std::string& detail, const std::string& isp_version,
+                                       const google::protobuf::Timestamp& now,
+                                       store::Batch* batch) {
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_CONSULTATION);
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  r->set_actor(principal);
+  r->set_actor_agency(agency);
+  r->set_recipient_agency(agency);
+  r->set_case_id(d.case_id());
+  *r->mutable_subject_keys() = d.subject_keys();
+  *r->mutable_justifications() = d.justifications();
+  r->set_isp_version(d.isp_version().empty() ? isp_version : d.isp_version());
+  *r->mutable_on_behalf_of() = who;
+  r->set_detail(detail);
+  audit_->Append(batch, &record);
+  ++consultations_;
+}
+
+namespace {
+
+// on_behalf_of: officer_id and reason required, bounded.
+void CheckOnBehalfOf(const asb::v1::OnBehalfOf& who, std::vector<std::string>* problems) {
+  if (who.officer_id().empty()) {
+    problems->push_back("on_behalf_of.officer_id: required (the officer the query is for)");
+  } else if (who.officer_id().size() > 64) {
+    problems->push_back("on_behalf_of.officer_id: longer than 64 characters");
+  }
+  if (who.reason().empty()) {
+    problems->push_back("on_behalf_of.reason: required (why the officer looks)");
+  } else if (who.reason().size() > 500) {
+    problems->push_back("on_behalf_of.reason: longer than 500 characters");
+  }
+  if (who.officer_name().size() > 128) {
+    problems->push_back("on_behalf_of.officer_name: longer than 128 characters");
+  }
+}
+
+absl::Status Problems(const std::vector<std::string>& problems) {
+  return problems.empty() ? absl::OkStatus()
+                          : absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+}
+
+bool HasCaseReview(const asb::v1::Case& c) {
+  const asb::v1::CaseReview& r = c.case_review();
+  return r.status() != asb::v1::CASE_REVIEW_STATUS_UNSPECIFIED || r.notices_size() > 0 ||
+         r.applications_size() > 0 || r.complaints() > 0;
+}
+
+}  // namespace
+
+absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews(
+    const std::string& principal, const std::string& agency,
+    const asb::v1::ListCaseReviewsRequest& request, store::Batch* batch) {
+  std::vector<std::string> problems;
+  CheckOnBehalfOf(request.on_behalf_of(), &problems);
+  if (!asb::v1::CaseReviewStatus_IsValid(request.status())) {
+    problems.push_back("status: not a defined value");
+  }
+  if (request.limit() > 5000) {
+    problems.push_back("limit: at most 5000");
+  }
+  ASB_RETURN_IF_ERROR(Problems(problems));
+  std::shared_ptr<const policy::Policy> policy = policy_;
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  const uint32_t limit = request.limit() != 0 ? request.limit() : 500;
+  asb::v1::ListCaseReviewsResponse out;
+  out.set_isp_version(policy->version());
+  ASB_RETURN_IF_ERROR(folder_->ForEachCase(request.after_case_id(), [&](const asb::v1::Case& c) {
+    if (c.case_id() == request.after_case_id() || !HasCaseReview(c)) {
+      return true;
+    }
+    asb::v1::Disclosure d;
+    if (!policy->Apply(agency, c, policy::EventContext{}, &d) || !d.view().has_case_review()) {
+      return true;  // not shared, or the case review not granted to this agency
+    }
+    const asb::v1::CaseReview& review = d.view().case_review();
+    if (request.status() != asb::v1::CASE_REVIEW_STATUS_UNSPECIFIED &&
+        review.status() != request.status()) {
+      return true;
+    }
+    if (static_cast<uint32_t>(out.reviews_size()) == limit) {
+      out.set_more(true);
+      return false;
+    }
+    asb::v1::CaseReviewSummary* s = out.add_reviews();
+    s->set_case_id(c.case_id());
+    s->set_lead_agency(d.view().lead_agency());
+    s->set_lead_officer(d.view().lead_officer());
+    *s->mutable_case_review() = review;
+    const google::protobuf::Timestamp* next = nullptr;
+    const char* what = "";
+    auto consider = [&](const google::protobuf::Timestamp& t, const char* label) {
+      if (t.seconds() != 0 && (next == nullptr || ToTime(t) < ToTime(*next))) {
+        next = &t;
+        what = label;
+      }
+    };
+    for (const asb::v1::CaseReviewApplication& a : review.applications()) {
+      if (!a.has_decided_at()) {
+        consider(a.decision_due(), "decision");
+      } else if (a.threshold_met() && !a.has_completed_at()) {
+        consider(a.review_due(), "review");
+      }
+      if (a.has_appealed_at() && !a.has_appeal_decided_at()) {
+        consider(a.appeal_due(), "appeal");
+      }
+    }
+    if (next != nullptr) {
+      *s->mutable_next_deadline() = *next;
+      s->set_next_due(what);
+    }
+    d.set_case_id(c.case_id());
+    AuditConsultation(principal, agency, d, request.on_behalf_of(), "ListCaseReviews",
+                      policy->version(), now, batch);
+    return true;
+  }));
+  return out;
+}
+
+absl::StatusOr<asb::v1::RepeatVictimsResponse> SharingHandler::RepeatVictims(
+    const std::string& principal, const std::string& agency,
+    const asb::v1::RepeatVictimsRequest& request, store::Batch* batch) {
+  std::vector<std::string> problems;
+  CheckOnBehalfOf(request.on_behalf_of(), &problems);
+  if (request.min_cases() == 1 || request.min_cases() > 100) {
+    problems.push_back("min_cases: 2 to 100 (0 means 2)");
+  }
+  if (request.limit() > 5000) {
+    problems.push_back("limit: at most 5000");
+  }
+  ASB_RETURN_IF_ERROR(Problems(problems));
+  std::shared_ptr<const policy::Policy> policy = policy_;
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  asb::v1::RepeatVictimsResponse out;
+  out.set_isp_version(policy->version());
+  if (victim_index_ == nullptr) {
+    return out;
+  }
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  const uint32_t min_cases = request.min_cases() != 0 ? request.min_cases() : 2;
+  const uint32_t limit = request.limit() != 0 ? request.limit() : 500;
+  // Views are decided once per case; a person counts only if the agency's view shows them.
+  std::map<std::string, std::optional<asb::v1::Disclosure>> views;
+  std::set<std::string> consulted;
+  std::vector<asb::v1::RepeatVictim> found;
+  absl::Status read;
+  ASB_RETURN_IF_ERROR(victim_index_->ForEachShared([&](const std::vector<VictimIndex::Entry>& g) {
+    asb::v1::RepeatVictim v;
+    v.set_match_key(g.front().key);
+    v.set_matched_by(g.front().basis);
+    std::set<std::string> cases;
+    for (const VictimIndex::Entry& e : g) {
+      auto it = views.find(e.case_id);
+      if (it == views.end()) {
+        std::optional<asb::v1::Disclosure> view;
+        absl::StatusOr<asb::v1::Case> c = folder_->Get(e.case_id);
+        if (c.ok()) {
+          asb::v1::Disclosure d;
+          if (policy->Apply(agency, *c, policy::EventContext{}, &d)) {
+            d.set_case_id(e.case_id);
+            view = std::move(d);
+          }
+        } else if (!absl::IsNotFound(c.status())) {
+          read = c.status();
+          return false;
+        }
+        it = views.emplace(e.case_id, std::move(view)).first;
+      }
+      if (!it->second.has_value() || cases.count(e.case_id) != 0) {
+        continue;
+      }
+      const std::string sk = policy->SubjectKey(e.person_id);
+      const auto& keys = it->second->subject_keys();
+      if (std::find(keys.begin(), keys.end(), sk) == keys.end()) {
+        continue;  // the view does not show this person
+      }
+      cases.insert(e.case_id);
+      v.add_case_ids(e.case_id);
+      std::string shown = sk;
+      for (const asb::v1::Person& p : it->second->view().people()) {
+        if (p.person_id() == e.person_id) {
+          shown = e.person_id;
+          if (p.risk_band() > v.risk_band()) {
+            v.set_risk_band(p.risk_band());
+          }
+        }
+      }
+      v.add_person_ids(shown);
+    }
+    if (cases.size() >= min_cases) {
+      found.push_back(std::move(v));
+    }
+    return true;
+  }));
+  ASB_RETURN_IF_ERROR(read);
+  std::stable_sort(found.begin(), found.end(),
+                   [](const asb::v1::RepeatVictim& a, const asb::v1::RepeatVictim& b) {
+                     return a.case_ids_size() > b.case_ids_size();
+                   });
+  for (asb::v1::RepeatVictim& v : found) {
+    if (static_cast<uint32_t>(out.victims_size()) == limit) {
+      out.set_more(true);
+      break;
+    }
+    for (const std::string& id : v.case_ids()) {
+      if (consulted.insert(id).second) {
+        AuditConsultation(principal, agency, *views[id], request.on_behalf_of(), "RepeatVictims",
+                          policy->version(), now, batch);
+      }
+    }
+    *out.add_victims() = std::move(v);
+  }
+  return out;
 }
 
 }  // namespace asb::sharing

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,7 @@
 #include "common/stream/log.h"
 #include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
+#include "services/sharing/victim_matching.h"
 
 namespace asb::sharing {
 
@@ -40,6 +42,16 @@ class SharingHandler {
 
   // The depersonalised counts to keep as events are folded (unset: none are kept). Not owned.
   void SetAggregates(Aggregates* aggregates) { aggregates_ = aggregates; }
+  // The victim match index (unset: no matching). Not owned. With it, a victim linked to a case
+  // is matched against the victims of every other case (services/sharing/victim_matching.h);
+  // each match flags both people as repeat victims (Person.repeat_victim, in every later view)
+  // and raises a link suggestion under "victims:link_suggestion", carried by the PersonLinked
+  // event's disclosures to the lead agencies of both cases where the ISP lets each see the other
+  // case; otherwise (details_withheld) by the event's disclosure to the case review procedure's
+  // alert agencies (the partnership coordinator) - one without a view if the ISP does not let
+  // it see the case - or, if there are none, an ACCESS_REFUSED audit record. An agency never
+  // gets two disclosures of one event.
+  void SetVictimIndex(VictimIndex* index) { victim_index_ = index; }
 
   // The ISP in force; swapped on reload. Until one is set, ApplyEvent and GetCase return
   // kUnavailable.
@@ -97,6 +109,21 @@ class SharingHandler {
                                                          const asb::v1::ListOrdersRequest& request,
                                                          store::Batch* batch);
 
+  // A partner's query (`asbctl casereview list`): the ASB case reviews of the cases `agency` may
+  // see, as its views show them, filtered by status and paged. One CONSULTATION audit record (with
+  // on_behalf_of) per case returned, in `batch`: write it before replying. kInvalidArgument for a
+  // missing officer_id or reason, a limit out of range.
+  absl::StatusOr<asb::v1::ListCaseReviewsResponse> ListCaseReviews(
+      const std::string& principal, const std::string& agency,
+      const asb::v1::ListCaseReviewsRequest& request, store::Batch* batch);
+
+  // A partner's query (`asbctl victims repeat`): victims who appear in at least min_cases cases
+  // `agency` may see (and whose person the view shows), by match key. One CONSULTATION audit
+  // record (with on_behalf_of) per case returned, in `batch`.
+  absl::StatusOr<asb::v1::RepeatVictimsResponse> RepeatVictims(
+      const std::string& principal, const std::string& agency,
+      const asb::v1::RepeatVictimsRequest& request, store::Batch* batch);
+
   // Counters since construction (including uncommitted batches).
   uint64_t disclosures_made() const { return disclosures_made_; }
   uint64_t consultations() const { return consultations_; }
@@ -114,6 +141,18 @@ class SharingHandler {
   std::string encoded_;  // one disclosure's bytes, reused (keeps its capacity)
   uint64_t consultations_ = 0;
   uint64_t undelivered_notices_ = 0;
+  VictimIndex* victim_index_ = nullptr;
+
+  // Matches the victim an applied PersonLinked links (see SetVictimIndex): the suggestions for
+  // each agency to tell (the lead agencies, or the coordinators) go to `links`.
+  absl::Status MatchVictim(const policy::Policy& policy, CaseFolder::Applied* a,
+                           std::map<std::string, std::vector<asb::v1::LinkSuggestion>>* links,
+                           const google::protobuf::Timestamp& now, store::Batch* batch);
+  // A CONSULTATION record of `d` (a view given to `agency` on behalf of `who`).
+  void AuditConsultation(const std::string& principal, const std::string& agency,
+                         const asb::v1::Disclosure& d, const asb::v1::OnBehalfOf& who,
+                         const std::string& detail, const std::string& isp_version,
+                         const google::protobuf::Timestamp& now, store::Batch* batch);
 };
 
 }  // namespace asb::sharing

@@ -56,6 +56,7 @@
 #include "common/stream/log.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/sharing_handler.h"
+#include "services/sharing/victim_matching.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -381,6 +382,20 @@ absl::StatusOr<std::vector<asb::v1::Disclosure>> ReferenceDisclosures(
   sharing::CaseFolder folder(store.get());
   sharing::SharingHandler handler(&folder, disclosures.get(), audit.get(),
                                   [] { return absl::Now(); });
+  // Configured as the shipped config/sharing.yaml configures asb-sharing: the victim index, the
+  // risk matrix and the case review procedure (link suggestions, repeat-victim flags).
+  ASB_ASSIGN_OR_RETURN(
+      std::shared_ptr<const victims::RiskMatrix> risk,
+      victims::RiskMatrix::LoadFile(std::string(ASB_SOURCE_DIR) + "/config/risk/matrix.yaml",
+                                    policy->agencies()));
+  ASB_ASSIGN_OR_RETURN(
+      std::shared_ptr<const victims::CaseReviewProcedure> procedure,
+      victims::CaseReviewProcedure::LoadFile(
+          std::string(ASB_SOURCE_DIR) + "/config/casereview/derbyshire.yaml", policy->agencies()));
+  folder.SetRiskMatrix(risk);
+  folder.SetCaseReviewProcedure(procedure);
+  sharing::VictimIndex index(store.get());
+  handler.SetVictimIndex(&index);
   handler.SetPolicy(std::move(policy));
   for (std::size_t i = 0; i < events.size(); i += 500) {
     store::Batch batch = store->NewBatch();

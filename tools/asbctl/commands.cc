@@ -326,6 +326,7 @@ void AddCommands(CLI::App& app, Globals& g) {
   AddDeadLettersCommand(app, g);
   AddImportCommand(app, g);
   AddIntelligenceCommands(app, g);
+  AddVictimsCommands(app, g);
 }
 
 }  // namespace asb::ctl

@@ -44,5 +44,6 @@ void AddDeadLettersCommand(CLI::App& app, Globals& g);
 void AddOrdersCommand(CLI::App& app, Globals& g);
 void AddImportCommand(CLI::App& app, Globals& g);
 void AddIntelligenceCommands(CLI::App& app, Globals& g);
+void AddVictimsCommands(CLI::App& app, Globals& g);
 
 }  // namespace asb::ctl

@@ -483,7 +483,7 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 TEST(SharingColumnFamiliesTest, Names) {
   EXPECT_THAT(SharingColumnFamilies(),
               ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "cases", "pending",
-                                              "aggregates", "offsets"));
+                                              "aggregates", "victim_index", "offsets"));
 }
 
 }  // namespace

@@ -1,0 +1,358 @@
+// asb-intake's victim ledger through IntakeHandler on a real store, with the shipped ASB case
+// review procedure (config/casereview/derbyshire.yaml) and risk matrix example, in simulated time
+// (the timers are fired by a clock::TimerService without a loop, as the daemon's loop would):
+// the advisory at the second related qualifying complaint, the alert at the third, once; the
+// duplicate across agencies and the stale complaint not counted; linked cases; applications,
+// decisions and appeals checked and their response times kept exactly once; bad risk
+// assessments refused by name.
+#include "services/intake/victim_ledger.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock/clock.h"
+#include "common/clock/timer_service.h"
+#include "common/config/config.h"
+#include "services/intake/intake_handler.h"
+#include "tests/support/temp_dir.h"
+
+namespace asb::intake {
+namespace {
+
+using asb::v1::CaseEvent;
+using asb::v1::SubmitResult;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",     "housing",
+                                            "yot",     "probation", "nhs",  "partnership"};
+
+absl::Time At(const std::string& rfc3339) {
+  absl::Time t;
+  std::string err;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
+  return t;
+}
+
+class VictimLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = victims::CaseReviewProcedure::LoadFile(
+        std::string(ASB_SOURCE_DIR) + "/config/casereview/derbyshire.yaml", kAgencies);
+    ASSERT_TRUE(p.ok()) << p.status();
+    procedure_ = *p;
+    auto m = victims::RiskMatrix::LoadFile(std::string(ASB_SOURCE_DIR) + "/config/risk/matrix.yaml",
+                                           kAgencies);
+    ASSERT_TRUE(m.ok()) << m.status();
+    risk_ = *m;
+    Open();
+  }
+
+  void Open() {
+    service_.reset();
+    handler_.reset();
+    events_.reset();
+    audit_.reset();
+    store_.reset();
+    store::StoreOptions options;
+    options.path = dir_.Sub("db");
+    options.sync = false;
+    options.column_families = IntakeColumnFamilies();
+    auto store = store::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    events_ = std::move(*stream::Log::Open(store_.get(), "events", "intake"));
+    audit_ = std::move(*stream::Log::Open(store_.get(), "audit", "intake"));
+    handler_ = std::make_unique<IntakeHandler>(store_.get(), events_.get(), audit_.get(),
+                                               [this] { return clock_.Now(); });
+    handler_->SetAgencies(kAgencies);
+    handler_->SetCaseReviewProcedure(procedure_);
+    handler_->SetRiskMatrix(risk_);
+    service_ = std::make_unique<clock::TimerService>(
+        nullptr, store_.get(), &handler_->timers(), &clock_,
+        [this](const clock::Timer& t, store::Batch* b) { return handler_->FireTimer(t, b); },
+        clock::TimerService::Options{});
+  }
+
+  static CaseEvent Event(const std::string& id, const std::string& at, const std::string& body,
+                         const std::string& case_id = "C1") {
+    CaseEvent e;
+    const std::string json = "{\"sourceEventId\":\"" + id + "\",\"caseId\":\"" + case_id +
+                             "\",\"occurredAt\":\"" + at + "\"," + body + "}";
+    absl::Status s = config::ParseJson(json, &e);
+    EXPECT_TRUE(s.ok()) << s << " in " << json;
+    return e;
+  }
+
+  // An incident reported at `at` (the behaviour at `occurred`, default the same) by `agency`.
+  static CaseEvent Incident(const std::string& id, const std::string& agency, const std::string& at,
+                            const std::string& case_id = "C1", const std::string& occurred = "",
+                            const std::string& extra = "") {
+    return Event("inc-" + id + "-" + case_id, at,
+                 "\"incidentReported\":{\"incident\":{\"incidentId\":\"" + id +
+                     "\",\"category\":\"NSIR_CATEGORY_PERSONAL\",\"reportedBy\":\"" + agency +
+                     "\",\"occurredAt\":\"" + (occurred.empty() ? at : occurred) + "\"" + extra +
+                     "}}",
+                 case_id);
+  }
+
+  static CaseEvent Open(const std::string& case_id, const std::string& lead) {
+    return Event("open-" + case_id, "2026-01-02T09:00:00Z",
+                 "\"caseOpened\":{\"nsirCategory\":\"NSIR_CATEGORY_PERSONAL\",\"title\":\"t\","
+                 "\"leadAgency\":\"" +
+                     lead + "\",\"leadOfficer\":\"PC 1\"}",
+                 case_id);
+  }
+
+  SubmitResult SubmitOne(CaseEvent e) {
+    asb::v1::SubmitRequest r;
+    *r.add_events() = std::move(e);
+    auto response = handler_->Submit(feed_, r);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() && response->results_size() == 1 ? response->results(0) : SubmitResult();
+  }
+
+  // The hub's case review notices in the log, in order.
+  std::vector<asb::v1::CaseReviewNotice> Notices(const std::string& case_id = "") {
+    std::vector<asb::v1::Envelope> all;
+    EXPECT_TRUE(events_->Read(1, 10000, &all).ok());
+    std::vector<asb::v1::CaseReviewNotice> out;
+    for (const auto& env : all) {
+      const CaseEvent& e = env.accepted_event().event();
+      if (env.accepted_event().made_by_hub() && e.has_case_review_notice() &&
+          (case_id.empty() || e.case_id() == case_id)) {
+        out.push_back(e.case_review_notice());
+      }
+    }
+    return out;
+  }
+
+  std::size_t Fire() {
+    auto fired = service_->FireAllDue();
+    EXPECT_TRUE(fired.ok()) << fired.status();
+    return fired.ok() ? *fired : 0;
+  }
+
+  std::shared_ptr<const victims::CaseReviewProcedure> procedure_;
+  std::shared_ptr<const victims::RiskMatrix> risk_;
+  clock::SimulatedClock clock_{At("2026-04-01T12:00:00Z")};
+  const Source feed_{"council-feed", "council"};
+  asb::testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<stream::Log> events_;
+  std::unique_ptr<stream::Log> audit_;
+  std::unique_ptr<IntakeHandler> handler_;
+  std::unique_ptr<clock::TimerService> service_;
+};
+
+TEST_F(VictimLedgerTest, SecondComplaintAdvisesThirdAlertsOnce) {
+  ASSERT_EQ(SubmitOne(Open("C1", "council")).outcome(), SubmitResult::OUTCOME_ACCEPTED);
+  ASSERT_EQ(SubmitOne(Incident("P-1", "police", "2026-01-05T10:00:00Z")).outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  EXPECT_THAT(Notices(), IsEmpty());
+
+  SubmitOne(Incident("C-7", "council", "2026-02-10T10:00:00Z"));
+  std::vector<asb::v1::CaseReviewNotice> n = Notices();
+  ASSERT_THAT(n, SizeIs(1));
+  EXPECT_EQ(n[0].kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_ADVISORY);
+  EXPECT_THAT(n[0].recipients(), ElementsAre("council"));  // the lead agency
+  EXPECT_EQ(n[0].complaints(), 2u);
+  EXPECT_THAT(n[0].context().section(), HasSubstr("s.104"));
+  EXPECT_THAT(n[0].context().due(), HasSubstr("Tell the victim about the ASB case review"));
+  EXPECT_EQ(n[0].context().rules_version(), "derbyshire-2026.1");
+
+  SubmitOne(Incident("H-3", "housing", "2026-03-20T10:00:00Z"));
+  n = Notices();
+  ASSERT_THAT(n, SizeIs(2));
+  EXPECT_EQ(n[1].kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_THRESHOLD_MET);
+  EXPECT_THAT(n[1].recipients(), ElementsAre("council", "partnership"));
+  EXPECT_EQ(n[1].complaints(), 3u);
+  EXPECT_THAT(n[1].incident_ids(), ElementsAre("P-1", "C-7", "H-3"));
+  EXPECT_THAT(n[1].context().section(),
+              ::testing::StrEq("Anti-social Behaviour, Crime and Policing Act 2014 s.104(4)"));
+
+  // A fourth complaint: still met, no second alert.
+  SubmitOne(Incident("P-9", "police", "2026-03-25T10:00:00Z"));
+  EXPECT_THAT(Notices(), SizeIs(2));
+  // A resubmission is a duplicate and raises nothing.
+  EXPECT_EQ(SubmitOne(Incident("H-3", "housing", "2026-03-20T10:00:00Z")).outcome(),
+            SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_THAT(Notices(), SizeIs(2));
+}
+
+TEST_F(VictimLedgerTest, DuplicateAcrossAgenciesCountsOnceAndTheStaleComplaintDropsOut) {
+  SubmitOne(Open("C1", "police"));
+  // Seven months before the others: out of the window.
+  SubmitOne(Incident("P-0", "police", "2025-08-20T10:00:00Z"));
+  SubmitOne(Incident("P-1", "police", "2026-03-01T20:30:00Z", "C1", "2026-03-01T20:00:00Z"));
+  ASSERT_THAT(Notices(), IsEmpty());  // P-0 is more than six months before P-1
+  // Housing recorded the same incident (ten minutes apart): the same one, counted once.
+  SubmitOne(Incident("H-1", "housing", "2026-03-02T09:00:00Z", "C1", "2026-03-01T20:10:00Z"));
+  EXPECT_THAT(Notices(), IsEmpty());
+  // A complaint made five weeks after the behaviour does not qualify.
+  SubmitOne(Incident("C-1", "council", "2026-03-20T09:00:00Z", "C1", "2026-02-10T09:00:00Z"));
+  EXPECT_THAT(Notices(), IsEmpty());
+  // A second distinct incident: the advisory, counting two.
+  SubmitOne(Incident("C-2", "council", "2026-03-21T09:00:00Z"));
+  ASSERT_THAT(Notices(), SizeIs(1));
+  EXPECT_EQ(Notices()[0].complaints(), 2u);
+  EXPECT_THAT(Notices()[0].incident_ids(), ElementsAre("P-1", "C-2"));
+}
+
+TEST_F(VictimLedgerTest, LinkedCasesAreRelated) {
+  SubmitOne(Open("C1", "police"));
+  SubmitOne(Open("C2", "housing"));
+  SubmitOne(Incident("P-1", "police", "2026-02-01T10:00:00Z", "C1"));
+  SubmitOne(Incident("H-1", "housing", "2026-02-15T10:00:00Z", "C2"));
+  EXPECT_THAT(Notices(), IsEmpty());
+  // Linking them makes two related complaints for both cases: each lead agency is advised.
+  ASSERT_EQ(SubmitOne(Event("link-1", "2026-02-20T10:00:00Z",
+                            R"("casesLinked":{"otherCaseId":"C2","reason":"same victim"})"))
+                .outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  ASSERT_THAT(Notices("C1"), SizeIs(1));
+  ASSERT_THAT(Notices("C2"), SizeIs(1));
+  EXPECT_THAT(Notices("C2")[0].recipients(), ElementsAre("housing"));
+  // The third, on either case, meets the threshold for both.
+  SubmitOne(Incident("C-3", "council", "2026-03-01T10:00:00Z", "C2"));
+  ASSERT_THAT(Notices("C1"), SizeIs(2));
+  ASSERT_THAT(Notices("C2"), SizeIs(2));
+  EXPECT_EQ(Notices("C1")[1].kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_THRESHOLD_MET);
+  // A case linked to itself is refused.
+  SubmitResult self =
+      SubmitOne(Event("link-2", "2026-03-01T10:00:00Z", R"("casesLinked":{"otherCaseId":"C1"})"));
+  EXPECT_EQ(self.outcome(), SubmitResult::OUTCOME_REFUSED);
+  EXPECT_THAT(self.status().message(), HasSubstr("cases_linked.other_case_id: names the case"));
+}
+
+TEST_F(VictimLedgerTest, ApplicationDecisionAndAppealAreCheckedAndTimedOnTheHubsClock) {
+  SubmitOne(Open("C1", "council"));
+  // A decision before any application is refused, naming it.
+  SubmitResult early = SubmitOne(
+      Event("d0", "2026-03-30T10:00:00Z", R"("caseReviewDecided":{"applicationId":"A1"})"));
+  EXPECT_EQ(early.outcome(), SubmitResult::OUTCOME_REFUSED);
+  EXPECT_THAT(early.status().message(), HasSubstr("no ASB case review application 'A1'"));
+
+  ASSERT_EQ(SubmitOne(Event("a1", "2026-04-01T09:00:00Z",
+                            R"("caseReviewApplied":{"applicationId":"A1"})"))
+                .outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  EXPECT_THAT(SubmitOne(Event("a1b", "2026-04-01T10:00:00Z",
+                              R"("caseReviewApplied":{"applicationId":"A1"})"))
+                  .status()
+                  .message(),
+              HasSubstr("already received"));
+  // Ten days (decision_days): nothing before, the overdue notice after, once.
+  clock_.Set(At("2026-04-11T08:59:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  clock_.Set(At("2026-04-11T09:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);
+  EXPECT_EQ(Fire(), 0u);
+  std::vector<asb::v1::CaseReviewNotice> n = Notices();
+  ASSERT_THAT(n, SizeIs(1));
+  EXPECT_EQ(n[0].kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_DECISION_OVERDUE);
+  EXPECT_EQ(n[0].application_id(), "A1");
+  EXPECT_THAT(n[0].recipients(), ElementsAre("council", "partnership"));
+  EXPECT_THAT(n[0].context().section(), HasSubstr("s.104(6)"));
+
+  // Decided (late): the review is due in 28 days; completed in time, nothing fires.
+  clock_.Set(At("2026-04-12T12:00:00Z"));
+  ASSERT_EQ(SubmitOne(Event("d1", "2026-04-12T10:00:00Z",
+                            R"("caseReviewDecided":{"applicationId":"A1","thresholdMet":true})"))
+                .outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  EXPECT_THAT(SubmitOne(Event("d2", "2026-04-12T11:00:00Z",
+                              R"("caseReviewDecided":{"applicationId":"A1"})"))
+                  .status()
+                  .message(),
+              HasSubstr("already decided"));
+  clock_.Set(At("2026-05-01T12:00:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  ASSERT_EQ(SubmitOne(Event("c1", "2026-05-01T10:00:00Z",
+                            R"("caseReviewCompleted":{"applicationId":"A1"})"))
+                .outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  clock_.Set(At("2026-06-01T00:00:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  // Appealed to the PCC: overdue after 28 days.
+  ASSERT_EQ(SubmitOne(Event("ap1", "2026-06-01T10:00:00Z",
+                            R"("caseReviewAppealed":{"applicationId":"A1"})"))
+                .outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  clock_.Set(At("2026-06-29T10:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);
+  ASSERT_THAT(Notices(), SizeIs(2));
+  EXPECT_EQ(Notices()[1].kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_APPEAL_OVERDUE);
+  EXPECT_THAT(Notices()[1].context().section(), HasSubstr("Sch 4 para 3"));
+  EXPECT_THAT(SubmitOne(Event("ad0", "2026-06-29T10:00:00Z",
+                              R"("caseReviewCompleted":{"applicationId":"A1"})"))
+                  .status()
+                  .message(),
+              HasSubstr("already completed"));
+}
+
+TEST_F(VictimLedgerTest, AStepRecordedInTimeStopsItsTimerAndATimerSurvivesARestart) {
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Event("a1", "2026-04-01T09:00:00Z", R"("caseReviewApplied":{"applicationId":"A1"})"));
+  SubmitOne(Event("a2", "2026-04-01T09:00:00Z", R"("caseReviewApplied":{"applicationId":"A2"})"));
+  clock_.Set(At("2026-04-05T12:00:00Z"));
+  ASSERT_EQ(SubmitOne(Event("d1", "2026-04-05T09:00:00Z",
+                            R"("caseReviewDecided":{"applicationId":"A1","thresholdMet":false})"))
+                .outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  Open();  // a restart: the timers are durable
+  clock_.Set(At("2026-05-30T00:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);  // A2's decision only; A1 was decided (not met: no review due)
+  ASSERT_THAT(Notices(), SizeIs(1));
+  EXPECT_EQ(Notices()[0].application_id(), "A2");
+}
+
+TEST_F(VictimLedgerTest, BadRiskAssessmentsAreRefusedByName) {
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Event("p1", "2026-03-01T09:00:00Z",
+                  R"("personLinked":{"person":{"personId":"V1","role":"PERSON_ROLE_VICTIM"}})"));
+  // A person not on the case.
+  SubmitResult r =
+      SubmitOne(Event("r1", "2026-03-02T09:00:00Z",
+                      R"("riskAssessed":{"personId":"V9","templateId":"asb-victim","answers":[
+          {"questionId":"repeat","optionId":"no"}]})"));
+  EXPECT_EQ(r.outcome(), SubmitResult::OUTCOME_REFUSED);
+  EXPECT_THAT(r.status().message(), HasSubstr("person 'V9' is not linked to case 'C1'"));
+  // An answer to an unknown question.
+  r = SubmitOne(Event("r2", "2026-03-02T09:00:00Z",
+                      R"("riskAssessed":{"personId":"V1","templateId":"asb-victim","answers":[
+          {"questionId":"repeat","optionId":"no"},{"questionId":"targeted","optionId":"no"},
+          {"questionId":"health","optionId":"no"},{"questionId":"vulnerable","optionId":"no"},
+          {"questionId":"shoe-size","optionId":"9"}]})"));
+  EXPECT_EQ(r.outcome(), SubmitResult::OUTCOME_REFUSED);
+  EXPECT_THAT(r.status().message(), HasSubstr("has no question 'shoe-size'"));
+  // An unknown template.
+  r = SubmitOne(Event("r3", "2026-03-02T09:00:00Z",
+                      R"("riskAssessed":{"personId":"V1","templateId":"dash"})"));
+  EXPECT_THAT(r.status().message(), HasSubstr("no risk template 'dash'"));
+  // A level that is not the template's band.
+  r = SubmitOne(Event("r4", "2026-03-02T09:00:00Z",
+                      R"("riskAssessed":{"personId":"V1","templateId":"asb-victim",
+          "level":"RISK_LEVEL_HIGH","answers":[
+          {"questionId":"repeat","optionId":"no"},{"questionId":"targeted","optionId":"no"},
+          {"questionId":"health","optionId":"no"},{"questionId":"vulnerable","optionId":"no"}]})"));
+  EXPECT_THAT(r.status().message(), HasSubstr("is not the template's band"));
+  // A good one.
+  r = SubmitOne(Event("r5", "2026-03-02T09:00:00Z",
+                      R"("riskAssessed":{"personId":"V1","templateId":"asb-victim","answers":[
+          {"questionId":"repeat","optionId":"more"},{"questionId":"targeted","optionId":"yes"},
+          {"questionId":"health","optionId":"severe"},{"questionId":"vulnerable","optionId":"yes"}]})"));
+  EXPECT_EQ(r.outcome(), SubmitResult::OUTCOME_ACCEPTED) << r.status().message();
+  // A feed may not send the hub's notice.
+  r = SubmitOne(Event("n1", "2026-03-02T09:00:00Z", R"("caseReviewNotice":{"noticeId":"x"})"));
+  EXPECT_THAT(r.status().message(), HasSubstr("made by the hub only"));
+}
+
+}  // namespace
+}  // namespace asb::intake
