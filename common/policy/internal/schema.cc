@@ -58,6 +58,36 @@ const std::vector<StringAccess>& StringFields() {
   return *table;
 }
 
+// The victim-first fields (#15): incidents, the case review, risk assessments.
+const std::vector<StringAccess>& VictimStringFields() {
+  static const auto* table = new std::vector<StringAccess>{
+      ASB_STRING_FIELD(Incident, reporter_person_id),
+      ASB_STRING_FIELD(Incident, same_incident_as),
+      ASB_STRING_FIELD(CaseReviewNotice, notice_id),
+      ASB_STRING_FIELD(CaseReviewNotice, application_id),
+      ASB_STRING_FIELD(StatutoryContext, rule_id),
+      ASB_STRING_FIELD(StatutoryContext, section),
+      ASB_STRING_FIELD(StatutoryContext, effective_from),
+      ASB_STRING_FIELD(StatutoryContext, due),
+      ASB_STRING_FIELD(StatutoryContext, rules_version),
+      ASB_STRING_FIELD(CaseReviewApplication, application_id),
+      ASB_STRING_FIELD(CaseReviewApplication, applicant_person_id),
+      ASB_STRING_FIELD(CaseReviewApplication, decision_reason),
+      ASB_STRING_FIELD(CaseReviewApplication, recommendations),
+      ASB_STRING_FIELD(CaseReviewApplication, appeal_body),
+      ASB_STRING_FIELD(CaseReviewApplication, appeal_outcome),
+      ASB_STRING_FIELD(RiskAssessment, person_id),
+      ASB_STRING_FIELD(RiskAssessment, template_id),
+      ASB_STRING_FIELD(RiskAssessment, template_version),
+      ASB_STRING_FIELD(RiskAssessment, assessed_by),
+      ASB_STRING_FIELD(RiskAssessment, agency),
+      ASB_STRING_FIELD(RiskAssessment, notes),
+      ASB_STRING_FIELD(RiskAnswer, question_id),
+      ASB_STRING_FIELD(RiskAnswer, option_id),
+  };
+  return *table;
+}
+
 #undef ASB_STRING_FIELD
 
 struct LeafCopy {
@@ -129,6 +159,31 @@ const std::vector<LeafCopy>& LeafCopies() {
   return *table;
 }
 
+// The victim-first fields (#15).
+const std::vector<LeafCopy>& VictimLeafCopies() {
+  static const auto* table = new std::vector<LeafCopy>{
+      ASB_SCALAR_FIELD(Person, repeat_victim),
+      ASB_SCALAR_FIELD(Person, risk_band),
+      ASB_SCALAR_FIELD(CaseReview, status),
+      ASB_SCALAR_FIELD(CaseReviewNotice, kind),
+      ASB_TIMESTAMP_FIELD(CaseReviewNotice, window_start),
+      ASB_TIMESTAMP_FIELD(StatutoryContext, deadline),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, applied_at),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, decision_due),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, decided_at),
+      ASB_SCALAR_FIELD(CaseReviewApplication, threshold_met),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, review_due),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, completed_at),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, appealed_at),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, appeal_due),
+      ASB_TIMESTAMP_FIELD(CaseReviewApplication, appeal_decided_at),
+      ASB_SCALAR_FIELD(CaseReviewApplication, appeal_upheld),
+      ASB_SCALAR_FIELD(RiskAssessment, band),
+      ASB_TIMESTAMP_FIELD(RiskAssessment, assessed_at),
+  };
+  return *table;
+}
+
 #undef ASB_SCALAR_FIELD
 #undef ASB_TIMESTAMP_FIELD
 
@@ -163,19 +218,23 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     n.leaf = !is_message || IsTimestamp(field);
     n.is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
     if (!field->is_repeated()) {
-      for (const LeafCopy& c : LeafCopies()) {
-        if (c.type == container && field->name() == c.name) {
-          n.copy_leaf = c.copy;
-          n.get_int = c.get_int;
-          n.get_timestamp = c.get_timestamp;
+      for (const auto* table : {&LeafCopies(), &VictimLeafCopies()}) {
+        for (const LeafCopy& c : *table) {
+          if (c.type == container && field->name() == c.name) {
+            n.copy_leaf = c.copy;
+            n.get_int = c.get_int;
+            n.get_timestamp = c.get_timestamp;
+          }
         }
       }
     }
     if (n.is_string && !field->is_repeated()) {
-      for (const StringAccess& a : StringFields()) {
-        if (a.type == container && field->name() == a.name) {
-          n.get_string = a.get;
-          n.mutable_string = a.mutable_;
+      for (const auto* table : {&StringFields(), &VictimStringFields()}) {
+        for (const StringAccess& a : *table) {
+          if (a.type == container && field->name() == a.name) {
+            n.get_string = a.get;
+            n.mutable_string = a.mutable_;
+          }
         }
       }
     }
