@@ -114,6 +114,7 @@ absl::Status IntakeDaemon::Start() {
   runtime_->AddCounter("accepted", [this] { return handler_->accepted(); });
   runtime_->AddCounter("duplicates", [this] { return handler_->duplicates(); });
   runtime_->AddCounter("refused", [this] { return handler_->refused(); });
+  runtime_->AddCounter("conflicts", [this] { return handler_->conflicts(); });
   runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
   // The hub's clock: the orders' timers fire in the loop, exactly once.
   clock::TimerService::Options timer_options;

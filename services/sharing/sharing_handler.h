@@ -19,6 +19,7 @@
 #include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
+#include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
 
 namespace asb::sharing {
@@ -37,6 +38,9 @@ class SharingHandler {
   SharingHandler(CaseFolder* folder, stream::Log* disclosures, stream::Log* audit,
                  std::function<absl::Time()> clock);
 
+  // The depersonalised counts to keep as events are folded (unset: none are kept). Not owned.
+  void SetAggregates(Aggregates* aggregates) { aggregates_ = aggregates; }
+
   // The ISP in force; swapped on reload. Until one is set, ApplyEvent and GetCase return
   // kUnavailable.
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
@@ -46,10 +50,11 @@ class SharingHandler {
   // then for every applied event and every agency the ISP lets see the case appends a
   // Disclosure envelope to `disclosures` in `batch`, stamped with the ids of the notification
   // rules that fire for the event and name that agency (Disclosure.notification_rules, file
-  // order; empty: not an alert). The hub's own events carry their statutory context
-  // (Disclosure.statutory); a StatutoryNotice also alerts each agency it names under
-  // NoticeRuleId(kind), and one the ISP does not let see the case gets an ACCESS_REFUSED audit
-  // record instead (never dropped silently). Returns the folder's error unchanged
+  // order; empty: not an alert), and counts it in the aggregates (SetAggregates) in the same
+  // batch. The hub's own events carry their statutory context (Disclosure.statutory); a
+  // StatutoryNotice also alerts each agency it names under NoticeRuleId(kind), and one the ISP
+  // does not let see the case gets an ACCESS_REFUSED audit record instead (never dropped
+  // silently). Returns the folder's error unchanged
   // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
   // policy is loaded. On error nothing is added to `batch`.
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
@@ -100,6 +105,7 @@ class SharingHandler {
 
  private:
   CaseFolder* folder_;
+  Aggregates* aggregates_ = nullptr;
   stream::Log* disclosures_;
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
