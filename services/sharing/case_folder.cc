@@ -1,5 +1,6 @@
 #include "services/sharing/case_folder.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -58,7 +59,10 @@ Prior PriorOf(const CaseEvent& e, const Case& before) {
       }
     }
   } else if (e.has_order_issued()) {
-    p.first_order = before.orders_size() == 0;
+    // Orders only proposed so far (a consultation or hearing before the order) are not actions.
+    p.first_order = std::none_of(
+        before.orders().begin(), before.orders().end(),
+        [](const asb::v1::Order& o) { return o.status() != asb::v1::ORDER_STATUS_PROPOSED; });
   }
   return p;
 }
