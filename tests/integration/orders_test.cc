@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "asb/v1/api.pb.h"
 #include "common/config/config.h"
+#include "common/status/macros.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
