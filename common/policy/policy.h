@@ -44,6 +44,15 @@ class Policy {
   const std::string& version() const;
   const asb::config::v1::Isp& isp() const;
 
+  // What `asbctl policy check` warns about without refusing the ISP, each "file:line: path:
+  // sentence": a rule that shows free text (summary, risk notes, descriptions, order conditions,
+  // vulnerability notes) to an agency whose plan withholds person fields (pseudonymises, redacts
+  // or generalises identity, sees no one's name, or covers only some people), where the grant
+  // gives no `reason`.
+  const std::vector<std::string>& warnings() const;
+  // The same findings where the grant states a `reason`: reviewed sharing, for the record.
+  const std::vector<std::string>& reviewed() const;
+
   // Decides what `agency` may see of `c` when sharing `context`. Returns false (and leaves `out`
   // untouched) if no rule of that agency matches — the agency may not see this case at all (a
   // match of DENY-only rules counts as no match).
@@ -56,7 +65,13 @@ class Policy {
   // PSEUDONYMISE: "ps_" + hex(HMAC-SHA256(key, path + ":" + value))[:24]. REDACT: left out, path
   // listed once in redacted_paths if the case has a value there. Condition.person_roles limits
   // that rule's people.* grants to people with those roles; with subject_under_18 it also limits
-  // the age test to those roles. People with nothing granted are left out of view.people.
+  // the age test to those roles. Rule.people limits them to the people its selector covers, and
+  // an order with a subject is covered by such a rule only if it selects the subject. A confidential
+  // person (Person.confidential) is covered only for the case's lead agency. Source conditions
+  // limit a rule's grants to facts (people, incidents, orders, breaches; the case's own fields
+  // count as the opener's) from the agencies they allow. Free-text fields take only SHOW,
+  // GENERALISE or PSEUDONYMISE grants naming them (an enclosing REDACT or DENY still applies).
+  // People with nothing granted are left out of view.people.
   // fields: one FieldDecision per path some matching rule names (deciding rule = first in file
   // order with the winning action there or on an enclosing path); justifications: each matching
   // rule with a non-DENY grant, in file order. Thread-safe.
