@@ -66,10 +66,10 @@ class Policy {
   // listed once in redacted_paths if the case has a value there. Condition.person_roles limits
   // that rule's people.* grants to people with those roles; with subject_under_18 it also limits
   // the age test to those roles. Rule.people limits them to the people its selector covers, and
-  // an order with a subject is covered by such a rule only if it selects the subject. A confidential
-  // person (Person.confidential) is covered only for the case's lead agency. Source conditions
-  // limit a rule's grants to facts (people, incidents, orders, breaches; the case's own fields
-  // count as the opener's) from the agencies they allow. Free-text fields take only SHOW,
+  // an order with a subject is covered by such a rule only if it selects the subject. A
+  // confidential person (Person.confidential) is covered only for the case's lead agency. Source
+  // conditions limit a rule's grants to facts (people, incidents, orders, breaches; the case's own
+  // fields count as the opener's) from the agencies they allow. Free-text fields take only SHOW,
   // GENERALISE or PSEUDONYMISE grants naming them (an enclosing REDACT or DENY still applies).
   // People with nothing granted are left out of view.people.
   // fields: one FieldDecision per path some matching rule names (deciding rule = first in file
@@ -91,6 +91,14 @@ class Policy {
   // protobuf concatenation merges. Returns false (and appends nothing) when Apply() would.
   bool ApplyEncoded(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
                     std::string* out) const;
+
+  // Whether `agency` may see anything of order `order_id` of `c` when sharing `context`: some
+  // matching rule that covers the order (its source; for a rule that selects people, its
+  // subject) grants a field of it. False for an order the case does not have. asb-sharing
+  // discloses an order event only to agencies for which this holds: an agency that may not see
+  // the order learns nothing of the event, not even the order's id and type. Thread-safe.
+  bool ShowsOrder(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
+                  const std::string& order_id) const;
 
   // Why each field of a case reaches (or not) an agency: the unredacted decision, for people
   // (asbctl policy explain / policy test). Slow (per-field strings); not for the hot path.

@@ -639,4 +639,27 @@ bool Policy::ApplyEncoded(const std::string& agency, const asb::v1::Case& c,
   return true;
 }
 
+bool Policy::ShowsOrder(const std::string& agency, const asb::v1::Case& c,
+                        const EventContext& context, const std::string& order_id) const {
+  uint64_t mask = 0;
+  CaseFacts facts;
+  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &facts, &mask);
+  if (plan == nullptr) {
+    return false;
+  }
+  static const int kOrders = [] {
+    std::string error;
+    return Schema::Get().Resolve("orders", &error);
+  }();
+  const NodePlan& np = plan->nodes[kOrders];
+  const uint64_t reveal =
+      np.explicit_rules[0] | np.explicit_rules[1] | np.explicit_rules[2] | np.below_reveal;
+  for (const asb::v1::Order& o : c.orders()) {
+    if (o.order_id() == order_id) {
+      return (Coverage(*plan, c, facts, mask).order(o) & reveal) != 0;
+    }
+  }
+  return false;
+}
+
 }  // namespace asb::policy

@@ -177,6 +177,12 @@ TEST(PolicyPeopleTest, AnOrderFollowsItsSubject) {
   ASSERT_EQ(d.view().orders_size(), 2);  // the child's, and the place's; not the adult's
   EXPECT_EQ(d.view().orders(0).order_id(), "O-P-2");
   EXPECT_EQ(d.view().orders(1).order_id(), "O-place");
+  // What asb-sharing asks before it discloses an order event.
+  EXPECT_TRUE(p->ShowsOrder("police", c, {}, "O-P-2"));
+  EXPECT_TRUE(p->ShowsOrder("police", c, {}, "O-place"));
+  EXPECT_FALSE(p->ShowsOrder("police", c, {}, "O-P-5"));
+  EXPECT_FALSE(p->ShowsOrder("police", c, {}, "O-none"));
+  EXPECT_FALSE(p->ShowsOrder("council", c, {}, "O-P-2"));
 }
 
 // ------------------------------------------------------------------------------ confidential
