@@ -60,8 +60,9 @@ class Policy {
   // Semantics, per field: the actions of every matching rule's grants on the field or an
   // enclosing path apply; DENY wins, else the most revealing of SHOW > GENERALISE >
   // PSEUDONYMISE > REDACT. GENERALISE: date_of_birth -> age_band (age as of c.updated_at, or now
-  // if unset); Address -> postcode_district only; Location -> lsoa_code and ward only; a
-  // Timestamp -> UTC midnight; a `postcode` string -> its outward code in postcode_district.
+  // if unset); Address -> postcode_district only; Location -> lsoa_code, lsoa_name, ward and
+  // district only; a Timestamp -> UTC midnight; a `postcode` string -> its outward code in
+  // postcode_district.
   // PSEUDONYMISE: "ps_" + hex(HMAC-SHA256(key, path + ":" + value))[:24]. REDACT: left out, path
   // listed once in redacted_paths if the case has a value there. Condition.person_roles limits
   // that rule's people.* grants to people with those roles; with subject_under_18 it also limits
