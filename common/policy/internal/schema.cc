@@ -56,6 +56,8 @@ const std::vector<StringAccess>& StringFields() {
       ASB_STRING_FIELD(Case, closure_reason),  ASB_STRING_FIELD(Case, source_agency),
       ASB_STRING_FIELD(Person, source_agency), ASB_STRING_FIELD(Incident, source_agency),
       ASB_STRING_FIELD(Order, source_agency),  ASB_STRING_FIELD(Breach, source_agency),
+      ASB_STRING_FIELD(Location, district),    ASB_STRING_FIELD(Location, lsoa_name),
+      ASB_STRING_FIELD(Incident, crime_type),
   };
   return *table;
 }
@@ -124,6 +126,7 @@ const std::vector<LeafCopy>& LeafCopies() {
       ASB_SCALAR_FIELD(CaseFlags, hate_motivated),
       ASB_SCALAR_FIELD(CaseFlags, domestic_abuse),
       ASB_SCALAR_FIELD(CaseFlags, licensed_premises),
+      ASB_SCALAR_FIELD(CaseFlags, area_intelligence),
       ASB_SCALAR_FIELD(Case, status),
       ASB_SCALAR_FIELD(Case, nsir_category),
       ASB_SCALAR_FIELD(Case, victim_risk),
