@@ -4,7 +4,6 @@
 // authenticator makes) and compiling it into the per-agency plans of internal/plan.h.
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -56,19 +55,6 @@ using internal::SchemaNode;
 using internal::Tri;
 
 constexpr int kMaxRulesPerAgency = 64;
-
-bool ValidId(const std::string& id) {
-  if (id.empty()) {
-    return false;
-  }
-  for (char c : id) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 template <class EnumList, class IsValid>
 void CheckEnumList(Violations* p, const std::string& path, const EnumList& list, IsValid is_valid,
