@@ -143,7 +143,7 @@ store::StoreOptions SharingStoreLayout() {
 
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
 
-absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
+absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agency, Case* out) {
   Case c = *out;
   const Timestamp& at = e.occurred_at();
   switch (e.event_case()) {
@@ -167,6 +167,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
         *c.mutable_flags() = o.flags();
       }
       *c.mutable_opened_at() = at;
+      c.set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kCaseUpdated: {
@@ -212,6 +213,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
         slot = c.add_people();
       }
       *slot = p;
+      slot->set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kRiskAssessed:
@@ -234,6 +236,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       if (!slot->has_occurred_at()) {
         *slot->mutable_occurred_at() = at;
       }
+      slot->set_source_agency(source_agency);
       break;
     }
     case CaseEvent::EVENT_NOT_SET:
@@ -244,6 +247,22 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       // breach after its end cannot apply; anything else is kInvalidArgument).
       ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(
           e, c.case_id().empty() ? e.case_id() : c.case_id(), c.mutable_orders()));
+      // The order, and a breach, record the feed that submitted them (ISP source conditions).
+      if (e.has_order_issued()) {
+        asb::v1::Order* o =
+            orders::FindOrder(c.mutable_orders(), e.order_issued().order().order_id());
+        if (o != nullptr) {
+          o->set_source_agency(source_agency);
+          for (asb::v1::Breach& b : *o->mutable_breaches()) {
+            b.set_source_agency(source_agency);
+          }
+        }
+      } else if (e.has_order_breached()) {
+        asb::v1::Order* o = orders::FindOrder(c.mutable_orders(), e.order_breached().order_id());
+        if (o != nullptr && o->breaches_size() > 0) {
+          o->mutable_breaches(o->breaches_size() - 1)->set_source_agency(source_agency);
+        }
+      }
       break;
   }
   if (c.status() == asb::v1::CASE_STATUS_UNSPECIFIED) {
@@ -369,7 +388,7 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
 
   Case c = current.value_or(Case());
   Prior prior = PriorOf(event, c);
-  ASB_RETURN_IF_ERROR(Fold(event, &c));
+  ASB_RETURN_IF_ERROR(Fold(event, envelope.accepted_event().source_agency(), &c));
   applied.push_back(MakeApplied(envelope, c, std::move(prior)));
 
   std::map<uint64_t, asb::v1::Envelope> pending;
@@ -386,7 +405,8 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   for (const auto& [seq, env] : pending) {
     batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
     Prior pending_prior = PriorOf(env.accepted_event().event(), c);
-    absl::Status folded = Fold(env.accepted_event().event(), &c);
+    absl::Status folded =
+        Fold(env.accepted_event().event(), env.accepted_event().source_agency(), &c);
     if (!folded.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
                          std::string(folded.message()));
