@@ -617,13 +617,13 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   // 2. sharing: exactly the reference disclosures.
   auto reference = ReferenceDisclosures(*events, *policy);
   ASSERT_TRUE(reference.ok()) << reference.status();
-  auto made = hub.FetchAll("sharing", "disclosures");
-  ASSERT_TRUE(made.ok()) << made.status();
+  auto disclosed = hub.FetchAll("sharing", "disclosures");
+  ASSERT_TRUE(disclosed.ok()) << disclosed.status();
   std::map<std::pair<std::string, uint64_t>, std::string> expected_disclosures, actual_disclosures;
   for (const auto& d : *reference) {
     expected_disclosures[{d.agency(), d.event_seq()}] = Comparable(d);
   }
-  for (const auto& env : *made) {
+  for (const auto& env : *disclosed) {
     const auto& d = env.disclosure();
     if (!actual_disclosures.emplace(std::make_pair(d.agency(), d.event_seq()), Comparable(d))
              .second) {
