@@ -59,7 +59,9 @@ done
 mkdir -p "$work/etc/keys" "$work/etc/isp"
 cp config/keys/demo/* "$work/etc/keys/"
 chmod 600 "$work"/etc/keys/*.key
-ln -s "$src/config/isp/chesterfield.yaml" "$work/etc/isp/partnership.yaml"
+cp config/isp/chesterfield.yaml "$work/etc/isp/partnership.yaml"
+cp -r config/isp/keys "$work/etc/isp/keys"  # the pseudonymisation key, beside the ISP
+chmod 600 "$work"/etc/isp/keys/*.key
 env_of() {  # the environment of host $1 (hosts.env as an operator writes it)
   echo ASBHUB_ETC="$work/etc" ASBHUB_DATA="$work/data-$1" ASB_LISTEN="${addr[$1]}" \
     ASB_INTAKE_HOST="${addr[intake]}" ASB_SHARING_HOST="${addr[sharing]}" \

@@ -140,7 +140,11 @@ TEST_F(WebhookSenderTest, AReceiverWhoseCertificateIsNotFromTheConfiguredCaIsRef
 }
 
 TEST_F(WebhookSenderTest, NoReceiverListeningIsAConnectionFailure) {
+  ::asb::testing::TempDir dir;
+  auto pki = ::asb::testing::MakeTestPki(dir.path());
+  ASB_ASSERT_OK(pki);
   WebhookEndpoint endpoint = Endpoint();
+  endpoint.ca_file = pki->ca_file;
   receiver_.reset();  // its port is closed now
   auto sender = Sender(endpoint);
   ASSERT_NE(sender, nullptr);
