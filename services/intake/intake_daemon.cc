@@ -53,6 +53,10 @@ absl::Status IntakeDaemon::Start() {
   duplicate_ = m.GetCounter("events_duplicate",
                             "Events answered DUPLICATE (their source event id was stored before).");
   runtime_->AddCounter(
+      "conflicts", [this] { return handler_->conflicts(); },
+      "Resubmissions refused because their content differs from the stored copy (also in "
+      "events_refused{reason=\"already_exists\"}).");
+  runtime_->AddCounter(
       "failed_group_writes", [this] { return handler_->failed_groups(); },
       "Groups of submissions whose write failed (each answered UNAVAILABLE).");
   return absl::OkStatus();
