@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every shipped config passes --validate, every shipped ISP `asbctl policy check`, and every
-# shipped ISP test suite `asbctl policy test`: config/*.yaml, deploy/config/*.yaml,
-# deploy/multi-host/*.yaml, config/isp/*.yaml. Files are found when the test runs, so a new one
+# shipped ISP test suite `asbctl policy test`: config/*.yaml, config/examples/*/*.yaml,
+# deploy/config/*.yaml, deploy/multi-host/*.yaml, config/isp/*.yaml. Files are found when the test runs, so a new one
 # is covered without touching this script.
 #   validate_configs.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
@@ -19,16 +19,16 @@ run() {  # FILE COMMAND...
   fi
   checked=$((checked + 1))
 }
-for f in config/*.yaml deploy/config/*.yaml deploy/multi-host/*.yaml; do
+for f in config/*.yaml config/examples/*/*.yaml deploy/config/*.yaml deploy/multi-host/*.yaml; do
   [ -e "$f" ] || continue
   name="$(basename "$f" .yaml)"
   case "$name" in
     intake|sharing|notify|audit)
       run "$f" "$build/services/$name/asb-$name" --config "$f" --validate ;;
-    asbctl*)
-      ;;  # asbctl's configs (no daemon): client_configs_test loads them as ClientConfig
+    asbctl*|partner*)
+      ;;  # client configs (no daemon): client_configs_test loads them as ClientConfig
     *)
-      echo "FAILED $f: not a daemon's config (intake, sharing, notify, audit) nor asbctl*.yaml"
+      echo "FAILED $f: not a daemon's config (intake, sharing, notify, audit) nor a client's (asbctl*, partner*)"
       failed=$((failed + 1))
       checked=$((checked + 1)) ;;
   esac
