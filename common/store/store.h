@@ -80,6 +80,10 @@ struct StoreOptions {
   // (then the master key encrypts it directly). Called from Batch::Put.
   std::function<std::string(std::string_view cf, std::string_view key, std::string_view value)>
       subject_of;
+  // Called with the seconds each durable write took (a synchronous Write with its fsync, or a
+  // deferred batch's WAL flush), for the daemon's fsync latency histogram. Called on the flush
+  // thread too: it must be thread-safe. Unset: not measured.
+  std::function<void(double seconds)> on_sync;
   // What an iterator yields for a value whose subject was erased, or nullopt to skip it.
   // Unset: skip. (A log whose keys must stay dense returns a placeholder record.)
   std::function<std::optional<std::string>(std::string_view cf, std::string_view key)>

@@ -59,6 +59,7 @@ absl::Status ConfigureAtRest(const std::string& component, const std::string& ke
 Runtime::Runtime(RuntimeOptions options) : options_(std::move(options)) {}
 
 Runtime::~Runtime() {
+  admin_.reset();  // its requests run in the loop: stop them first
   consumers_.clear();
   server_.reset();
   auth_.reset();
@@ -81,6 +82,10 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   store::StoreOptions so = o.layout;
   so.path = o.store.path();
   so.sync = !o.store.unsafe_no_sync();
+  metrics::Histogram* fsync = rt->metrics_.GetHistogram(
+      "store_fsync_seconds", "Seconds each durable write of the store took (its fsync).",
+      metrics::LatencyBuckets());
+  so.on_sync = [fsync](double seconds) { fsync->Observe(seconds); };
   if (std::find(o.streams.begin(), o.streams.end(), "audit") == o.streams.end()) {
     o.streams.push_back("audit");
   }
@@ -121,7 +126,11 @@ absl::Status Runtime::Start(Handler handler) {
   handler_ = std::move(handler);
   auth_ = std::make_unique<bus::Authenticator>(&context_, &loop_);
   auth_->SetPrincipals(principals_->table());
+  refused_handshakes_ =
+      metrics_.GetCounter("refused_handshakes",
+                          "CurveZMQ handshakes refused (unknown or revoked keys), every attempt.");
   auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
+    refused_handshakes_->Add();
     // A refused client's libzmq retries the handshake every few hundred ms: record the first
     // refusal of a key, then at most one record per minute with the count in between.
     RefusedKey& seen = refused_keys_[key_prefix];
@@ -185,6 +194,14 @@ absl::Status Runtime::Start(Handler handler) {
       }
     }
   });
+  RegisterMetrics();
+  if (!options_.server.metrics_bind().empty()) {
+    AdminServer::Handlers handlers;
+    handlers.metrics = [this] { return metrics_.RenderText(); };
+    handlers.ready = [this] { return Readiness(); };
+    ASB_ASSIGN_OR_RETURN(admin_,
+                         AdminServer::Start(options_.server.metrics_bind(), &loop_, handlers));
+  }
   SPDLOG_LOGGER_INFO(lg, "{} started", options_.component);
   return absl::OkStatus();
 }
@@ -253,15 +270,11 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
         cs->set_upstream_head(c->upstream_head());
         cs->set_skipped(c->skipped());
       }
-      auto add_counter = [ping](const std::string& name, uint64_t value) {
+      // The same registry as /metrics.
+      for (const auto& [name, value] : metrics_.CounterValues()) {
         auto* counter = ping->add_counters();
         counter->set_name(name);
         counter->set_value(value);
-      };
-      add_counter("bad_messages", server_->bad_messages());
-      add_counter("audit_failures", audit_failures_);
-      for (const auto& [name, read] : counters_) {
-        add_counter(name, read());
       }
       server_->Reply(caller, std::move(response));
       return;
@@ -334,6 +347,7 @@ absl::StatusOr<stream::Consumer*> Runtime::AddConsumer(
   if (upstream.poll_interval_ms() != 0) {
     co.poll_interval = std::chrono::milliseconds(upstream.poll_interval_ms());
   }
+  co.min_free_bytes = min_free_bytes();
   auto consumer =
       std::make_unique<stream::Consumer>(&context_, &loop_, store_.get(), co, std::move(apply));
   consumer->OnSkipped(
@@ -414,7 +428,12 @@ bool Runtime::WriteOrReply(store::Batch* batch, const bus::Caller& caller) {
 }
 
 std::vector<std::pair<std::string, std::string>> Runtime::endpoints() const {
-  return {{"api", server_->api_endpoint()}, {"hints", server_->hints_endpoint()}};
+  std::vector<std::pair<std::string, std::string>> out = {{"api", server_->api_endpoint()},
+                                                          {"hints", server_->hints_endpoint()}};
+  if (admin_ != nullptr) {
+    out.emplace_back("metrics", admin_->endpoint());
+  }
+  return out;
 }
 
 }  // namespace asb::daemon

@@ -8,6 +8,12 @@
 // the ISP (asb-sharing: the policy engine), loads that part itself (RuntimeOptions.load_isp).
 // Single-threaded: everything runs in the loop.
 //
+// Operators: the runtime owns the daemon's metrics::Registry (the counters of a Ping and the
+// Prometheus /metrics are the same numbers) and, with server.metrics_bind set, the HTTP server
+// of /metrics, /healthz and /readyz (services/daemon/admin_server.h). It registers what every
+// daemon has (streams, consumers and their lag, refused handshakes, bad messages, fsync latency,
+// free disk, the ISP version); each daemon adds its own through metrics().
+//
 // Encryption at rest: with store.key_ring set, the store encrypts every value with personal
 // data, each case's under its own data key (the subject is the case id, found by the daemon's
 // layout: StoreOptions.subject_of), so Store::EraseSubject(case id) erases a case. A stream
@@ -34,10 +40,12 @@
 #include "common/bus/auth.h"
 #include "common/bus/loop.h"
 #include "common/bus/server.h"
+#include "common/metrics/registry.h"
 #include "common/store/store.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
 #include "common/stream/stream_server.h"
+#include "services/daemon/admin_server.h"
 
 namespace asb::daemon {
 
@@ -121,12 +129,23 @@ class Runtime {
   using AuditSink = std::function<void(const asb::v1::AuditRecord&, store::Batch*)>;
   void SetAuditSink(AuditSink sink) { audit_sink_ = std::move(sink); }
 
-  // A counter shown to operators in PingResponse.counters (`asbctl status`), read when asked.
-  // Every daemon also reports "bad_messages" (undecodable requests) and "audit_failures"
-  // (audit records that could not be written).
-  void AddCounter(std::string name, std::function<uint64_t()> read) {
-    counters_.emplace_back(std::move(name), std::move(read));
+  // A counter shown to operators in PingResponse.counters (`asbctl status`) and on /metrics
+  // (asb_<name>_total), read when asked. Every daemon also reports "bad_messages" (undecodable
+  // requests), "audit_failures" (audit records that could not be written) and
+  // "refused_handshakes".
+  void AddCounter(const std::string& name, std::function<uint64_t()> read,
+                  const std::string& help = "") {
+    metrics_.AddCounterFn(name, help.empty() ? name : help, std::move(read));
   }
+  // The daemon's metrics (Ping counters and /metrics). Register from the loop thread.
+  metrics::Registry& metrics() { return metrics_; }
+
+  // OK when the daemon serves and can work: its loop runs, its store's file system has
+  // store.min_free_mb free, and every upstream it consumes answered its last fetch. Otherwise
+  // kUnavailable listing every reason (GET /readyz).
+  absl::Status Readiness() const;
+  // store.min_free_mb in bytes (its default when unset).
+  uint64_t min_free_bytes() const;
 
   // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role`.
   bool RequireRole(const bus::Caller& caller, asb::v1::Role role, const std::string& action);
@@ -143,15 +162,18 @@ class Runtime {
   zmq::context_t& context() { return context_; }
   absl::Time Now() const { return absl::Now(); }
 
-  // "api" and "hints" endpoints as bound, for the ready file.
+  // "api" and "hints" endpoints as bound (and "metrics" when served), for the ready file.
   std::vector<std::pair<std::string, std::string>> endpoints() const;
 
  private:
   explicit Runtime(RuntimeOptions options);
   void EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseRequest& request);
   void Dispatch(const bus::Caller& caller, const asb::v1::Request& request);
+  // Registers what every daemon reports (runtime_metrics.cc); called by Start.
+  void RegisterMetrics();
 
   RuntimeOptions options_;
+  metrics::Registry metrics_;  // before the store, whose fsyncs it times
   zmq::context_t context_;
   bus::Loop loop_;
   bus::KeyPair keys_;
@@ -172,7 +194,8 @@ class Runtime {
   absl::flat_hash_map<std::string, RefusedKey> refused_keys_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
-  std::vector<std::pair<std::string, std::function<uint64_t()>>> counters_;
+  metrics::Counter* refused_handshakes_ = nullptr;
+  std::unique_ptr<AdminServer> admin_;
 };
 
 }  // namespace asb::daemon

@@ -25,6 +25,7 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
   if (config.max_parked_pulls() > 100000) {
     v->Add("max_parked_pulls", "at most 100000 (0 means 1000)");
   }
+  ValidateWebhooks(config, v);
 }
 
 absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
@@ -52,6 +53,7 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   d->outbox_ = std::make_unique<Outbox>(
       &rt->store(), rt->log("audit"), [rt] { return rt->Now(); }, oo);
   ASB_RETURN_IF_ERROR(d->outbox_->Load());
+  ASB_RETURN_IF_ERROR(d->ConfigureWebhooks());
   return d;
 }
 
@@ -66,9 +68,13 @@ absl::Status NotifyDaemon::Start() {
                             [this](const asb::v1::Envelope& env, store::Batch* batch) {
                               return outbox_->ApplyDisclosure(env, batch);
                             }));
-  consumer->OnCommitted([this](uint64_t) { WakeParked(); });
+  consumer->OnCommitted([this](uint64_t) {
+    WakeParked();
+    PumpWebhooks();
+  });
   RunRetention();
-  return absl::OkStatus();
+  RegisterMetrics();
+  return StartWebhooks();
 }
 
 void NotifyDaemon::RunRetention() {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
+#include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
@@ -18,6 +19,8 @@ constexpr char kOutbox[] = "outbox";
 constexpr char kCursors[] = "cursors";
 constexpr char kDeadLetters[] = "deadletters";
 constexpr char kAckMarks[] = "ackmarks";
+// Webhook delivery states (services/notify/webhooks.h: kWebhooksColumnFamily).
+constexpr char kWebhooks[] = "webhooks";
 constexpr char kHeadPrefix[] = "head/";
 constexpr char kAckedPrefix[] = "acked/";
 constexpr char kComponent[] = "notify";
@@ -53,14 +56,19 @@ bool SplitKey(std::string_view key, std::string_view* agency, uint64_t* seq) {
 }  // namespace
 
 std::vector<std::string> NotifyColumnFamilies() {
-  return {stream::LogColumnFamily("audit"), kOutbox,      kCursors,
-          stream::kOffsetsColumnFamily,     kDeadLetters, kAckMarks};
+  return {stream::LogColumnFamily("audit"),
+          kOutbox,
+          kCursors,
+          stream::kOffsetsColumnFamily,
+          kDeadLetters,
+          kAckMarks,
+          kWebhooks};
 }
 
 store::StoreOptions NotifyStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = NotifyColumnFamilies();
-  layout.plaintext_column_families = {kCursors, kAckMarks};
+  layout.plaintext_column_families = {kCursors, kAckMarks, kWebhooks};
   layout.subject_of = [](std::string_view cf, std::string_view, std::string_view value) {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;
@@ -348,10 +356,22 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Outbox::Ack(const std::string& princi
 }
 
 void Outbox::DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batch) {
+  const std::string reason =
+      absl::StrCat("not acknowledged after ", alert.delivery_count(), " deliveries");
+  DeadLetterAt(std::move(alert), now, reason, batch);
+}
+
+void Outbox::DeadLetterWithReason(asb::v1::Alert alert, const std::string& reason,
+                                  store::Batch* batch) {
+  DeadLetterAt(std::move(alert), clock_(), reason, batch);
+}
+
+void Outbox::DeadLetterAt(asb::v1::Alert alert, absl::Time now, const std::string& reason,
+                          store::Batch* batch) {
   const std::string agency = alert.agency();
   const uint64_t seq = alert.agency_seq();
   asb::v1::DeadLetter dead;
-  dead.set_reason(absl::StrCat("not acknowledged after ", alert.delivery_count(), " deliveries"));
+  dead.set_reason(reason);
   ::asb::model::ToTimestamp(now, dead.mutable_dead_lettered_at());
   asb::v1::AuditRecord record;
   record.set_kind(asb::v1::AUDIT_KIND_DEAD_LETTER);
@@ -367,8 +387,79 @@ void Outbox::DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batc
   batch->Delete(kOutbox, OutboxKey(agency, seq));
   batch->Put(kDeadLetters, OutboxKey(agency, seq), dead.SerializeAsString());
   Record(std::move(record), batch);
-  SPDLOG_LOGGER_WARN(Logger(), "[{}] alert {} dead-lettered after {} deliveries", agency, seq,
-                     dead.alert().delivery_count());
+  ++dead_lettered_;
+  SPDLOG_LOGGER_WARN(Logger(), "[{}] alert {} dead-lettered: {}", agency, seq, dead.reason());
+}
+
+absl::StatusOr<std::optional<asb::v1::Alert>> Outbox::FirstAfter(const std::string& agency,
+                                                                 uint64_t after_seq) const {
+  const uint64_t head_seq = head(agency);
+  if (after_seq >= head_seq) {
+    return std::nullopt;
+  }
+  const std::string prefix = OutboxPrefix(agency);
+  auto it = store_->NewIterator(kOutbox);
+  it->Seek(OutboxKey(agency, after_seq + 1));
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "outbox read");
+  }
+  if (!it->Valid()) {
+    return std::nullopt;
+  }
+  const std::string_view key = it->key().ToStringView();
+  if (!key.starts_with(prefix) || key.size() != prefix.size() + 8 ||
+      store::DecodeSeq(key.substr(prefix.size())) > head_seq) {
+    return std::nullopt;
+  }
+  asb::v1::Alert alert;
+  if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return absl::DataLossError(absl::StrCat("outbox of ", agency, ": unparsable alert"));
+  }
+  return alert;
+}
+
+void Outbox::RecordHandout(const std::string& actor, asb::v1::Alert* alert,
+                           const std::string& detail, store::Batch* batch) {
+  const absl::Time now = clock_();
+  alert->set_delivery_count(alert->delivery_count() + 1);
+  ::asb::model::ToTimestamp(now, alert->mutable_last_delivered_at());
+  batch->Put(kOutbox, OutboxKey(alert->agency(), alert->agency_seq()), alert->SerializeAsString());
+  asb::v1::AuditRecord record;
+  record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
+  record.set_actor(actor);
+  record.set_actor_agency(kHubAgency);
+  record.set_recipient_agency(alert->agency());
+  record.set_case_id(alert->disclosure().case_id());
+  *record.mutable_subject_keys() = alert->disclosure().subject_keys();
+  record.set_event_type(alert->disclosure().event_type());
+  record.set_ref_seq(alert->agency_seq());
+  record.set_detail(detail);
+  Record(std::move(record), batch);
+}
+
+absl::StatusOr<std::vector<Outbox::AgencyStats>> Outbox::Stats() const {
+  std::vector<AgencyStats> out;
+  for (const auto& [agency, cursor] : cursors_) {
+    AgencyStats st;
+    st.agency = agency;
+    st.head = cursor.head;
+    st.acked = cursor.acked;
+    ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::Alert> oldest, FirstAfter(agency, cursor.acked));
+    if (oldest.has_value()) {
+      st.oldest_unacked_queued_at = ::asb::model::ToTime(oldest->queued_at());
+    }
+    const std::string prefix = OutboxPrefix(agency);
+    auto dl = store_->NewIterator(kDeadLetters);
+    for (dl->Seek(prefix); dl->Valid() && dl->key().ToStringView().starts_with(prefix);
+         dl->Next()) {
+      ++st.dead_letters;
+    }
+    if (!dl->status().ok()) {
+      return store::FromRocks(dl->status(), "dead letters read");
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
 }
 
 absl::StatusOr<asb::v1::ListDeadLettersResponse> Outbox::ListDeadLetters(

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -158,13 +159,25 @@ absl::Status Hub::Start(const std::string& name) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  std::map<std::string, std::string> extra = {{"ASBHUB_DATA", data_.path()}};
+  for (const std::string& d : Daemons()) {
+    std::string var = "ASBHUB_" + d + "_METRICS";
+    std::transform(var.begin(), var.end(), var.begin(), ::toupper);
+    extra[var] = "127.0.0.1:0";
+  }
+  for (const auto& [k, v] : options_.env) {
+    extra[k] = v;
+  }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "ASBHUB_DATA=", 12) != 0) {
+    const std::string_view entry(*e);
+    if (!extra.contains(std::string(entry.substr(0, entry.find('='))))) {
       env_strings.emplace_back(*e);
     }
   }
-  env_strings.push_back("ASBHUB_DATA=" + data_.path());
+  for (const auto& [k, v] : extra) {
+    env_strings.push_back(k + "=" + v);
+  }
   std::vector<char*> envp;
   for (std::string& e : env_strings) {
     envp.push_back(e.data());
@@ -203,6 +216,26 @@ absl::Status Hub::Start(const std::string& name) {
   }
   children_[name] = Child{pid, 0, false};
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Hub::ReadyValue(const std::string& name, const std::string& key) const {
+  std::ifstream in(ReadyFile(name));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string needle = "\"" + key + "\":";
+  const std::size_t at = text.find(needle);
+  if (!in.good() && text.empty()) {
+    return absl::NotFoundError("no ready file of " + name);
+  }
+  if (at == std::string::npos) {
+    return absl::NotFoundError("no \"" + key + "\" in the ready file of " + name);
+  }
+  std::size_t begin = at + needle.size();
+  if (begin < text.size() && text[begin] == '"') {
+    const std::size_t end = text.find('"', begin + 1);
+    return text.substr(begin + 1, end - begin - 1);
+  }
+  const std::size_t end = text.find_first_of(",}", begin);
+  return text.substr(begin, end - begin);
 }
 
 bool Hub::Poll(const std::string& name) {

@@ -64,6 +64,10 @@ struct HubOptions {
   // Daemon name → config file to run it with instead of config/<name>.yaml (absolute, or
   // relative to source_dir), e.g. a copy with a shorter ack timeout written by the test.
   std::map<std::string, std::string> config_files;
+  // Extra environment for every daemon, e.g. {"ASBHUB_NOTIFY_METRICS", "127.0.0.1:9743"}. The
+  // shipped configs' metrics ports (ASBHUB_<DAEMON>_METRICS) default to 127.0.0.1:0 here (a free
+  // port each, named in the ready file) so tests running side by side never collide.
+  std::map<std::string, std::string> env;
 };
 
 #if defined(ASB_SOURCE_DIR) && defined(ASB_INTAKE_BIN) && defined(ASB_SHARING_BIN) && \
@@ -125,6 +129,10 @@ class Hub {
   bool Running(const std::string& name);
   // The last `max_bytes` of DATA/<name>.log.
   std::string LogTail(const std::string& name, size_t max_bytes = 4000) const;
+
+  // A value of `name`'s ready file (written once it serves), e.g. "metrics" → "127.0.0.1:PORT".
+  // kNotFound if the file or the key is missing.
+  absl::StatusOr<std::string> ReadyValue(const std::string& name, const std::string& key) const;
 
   const std::string& data_dir() const { return data_.path(); }
   const std::string& source_dir() const { return options_.source_dir; }
