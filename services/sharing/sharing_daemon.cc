@@ -82,8 +82,8 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
     return;
   }
   store::Batch batch = runtime_->store().NewBatch();
-  auto view = handler_->GetCase(caller.principal.name, caller.principal.agency,
-                                request.get_case().case_id(), &batch);
+  auto view =
+      handler_->GetCase(caller.principal.name, caller.principal.agency, request.get_case(), &batch);
   if (!view.ok()) {
     // A refused lookup leaves its ACCESS_REFUSED record in the batch: keep it on the record.
     if (!batch.empty()) {
@@ -110,6 +110,10 @@ void SharingDaemon::Explain(const bus::Caller& caller, const asb::v1::ExplainCas
   auto explanation =
       handler_->ExplainCase(caller.principal.name, caller.principal.agency, request, &batch);
   if (!explanation.ok()) {
+    if (!batch.empty()) {
+      // A refusal's ACCESS_REFUSED record; the answer is the refusal either way.
+      runtime_->store().Write(&batch).IgnoreError();
+    }
     runtime_->server().ReplyError(caller, explanation.status());
     return;
   }

@@ -438,10 +438,20 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Hub::Ack(const std::string& partner,
   return std::move(*response.mutable_ack());
 }
 
+asb::v1::OnBehalfOf TestOfficer() {
+  asb::v1::OnBehalfOf o;
+  o.set_officer_id("T-0001");
+  o.set_officer_name("Test Officer");
+  o.set_reason("integration test: checking the view the hub gives");
+  return o;
+}
+
 absl::StatusOr<asb::v1::Disclosure> Hub::GetCase(const std::string& partner,
-                                                 const std::string& case_id) {
+                                                 const std::string& case_id,
+                                                 const asb::v1::OnBehalfOf& on_behalf_of) {
   asb::v1::Request request;
   request.mutable_get_case()->set_case_id(case_id);
+  *request.mutable_get_case()->mutable_on_behalf_of() = on_behalf_of;
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("sharing", partner, std::move(request)));
   return std::move(*response.mutable_case_view()->mutable_disclosure());
 }

@@ -32,9 +32,22 @@ struct AlertsOptions {
 };
 CLI::App* AddAlertsOptions(CLI::App& parent, AlertsOptions& o);
 
+// The officer on whose behalf a command reads case data (api.proto: OnBehalfOf), from
+// --officer, --officer-name, --purpose and --reason or $ASBHUB_OFFICER / $ASBHUB_OFFICER_NAME.
+struct OfficerOptions {
+  std::string officer_id;
+  std::string officer_name;
+  std::string purpose;
+  std::string reason;
+};
+// Adds --officer, --officer-name, --reason and --purpose to `cmd`. With `required`, --officer
+// (or ASBHUB_OFFICER) and --reason must be given.
+void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o, bool required);
+
 struct CaseGetOptions {
   std::string id;
   std::string as;
+  OfficerOptions officer;
 };
 CLI::App* AddCaseGetOptions(CLI::App& parent, CaseGetOptions& o);
 
@@ -92,6 +105,7 @@ struct PolicyExplainOptions {
   std::string event;
   std::string order_type;
   std::string as = "hub";
+  OfficerOptions officer;  // for a case id (the hub records who asked and why)
 };
 CLI::App* AddPolicyExplainOptions(CLI::App& parent, PolicyExplainOptions& o);
 
@@ -117,6 +131,7 @@ struct AuditQueryOptions {
   std::string actor;
   std::string subject;
   std::string purpose;
+  std::string officer;
   std::vector<std::string> kinds;
   uint32_t limit = 1000;
   bool all = false;

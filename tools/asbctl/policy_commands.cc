@@ -66,6 +66,12 @@ void PrintExplanation(const std::string& agency, const std::string& case_id,
 absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
                                                               const PolicyExplainOptions& o,
                                                               const policy::EventContext& ctx) {
+  if (o.officer.officer_id.empty() || o.officer.reason.empty()) {
+    return absl::InvalidArgumentError(
+        "--case " + o.case_ref +
+        " is a case the hub holds: reading it needs --officer ID (or $ASBHUB_OFFICER) and "
+        "--reason TEXT, recorded in the access log");
+  }
   ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
                        HubClient::Open(g.hub_config, Daemon::kSharing, o.as, "admin"));
   asb::v1::Request request;
@@ -74,6 +80,7 @@ absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
   q->set_agency(o.agency);
   q->set_event_type(ctx.event_type);
   q->set_order_type(ctx.order_type);
+  *q->mutable_on_behalf_of() = OnBehalfOf(o.officer);
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
   const asb::v1::ExplainCaseResponse& r = response.explain_case();
   policy::Policy::Explanation e;
@@ -182,6 +189,9 @@ CLI::App* AddPolicyExplainOptions(CLI::App& parent, PolicyExplainOptions& o) {
                   "event being shared, e.g. EVENT_TYPE_ORDER_ISSUED or ORDER_ISSUED");
   cmd->add_option("--order-type", o.order_type,
                   "order type the event concerns, e.g. CRIMINAL_BEHAVIOUR_ORDER");
+  // A stored case is read on behalf of a named officer, as `case get` (asb-sharing refuses the
+  // request without --officer and --reason); a case file needs none.
+  AddOfficerOptions(cmd, o.officer, /*required=*/false);
   return cmd;
 }
 
