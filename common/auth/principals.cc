@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/agreement/agreement.h"
 #include "common/config/violations.h"
 #include "common/crypto/crypto.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -14,52 +15,6 @@ namespace asb::auth {
 namespace {
 
 using ::asb::config::v1::Isp;
-
-// protobuf's JSON mapping takes snake_case and lowerCamelCase keys; the source map holds
-// whichever the file used.
-std::string LowerCamel(const std::string& path) {
-  std::string out;
-  bool up = false;
-  for (char c : path) {
-    if (c == '_') {
-      up = true;
-      continue;
-    }
-    out.push_back(up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
-    up = false;
-  }
-  return out;
-}
-
-// Collects violations as "file:line: path: what", the line being that of the nearest enclosing
-// value the file spells out (a missing key has no line of its own).
-class Located {
- public:
-  Located(const std::string& file, const config::SourceMap* lines) : file_(file), lines_(lines) {}
-
-  void Add(const std::string& path, const std::string& what) {
-    std::string where = file_;
-    for (std::string p = path; lines_ != nullptr && !p.empty();) {
-      auto it = lines_->find(p);
-      if (it == lines_->end()) {
-        it = lines_->find(LowerCamel(p));
-      }
-      if (it != lines_->end()) {
-        absl::StrAppend(&where, ":", it->second);
-        break;
-      }
-      const std::size_t cut = p.find_last_of(".[");
-      p.resize(cut == std::string::npos ? 0 : cut);
-    }
-    violations_.Add(absl::StrCat(where, ": ", path), what);
-  }
-  absl::Status ToStatus() const { return violations_.ToStatus(); }
-
- private:
-  const std::string& file_;
-  const config::SourceMap* lines_;
-  config::Violations violations_;
-};
 
 bool ValidId(const std::string& id) {
   if (id.empty()) {
@@ -74,7 +29,7 @@ bool ValidId(const std::string& id) {
   return true;
 }
 
-void CheckAgencies(const Isp& isp, Located* p, absl::flat_hash_set<std::string>* ids) {
+void CheckAgencies(const Isp& isp, config::Violations* p, absl::flat_hash_set<std::string>* ids) {
   for (int i = 0; i < isp.agencies_size(); ++i) {
     const std::string& id = isp.agencies(i).id();
     const std::string at = absl::StrCat("agencies[", i, "].id");
@@ -89,7 +44,7 @@ void CheckAgencies(const Isp& isp, Located* p, absl::flat_hash_set<std::string>*
 }
 
 void CheckPrincipal(const asb::config::v1::Principal& pr, const std::string& at,
-                    const absl::flat_hash_set<std::string>& agencies, Located* p,
+                    const absl::flat_hash_set<std::string>& agencies, config::Violations* p,
                     absl::flat_hash_set<std::string>* names,
                     absl::flat_hash_set<std::string>* keys) {
   if (pr.name().empty()) {
@@ -135,18 +90,18 @@ std::string VersionOf(const Isp& isp) {
 
 }  // namespace
 
-absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file) {
+absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file, absl::Time now) {
   Isp isp;
   config::SourceMap lines;
   if (absl::Status s = config::LoadConfigFile(isp_file, &isp, &lines); !s.ok()) {
     return s;
   }
-  return FromIsp(isp, isp_file, &lines);
+  return FromIsp(isp, isp_file, &lines, now);
 }
 
 absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string& file_name,
-                                               const config::SourceMap* lines) {
-  Located problems(file_name, lines);
+                                               const config::SourceMap* lines, absl::Time now) {
+  config::Violations problems(file_name, lines);
   absl::flat_hash_set<std::string> agencies;
   CheckAgencies(isp, &problems, &agencies);
   absl::flat_hash_set<std::string> names;
@@ -157,11 +112,16 @@ absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string
     CheckPrincipal(pr, absl::StrCat("principals[", i, "]"), agencies, &problems, &names, &keys);
     table->Add(bus::Principal{pr.name(), pr.agency(), pr.role(), pr.public_key()});
   }
+  // The agreement is every daemon's business: one that has lapsed is refused here, at load.
+  agreement::Check(isp, &problems);
+  agreement::CheckInForce(isp, now, &problems);
   if (absl::Status s = problems.ToStatus(); !s.ok()) {
     return s;
   }
   Principals out;
   out.isp_name_ = isp.name();
+  out.review_isp_.set_name(isp.name());
+  *out.review_isp_.mutable_agreement() = isp.agreement();
   out.version_ = VersionOf(isp);
   out.table_ = std::move(table);
   return out;

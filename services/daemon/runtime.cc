@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/agreement/agreement.h"
 #include "common/bus/keys.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
@@ -68,11 +69,12 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   static auto* lg = log::Get("daemon");
   std::unique_ptr<Runtime> rt(new Runtime(std::move(options)));
   RuntimeOptions& o = rt->options_;
-  ASB_ASSIGN_OR_RETURN(rt->principals_, auth::Principals::LoadFile(o.isp_file));
+  ASB_ASSIGN_OR_RETURN(rt->principals_, auth::Principals::LoadFile(o.isp_file, rt->Now()));
   SPDLOG_LOGGER_INFO(lg, "ISP '{}': {} principals loaded (agencies and principals version {})",
                      rt->principals_->isp_name(), rt->principals_->table()->size(),
                      rt->principals_->version().substr(0, 12));
   rt->isp_version_ = rt->principals_->version();
+  rt->WarnAboutAgreement();
   if (o.load_isp) {
     ASB_ASSIGN_OR_RETURN(rt->isp_version_, o.load_isp(o.isp_file));
   }
@@ -185,8 +187,41 @@ absl::Status Runtime::Start(Handler handler) {
       }
     }
   });
+  // Past its review date every daemon says so, at start, on reload and every six hours.
+  loop_.Every(std::chrono::hours(6), [this] { WarnAboutAgreement(); });
   SPDLOG_LOGGER_INFO(lg, "{} started", options_.component);
   return absl::OkStatus();
+}
+
+void Runtime::WarnAboutAgreement() const {
+  static auto* lg = log::Get("daemon");
+  using State = agreement::ReviewStatus::State;
+  const agreement::ReviewStatus review = agreement::AssessReview(agreement_isp(), Now());
+  switch (review.state) {
+    case State::kNoAgreement:
+      SPDLOG_LOGGER_WARN(lg, "the ISP carries no data sharing agreement (isp.proto: agreement)");
+      break;
+    case State::kReminder:
+      SPDLOG_LOGGER_INFO(lg, "{}", review.Describe());
+      break;
+    case State::kOverdue:
+    case State::kLapsed:  // loaded before it lapsed: the next start or reload refuses it
+      SPDLOG_LOGGER_WARN(lg, "{}", review.Describe());
+      break;
+    case State::kCurrent:
+      break;
+  }
+}
+
+void Runtime::WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RetentionData data,
+                                     uint32_t days, const std::string& setting) const {
+  const uint32_t agreed = agreement::RetentionDays(agreement_isp(), data);
+  if (agreed != 0 && agreed != days) {
+    SPDLOG_LOGGER_WARN(log::Get("daemon"),
+                       "{} is {} days but the data sharing agreement {} states {} days for {}",
+                       setting, days, agreement_isp().agreement().reference(), agreed,
+                       asb::config::v1::DataSharingAgreement::RetentionData_Name(data));
+  }
 }
 
 void Runtime::Run() {
@@ -200,7 +235,8 @@ void Runtime::Run() {
 
 absl::Status Runtime::Reload() {
   static auto* lg = log::Get("daemon");
-  ASB_ASSIGN_OR_RETURN(auth::Principals fresh, auth::Principals::LoadFile(options_.isp_file));
+  ASB_ASSIGN_OR_RETURN(auth::Principals fresh,
+                       auth::Principals::LoadFile(options_.isp_file, Now()));
   // The daemon's own part decides before the new principals take effect, so a file it refuses
   // changes nothing.
   std::string version = fresh.version();
@@ -208,12 +244,15 @@ absl::Status Runtime::Reload() {
     ASB_ASSIGN_OR_RETURN(version, options_.load_isp(options_.isp_file));
   }
   isp_version_ = std::move(version);
-  if (fresh.version() == principals_->version()) {
+  const bool same = fresh.version() == principals_->version();
+  // Kept even when who may connect is unchanged: the agreement (its review date) may not be.
+  principals_ = std::move(fresh);
+  WarnAboutAgreement();
+  if (same) {
     SPDLOG_LOGGER_INFO(lg, "ISP agencies and principals unchanged (version {})",
-                       fresh.version().substr(0, 12));
+                       principals_->version().substr(0, 12));
     return absl::OkStatus();
   }
-  principals_ = std::move(fresh);
   // Every message is checked against the table, so a principal no longer listed is cut off at
   // its next message.
   auth_->SetPrincipals(principals_->table());

@@ -13,6 +13,10 @@
 // layout: StoreOptions.subject_of), so Store::EraseSubject(case id) erases a case. A stream
 // record of an erased case is served as an envelope without payload, which consumers skip and
 // audit.
+//
+// The data sharing agreement: the ISP's principals are refused at load once the agreement has
+// lapsed (common/auth), and while it is due for review the runtime warns at start, on reload and
+// every few hours.
 
 #include <atomic>
 #include <functional>
@@ -28,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asb/config/v1/common.pb.h"
+#include "asb/config/v1/isp.pb.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
 #include "common/auth/principals.h"
@@ -110,6 +115,14 @@ class Runtime {
                                                 const std::string& stream,
                                                 stream::Consumer::ApplyFn apply);
 
+  // The ISP's data sharing agreement as the principals were loaded with (name and agreement
+  // only): for agreement::AssessReview and agreement::RetentionDays.
+  const asb::config::v1::Isp& agreement_isp() const { return principals_->agreement_isp(); }
+  // Warns if the daemon's own retention setting (`setting`, `days`; 0: kept for ever) is not
+  // the one the agreement states for `data` (the agreement is what the parties signed).
+  void WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RetentionData data,
+                              uint32_t days, const std::string& setting) const;
+
   // The served log `name` (one of options.streams, or "audit").
   stream::Log* log(const std::string& name) const;
 
@@ -150,6 +163,8 @@ class Runtime {
   explicit Runtime(RuntimeOptions options);
   void EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseRequest& request);
   void Dispatch(const bus::Caller& caller, const asb::v1::Request& request);
+  // Logs where the agreement's review stands if it needs attention (or is missing).
+  void WarnAboutAgreement() const;
 
   RuntimeOptions options_;
   zmq::context_t context_;

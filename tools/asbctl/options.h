@@ -120,6 +120,15 @@ struct PolicyDiffOptions {
 };
 CLI::App* AddPolicyDiffOptions(CLI::App& parent, PolicyDiffOptions& o);
 
+// --- policy_document_command.cc -------------------------------------------------------------
+
+struct PolicyDocumentOptions {
+  std::string file;
+  std::string format = "html";
+  std::string out;  // empty: stdout
+};
+CLI::App* AddPolicyDocumentOptions(CLI::App& parent, PolicyDocumentOptions& o);
+
 // --- audit_query_commands.cc --------------------------------------------------------------
 
 struct AuditQueryOptions {

@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/agreement/agreement.h"
 #include "common/config/config.h"
 #include "common/policy/policy.h"
 #include "common/policy/policy_diff.h"
@@ -17,6 +19,7 @@
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/options.h"
+#include "tools/asbctl/policy_document.h"
 
 namespace asb::ctl {
 namespace {
@@ -32,9 +35,16 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadIsp(const std::string&
 
 absl::Status RunCheck(const Globals&, const PolicyCheckOptions& o) {
   ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, LoadIsp(o.file));
+  // Whether the hub would load it today: a lapsed agreement is refused as the daemons refuse it.
+  const agreement::ReviewStatus review = agreement::AssessReview(policy->isp(), absl::Now());
+  if (review.state == agreement::ReviewStatus::State::kLapsed) {
+    return FileProblems(o.file, absl::InvalidArgumentError(absl::StrCat(
+                                    o.file, ": agreement.review.due: ", review.Describe())));
+  }
   std::printf("%s: valid; version %s; %zu agencies, %d rules, %d notification rules\n",
               o.file.c_str(), policy->version().c_str(), policy->agencies().size(),
               policy->isp().rules_size(), policy->isp().notification_rules_size());
+  std::printf("%s\n", review.Describe().c_str());
   return absl::OkStatus();
 }
 
@@ -218,6 +228,7 @@ void AddPolicyCommand(CLI::App& app, Globals& g) {
   AddCommand(*cmd, g, AddPolicyExplainOptions, RunExplain);
   AddCommand(*cmd, g, AddPolicyTestOptions, RunTest);
   AddCommand(*cmd, g, AddPolicyDiffOptions, RunDiff);
+  AddCommand(*cmd, g, AddPolicyDocumentOptions, RunPolicyDocument);
 }
 
 }  // namespace asb::ctl

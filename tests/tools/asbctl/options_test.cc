@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "tests/support/temp_dir.h"
 #include "tools/asbctl/commands.h"
@@ -147,6 +148,17 @@ TEST(AuditQueryOptionsTest, ByOfficer) {
   EXPECT_EQ(o.agency, "police");
 }
 
+TEST(PolicyDocumentOptionsTest, FormatAndOut) {
+  const PolicyDocumentOptions o =
+      Parse(AddPolicyDocumentOptions, "policy document isp.yaml --format md --out a.md", "policy");
+  EXPECT_EQ(o.file, "isp.yaml");
+  EXPECT_EQ(o.format, "md");
+  EXPECT_EQ(o.out, "a.md");
+  EXPECT_EQ(Parse(AddPolicyDocumentOptions, "policy document isp.yaml", "policy").format, "html");
+  EXPECT_THROW(Parse(AddPolicyDocumentOptions, "policy document isp.yaml --format pdf", "policy"),
+               CLI::ValidationError);
+}
+
 TEST(AuditVerifyOptionsTest, RangeAndKey) {
   const AuditVerifyOptions o =
       Parse(AddAuditVerifyOptions,
@@ -211,6 +223,17 @@ TEST_F(AsbctlTest, AnExportWithoutItsHeaderExitsThree) {
 TEST_F(AsbctlTest, ExplainingAStoredCaseWithoutAnOfficerExitsOneBeforeReachingTheHub) {
   unsetenv("ASBHUB_OFFICER");
   EXPECT_EQ(Run("policy explain --agency fire --case CBC-1"), 1);
+}
+
+TEST_F(AsbctlTest, APolicyDocumentIsWritten) {
+  const std::string out = dir_.Sub("agreement.html");
+  EXPECT_EQ(Run("policy document " + std::string(ASB_SOURCE_DIR) +
+                "/config/isp/chesterfield.yaml --out " + out),
+            0);
+  std::ifstream in(out);
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<!DOCTYPE html>"), std::string::npos);
+  EXPECT_NE(html.find("Signatures"), std::string::npos);
 }
 
 TEST_F(AsbctlTest, AMissingExportExitsOne) {
