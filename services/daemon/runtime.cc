@@ -47,9 +47,10 @@ absl::Status ConfigureAtRest(const std::string& component, const std::string& ke
   ASB_ASSIGN_OR_RETURN(options->key_ring, LoadRing(key_ring));
   // The consumers' offsets (the runtime's own column family) are sequence numbers.
   std::vector<std::string>& plaintext = options->plaintext_column_families;
-  if (std::find(plaintext.begin(), plaintext.end(), stream::kOffsetsColumnFamily) ==
-      plaintext.end()) {
-    plaintext.push_back(stream::kOffsetsColumnFamily);
+  for (const char* cf : {stream::kOffsetsColumnFamily, kErasureQueueColumnFamily}) {
+    if (std::find(plaintext.begin(), plaintext.end(), cf) == plaintext.end()) {
+      plaintext.push_back(cf);
+    }
   }
   options->erased_placeholder = [component](std::string_view cf, std::string_view key) {
     return ErasedPlaceholder(component, cf, key);
@@ -93,9 +94,11 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
       so.column_families.push_back(cf);
     }
   }
-  if (std::find(so.column_families.begin(), so.column_families.end(),
-                stream::kOffsetsColumnFamily) == so.column_families.end()) {
-    so.column_families.push_back(stream::kOffsetsColumnFamily);
+  for (const char* cf : {stream::kOffsetsColumnFamily, kErasureQueueColumnFamily}) {
+    if (std::find(so.column_families.begin(), so.column_families.end(), cf) ==
+        so.column_families.end()) {
+      so.column_families.push_back(cf);
+    }
   }
   if (!o.store.key_ring().empty()) {
     ASB_RETURN_IF_ERROR(ConfigureAtRest(o.component, o.store.key_ring(), &so));
@@ -189,6 +192,8 @@ absl::Status Runtime::Start(Handler handler) {
   });
   // Past its review date every daemon says so, at start, on reload and every six hours.
   loop_.Every(std::chrono::hours(6), [this] { WarnAboutAgreement(); });
+  // Cases a crash left queued for shredding.
+  DrainErasures();
   SPDLOG_LOGGER_INFO(lg, "{} started", options_.component);
   return absl::OkStatus();
 }
@@ -222,6 +227,151 @@ void Runtime::WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::Rete
                        setting, days, agreement_isp().agreement().reference(), agreed,
                        asb::config::v1::DataSharingAgreement::RetentionData_Name(data));
   }
+}
+
+// The queue's keys: "due/" + case id → CaseErasure (to shred), then "settle/" + case id →
+// EncodeSeq(first shred, unix ms) + CaseErasure, shredded once more kSettle later — a record of
+// the case fetched before its erasure but applied after the first pass gets a fresh key and is
+// caught by the second — and then removed.
+namespace {
+constexpr char kDuePrefix[] = "due/";
+constexpr char kSettlePrefix[] = "settle/";
+constexpr auto kSettle = std::chrono::minutes(1);
+}  // namespace
+
+void Runtime::QueueErasure(const asb::v1::CaseErasure& erasure, store::Batch* batch) {
+  batch->Put(kErasureQueueColumnFamily, kDuePrefix + erasure.case_id(),
+             erasure.SerializeAsString());
+  batch->OnCommit([this] {
+    // Callbacks may run inside another writer's Write: the shredding itself goes to the loop.
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      loop_.RunAfter(std::chrono::milliseconds(0), [this] {
+        drain_posted_ = false;
+        DrainErasures();
+      });
+    }
+  });
+}
+
+void Runtime::DrainErasures() {
+  static auto* lg = log::Get("daemon");
+  constexpr std::size_t kErasuresPerDrain = 1000;
+  struct Queued {
+    std::string key;
+    asb::v1::CaseErasure erasure;
+    bool settling = false;
+  };
+  const int64_t now_ms = absl::ToUnixMillis(Now());
+  const int64_t settle_ms = std::chrono::milliseconds(kSettle).count();
+  std::vector<Queued> queued;
+  bool settling_later = false;
+  {
+    auto it = store_->NewIterator(kErasureQueueColumnFamily);
+    for (it->SeekToFirst(); it->Valid() && queued.size() < kErasuresPerDrain; it->Next()) {
+      const std::string key = it->key().ToString();
+      std::string_view value = it->value().ToStringView();
+      Queued q{key, {}, false};
+      if (key.rfind(kSettlePrefix, 0) == 0) {
+        if (value.size() < 8) {
+          continue;
+        }
+        const int64_t first = static_cast<int64_t>(store::DecodeSeq(value));
+        if (now_ms - first < settle_ms) {
+          settling_later = true;
+          continue;
+        }
+        q.settling = true;
+        value.remove_prefix(8);
+      }
+      if (!q.erasure.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        q.erasure.set_reference("(unreadable erasure record)");
+      }
+      q.erasure.set_case_id(
+          key.substr(q.settling ? sizeof(kSettlePrefix) - 1 : sizeof(kDuePrefix) - 1));
+      queued.push_back(std::move(q));
+    }
+    if (!it->status().ok()) {
+      SPDLOG_LOGGER_ERROR(lg, "erasure queue unreadable: {}", it->status().ToString());
+      return;
+    }
+  }
+  if (!queued.empty()) {
+    std::vector<std::string> cases;
+    for (const Queued& q : queued) {
+      cases.push_back(q.erasure.case_id());
+    }
+    absl::StatusOr<std::vector<int>> destroyed = std::vector<int>(cases.size(), 0);
+    if (store_->encrypted()) {
+      destroyed = store_->EraseSubjects(cases);
+    }
+    if (!destroyed.ok()) {
+      // Kept queued: retried in a minute (a full disk, an I/O error).
+      SPDLOG_LOGGER_ERROR(lg, "{} case(s) not shredded, retrying in a minute: {}", cases.size(),
+                          destroyed.status().ToString());
+      loop_.RunAfter(std::chrono::minutes(1), [this] { DrainErasures(); });
+      return;
+    }
+    store::Batch batch = store_->NewBatch();
+    std::size_t first_passes = 0;
+    for (std::size_t i = 0; i < queued.size(); ++i) {
+      const Queued& q = queued[i];
+      batch.Delete(kErasureQueueColumnFamily, q.key);
+      if (!q.settling) {
+        ++first_passes;
+        batch.Put(kErasureQueueColumnFamily, kSettlePrefix + q.erasure.case_id(),
+                  store::EncodeSeq(static_cast<uint64_t>(now_ms)) + q.erasure.SerializeAsString());
+      }
+      if (q.settling && (*destroyed)[i] == 0) {
+        continue;  // nothing arrived late: the first pass's record says it all
+      }
+      asb::v1::AuditRecord r;
+      r.set_kind(asb::v1::AUDIT_KIND_ERASURE);
+      r.set_actor(options_.component);
+      r.set_actor_agency(auth::kHubAgency);
+      r.set_case_id(q.erasure.case_id());
+      r.set_detail(absl::StrCat(
+          options_.component, ": ", (*destroyed)[i],
+          q.settling ? " late case data key(s) destroyed, " : " case data key(s) destroyed, ",
+          q.erasure.reference()));
+      AuditInBatch(std::move(r), &batch);
+    }
+    if (absl::Status s = store_->Write(&batch); !s.ok()) {
+      // The keys are gone; the marks stay and are done again (destroying nothing) later.
+      SPDLOG_LOGGER_ERROR(lg, "erasure records not written, retrying in a minute: {}",
+                          s.ToString());
+      loop_.RunAfter(std::chrono::minutes(1), [this] { DrainErasures(); });
+      return;
+    }
+    erasures_shredded_ += first_passes;
+    if (first_passes > 0) {
+      SPDLOG_LOGGER_INFO(lg, "{} case(s) deleted under retention: data keys destroyed",
+                         first_passes);
+      settling_later = true;
+    }
+  }
+  if (queued.size() == kErasuresPerDrain) {
+    loop_.RunAfter(std::chrono::milliseconds(0), [this] { DrainErasures(); });
+  } else if (settling_later && !settle_posted_) {
+    settle_posted_ = true;
+    loop_.RunAfter(kSettle, [this] {
+      settle_posted_ = false;
+      DrainErasures();
+    });
+  }
+}
+
+absl::StatusOr<stream::Consumer*> Runtime::ConsumeErasures(
+    const asb::config::v1::UpstreamConfig& upstream) {
+  return AddConsumer(upstream, "erasures",
+                     [this](const asb::v1::Envelope& env, store::Batch* batch) -> absl::Status {
+                       if (!env.has_case_erasure() || env.case_erasure().case_id().empty()) {
+                         return absl::InvalidArgumentError(
+                             absl::StrCat("erasures record ", env.seq(), ": no case erasure"));
+                       }
+                       QueueErasure(env.case_erasure(), batch);
+                       return absl::OkStatus();
+                     });
 }
 
 void Runtime::Run() {

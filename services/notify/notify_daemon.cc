@@ -71,6 +71,8 @@ absl::Status NotifyDaemon::Start() {
                               return outbox_->ApplyDisclosure(env, batch);
                             }));
   consumer->OnCommitted([this](uint64_t) { WakeParked(); });
+  // Cases asb-sharing deleted under the agreement's retention: their alerts are shredded here.
+  ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
   RunRetention();
   return absl::OkStatus();
 }

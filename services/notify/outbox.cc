@@ -67,11 +67,24 @@ store::StoreOptions NotifyStoreLayout() {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;
     using asb::v1::Disclosure;
+    // A hub notice (HubNotice: no personal data) stays under the master key, so it outlives
+    // the case it names: a "case deleted" notice must survive the case's shredding.
     if (cf == kOutbox) {
+      if (!daemon::FindBytesField(value,
+                                  {Alert::kDisclosureFieldNumber, Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(
           value, {Alert::kDisclosureFieldNumber, Disclosure::kCaseIdFieldNumber});
     }
     if (cf == kDeadLetters) {
+      if (!daemon::FindBytesField(value,
+                                  {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
+                                   Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(value,
                                     {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
                                      Disclosure::kCaseIdFieldNumber});

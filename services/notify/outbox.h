@@ -46,7 +46,8 @@ std::vector<std::string> NotifyColumnFamilies();
 
 // asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors"
 // and "ackmarks" (agency → numbers) in plaintext; the subject of an "outbox" or "deadletters"
-// value is its alert's disclosure's case id; audit records are sealed under the master key.
+// value is its alert's disclosure's case id, except for a hub notice (Disclosure.notice: no
+// personal data), which like the audit records is sealed under the master key.
 store::StoreOptions NotifyStoreLayout();
 
 // Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests

@@ -9,6 +9,7 @@
 #include "common/policy/policy.h"
 #include "services/daemon/daemon_main.h"
 #include "services/sharing/case_folder.h"
+#include "services/sharing/retention.h"
 #include "services/sharing/sharing_handler.h"
 
 namespace asb::sharing {
@@ -18,9 +19,12 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
-// an alert), and answers partners' GetCase. It loads the whole ISP itself, at start and on the
-// runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
-// old principals) in force.
+// an alert), and answers partners' GetCase on behalf of a named officer. It loads the whole ISP
+// itself, at start and on the runtime's reload (RuntimeOptions.load_isp): a file it refuses
+// leaves the old policy (and the old principals) in force. For the data sharing agreement it
+// deletes closed cases once their retention has run (Retention: checked every minute and after
+// each batch of events; the "erasures" stream tells asb-intake and asb-notify) and alerts the
+// partnership coordinator when the agreement is due for review.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(
@@ -34,12 +38,18 @@ class SharingDaemon : public daemon::Daemon {
   absl::StatusOr<std::string> LoadPolicy(const std::string& isp_file);
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
+  // Deletes what retention makes due and sends the agreement's review notice (one batch).
+  void RunRetention();
+
+  static constexpr int kRetentionCheckSeconds = 60;
+  static constexpr std::size_t kRetentionBatch = 500;
 
   asb::config::v1::SharingConfig config_;
   std::shared_ptr<const policy::Policy> policy_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<CaseFolder> folder_;
   std::unique_ptr<SharingHandler> handler_;
+  std::unique_ptr<Retention> retention_;
 };
 
 daemon::DaemonSpec SharingSpec();

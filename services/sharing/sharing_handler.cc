@@ -72,6 +72,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
   google::protobuf::Timestamp now;
   ToTimestamp(clock_(), &now);
   for (const CaseFolder::Applied& a : applied) {
+    if (retention_ != nullptr && a.type == asb::v1::EVENT_TYPE_CASE_CLOSED) {
+      // The agreement's retention counts from the closure; the timer commits with the fold.
+      ASB_RETURN_IF_ERROR(
+          retention_->Closed(a.case_after.case_id(), ToTime(a.case_after.closed_at()), batch));
+    }
     const policy::EventContext context{a.type, a.order_type};
     // Which disclosures are alerts is decided here, under the same ISP as the views, and
     // stamped into each one: asb-notify only reads the stamp.
@@ -103,6 +108,9 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       *out.mutable_produced_at() = now;
       disclosures_->AppendEncoded(batch, &out, asb::v1::Envelope::kDisclosureFieldNumber, encoded_);
       ++disclosures_made_;
+      if (retention_ != nullptr) {
+        retention_->Disclosed(a.case_after.case_id(), agency, batch);  // told when it is deleted
+      }
     }
   }
   return absl::OkStatus();

@@ -20,6 +20,7 @@
 #include "common/store/store.h"
 #include "common/stream/log.h"
 #include "services/sharing/case_folder.h"
+#include "services/sharing/retention.h"
 
 namespace asb::sharing {
 
@@ -37,12 +38,16 @@ class SharingHandler {
   // kUnavailable.
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
   std::shared_ptr<const policy::Policy> policy() const { return policy_; }
+  // Case retention (may be null: none): ApplyEvent then records each disclosure's recipient and
+  // sets a closed case's retention timer, in the fold's batch. Must outlive the handler.
+  void SetRetention(Retention* retention) { retention_ = retention; }
 
   // The Consumer's ApplyFn for intake's "events" stream: folds the event (CaseFolder::Apply),
   // then for every applied event and every agency the ISP lets see the case appends a
   // Disclosure envelope to `disclosures` in `batch`, stamped with the ids of the notification
   // rules that fire for the event and name that agency (Disclosure.notification_rules, file
-  // order; empty: not an alert). Returns the folder's error unchanged
+  // order; empty: not an alert); with retention set (SetRetention) also each recipient and, for
+  // a closure, the case's retention timer. Returns the folder's error unchanged
   // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
   // policy is loaded. On error nothing is added to `batch`.
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
@@ -98,6 +103,7 @@ class SharingHandler {
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
   std::shared_ptr<const policy::Policy> policy_;
+  Retention* retention_ = nullptr;
   uint64_t disclosures_made_ = 0;
   std::string encoded_;  // one disclosure's bytes, reused (keeps its capacity)
   uint64_t consultations_ = 0;

@@ -529,13 +529,23 @@ absl::StatusOr<std::vector<asb::v1::Envelope>> Hub::FetchAll(const std::string& 
 }
 
 absl::Status Hub::CheckDrained() {
-  // Pinged upstream first: a consumer is compared with a head taken no later than its offset,
-  // and nothing upstream moves once its own consumers have caught up (the test is quiescent).
-  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head
+  // Two rounds of pings: the streams' heads, then every consumer's offset and the heads again.
+  // Consumers form a cycle (asb-intake consumes asb-sharing's "erasures"), so no order pings
+  // every upstream before its consumers; instead the pipeline is drained when no head moved
+  // between the rounds and every consumer's offset is at the head of the first.
+  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head, first round
+  std::vector<std::string> running;
   for (const std::string& name : Daemons()) {
     if (!Running(name)) {
       continue;
     }
+    running.push_back(name);
+    ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
+    for (const auto& s : ping.streams()) {
+      heads[name + "/" + s.name()] = s.head();
+    }
+  }
+  for (const std::string& name : running) {
     ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
     for (const auto& c : ping.consumers()) {
       auto head = heads.find(c.upstream() + "/" + c.stream());
@@ -550,7 +560,11 @@ absl::Status Hub::CheckDrained() {
       }
     }
     for (const auto& s : ping.streams()) {
-      heads[name + "/" + s.name()] = s.head();
+      if (heads[name + "/" + s.name()] != s.head()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, "/", s.name(), " moved from ",
+                                                          heads[name + "/" + s.name()], " to ",
+                                                          s.head(), " while checked"));
+      }
     }
   }
   return absl::OkStatus();

@@ -437,6 +437,24 @@ TEST_F(OutboxTest, DeliveryCountIncrementsAndDeliveryIsAudited) {
   EXPECT_EQ(AuditRecords().size(), 9u);  // + the acknowledgement only
 }
 
+// A hub notice (e.g. "case deleted: review your copies") names a case but holds no personal
+// data: it is sealed under the master key, not the case's data key, so it survives the
+// shredding of the case it announces. A case's own alerts go with the case.
+TEST(NotifyStoreLayoutTest, AHubNoticeIsNotSealedUnderItsCasesKey) {
+  const store::StoreOptions layout = NotifyStoreLayout();
+  asb::v1::Alert alert;
+  alert.set_agency("police");
+  alert.mutable_disclosure()->set_case_id("CBC-1");
+  EXPECT_EQ(layout.subject_of("outbox", "k", alert.SerializeAsString()), "CBC-1");
+  asb::v1::DeadLetter dead;
+  *dead.mutable_alert() = alert;
+  EXPECT_EQ(layout.subject_of("deadletters", "k", dead.SerializeAsString()), "CBC-1");
+  alert.mutable_disclosure()->mutable_notice()->set_kind(asb::v1::HubNotice::KIND_CASE_DELETED);
+  *dead.mutable_alert() = alert;
+  EXPECT_EQ(layout.subject_of("outbox", "k", alert.SerializeAsString()), "");
+  EXPECT_EQ(layout.subject_of("deadletters", "k", dead.SerializeAsString()), "");
+}
+
 TEST_F(OutboxTest, SeveralAlertsOfOneCaseAreOneDeliveryRecord) {
   ASB_ASSERT_OK(Apply(CboIssued(1, "police", "c1")));
   ASB_ASSERT_OK(Apply(CboIssued(2, "police", "c2")));

@@ -12,6 +12,8 @@
 #include "asb/v1/envelope.pb.h"
 #include "common/config/config.h"
 #include "common/store/store.h"
+#include "services/sharing/due_timers.h"
+#include "services/sharing/retention.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -449,7 +451,9 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   ApplyOne(Env(2, "CBC-2", R"("caseClosed":{"reason":"done"})"));  // held: CBC-2 not open
   const store::StoreOptions layout = SharingStoreLayout();
   EXPECT_EQ(layout.column_families, SharingColumnFamilies());
-  EXPECT_TRUE(layout.plaintext_column_families.empty());
+  // Only the retention timers and recipients (case ids, agency ids, times) are plaintext.
+  EXPECT_THAT(layout.plaintext_column_families,
+              ::testing::UnorderedElementsAre(kTimersColumnFamily, kRecipientsColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   std::map<std::string, std::vector<std::string>> subjects;
   for (const char* cf : {kCasesColumnFamily, kPendingColumnFamily}) {
@@ -474,9 +478,9 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 }
 
 TEST(SharingColumnFamiliesTest, Names) {
-  EXPECT_THAT(SharingColumnFamilies(),
-              ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "cases", "pending",
-                                              "offsets"));
+  EXPECT_THAT(SharingColumnFamilies(), ::testing::UnorderedElementsAre(
+                                           "log.disclosures", "log.audit", "log.erasures", "cases",
+                                           "pending", "timers", "recipients", "offsets"));
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 
 // asb-sharing's handler under test: a real store with sharing's column families, its logs, the
 // folder and the handler with a fixed clock; events built from JSON; helpers that apply an event
-// and read back what it disclosed and audited.
+// and read back what it disclosed and audited. Shared by sharing_handler_test and
+// retention_test.
 
 #include <gtest/gtest.h>
 
@@ -97,6 +98,9 @@ class SharingFixture : public ::testing::Test {
     folder_ = std::make_unique<CaseFolder>(store_.get());
     handler_ = std::make_unique<SharingHandler>(folder_.get(), disclosures_.get(), audit_.get(),
                                                 [this] { return now_; });
+    auto erasures = stream::Log::Open(store_.get(), "erasures", "sharing");
+    ASSERT_TRUE(erasures.ok()) << erasures.status();
+    erasures_ = std::move(*erasures);
     auto policy = policy::Policy::LoadFile(std::string(ASB_SHARING_TESTDATA) + "/" + isp_file());
     ASSERT_TRUE(policy.ok()) << policy.status();
     policy_ = *policy;
@@ -157,6 +161,7 @@ class SharingFixture : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<stream::Log> disclosures_;
   std::unique_ptr<stream::Log> audit_;
+  std::unique_ptr<stream::Log> erasures_;
   std::unique_ptr<CaseFolder> folder_;
   std::unique_ptr<SharingHandler> handler_;
   std::shared_ptr<const policy::Policy> policy_;
