@@ -6,7 +6,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/agreement/agreement.h"
-#include "common/config/violations.h"
 #include "common/crypto/crypto.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -16,30 +15,18 @@ namespace {
 
 using ::asb::config::v1::Isp;
 
-bool ValidId(const std::string& id) {
-  if (id.empty()) {
-    return false;
+void CheckAgency(const asb::config::v1::Agency& a, const std::string& at, config::Violations* p,
+                 absl::flat_hash_set<std::string>* ids) {
+  if (!ValidId(a.id())) {
+    p->Add(at + ".id",
+           a.id().empty() ? "required" : "'" + a.id() + "' is not a valid id ([a-z0-9_-]+)");
+  } else if (a.id() == kHubAgency) {
+    p->Add(at + ".id", "'hub' is reserved for the hub's own daemons");
+  } else if (!ids->insert(a.id()).second) {
+    p->Add(at + ".id", "duplicate agency '" + a.id() + "'");
   }
-  for (char c : id) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void CheckAgencies(const Isp& isp, config::Violations* p, absl::flat_hash_set<std::string>* ids) {
-  for (int i = 0; i < isp.agencies_size(); ++i) {
-    const std::string& id = isp.agencies(i).id();
-    const std::string at = absl::StrCat("agencies[", i, "].id");
-    if (!ValidId(id)) {
-      p->Add(at, id.empty() ? "required" : "'" + id + "' is not a valid id ([a-z0-9_-]+)");
-    } else if (id == kHubAgency) {
-      p->Add(at, "'hub' is reserved for the hub's own daemons");
-    } else if (!ids->insert(id).second) {
-      p->Add(at, "duplicate agency '" + id + "'");
-    }
+  if (a.name().empty()) {
+    p->Add(at + ".name", "required");
   }
 }
 
@@ -90,6 +77,34 @@ std::string VersionOf(const Isp& isp) {
 
 }  // namespace
 
+bool ValidId(const std::string& id) {
+  if (id.empty()) {
+    return false;
+  }
+  for (char c : id) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::flat_hash_set<std::string> CheckAgenciesAndPrincipals(const Isp& isp,
+                                                            config::Violations* problems) {
+  absl::flat_hash_set<std::string> agencies;
+  for (int i = 0; i < isp.agencies_size(); ++i) {
+    CheckAgency(isp.agencies(i), absl::StrCat("agencies[", i, "]"), problems, &agencies);
+  }
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<std::string> keys;
+  for (int i = 0; i < isp.principals_size(); ++i) {
+    CheckPrincipal(isp.principals(i), absl::StrCat("principals[", i, "]"), agencies, problems,
+                   &names, &keys);
+  }
+  return agencies;
+}
+
 absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file, absl::Time now) {
   Isp isp;
   config::SourceMap lines;
@@ -102,21 +117,16 @@ absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file, abs
 absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string& file_name,
                                                const config::SourceMap* lines, absl::Time now) {
   config::Violations problems(file_name, lines);
-  absl::flat_hash_set<std::string> agencies;
-  CheckAgencies(isp, &problems, &agencies);
-  absl::flat_hash_set<std::string> names;
-  absl::flat_hash_set<std::string> keys;
-  auto table = std::make_shared<bus::PrincipalTable>();
-  for (int i = 0; i < isp.principals_size(); ++i) {
-    const auto& pr = isp.principals(i);
-    CheckPrincipal(pr, absl::StrCat("principals[", i, "]"), agencies, &problems, &names, &keys);
-    table->Add(bus::Principal{pr.name(), pr.agency(), pr.role(), pr.public_key()});
-  }
+  CheckAgenciesAndPrincipals(isp, &problems);
   // The agreement is every daemon's business: one that has lapsed is refused here, at load.
   agreement::Check(isp, &problems);
   agreement::CheckInForce(isp, now, &problems);
   if (absl::Status s = problems.ToStatus(); !s.ok()) {
     return s;
+  }
+  auto table = std::make_shared<bus::PrincipalTable>();
+  for (const auto& pr : isp.principals()) {
+    table->Add(bus::Principal{pr.name(), pr.agency(), pr.role(), pr.public_key()});
   }
   Principals out;
   out.isp_name_ = isp.name();

@@ -53,6 +53,7 @@ absl::Status IntakeDaemon::Start() {
   runtime_->AddCounter("accepted", [this] { return handler_->accepted(); });
   runtime_->AddCounter("duplicates", [this] { return handler_->duplicates(); });
   runtime_->AddCounter("refused", [this] { return handler_->refused(); });
+  runtime_->AddCounter("conflicts", [this] { return handler_->conflicts(); });
   runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
   // Cases asb-sharing deleted under the agreement's retention: their events are shredded here.
   if (config_.has_sharing()) {

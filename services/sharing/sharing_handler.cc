@@ -71,6 +71,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
   }
   google::protobuf::Timestamp now;
   ToTimestamp(clock_(), &now);
+  if (aggregates_ != nullptr) {
+    for (const CaseFolder::Applied& a : applied) {
+      ASB_RETURN_IF_ERROR(aggregates_->Record(a, batch));
+    }
+  }
   for (const CaseFolder::Applied& a : applied) {
     if (retention_ != nullptr && a.type == asb::v1::EVENT_TYPE_CASE_CLOSED) {
       // The agreement's retention counts from the closure; the timer commits with the fold.

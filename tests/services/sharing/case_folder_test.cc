@@ -451,9 +451,11 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   ApplyOne(Env(2, "CBC-2", R"("caseClosed":{"reason":"done"})"));  // held: CBC-2 not open
   const store::StoreOptions layout = SharingStoreLayout();
   EXPECT_EQ(layout.column_families, SharingColumnFamilies());
-  // Only the retention timers and recipients (case ids, agency ids, times) are plaintext.
+  // Only the depersonalised counts (issue 16: months, areas, categories; no person, no case
+  // id), the retention timers and recipients (case ids, agency ids, times) are plaintext.
   EXPECT_THAT(layout.plaintext_column_families,
-              ::testing::UnorderedElementsAre(kTimersColumnFamily, kRecipientsColumnFamily));
+              ::testing::UnorderedElementsAre(kAggregatesColumnFamily, kTimersColumnFamily,
+                                              kRecipientsColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   std::map<std::string, std::vector<std::string>> subjects;
   for (const char* cf : {kCasesColumnFamily, kPendingColumnFamily}) {
@@ -478,9 +480,10 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 }
 
 TEST(SharingColumnFamiliesTest, Names) {
-  EXPECT_THAT(SharingColumnFamilies(), ::testing::UnorderedElementsAre(
-                                           "log.disclosures", "log.audit", "log.erasures", "cases",
-                                           "pending", "timers", "recipients", "offsets"));
+  EXPECT_THAT(
+      SharingColumnFamilies(),
+      ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures", "cases",
+                                      "pending", "aggregates", "timers", "recipients", "offsets"));
 }
 
 }  // namespace
