@@ -48,8 +48,7 @@ void CheckText(std::vector<std::string>* problems, const char* field, const std:
 }  // namespace
 
 absl::Status CheckOnBehalfOf(const asb::v1::OnBehalfOf& on_behalf_of,
-                             const asb::config::v1::Isp& isp, const std::string& agency,
-                             bool purpose_of_agency) {
+                             const asb::config::v1::Isp& isp) {
   std::vector<std::string> problems;
   CheckText(&problems, "officer_id", on_behalf_of.officer_id(), kMaxOfficerIdChars,
             "the officer on whose behalf your system reads case data (their id in your "
@@ -59,33 +58,14 @@ absl::Status CheckOnBehalfOf(const asb::v1::OnBehalfOf& on_behalf_of,
             "why the officer reads it, in their own words (recorded in the access log)");
   const std::string& purpose = on_behalf_of.purpose();
   if (!purpose.empty()) {
-    bool known = false;
-    bool served = false;
+    std::vector<std::string> ids;
     for (const auto& p : isp.purposes()) {
-      known |= p.id() == purpose;
+      ids.push_back(p.id());
     }
-    for (const auto& rule : isp.rules()) {
-      served |= rule.agency() == agency && rule.purpose() == purpose;
-    }
-    if (!known) {
-      std::vector<std::string> ids;
-      for (const auto& p : isp.purposes()) {
-        ids.push_back(p.id());
-      }
+    if (std::find(ids.begin(), ids.end(), purpose) == ids.end()) {
       problems.push_back(absl::StrCat("on_behalf_of.purpose: '", purpose,
                                       "' is not a purpose of the ISP (", absl::StrJoin(ids, ", "),
                                       ")"));
-    } else if (purpose_of_agency && !served) {
-      std::vector<std::string> ids;
-      for (const auto& rule : isp.rules()) {
-        if (rule.agency() == agency &&
-            std::find(ids.begin(), ids.end(), rule.purpose()) == ids.end()) {
-          ids.push_back(rule.purpose());
-        }
-      }
-      problems.push_back(absl::StrCat(
-          "on_behalf_of.purpose: no ISP rule of agency '", agency, "' serves purpose '", purpose,
-          "'", ids.empty() ? "" : absl::StrCat(" (its purposes: ", absl::StrJoin(ids, ", "), ")")));
     }
   }
   if (problems.empty()) {

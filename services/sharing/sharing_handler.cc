@@ -124,10 +124,8 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
 absl::Status SharingHandler::CheckOfficer(const std::string& what, const std::string& principal,
                                           const std::string& agency, const std::string& case_id,
                                           const asb::v1::OnBehalfOf& on_behalf_of,
-                                          bool purpose_of_agency, const policy::Policy& policy,
-                                          store::Batch* batch) {
-  absl::Status checked =
-      auth::CheckOnBehalfOf(on_behalf_of, policy.isp(), agency, purpose_of_agency);
+                                          const policy::Policy& policy, store::Batch* batch) {
+  absl::Status checked = auth::CheckOnBehalfOf(on_behalf_of, policy.isp());
   if (checked.ok()) {
     return checked;
   }
@@ -162,8 +160,8 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
-  ASB_RETURN_IF_ERROR(CheckOfficer("GetCase", principal, agency, case_id, request.on_behalf_of(),
-                                   /*purpose_of_agency=*/true, *policy, batch));
+  ASB_RETURN_IF_ERROR(
+      CheckOfficer("GetCase", principal, agency, case_id, request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(case_id);
   if (absl::IsNotFound(c.status())) {
     return absl::NotFoundError(NotFoundMessage(case_id));
@@ -226,8 +224,7 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
     return absl::UnavailableError("no information sharing protocol loaded");
   }
   ASB_RETURN_IF_ERROR(CheckOfficer("ExplainCase", principal, principal_agency, request.case_id(),
-                                   request.on_behalf_of(), /*purpose_of_agency=*/false, *policy,
-                                   batch));
+                                   request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(request.case_id());
   if (absl::IsNotFound(c.status())) {
     return absl::NotFoundError(absl::StrCat("no case '", request.case_id(), "'"));

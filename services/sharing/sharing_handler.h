@@ -58,13 +58,12 @@ class SharingHandler {
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
 
   // A partner's query: request.case_id as `agency` may see it now (event_type UNSPECIFIED,
-  // event_seq 0), on behalf of request.on_behalf_of's officer (auth::CheckOnBehalfOf, with the
-  // purpose one of the agency's rules serves). On success appends an AuditRecord CONSULTATION,
-  // carrying the on_behalf_of, to `audit` in `batch`; the caller must write the batch BEFORE
-  // replying (a disclosure is recorded before it is made), and must not reply with the view if
-  // that write fails.
+  // event_seq 0), on behalf of request.on_behalf_of's officer (auth::CheckOnBehalfOf). On
+  // success appends an AuditRecord CONSULTATION, carrying the on_behalf_of, to `audit` in
+  // `batch`; the caller must write the batch BEFORE replying (a disclosure is recorded before it
+  // is made), and must not reply with the view if that write fails.
   // Errors: kInvalidArgument (no case_id; or the on_behalf_of lacks an officer or a reason or
-  // names a purpose the agency does not serve: the message says what, and an ACCESS_REFUSED
+  // names a purpose the ISP lacks: the message says what, and an ACCESS_REFUSED
   // record is added to `batch` before any case data is read); kNotFound — the same message
   // whether the case does not exist or the agency may not see it, so existence is not leaked (in
   // the second case an ACCESS_REFUSED audit record is added to `batch`); kUnavailable (no
@@ -100,8 +99,8 @@ class SharingHandler {
   // `batch` and the check's kInvalidArgument.
   absl::Status CheckOfficer(const std::string& what, const std::string& principal,
                             const std::string& agency, const std::string& case_id,
-                            const asb::v1::OnBehalfOf& on_behalf_of, bool purpose_of_agency,
-                            const policy::Policy& policy, store::Batch* batch);
+                            const asb::v1::OnBehalfOf& on_behalf_of, const policy::Policy& policy,
+                            store::Batch* batch);
 
   CaseFolder* folder_;
   Aggregates* aggregates_ = nullptr;

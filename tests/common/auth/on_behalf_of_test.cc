@@ -44,56 +44,51 @@ asb::v1::OnBehalfOf Officer(const std::string& id, const std::string& reason,
 
 TEST(OnBehalfOfTest, AnOfficerAndAReasonPass) {
   const auto isp = TestIsp();
-  ASB_EXPECT_OK(CheckOnBehalfOf(Officer("PC-4471", "CBO breach file"), isp, "police", true));
-  ASB_EXPECT_OK(CheckOnBehalfOf(Officer("PC-4471", "CBO breach file", "law-enforcement"), isp,
-                                "police", true));
+  ASB_EXPECT_OK(CheckOnBehalfOf(Officer("PC-4471", "CBO breach file"), isp));
+  ASB_EXPECT_OK(CheckOnBehalfOf(Officer("PC-4471", "CBO breach file", "law-enforcement"), isp));
 }
 
 TEST(OnBehalfOfTest, SaysWhatIsMissing) {
   const auto isp = TestIsp();
   EXPECT_THAT(
-      CheckOnBehalfOf(Officer("", "CBO breach file"), isp, "police", true),
+      CheckOnBehalfOf(Officer("", "CBO breach file"), isp),
       StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.officer_id: required"));
-  EXPECT_THAT(CheckOnBehalfOf(Officer("PC-4471", "   "), isp, "police", true),
+  EXPECT_THAT(CheckOnBehalfOf(Officer("PC-4471", "   "), isp),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.reason: required"));
   // Both missing: both named, in one message.
-  absl::Status both = CheckOnBehalfOf(asb::v1::OnBehalfOf(), isp, "police", true);
+  absl::Status both = CheckOnBehalfOf(asb::v1::OnBehalfOf(), isp);
   EXPECT_THAT(both.message(),
               AllOf(HasSubstr("officer_id: required"), HasSubstr("reason: required")));
 }
 
-TEST(OnBehalfOfTest, APurposeMustBeTheIspsAndTheAgencys) {
+TEST(OnBehalfOfTest, APurposeMustBeTheIsps) {
   const auto isp = TestIsp();
-  EXPECT_THAT(CheckOnBehalfOf(Officer("PC-1", "r", "curiosity"), isp, "police", true),
+  EXPECT_THAT(CheckOnBehalfOf(Officer("PC-1", "r", "curiosity"), isp),
               StatusIsWith(absl::StatusCode::kInvalidArgument,
                            "'curiosity' is not a purpose of the ISP (law-enforcement, "
                            "housing-management)"));
-  EXPECT_THAT(CheckOnBehalfOf(Officer("PC-1", "r", "housing-management"), isp, "police", true),
-              StatusIsWith(absl::StatusCode::kInvalidArgument,
-                           "no ISP rule of agency 'police' serves purpose 'housing-management' "
-                           "(its purposes: law-enforcement)"));
-  // An admin's explanation serves no agency's rules: any purpose of the ISP.
-  ASB_EXPECT_OK(CheckOnBehalfOf(Officer("IG-1", "r", "housing-management"), isp, "hub", false));
+  // Any purpose of the ISP: it is recorded; what an agency sees its rules decide.
+  ASB_EXPECT_OK(CheckOnBehalfOf(Officer("PC-1", "r", "housing-management"), isp));
 }
 
 TEST(OnBehalfOfTest, LimitsAndControlCharactersButNeverTheReasonsText) {
   const auto isp = TestIsp();
   EXPECT_THAT(
-      CheckOnBehalfOf(Officer(std::string(65, 'x'), "r"), isp, "police", true),
+      CheckOnBehalfOf(Officer(std::string(65, 'x'), "r"), isp),
       StatusIsWith(absl::StatusCode::kInvalidArgument, "officer_id: at most 64 characters"));
   // 64 characters of two bytes each are 64 characters.
   std::string wide;
   for (int i = 0; i < 64; ++i) {
     wide += "\xc3\xa9";  // é
   }
-  ASB_EXPECT_OK(CheckOnBehalfOf(Officer(wide, "r"), isp, "police", true));
+  ASB_EXPECT_OK(CheckOnBehalfOf(Officer(wide, "r"), isp));
   const std::string secret = "Mrs Smith at 7 Hollingwood Crescent" + std::string(500, '.');
-  absl::Status long_reason = CheckOnBehalfOf(Officer("PC-1", secret), isp, "police", true);
+  absl::Status long_reason = CheckOnBehalfOf(Officer("PC-1", secret), isp);
   EXPECT_THAT(long_reason,
               StatusIsWith(absl::StatusCode::kInvalidArgument, "reason: at most 500 characters"));
   EXPECT_THAT(long_reason.message(), Not(HasSubstr("Hollingwood")));
   EXPECT_THAT(
-      CheckOnBehalfOf(Officer("PC\n1", "r"), isp, "police", true),
+      CheckOnBehalfOf(Officer("PC\n1", "r"), isp),
       StatusIsWith(absl::StatusCode::kInvalidArgument, "officer_id: no control characters"));
 }
 

@@ -222,12 +222,12 @@ TEST_F(SharingHandlerTest, GetCaseWithoutAnOfficerOrAReasonIsRefusedAndAudited) 
   no_reason.mutable_on_behalf_of()->clear_reason();
   EXPECT_THAT(handler_->GetCase("police-partner", "police", no_reason, &batch),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.reason: required"));
-  // A purpose the police's rules do not serve (tenancy is housing's).
+  // A purpose the ISP does not have.
   asb::v1::GetCaseRequest wrong_purpose = Lookup("C");
-  wrong_purpose.mutable_on_behalf_of()->set_purpose("tenancy");
-  EXPECT_THAT(handler_->GetCase("police-partner", "police", wrong_purpose, &batch),
-              StatusIsWith(absl::StatusCode::kInvalidArgument,
-                           "no ISP rule of agency 'police' serves purpose 'tenancy'"));
+  wrong_purpose.mutable_on_behalf_of()->set_purpose("curiosity");
+  EXPECT_THAT(
+      handler_->GetCase("police-partner", "police", wrong_purpose, &batch),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "'curiosity' is not a purpose of the ISP"));
   // Refused even for a case that does not exist: nothing is looked up first.
   asb::v1::GetCaseRequest missing = Lookup("NOPE");
   missing.clear_on_behalf_of();
@@ -244,7 +244,7 @@ TEST_F(SharingHandlerTest, GetCaseWithoutAnOfficerOrAReasonIsRefusedAndAudited) 
   }
   EXPECT_EQ(audit[0].case_id(), "C");
   EXPECT_EQ(audit[1].on_behalf_of().officer_id(), "PC-4471");
-  EXPECT_EQ(audit[2].on_behalf_of().purpose(), "tenancy");
+  EXPECT_EQ(audit[2].on_behalf_of().purpose(), "curiosity");
   EXPECT_EQ(handler_->consultations(), 0u);
 
   // With the purpose the police serve, it is answered and the purpose recorded.
