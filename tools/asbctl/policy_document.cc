@@ -411,6 +411,9 @@ class Writer {
     }
     Purposes();
     Agencies();
+    if (isp_.has_aggregates()) {
+      Aggregates();
+    }
     if (isp_.has_agreement()) {
       Retention();
       Breaches();
@@ -625,6 +628,25 @@ class Writer {
     }
     doc_->Para("Alerted on these events, for cases its rules let it see:");
     doc_->List(alerts, false);
+  }
+
+  // The ISP's aggregates block (hot spots, indicators): counts, no person, case id or free text.
+  void Aggregates() {
+    const asb::config::v1::AggregateAccess& g = isp_.aggregates();
+    Section("Depersonalised figures");
+    std::vector<std::string> who;
+    for (const std::string& a : g.agencies()) {
+      who.push_back(a == "*" ? "every agency of the partnership" : AgencyName(a));
+    }
+    const uint32_t suppress = g.suppress_below() == 0 ? 5 : g.suppress_below();
+    doc_->Para(absl::StrCat(
+        "Counts of incidents, orders and cases by month, area, category and source agency (hot "
+        "spots, the annual indicators) — no person, case id or free text — may be asked for by ",
+        absl::StrJoin(who, ", "), ", for the purpose '", g.purpose(), "'",
+        g.description().empty() ? "" : absl::StrCat(" (", g.description(), ")"), ", under ",
+        g.lawful_basis(), ". Each request names the officer and the reason and is recorded. ",
+        suppress > 1 ? absl::StrCat("Counts from 1 to ", suppress - 1, " are withheld.")
+                     : "No count is withheld (small-cell suppression is off)."));
   }
 
   void Retention() {

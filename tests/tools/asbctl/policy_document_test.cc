@@ -87,6 +87,25 @@ TEST_F(PolicyDocumentTest, TheFieldPlanAndConditionsAreTheRules) {
   EXPECT_THAT(md, HasSubstr("| Rule | Purpose | In which cases | What for |"));
 }
 
+// The aggregates block is part of what the parties sign: who may ask for depersonalised
+// figures, under which gateway, and what is withheld.
+TEST_F(PolicyDocumentTest, TheDepersonalisedFiguresAreStated) {
+  const std::string md = Render(DocumentFormat::kMarkdown);
+  const auto& g = policy_->isp().aggregates();
+  ASSERT_FALSE(g.purpose().empty());
+  EXPECT_THAT(md, HasSubstr("Depersonalised figures"));
+  EXPECT_THAT(md, HasSubstr("s.17A"));
+  EXPECT_THAT(md, HasSubstr(absl::StrCat("Counts from 1 to ",
+                                         (g.suppress_below() == 0 ? 5 : g.suppress_below()) - 1,
+                                         " are withheld")));
+  asb::config::v1::Isp without = policy_->isp();
+  without.clear_aggregates();
+  auto compiled = policy::Policy::Compile(without, std::string(32, 'k'), "isp.yaml", nullptr);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_THAT(RenderPolicyDocument(**compiled, "isp.yaml", DocumentFormat::kMarkdown, kToday),
+              Not(HasSubstr("Depersonalised figures")));
+}
+
 TEST_F(PolicyDocumentTest, TheHtmlIsOneSelfContainedFile) {
   const std::string html = Render(DocumentFormat::kHtml);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
