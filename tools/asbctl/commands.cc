@@ -262,8 +262,10 @@ void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o, bool required) {
   cmd->add_option("--officer-name", o.officer_name,
                   "the officer's name (default $ASBHUB_OFFICER_NAME)")
       ->envname("ASBHUB_OFFICER_NAME");
-  auto* reason = cmd->add_option(
-      "--reason", o.reason, "why the officer looks, in their words; recorded in the access log");
+  auto* reason = cmd->add_option("--reason", o.reason,
+                                 "why the officer looks, in their words (default $ASBHUB_REASON); "
+                                 "recorded in the access log")
+                     ->envname("ASBHUB_REASON");
   cmd->add_option("--purpose", o.purpose,
                   "the ISP purpose the officer acts under, e.g. law-enforcement (optional)");
   if (required) {

@@ -32,8 +32,9 @@ struct AlertsOptions {
 };
 CLI::App* AddAlertsOptions(CLI::App& parent, AlertsOptions& o);
 
-// The officer on whose behalf a command reads case data (api.proto: OnBehalfOf), from
-// --officer, --officer-name, --purpose and --reason or $ASBHUB_OFFICER / $ASBHUB_OFFICER_NAME.
+// The officer on whose behalf a command reads case data or aggregates of it (api.proto:
+// OnBehalfOf), from --officer, --officer-name, --purpose and --reason or $ASBHUB_OFFICER /
+// $ASBHUB_OFFICER_NAME / $ASBHUB_REASON.
 struct OfficerOptions {
   std::string officer_id;
   std::string officer_name;
@@ -41,7 +42,8 @@ struct OfficerOptions {
   std::string reason;
 };
 // Adds --officer, --officer-name, --reason and --purpose to `cmd`. With `required`, --officer
-// (or ASBHUB_OFFICER) and --reason must be given.
+// (or $ASBHUB_OFFICER) and --reason (or $ASBHUB_REASON) must be given; without, the hub refuses
+// a request that lacks them.
 void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o, bool required);
 
 struct CaseGetOptions {
@@ -213,14 +215,7 @@ struct ImportPoliceUkOptions {
 };
 CLI::App* AddImportPoliceUkOptions(CLI::App& parent, ImportPoliceUkOptions& o);
 
-// On whose behalf a request that reads aggregates or case data asks (asb.v1.OnBehalfOf).
-struct OfficerOptions {
-  std::string officer;  // default $ASBHUB_OFFICER
-  std::string officer_name;
-  std::string purpose;
-  std::string reason;
-};
-
+// On whose behalf a request that reads aggregates asks: OfficerOptions (above), as for cases.
 struct HotspotsOptions {
   std::string month;
   std::string by = "lsoa";

@@ -96,6 +96,7 @@ TEST(AuditQueryOptionsTest, RefusesAnUnknownFormatAndALimitOutOfRange) {
 TEST(CaseGetOptionsTest, TheOfficerAndTheReasonAreRequired) {
   unsetenv("ASBHUB_OFFICER");
   unsetenv("ASBHUB_OFFICER_NAME");
+  unsetenv("ASBHUB_REASON");
   const CaseGetOptions o =
       Parse(AddCaseGetOptions,
             "case get CBC-1 --as police --officer PC-4471 --officer-name \"PC Jane Ashworth\" "
@@ -125,8 +126,12 @@ TEST(CaseGetOptionsTest, TheOfficerComesFromTheEnvironment) {
   const CaseGetOptions given =
       Parse(AddCaseGetOptions, "case get CBC-1 --as police --officer PC-1 --reason r", "case");
   EXPECT_EQ(given.officer.officer_id, "PC-1");  // the command line wins
+  setenv("ASBHUB_REASON", "weekly tasking", 1);
+  EXPECT_EQ(Parse(AddCaseGetOptions, "case get CBC-1 --as police", "case").officer.reason,
+            "weekly tasking");
   unsetenv("ASBHUB_OFFICER");
   unsetenv("ASBHUB_OFFICER_NAME");
+  unsetenv("ASBHUB_REASON");
 }
 
 TEST(PolicyExplainOptionsTest, AnOfficerIsOptionalForACaseFile) {
