@@ -66,7 +66,7 @@ asb::v1::OnBehalfOf Officer() {
   asb::v1::OnBehalfOf o;
   o.set_officer_id("PC-4471");
   o.set_officer_name("PC Jane Ashworth");
-  o.set_purpose("law-enforcement");
+  o.set_purpose("policing");
   o.set_reason("preparing the CBO breach file");
   return o;
 }
@@ -163,7 +163,7 @@ TEST_F(GovernanceTest, ALookupNamesTheOfficerAndTheReason) {
   EXPECT_EQ(consulted.case_id(), kCase);
   EXPECT_EQ(consulted.actor(), "police-partner");
   EXPECT_EQ(consulted.on_behalf_of().officer_name(), "PC Jane Ashworth");
-  EXPECT_EQ(consulted.on_behalf_of().purpose(), "law-enforcement");
+  EXPECT_EQ(consulted.on_behalf_of().purpose(), "policing");
   EXPECT_EQ(consulted.on_behalf_of().reason(), "preparing the CBO breach file");
   EXPECT_THAT(entries[0].record().detail(), HasSubstr("on_behalf_of.reason: required"));
 

@@ -267,7 +267,7 @@ void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o, bool required) {
                                  "recorded in the access log")
                      ->envname("ASBHUB_REASON");
   cmd->add_option("--purpose", o.purpose,
-                  "the ISP purpose the officer acts under, e.g. law-enforcement (optional)");
+                  "the ISP purpose the officer acts under, e.g. policing (optional)");
   if (required) {
     officer->required();
     reason->required();
