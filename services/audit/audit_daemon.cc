@@ -57,6 +57,8 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   o.streams = {"audit"};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
+  rt->WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RETENTION_ACCESS_LOG,
+                             config.retention_days(), "retention_days");
   d->log_ = std::make_unique<AuditLog>(&rt->store(), [rt] { return rt->Now(); });
   ASB_RETURN_IF_ERROR(d->log_->Load());
   auto key = LoadOrCreateSigningKey(SigningKeyPath(config));

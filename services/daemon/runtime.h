@@ -18,7 +18,13 @@
 // data, each case's under its own data key (the subject is the case id, found by the daemon's
 // layout: StoreOptions.subject_of), so Store::EraseSubject(case id) erases a case. A stream
 // record of an erased case is served as an envelope without payload, which consumers skip and
-// audit.
+// audit. Cases deleted under the data sharing agreement's retention are shredded through the
+// runtime's erasure queue (QueueErasure; asb-sharing decides, the others follow its "erasures"
+// stream: ConsumeErasures).
+//
+// The data sharing agreement: the ISP's principals are refused at load once the agreement has
+// lapsed (common/auth), and while it is due for review the runtime warns at start, on reload and
+// every few hours.
 
 #include <atomic>
 #include <functional>
@@ -34,8 +40,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asb/config/v1/common.pb.h"
+#include "asb/config/v1/isp.pb.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
+#include "asb/v1/disclosure.pb.h"
 #include "common/auth/principals.h"
 #include "common/bus/auth.h"
 #include "common/bus/loop.h"
@@ -84,6 +92,10 @@ struct RuntimeOptions {
 absl::Status ConfigureAtRest(const std::string& component, const std::string& key_ring,
                              store::StoreOptions* options);
 
+// The runtime's column family of cases waiting to be crypto-shredded (case id → CaseErasure,
+// no personal data: plaintext).
+inline constexpr char kErasureQueueColumnFamily[] = "erasure_queue";
+
 class Runtime {
  public:
   using Handler = std::function<void(const bus::Caller&, const asb::v1::Request&)>;
@@ -117,6 +129,29 @@ class Runtime {
   absl::StatusOr<stream::Consumer*> AddConsumer(const asb::config::v1::UpstreamConfig& upstream,
                                                 const std::string& stream,
                                                 stream::Consumer::ApplyFn apply);
+
+  // Marks erasure.case_id for crypto-shredding in this daemon's store, in `batch`, so the
+  // shredding follows exactly the decision it is part of. Once the batch commits the loop
+  // destroys the data keys of every marked case (Store::EraseSubjects: one flush and compaction
+  // for them all) and records an ERASURE audit record per case (its case id, erasure.reference
+  // and the keys destroyed); a minute later it shreds the case once more (a record fetched
+  // before the erasure but applied after it got a fresh key) and removes the mark. Marks a crash
+  // left behind are done at the next start; shredding again destroys nothing more, so it is
+  // done once in effect.
+  void QueueErasure(const asb::v1::CaseErasure& erasure, store::Batch* batch);
+  // Consumes `upstream`'s (asb-sharing's) "erasures" stream: each record is queued as above.
+  absl::StatusOr<stream::Consumer*> ConsumeErasures(
+      const asb::config::v1::UpstreamConfig& upstream);
+  // Cases shredded (first passes) since start.
+  uint64_t erasures_shredded() const { return erasures_shredded_; }
+
+  // The ISP's data sharing agreement as the principals were loaded with (name and agreement
+  // only): for agreement::AssessReview and agreement::RetentionDays.
+  const asb::config::v1::Isp& agreement_isp() const { return principals_->agreement_isp(); }
+  // Warns if the daemon's own retention setting (`setting`, `days`; 0: kept for ever) is not
+  // the one the agreement states for `data` (the agreement is what the parties signed).
+  void WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RetentionData data,
+                              uint32_t days, const std::string& setting) const;
 
   // The served log `name` (one of options.streams, or "audit").
   stream::Log* log(const std::string& name) const;
@@ -171,6 +206,10 @@ class Runtime {
   void Dispatch(const bus::Caller& caller, const asb::v1::Request& request);
   // Registers what every daemon reports (runtime_metrics.cc); called by Start.
   void RegisterMetrics();
+  // Shreds the cases of the erasure queue (up to kErasuresPerDrain; re-posts itself for more).
+  void DrainErasures();
+  // Logs where the agreement's review stands if it needs attention (or is missing).
+  void WarnAboutAgreement() const;
 
   RuntimeOptions options_;
   metrics::Registry metrics_;  // before the store, whose fsyncs it times
@@ -196,6 +235,9 @@ class Runtime {
   uint64_t audit_failures_ = 0;
   metrics::Counter* refused_handshakes_ = nullptr;
   std::unique_ptr<AdminServer> admin_;
+  bool drain_posted_ = false;
+  bool settle_posted_ = false;
+  uint64_t erasures_shredded_ = 0;
 };
 
 }  // namespace asb::daemon

@@ -16,6 +16,9 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
   if (config.max_events_per_submit() > 10000) {
     v->Add("max_events_per_submit", "at most 10000");
   }
+  if (config.has_sharing()) {
+    daemon::CheckUpstream(config.sharing(), "sharing", v);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
@@ -59,6 +62,14 @@ absl::Status IntakeDaemon::Start() {
   runtime_->AddCounter(
       "failed_group_writes", [this] { return handler_->failed_groups(); },
       "Groups of submissions whose write failed (each answered UNAVAILABLE).");
+  // Cases asb-sharing deleted under the agreement's retention: their events are shredded here.
+  if (config_.has_sharing()) {
+    ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
+  } else {
+    SPDLOG_LOGGER_WARN(log::Get("intake"),
+                       "no 'sharing' upstream configured: events of cases deleted under the "
+                       "agreement's retention stay until stream retention deletes them");
+  }
   return absl::OkStatus();
 }
 

@@ -48,6 +48,10 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
       config.max_deliveries() != 0 ? config.max_deliveries() : kDefaultMaxDeliveries;
   oo.retention = absl::Hours(24) *
                  (config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays);
+  rt->WarnIfRetentionDiffers(
+      asb::config::v1::DataSharingAgreement::RETENTION_ALERTS,
+      config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays,
+      "retention_days");
   d->max_parked_ =
       config.max_parked_pulls() != 0 ? config.max_parked_pulls() : kDefaultMaxParkedPulls;
   d->outbox_ = std::make_unique<Outbox>(
@@ -72,6 +76,8 @@ absl::Status NotifyDaemon::Start() {
     WakeParked();
     PumpWebhooks();
   });
+  // Cases asb-sharing deleted under the agreement's retention: their alerts are shredded here.
+  ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
   RunRetention();
   RegisterMetrics();
   return StartWebhooks();

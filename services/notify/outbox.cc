@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/status/macros.h"
@@ -73,11 +75,24 @@ store::StoreOptions NotifyStoreLayout() {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;
     using asb::v1::Disclosure;
+    // A hub notice (HubNotice: no personal data) stays under the master key, so it outlives
+    // the case it names: a "case deleted" notice must survive the case's shredding.
     if (cf == kOutbox) {
+      if (!daemon::FindBytesField(value,
+                                  {Alert::kDisclosureFieldNumber, Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(
           value, {Alert::kDisclosureFieldNumber, Disclosure::kCaseIdFieldNumber});
     }
     if (cf == kDeadLetters) {
+      if (!daemon::FindBytesField(value,
+                                  {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
+                                   Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(value,
                                     {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
                                      Disclosure::kCaseIdFieldNumber});
@@ -275,33 +290,47 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
     return response;
   }
 
-  const uint64_t first = response.alerts(0).agency_seq();
-  const uint64_t last = response.alerts(response.alerts_size() - 1).agency_seq();
-  asb::v1::AuditRecord record;
-  record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
-  record.set_actor(principal);
-  record.set_actor_agency(agency);
-  record.set_recipient_agency(agency);
-  // One case if they all concern one; the subject keys of all of them (for subject access).
-  bool one_case = true;
-  absl::flat_hash_set<std::string> seen;
+  // One DELIVERY record per case (in the order the cases first appear), so an auditor asking
+  // about one case finds every hand-out of its alerts: each lists that case's alerts and its
+  // subjects' keys.
+  std::vector<std::string> cases;
+  absl::flat_hash_map<std::string, std::vector<const asb::v1::Alert*>> by_case;
   for (const asb::v1::Alert& a : response.alerts()) {
-    one_case = one_case && a.disclosure().case_id() == response.alerts(0).disclosure().case_id();
-    for (const std::string& key : a.disclosure().subject_keys()) {
-      if (seen.insert(key).second) {
-        record.add_subject_keys(key);
+    auto [it, fresh] = by_case.try_emplace(a.disclosure().case_id());
+    if (fresh) {
+      cases.push_back(a.disclosure().case_id());
+    }
+    it->second.push_back(&a);
+  }
+  for (const std::string& case_id : cases) {
+    const std::vector<const asb::v1::Alert*>& alerts = by_case[case_id];
+    asb::v1::AuditRecord record;
+    record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
+    record.set_actor(principal);
+    record.set_actor_agency(agency);
+    record.set_recipient_agency(agency);
+    record.set_case_id(case_id);
+    record.set_event_type(alerts.size() == 1 ? alerts[0]->disclosure().event_type()
+                                             : asb::v1::EVENT_TYPE_UNSPECIFIED);
+    absl::flat_hash_set<std::string> seen;
+    std::vector<std::string> seqs;
+    for (const asb::v1::Alert* a : alerts) {
+      seqs.push_back(absl::StrCat(a->agency_seq()));
+      for (const std::string& key : a->disclosure().subject_keys()) {
+        if (seen.insert(key).second) {
+          record.add_subject_keys(key);
+        }
       }
     }
+    record.set_ref_seq(alerts[0]->agency_seq());
+    record.set_detail(
+        absl::StrCat(alerts.size() == 1 ? "alert " : "alerts ", absl::StrJoin(seqs, ","),
+                     " delivered", replay ? " on replay" : "",
+                     cases.size() > 1 ? absl::StrCat(" (one pull of ", response.alerts_size(),
+                                                     " alerts, ", cases.size(), " cases)")
+                                      : ""));
+    Record(std::move(record), batch);
   }
-  if (one_case) {
-    record.set_case_id(response.alerts(0).disclosure().case_id());
-    record.set_event_type(response.alerts_size() == 1 ? response.alerts(0).disclosure().event_type()
-                                                      : asb::v1::EVENT_TYPE_UNSPECIFIED);
-  }
-  record.set_ref_seq(first);
-  record.set_detail(absl::StrCat("alerts ", first, "..", last, " (", response.alerts_size(),
-                                 ") delivered", replay ? " on replay" : ""));
-  Record(std::move(record), batch);
   return response;
 }
 

@@ -48,8 +48,9 @@ std::vector<std::string> NotifyColumnFamilies();
 
 // asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
 // "ackmarks" and "webhooks" (agency → numbers, times) in plaintext; the subject of an "outbox" or
-// "deadletters" value is its alert's disclosure's case id; audit records are sealed under the
-// master key.
+// "deadletters" value is its alert's disclosure's case id, except for a hub notice
+// (Disclosure.notice: no personal data), which like the audit records is sealed under the master
+// key.
 store::StoreOptions NotifyStoreLayout();
 
 // Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests
@@ -99,11 +100,11 @@ class Outbox {
 
   // Up to request.max alerts of `agency`, in order, after its acked cursor skipping those in
   // flight (or from request.from_seq, a replay, in flight or not). Each returned alert's
-  // delivery_count and last_delivered_at are updated in `batch`, and one DELIVERY audit record
-  // (actor = `principal`) covers them all; nothing is recorded when there is nothing to
-  // deliver. Due alerts already handed out max_deliveries times are dead-lettered in `batch`
-  // instead (non-replay pulls only). At most kMaxScan outbox entries are looked at per pull.
-  // request.wait_ms is the caller's business.
+  // delivery_count and last_delivered_at are updated in `batch`, with one DELIVERY audit record
+  // (actor = `principal`) per case among them, listing that case's alerts and subject keys;
+  // nothing is recorded when there is nothing to deliver. Due alerts already handed out
+  // max_deliveries times are dead-lettered in `batch` instead (non-replay pulls only). At most
+  // kMaxScan outbox entries are looked at per pull. request.wait_ms is the caller's business.
   // kInvalidArgument for an empty agency; kUnavailable/kDataLoss for storage errors.
   absl::StatusOr<asb::v1::PullAlertsResponse> Pull(const std::string& principal,
                                                    const std::string& agency,

@@ -471,10 +471,20 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Hub::Ack(const std::string& partner,
   return std::move(*response.mutable_ack());
 }
 
+asb::v1::OnBehalfOf TestOfficer() {
+  asb::v1::OnBehalfOf o;
+  o.set_officer_id("T-0001");
+  o.set_officer_name("Test Officer");
+  o.set_reason("integration test: checking the view the hub gives");
+  return o;
+}
+
 absl::StatusOr<asb::v1::Disclosure> Hub::GetCase(const std::string& partner,
-                                                 const std::string& case_id) {
+                                                 const std::string& case_id,
+                                                 const asb::v1::OnBehalfOf& on_behalf_of) {
   asb::v1::Request request;
   request.mutable_get_case()->set_case_id(case_id);
+  *request.mutable_get_case()->mutable_on_behalf_of() = on_behalf_of;
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("sharing", partner, std::move(request)));
   return std::move(*response.mutable_case_view()->mutable_disclosure());
 }
@@ -552,13 +562,23 @@ absl::StatusOr<std::vector<asb::v1::Envelope>> Hub::FetchAll(const std::string& 
 }
 
 absl::Status Hub::CheckDrained() {
-  // Pinged upstream first: a consumer is compared with a head taken no later than its offset,
-  // and nothing upstream moves once its own consumers have caught up (the test is quiescent).
-  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head
+  // Two rounds of pings: the streams' heads, then every consumer's offset and the heads again.
+  // Consumers form a cycle (asb-intake consumes asb-sharing's "erasures"), so no order pings
+  // every upstream before its consumers; instead the pipeline is drained when no head moved
+  // between the rounds and every consumer's offset is at the head of the first.
+  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head, first round
+  std::vector<std::string> running;
   for (const std::string& name : Daemons()) {
     if (!Running(name)) {
       continue;
     }
+    running.push_back(name);
+    ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
+    for (const auto& s : ping.streams()) {
+      heads[name + "/" + s.name()] = s.head();
+    }
+  }
+  for (const std::string& name : running) {
     ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
     for (const auto& c : ping.consumers()) {
       auto head = heads.find(c.upstream() + "/" + c.stream());
@@ -573,7 +593,11 @@ absl::Status Hub::CheckDrained() {
       }
     }
     for (const auto& s : ping.streams()) {
-      heads[name + "/" + s.name()] = s.head();
+      if (heads[name + "/" + s.name()] != s.head()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, "/", s.name(), " moved from ",
+                                                          heads[name + "/" + s.name()], " to ",
+                                                          s.head(), " while checked"));
+      }
     }
   }
   return absl::OkStatus();

@@ -52,6 +52,9 @@ absl::Status WaitUntil(const std::function<absl::StatusOr<bool>()>& done, absl::
 // '#' comments, as `asbctl submit` does. kInvalidArgument names the line that does not parse.
 absl::StatusOr<std::vector<asb::v1::CaseEvent>> LoadEventsFile(const std::string& path);
 
+// The officer the tests' case lookups are made on behalf of (a lookup needs one: api.proto).
+asb::v1::OnBehalfOf TestOfficer();
+
 struct HubOptions {
   // The source tree: the daemons' working directory, holding config/.
   std::string source_dir;
@@ -159,8 +162,10 @@ class Hub {
       const std::string& partner, uint32_t max = 1000, uint32_t wait_ms = 0,
       std::optional<uint64_t> from_seq = std::nullopt);
   absl::StatusOr<asb::v1::AckAlertsResponse> Ack(const std::string& partner, uint64_t through_seq);
-  absl::StatusOr<asb::v1::Disclosure> GetCase(const std::string& partner,
-                                              const std::string& case_id);
+  // A case lookup on behalf of `on_behalf_of`'s officer (TestOfficer() unless given).
+  absl::StatusOr<asb::v1::Disclosure> GetCase(
+      const std::string& partner, const std::string& case_id,
+      const asb::v1::OnBehalfOf& on_behalf_of = TestOfficer());
   absl::StatusOr<asb::v1::AuditQueryResponse> AuditQuery(const std::string& auditor,
                                                          asb::v1::AuditQueryRequest query);
   // Every entry matching `query`, following next_after_index.
