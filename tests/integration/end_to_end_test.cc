@@ -31,9 +31,18 @@ using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kCase[] = "CBC-2026-0142";
-const std::vector<std::string> kAgencies = {
-    "community-safety", "housing", "environmental-health", "licensing", "childrens-services",
-    "adult-social-care", "police", "fire", "yot", "probation", "nhs", "partnership"};
+const std::vector<std::string> kAgencies = {"community-safety",
+                                            "housing",
+                                            "environmental-health",
+                                            "licensing",
+                                            "childrens-services",
+                                            "adult-social-care",
+                                            "police",
+                                            "fire",
+                                            "yot",
+                                            "probation",
+                                            "nhs",
+                                            "partnership"};
 
 HubOptions Options() { return BuiltHubOptions(); }
 
@@ -256,7 +265,7 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
   }
   EXPECT_EQ(heads["fire"], 0u);
   EXPECT_GT(heads["adult-social-care"], 0u);  // a vulnerable adult victim: adult social care
-  EXPECT_GT(heads["probation"], 0u);  // a CBO: probation is told
+  EXPECT_GT(heads["probation"], 0u);          // a CBO: probation is told
   ASSERT_NO_FATAL_FAILURE(Drain());
   asb::v1::AuditQueryRequest by_case;
   by_case.set_case_id(kCase);
