@@ -268,7 +268,7 @@ TEST_F(GovernanceTest, AClosedCaseIsDeletedEverywhereOnceItsRetentionHasRun) {
 
   // The police get the notice (and none of the case's own alerts any more); so does every
   // other agency that received the case; fire, which never did, gets nothing.
-  for (const std::string agency : {"police", "council", "probation"}) {
+  for (const std::string agency : {"police", "community-safety", "probation"}) {
     auto pulled = hub.PullAlerts(agency + "-partner", 1000, 0, 1);
     ASB_ASSERT_OK(pulled.status());
     std::vector<const asb::v1::Alert*> notices;
@@ -305,7 +305,7 @@ TEST_F(GovernanceTest, TheReviewDateIsEnforced) {
     ASB_ASSERT_OK(WaitUntil(
         [&]() -> absl::StatusOr<bool> {
           ASB_ASSIGN_OR_RETURN(asb::v1::PullAlertsResponse pulled,
-                               hub.PullAlerts("council-partner", 100, 0, 1));
+                               hub.PullAlerts("partnership-partner", 100, 0, 1));
           for (const auto& a : pulled.alerts()) {
             if (a.notification_rule() == "hub/agreement-review") {
               EXPECT_EQ(a.disclosure().notice().kind(),

@@ -266,6 +266,56 @@ std::string ValueWords(const Message& m, const FieldDescriptor* f) {
   return absl::StrJoin(values, ", ");
 }
 
+std::string OtherTerms(const Message& m, const std::set<std::string>& known);
+
+// Whom a person selector covers, in words: "victims or perpetrators who are children and
+// flagged vulnerable". Terms the schema gains later read "<field>: <values>".
+std::string PersonWords(const asb::config::v1::PersonSelector& p) {
+  std::vector<std::string> roles;
+  for (int r : p.roles()) {
+    const std::string role = EnumWords(asb::v1::PersonRole_descriptor()->FindValueByNumber(r));
+    roles.push_back(role + (absl::EndsWith(role, "s") ? "es" : "s"));
+  }
+  std::string who = roles.empty() ? "people" : absl::StrJoin(roles, " or ");
+  std::vector<std::string> terms;
+  std::string tenure;
+  if (p.has_child()) {
+    terms.push_back(p.child() ? "children (under 18)" : "not known to be children");
+  }
+  if (p.has_vulnerable()) {
+    terms.push_back(p.vulnerable() ? "flagged vulnerable" : "not flagged vulnerable");
+  }
+  if (p.has_order_subject() || p.order_types_size() > 0) {
+    std::vector<std::string> types;
+    for (int t : p.order_types()) {
+      types.push_back(EnumWords(asb::v1::OrderType_descriptor()->FindValueByNumber(t)));
+    }
+    const std::string order = types.empty() ? "an order" : "a " + absl::StrJoin(types, " or ");
+    terms.push_back(
+        absl::StrCat(p.has_order_subject() && !p.order_subject() ? "not the subject of "
+                                                                 : "the subject of ",
+                     order, " on the case"));
+  }
+  if (p.tenures_size() > 0) {
+    std::vector<std::string> tenures;
+    for (int t : p.tenures()) {
+      tenures.push_back(EnumWords(asb::v1::Tenure_descriptor()->FindValueByNumber(t)));
+    }
+    tenure = " whose tenure is " + absl::StrJoin(tenures, " or ");
+  }
+  if (p.has_confidential()) {
+    terms.push_back(p.confidential() ? "confidential reporters or fearful witnesses only"
+                                     : "not confidential reporters or fearful witnesses");
+  }
+  if (std::string other = OtherTerms(p, {"roles", "child", "vulnerable", "order_subject",
+                                         "order_types", "tenures", "confidential"});
+      !other.empty()) {
+    terms.push_back(other);
+  }
+  return absl::StrCat(who, terms.empty() ? "" : " who are ", absl::StrJoin(terms, " and "),
+                      terms.empty() || tenure.empty() ? "" : ",", tenure);
+}
+
 // A rule's row condition in words, field by field as the ISP sets them (by reflection, so a
 // condition added to the schema is rendered too); "every case" for none.
 std::string ConditionWords(const asb::config::v1::Condition& c) {
@@ -280,6 +330,8 @@ std::string ConditionWords(const asb::config::v1::Condition& c) {
           {"wards", "the location's ward is"},
           {"lsoa_codes", "the location's LSOA is"},
           {"tenures", "someone linked holds their home as"},
+          {"source_agencies", "its grants cover only facts from the feeds of"},
+          {"exclude_source_agencies", "its grants cover no fact from the feeds of"},
       };
   static const std::map<std::string, std::pair<std::string, std::string>>* const kFlag =
       new std::map<std::string, std::pair<std::string, std::string>>{
@@ -291,6 +343,10 @@ std::string ConditionWords(const asb::config::v1::Condition& c) {
            {"a victim or perpetrator is under 18", "no victim or perpetrator is under 18"}},
           {"has_vulnerable_person",
            {"someone linked is assessed as vulnerable", "no one linked is vulnerable"}},
+          {"licensed_premises",
+           {"the premises are licensed", "the premises are not licensed"}},
+          {"lead_agency",
+           {"the agency leads the case", "the agency does not lead the case"}},
       };
   std::vector<const FieldDescriptor*> set;
   c.GetReflection()->ListFields(c, &set);
@@ -299,6 +355,8 @@ std::string ConditionWords(const asb::config::v1::Condition& c) {
     if (auto flag = kFlag->find(f->name());
         flag != kFlag->end() && f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) {
       parts.push_back(c.GetReflection()->GetBool(c, f) ? flag->second.first : flag->second.second);
+    } else if (f->name() == "any_person") {
+      parts.push_back("the case has " + PersonWords(c.any_person()));
     } else if (auto phrase = kPhrase->find(f->name()); phrase != kPhrase->end()) {
       parts.push_back(absl::StrCat(phrase->second, " ", ValueWords(c, f)));
     } else {
@@ -554,8 +612,11 @@ class Writer {
         std::vector<Row> rows;
         for (const Rule* rule : rules) {
           std::string when = ConditionWords(rule->when());
-          if (std::string other =
-                  OtherTerms(*rule, {"id", "agency", "purpose", "description", "when", "fields"});
+          if (rule->has_people()) {
+            absl::StrAppend(&when, "; showing only ", PersonWords(rule->people()));
+          }
+          if (std::string other = OtherTerms(*rule, {"id", "agency", "purpose", "description",
+                                                     "when", "fields", "people"});
               !other.empty()) {
             absl::StrAppend(&when, "; ", other);
           }

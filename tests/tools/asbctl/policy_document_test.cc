@@ -72,18 +72,30 @@ TEST_F(PolicyDocumentTest, TheShippedAgreementHoldsEveryRuleAndGateway) {
   EXPECT_THAT(html, HasSubstr(policy_->version().substr(0, 16)));
 }
 
-// The field plan is the rules': the police see a person's vulnerability flag, but the free-text
-// note is redacted; fire sees no narrative (denied); conditions read in words.
+// The field plan is the rules': a police officer on a personal-ASB case sees a person's
+// vulnerable flag but not the health note behind it; fire sees no narrative (denied); a
+// rule's conditions and the people it shows read in words, not as the schema spells them.
 TEST_F(PolicyDocumentTest, TheFieldPlanAndConditionsAreTheRules) {
   const std::string md = Render(DocumentFormat::kMarkdown);
-  // Markdown escapes the underscores of paths and rule ids.
-  EXPECT_THAT(md, HasSubstr("| people.vulnerability | redacted |"));
-  EXPECT_THAT(md, HasSubstr("| people.vulnerable | shown |"));
+  // Markdown escapes the underscores of paths and rule ids. Police: police-lead, then
+  // police-personal-parties.
+  EXPECT_THAT(md, HasSubstr("| Field | police-lead | police-personal-parties |"));
+  EXPECT_THAT(md, HasSubstr("| people.vulnerability | shown | redacted |"));
+  EXPECT_THAT(md, HasSubstr("| people.vulnerable |  | shown |"));
   EXPECT_THAT(md, HasSubstr("| summary | denied |"));
   EXPECT_THAT(md, HasSubstr("the case is a fire risk"));
   EXPECT_THAT(md, HasSubstr("the victim risk is at least high"));
-  EXPECT_THAT(md, HasSubstr("the case has an order of type criminal behaviour order, civil "
-                            "injunction"));
+  EXPECT_THAT(md, HasSubstr("the case has an order of type civil injunction, criminal behaviour "
+                            "order, closure order"));
+  // Person selectors (Condition.any_person, Rule.people) and source conditions.
+  EXPECT_THAT(md, HasSubstr("the case has perpetrators who are children (under 18); showing only "
+                            "perpetrators who are children (under 18)"));
+  EXPECT_THAT(md, HasSubstr("showing only perpetrators whose tenure is council tenant"));
+  EXPECT_THAT(md, HasSubstr("witnesses or reporters who are not confidential reporters or "
+                            "fearful witnesses"));
+  EXPECT_THAT(md, HasSubstr("its grants cover no fact from the feeds of police"));
+  EXPECT_THAT(md, HasSubstr("the agency does not lead the case"));
+  EXPECT_THAT(md, Not(HasSubstr("PERSON\\_ROLE")));
   EXPECT_THAT(md, HasSubstr("| Rule | Purpose | In which cases | What for |"));
 }
 
