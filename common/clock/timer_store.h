@@ -1,8 +1,9 @@
 #pragma once
 
-// Durable timers in a daemon's own Store: the hub's clock (DESIGN.md "The hub's clock"). A timer
-// is a name, a due time and a payload the owner interprets. They live in two column families
-// the owner lists in its store layout:
+// Durable timers in a daemon's own Store: the hub's clock (docs/architecture.md, "The hub's
+// clock"), reusable by any daemon (asb-intake keeps the orders' statutory deadlines on it). A
+// timer is a name, a due time and a payload the owner interprets. They live in two column
+// families the owner lists in its store layout:
 //   due   EncodeSeq(due unix ms) + name -> payload    (earliest first: what is due is a prefix)
 //   index name -> EncodeSeq(due unix ms)               (to replace or cancel a timer by name)
 // Scheduling, replacing and cancelling join the caller's Batch, so a timer is written in the same

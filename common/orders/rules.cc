@@ -869,9 +869,25 @@ std::vector<Deadline> StatutoryRules::Deadlines(const OrderFacts& facts) const {
       escalated.insert(n.escalates());
     }
   }
+  // A reminder is done once it, or a later reminder of the same deadline, was noticed (a
+  // backfilled order gets only the latest reminder still useful; the earlier ones must not fire
+  // after it).
+  auto superseded = [&](const Deadline& d) {
+    if (d.kind != asb::v1::NOTICE_KIND_REVIEW_DUE) {
+      return false;
+    }
+    for (const Deadline& other : items) {
+      if (other.kind == asb::v1::NOTICE_KIND_REVIEW_DUE && other.fire_at > d.fire_at &&
+          other.context.deadline().seconds() == d.context.deadline().seconds() &&
+          other.context.rule_id() == d.context.rule_id() && noticed.count(other.name) != 0) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (Deadline& d : items) {
     open_names.insert(d.name);
-    if (noticed.count(d.name) == 0) {
+    if (noticed.count(d.name) == 0 && !superseded(d)) {
       open.push_back(std::move(d));
     }
   }

@@ -56,6 +56,8 @@ class AuditDaemon : public daemon::Daemon {
   // Signs and stores a tree head of the committed log unless the latest stored one already has
   // its size; returns the latest tree head (nullopt while the log is empty).
   absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> IssueTreeHead();
+  // The access log's size on disk, signed tree head age, unsigned entries (/metrics).
+  void RegisterMetrics();
 
   asb::config::v1::AuditConfig config_;
   std::unique_ptr<daemon::Runtime> runtime_;

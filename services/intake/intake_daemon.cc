@@ -1,5 +1,6 @@
 #include "services/intake/intake_daemon.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "asb/config/v1/isp.pb.h"
 #include "common/auth/principals.h"
@@ -23,6 +24,9 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
   if (config.clock().offset_seconds() < -kHundredYears ||
       config.clock().offset_seconds() > kHundredYears) {
     v->Add("clock.offset_seconds", "between -3153600000 and 3153600000 (100 years)");
+  }
+  if (config.has_sharing()) {
+    daemon::CheckUpstream(config.sharing(), "sharing", v);
   }
 }
 
@@ -155,11 +159,17 @@ absl::Status IntakeDaemon::Start() {
       }));
   // The server exists once started; no request is read before the loop runs.
   runtime_->server().OnDrained([this] { Flush(); });
-  runtime_->AddCounter("accepted", [this] { return handler_->accepted(); });
-  runtime_->AddCounter("duplicates", [this] { return handler_->duplicates(); });
-  runtime_->AddCounter("refused", [this] { return handler_->refused(); });
-  runtime_->AddCounter("conflicts", [this] { return handler_->conflicts(); });
-  runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
+  metrics::Registry& m = runtime_->metrics();
+  accepted_ = m.GetCounter("events_accepted", "Events accepted (stored with a hub sequence).");
+  duplicate_ = m.GetCounter("events_duplicate",
+                            "Events answered DUPLICATE (their source event id was stored before).");
+  runtime_->AddCounter(
+      "conflicts", [this] { return handler_->conflicts(); },
+      "Resubmissions refused because their content differs from the stored copy (also in "
+      "events_refused{reason=\"already_exists\"}).");
+  runtime_->AddCounter(
+      "failed_group_writes", [this] { return handler_->failed_groups(); },
+      "Groups of submissions whose write failed (each answered UNAVAILABLE).");
   // The hub's clock: the orders' timers fire in the loop, exactly once.
   clock::TimerService::Options timer_options;
   // Like a submission, a timer's write waits while the disk is nearly full.
@@ -179,9 +189,23 @@ absl::Status IntakeDaemon::Start() {
     runtime_->Audit(std::move(r));
   });
   timer_service_->Start();
-  runtime_->AddCounter("hub_events", [this] { return handler_->hub_events(); });
-  runtime_->AddCounter("timers_fired", [this] { return timer_service_->fired(); });
-  runtime_->AddCounter("timers_dropped", [this] { return timer_service_->dropped(); });
+  runtime_->AddCounter(
+      "hub_events", [this] { return handler_->hub_events(); },
+      "Events the hub made itself (order expiry, statutory notices), appended to events.");
+  runtime_->AddCounter(
+      "timers_fired", [this] { return timer_service_->fired(); },
+      "Clock timers fired (each exactly once).");
+  runtime_->AddCounter(
+      "timers_dropped", [this] { return timer_service_->dropped(); },
+      "Clock timers dropped without firing (each audited as a REJECTION).");
+  // Cases asb-sharing deleted under the agreement's retention: their events are shredded here.
+  if (config_.has_sharing()) {
+    ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
+  } else {
+    SPDLOG_LOGGER_WARN(log::Get("intake"),
+                       "no 'sharing' upstream configured: events of cases deleted under the "
+                       "agreement's retention stay until stream retention deletes them");
+  }
   return absl::OkStatus();
 }
 
@@ -219,6 +243,7 @@ void IntakeDaemon::Flush() {
       short_of_space_ = true;
     }
     for (const PendingSubmit& p : pending) {
+      Count(p.request, space);
       runtime_->server().ReplyError(p.caller, space);
     }
     return;
@@ -236,6 +261,7 @@ void IntakeDaemon::Flush() {
   std::vector<absl::StatusOr<asb::v1::SubmitResponse>> results = handler_->SubmitGroup(group);
   SPDLOG_LOGGER_DEBUG(lg, "group of {} submissions handled", pending.size());
   for (std::size_t i = 0; i < pending.size(); ++i) {
+    Count(pending[i].request, results[i]);
     if (!results[i].ok()) {
       SPDLOG_LOGGER_WARN(lg, "[{}] submission not accepted: {}", pending[i].caller.principal.name,
                          std::string(results[i].status().message()));
@@ -249,6 +275,34 @@ void IntakeDaemon::Flush() {
   // The group may have scheduled deadlines that are due (backfill): look at once.
   if (timer_service_ != nullptr) {
     timer_service_->Poke();
+  }
+}
+
+void IntakeDaemon::Count(const asb::v1::SubmitRequest& request,
+                         const absl::StatusOr<asb::v1::SubmitResponse>& result) {
+  // The reason is the status code (invalid_argument, unavailable, ...): a fixed set, never a
+  // value from the event.
+  auto refused = [this](absl::StatusCode code, uint64_t n) {
+    runtime_->metrics()
+        .GetCounter("events_refused", "Events refused, by the status code of the refusal.",
+                    {{"reason", absl::AsciiStrToLower(absl::StatusCodeToString(code))}})
+        ->Add(n);
+  };
+  if (!result.ok()) {
+    refused(result.status().code(), static_cast<uint64_t>(request.events_size()));
+    return;
+  }
+  for (const asb::v1::SubmitResult& r : result->results()) {
+    switch (r.outcome()) {
+      case asb::v1::SubmitResult::OUTCOME_ACCEPTED:
+        accepted_->Add();
+        break;
+      case asb::v1::SubmitResult::OUTCOME_DUPLICATE:
+        duplicate_->Add();
+        break;
+      default:
+        refused(static_cast<absl::StatusCode>(r.status().code()), 1);
+    }
   }
 }
 

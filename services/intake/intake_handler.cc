@@ -312,8 +312,10 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         result->set_hub_seq(decision.duplicate_of);
         result->mutable_status()->set_message(
             "already recorded by the hub (its clock expired the order at its end date)");
-        batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(decision.duplicate_of));
-        in_group.emplace(d.key, decision.duplicate_of);
+        // With this event's digest: its resubmission is a duplicate too, not a conflict with the
+        // hub's own record.
+        batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(decision.duplicate_of) + d.digest);
+        in_group.emplace(d.key, Earlier{decision.duplicate_of, d.digest});
         ++n.duplicates;
         continue;
       }
@@ -343,7 +345,8 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       // The soft rules' notices follow the event that raised them, as the hub's own events.
       for (const CaseEvent& notice : ledger_.Commit(event, std::move(decision), seq, now, &batch)) {
         const uint64_t notice_seq = AppendHubEvent(notice, now_ts, &batch);
-        in_group.emplace(DedupeKey("", notice.source_event_id()), notice_seq);
+        in_group.emplace(DedupeKey("", notice.source_event_id()),
+                         Earlier{notice_seq, EventDigest(notice)});
         ++n.hub_events;
       }
       // The case review's notices (advisory, threshold met) follow the incident that raised them.
@@ -385,8 +388,8 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       accepted_ += counts[g].accepted;
       duplicates_ += counts[g].duplicates;
       refused_ += counts[g].refused;
-      hub_events_ += counts[g].hub_events;
       conflicts_ += counts[g].conflicts;
+      hub_events_ += counts[g].hub_events;
     }
     if (out[g].ok()) {
       SPDLOG_LOGGER_DEBUG(Logger(), "[{}] submit: {} accepted, {} duplicate, {} refused",
@@ -408,7 +411,8 @@ uint64_t IntakeHandler::AppendHubEvent(const CaseEvent& event, const Timestamp& 
   *accepted->mutable_event() = event;
   accepted->set_made_by_hub(true);
   const uint64_t seq = events_->Append(batch, &env);
-  batch->Put(kDedupeColumnFamily, DedupeKey("", event.source_event_id()), store::EncodeSeq(seq));
+  batch->Put(kDedupeColumnFamily, DedupeKey("", event.source_event_id()),
+             store::EncodeSeq(seq) + EventDigest(event));
 
   asb::v1::Envelope audit_env;
   *audit_env.mutable_produced_at() = now_ts;

@@ -25,6 +25,7 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
   if (config.max_parked_pulls() > 100000) {
     v->Add("max_parked_pulls", "at most 100000 (0 means 1000)");
   }
+  ValidateWebhooks(config, v);
 }
 
 absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
@@ -47,11 +48,16 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
       config.max_deliveries() != 0 ? config.max_deliveries() : kDefaultMaxDeliveries;
   oo.retention = absl::Hours(24) *
                  (config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays);
+  rt->WarnIfRetentionDiffers(
+      asb::config::v1::DataSharingAgreement::RETENTION_ALERTS,
+      config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays,
+      "retention_days");
   d->max_parked_ =
       config.max_parked_pulls() != 0 ? config.max_parked_pulls() : kDefaultMaxParkedPulls;
   d->outbox_ = std::make_unique<Outbox>(
       &rt->store(), rt->log("audit"), [rt] { return rt->Now(); }, oo);
   ASB_RETURN_IF_ERROR(d->outbox_->Load());
+  ASB_RETURN_IF_ERROR(d->ConfigureWebhooks());
   return d;
 }
 
@@ -66,9 +72,15 @@ absl::Status NotifyDaemon::Start() {
                             [this](const asb::v1::Envelope& env, store::Batch* batch) {
                               return outbox_->ApplyDisclosure(env, batch);
                             }));
-  consumer->OnCommitted([this](uint64_t) { WakeParked(); });
+  consumer->OnCommitted([this](uint64_t) {
+    WakeParked();
+    PumpWebhooks();
+  });
+  // Cases asb-sharing deleted under the agreement's retention: their alerts are shredded here.
+  ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
   RunRetention();
-  return absl::OkStatus();
+  RegisterMetrics();
+  return StartWebhooks();
 }
 
 void NotifyDaemon::RunRetention() {

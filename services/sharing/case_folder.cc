@@ -15,6 +15,8 @@
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
+#include "services/sharing/due_timers.h"
+#include "services/sharing/retention.h"
 
 namespace asb::sharing {
 namespace {
@@ -61,7 +63,10 @@ Prior PriorOf(const CaseEvent& e, const Case& before) {
       }
     }
   } else if (e.has_order_issued()) {
-    p.first_order = before.orders_size() == 0;
+    // Orders only proposed so far (a consultation or hearing before the order) are not actions.
+    p.first_order = std::none_of(
+        before.orders().begin(), before.orders().end(),
+        [](const asb::v1::Order& o) { return o.status() != asb::v1::ORDER_STATUS_PROPOSED; });
   }
   return p;
 }
@@ -186,17 +191,23 @@ absl::Status ParseCase(const std::string& bytes, Case* c) {
 std::vector<std::string> SharingColumnFamilies() {
   return {stream::LogColumnFamily("disclosures"),
           stream::LogColumnFamily("audit"),
+          stream::LogColumnFamily("erasures"),
           kCasesColumnFamily,
           kPendingColumnFamily,
           kAggregatesColumnFamily,
           kVictimIndexColumnFamily,
+          kTimersColumnFamily,
+          kRecipientsColumnFamily,
           stream::kOffsetsColumnFamily};
 }
 
 store::StoreOptions SharingStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = SharingColumnFamilies();
-  layout.plaintext_column_families = {kAggregatesColumnFamily};
+  // Counts by month and area, retention timers and recipients: case ids, agency ids, times and
+  // counts only.
+  layout.plaintext_column_families = {kAggregatesColumnFamily, kTimersColumnFamily,
+                                      kRecipientsColumnFamily};
   layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
                           std::string_view cf, std::string_view key, std::string_view value) {
     if (cf == kCasesColumnFamily) {
@@ -221,6 +232,13 @@ store::StoreOptions SharingStoreLayout() {
                   asb::v1::AcceptedEvent::kEventFieldNumber, CaseEvent::kCaseIdFieldNumber});
     }
     if (cf == disclosures) {
+      // A hub notice holds no personal data and must outlive the case it names (the "case
+      // deleted" notice is written as the case is shredded): the master key seals it.
+      if (!daemon::FindBytesField(value, {asb::v1::Envelope::kDisclosureFieldNumber,
+                                          asb::v1::Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(value, {asb::v1::Envelope::kDisclosureFieldNumber,
                                             asb::v1::Disclosure::kCaseIdFieldNumber});
     }
@@ -231,7 +249,8 @@ store::StoreOptions SharingStoreLayout() {
 
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
 
-absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& context) {
+absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agency, Case* out,
+                              const FoldContext& context) {
   Case c = *out;
   const Timestamp& at = e.occurred_at();
   switch (e.event_case()) {
@@ -255,6 +274,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& 
         *c.mutable_flags() = o.flags();
       }
       *c.mutable_opened_at() = at;
+      c.set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kCaseUpdated: {
@@ -299,7 +319,20 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& 
       if (slot == nullptr) {
         slot = c.add_people();
       }
+      // The hub's own facts about the person (a repeat victim, the latest band) outlive a feed's
+      // update of their details, and reach the person's entry in another role.
+      bool repeat_victim = false;
+      asb::v1::RiskLevel risk_band = asb::v1::RISK_LEVEL_UNSPECIFIED;
+      for (const asb::v1::Person& existing : c.people()) {
+        if (existing.person_id() == p.person_id()) {
+          repeat_victim = repeat_victim || existing.repeat_victim();
+          risk_band = std::max(risk_band, existing.risk_band());
+        }
+      }
       *slot = p;
+      slot->set_source_agency(source_agency);
+      slot->set_repeat_victim(repeat_victim);
+      slot->set_risk_band(risk_band);
       break;
     }
     case CaseEvent::kRiskAssessed: {
@@ -311,7 +344,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& 
       *a->mutable_answers() = r.answers();
       a->set_band(r.level());
       a->set_assessed_by(r.assessed_by());
-      a->set_agency(context.source_agency);
+      a->set_agency(source_agency);
       *a->mutable_assessed_at() = at;
       a->set_notes(r.notes());
       if (!r.template_id().empty() && context.risk != nullptr) {
@@ -455,6 +488,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& 
       if (!slot->has_occurred_at()) {
         *slot->mutable_occurred_at() = at;
       }
+      slot->set_source_agency(source_agency);
       break;
     }
     case CaseEvent::EVENT_NOT_SET:
@@ -465,6 +499,22 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out, const FoldContext& 
       // breach after its end cannot apply; anything else is kInvalidArgument).
       ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(
           e, c.case_id().empty() ? e.case_id() : c.case_id(), c.mutable_orders()));
+      // The order, and a breach, record the feed that submitted them (ISP source conditions).
+      if (e.has_order_issued()) {
+        asb::v1::Order* o =
+            orders::FindOrder(c.mutable_orders(), e.order_issued().order().order_id());
+        if (o != nullptr) {
+          o->set_source_agency(source_agency);
+          for (asb::v1::Breach& b : *o->mutable_breaches()) {
+            b.set_source_agency(source_agency);
+          }
+        }
+      } else if (e.has_order_breached()) {
+        asb::v1::Order* o = orders::FindOrder(c.mutable_orders(), e.order_breached().order_id());
+        if (o != nullptr && o->breaches_size() > 0) {
+          o->mutable_breaches(o->breaches_size() - 1)->set_source_agency(source_agency);
+        }
+      }
       break;
   }
   if (c.status() == asb::v1::CASE_STATUS_UNSPECIFIED) {
@@ -590,8 +640,8 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
 
   Case c = current.value_or(Case());
   Prior prior = PriorOf(event, c);
-  const FoldContext context = ContextFor(envelope);
-  ASB_RETURN_IF_ERROR(Fold(event, &c, context));
+  const FoldContext context = Context();
+  ASB_RETURN_IF_ERROR(Fold(event, envelope.accepted_event().source_agency(), &c, context));
   applied.push_back(MakeApplied(envelope, c, std::move(prior), context));
 
   std::map<uint64_t, asb::v1::Envelope> pending;
@@ -608,8 +658,8 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   for (const auto& [seq, env] : pending) {
     batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
     Prior pending_prior = PriorOf(env.accepted_event().event(), c);
-    const FoldContext pending_context = ContextFor(env);
-    absl::Status folded = Fold(env.accepted_event().event(), &c, pending_context);
+    absl::Status folded =
+        Fold(env.accepted_event().event(), env.accepted_event().source_agency(), &c, context);
     if (!folded.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
                          std::string(folded.message()));
@@ -618,7 +668,7 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
       }
       continue;
     }
-    applied.push_back(MakeApplied(env, c, std::move(pending_prior), pending_context));
+    applied.push_back(MakeApplied(env, c, std::move(pending_prior), context));
   }
   if (!pending.empty() && !c.SerializeToString(&bytes)) {
     return absl::InternalError("cannot serialise a case");  // unreachable for valid protos
@@ -630,11 +680,10 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   return applied;
 }
 
-CaseFolder::FoldContext CaseFolder::ContextFor(const asb::v1::Envelope& envelope) const {
+CaseFolder::FoldContext CaseFolder::Context() const {
   FoldContext context;
   context.risk = risk_.get();
   context.procedure = procedure_.get();
-  context.source_agency = envelope.accepted_event().source_agency();
   return context;
 }
 
@@ -705,6 +754,33 @@ absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id)
   }
   ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
   return n;
+}
+
+absl::Status CaseFolder::Delete(const std::string& case_id, store::Batch* batch) {
+  const std::string prefix = PendingPrefix(case_id);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch->Delete(kPendingColumnFamily, it->key().ToStringView());
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
+  batch->Delete(kCasesColumnFamily, case_id);
+  if (dirty_batch_ == batch) {
+    dirty_cases_.erase(case_id);
+    dirty_pending_.erase(case_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CaseFolder::ForEach(const std::function<void(const Case&)>& f) const {
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kCasesColumnFamily);
+  Case c;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored case does not parse");
+    }
+    f(c);
+  }
+  return store::FromRocks(it->status(), "reading cases");
 }
 
 }  // namespace asb::sharing

@@ -35,14 +35,16 @@ inline constexpr char kAggregatesColumnFamily[] = "aggregates";
 // person_id -> MatchBasis; sealed under the case's data key.
 inline constexpr char kVictimIndexColumnFamily[] = "victim_index";
 
-// Every column family asb-sharing's Store needs: "log.disclosures", "log.audit", "cases",
-// "pending", "aggregates", "offsets".
+// Every column family asb-sharing's Store needs: "log.disclosures", "log.audit",
+// "log.erasures", "cases", "pending", "aggregates", "timers" (due_timers.h), "recipients"
+// (retention.h), "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
-// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), only
-// "aggregates" plaintext (counts by month and area: no personal data); the subject of a "cases" or
-// "pending" value is the case id its key starts with, of a "disclosures" record the disclosure's
-// case id; audit records are sealed under the master key.
+// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), with
+// "aggregates" (counts by month and area), "timers" and "recipients" (ids and times) plaintext:
+// no personal data; the subject of a "cases" or "pending" value is the case id its key starts
+// with, of a "disclosures" record the disclosure's case id (a hub notice's none); audit and
+// erasure records are sealed under the master key.
 store::StoreOptions SharingStoreLayout();
 
 // The EventType of an event (shared with asb-intake).
@@ -54,8 +56,6 @@ struct CaseFoldContext {
   const victims::RiskMatrix* risk = nullptr;
   // Gives each application its response deadlines.
   const victims::CaseReviewProcedure* procedure = nullptr;
-  // The agency of the feed (RiskAssessment.agency).
-  std::string source_agency;
 };
 
 // Owns no storage: the Store belongs to the daemon and must outlive the folder.
@@ -159,6 +159,13 @@ class CaseFolder {
   // Number of events of `case_id` waiting for the case to be opened (committed only).
   absl::StatusOr<std::size_t> PendingCount(const std::string& case_id) const;
 
+  // Deletes the case and any event of it still pending, in `batch` (retention: the data itself
+  // is crypto-shredded after the batch commits). Nothing to delete is not an error.
+  absl::Status Delete(const std::string& case_id, store::Batch* batch);
+
+  // Calls f for every committed case, in case id order (a one-off scan: a migration).
+  absl::Status ForEach(const std::function<void(const asb::v1::Case&)>& f) const;
+
   // Called (within Apply) for a pending event dropped because it cannot apply to the opened
   // case, with the reason (kFailedPrecondition) and the batch, e.g. to audit it.
   using SkippedFn =
@@ -168,10 +175,12 @@ class CaseFolder {
   // Forgets uncommitted changes (the caller abandoned its batch without writing it).
   void DiscardUncommitted();
 
-  // Applies one case event to `c` (pure; exposed for tests and tools). kFailedPrecondition if
+  // Applies one case event, submitted by a feed of `source_agency`, to `c` (pure; exposed for
+  // tests and tools). The facts it adds or replaces (the case when opened, a person, an
+  // incident, an order, a breach) record `source_agency` as their source. kFailedPrecondition if
   // it cannot apply. `c` is unchanged on error.
-  static absl::Status Fold(const asb::v1::CaseEvent& event, asb::v1::Case* c,
-                           const FoldContext& context = FoldContext());
+  static absl::Status Fold(const asb::v1::CaseEvent& event, const std::string& source_agency,
+                           asb::v1::Case* c, const FoldContext& context = FoldContext());
 
  private:
   // The case as this batch sees it: nullopt if not opened.
@@ -181,7 +190,8 @@ class CaseFolder {
                            std::map<uint64_t, asb::v1::Envelope>* out) const;
   void Track(store::Batch* batch);
 
-  FoldContext ContextFor(const asb::v1::Envelope& envelope) const;
+  // The risk matrix and the procedure in force, for Fold.
+  FoldContext Context() const;
 
   store::Store* store_;
   SkippedFn on_pending_skipped_;

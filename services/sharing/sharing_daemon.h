@@ -11,6 +11,7 @@
 #include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/intelligence_handler.h"
+#include "services/sharing/retention.h"
 #include "services/sharing/sharing_handler.h"
 
 namespace asb::sharing {
@@ -21,10 +22,14 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
 // an alert, and with the statutory context of the hub's own events), keeps depersonalised counts
-// of them (aggregates), and answers partners' GetCase, ListOrders, hot spots and indicators. It
-// loads the whole ISP itself, at start and on the
+// of them (aggregates), matches victims across cases (VictimIndex: link suggestions, repeat
+// victims), and answers partners' GetCase, ListOrders, ListCaseReviews and RepeatVictims on
+// behalf of a named officer, hot spots and indicators. It loads the whole ISP itself, at start and on the
 // runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
-// old principals) in force.
+// old principals) in force. For the data sharing agreement it deletes closed cases once their
+// retention has run (Retention: checked every minute and after each batch of events; the
+// "erasures" stream tells asb-intake and asb-notify) and alerts the partnership coordinator
+// when the agreement is due for review.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(
@@ -39,13 +44,19 @@ class SharingDaemon : public daemon::Daemon {
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
   void ListOrders(const bus::Caller& caller, const asb::v1::ListOrdersRequest& request);
-  // ListCaseReviews and RepeatVictims (SharingHandler): partners, audited.
+  // ListCaseReviews and RepeatVictims (SharingHandler): partners on behalf of a named officer,
+  // audited.
   void Victims(const bus::Caller& caller, const asb::v1::Request& request);
   // Loads the risk matrix and the case review procedure (at start: an error; on reload: logged,
   // the ones in force stay) and hands them to the folder and the handler.
   absl::Status LoadVictimFiles(const std::vector<std::string>& agencies);
   // Hot spots and indicators (IntelligenceHandler): partners the ISP names, audited.
   void Intelligence(const bus::Caller& caller, const asb::v1::Request& request);
+  // Deletes what retention makes due and sends the agreement's review notice (one batch).
+  void RunRetention();
+
+  static constexpr int kRetentionCheckSeconds = 60;
+  static constexpr std::size_t kRetentionBatch = 500;
 
   asb::config::v1::SharingConfig config_;
   std::shared_ptr<const policy::Policy> policy_;
@@ -57,6 +68,7 @@ class SharingDaemon : public daemon::Daemon {
   std::unique_ptr<Aggregates> aggregates_;
   std::unique_ptr<VictimIndex> victim_index_;
   std::unique_ptr<IntelligenceHandler> intelligence_;
+  std::unique_ptr<Retention> retention_;
 };
 
 daemon::DaemonSpec SharingSpec();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "asb/v1/audit.pb.h"
+#include "common/auth/on_behalf_of.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/orders/names.h"
@@ -71,6 +72,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
     }
   }
   for (CaseFolder::Applied& a : applied) {
+    if (retention_ != nullptr && a.type == asb::v1::EVENT_TYPE_CASE_CLOSED) {
+      // The agreement's retention counts from the closure; the timer commits with the fold.
+      ASB_RETURN_IF_ERROR(
+          retention_->Closed(a.case_after.case_id(), ToTime(a.case_after.closed_at()), batch));
+    }
     // Link suggestions by agency, carried by this event's disclosures (one per agency and
     // event: never a second disclosure of the same event to an agency).
     std::map<std::string, std::vector<asb::v1::LinkSuggestion>> links;
@@ -95,6 +101,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       // fields that are ours follow, and the log wraps them in an envelope as they are.
       encoded_.clear();
       if (!policy->ApplyEncoded(agency, a.case_after, context, &encoded_)) {
+        continue;
+      }
+      // An order event reaches only the agencies that may see the order: the others learn
+      // nothing of it, not even the order's id and type (say, the YOT of an adult's injunction).
+      if (!a.order_id.empty() && !policy->ShowsOrder(agency, a.case_after, context, a.order_id)) {
         continue;
       }
       asb::v1::Disclosure own;
@@ -136,6 +147,9 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       *out.mutable_produced_at() = now;
       disclosures_->AppendEncoded(batch, &out, asb::v1::Envelope::kDisclosureFieldNumber, encoded_);
       ++disclosures_made_;
+      if (retention_ != nullptr) {
+        retention_->Disclosed(a.case_after.case_id(), agency, batch);  // told when it is deleted
+      }
     }
     // A coordinator told of a link between cases it may not see: a disclosure without a view.
     for (auto& [agency, suggestions] : links) {
@@ -187,10 +201,38 @@ std::string NoticeRuleId(asb::v1::NoticeKind kind) {
   return absl::StrCat("statutory:", orders::NoticeKindWord(kind));
 }
 
+absl::Status SharingHandler::CheckOfficer(const std::string& what, const std::string& principal,
+                                          const std::string& agency, const std::string& case_id,
+                                          const asb::v1::OnBehalfOf& on_behalf_of,
+                                          const policy::Policy& policy, store::Batch* batch) {
+  absl::Status checked = auth::CheckOnBehalfOf(on_behalf_of, policy.isp());
+  if (checked.ok()) {
+    return checked;
+  }
+  // Refused before any case data is read, and on the record with what the request said.
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  r->set_actor(principal);
+  r->set_actor_agency(agency);
+  r->set_case_id(case_id);
+  r->set_isp_version(policy.version());
+  *r->mutable_on_behalf_of() = auth::Bounded(on_behalf_of);
+  r->set_detail(absl::StrCat(what, " refused: ", checked.message()));
+  audit_->Append(batch, &record);
+  return checked;
+}
+
 absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& principal,
                                                             const std::string& agency,
-                                                            const std::string& case_id,
+                                                            const asb::v1::GetCaseRequest& request,
                                                             store::Batch* batch) {
+  const std::string& case_id = request.case_id();
   if (case_id.empty()) {
     return absl::InvalidArgumentError("case_id: required");
   }
@@ -198,6 +240,8 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(
+      CheckOfficer("GetCase", principal, agency, case_id, request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(case_id);
   if (absl::IsNotFound(c.status())) {
     return absl::NotFoundError(NotFoundMessage(case_id));
@@ -216,6 +260,7 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   r->set_recipient_agency(agency);
   r->set_case_id(case_id);
   r->set_isp_version(policy->version());
+  *r->mutable_on_behalf_of() = request.on_behalf_of();
 
   asb::v1::Disclosure d;
   if (!policy->Apply(agency, *c, policy::EventContext{}, &d)) {
@@ -258,6 +303,8 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(CheckOfficer("ExplainCase", principal, principal_agency, request.case_id(),
+                                   request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(request.case_id());
   if (absl::IsNotFound(c.status())) {
     return absl::NotFoundError(absl::StrCat("no case '", request.case_id(), "'"));
@@ -296,6 +343,7 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
   r->set_recipient_agency(principal_agency);
   r->set_case_id(request.case_id());
   r->set_isp_version(policy->version());
+  *r->mutable_on_behalf_of() = request.on_behalf_of();
   r->set_detail(absl::StrCat("ExplainCase for agency ", request.agency(),
                              ": field paths and outcomes, no values"));
   audit_->Append(batch, &record);
@@ -305,23 +353,10 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
 
 namespace {
 
-// A ListOrdersRequest's on_behalf_of and bounds; kInvalidArgument names what is wrong.
+// A ListOrdersRequest's bounds (its on_behalf_of is CheckOfficer's); kInvalidArgument names
+// what is wrong.
 absl::Status CheckListOrders(const asb::v1::ListOrdersRequest& r) {
   std::vector<std::string> problems;
-  const asb::v1::OnBehalfOf& who = r.on_behalf_of();
-  if (who.officer_id().empty()) {
-    problems.push_back("on_behalf_of.officer_id: required (the officer the query is for)");
-  } else if (who.officer_id().size() > 64) {
-    problems.push_back("on_behalf_of.officer_id: longer than 64 characters");
-  }
-  if (who.reason().empty()) {
-    problems.push_back("on_behalf_of.reason: required (why the officer looks)");
-  } else if (who.reason().size() > 500) {
-    problems.push_back("on_behalf_of.reason: longer than 500 characters");
-  }
-  if (who.officer_name().size() > 128) {
-    problems.push_back("on_behalf_of.officer_name: longer than 128 characters");
-  }
   if (!asb::v1::OrderStatus_IsValid(r.status())) {
     problems.push_back("status: not a defined value");
   }
@@ -353,6 +388,8 @@ absl::StatusOr<asb::v1::ListOrdersResponse> SharingHandler::ListOrders(
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(
+      CheckOfficer("ListOrders", principal, agency, "", request.on_behalf_of(), *policy, batch));
   const absl::Time now_time = clock_();
   google::protobuf::Timestamp now;
   ToTimestamp(now_time, &now);
@@ -595,23 +632,6 @@ void SharingHandler::AuditConsultation(const std::string& principal, const std::
 
 namespace {
 
-// on_behalf_of: officer_id and reason required, bounded.
-void CheckOnBehalfOf(const asb::v1::OnBehalfOf& who, std::vector<std::string>* problems) {
-  if (who.officer_id().empty()) {
-    problems->push_back("on_behalf_of.officer_id: required (the officer the query is for)");
-  } else if (who.officer_id().size() > 64) {
-    problems->push_back("on_behalf_of.officer_id: longer than 64 characters");
-  }
-  if (who.reason().empty()) {
-    problems->push_back("on_behalf_of.reason: required (why the officer looks)");
-  } else if (who.reason().size() > 500) {
-    problems->push_back("on_behalf_of.reason: longer than 500 characters");
-  }
-  if (who.officer_name().size() > 128) {
-    problems->push_back("on_behalf_of.officer_name: longer than 128 characters");
-  }
-}
-
 absl::Status Problems(const std::vector<std::string>& problems) {
   return problems.empty() ? absl::OkStatus()
                           : absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
@@ -629,7 +649,6 @@ absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews
     const std::string& principal, const std::string& agency,
     const asb::v1::ListCaseReviewsRequest& request, store::Batch* batch) {
   std::vector<std::string> problems;
-  CheckOnBehalfOf(request.on_behalf_of(), &problems);
   if (!asb::v1::CaseReviewStatus_IsValid(request.status())) {
     problems.push_back("status: not a defined value");
   }
@@ -641,6 +660,8 @@ absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(CheckOfficer("ListCaseReviews", principal, agency, "",
+                                   request.on_behalf_of(), *policy, batch));
   google::protobuf::Timestamp now;
   ToTimestamp(clock_(), &now);
   const uint32_t limit = request.limit() != 0 ? request.limit() : 500;
@@ -702,7 +723,6 @@ absl::StatusOr<asb::v1::RepeatVictimsResponse> SharingHandler::RepeatVictims(
     const std::string& principal, const std::string& agency,
     const asb::v1::RepeatVictimsRequest& request, store::Batch* batch) {
   std::vector<std::string> problems;
-  CheckOnBehalfOf(request.on_behalf_of(), &problems);
   if (request.min_cases() == 1 || request.min_cases() > 100) {
     problems.push_back("min_cases: 2 to 100 (0 means 2)");
   }
@@ -714,6 +734,8 @@ absl::StatusOr<asb::v1::RepeatVictimsResponse> SharingHandler::RepeatVictims(
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(
+      CheckOfficer("RepeatVictims", principal, agency, "", request.on_behalf_of(), *policy, batch));
   asb::v1::RepeatVictimsResponse out;
   out.set_isp_version(policy->version());
   if (victim_index_ == nullptr) {

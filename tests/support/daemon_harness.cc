@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -162,26 +163,24 @@ absl::Status Hub::Start(const std::string& name) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  std::map<std::string, std::string> extra = {{"ASBHUB_DATA", data_.path()}};
+  for (const std::string& d : Daemons()) {
+    std::string var = "ASBHUB_" + d + "_METRICS";
+    std::transform(var.begin(), var.end(), var.begin(), ::toupper);
+    extra[var] = "127.0.0.1:0";
+  }
+  for (const auto& [k, v] : options_.env) {
+    extra[k] = v;
+  }
   std::vector<std::string> env_strings;
-  auto overridden = [this](const char* entry) {
-    if (std::strncmp(entry, "ASBHUB_DATA=", 12) == 0) {
-      return true;
-    }
-    for (const auto& [name, value] : options_.env) {
-      if (std::strncmp(entry, name.c_str(), name.size()) == 0 && entry[name.size()] == '=') {
-        return true;
-      }
-    }
-    return false;
-  };
   for (char** e = environ; *e != nullptr; ++e) {
-    if (!overridden(*e)) {
+    const std::string_view entry(*e);
+    if (!extra.contains(std::string(entry.substr(0, entry.find('='))))) {
       env_strings.emplace_back(*e);
     }
   }
-  env_strings.push_back("ASBHUB_DATA=" + data_.path());
-  for (const auto& [name, value] : options_.env) {
-    env_strings.push_back(name + "=" + value);
+  for (const auto& [k, v] : extra) {
+    env_strings.push_back(k + "=" + v);
   }
   std::vector<char*> envp;
   for (std::string& e : env_strings) {
@@ -221,6 +220,26 @@ absl::Status Hub::Start(const std::string& name) {
   }
   children_[name] = Child{pid, 0, false};
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Hub::ReadyValue(const std::string& name, const std::string& key) const {
+  std::ifstream in(ReadyFile(name));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string needle = "\"" + key + "\":";
+  const std::size_t at = text.find(needle);
+  if (!in.good() && text.empty()) {
+    return absl::NotFoundError("no ready file of " + name);
+  }
+  if (at == std::string::npos) {
+    return absl::NotFoundError("no \"" + key + "\" in the ready file of " + name);
+  }
+  std::size_t begin = at + needle.size();
+  if (begin < text.size() && text[begin] == '"') {
+    const std::size_t end = text.find('"', begin + 1);
+    return text.substr(begin + 1, end - begin - 1);
+  }
+  const std::size_t end = text.find_first_of(",}", begin);
+  return text.substr(begin, end - begin);
 }
 
 bool Hub::Poll(const std::string& name) {
@@ -456,10 +475,20 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Hub::Ack(const std::string& partner,
   return std::move(*response.mutable_ack());
 }
 
+asb::v1::OnBehalfOf TestOfficer() {
+  asb::v1::OnBehalfOf o;
+  o.set_officer_id("T-0001");
+  o.set_officer_name("Test Officer");
+  o.set_reason("integration test: checking the view the hub gives");
+  return o;
+}
+
 absl::StatusOr<asb::v1::Disclosure> Hub::GetCase(const std::string& partner,
-                                                 const std::string& case_id) {
+                                                 const std::string& case_id,
+                                                 const asb::v1::OnBehalfOf& on_behalf_of) {
   asb::v1::Request request;
   request.mutable_get_case()->set_case_id(case_id);
+  *request.mutable_get_case()->mutable_on_behalf_of() = on_behalf_of;
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("sharing", partner, std::move(request)));
   return std::move(*response.mutable_case_view()->mutable_disclosure());
 }
@@ -537,13 +566,23 @@ absl::StatusOr<std::vector<asb::v1::Envelope>> Hub::FetchAll(const std::string& 
 }
 
 absl::Status Hub::CheckDrained() {
-  // Pinged upstream first: a consumer is compared with a head taken no later than its offset,
-  // and nothing upstream moves once its own consumers have caught up (the test is quiescent).
-  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head
+  // Two rounds of pings: the streams' heads, then every consumer's offset and the heads again.
+  // Consumers form a cycle (asb-intake consumes asb-sharing's "erasures"), so no order pings
+  // every upstream before its consumers; instead the pipeline is drained when no head moved
+  // between the rounds and every consumer's offset is at the head of the first.
+  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head, first round
+  std::vector<std::string> running;
   for (const std::string& name : Daemons()) {
     if (!Running(name)) {
       continue;
     }
+    running.push_back(name);
+    ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
+    for (const auto& s : ping.streams()) {
+      heads[name + "/" + s.name()] = s.head();
+    }
+  }
+  for (const std::string& name : running) {
     ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
     for (const auto& c : ping.consumers()) {
       auto head = heads.find(c.upstream() + "/" + c.stream());
@@ -558,7 +597,11 @@ absl::Status Hub::CheckDrained() {
       }
     }
     for (const auto& s : ping.streams()) {
-      heads[name + "/" + s.name()] = s.head();
+      if (heads[name + "/" + s.name()] != s.head()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, "/", s.name(), " moved from ",
+                                                          heads[name + "/" + s.name()], " to ",
+                                                          s.head(), " while checked"));
+      }
     }
   }
   return absl::OkStatus();

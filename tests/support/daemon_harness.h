@@ -52,6 +52,9 @@ absl::Status WaitUntil(const std::function<absl::StatusOr<bool>()>& done, absl::
 // '#' comments, as `asbctl submit` does. kInvalidArgument names the line that does not parse.
 absl::StatusOr<std::vector<asb::v1::CaseEvent>> LoadEventsFile(const std::string& path);
 
+// The officer the tests' case lookups are made on behalf of (a lookup needs one: api.proto).
+asb::v1::OnBehalfOf TestOfficer();
+
 struct HubOptions {
   // The source tree: the daemons' working directory, holding config/.
   std::string source_dir;
@@ -65,7 +68,10 @@ struct HubOptions {
   // relative to source_dir), e.g. a copy with a shorter ack timeout written by the test.
   std::map<std::string, std::string> config_files;
   // Extra environment for every daemon (replacing an inherited variable of the same name), e.g.
-  // ASBHUB_CLOCK_OFFSET_SECONDS, which the shipped intake.yaml reads into clock.offset_seconds.
+  // ASBHUB_CLOCK_OFFSET_SECONDS, which the shipped intake.yaml reads into clock.offset_seconds,
+  // or {"ASBHUB_NOTIFY_METRICS", "127.0.0.1:9743"}. The shipped configs' metrics ports
+  // (ASBHUB_<DAEMON>_METRICS) default to 127.0.0.1:0 here (a free port each, named in the ready
+  // file) so tests running side by side never collide.
   std::map<std::string, std::string> env;
 };
 
@@ -142,6 +148,10 @@ class Hub {
   // The last `max_bytes` of DATA/<name>.log.
   std::string LogTail(const std::string& name, size_t max_bytes = 4000) const;
 
+  // A value of `name`'s ready file (written once it serves), e.g. "metrics" → "127.0.0.1:PORT".
+  // kNotFound if the file or the key is missing.
+  absl::StatusOr<std::string> ReadyValue(const std::string& name, const std::string& key) const;
+
   const std::string& data_dir() const { return data_.path(); }
   const std::string& source_dir() const { return options_.source_dir; }
   // config/keys/demo under the source tree.
@@ -167,8 +177,10 @@ class Hub {
       const std::string& partner, uint32_t max = 1000, uint32_t wait_ms = 0,
       std::optional<uint64_t> from_seq = std::nullopt);
   absl::StatusOr<asb::v1::AckAlertsResponse> Ack(const std::string& partner, uint64_t through_seq);
-  absl::StatusOr<asb::v1::Disclosure> GetCase(const std::string& partner,
-                                              const std::string& case_id);
+  // A case lookup on behalf of `on_behalf_of`'s officer (TestOfficer() unless given).
+  absl::StatusOr<asb::v1::Disclosure> GetCase(
+      const std::string& partner, const std::string& case_id,
+      const asb::v1::OnBehalfOf& on_behalf_of = TestOfficer());
   absl::StatusOr<asb::v1::AuditQueryResponse> AuditQuery(const std::string& auditor,
                                                          asb::v1::AuditQueryRequest query);
   // Every entry matching `query`, following next_after_index.

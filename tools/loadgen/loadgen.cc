@@ -1,8 +1,9 @@
 // asb-loadgen: drives N realistic events through the running hub as a feed ("council-feed") and
-// receives the alerts as partner clients (police, council, county, probation) that pull and
-// acknowledge, one thread each with its own ZeroMQ context. Prints accepted/s, delivered/s and
-// p50/p99/max latency of submit→ack (intake's durable acknowledgement) and submit→alert (the
-// alert's arrival at a partner, matched by the disclosure's event_seq = the event's hub_seq).
+// receives the alerts as partner clients (police, community safety, children's services, adult
+// social care, probation) that pull and acknowledge, one thread each with its own ZeroMQ context.
+// Prints accepted/s, delivered/s and p50/p99/max latency of submit→ack (intake's durable
+// acknowledgement) and submit→alert (the alert's arrival at a partner, matched by the disclosure's
+// event_seq = the event's hub_seq).
 //
 //   asb-loadgen --events 20000 [--rate 2000] [--batch 200] [--feeds 4] [--hub config/asbctl.yaml]
 
@@ -33,7 +34,8 @@ using ctl::HubClient;
 struct Options {
   std::string hub = "config/asbctl.yaml";
   std::string feed = "council-feed";
-  std::vector<std::string> partners = {"police", "council", "county", "probation"};
+  std::vector<std::string> partners = {"police", "community-safety", "childrens-services",
+                                       "adult-social-care", "probation"};
   std::string places_dir = "../shared/data/policeuk";  // beside the repository
   uint64_t events = 1000;
   double rate = 0;  // events/s; 0 = flat out

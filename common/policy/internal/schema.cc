@@ -37,23 +37,64 @@ struct StringAccess {
 
 const std::vector<StringAccess>& StringFields() {
   static const auto* table = new std::vector<StringAccess>{
-      ASB_STRING_FIELD(Address, line1),        ASB_STRING_FIELD(Address, line2),
-      ASB_STRING_FIELD(Address, town),         ASB_STRING_FIELD(Address, postcode),
-      ASB_STRING_FIELD(Address, uprn),         ASB_STRING_FIELD(Address, postcode_district),
-      ASB_STRING_FIELD(Location, description), ASB_STRING_FIELD(Location, lsoa_code),
-      ASB_STRING_FIELD(Location, ward),        ASB_STRING_FIELD(Person, person_id),
-      ASB_STRING_FIELD(Person, given_name),    ASB_STRING_FIELD(Person, family_name),
-      ASB_STRING_FIELD(Person, date_of_birth), ASB_STRING_FIELD(Person, age_band),
-      ASB_STRING_FIELD(Person, vulnerability), ASB_STRING_FIELD(Person, phone),
-      ASB_STRING_FIELD(Incident, incident_id), ASB_STRING_FIELD(Incident, description),
-      ASB_STRING_FIELD(Incident, reported_by), ASB_STRING_FIELD(Breach, description),
-      ASB_STRING_FIELD(Order, order_id),       ASB_STRING_FIELD(Order, subject_person_id),
-      ASB_STRING_FIELD(Order, issued_by),      ASB_STRING_FIELD(Order, conditions),
-      ASB_STRING_FIELD(Order, court),          ASB_STRING_FIELD(Order, discharge_reason),
-      ASB_STRING_FIELD(Case, case_id),         ASB_STRING_FIELD(Case, title),
-      ASB_STRING_FIELD(Case, summary),         ASB_STRING_FIELD(Case, lead_agency),
-      ASB_STRING_FIELD(Case, lead_officer),    ASB_STRING_FIELD(Case, risk_notes),
+      ASB_STRING_FIELD(Address, line1),
+      ASB_STRING_FIELD(Address, line2),
+      ASB_STRING_FIELD(Address, town),
+      ASB_STRING_FIELD(Address, postcode),
+      ASB_STRING_FIELD(Address, uprn),
+      ASB_STRING_FIELD(Address, postcode_district),
+      ASB_STRING_FIELD(Location, description),
+      ASB_STRING_FIELD(Location, lsoa_code),
+      ASB_STRING_FIELD(Location, ward),
+      ASB_STRING_FIELD(Person, person_id),
+      ASB_STRING_FIELD(Person, given_name),
+      ASB_STRING_FIELD(Person, family_name),
+      ASB_STRING_FIELD(Person, date_of_birth),
+      ASB_STRING_FIELD(Person, age_band),
+      ASB_STRING_FIELD(Person, vulnerability),
+      ASB_STRING_FIELD(Person, phone),
+      ASB_STRING_FIELD(Incident, incident_id),
+      ASB_STRING_FIELD(Incident, description),
+      ASB_STRING_FIELD(Incident, reported_by),
+      ASB_STRING_FIELD(Breach, description),
+      ASB_STRING_FIELD(Order, order_id),
+      ASB_STRING_FIELD(Order, subject_person_id),
+      ASB_STRING_FIELD(Order, issued_by),
+      ASB_STRING_FIELD(Order, conditions),
+      ASB_STRING_FIELD(Order, court),
+      ASB_STRING_FIELD(Order, discharge_reason),
+      ASB_STRING_FIELD(Case, case_id),
+      ASB_STRING_FIELD(Case, title),
+      ASB_STRING_FIELD(Case, summary),
+      ASB_STRING_FIELD(Case, lead_agency),
+      ASB_STRING_FIELD(Case, lead_officer),
+      ASB_STRING_FIELD(Case, risk_notes),
       ASB_STRING_FIELD(Case, closure_reason),
+      ASB_STRING_FIELD(Case, source_agency),
+      ASB_STRING_FIELD(Person, source_agency),
+      ASB_STRING_FIELD(Incident, source_agency),
+      ASB_STRING_FIELD(Order, source_agency),
+      ASB_STRING_FIELD(Breach, source_agency),
+      ASB_STRING_FIELD(Location, district),
+      ASB_STRING_FIELD(Location, lsoa_name),
+      ASB_STRING_FIELD(Incident, crime_type),
+      // The statutory lifecycle of an order (issue 14).
+      ASB_STRING_FIELD(Authorisation, officer),
+      ASB_STRING_FIELD(Authorisation, reference),
+      ASB_STRING_FIELD(Consultation, consultee),
+      ASB_STRING_FIELD(Consultation, response),
+      ASB_STRING_FIELD(Hearing, hearing_id),
+      ASB_STRING_FIELD(Hearing, court),
+      ASB_STRING_FIELD(Hearing, notes),
+      ASB_STRING_FIELD(Review, outcome),
+      ASB_STRING_FIELD(StatutoryNotice, notice_id),
+      ASB_STRING_FIELD(StatutoryNotice, order_id),
+      ASB_STRING_FIELD(StatutoryNotice, escalates),
+      ASB_STRING_FIELD(StatutoryContext, rule_id),
+      ASB_STRING_FIELD(StatutoryContext, section),
+      ASB_STRING_FIELD(StatutoryContext, effective_from),
+      ASB_STRING_FIELD(StatutoryContext, due),
+      ASB_STRING_FIELD(StatutoryContext, rules_version),
   };
   return *table;
 }
@@ -137,6 +178,8 @@ const std::vector<LeafCopy>& LeafCopies() {
       ASB_SCALAR_FIELD(Person, role),
       ASB_SCALAR_FIELD(Person, vulnerable),
       ASB_SCALAR_FIELD(Person, tenure),
+      ASB_SCALAR_FIELD(Person, child),
+      ASB_SCALAR_FIELD(Person, confidential),
       ASB_SCALAR_FIELD(Incident, category),
       ASB_TIMESTAMP_FIELD(Incident, occurred_at),
       ASB_TIMESTAMP_FIELD(Breach, occurred_at),
@@ -145,10 +188,29 @@ const std::vector<LeafCopy>& LeafCopies() {
       ASB_TIMESTAMP_FIELD(Order, issued_at),
       ASB_TIMESTAMP_FIELD(Order, expires_at),
       ASB_TIMESTAMP_FIELD(Order, review_at),
+      ASB_TIMESTAMP_FIELD(Order, applied_at),
+      ASB_SCALAR_FIELD(Order, without_notice),
+      ASB_SCALAR_FIELD(Order, premises_licensed),
+      ASB_TIMESTAMP_FIELD(Order, ended_at),
+      ASB_TIMESTAMP_FIELD(Order, varied_at),
+      ASB_SCALAR_FIELD(Authorisation, rank),
+      ASB_TIMESTAMP_FIELD(Authorisation, authorised_at),
+      ASB_TIMESTAMP_FIELD(Consultation, requested_at),
+      ASB_TIMESTAMP_FIELD(Consultation, given_at),
+      ASB_TIMESTAMP_FIELD(Hearing, listed_for),
+      ASB_TIMESTAMP_FIELD(Hearing, held_at),
+      ASB_SCALAR_FIELD(Hearing, outcome),
+      ASB_TIMESTAMP_FIELD(Review, held_at),
+      ASB_TIMESTAMP_FIELD(Review, next_review_at),
+      ASB_SCALAR_FIELD(StatutoryNotice, kind),
+      ASB_SCALAR_FIELD(StatutoryNotice, order_type),
+      ASB_TIMESTAMP_FIELD(StatutoryContext, deadline),
       ASB_SCALAR_FIELD(CaseFlags, fire_risk),
       ASB_SCALAR_FIELD(CaseFlags, council_tenancy),
       ASB_SCALAR_FIELD(CaseFlags, hate_motivated),
       ASB_SCALAR_FIELD(CaseFlags, domestic_abuse),
+      ASB_SCALAR_FIELD(CaseFlags, licensed_premises),
+      ASB_SCALAR_FIELD(CaseFlags, area_intelligence),
       ASB_SCALAR_FIELD(Case, status),
       ASB_SCALAR_FIELD(Case, nsir_category),
       ASB_SCALAR_FIELD(Case, victim_risk),
@@ -187,6 +249,23 @@ const std::vector<LeafCopy>& VictimLeafCopies() {
 #undef ASB_SCALAR_FIELD
 #undef ASB_TIMESTAMP_FIELD
 
+// Free text: personal data a feed writes in its own words. Shown only by a grant naming it.
+bool IsFreeText(const Descriptor* container, const std::string& name) {
+  if (container == asb::v1::Case::descriptor()) {
+    return name == "summary" || name == "risk_notes" || name == "closure_reason";
+  }
+  if (container == asb::v1::Incident::descriptor() || container == asb::v1::Breach::descriptor()) {
+    return name == "description";
+  }
+  if (container == asb::v1::Order::descriptor()) {
+    return name == "conditions" || name == "discharge_reason";
+  }
+  if (container == asb::v1::Person::descriptor()) {
+    return name == "vulnerability";
+  }
+  return false;
+}
+
 }  // namespace
 
 const Schema& Schema::Get() {
@@ -201,6 +280,11 @@ Schema::Schema() {
     int child = Add(0, root->field(i), root->field(i)->name());
     nodes_[0].children.push_back(child);
   }
+  for (const SchemaNode& n : nodes_) {
+    if (n.free_text) {
+      free_text_paths_.push_back(n.path);
+    }
+  }
 }
 
 int Schema::Add(int parent, const FieldDescriptor* field, const std::string& path) {
@@ -214,6 +298,15 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     n.path = path;
     n.is_people = parent == 0 && field->name() == "people";
     const Descriptor* container = field->containing_type();
+    n.free_text = IsFreeText(container, field->name());
+    if (parent == 0 && field->is_repeated()) {
+      n.fact = field->name() == "people"      ? FactKind::kPerson
+               : field->name() == "incidents" ? FactKind::kIncident
+               : field->name() == "orders"    ? FactKind::kOrder
+                                              : FactKind::kNone;
+    } else if (container == asb::v1::Order::descriptor() && field->name() == "breaches") {
+      n.fact = FactKind::kBreach;
+    }
     const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
     n.leaf = !is_message || IsTimestamp(field);
     n.is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
@@ -268,6 +361,14 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     for (int i = 0; i < type->field_count(); ++i) {
       int child = Add(id, type->field(i), path + "." + type->field(i)->name());
       nodes_[id].children.push_back(child);
+      const SchemaNode& c = nodes_[child];
+      if (c.free_text) {
+        nodes_[id].free_text_below.push_back(child);
+      }
+      for (int below : c.free_text_below) {
+        nodes_[id].free_text_below.push_back(below);
+      }
+      nodes_[id].facts_below |= c.fact != FactKind::kNone || c.facts_below;
     }
   }
   return id;

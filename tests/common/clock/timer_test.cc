@@ -239,10 +239,11 @@ TEST_F(TimerTest, EveryTimerFiresExactlyOnceAcrossCrashes) {
   for (int i = 0; i < kTimers; ++i) {
     Schedule("t" + std::to_string(1000 + i), kStart + absl::Minutes(i));
   }
+  TimerService::Options options;
+  options.max_per_batch = 7;
   service_ = std::make_unique<TimerService>(
       nullptr, store_.get(), timers_.get(), &clock_,
-      [this](const Timer& t, store::Batch* batch) { return Fire(t, batch); },
-      TimerService::Options{.max_per_batch = 7});
+      [this](const Timer& t, store::Batch* batch) { return Fire(t, batch); }, options);
   int crashes = 0;
   while (true) {
     clock_.Advance(absl::Minutes(13));

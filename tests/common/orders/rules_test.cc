@@ -24,8 +24,21 @@ using model::ToTimestamp;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",
-                                            "yot",     "probation", "nhs",  "partnership"};
+// The shipped ISP's agencies (after 13a's council and county split), and "council", the issuing
+// agency these unit tests' orders name.
+const std::vector<std::string> kAgencies = {"council",
+                                            "community-safety",
+                                            "housing",
+                                            "environmental-health",
+                                            "licensing",
+                                            "childrens-services",
+                                            "adult-social-care",
+                                            "police",
+                                            "fire",
+                                            "yot",
+                                            "probation",
+                                            "nhs",
+                                            "partnership"};
 
 absl::Time At(const std::string& rfc3339) {
   absl::Time t;
@@ -318,7 +331,8 @@ TEST(ClosureOrderTest, TheLicensingAuthorityIsToldOfLicensedPremisesSection80_9)
   const std::vector<Finding> f = Issue(o);
   ASSERT_THAT(Noticed(f), ElementsAre("closure-order-licensing"));
   EXPECT_EQ(f[0].kind, asb::v1::NOTICE_KIND_INFORM);
-  EXPECT_THAT(f[0].recipients, ElementsAre("council", "police"));
+  // The licensing authority (the council's licensing service, agency "licensing") and the issuer.
+  EXPECT_THAT(f[0].recipients, ElementsAre("licensing", "police"));
 }
 
 // --- PSPOs (ss.59-72)

@@ -36,12 +36,26 @@ absl::Time At(const std::string& rfc3339) {
   return t;
 }
 
+// The shipped ISP's agencies, and "council", the issuing agency these tests' orders name.
+const std::vector<std::string> kAgencies = {"council",
+                                            "community-safety",
+                                            "housing",
+                                            "environmental-health",
+                                            "licensing",
+                                            "childrens-services",
+                                            "adult-social-care",
+                                            "police",
+                                            "fire",
+                                            "yot",
+                                            "probation",
+                                            "nhs",
+                                            "partnership"};
+
 class OrderLedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto rules = orders::StatutoryRules::LoadFile(
-        std::string(ASB_SOURCE_DIR) + "/config/statutory/rules.yaml",
-        {"council", "police", "fire", "county", "yot", "probation", "nhs", "partnership"});
+        std::string(ASB_SOURCE_DIR) + "/config/statutory/rules.yaml", kAgencies);
     ASSERT_TRUE(rules.ok()) << rules.status();
     rules_ = *rules;
     Open();
@@ -66,8 +80,7 @@ class OrderLedgerTest : public ::testing::Test {
     handler_ = std::make_unique<IntakeHandler>(store_.get(), events_.get(), audit_.get(),
                                                [this] { return clock_.Now(); });
     handler_->SetRules(rules_);
-    handler_->SetAgencies(
-        {"council", "police", "fire", "county", "yot", "probation", "nhs", "partnership"});
+    handler_->SetAgencies(kAgencies);
     service_ = std::make_unique<clock::TimerService>(
         nullptr, store_.get(), &handler_->timers(), &clock_,
         [this](const clock::Timer& t, store::Batch* b) { return handler_->FireTimer(t, b); },
