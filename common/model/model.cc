@@ -77,6 +77,8 @@ asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event) {
       return asb::v1::EVENT_TYPE_CASE_REVIEW_APPEAL_DECIDED;
     case CaseEvent::kCaseReviewNotice:
       return asb::v1::EVENT_TYPE_CASE_REVIEW_NOTICE;
+    case CaseEvent::kVictimNotice:
+      return asb::v1::EVENT_TYPE_VICTIM_NOTICE;
     case CaseEvent::EVENT_NOT_SET:
       break;
   }

@@ -223,6 +223,24 @@ std::string CaseReviewKindWord(asb::v1::CaseReviewNoticeKind kind) {
   return absl::AsciiStrToLower(word);
 }
 
+const std::string& ApplicationIdOf(const asb::v1::CaseEvent& e) {
+  static const std::string kNone;
+  switch (e.event_case()) {
+    case asb::v1::CaseEvent::kCaseReviewApplied:
+      return e.case_review_applied().application_id();
+    case asb::v1::CaseEvent::kCaseReviewDecided:
+      return e.case_review_decided().application_id();
+    case asb::v1::CaseEvent::kCaseReviewCompleted:
+      return e.case_review_completed().application_id();
+    case asb::v1::CaseEvent::kCaseReviewAppealed:
+      return e.case_review_appealed().application_id();
+    case asb::v1::CaseEvent::kCaseReviewAppealDecided:
+      return e.case_review_appeal_decided().application_id();
+    default:
+      return kNone;
+  }
+}
+
 std::string CaseReviewRuleId(asb::v1::CaseReviewNoticeKind kind) {
   return absl::StrCat("casereview:", CaseReviewKindWord(kind));
 }

@@ -27,6 +27,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "asb/config/v1/victims.pb.h"
+#include "asb/v1/events.pb.h"
 #include "asb/v1/types.pb.h"
 #include "asb/v1/victims.pb.h"
 #include "common/config/config.h"
@@ -107,6 +108,8 @@ class CaseReviewProcedure {
 std::string CaseReviewRuleId(asb::v1::CaseReviewNoticeKind kind);
 // "threshold_met".
 std::string CaseReviewKindWord(asb::v1::CaseReviewNoticeKind kind);
+// The application an application, decision, review or appeal event names ("" for other events).
+const std::string& ApplicationIdOf(const asb::v1::CaseEvent& e);
 
 // The sections the notices cite.
 inline constexpr char kSectionAdvisory[] =

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/config/violations.h"
 #include "common/crypto/crypto.h"
 
@@ -131,7 +133,59 @@ void CheckTemplate(const cfg::RiskTemplate& t, const std::string& at,
   }
 }
 
+void CheckFollowUp(const cfg::RiskFollowUp& f, config::Violations* v) {
+  if (f.assess_within_days() > 365) {
+    v->Add("follow_up.assess_within_days", "0 (no reminder) to 365");
+  }
+  if (f.reassess_medium_hours() > 8760) {
+    v->Add("follow_up.reassess_medium_hours", "0 (none) to 8760 (a year)");
+  }
+  if (f.reassess_high_hours() > 8760) {
+    v->Add("follow_up.reassess_high_hours", "0 (none) to 8760 (a year)");
+  }
+  if (f.reassess_high_hours() != 0 && f.reassess_medium_hours() != 0 &&
+      f.reassess_high_hours() > f.reassess_medium_hours()) {
+    v->Add("follow_up.reassess_high_hours",
+           absl::StrCat("a HIGH risk victim must not wait longer (", f.reassess_high_hours(),
+                        " hours) than a MEDIUM one (", f.reassess_medium_hours(), ")"));
+  }
+  const bool any =
+      f.assess_within_days() != 0 || f.reassess_medium_hours() != 0 || f.reassess_high_hours() != 0;
+  if (any && f.basis().empty()) {
+    v->Add("follow_up.basis",
+           "required with a follow-up time: where the time comes from (it is no statutory limit)");
+  }
+  if (f.basis().size() > 200) {
+    v->Add("follow_up.basis", "longer than 200 characters");
+  }
+}
+
 }  // namespace
+
+absl::Duration RiskMatrix::AssessWithin() const {
+  return absl::Hours(24) * static_cast<int64_t>(config_.follow_up().assess_within_days());
+}
+
+absl::Duration RiskMatrix::ReassessWithin(asb::v1::RiskLevel band) const {
+  switch (band) {
+    case asb::v1::RISK_LEVEL_MEDIUM:
+      return absl::Hours(config_.follow_up().reassess_medium_hours());
+    case asb::v1::RISK_LEVEL_HIGH:
+      return absl::Hours(config_.follow_up().reassess_high_hours());
+    default:
+      return absl::ZeroDuration();
+  }
+}
+
+std::string VictimNoticeKindWord(asb::v1::VictimNoticeKind kind) {
+  absl::string_view word = asb::v1::VictimNoticeKind_Name(kind);
+  absl::ConsumePrefix(&word, "VICTIM_NOTICE_KIND_");
+  return absl::AsciiStrToLower(word);
+}
+
+std::string VictimNoticeRuleId(asb::v1::VictimNoticeKind kind) {
+  return absl::StrCat("victims:", VictimNoticeKindWord(kind));
+}
 
 std::shared_ptr<const RiskMatrix> RiskMatrix::Empty() {
   static const std::shared_ptr<const RiskMatrix> empty(new RiskMatrix());
@@ -164,6 +218,7 @@ absl::StatusOr<std::shared_ptr<const RiskMatrix>> RiskMatrix::FromConfig(
     }
     m->latest_[t.id()] = &t;
   }
+  CheckFollowUp(m->config_.follow_up(), &v);
   if (!v.empty()) {
     return v.ToStatus("risk matrix");
   }

@@ -6,7 +6,10 @@
 // template's bands are STANDARD, MEDIUM and HIGH once each and cover every score the questions
 // can give without gaps or overlaps; Score checks an assessment's answers against its template
 // (an unknown question or option, a question answered twice, a required one unanswered, each
-// refused by name). Immutable and thread-safe once built.
+// refused by name). The matrix also holds the partnership's follow-up times (RiskFollowUp: an
+// assessment N days after a victim is linked, a reassessment within hours of a new incident for
+// a MEDIUM or HIGH victim), which asb-intake keeps on the hub's clock. Immutable and thread-safe
+// once built.
 
 #include <map>
 #include <memory>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "asb/config/v1/victims.pb.h"
 #include "asb/v1/victims.pb.h"
 #include "common/config/config.h"
@@ -50,6 +54,12 @@ class RiskMatrix {
       const google::protobuf::RepeatedPtrField<asb::v1::RiskAnswer>& answers,
       const std::string& path) const;
 
+  // The follow-up times: how long after being linked a victim is to be assessed, and how long
+  // after a new incident a victim of `band` is to be reassessed. Zero: none.
+  absl::Duration AssessWithin() const;
+  absl::Duration ReassessWithin(asb::v1::RiskLevel band) const;
+  const asb::config::v1::RiskFollowUp& follow_up() const { return config_.follow_up(); }
+
   std::size_t size() const { return config_.templates_size(); }
   const std::string& version() const { return version_; }
 
@@ -60,5 +70,10 @@ class RiskMatrix {
   std::map<std::string, const asb::config::v1::RiskTemplate*> latest_;
   std::string version_;  // content hash
 };
+
+// "reassessment_due" for VICTIM_NOTICE_KIND_REASSESSMENT_DUE.
+std::string VictimNoticeKindWord(asb::v1::VictimNoticeKind kind);
+// The notification rule a victim notice alerts its recipients under: "victims:<word>".
+std::string VictimNoticeRuleId(asb::v1::VictimNoticeKind kind);
 
 }  // namespace asb::victims

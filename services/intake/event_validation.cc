@@ -507,6 +507,9 @@ void ValidateBody(const CaseEvent& e, Checker* c) {
     case CaseEvent::kCaseReviewNotice:
       c->Add("case_review_notice", "made by the hub only (a feed may not submit it)");
       break;
+    case CaseEvent::kVictimNotice:
+      c->Add("victim_notice", "made by the hub only (a feed may not submit it)");
+      break;
     case CaseEvent::kOrderIssued:
       if (!e.order_issued().has_order()) {
         c->Add("order_issued.order", "required");

@@ -430,6 +430,10 @@ uint64_t IntakeHandler::AppendHubEvent(const CaseEvent& event, const Timestamp& 
         absl::StrCat("made by the hub: ASB case review ",
                      asb::v1::CaseReviewNoticeKind_Name(event.case_review_notice().kind()),
                      " under rule ", event.case_review_notice().context().rule_id()));
+  } else if (event.has_victim_notice()) {
+    r->set_detail(absl::StrCat("made by the hub: victim ",
+                               asb::v1::VictimNoticeKind_Name(event.victim_notice().kind()),
+                               " under rule ", event.victim_notice().context().rule_id()));
   } else if (event.has_statutory_notice()) {
     r->set_detail(
         absl::StrCat("made by the hub: ", asb::v1::NoticeKind_Name(event.statutory_notice().kind()),
@@ -445,8 +449,9 @@ absl::Status IntakeHandler::FireTimer(const clock::Timer& timer, store::Batch* b
   const absl::Time now = clock_();
   const Timestamp now_ts = ToTimestamp(now);
   asb::v1::ClockTimer payload;
-  if (payload.ParseFromString(timer.payload) && !payload.application_id().empty()) {
-    return FireCaseReviewTimer(timer, payload, now, batch);
+  if (payload.ParseFromString(timer.payload) &&
+      (!payload.application_id().empty() || !payload.person_id().empty())) {
+    return FireVictimTimer(timer, payload, now, batch);
   }
   absl::StatusOr<std::optional<CaseEvent>> fired = ledger_.Fire(timer, now, batch);
   if (!fired.ok()) {
@@ -482,9 +487,9 @@ absl::Status IntakeHandler::FireTimer(const clock::Timer& timer, store::Batch* b
   return absl::OkStatus();
 }
 
-absl::Status IntakeHandler::FireCaseReviewTimer(const clock::Timer& timer,
-                                                const asb::v1::ClockTimer& payload, absl::Time now,
-                                                store::Batch* batch) {
+absl::Status IntakeHandler::FireVictimTimer(const clock::Timer& timer,
+                                            const asb::v1::ClockTimer& payload, absl::Time now,
+                                            store::Batch* batch) {
   absl::StatusOr<std::optional<CaseEvent>> fired = victims_.Fire(timer, payload, now, batch);
   if (!fired.ok()) {
     return fired.status();

@@ -90,8 +90,9 @@ class IntakeHandler {
   // already recorded), or accepted followed by the hub's notices. Victim events (incidents, links,
   // risk assessments, ASB case review applications, decisions and appeals) go through the victim
   // ledger: refused if they cannot apply (the application's state, a bad risk assessment), and
-  // followed by the hub's case review notices (advisory, threshold met). Everything goes into ONE
-  // Batch and one Write: the response is only returned once it is durable.
+  // followed by the hub's case review notices (advisory, threshold met) and victim notices (a
+  // reassessment due after a new incident for a MEDIUM or HIGH risk victim). Everything goes
+  // into ONE Batch and one Write: the response is only returned once it is durable.
   // Returns one SubmitResult per event, in order. Errors:
   //  - kInvalidArgument: more than max_events_per_submit events (one REJECTION audit record is
   //    written for the whole request);
@@ -154,9 +155,10 @@ class IntakeHandler {
   // Appends the hub's event `event` (with its audit record and de-duplication entry) to `batch`.
   uint64_t AppendHubEvent(const asb::v1::CaseEvent& event, const google::protobuf::Timestamp& now,
                           store::Batch* batch);
-  // FireTimer for a case review deadline (ClockTimer.application_id set).
-  absl::Status FireCaseReviewTimer(const clock::Timer& timer, const asb::v1::ClockTimer& payload,
-                                   absl::Time now, store::Batch* batch);
+  // FireTimer for the victim ledger's timers: a case review deadline (ClockTimer.application_id
+  // set) or a victim's assessment follow-up (ClockTimer.person_id set).
+  absl::Status FireVictimTimer(const clock::Timer& timer, const asb::v1::ClockTimer& payload,
+                               absl::Time now, store::Batch* batch);
 
   store::Store* store_;
   stream::Log* events_;

@@ -18,36 +18,22 @@ using asb::v1::CaseReviewNoticeKind;
 using asb::v1::LedgerApplication;
 using asb::v1::LedgerCaseReview;
 using asb::v1::LedgerComplaint;
+using asb::v1::LedgerVictim;
 using model::ToTime;
 using model::ToTimestamp;
 
 constexpr char kDecision[] = "decision";
 constexpr char kReview[] = "review";
 constexpr char kAppeal[] = "appeal";
+// A victim's timers (LedgerVictim.timers).
+constexpr char kAssess[] = "assess";
+constexpr char kReassess[] = "reassess";
 
 std::string LedgerKey(const std::string& case_id) {
   std::string key = case_id;
   key.push_back('\0');
   key.push_back('r');
   return key;
-}
-
-const std::string& ApplicationIdOf(const CaseEvent& e) {
-  static const std::string kNone;
-  switch (e.event_case()) {
-    case CaseEvent::kCaseReviewApplied:
-      return e.case_review_applied().application_id();
-    case CaseEvent::kCaseReviewDecided:
-      return e.case_review_decided().application_id();
-    case CaseEvent::kCaseReviewCompleted:
-      return e.case_review_completed().application_id();
-    case CaseEvent::kCaseReviewAppealed:
-      return e.case_review_appealed().application_id();
-    case CaseEvent::kCaseReviewAppealDecided:
-      return e.case_review_appeal_decided().application_id();
-    default:
-      return kNone;
-  }
 }
 
 victims::Complaint ToComplaint(const std::string& case_id, const LedgerComplaint& c) {
@@ -64,6 +50,22 @@ victims::Complaint ToComplaint(const std::string& case_id, const LedgerComplaint
 }
 
 std::string When(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
+std::string WhenHour(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
+std::string BandWord(asb::v1::RiskLevel band) {
+  switch (band) {
+    case asb::v1::RISK_LEVEL_HIGH:
+      return "HIGH";
+    case asb::v1::RISK_LEVEL_MEDIUM:
+      return "MEDIUM";
+    case asb::v1::RISK_LEVEL_STANDARD:
+      return "STANDARD";
+    default:
+      return "no";
+  }
+}
 
 }  // namespace
 
@@ -91,10 +93,23 @@ std::string VictimLedger::TimerName(const std::string& case_id, const std::strin
   return name;
 }
 
+std::string VictimLedger::VictimTimerName(const std::string& case_id, uint32_t slot,
+                                          const std::string& name) {
+  // '\2' as '\1' above; the victim's slot, not their person id: the timer index is plaintext.
+  std::string out = case_id;
+  out.push_back('\0');
+  out.push_back('\2');
+  out.append(absl::StrCat(slot));
+  out.push_back('\0');
+  out.append(name);
+  return out;
+}
+
 bool VictimLedger::Concerns(const CaseEvent& e) {
   switch (e.event_case()) {
     case CaseEvent::kCaseOpened:
     case CaseEvent::kCaseUpdated:
+    case CaseEvent::kCaseClosed:
     case CaseEvent::kPersonLinked:
     case CaseEvent::kIncidentReported:
     case CaseEvent::kRiskAssessed:
@@ -201,7 +216,7 @@ absl::Status VictimLedger::Check(const CaseEvent& event) const {
     return absl::OkStatus();
   }
 
-  const std::string& app_id = ApplicationIdOf(event);
+  const std::string& app_id = victims::ApplicationIdOf(event);
   if (app_id.empty()) {
     return absl::OkStatus();
   }
@@ -310,6 +325,204 @@ void VictimLedger::Unschedule(const std::string& case_id, LedgerApplication* app
   timers_->Remove(TimerName(case_id, app->application().application_id(), deadline),
                   absl::FromUnixMillis(it->second), batch);
   app->mutable_timers()->erase(deadline);
+}
+
+void VictimLedger::ScheduleVictim(const std::string& case_id, const std::string& person_id,
+                                  LedgerVictim* v, const std::string& name, absl::Time due,
+                                  store::Batch* batch) {
+  std::optional<absl::Time> current;
+  if (auto it = v->timers().find(name); it != v->timers().end()) {
+    current = absl::FromUnixMillis(it->second);
+  }
+  asb::v1::ClockTimer payload;
+  payload.set_case_id(case_id);
+  payload.set_person_id(person_id);
+  payload.set_name(name);
+  timers_->Replace(VictimTimerName(case_id, v->slot(), name), current, due,
+                   payload.SerializeAsString(), batch);
+  (*v->mutable_timers())[name] = absl::ToUnixMillis(due);
+}
+
+void VictimLedger::UnscheduleVictim(const std::string& case_id, LedgerVictim* v,
+                                    const std::string& name, store::Batch* batch) {
+  auto it = v->timers().find(name);
+  if (it == v->timers().end()) {
+    return;
+  }
+  timers_->Remove(VictimTimerName(case_id, v->slot(), name), absl::FromUnixMillis(it->second),
+                  batch);
+  v->mutable_timers()->erase(name);
+}
+
+LedgerVictim& VictimLedger::VictimOf(LedgerCaseReview* l, const std::string& person_id) {
+  auto it = l->mutable_victims()->find(person_id);
+  if (it != l->mutable_victims()->end()) {
+    return it->second;
+  }
+  uint32_t slot = 0;
+  for (const auto& [id, v] : l->victims()) {
+    slot = std::max(slot, v.slot());
+  }
+  LedgerVictim& v = (*l->mutable_victims())[person_id];
+  v.set_slot(slot + 1);
+  return v;
+}
+
+CaseEvent VictimLedger::MakeVictimNotice(const std::string& case_id, const LedgerCaseReview& l,
+                                         asb::v1::VictimNoticeKind kind,
+                                         const std::string& person_id, const LedgerVictim& v,
+                                         absl::Time deadline, const std::string& fallback_agency,
+                                         absl::Time at) const {
+  const asb::config::v1::RiskFollowUp& f = risk_->follow_up();
+  asb::v1::StatutoryContext context;
+  context.set_section(f.basis());
+  context.set_rules_version(risk_->version());
+  *context.mutable_deadline() = ToTimestamp(deadline);
+  const std::string band = BandWord(v.band());
+  const std::string assessed =
+      v.has_assessed_at() ? absl::StrCat(" (assessed ", When(ToTime(v.assessed_at())), ")") : "";
+  std::string id_tail;
+  switch (kind) {
+    case asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE:
+      context.set_rule_id("risk-reassessment");
+      context.set_due(absl::StrCat("A new incident (", v.reassess_incident_id(), ") for victim ",
+                                   person_id, ", whose latest risk band is ", band, assessed,
+                                   ": reassess the victim's risk by ", WhenHour(deadline), "."));
+      id_tail = absl::StrCat(person_id, "/", v.reassess_incident_id());
+      break;
+    case asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE:
+      context.set_rule_id("risk-reassessment");
+      context.set_due(absl::StrCat("Victim ", person_id, " (latest risk band ", band, assessed,
+                                   ") was to be reassessed after incident ",
+                                   v.reassess_incident_id(), " by ", WhenHour(deadline),
+                                   "; no new assessment is recorded."));
+      id_tail = absl::StrCat(person_id, "/", v.reassess_incident_id());
+      break;
+    default:
+      context.set_rule_id("risk-assessment-missing");
+      context.set_due(absl::StrCat(
+          "Victim ", person_id, " was linked to the case on ", When(ToTime(v.linked_at())),
+          " and has no risk assessment (due by ", When(deadline), "): assess the victim's risk."));
+      id_tail = person_id;
+      break;
+  }
+  const std::string word = victims::VictimNoticeKindWord(kind);
+  const std::string notice_id = absl::StrCat("victims/", word, "/", id_tail);
+  CaseEvent e;
+  e.set_source_event_id(OrderLedger::HubEventId(case_id, "victims", notice_id));
+  e.set_case_id(case_id);
+  *e.mutable_occurred_at() = ToTimestamp(at);
+  asb::v1::VictimNotice* n = e.mutable_victim_notice();
+  n->set_notice_id(notice_id);
+  n->set_kind(kind);
+  *n->mutable_context() = std::move(context);
+  const std::string& lead = l.lead_agency().empty() ? fallback_agency : l.lead_agency();
+  if (!lead.empty()) {
+    n->add_recipients(lead);
+  }
+  n->set_person_id(person_id);
+  if (kind != asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING) {
+    n->set_band(v.band());
+    if (v.has_assessed_at()) {
+      *n->mutable_assessed_at() = v.assessed_at();
+    }
+    n->set_incident_id(v.reassess_incident_id());
+  } else {
+    *n->mutable_linked_at() = v.linked_at();
+  }
+  return e;
+}
+
+void VictimLedger::Assessed(const std::string& case_id, LedgerVictim* v, absl::Time at,
+                            asb::v1::RiskLevel band, const CaseEvent& event, store::Batch* batch) {
+  if (!v->has_assessed_at() || at >= ToTime(v->assessed_at())) {
+    *v->mutable_assessed_at() = event.occurred_at();
+    v->set_band(band);
+  }
+  UnscheduleVictim(case_id, v, kAssess, batch);
+  if (v->has_reassess_from() && at >= ToTime(v->reassess_from())) {
+    UnscheduleVictim(case_id, v, kReassess, batch);
+    v->clear_reassess_from();
+    v->clear_reassess_incident_id();
+  }
+}
+
+void VictimLedger::FollowUpIncident(const std::string& case_id, const CaseEvent& event,
+                                    const std::string& source_agency, LedgerCaseReview* l,
+                                    std::vector<CaseEvent>* raised, store::Batch* batch) {
+  if (l->closed()) {
+    return;  // an incident recorded on a closed case asks for no reassessment
+  }
+  std::vector<std::string> victims;  // in person id order: the notices' order is deterministic
+  for (const auto& [person_id, v] : l->victims()) {
+    if (v.has_linked_at()) {
+      victims.push_back(person_id);
+    }
+  }
+  if (victims.empty()) {
+    return;
+  }
+  std::sort(victims.begin(), victims.end());
+  const std::string& incident_id = event.incident_reported().incident().incident_id();
+  if (std::find(l->incident_ids().begin(), l->incident_ids().end(), incident_id) !=
+      l->incident_ids().end()) {
+    return;  // a correction of an incident already recorded: nothing new happened
+  }
+  l->add_incident_ids(incident_id);
+  Put(case_id, batch);
+  const absl::Time at = ToTime(event.occurred_at());
+  for (const std::string& person_id : victims) {
+    LedgerVictim& v = (*l->mutable_victims())[person_id];
+    const absl::Duration within = risk_->ReassessWithin(v.band());
+    if (within <= absl::ZeroDuration() || v.timers().count(kReassess) != 0) {
+      continue;  // not MEDIUM or HIGH, or a reassessment already due: that deadline stands
+    }
+    v.set_reassess_incident_id(incident_id);
+    *v.mutable_reassess_from() = event.occurred_at();
+    const absl::Time due = at + within;
+    ScheduleVictim(case_id, person_id, &v, kReassess, due, batch);
+    raised->push_back(MakeVictimNotice(case_id, *l, asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE,
+                                       person_id, v, due, source_agency, at));
+  }
+  Put(case_id, batch);
+}
+
+absl::StatusOr<std::optional<CaseEvent>> VictimLedger::FireVictim(const clock::Timer& timer,
+                                                                  const asb::v1::ClockTimer& t,
+                                                                  store::Batch* batch) {
+  if (t.case_id().empty() || (t.name() != kAssess && t.name() != kReassess)) {
+    return absl::InvalidArgumentError("a victim timer's payload does not parse");
+  }
+  ASB_RETURN_IF_ERROR(Load(t.case_id(), batch));
+  LedgerCaseReview& l = cache_[t.case_id()].ledger;
+  auto it = l.mutable_victims()->find(t.person_id());
+  if (it == l.mutable_victims()->end()) {
+    return absl::NotFoundError("a victim timer names a person the ledger does not have");
+  }
+  LedgerVictim& v = it->second;
+  const auto due_it = v.timers().find(t.name());
+  const absl::Time due =
+      due_it != v.timers().end() ? absl::FromUnixMillis(due_it->second) : timer.due;
+  v.mutable_timers()->erase(t.name());  // the service removed it
+  Put(t.case_id(), batch);
+  if (t.name() == kAssess) {
+    if (v.has_assessed_at()) {
+      return std::optional<CaseEvent>();
+    }
+    return std::optional<CaseEvent>(MakeVictimNotice(t.case_id(), l,
+                                                     asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING,
+                                                     t.person_id(), v, due, "", due));
+  }
+  if (!v.has_reassess_from()) {
+    return std::optional<CaseEvent>();  // reassessed meanwhile
+  }
+  CaseEvent overdue =
+      MakeVictimNotice(t.case_id(), l, asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE,
+                       t.person_id(), v, due, "", due);
+  // Told; the next new incident starts a new reassessment.
+  v.clear_reassess_from();
+  v.clear_reassess_incident_id();
+  return std::optional<CaseEvent>(std::move(overdue));
 }
 
 void VictimLedger::Recount(const std::string& case_id, absl::Time at, const CaseEvent& cause,
@@ -426,17 +639,63 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
         Put(case_id, batch);
       }
       break;
+    case CaseEvent::kCaseClosed:
+      // A closed case asks for no more assessments: its victims' timers stop.
+      l.set_closed(true);
+      for (auto& [person_id, v] : *l.mutable_victims()) {
+        UnscheduleVictim(case_id, &v, kAssess, batch);
+        UnscheduleVictim(case_id, &v, kReassess, batch);
+      }
+      Put(case_id, batch);
+      break;
     case CaseEvent::kPersonLinked: {
       const asb::v1::Person& p = event.person_linked().person();
       (*l.mutable_people())[p.person_id()] = p.role();
+      if (p.role() == asb::v1::PERSON_ROLE_VICTIM) {
+        LedgerVictim& v = VictimOf(&l, p.person_id());
+        if (!v.has_linked_at()) {
+          // The first link as a victim starts the time to assess them (the hub's clock).
+          *v.mutable_linked_at() = event.occurred_at();
+          const absl::Duration within = risk_->AssessWithin();
+          if (within > absl::ZeroDuration() && !v.has_assessed_at() && !l.closed()) {
+            ScheduleVictim(case_id, p.person_id(), &v, kAssess, at + within, batch);
+          }
+        }
+      }
+      Put(case_id, batch);
+      break;
+    }
+    case CaseEvent::kRiskAssessed: {
+      const asb::v1::RiskAssessed& r = event.risk_assessed();
+      asb::v1::RiskLevel band = r.level();
+      if (!r.template_id().empty()) {
+        // Check scored it already; the band is the template's.
+        if (absl::StatusOr<victims::RiskMatrix::Scored> scored =
+                risk_->Score(r.template_id(), r.template_version(), r.answers(), "risk_assessed");
+            scored.ok()) {
+          band = scored->band;
+        }
+      }
+      if (!r.person_id().empty()) {
+        Assessed(case_id, &VictimOf(&l, r.person_id()), at, band, event, batch);
+      } else {
+        // A case-level assessment (a feed with one risk value per case) assesses every victim
+        // linked so far.
+        for (auto& [person_id, v] : *l.mutable_victims()) {
+          if (v.has_linked_at()) {
+            Assessed(case_id, &v, at, band, event, batch);
+          }
+        }
+      }
       Put(case_id, batch);
       break;
     }
     case CaseEvent::kIncidentReported: {
+      const asb::v1::Incident& inc = event.incident_reported().incident();
+      FollowUpIncident(case_id, event, source_agency, &l, &raised, batch);
       if (procedure_ == nullptr) {
         break;
       }
-      const asb::v1::Incident& inc = event.incident_reported().incident();
       LedgerComplaint c;
       c.set_incident_id(inc.incident_id());
       c.set_reported_by(inc.reported_by().empty() ? source_agency : inc.reported_by());
@@ -512,9 +771,9 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
       break;
     }
     case CaseEvent::kCaseReviewApplied: {
-      LedgerApplication& app = (*l.mutable_applications())[ApplicationIdOf(event)];
+      LedgerApplication& app = (*l.mutable_applications())[victims::ApplicationIdOf(event)];
       CaseReviewApplication* a = app.mutable_application();
-      a->set_application_id(ApplicationIdOf(event));
+      a->set_application_id(victims::ApplicationIdOf(event));
       a->set_applicant_person_id(event.case_review_applied().applicant_person_id());
       *a->mutable_applied_at() = event.occurred_at();
       if (procedure_ != nullptr) {
@@ -526,7 +785,7 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
       break;
     }
     case CaseEvent::kCaseReviewDecided: {
-      LedgerApplication& app = (*l.mutable_applications())[ApplicationIdOf(event)];
+      LedgerApplication& app = (*l.mutable_applications())[victims::ApplicationIdOf(event)];
       CaseReviewApplication* a = app.mutable_application();
       *a->mutable_decided_at() = event.occurred_at();
       a->set_threshold_met(event.case_review_decided().threshold_met());
@@ -540,14 +799,14 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
       break;
     }
     case CaseEvent::kCaseReviewCompleted: {
-      LedgerApplication& app = (*l.mutable_applications())[ApplicationIdOf(event)];
+      LedgerApplication& app = (*l.mutable_applications())[victims::ApplicationIdOf(event)];
       *app.mutable_application()->mutable_completed_at() = event.occurred_at();
       Unschedule(case_id, &app, kReview, batch);
       Put(case_id, batch);
       break;
     }
     case CaseEvent::kCaseReviewAppealed: {
-      LedgerApplication& app = (*l.mutable_applications())[ApplicationIdOf(event)];
+      LedgerApplication& app = (*l.mutable_applications())[victims::ApplicationIdOf(event)];
       CaseReviewApplication* a = app.mutable_application();
       *a->mutable_appealed_at() = event.occurred_at();
       if (procedure_ != nullptr) {
@@ -559,7 +818,7 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
       break;
     }
     case CaseEvent::kCaseReviewAppealDecided: {
-      LedgerApplication& app = (*l.mutable_applications())[ApplicationIdOf(event)];
+      LedgerApplication& app = (*l.mutable_applications())[victims::ApplicationIdOf(event)];
       *app.mutable_application()->mutable_appeal_decided_at() = event.occurred_at();
       Unschedule(case_id, &app, kAppeal, batch);
       Put(case_id, batch);
@@ -575,8 +834,10 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
 absl::StatusOr<std::optional<CaseEvent>> VictimLedger::Fire(const clock::Timer& timer,
                                                             const asb::v1::ClockTimer& t,
                                                             absl::Time now, store::Batch* batch) {
-  (void)timer;
   (void)now;
+  if (!t.person_id().empty()) {
+    return FireVictim(timer, t, batch);
+  }
   if (t.case_id().empty() || t.application_id().empty() ||
       (t.name() != kDecision && t.name() != kReview && t.name() != kAppeal)) {
     return absl::InvalidArgumentError("a case review timer's payload does not parse");

@@ -16,10 +16,21 @@
 // the ledger builds the overdue notice. A risk assessment against a template is checked here
 // (the template, every answer, the person on the case).
 //
+// The risk matrix's follow-up times (config/risk/ RiskFollowUp) are kept on the same clock: a
+// person first linked as a victim gets an "assess" timer (a reminder to the lead agency if no
+// assessment is recorded in time: VICTIM_NOTICE_KIND_ASSESSMENT_MISSING); a new incident (not a
+// correction of one already recorded) on a case whose victim's latest band is MEDIUM or HIGH
+// raises VICTIM_NOTICE_KIND_REASSESSMENT_DUE at once, with the deadline, and a "reassess" timer
+// that raises REASSESSMENT_OVERDUE if no assessment of that victim follows by then. While one
+// reassessment is due, a further incident leaves its deadline as it is. A case-level assessment
+// (no person_id) assesses every victim linked so far; a closed case stops its victims' timers.
+//
 // Storage (intake's "ledger" column family, sealed under each case's data key):
 //   case_id '\0' 'r' -> LedgerCaseReview
 // Timers (intake's "timers"): case_id '\0' '\1' application_id '\0' deadline, payload ClockTimer
-// with application_id set.
+// with application_id set; a victim's: case_id '\0' '\2' slot '\0' "assess"|"reassess", payload
+// ClockTimer with person_id set (the slot, LedgerVictim.slot, keeps person ids out of the
+// plaintext timer index).
 //
 // Reads go through a cache of the ledgers a batch touches, dropped when the batch commits or
 // aborts; Prefetch (phase 1) reads, Check and Commit (phase 2) read only the cache. An incident
@@ -69,8 +80,10 @@ class VictimLedger {
                                          const std::string& source_agency, absl::Time now,
                                          store::Batch* batch);
 
-  // The hub's overdue notice for a case review timer (TimerService already removed it), or
-  // nullopt if the step was recorded meanwhile. kInvalidArgument for a bad payload.
+  // The hub's notice for a case review or victim timer (TimerService already removed it): a
+  // response overdue, an assessment missing, a reassessment overdue; nullopt if the step was
+  // recorded meanwhile. kInvalidArgument for a bad payload, kNotFound for a payload naming an
+  // application or victim the ledger does not have.
   absl::StatusOr<std::optional<asb::v1::CaseEvent>> Fire(const clock::Timer& timer,
                                                          const asb::v1::ClockTimer& payload,
                                                          absl::Time now, store::Batch* batch);
@@ -80,6 +93,8 @@ class VictimLedger {
 
   static std::string TimerName(const std::string& case_id, const std::string& application_id,
                                const std::string& deadline);
+  static std::string VictimTimerName(const std::string& case_id, uint32_t slot,
+                                     const std::string& name);
 
  private:
   struct Entry {
@@ -96,6 +111,32 @@ class VictimLedger {
                 const std::string& deadline, absl::Time due, store::Batch* batch);
   void Unschedule(const std::string& case_id, asb::v1::LedgerApplication* app,
                   const std::string& deadline, store::Batch* batch);
+  // The victim's follow-up (the risk matrix's RiskFollowUp): timers and notices.
+  static asb::v1::LedgerVictim& VictimOf(asb::v1::LedgerCaseReview* l,
+                                         const std::string& person_id);
+  void ScheduleVictim(const std::string& case_id, const std::string& person_id,
+                      asb::v1::LedgerVictim* v, const std::string& name, absl::Time due,
+                      store::Batch* batch);
+  void UnscheduleVictim(const std::string& case_id, asb::v1::LedgerVictim* v,
+                        const std::string& name, store::Batch* batch);
+  // An assessment of `v` at `at` with `band`: the latest (if it is), and what it fulfils (the
+  // first assessment; a reassessment due since before `at`) stops its timer.
+  void Assessed(const std::string& case_id, asb::v1::LedgerVictim* v, absl::Time at,
+                asb::v1::RiskLevel band, const asb::v1::CaseEvent& event, store::Batch* batch);
+  // A new incident: REASSESSMENT_DUE for each MEDIUM / HIGH victim with none pending.
+  void FollowUpIncident(const std::string& case_id, const asb::v1::CaseEvent& event,
+                        const std::string& source_agency, asb::v1::LedgerCaseReview* l,
+                        std::vector<asb::v1::CaseEvent>* raised, store::Batch* batch);
+  absl::StatusOr<std::optional<asb::v1::CaseEvent>> FireVictim(const clock::Timer& timer,
+                                                               const asb::v1::ClockTimer& payload,
+                                                               store::Batch* batch);
+  // The notice (to the lead agency; `fallback_agency` if the case has none recorded), made at
+  // `at`, with `deadline`.
+  asb::v1::CaseEvent MakeVictimNotice(const std::string& case_id,
+                                      const asb::v1::LedgerCaseReview& l,
+                                      asb::v1::VictimNoticeKind kind, const std::string& person_id,
+                                      const asb::v1::LedgerVictim& v, absl::Time deadline,
+                                      const std::string& fallback_agency, absl::Time at) const;
 
   store::Store* store_;
   clock::TimerStore* timers_;

@@ -375,9 +375,45 @@ absl::Status Aggregates::Record(const CaseFolder::Applied& a, store::Batch* batc
       return Add(Key({"o", month, asb::v1::OrderType_Name(a.order_type), "expired"}), +1, batch);
     case asb::v1::EVENT_TYPE_ORDER_DISCHARGED:
       return Add(Key({"o", month, asb::v1::OrderType_Name(a.order_type), "discharged"}), +1, batch);
+    case asb::v1::EVENT_TYPE_CASE_REVIEW_APPLIED:
+      return Add(Key({"r", month, "applied"}), +1, batch);
+    case asb::v1::EVENT_TYPE_CASE_REVIEW_DECIDED:
+      return RecordDecision(a, month, batch);
+    case asb::v1::EVENT_TYPE_CASE_REVIEW_COMPLETED:
+      return Add(Key({"r", month, "completed"}), +1, batch);
+    case asb::v1::EVENT_TYPE_CASE_REVIEW_APPEALED:
+      return Add(Key({"r", month, "appealed"}), +1, batch);
     default:
       return absl::OkStatus();
   }
+}
+
+absl::Status Aggregates::RecordDecision(const CaseFolder::Applied& a, const std::string& month,
+                                        store::Batch* batch) {
+  // The application as the decision left it (the case review state of the folded case).
+  const asb::v1::CaseReviewApplication* app = nullptr;
+  for (const asb::v1::CaseReviewApplication& candidate :
+       a.case_after.case_review().applications()) {
+    if (candidate.application_id() == a.application_id) {
+      app = &candidate;
+    }
+  }
+  ASB_RETURN_IF_ERROR(Add(Key({"r", month, "decided"}), +1, batch));
+  if (app == nullptr || !app->has_decided_at()) {
+    return absl::OkStatus();
+  }
+  if (app->threshold_met()) {
+    ASB_RETURN_IF_ERROR(Add(Key({"r", month, "met"}), +1, batch));
+  }
+  if (app->has_decision_due() && app->decided_at().seconds() > app->decision_due().seconds()) {
+    ASB_RETURN_IF_ERROR(Add(Key({"r", month, "late"}), +1, batch));
+  }
+  if (!app->has_applied_at() || app->decided_at().seconds() < app->applied_at().seconds()) {
+    return absl::OkStatus();  // a decision recorded as before its application: nothing to time
+  }
+  const auto days = static_cast<uint32_t>(std::min<int64_t>(
+      (app->decided_at().seconds() - app->applied_at().seconds()) / kSecondsPerDay, kMaxDays));
+  return Add(Key({"rd", month}) + kSep + EncodeDays(days), +1, batch);
 }
 
 absl::Status Aggregates::ForEachIncident(
@@ -410,7 +446,22 @@ absl::Status Aggregates::ForEachOrder(
 
 absl::Status Aggregates::ForEachFirstAction(
     std::string_view month, const std::function<void(uint32_t, uint64_t)>& fn) const {
-  const std::string prefix = Prefix({"f", month});
+  return ForEachDays("f", month, fn);
+}
+
+absl::Status Aggregates::ForEachCaseReviewDecision(
+    std::string_view month, const std::function<void(uint32_t, uint64_t)>& fn) const {
+  return ForEachDays("rd", month, fn);
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> Aggregates::CaseReviewCounts(
+    std::string_view month) const {
+  return CountsUnder("r", month);
+}
+
+absl::Status Aggregates::ForEachDays(std::string_view kind, std::string_view month,
+                                     const std::function<void(uint32_t, uint64_t)>& fn) const {
+  const std::string prefix = Prefix({kind, month});
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kAggregatesColumnFamily);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view key(it->key().data(), it->key().size());
@@ -423,9 +474,14 @@ absl::Status Aggregates::ForEachFirstAction(
 
 absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> Aggregates::CaseCounts(
     std::string_view month) const {
+  return CountsUnder("c", month);
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> Aggregates::CountsUnder(
+    std::string_view kind, std::string_view month) const {
   absl::flat_hash_map<std::string, uint64_t> out;
   ASB_RETURN_IF_ERROR(
-      Scan(store_, Prefix({"c", month}),
+      Scan(store_, Prefix({kind, month}),
            [&](const std::vector<std::string_view>& parts, std::string_view value) -> absl::Status {
              ASB_ASSIGN_OR_RETURN(uint64_t n, DecodeCount(value));
              out[std::string(parts[0])] = n;

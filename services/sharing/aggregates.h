@@ -14,6 +14,11 @@
 //   c  month what                         cases: opened / closed / intel-opened / intel-closed
 //   f  month days(4 bytes BE)             cases whose first action came that month, by days
 //                                         from the case's first incident
+//   r  month what                         ASB case reviews: applied / decided / met / late
+//                                         (decided after the decision was due) / completed /
+//                                         appealed
+//   rd month days(4 bytes BE)             case review decisions of the month, by days from
+//                                         the application
 //   n  l lsoa_code                        the LSOA's ONS name (value: the name)
 
 #include <cstdint>
@@ -82,6 +87,13 @@ class Aggregates {
   // Every first-action count of `month`: (days, count).
   absl::Status ForEachFirstAction(std::string_view month,
                                   const std::function<void(uint32_t, uint64_t)>& fn) const;
+  // Every case review decision count of `month`: (days from application to decision, count).
+  absl::Status ForEachCaseReviewDecision(std::string_view month,
+                                         const std::function<void(uint32_t, uint64_t)>& fn) const;
+  // The ASB case review counts of one month: what ("applied", "decided", "met", "late",
+  // "completed", "appealed") → count.
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> CaseReviewCounts(
+      std::string_view month) const;
   // The case counts of one month: what ("opened", "closed", "intel-opened", "intel-closed") →
   // count.
   absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> CaseCounts(
@@ -103,6 +115,14 @@ class Aggregates {
   // Adds `delta` to the count at `key` in `batch` (a count reaching 0 is deleted).
   absl::Status Add(const std::string& key, int64_t delta, store::Batch* batch);
   absl::StatusOr<uint64_t> Read(const std::string& key) const;
+  // A case review decision: decided, met, late, and its days from the application.
+  absl::Status RecordDecision(const CaseFolder::Applied& a, const std::string& month,
+                              store::Batch* batch);
+  // The counts under `kind` and `month` (what → count), and the day histograms.
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> CountsUnder(
+      std::string_view kind, std::string_view month) const;
+  absl::Status ForEachDays(std::string_view kind, std::string_view month,
+                           const std::function<void(uint32_t, uint64_t)>& fn) const;
   absl::Status CountIncident(const asb::v1::Incident& incident, const asb::v1::Case& c,
                              const std::string& source, int64_t delta, store::Batch* batch);
   void Track(store::Batch* batch);

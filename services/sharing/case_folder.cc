@@ -135,6 +135,14 @@ CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c
     a.statutory = n.context();
     a.recipient_rule = victims::CaseReviewRuleId(n.kind());
     a.recipients.assign(n.recipients().begin(), n.recipients().end());
+  } else if (e.has_victim_notice()) {
+    const asb::v1::VictimNotice& n = e.victim_notice();
+    a.victim_kind = n.kind();
+    a.statutory = n.context();
+    a.recipient_rule = victims::VictimNoticeRuleId(n.kind());
+    a.recipients.assign(n.recipients().begin(), n.recipients().end());
+  } else if (const std::string& id = victims::ApplicationIdOf(e); !id.empty()) {
+    a.application_id = id;
   } else if (e.has_risk_assessed() && !c.risk_assessments().empty() &&
              !e.risk_assessed().person_id().empty() && context.risk != nullptr) {
     const asb::v1::RiskAssessment& latest = *c.risk_assessments().rbegin();
@@ -395,6 +403,17 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agen
         if (cr->status() < to) {
           cr->set_status(to);
         }
+      }
+      break;
+    }
+    case CaseEvent::kVictimNotice: {
+      const asb::v1::VictimNotice& n = e.victim_notice();
+      bool known = false;
+      for (const asb::v1::VictimNotice& old : c.victim_notices()) {
+        known = known || old.notice_id() == n.notice_id();
+      }
+      if (!known) {
+        *c.add_victim_notices() = n;
       }
       break;
     }

@@ -99,10 +99,15 @@ class CaseFolder {
     std::optional<asb::v1::Incident> replaced_incident;
     bool first_order = false;
     // The notification rule the recipients are alerted under when it is not a StatutoryNotice's
-    // ("casereview:<kind>" for a CaseReviewNotice, "victims:safeguarding" for a HIGH band).
+    // ("casereview:<kind>" for a CaseReviewNotice, "victims:<kind>" for a VictimNotice,
+    // "victims:safeguarding" for a HIGH band).
     std::string recipient_rule;
     // For a CaseReviewNotice: its kind.
     asb::v1::CaseReviewNoticeKind case_review_kind = asb::v1::CASE_REVIEW_NOTICE_KIND_UNSPECIFIED;
+    // For a VictimNotice: its kind.
+    asb::v1::VictimNoticeKind victim_kind = asb::v1::VICTIM_NOTICE_KIND_UNSPECIFIED;
+    // For the case review's application events: the application (for the aggregates).
+    std::string application_id;
     // For a risk assessment in the HIGH band: the person (recipients: the template's
     // safeguarding agencies for their age).
     std::string safeguarding_person_id;

@@ -1,6 +1,7 @@
 #include "services/sharing/intelligence_handler.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
@@ -44,6 +45,36 @@ asb::v1::Cell MakeCell(uint64_t n, uint32_t k) {
   }
   return c;
 }
+
+// A histogram of days (first actions, case review decisions), read from the aggregates.
+struct DayHistogram {
+  std::vector<std::pair<uint32_t, uint64_t>> days;  // ascending days, with their counts
+  uint64_t total = 0;
+  long double sum = 0;
+
+  std::function<void(uint32_t, uint64_t)> Adder() {
+    return [this](uint32_t d, uint64_t n) {
+      days.emplace_back(d, n);
+      total += n;
+      sum += static_cast<long double>(d) * n;
+    };
+  }
+  // The median (the mean of the two middle values for an even count). REQUIRES: total > 0.
+  double Median() const {
+    auto nth = [&](uint64_t idx) {
+      uint64_t seen = 0;
+      for (const auto& [d, n] : days) {
+        seen += n;
+        if (idx < seen) {
+          return static_cast<double>(d);
+        }
+      }
+      return static_cast<double>(days.back().first);
+    };
+    return total % 2 == 1 ? nth(total / 2) : (nth(total / 2 - 1) + nth(total / 2)) / 2;
+  }
+  double Mean() const { return static_cast<double>(sum / total); }
+};
 
 absl::Status CheckMonth(const std::string& field, const std::string& month) {
   int y = 0, m = 0;
@@ -469,33 +500,27 @@ absl::StatusOr<asb::v1::IndicatorsResponse> IntelligenceHandler::Indicators(
     *mi->mutable_cases_closed() = MakeCell(cases["closed"], k);
     *mi->mutable_cases_open_at_end() = MakeCell(open_at(m), k);
     mi->set_intelligence_pictures(cases["intel-opened"]);
-    // TODO(issue 15): ASB case reviews are not recorded yet; the hook keeps the report's shape.
-    *mi->mutable_case_reviews() = MakeCell(0, k);
+    // ASB case reviews, from the case review state as each event left it (aggregates "r").
+    ASB_ASSIGN_OR_RETURN(auto reviews, aggregates_->CaseReviewCounts(m));
+    *mi->mutable_case_reviews() = MakeCell(reviews["applied"], k);
+    *mi->mutable_case_review_decisions() = MakeCell(reviews["decided"], k);
+    *mi->mutable_case_review_thresholds_met() = MakeCell(reviews["met"], k);
+    *mi->mutable_case_review_decisions_late() = MakeCell(reviews["late"], k);
+    *mi->mutable_case_reviews_completed() = MakeCell(reviews["completed"], k);
+    *mi->mutable_case_review_appeals() = MakeCell(reviews["appealed"], k);
+    DayHistogram decisions;
+    ASB_RETURN_IF_ERROR(aggregates_->ForEachCaseReviewDecision(m, decisions.Adder()));
+    if (decisions.total >= k && decisions.total > 0) {
+      mi->set_case_review_decision_median_days(decisions.Median());
+      mi->set_case_review_decision_mean_days(decisions.Mean());
+    }
     // Time from first incident to first action.
-    std::vector<std::pair<uint32_t, uint64_t>> days;
-    uint64_t actions = 0;
-    long double day_sum = 0;
-    ASB_RETURN_IF_ERROR(aggregates_->ForEachFirstAction(m, [&](uint32_t d, uint64_t n) {
-      days.emplace_back(d, n);
-      actions += n;
-      day_sum += static_cast<long double>(d) * n;
-    }));
-    *mi->mutable_first_actions() = MakeCell(actions, k);
-    if (actions >= k && actions > 0) {
-      // Median of the histogram (the mean of the two middle values for an even count).
-      auto nth = [&](uint64_t idx) {
-        uint64_t seen = 0;
-        for (const auto& [d, n] : days) {
-          seen += n;
-          if (idx < seen) {
-            return static_cast<double>(d);
-          }
-        }
-        return static_cast<double>(days.back().first);
-      };
-      mi->set_first_action_median_days(
-          actions % 2 == 1 ? nth(actions / 2) : (nth(actions / 2 - 1) + nth(actions / 2)) / 2);
-      mi->set_first_action_mean_days(static_cast<double>(day_sum / actions));
+    DayHistogram actions;
+    ASB_RETURN_IF_ERROR(aggregates_->ForEachFirstAction(m, actions.Adder()));
+    *mi->mutable_first_actions() = MakeCell(actions.total, k);
+    if (actions.total >= k && actions.total > 0) {
+      mi->set_first_action_median_days(actions.Median());
+      mi->set_first_action_mean_days(actions.Mean());
     }
   }
 

@@ -198,6 +198,13 @@ absl::StatusOr<std::vector<asb::v1::CaseErasure>> Retention::DeleteExpired(
     SPDLOG_LOGGER_INFO(Logger(), "a case closed on {} deleted under retention ({} days)", Day(t.at),
                        days);
   }
+  if (victim_index_ != nullptr && !erasures.empty()) {
+    absl::flat_hash_set<std::string> deleted;
+    for (const asb::v1::CaseErasure& e : erasures) {
+      deleted.insert(e.case_id());
+    }
+    ASB_RETURN_IF_ERROR(victim_index_->DeleteCases(deleted, batch));
+  }
   return erasures;
 }
 

@@ -6,13 +6,13 @@
 // Case retention: when a case closes its retention timer is set (DueTimers, kind "retention",
 // `at` = the closure), in the batch of the fold. Once the agreement's RETENTION_CASE_DATA days
 // have passed since the closure, DeleteExpired deletes the case in one batch: the case and its
-// pending events, a "case deleted: review your copies" notice (HubNotice KIND_CASE_DELETED,
-// notification rule "hub/case-deleted") on the disclosures stream to every agency that ever
-// received a disclosure of it, a CaseErasure on the "erasures" stream (asb-intake and asb-notify
-// shred their copies), an ERASURE record on the audit stream, and the timer's removal; the
-// caller shreds the cases in sharing's own store (Store::EraseSubjects) before it writes that
-// batch, so what the other daemons have not fetched yet of them is already unreadable. Recipients
-// are kept in column family "recipients" (case id +
+// pending events (and its entries in the victim index), a "case deleted: review your copies"
+// notice (HubNotice KIND_CASE_DELETED, notification rule "hub/case-deleted") on the disclosures
+// stream to every agency that ever received a disclosure of it, a CaseErasure on the "erasures"
+// stream (asb-intake and asb-notify shred their copies), an ERASURE record on the audit stream,
+// and the timer's removal; the caller shreds the cases in sharing's own store
+// (Store::EraseSubjects) before it writes that batch, so what the other daemons have not fetched
+// yet of them is already unreadable. Recipients are kept in column family "recipients" (case id +
 // '\0' + agency → "", plaintext), written with the disclosures.
 //
 // Agreement review: from the reminder stage on (agreement::AssessReview), NoticeReview sends the
@@ -35,6 +35,7 @@
 #include "common/stream/log.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/due_timers.h"
+#include "services/sharing/victim_matching.h"
 
 namespace asb::sharing {
 
@@ -74,6 +75,9 @@ class Retention {
   // retention): once; a mark records that it was done. Returns how many were set.
   absl::StatusOr<int> Backfill();
 
+  // The victim index (may be null): DeleteExpired deletes the deleted cases' entries too.
+  void SetVictimIndex(VictimIndex* index) { victim_index_ = index; }
+
   // Counters since construction (committed or not).
   uint64_t cases_deleted() const { return cases_deleted_; }
   uint64_t notices_sent() const { return notices_sent_; }
@@ -90,6 +94,7 @@ class Retention {
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
   DueTimers timers_;
+  VictimIndex* victim_index_ = nullptr;
   // (case id '\0' agency) pairs written to "recipients" by this process.
   absl::flat_hash_set<std::string> recipients_written_;
   uint64_t cases_deleted_ = 0;

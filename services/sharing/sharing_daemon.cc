@@ -47,6 +47,7 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
                                               rt->log("disclosures"), rt->log("erasures"),
                                               rt->log("audit"), [rt] { return rt->Now(); });
   d->handler_->SetRetention(d->retention_.get());
+  d->retention_->SetVictimIndex(d->victim_index_.get());
   // Closed cases of a store from before case retention get their timers (once).
   ASB_ASSIGN_OR_RETURN(int backfilled, d->retention_->Backfill());
   if (backfilled > 0) {

@@ -116,6 +116,24 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       own.set_order_type(a.order_type);
       own.set_order_id(a.order_id);
       *own.mutable_decided_at() = now;
+      // The hub's own reason to tell this agency comes first (an alert is queued under the
+      // first rule): the notice addressed to it, a safeguarding alert, a link suggestion; then
+      // the ISP's rules for the event.
+      if (auto it = std::find(undelivered.begin(), undelivered.end(), agency);
+          it != undelivered.end()) {
+        own.add_notification_rules(notice_rule);
+        if (!a.safeguarding_person_id.empty()) {
+          own.set_safeguarding_person_id(a.safeguarding_person_id);
+        }
+        undelivered.erase(it);
+      }
+      if (auto l = links.find(agency); l != links.end()) {
+        for (const asb::v1::LinkSuggestion& s : l->second) {
+          *own.add_link_suggestions() = s;
+        }
+        own.add_notification_rules(kLinkSuggestionRule);
+        links.erase(l);
+      }
       for (const policy::Policy::Notification& n : notifications) {
         if (n.agency == agency) {
           own.add_notification_rules(n.rule_id);
@@ -126,22 +144,7 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       }
       own.set_notice_kind(a.notice_kind);
       own.set_case_review_notice_kind(a.case_review_kind);
-      if (auto l = links.find(agency); l != links.end()) {
-        for (const asb::v1::LinkSuggestion& s : l->second) {
-          *own.add_link_suggestions() = s;
-        }
-        own.add_notification_rules(kLinkSuggestionRule);
-        links.erase(l);
-      }
-      if (!a.safeguarding_person_id.empty() &&
-          std::find(undelivered.begin(), undelivered.end(), agency) != undelivered.end()) {
-        own.set_safeguarding_person_id(a.safeguarding_person_id);
-      }
-      if (auto it = std::find(undelivered.begin(), undelivered.end(), agency);
-          it != undelivered.end()) {
-        own.add_notification_rules(notice_rule);
-        undelivered.erase(it);
-      }
+      own.set_victim_notice_kind(a.victim_kind);
       own.AppendToString(&encoded_);
       asb::v1::Envelope out;
       *out.mutable_produced_at() = now;
@@ -185,9 +188,14 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       r->set_event_type(a.type);
       r->set_ref_seq(a.event_seq);
       r->set_isp_version(policy->version());
+      const char* what = !a.safeguarding_person_id.empty() ? "safeguarding alert ("
+                         : a.victim_kind != asb::v1::VICTIM_NOTICE_KIND_UNSPECIFIED
+                             ? "victim notice ("
+                         : a.case_review_kind != asb::v1::CASE_REVIEW_NOTICE_KIND_UNSPECIFIED
+                             ? "case review notice ("
+                             : "statutory notice (";
       r->set_detail(absl::StrCat(
-          a.safeguarding_person_id.empty() ? "statutory notice (" : "safeguarding alert (",
-          notice_rule, ", rule ",
+          what, notice_rule, ", rule ",
           a.safeguarding_person_id.empty() ? a.statutory.rule_id() : "risk band HIGH",
           ") not delivered to ", agency, ": no ISP rule lets that agency see the case"));
       audit_->Append(batch, &record);
@@ -660,8 +668,8 @@ absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
-  ASB_RETURN_IF_ERROR(CheckOfficer("ListCaseReviews", principal, agency, "",
-                                   request.on_behalf_of(), *policy, batch));
+  ASB_RETURN_IF_ERROR(CheckOfficer("ListCaseReviews", principal, agency, "", request.on_behalf_of(),
+                                   *policy, batch));
   google::protobuf::Timestamp now;
   ToTimestamp(clock_(), &now);
   const uint32_t limit = request.limit() != 0 ? request.limit() : 500;

@@ -148,6 +148,27 @@ absl::StatusOr<std::vector<VictimIndex::Entry>> VictimIndex::AddAndMatch(
   return out;
 }
 
+absl::Status VictimIndex::DeleteCases(const absl::flat_hash_set<std::string>& case_ids,
+                                      store::Batch* batch) {
+  Bind(batch);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kVictimIndexColumnFamily);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view k = it->key().ToStringView();
+    const std::size_t a = k.find('\0');
+    const std::size_t b = a == std::string_view::npos ? a : k.find('\0', a + 1);
+    if (b != std::string_view::npos && case_ids.contains(std::string(k.substr(a + 1, b - a - 1)))) {
+      batch->Delete(kVictimIndexColumnFamily, k);
+    }
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading the victim index"));
+  for (auto& [key, entries] : dirty_) {
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const Entry& e) { return case_ids.contains(e.case_id); }),
+                  entries.end());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status VictimIndex::ForEachShared(
     const std::function<bool(const std::vector<Entry>&)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kVictimIndexColumnFamily);

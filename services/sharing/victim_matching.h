@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "asb/v1/case.pb.h"
@@ -61,6 +62,11 @@ class VictimIndex {
 
   // Every committed key shared by at least two cases, with its entries (key order).
   absl::Status ForEachShared(const std::function<bool(const std::vector<Entry>&)>& fn) const;
+
+  // Deletes, in `batch`, every entry of these cases (retention deletes the cases: their match
+  // keys, case and person ids must not outlive them in the index's keys). One scan of the index.
+  // kUnavailable / kDataLoss for a store error.
+  absl::Status DeleteCases(const absl::flat_hash_set<std::string>& case_ids, store::Batch* batch);
 
  private:
   void Bind(store::Batch* batch);

@@ -5,7 +5,12 @@
 // coordinator) at the third, once; an application whose decision is overdue is noticed by the
 // hub's clock with no feed event; the same victim linked to a second case gives both lead
 // agencies a link suggestion; `casereview list` and `victims repeat` as API requests, refused
-// without the officer, audited with them.
+// without the officer, audited with them. And on the shipped configuration (the Chesterfield ISP,
+// its risk matrix and case review procedure), the victims sample
+// (config/samples/victims-demo.jsonl) reaches each agency as the ISP's grants say: the case
+// review's notices, the reassessment due and overdue on the hub's clock, the assessment missing,
+// the safeguarding alert, the link suggestions, and the repeat-victim flag in the views that show
+// the victim.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -54,26 +59,26 @@ asb::v1::CaseEvent Event(const std::string& id, const std::string& case_id, absl
   return e;
 }
 
-class VictimsHubTest : public ::testing::Test {
+// The four daemons on the shipped configs, with the test ISP (testdata/isp-victims.yaml) or the
+// shipped one.
+class VictimsHub : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void Start(bool test_isp) {
     options_ = BuiltHubOptions();
     set_up_at_ = absl::Now();
-    const std::string testdata = std::string(ASB_SOURCE_DIR) + "/tests/integration/testdata";
-    const std::string isp = testdata + "/isp-victims.yaml";
-    const std::string risk =
-        std::string(ASB_SOURCE_DIR) + "/tests/services/sharing/testdata/risk-victims.yaml";
+    const std::string isp =
+        std::string(ASB_SOURCE_DIR) + "/tests/integration/testdata/isp-victims.yaml";
     for (const std::string name : {"intake", "sharing", "notify", "audit"}) {
       std::string config = ReadAll(std::string(ASB_SOURCE_DIR) + "/config/" + name + ".yaml");
       const std::string shipped = "isp_file: \"config/isp/chesterfield.yaml\"";
       ASSERT_NE(config.find(shipped), std::string::npos) << name;
-      config = absl::StrReplaceAll(
-          config,
-          {{shipped, "isp_file: \"" + isp + "\""},
-           // The statutory rules name the shipped ISP's agencies; not needed here.
-           {"statutory_rules_file: \"config/statutory/rules.yaml\"", "statutory_rules_file: \"\""},
-           {"risk_matrix_file: \"config/risk/matrix.yaml\"",
-            "risk_matrix_file: \"" + risk + "\""}});
+      if (test_isp) {
+        config = absl::StrReplaceAll(
+            config, {{shipped, "isp_file: \"" + isp + "\""},
+                     // The statutory rules name the shipped ISP's agencies; not needed here.
+                     {"statutory_rules_file: \"config/statutory/rules.yaml\"",
+                      "statutory_rules_file: \"\""}});
+      }
       options_.config_files[name] = work_.Sub(name + ".yaml");
       std::ofstream(options_.config_files[name]) << config;
     }
@@ -81,7 +86,11 @@ class VictimsHubTest : public ::testing::Test {
     ASB_ASSERT_OK(hub_->StartAll());
   }
 
-  void TearDown() override { EXPECT_TRUE(hub_->StopAll().ok()); }
+  void TearDown() override {
+    if (hub_ != nullptr) {
+      EXPECT_TRUE(hub_->StopAll().ok());
+    }
+  }
 
   absl::Time HubNow() const { return SamplesAsOf() + (absl::Now() - set_up_at_); }
 
@@ -136,6 +145,16 @@ class VictimsHubTest : public ::testing::Test {
   absl::Time set_up_at_;
   TempDir work_;
   std::unique_ptr<Hub> hub_;
+};
+
+class VictimsHubTest : public VictimsHub {
+ protected:
+  void SetUp() override { Start(/*test_isp=*/true); }
+};
+
+class VictimsSamplesTest : public VictimsHub {
+ protected:
+  void SetUp() override { Start(/*test_isp=*/false); }
 };
 
 constexpr char kVictim[] = R"("personLinked":{"person":{"personId":"%s","role":"PERSON_ROLE_VICTIM",
@@ -199,7 +218,7 @@ TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggested
   EXPECT_EQ(pl.link_suggestions(0).other_case_id(), "VIC-1");
   EXPECT_EQ(pl.link_suggestions(0).other_lead_agency(), "police");
   EXPECT_EQ(pl.link_suggestions(0).matched_by(), asb::v1::MATCH_BASIS_NAME_AND_DATE_OF_BIRTH);
-  auto cs_link = WaitForAlerts("council-partner", "victims:link_suggestion", 1);
+  auto cs_link = WaitForAlerts("community-safety-partner", "victims:link_suggestion", 1);
   ASSERT_TRUE(cs_link.ok()) << cs_link.status();
   EXPECT_EQ((*cs_link)[0].disclosure().link_suggestions(0).other_case_id(), "VIC-1");
   EXPECT_TRUE((*cs_link)[0].disclosure().view().people(0).repeat_victim());
@@ -233,6 +252,109 @@ TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggested
   ASSERT_THAT(*consulted, SizeIs(1));  // victims repeat (VIC-2 has no case review)
   EXPECT_EQ((*consulted)[0].record().on_behalf_of().officer_id(), "PC 4021");
   EXPECT_EQ((*consulted)[0].record().detail(), "RepeatVictims");
+}
+
+// The victims sample on the shipped ISP, risk matrix and case review procedure, judged as of
+// SamplesAsOf() (2026-12-01): every notice reaches the agency the ISP lets see it.
+TEST_F(VictimsSamplesTest, TheVictimsSampleReachesEachAgencyAsTheShippedIspGrants) {
+  auto events = LoadEventsFile(std::string(ASB_SOURCE_DIR) + "/config/samples/victims-demo.jsonl");
+  ASSERT_TRUE(events.ok()) << events.status();
+  SubmitOk("council-feed", *events);
+  ASB_ASSERT_OK(hub_->WaitDrained());
+
+  // Community safety leads CBC-2026-0301: the advisory at the second complaint, the threshold at
+  // the third (the same incident reported twice counts once: complaints stay 3).
+  auto advisory = WaitForAlerts("community-safety-partner", "casereview:advisory", 1);
+  ASSERT_TRUE(advisory.ok()) << advisory.status() << hub_->LogTail("sharing");
+  EXPECT_EQ((*advisory)[0].disclosure().case_id(), "CBC-2026-0301");
+  auto met = WaitForAlerts("community-safety-partner", "casereview:threshold_met", 1);
+  ASSERT_TRUE(met.ok()) << met.status();
+  EXPECT_EQ((*met)[0].disclosure().case_id(), "CBC-2026-0301");
+  EXPECT_EQ((*met)[0].disclosure().view().case_review().complaints(), 3u);
+  EXPECT_THAT((*met)[0].disclosure().statutory().section(), ::testing::HasSubstr("s.104(4)"));
+  // The coordinator (the procedure's point of contact): the case review, no people.
+  auto coordinator = WaitForAlerts("partnership-partner", "casereview:threshold_met", 1);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  const asb::v1::Disclosure& c = (*coordinator)[0].disclosure();
+  EXPECT_EQ(c.case_id(), "CBC-2026-0301");
+  EXPECT_EQ(c.view().case_review().complaints(), 3u);
+  EXPECT_THAT(c.view().people(), SizeIs(0));
+
+  // Risk: a reassessment due after each new incident while MEDIUM (not while one is pending),
+  // and after the incident that followed the HIGH assessment; that last one is overdue.
+  auto due = WaitForAlerts("community-safety-partner", "victims:reassessment_due", 3);
+  ASSERT_TRUE(due.ok()) << due.status() << hub_->LogTail("intake");
+  ASB_ASSERT_OK(hub_->WaitDrained());
+  due = WaitForAlerts("community-safety-partner", "victims:reassessment_due", 3);
+  ASSERT_TRUE(due.ok());
+  EXPECT_THAT(*due, SizeIs(3));
+  for (const asb::v1::Alert& a : *due) {
+    EXPECT_EQ(a.disclosure().victim_notice_kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE);
+    EXPECT_EQ(a.disclosure().statutory().rule_id(), "risk-reassessment");
+  }
+  auto overdue = WaitForAlerts("community-safety-partner", "victims:reassessment_overdue", 1);
+  ASSERT_TRUE(overdue.ok()) << overdue.status() << hub_->LogTail("intake");
+  EXPECT_THAT(*overdue, SizeIs(1));
+  const asb::v1::Disclosure& o = (*overdue)[0].disclosure();
+  EXPECT_EQ(o.statutory().deadline().seconds(),
+            absl::ToUnixSeconds(
+                absl::FromCivil(absl::CivilSecond(2026, 11, 24, 20, 0, 0), absl::UTCTimeZone())));
+  const asb::v1::VictimNotice& last = *o.view().victim_notices().rbegin();
+  EXPECT_EQ(last.kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE);
+  EXPECT_EQ(last.incident_id(), "DP-26-178002");
+  EXPECT_EQ(last.band(), asb::v1::RISK_LEVEL_HIGH);
+  // The HIGH band: a safeguarding alert to adult social care (a vulnerable adult victim), queued
+  // under the hub's reason before the ISP's own rule for risk assessments ("risk-assessed").
+  auto safeguarding = WaitForAlerts("adult-social-care-partner", "victims:safeguarding", 1);
+  ASSERT_TRUE(safeguarding.ok()) << safeguarding.status();
+  EXPECT_EQ((*safeguarding)[0].disclosure().safeguarding_person_id(), "P-CBC-61001");
+  EXPECT_THAT((*safeguarding)[0].disclosure().notification_rules(),
+              ElementsAre("victims:safeguarding", "risk-assessed"));
+  EXPECT_EQ((*safeguarding)[0].disclosure().view().people(0).risk_band(), asb::v1::RISK_LEVEL_HIGH);
+
+  // The same victim on housing's case: a link suggestion to both lead agencies, and housing
+  // reminded that she is not assessed on its case (assess_within_days 5, on the hub's clock).
+  auto cs_link = WaitForAlerts("community-safety-partner", "victims:link_suggestion", 1);
+  ASSERT_TRUE(cs_link.ok()) << cs_link.status();
+  ASSERT_THAT((*cs_link)[0].disclosure().link_suggestions(), SizeIs(1));
+  EXPECT_EQ((*cs_link)[0].disclosure().link_suggestions(0).other_case_id(), "CBC-2026-0301");
+  EXPECT_FALSE((*cs_link)[0].disclosure().link_suggestions(0).details_withheld());
+  auto housing_link = WaitForAlerts("housing-partner", "victims:link_suggestion", 1);
+  ASSERT_TRUE(housing_link.ok()) << housing_link.status();
+  EXPECT_EQ((*housing_link)[0].disclosure().link_suggestions(0).lead_agency(), "housing");
+  auto missing = WaitForAlerts("housing-partner", "victims:assessment_missing", 1);
+  ASSERT_TRUE(missing.ok()) << missing.status() << hub_->LogTail("intake");
+  EXPECT_EQ((*missing)[0].disclosure().case_id(), "CBC-2026-0302");
+  EXPECT_EQ((*missing)[0].disclosure().victim_notice_kind(),
+            asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING);
+  // No reminder on community safety's case: she was assessed there.
+  auto none = hub_->PullAlerts("community-safety-partner", 1000, 0, 1);
+  ASSERT_TRUE(none.ok());
+  for (const asb::v1::Alert& a : none->alerts()) {
+    EXPECT_NE(a.notification_rule(), "victims:assessment_missing") << a.disclosure().case_id();
+  }
+
+  // The repeat-victim flag in the views that show her: the lead's, housing's, the police's.
+  for (const std::string partner :
+       {"community-safety-partner", "housing-partner", "police-partner"}) {
+    auto view = hub_->GetCase(partner, "CBC-2026-0301");
+    ASSERT_TRUE(view.ok()) << partner << ": " << view.status();
+    bool flagged = false;
+    for (const asb::v1::Person& p : view->view().people()) {
+      flagged = flagged || (p.person_id() == "P-CBC-61001" && p.repeat_victim());
+    }
+    EXPECT_TRUE(flagged) << partner;
+  }
+  // The lead's view holds the whole case review, its reasons and the risk history.
+  auto lead = hub_->GetCase("community-safety-partner", "CBC-2026-0301");
+  ASSERT_TRUE(lead.ok());
+  EXPECT_EQ(lead->view().case_review().status(), asb::v1::CASE_REVIEW_STATUS_APPEAL_DECIDED);
+  ASSERT_THAT(lead->view().case_review().applications(), SizeIs(1));
+  EXPECT_FALSE(lead->view().case_review().applications(0).decision_reason().empty());
+  ASSERT_THAT(lead->view().risk_assessments(), SizeIs(3));
+  EXPECT_EQ(lead->view().risk_assessments(0).band(), asb::v1::RISK_LEVEL_MEDIUM);
+  EXPECT_EQ(lead->view().risk_assessments(0).score(), 12);
+  EXPECT_EQ(lead->view().risk_assessments(2).band(), asb::v1::RISK_LEVEL_HIGH);
 }
 
 }  // namespace

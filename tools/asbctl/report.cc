@@ -302,6 +302,19 @@ std::string IndicatorsCsv(const asb::v1::IndicatorsResponse& r) {
     row("month", m.month(), "", "", "", "intelligence_pictures",
         absl::StrCat(m.intelligence_pictures()));
     row("month", m.month(), "", "", "", "case_reviews", CellText(m.case_reviews()));
+    row("month", m.month(), "", "", "", "case_review_decisions",
+        CellText(m.case_review_decisions()));
+    row("month", m.month(), "", "", "", "case_review_thresholds_met",
+        CellText(m.case_review_thresholds_met()));
+    row("month", m.month(), "", "", "", "case_review_decisions_late",
+        CellText(m.case_review_decisions_late()));
+    row("month", m.month(), "", "", "", "case_review_decision_median_days",
+        absl::StrFormat("%.1f", m.case_review_decision_median_days()));
+    row("month", m.month(), "", "", "", "case_review_decision_mean_days",
+        absl::StrFormat("%.1f", m.case_review_decision_mean_days()));
+    row("month", m.month(), "", "", "", "case_reviews_completed",
+        CellText(m.case_reviews_completed()));
+    row("month", m.month(), "", "", "", "case_review_appeals", CellText(m.case_review_appeals()));
     row("month", m.month(), "", "", "", "first_actions", CellText(m.first_actions()));
     row("month", m.month(), "", "", "", "first_action_median_days",
         absl::StrFormat("%.1f", m.first_action_median_days()));
@@ -549,10 +562,29 @@ std::string IndicatorsHtml(const asb::v1::IndicatorsResponse& r, const std::stri
         "</td></tr>\n");
   }
   h += "</table>\n<p class=\"note\">Cases count casework only; area pictures are the "
-       "intelligence cases built from police.uk rows (one per LSOA and month). Case reviews "
-       "(the ASB case review, &lsquo;community trigger&rsquo;) are not yet recorded by the hub "
-       "and show 0. First action: the first order, notice, warning, contract or direction on a "
-       "case, counted from the case's first incident.</p>\n";
+       "intelligence cases built from police.uk rows (one per LSOA and month). Case reviews: "
+       "applications for an ASB case review (the &lsquo;community trigger&rsquo;, Anti-social "
+       "Behaviour, Crime and Policing Act 2014 s.104) received. First action: the first order, "
+       "notice, warning, contract or direction on a case, counted from the case's first "
+       "incident.</p>\n";
+  // The ASB case review's response times (the partnership's own, published with its procedure).
+  h += "<table id=\"case-reviews\"><tr><th class=\"l\">Month</th><th>Applications</th>"
+       "<th>Decisions</th><th>Threshold met</th><th>Decided late</th>"
+       "<th>Median days to decision</th><th>Reviews completed</th><th>Appeals</th></tr>\n";
+  for (const auto& m : r.by_month()) {
+    absl::StrAppend(&h, "<tr><td class=\"l\">", m.month(), "</td><td>", CellText(m.case_reviews()),
+                    "</td><td>", CellText(m.case_review_decisions()), "</td><td>",
+                    CellText(m.case_review_thresholds_met()), "</td><td>",
+                    CellText(m.case_review_decisions_late()), "</td><td>",
+                    m.case_review_decisions().count() > 0
+                        ? absl::StrFormat("%.1f", m.case_review_decision_median_days())
+                        : std::string("–"),
+                    "</td><td>", CellText(m.case_reviews_completed()), "</td><td>",
+                    CellText(m.case_review_appeals()), "</td></tr>\n");
+  }
+  h += "</table>\n<p class=\"note\">Decided late: after the response time the partnership's "
+       "procedure sets (s.104(6) requires the applicant to be told; the Act sets no time). "
+       "Counts below the suppression threshold are withheld.</p>\n";
   h += "</body></html>\n";
   return h;
 }

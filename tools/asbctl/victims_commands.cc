@@ -253,6 +253,12 @@ absl::Status RunRiskCheck(const Globals&, const CheckOptions& o) {
                        victims::RiskMatrix::LoadFile(o.file, agencies));
   std::printf("OK: %s: %zu templates, version %s\n", o.file.c_str(), m->size(),
               m->version().c_str());
+  const asb::config::v1::RiskFollowUp& f = m->follow_up();
+  std::printf(
+      "follow-up on the hub's clock: assess a victim within %u days of linking (0: no reminder); "
+      "after a new incident reassess HIGH within %u hours, MEDIUM within %u hours (0: none)%s%s\n",
+      f.assess_within_days(), f.reassess_high_hours(), f.reassess_medium_hours(),
+      f.basis().empty() ? "" : "; basis: ", f.basis().c_str());
   return absl::OkStatus();
 }
 

@@ -99,18 +99,13 @@ const std::vector<StringAccess>& StringFields() {
   return *table;
 }
 
-// The victim-first fields (#15): incidents, the case review, risk assessments.
+// The victim-first fields (#15): incidents, the case review, risk assessments, victim notices.
 const std::vector<StringAccess>& VictimStringFields() {
   static const auto* table = new std::vector<StringAccess>{
       ASB_STRING_FIELD(Incident, reporter_person_id),
       ASB_STRING_FIELD(Incident, same_incident_as),
       ASB_STRING_FIELD(CaseReviewNotice, notice_id),
       ASB_STRING_FIELD(CaseReviewNotice, application_id),
-      ASB_STRING_FIELD(StatutoryContext, rule_id),
-      ASB_STRING_FIELD(StatutoryContext, section),
-      ASB_STRING_FIELD(StatutoryContext, effective_from),
-      ASB_STRING_FIELD(StatutoryContext, due),
-      ASB_STRING_FIELD(StatutoryContext, rules_version),
       ASB_STRING_FIELD(CaseReviewApplication, application_id),
       ASB_STRING_FIELD(CaseReviewApplication, applicant_person_id),
       ASB_STRING_FIELD(CaseReviewApplication, decision_reason),
@@ -125,6 +120,9 @@ const std::vector<StringAccess>& VictimStringFields() {
       ASB_STRING_FIELD(RiskAssessment, notes),
       ASB_STRING_FIELD(RiskAnswer, question_id),
       ASB_STRING_FIELD(RiskAnswer, option_id),
+      ASB_STRING_FIELD(VictimNotice, notice_id),
+      ASB_STRING_FIELD(VictimNotice, person_id),
+      ASB_STRING_FIELD(VictimNotice, incident_id),
   };
   return *table;
 }
@@ -229,7 +227,6 @@ const std::vector<LeafCopy>& VictimLeafCopies() {
       ASB_SCALAR_FIELD(CaseReview, status),
       ASB_SCALAR_FIELD(CaseReviewNotice, kind),
       ASB_TIMESTAMP_FIELD(CaseReviewNotice, window_start),
-      ASB_TIMESTAMP_FIELD(StatutoryContext, deadline),
       ASB_TIMESTAMP_FIELD(CaseReviewApplication, applied_at),
       ASB_TIMESTAMP_FIELD(CaseReviewApplication, decision_due),
       ASB_TIMESTAMP_FIELD(CaseReviewApplication, decided_at),
@@ -242,6 +239,10 @@ const std::vector<LeafCopy>& VictimLeafCopies() {
       ASB_SCALAR_FIELD(CaseReviewApplication, appeal_upheld),
       ASB_SCALAR_FIELD(RiskAssessment, band),
       ASB_TIMESTAMP_FIELD(RiskAssessment, assessed_at),
+      ASB_SCALAR_FIELD(VictimNotice, kind),
+      ASB_SCALAR_FIELD(VictimNotice, band),
+      ASB_TIMESTAMP_FIELD(VictimNotice, assessed_at),
+      ASB_TIMESTAMP_FIELD(VictimNotice, linked_at),
   };
   return *table;
 }
@@ -262,6 +263,14 @@ bool IsFreeText(const Descriptor* container, const std::string& name) {
   }
   if (container == asb::v1::Person::descriptor()) {
     return name == "vulnerability";
+  }
+  // The victim-first free text (#15): an assessor's notes, a decision's reasons, a review's
+  // recommendations, an appeal's outcome.
+  if (container == asb::v1::RiskAssessment::descriptor()) {
+    return name == "notes";
+  }
+  if (container == asb::v1::CaseReviewApplication::descriptor()) {
+    return name == "decision_reason" || name == "recommendations" || name == "appeal_outcome";
   }
   return false;
 }

@@ -107,14 +107,12 @@ bool IsGeneraliserOutput(const std::string& path) {
 
 // Free text: shown only by a grant naming the path (listed here independently of the engine).
 bool IsFreeText(const std::string& path) {
-  static const std::set<std::string> free = {"summary",
-                                             "risk_notes",
-                                             "closure_reason",
-                                             "people.vulnerability",
-                                             "incidents.description",
-                                             "orders.conditions",
-                                             "orders.discharge_reason",
-                                             "orders.breaches.description"};
+  static const std::set<std::string> free = {
+      "summary", "risk_notes", "closure_reason", "people.vulnerability", "incidents.description",
+      "orders.conditions", "orders.discharge_reason", "orders.breaches.description",
+      // the victim-first free text (issue 15)
+      "risk_assessments.notes", "case_review.applications.decision_reason",
+      "case_review.applications.recommendations", "case_review.applications.appeal_outcome"};
   return free.count(path) > 0;
 }
 
@@ -481,10 +479,66 @@ class CaseMaker {
         Source(br->mutable_source_agency());
       }
     }
+    Victims(&c);
     return c;
   }
 
  private:
+  // The victim-first fields (issue 15): the hub's flags on people, the complainant and the
+  // duplicate on incidents, linked cases, the risk history, the case review, victim notices.
+  void Victims(asb::v1::Case* c) {
+    for (asb::v1::Person& p : *c->mutable_people()) {
+      p.set_repeat_victim(rnd_.Chance(30));
+      p.set_risk_band(static_cast<asb::v1::RiskLevel>(rnd_.Int(0, 3)));
+    }
+    for (asb::v1::Incident& inc : *c->mutable_incidents()) {
+      MaybeString(inc.mutable_reporter_person_id());
+      MaybeString(inc.mutable_same_incident_as());
+    }
+    if (rnd_.Chance(40)) {
+      *c->add_linked_cases() = Marker();
+    }
+    const int assessments = rnd_.Int(0, 2);
+    for (int i = 0; i < assessments; ++i) {
+      asb::v1::RiskAssessment* r = c->add_risk_assessments();
+      MaybeString(r->mutable_person_id());
+      MaybeString(r->mutable_template_id());
+      asb::v1::RiskAnswer* a = r->add_answers();
+      MaybeString(a->mutable_question_id());
+      MaybeString(a->mutable_option_id());
+      r->set_band(static_cast<asb::v1::RiskLevel>(rnd_.Int(1, 3)));
+      MaybeString(r->mutable_assessed_by());
+      Time(r->mutable_assessed_at());
+      MaybeString(r->mutable_notes());
+    }
+    if (rnd_.Chance(50)) {
+      asb::v1::CaseReview* cr = c->mutable_case_review();
+      cr->set_status(static_cast<asb::v1::CaseReviewStatus>(rnd_.Int(1, 8)));
+      cr->set_complaints(rnd_.Int(1, 5));
+      asb::v1::CaseReviewApplication* a = cr->add_applications();
+      a->set_application_id(Marker());
+      MaybeString(a->mutable_applicant_person_id());
+      Time(a->mutable_applied_at());
+      Time(a->mutable_decided_at());
+      a->set_threshold_met(rnd_.Chance(50));
+      MaybeString(a->mutable_decision_reason());
+      MaybeString(a->mutable_recommendations());
+      MaybeString(a->mutable_appeal_outcome());
+      asb::v1::CaseReviewNotice* n = cr->add_notices();
+      n->set_notice_id(Marker());
+      n->set_kind(static_cast<asb::v1::CaseReviewNoticeKind>(rnd_.Int(1, 5)));
+      MaybeString(n->mutable_context()->mutable_due());
+    }
+    if (rnd_.Chance(40)) {
+      asb::v1::VictimNotice* n = c->add_victim_notices();
+      n->set_notice_id(Marker());
+      n->set_kind(static_cast<asb::v1::VictimNoticeKind>(rnd_.Int(1, 3)));
+      MaybeString(n->mutable_person_id());
+      MaybeString(n->mutable_incident_id());
+      Time(n->mutable_context()->mutable_deadline());
+    }
+  }
+
   // Unique, and long enough never to occur by chance inside another value or a token.
   std::string Marker() { return absl::StrCat("MK", serial_++, "x", rnd_.Int(100000, 999999)); }
   void MaybeString(std::string* s) {

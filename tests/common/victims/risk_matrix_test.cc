@@ -1,7 +1,8 @@
 // The risk matrix as data: the shipped local-configuration example loads; bands that overlap,
 // leave gaps or miss a level are refused naming the scores; answers to unknown questions, unknown
 // options, questions answered twice and required questions left out are refused by name; scores
-// fall in the right band on both sides of each bound; old versions keep their scores.
+// fall in the right band on both sides of each bound; old versions keep their scores; the
+// follow-up times are checked (in range, HIGH no slower than MEDIUM, a basis given).
 #include "common/victims/risk_matrix.h"
 
 #include <gmock/gmock.h>
@@ -20,8 +21,9 @@ using ::asb::testing::StatusIs;
 using ::asb::testing::StatusIsWith;
 using ::testing::HasSubstr;
 
-const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",
-                                            "yot",     "probation", "nhs",  "partnership"};
+const std::vector<std::string> kAgencies = {
+    "community-safety",   "housing", "police",    "fire", "adult-social-care",
+    "childrens-services", "yot",     "probation", "nhs",  "partnership"};
 
 std::shared_ptr<const RiskMatrix> Shipped() {
   static auto m = [] {
@@ -85,7 +87,9 @@ TEST(RiskMatrixTest, ShippedExampleLoadsAndScores) {
   ASSERT_TRUE(high.ok()) << high.status();
   EXPECT_EQ(high->score, 17);
   EXPECT_EQ(high->band, asb::v1::RISK_LEVEL_HIGH);
-  EXPECT_EQ(high->tmpl->safeguarding_adults(), "county");
+  // The shipped ISP's safeguarding agencies (split by age since the ISP named each service).
+  EXPECT_EQ(high->tmpl->safeguarding_adults(), "adult-social-care");
+  EXPECT_EQ(high->tmpl->safeguarding_children(), "childrens-services");
 }
 
 TEST(RiskMatrixTest, BandEdges) {
@@ -248,6 +252,57 @@ templates:
   EXPECT_EQ(v1->score, 5);
   EXPECT_EQ(latest->score, 3);
   EXPECT_EQ(latest->tmpl->version(), "2");
+}
+
+TEST(RiskMatrixTest, ShippedFollowUpTimes) {
+  auto m = Shipped();
+  EXPECT_EQ(m->AssessWithin(), absl::Hours(24 * 5));
+  EXPECT_EQ(m->ReassessWithin(asb::v1::RISK_LEVEL_HIGH), absl::Hours(24));
+  EXPECT_EQ(m->ReassessWithin(asb::v1::RISK_LEVEL_MEDIUM), absl::Hours(120));
+  EXPECT_EQ(m->ReassessWithin(asb::v1::RISK_LEVEL_STANDARD), absl::ZeroDuration());
+  EXPECT_EQ(m->ReassessWithin(asb::v1::RISK_LEVEL_UNSPECIFIED), absl::ZeroDuration());
+  EXPECT_THAT(m->follow_up().basis(), HasSubstr("no statutory limit"));
+  EXPECT_EQ(VictimNoticeRuleId(asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE),
+            "victims:reassessment_due");
+  EXPECT_EQ(VictimNoticeKindWord(asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING),
+            "assessment_missing");
+}
+
+TEST(RiskMatrixTest, BadFollowUpTimesAreRefusedByName) {
+  const std::string bands = R"(
+      - { level: RISK_LEVEL_STANDARD, min_score: 0, max_score: 4 }
+      - { level: RISK_LEVEL_MEDIUM, min_score: 5, max_score: 10 }
+      - { level: RISK_LEVEL_HIGH, min_score: 11, max_score: 20 }
+)";
+  auto load = [&](const std::string& follow_up) {
+    return RiskMatrix::FromConfig(Parse(std::string(kTemplate) + bands + follow_up), "m.yaml",
+                                  nullptr, kAgencies);
+  };
+  // Within range, with a basis: loads; the edges are allowed.
+  auto good = load(R"(
+follow_up: { assess_within_days: 365, reassess_high_hours: 8760, reassess_medium_hours: 8760,
+             basis: "local" }
+)");
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ((*good)->AssessWithin(), absl::Hours(24 * 365));
+  EXPECT_THAT(load("follow_up: { assess_within_days: 366, basis: \"local\" }\n"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "follow_up.assess_within_days"));
+  EXPECT_THAT(load("follow_up: { reassess_medium_hours: 8761, basis: \"local\" }\n"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "follow_up.reassess_medium_hours"));
+  EXPECT_THAT(load("follow_up: { reassess_high_hours: 8761, basis: \"local\" }\n"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "follow_up.reassess_high_hours"));
+  // A HIGH risk victim may not wait longer than a MEDIUM one.
+  EXPECT_THAT(
+      load("follow_up: { reassess_high_hours: 48, reassess_medium_hours: 24, basis: \"l\" }\n"),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "must not wait longer (48 hours)"));
+  // A time with no basis: where does it come from?
+  EXPECT_THAT(load("follow_up: { assess_within_days: 5 }\n"),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "follow_up.basis: required"));
+  // No follow-up at all: no times, no basis needed.
+  auto none = load("");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ((*none)->AssessWithin(), absl::ZeroDuration());
+  EXPECT_EQ((*none)->ReassessWithin(asb::v1::RISK_LEVEL_HIGH), absl::ZeroDuration());
 }
 
 }  // namespace

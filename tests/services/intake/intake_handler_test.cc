@@ -387,7 +387,7 @@ std::vector<std::string> ReadLines(const std::string& name) {
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty()) {
+    if (!line.empty() && line[0] != '#') {  // a sample's header comments
       lines.push_back(line);
     }
   }
@@ -395,7 +395,7 @@ std::vector<std::string> ReadLines(const std::string& name) {
 }
 
 TEST(SamplesTest, GoodSamplesAreValid) {
-  for (const char* file : {"cbo-demo.jsonl", "all-events.jsonl"}) {
+  for (const char* file : {"cbo-demo.jsonl", "all-events.jsonl", "victims-demo.jsonl"}) {
     std::vector<std::string> lines = ReadLines(file);
     ASSERT_FALSE(lines.empty()) << file;
     std::set<std::string> ids;
@@ -412,7 +412,11 @@ TEST(SamplesTest, GoodSamplesAreValid) {
 TEST(SamplesTest, AllEventsCoversEveryEventAndOrderType) {
   std::set<int> event_types, order_types, categories;
   bool under_18 = false, fire = false;
-  for (const std::string& line : ReadLines("all-events.jsonl")) {
+  std::vector<std::string> lines = ReadLines("all-events.jsonl");
+  for (const std::string& line : ReadLines("victims-demo.jsonl")) {
+    lines.push_back(line);  // the ASB case review's and the risk matrix's events
+  }
+  for (const std::string& line : lines) {
     CaseEvent e;
     ASB_ASSERT_OK(config::ParseJson(line, &e));
     event_types.insert(EventTypeOf(e));
@@ -427,8 +431,13 @@ TEST(SamplesTest, AllEventsCoversEveryEventAndOrderType) {
       under_18 = true;
     }
   }
-  // Every kind a feed may submit (the hub's own STATUTORY_NOTICE excepted).
-  EXPECT_EQ(event_types.size(), 17u);
+  // Every kind a feed may submit (the hub's own STATUTORY_NOTICE, CASE_REVIEW_NOTICE and
+  // VICTIM_NOTICE excepted): 17 in all-events.jsonl, the six of the case review and case links in
+  // victims-demo.jsonl.
+  EXPECT_EQ(event_types.size(), 23u);
+  EXPECT_FALSE(event_types.count(asb::v1::EVENT_TYPE_STATUTORY_NOTICE));
+  EXPECT_FALSE(event_types.count(asb::v1::EVENT_TYPE_CASE_REVIEW_NOTICE));
+  EXPECT_FALSE(event_types.count(asb::v1::EVENT_TYPE_VICTIM_NOTICE));
   EXPECT_EQ(order_types.size(), 9u);
   EXPECT_TRUE(categories.count(asb::v1::NSIR_CATEGORY_ENVIRONMENTAL));
   EXPECT_TRUE(fire);

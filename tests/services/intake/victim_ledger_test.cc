@@ -4,7 +4,9 @@
 // the advisory at the second related qualifying complaint, the alert at the third, once; the
 // duplicate across agencies and the stale complaint not counted; linked cases; applications,
 // decisions and appeals checked and their response times kept exactly once; bad risk
-// assessments refused by name.
+// assessments refused by name; the risk matrix's follow-up on the same clock (a victim not
+// assessed in time, a reassessment due after a new incident for a MEDIUM or HIGH victim and
+// overdue when none follows), each once, across a restart.
 #include "services/intake/victim_ledger.h"
 
 #include <gmock/gmock.h>
@@ -30,8 +32,9 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",     "housing",
-                                            "yot",     "probation", "nhs",  "partnership"};
+const std::vector<std::string> kAgencies = {
+    "council", "police",    "fire", "adult-social-care", "childrens-services", "housing",
+    "yot",     "probation", "nhs",  "partnership"};
 
 absl::Time At(const std::string& rfc3339) {
   absl::Time t;
@@ -131,6 +134,43 @@ class VictimLedgerTest : public ::testing::Test {
       }
     }
     return out;
+  }
+
+  // The hub's victim notices in the log, in order.
+  std::vector<asb::v1::VictimNotice> VictimNotices(const std::string& case_id = "") {
+    std::vector<asb::v1::Envelope> all;
+    EXPECT_TRUE(events_->Read(1, 10000, &all).ok());
+    std::vector<asb::v1::VictimNotice> out;
+    for (const auto& env : all) {
+      const CaseEvent& e = env.accepted_event().event();
+      if (env.accepted_event().made_by_hub() && e.has_victim_notice() &&
+          (case_id.empty() || e.case_id() == case_id)) {
+        out.push_back(e.victim_notice());
+      }
+    }
+    return out;
+  }
+
+  static CaseEvent Link(const std::string& id, const std::string& at, const std::string& person,
+                        const std::string& role = "PERSON_ROLE_VICTIM",
+                        const std::string& case_id = "C1") {
+    return Event(
+        id, at,
+        R"("personLinked":{"person":{"personId":")" + person + R"(","role":")" + role + R"("}})",
+        case_id);
+  }
+
+  // A template assessment of `person`: MEDIUM (score 12) or HIGH (17).
+  static CaseEvent Assess(const std::string& id, const std::string& at, const std::string& person,
+                          bool high, const std::string& case_id = "C1") {
+    return Event(
+        id, at,
+        R"("riskAssessed":{"personId":")" + person +
+            R"(","templateId":"asb-victim","answers":[{"questionId":"repeat","optionId":")" +
+            (high ? "more" : "once") +
+            R"("},{"questionId":"targeted","optionId":"yes"},{"questionId":"health","optionId":")" +
+            (high ? "severe" : "some") + R"("},{"questionId":"vulnerable","optionId":"yes"}]})",
+        case_id);
   }
 
   std::size_t Fire() {
@@ -352,6 +392,134 @@ TEST_F(VictimLedgerTest, BadRiskAssessmentsAreRefusedByName) {
   // A feed may not send the hub's notice.
   r = SubmitOne(Event("n1", "2026-03-02T09:00:00Z", R"("caseReviewNotice":{"noticeId":"x"})"));
   EXPECT_THAT(r.status().message(), HasSubstr("made by the hub only"));
+}
+
+TEST_F(VictimLedgerTest, AVictimNotAssessedInTimeRemindsTheLeadAgencyOnce) {
+  clock_.Set(At("2026-04-03T12:00:00Z"));  // the hub's clock when the events arrive
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Open("C2", "housing"));
+  ASSERT_EQ(SubmitOne(Link("v1", "2026-04-01T09:00:00Z", "V1")).outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  SubmitOne(Link("w1", "2026-04-01T09:00:00Z", "W1", "PERSON_ROLE_WITNESS"));  // not a victim
+  SubmitOne(Link("v2", "2026-04-02T09:00:00Z", "V2", "PERSON_ROLE_VICTIM", "C2"));
+  // V2 is assessed in time (a level, no template): no reminder for C2.
+  ASSERT_EQ(
+      SubmitOne(Event("r2", "2026-04-03T09:00:00Z",
+                      R"("riskAssessed":{"personId":"V2","level":"RISK_LEVEL_STANDARD"})", "C2"))
+          .outcome(),
+      SubmitResult::OUTCOME_ACCEPTED);
+  // C3's feed keeps one risk value per case: a case-level assessment assesses V3 too.
+  SubmitOne(Open("C3", "police"));
+  SubmitOne(Link("v3", "2026-04-01T09:00:00Z", "V3", "PERSON_ROLE_VICTIM", "C3"));
+  SubmitOne(
+      Event("r3", "2026-04-02T09:00:00Z", R"("riskAssessed":{"level":"RISK_LEVEL_MEDIUM"})", "C3"));
+  // C4 is closed before V4 is assessed: nothing is asked of a closed case.
+  SubmitOne(Open("C4", "police"));
+  SubmitOne(Link("v4", "2026-04-01T09:00:00Z", "V4", "PERSON_ROLE_VICTIM", "C4"));
+  SubmitOne(Event("x4", "2026-04-02T09:00:00Z", R"("caseClosed":{"reason":"moved away"})", "C4"));
+  // assess_within_days 5: nothing a minute before, the reminder at the time, once.
+  clock_.Set(At("2026-04-06T08:59:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  clock_.Set(At("2026-04-06T09:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);
+  EXPECT_EQ(Fire(), 0u);
+  std::vector<asb::v1::VictimNotice> n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(1));
+  EXPECT_EQ(n[0].kind(), asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING);
+  EXPECT_EQ(n[0].person_id(), "V1");
+  EXPECT_THAT(n[0].recipients(), ElementsAre("council"));  // the lead agency only
+  EXPECT_EQ(n[0].context().rule_id(), "risk-assessment-missing");
+  EXPECT_EQ(absl::FromUnixSeconds(n[0].context().deadline().seconds()), At("2026-04-06T09:00:00Z"));
+  EXPECT_EQ(absl::FromUnixSeconds(n[0].linked_at().seconds()), At("2026-04-01T09:00:00Z"));
+  EXPECT_THAT(n[0].context().section(), HasSubstr("no statutory limit"));
+  EXPECT_EQ(n[0].context().rules_version(), risk_->version());
+  clock_.Set(At("2026-04-10T00:00:00Z"));
+  EXPECT_EQ(Fire(), 0u);  // C2's, C3's and C4's were stopped by an assessment or the closure
+  // Linked again (details changed): still the first link's time, no second reminder.
+  clock_.Set(At("2026-04-10T12:00:00Z"));
+  SubmitOne(Link("v1b", "2026-04-10T09:00:00Z", "V1"));
+  clock_.Set(At("2026-04-20T00:00:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  EXPECT_THAT(VictimNotices(), SizeIs(1));
+  // A new incident on the closed case: no reassessment either (V3's case-level MEDIUM does ask).
+  SubmitOne(Incident("I-4", "police", "2026-04-20T09:00:00Z", "C4"));
+  EXPECT_THAT(VictimNotices("C4"), IsEmpty());
+  SubmitOne(Incident("I-3", "police", "2026-04-20T09:00:00Z", "C3"));
+  ASSERT_THAT(VictimNotices("C3"), SizeIs(1));
+  EXPECT_EQ(VictimNotices("C3")[0].kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE);
+  EXPECT_EQ(VictimNotices("C3")[0].band(), asb::v1::RISK_LEVEL_MEDIUM);
+}
+
+TEST_F(VictimLedgerTest, ANewIncidentForAMediumOrHighVictimMakesAReassessmentDueOnTheHubsClock) {
+  clock_.Set(At("2026-04-05T12:00:00Z"));  // the hub's clock when the events arrive
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Link("v1", "2026-04-01T09:00:00Z", "V1"));
+  SubmitOne(Event("r1", "2026-04-01T10:00:00Z",
+                  R"("riskAssessed":{"personId":"V1","level":"RISK_LEVEL_STANDARD"})"));
+  // STANDARD: a new incident asks for nothing.
+  SubmitOne(Incident("I1", "police", "2026-04-02T10:00:00Z"));
+  EXPECT_THAT(VictimNotices(), IsEmpty());
+  // MEDIUM (scored from the template): the next incident makes a reassessment due in 120 hours.
+  ASSERT_EQ(SubmitOne(Assess("r2", "2026-04-03T10:00:00Z", "V1", false)).outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  SubmitOne(Incident("I2", "police", "2026-04-04T10:00:00Z"));
+  std::vector<asb::v1::VictimNotice> n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(1));
+  EXPECT_EQ(n[0].kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE);
+  EXPECT_EQ(n[0].person_id(), "V1");
+  EXPECT_EQ(n[0].incident_id(), "I2");
+  EXPECT_EQ(n[0].band(), asb::v1::RISK_LEVEL_MEDIUM);
+  EXPECT_EQ(absl::FromUnixSeconds(n[0].assessed_at().seconds()), At("2026-04-03T10:00:00Z"));
+  EXPECT_THAT(n[0].recipients(), ElementsAre("council"));
+  EXPECT_EQ(n[0].context().rule_id(), "risk-reassessment");
+  EXPECT_EQ(absl::FromUnixSeconds(n[0].context().deadline().seconds()), At("2026-04-09T10:00:00Z"));
+  // While it is due, another incident or a correction of I2 leaves the deadline as it is.
+  SubmitOne(Incident("I3", "council", "2026-04-05T10:00:00Z"));
+  SubmitOne(Event(
+      "inc-I2-fix", "2026-04-05T11:00:00Z",
+      R"("incidentReported":{"incident":{"incidentId":"I2","category":"NSIR_CATEGORY_PERSONAL","reportedBy":"police"}})"));
+  EXPECT_THAT(VictimNotices(), SizeIs(1));
+  // Not reassessed: overdue at the deadline, once.
+  clock_.Set(At("2026-04-09T09:59:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  clock_.Set(At("2026-04-09T10:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);
+  EXPECT_EQ(Fire(), 0u);
+  n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(2));
+  EXPECT_EQ(n[1].kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE);
+  EXPECT_EQ(n[1].incident_id(), "I2");
+  EXPECT_THAT(n[1].context().due(), HasSubstr("no new assessment is recorded"));
+  // Told: the next incident starts a new one; reassessed (HIGH) in time, nothing fires.
+  clock_.Set(At("2026-04-10T13:00:00Z"));
+  SubmitOne(Incident("I4", "police", "2026-04-10T10:00:00Z"));
+  ASSERT_THAT(VictimNotices(), SizeIs(3));
+  SubmitOne(Assess("r3", "2026-04-10T12:00:00Z", "V1", true));
+  clock_.Set(At("2026-04-20T00:00:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  // HIGH: 24 hours, and the timer survives a restart of intake.
+  clock_.Set(At("2026-04-21T10:00:00Z"));
+  SubmitOne(Incident("I5", "police", "2026-04-21T10:00:00Z"));
+  n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(4));
+  EXPECT_EQ(n[3].band(), asb::v1::RISK_LEVEL_HIGH);
+  EXPECT_EQ(absl::FromUnixSeconds(n[3].context().deadline().seconds()), At("2026-04-22T10:00:00Z"));
+  Open();
+  clock_.Set(At("2026-04-22T10:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);
+  EXPECT_EQ(Fire(), 0u);
+  n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(5));
+  EXPECT_EQ(n[4].kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE);
+  EXPECT_EQ(n[4].incident_id(), "I5");
+}
+
+TEST_F(VictimLedgerTest, AFeedMayNotSendAVictimNotice) {
+  SubmitOne(Open("C1", "council"));
+  SubmitResult r =
+      SubmitOne(Event("vn", "2026-03-02T09:00:00Z", R"("victimNotice":{"noticeId":"x"})"));
+  EXPECT_EQ(r.outcome(), SubmitResult::OUTCOME_REFUSED);
+  EXPECT_THAT(r.status().message(), HasSubstr("victim_notice: made by the hub only"));
 }
 
 }  // namespace

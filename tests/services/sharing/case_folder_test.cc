@@ -433,7 +433,7 @@ std::vector<std::string> ReadLines(const std::string& name) {
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty()) {
+    if (!line.empty() && line[0] != '#') {  // a sample's header comments
       lines.push_back(line);
     }
   }
@@ -444,7 +444,7 @@ std::vector<std::string> ReadLines(const std::string& name) {
 TEST_F(CaseFolderTest, SamplesFoldCleanly) {
   uint64_t seq = 0;
   std::size_t applied_total = 0, lines_total = 0;
-  for (const char* file : {"cbo-demo.jsonl", "all-events.jsonl"}) {
+  for (const char* file : {"cbo-demo.jsonl", "all-events.jsonl", "victims-demo.jsonl"}) {
     for (const std::string& line : ReadLines(file)) {
       Envelope env;
       env.set_seq(++seq);
@@ -479,6 +479,22 @@ TEST_F(CaseFolderTest, SamplesFoldCleanly) {
   EXPECT_EQ(d.orders(0).status(), asb::v1::ORDER_STATUS_DISCHARGED);
   EXPECT_EQ(d.orders(0).breaches_size(), 1);
   EXPECT_EQ(d.orders(1).status(), asb::v1::ORDER_STATUS_EXPIRED);
+
+  // The victims demo: three assessments of the victim (the latest HIGH, a level-free template
+  // assessment folded without the matrix here), the case review through to the appeal, the link.
+  Case v = GetOrDie("CBC-2026-0301");
+  ASSERT_EQ(v.risk_assessments_size(), 3);
+  EXPECT_EQ(v.risk_assessments(2).person_id(), "P-CBC-61001");
+  EXPECT_EQ(v.risk_assessments(2).template_id(), "asb-victim");
+  EXPECT_EQ(v.risk_assessments(2).answers_size(), 4);
+  EXPECT_EQ(v.incidents_size(), 5);
+  ASSERT_EQ(v.case_review().applications_size(), 1);
+  EXPECT_TRUE(v.case_review().applications(0).threshold_met());
+  EXPECT_TRUE(v.case_review().applications(0).has_completed_at());
+  EXPECT_FALSE(v.case_review().applications(0).appeal_upheld());
+  EXPECT_EQ(v.case_review().status(), asb::v1::CASE_REVIEW_STATUS_APPEAL_DECIDED);
+  EXPECT_THAT(v.linked_cases(), ElementsAre("CBC-2026-0302"));
+  EXPECT_EQ(GetOrDie("CBC-2026-0302").lead_agency(), "housing");
 }
 
 // At rest, every value of a case (its state, its held events, its disclosures) is sealed under

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,7 @@
 #include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
+#include "common/victims/case_review.h"
 #include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/sharing_handler.h"
@@ -410,6 +412,80 @@ TEST_F(IntelligenceTest, IndicatorsCountCasesOrdersAndTimeToFirstAction) {
     EXPECT_EQ(n, 1u);
   }));
   EXPECT_EQ(days, 10);
+}
+
+// The case review indicators (issue 15) come from the case review state each event leaves on the
+// case: applications received, decisions (threshold met, late against the procedure's decision
+// time), days from application to decision, reviews completed, appeals; small counts withheld.
+TEST_F(IntelligenceTest, IndicatorsCountCaseReviewsFromTheCaseReviewState) {
+  auto procedure = victims::CaseReviewProcedure::LoadFile(
+      std::string(ASB_SOURCE_DIR) + "/config/casereview/derbyshire.yaml", {});
+  ASSERT_TRUE(procedure.ok()) << procedure.status();
+  folder_->SetCaseReviewProcedure(*procedure);  // decision_days 10
+  const int64_t oct = MonthStart(2018, 10);
+  const int64_t day = 86400;
+  auto step = [&](const std::string& case_id, int64_t at, auto fill) {
+    asb::v1::CaseEvent e;
+    e.set_case_id(case_id);
+    e.mutable_occurred_at()->set_seconds(at);
+    fill(&e);
+    ApplyOne(Next(e));
+  };
+  for (const std::string id : {"C1", "C2", "C3", "C4"}) {
+    Open(id, "E01000001", oct);
+    step(id, oct + day, [&](asb::v1::CaseEvent* e) {
+      e->mutable_case_review_applied()->set_application_id("A-" + id);
+    });
+  }
+  // Decided after 3 days (met), 5 days (not met), 12 days (met, two days late); C4 undecided.
+  const std::vector<std::tuple<std::string, int, bool>> decisions = {
+      {"C1", 3, true}, {"C2", 5, false}, {"C3", 12, true}};
+  for (const auto& [id, days, met] : decisions) {
+    step(id, oct + day + days * day, [&](asb::v1::CaseEvent* e) {
+      e->mutable_case_review_decided()->set_application_id("A-" + id);
+      e->mutable_case_review_decided()->set_threshold_met(met);
+    });
+  }
+  step("C1", oct + 20 * day, [&](asb::v1::CaseEvent* e) {
+    e->mutable_case_review_completed()->set_application_id("A-C1");
+  });
+  step("C2", MonthStart(2018, 11) + day, [&](asb::v1::CaseEvent* e) {
+    e->mutable_case_review_appealed()->set_application_id("A-C2");
+  });
+
+  asb::v1::IndicatorsRequest q;
+  q.set_from_month("2018-10");
+  q.set_to_month("2018-11");
+  q.mutable_on_behalf_of()->set_officer_id("PC 4021");
+  q.mutable_on_behalf_of()->set_reason("annual report");
+  store::Batch batch = store_->NewBatch();
+  auto r = intel_->Indicators("police-partner", "police", q, &batch);
+  ASB_ASSERT_OK(r.status());
+  ASSERT_EQ(r->by_month_size(), 2);
+  const auto& m10 = r->by_month(0);
+  const auto& m11 = r->by_month(1);
+  EXPECT_EQ(m10.case_reviews().count(), 4u);                   // applications
+  EXPECT_EQ(m10.case_review_decisions().count(), 3u);          // C1, C2, C3
+  EXPECT_TRUE(m10.case_review_thresholds_met().suppressed());  // 2 < 3
+  EXPECT_TRUE(m10.case_review_decisions_late().suppressed());  // 1 (C3)
+  EXPECT_DOUBLE_EQ(m10.case_review_decision_median_days(), 5.0);
+  EXPECT_NEAR(m10.case_review_decision_mean_days(), 20.0 / 3, 1e-9);
+  EXPECT_TRUE(m10.case_reviews_completed().suppressed());
+  EXPECT_EQ(m10.case_review_appeals().count(), 0u);
+  EXPECT_FALSE(m10.case_review_appeals().suppressed());
+  EXPECT_TRUE(m11.case_review_appeals().suppressed());  // C2's, in November
+  EXPECT_EQ(m11.case_reviews().count(), 0u);
+  EXPECT_EQ(m11.case_review_decision_median_days(), 0.0);
+  // The counts underneath, unsuppressed: the late decision is C3's.
+  auto counts = aggregates_->CaseReviewCounts("2018-10");
+  ASB_ASSERT_OK(counts.status());
+  EXPECT_EQ((*counts)["met"], 2u);
+  EXPECT_EQ((*counts)["late"], 1u);
+  EXPECT_EQ((*counts)["completed"], 1u);
+  std::vector<uint32_t> days;
+  ASB_ASSERT_OK(aggregates_->ForEachCaseReviewDecision(
+      "2018-10", [&](uint32_t d, uint64_t n) { days.insert(days.end(), n, d); }));
+  EXPECT_THAT(days, ::testing::ElementsAre(3, 5, 12));
 }
 
 }  // namespace

@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/time/civil_time.h"
 #include "common/agreement/agreement.h"
 #include "services/sharing/due_timers.h"
+#include "services/sharing/victim_matching.h"
 #include "tests/services/sharing/sharing_fixture.h"
 #include "tests/support/status_matchers.h"
 
@@ -127,6 +129,31 @@ TEST_F(RetentionTest, AClosedCaseIsDeletedOnceItsRetentionHasRun) {
   now_ += absl::Hours(24 * 365);
   EXPECT_THAT(Run(), IsEmpty());
   EXPECT_EQ(erasures_->head(), 1u);
+}
+
+// The victim index (issue 15) keeps a case's id, its victims' ids and their match keys in its
+// keys: deleted with the case, the other case's entries kept.
+TEST_F(RetentionTest, ADeletedCaseLeavesNothingInTheVictimIndex) {
+  VictimIndex index(store_.get());
+  handler_->SetVictimIndex(&index);
+  retention_->SetVictimIndex(&index);
+  OpenTenantCase("C", 1);
+  OpenTenantCase("OPEN", 10);  // the same victim (P1): matched, both cases indexed
+  Apply(Env(3, "C", kClosed));
+  auto cases_in_index = [&] {
+    std::set<std::string> cases;
+    std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kVictimIndexColumnFamily);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string k = it->key().ToString();
+      const std::size_t a = k.find('\0');
+      cases.insert(k.substr(a + 1, k.find('\0', a + 1) - a - 1));
+    }
+    return cases;
+  };
+  ASSERT_THAT(cases_in_index(), ElementsAre("C", "OPEN"));
+  now_ = kClosedAt + absl::Hours(24 * 30);
+  ASSERT_EQ(Run().size(), 1u);
+  EXPECT_THAT(cases_in_index(), ElementsAre("OPEN"));
 }
 
 // A batch that never reaches the disk (kill -9 before the write) deletes nothing: the timer is

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -67,7 +68,7 @@ class VictimsSharingTest : public ::testing::Test {
     policy_ = *policy;
     handler_->SetPolicy(policy_);
     auto risk = victims::RiskMatrix::LoadFile(
-        std::string(ASB_SHARING_TESTDATA) + "/risk-victims.yaml", policy_->agencies());
+        std::string(ASB_SOURCE_DIR) + "/config/risk/matrix.yaml", policy_->agencies());
     ASSERT_TRUE(risk.ok()) << risk.status();
     folder_->SetRiskMatrix(*risk);
     auto procedure = victims::CaseReviewProcedure::LoadFile(
@@ -326,6 +327,13 @@ TEST_F(VictimsSharingTest, TheSameVictimInTwoCasesRaisesALinkSuggestionToBothLea
     EXPECT_THAT(it->key().ToString(), ::testing::Not(HasSubstr("1950")));
     EXPECT_THAT(it->key().ToString(), ::testing::Not(HasSubstr("argaret")));
   }
+  // The feed updates the victim's details: the hub's flag (and her band) stays.
+  Apply(Env("C1", R"("riskAssessed":{"personId":"pol-77","level":"RISK_LEVEL_MEDIUM"})"));
+  LinkVictim("C1", "pol-77", "Margaret", "O'Neil-Hart", "1950-01-02");
+  ASSERT_THAT(Get("C1").people(), SizeIs(1));
+  EXPECT_EQ(Get("C1").people(0).family_name(), "O'Neil-Hart");
+  EXPECT_TRUE(Get("C1").people(0).repeat_victim());
+  EXPECT_EQ(Get("C1").people(0).risk_band(), asb::v1::RISK_LEVEL_MEDIUM);
   // A witness of the same name is not a victim: no suggestion.
   OpenCase("C3", "NSIR_CATEGORY_PERSONAL", "police");
   const std::vector<Disclosure> w =
@@ -544,6 +552,64 @@ TEST_F(VictimsSharingTest, QueriesNeedTheOfficerAndAreAuditedWithIt) {
           "community-safety:H1:ListCaseReviews", "community-safety:H1:ListCaseReviews",
           "police:C1:RepeatVictims", "police:C2:RepeatVictims", "community-safety:C1:RepeatVictims",
           "community-safety:C2:RepeatVictims", "community-safety:H1:RepeatVictims"));
+}
+
+constexpr char kReassessmentDue[] = R"json("victimNotice":{
+    "noticeId":"victims/reassessment_due/V1/I7","kind":"VICTIM_NOTICE_KIND_REASSESSMENT_DUE",
+    "recipients":["police","housing"],"personId":"V1","band":"RISK_LEVEL_MEDIUM","incidentId":"I7",
+    "context":{"ruleId":"risk-reassessment","section":"local procedure (no statutory limit)",
+    "deadline":"2026-10-06T10:00:00Z","due":"reassess the victim's risk"}})json";
+
+TEST_F(VictimsSharingTest, AVictimNoticeAlertsTheLeadAgencyTheIspLetsSeeTheCaseAndIsKeptOnce) {
+  OpenCase("C1", "NSIR_CATEGORY_PERSONAL", "police");
+  LinkVictim("C1", "V1", "Ann", "Hale", "1958-03-02");
+  const std::vector<Disclosure> ds = Apply(Env("C1", kReassessmentDue, /*by_hub=*/true));
+  const Disclosure* police = For(ds, "police");
+  ASSERT_NE(police, nullptr);
+  EXPECT_TRUE(Alerted(police, "victims:reassessment_due"));
+  EXPECT_EQ(police->victim_notice_kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE);
+  EXPECT_EQ(police->statutory().rule_id(), "risk-reassessment");
+  EXPECT_EQ(police->statutory().section(), "local procedure (no statutory limit)");
+  ASSERT_THAT(police->view().victim_notices(), SizeIs(1));
+  EXPECT_EQ(police->view().victim_notices(0).incident_id(), "I7");
+  // Community safety sees the case but is not addressed: shared, not alerted.
+  ASSERT_NE(For(ds, "community-safety"), nullptr);
+  EXPECT_FALSE(Alerted(For(ds, "community-safety"), "victims:reassessment_due"));
+  // Housing may not see the case: the undelivered notice is on the record, named as such.
+  EXPECT_EQ(For(ds, "housing"), nullptr);
+  bool refused = false;
+  for (const asb::v1::AuditRecord& r : Audit()) {
+    refused = refused || (r.kind() == asb::v1::AUDIT_KIND_ACCESS_REFUSED &&
+                          r.recipient_agency() == "housing" &&
+                          absl::StartsWith(r.detail(), "victim notice (victims:reassessment_due"));
+  }
+  EXPECT_TRUE(refused);
+  Apply(Env("C1", kReassessmentDue, true));
+  EXPECT_THAT(Get("C1").victim_notices(), SizeIs(1));
+}
+
+TEST_F(VictimsSharingTest, AQueryRefusedForItsOfficerIsOnTheRecordBeforeAnyCaseIsRead) {
+  OpenCase("C1", "NSIR_CATEGORY_PERSONAL", "police");
+  store::Batch batch = store_->NewBatch();
+  asb::v1::ListCaseReviewsRequest list;
+  list.mutable_on_behalf_of()->set_officer_id("PC-4021");
+  EXPECT_THAT(handler_->ListCaseReviews("police-partner", "police", list, &batch),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.reason"));
+  asb::v1::RepeatVictimsRequest repeat;
+  *repeat.mutable_on_behalf_of() = Officer();
+  repeat.mutable_on_behalf_of()->set_purpose("curiosity");
+  EXPECT_THAT(handler_->RepeatVictims("police-partner", "police", repeat, &batch),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "is not a purpose of the ISP"));
+  ASSERT_TRUE(store_->Write(&batch).ok());
+  std::vector<std::string> refused;
+  for (const asb::v1::AuditRecord& r : Audit()) {
+    if (r.kind() == asb::v1::AUDIT_KIND_ACCESS_REFUSED) {
+      refused.push_back(r.detail().substr(0, r.detail().find(':')));
+      EXPECT_EQ(r.actor_agency(), "police");
+      EXPECT_EQ(r.on_behalf_of().officer_id(), "PC-4021");
+    }
+  }
+  EXPECT_THAT(refused, ElementsAre("ListCaseReviews refused", "RepeatVictims refused"));
 }
 
 }  // namespace
