@@ -121,23 +121,36 @@ absl::Status Runtime::Start(Handler handler) {
   handler_ = std::move(handler);
   auth_ = std::make_unique<bus::Authenticator>(&context_, &loop_);
   auth_->SetPrincipals(principals_->table());
+  RefusalRecorder::Options ro;
+  if (options_.server.refusal_interval_seconds() != 0) {
+    ro.interval = absl::Seconds(options_.server.refusal_interval_seconds());
+  }
+  if (options_.server.max_unauthenticated_refusal_records() != 0) {
+    ro.max_unauthenticated = options_.server.max_unauthenticated_refusal_records();
+  }
+  refusals_ = std::make_unique<RefusalRecorder>(
+      ro, [this] { return Now(); },
+      [this](std::vector<asb::v1::AuditRecord> records) {
+        static auto* lg = log::Get("daemon");
+        store::Batch batch = store_->NewBatch();
+        for (auto& r : records) {
+          AuditInBatch(std::move(r), &batch);
+        }
+        if (absl::Status s = store_->Write(&batch); !s.ok()) {
+          audit_failures_ += records.size();
+          SPDLOG_LOGGER_ERROR(lg, "could not record refusals: {}", std::string(s.message()));
+        }
+      });
+  loop_.Every(absl::ToChronoMilliseconds(ro.interval), [this] { refusals_->Flush(); });
+  AddCounter("refusals", [this] { return refusals_->refusals(); });
+  AddCounter("refusal_records", [this] { return refusals_->records(); });
   auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
-    // A refused client's libzmq retries the handshake every few hundred ms: record the first
-    // refusal of a key, then at most one record per minute with the count in between.
-    RefusedKey& seen = refused_keys_[key_prefix];
-    ++seen.count;
-    const absl::Time now = Now();
-    if (now - seen.last_recorded < absl::Minutes(1)) {
-      return;
-    }
+    // A refused client's libzmq retries the handshake every few hundred ms: folded per key.
     asb::v1::AuditRecord r;
     r.set_kind(asb::v1::AUDIT_KIND_AUTH_FAILED);
     r.set_detail("refused CurveZMQ handshake from key " + key_prefix +
-                 (peer.empty() ? "" : " at " + peer) +
-                 (seen.count > 1 ? " (" + std::to_string(seen.count) + " refusals)" : ""));
-    seen.last_recorded = now;
-    seen.count = 0;
-    Audit(std::move(r));
+                 (peer.empty() ? "" : " at " + peer));
+    refusals_->Refuse(std::move(r), key_prefix, "refused handshake", /*authenticated=*/false);
   });
   bus::ServerOptions so;
   so.api_bind = options_.server.api_bind();
@@ -160,7 +173,11 @@ absl::Status Runtime::Start(Handler handler) {
     r.set_actor(who.name);
     r.set_actor_agency(who.agency);
     r.set_detail(reason);
-    Audit(std::move(r));
+    // A failed handshake (no principal) or a principal no longer in the ISP: nobody vouches
+    // for it. The failed-handshake reason carries a count that varies: folded as one reason.
+    const bool authenticated = !who.agency.empty();
+    const std::string what = who.name.empty() ? reason.substr(0, reason.find(" (")) : reason;
+    refusals_->Refuse(std::move(r), who.name, what, authenticated);
   });
   stream_server_ = std::make_unique<stream::StreamServer>(server_.get());
   for (auto& log : logs_) {
@@ -191,6 +208,10 @@ absl::Status Runtime::Start(Handler handler) {
 
 void Runtime::Run() {
   loop_.Run();
+  // What the last interval folded is recorded before the store closes.
+  if (refusals_ != nullptr) {
+    refusals_->Flush();
+  }
   // The last deferred batch (a consumer's) commits while everything its callbacks use is alive.
   if (absl::Status s = store_->Settle(); !s.ok()) {
     SPDLOG_LOGGER_ERROR(log::Get("daemon"), "the last batch did not reach the disk: {}",
@@ -396,7 +417,8 @@ bool Runtime::RequireRole(const bus::Caller& caller, asb::v1::Role role,
   r.set_actor(caller.principal.name);
   r.set_actor_agency(caller.principal.agency);
   r.set_detail(std::string(denied.message()));
-  Audit(std::move(r));
+  refusals_->Refuse(std::move(r), caller.principal.name, std::string(denied.message()),
+                    /*authenticated=*/true);
   server_->ReplyError(caller, denied);
   return false;
 }

@@ -38,6 +38,7 @@
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
 #include "common/stream/stream_server.h"
+#include "services/daemon/refusals.h"
 
 namespace asb::daemon {
 
@@ -128,7 +129,8 @@ class Runtime {
     counters_.emplace_back(std::move(name), std::move(read));
   }
 
-  // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role`.
+  // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role` (through
+  // the refusal recorder: the first of a run at once, the rest folded).
   bool RequireRole(const bus::Caller& caller, asb::v1::Role role, const std::string& action);
 
   // Writes `batch` durably; on failure replies kUnavailable to `caller` and returns false.
@@ -165,11 +167,9 @@ class Runtime {
   std::vector<std::unique_ptr<stream::Consumer>> consumers_;
   Handler handler_;
   AuditSink audit_sink_;
-  struct RefusedKey {
-    absl::Time last_recorded = absl::InfinitePast();
-    uint64_t count = 0;
-  };
-  absl::flat_hash_map<std::string, RefusedKey> refused_keys_;
+  // Refused handshakes, malformed requests and requests without the role, audited in
+  // intervals (services/daemon/refusals.h).
+  std::unique_ptr<RefusalRecorder> refusals_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
   std::vector<std::pair<std::string, std::function<uint64_t()>>> counters_;
