@@ -10,6 +10,7 @@
 #include "common/stream/consumer.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
+#include "services/notify/tree_head_relay.h"
 
 namespace asb::notify {
 namespace {
@@ -53,14 +54,19 @@ bool SplitKey(std::string_view key, std::string_view* agency, uint64_t* seq) {
 }  // namespace
 
 std::vector<std::string> NotifyColumnFamilies() {
-  return {stream::LogColumnFamily("audit"), kOutbox,      kCursors,
-          stream::kOffsetsColumnFamily,     kDeadLetters, kAckMarks};
+  return {stream::LogColumnFamily("audit"),
+          kOutbox,
+          kCursors,
+          stream::kOffsetsColumnFamily,
+          kDeadLetters,
+          kAckMarks,
+          kTreeHeadsColumnFamily};
 }
 
 store::StoreOptions NotifyStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = NotifyColumnFamilies();
-  layout.plaintext_column_families = {kCursors, kAckMarks};
+  layout.plaintext_column_families = {kCursors, kAckMarks, kTreeHeadsColumnFamily};
   layout.subject_of = [](std::string_view cf, std::string_view, std::string_view value) {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;

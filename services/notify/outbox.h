@@ -17,6 +17,7 @@
 //   "ackmarks"  agency + '\0' + EncodeSeq(unix ms)     → EncodeSeq(acked cursor at that time),
 //               at most one a minute per agency: what retention needs to know when a seq was
 //               acknowledged.
+//   "tree_heads" the access log's latest signed tree head (TreeHeadRelay, tree_head_relay.h)
 //
 // Delivery ("shared work"; api.proto PullAlertsRequest): a pull without from_seq hands out the
 // oldest alerts that are not acknowledged and not in flight (last_delivered_at + ack_timeout in
@@ -44,9 +45,10 @@ namespace asb::notify {
 // Column families asb-notify's Store must open.
 std::vector<std::string> NotifyColumnFamilies();
 
-// asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors"
-// and "ackmarks" (agency → numbers) in plaintext; the subject of an "outbox" or "deadletters"
-// value is its alert's disclosure's case id; audit records are sealed under the master key.
+// asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
+// "ackmarks" (agency → numbers) and "tree_heads" (hashes) in plaintext; the subject of an "outbox"
+// or "deadletters" value is its alert's disclosure's case id; audit records are sealed under the
+// master key.
 store::StoreOptions NotifyStoreLayout();
 
 // Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests
