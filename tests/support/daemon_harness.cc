@@ -555,4 +555,61 @@ absl::Status Hub::WaitDrained(absl::Duration timeout) {
       absl::Now() + timeout, "the pipeline to drain");
 }
 
+absl::StatusOr<asb::v1::AuditTreeHeadResponse> Hub::TreeHead(const std::string& principal,
+                                                             bool fresh, bool with_history) {
+  asb::v1::AuditTreeHeadResponse out;
+  asb::v1::Request request;
+  request.mutable_audit_tree_head()->set_fresh(fresh);
+  request.mutable_audit_tree_head()->set_with_history(with_history);
+  while (true) {
+    auto response = Call("audit", principal, request);
+    if (!response.ok()) {
+      return response.status();
+    }
+    const auto& r = response->audit_tree_head();
+    auto history = std::move(*out.mutable_history());
+    out = r;
+    history.MergeFrom(r.history());
+    *out.mutable_history() = std::move(history);
+    if (!with_history || r.next_history_after_size() == 0) {
+      return out;
+    }
+    request.mutable_audit_tree_head()->set_history_after_size(r.next_history_after_size());
+  }
+}
+
+audit::LogSource Hub::AuditSource(const std::string& auditor) {
+  audit::LogSource source;
+  source.fetch = [this, auditor](uint64_t after) -> absl::StatusOr<asb::v1::AuditQueryResponse> {
+    asb::v1::AuditQueryRequest q;
+    q.set_after_index(after);
+    q.set_limit(10000);
+    q.set_stored(true);
+    return AuditQuery(auditor, q);
+  };
+  source.consistency = [this, auditor](uint64_t m,
+                                       uint64_t n) -> absl::StatusOr<std::vector<std::string>> {
+    asb::v1::Request r;
+    r.mutable_audit_consistency_proof()->set_first_size(m);
+    r.mutable_audit_consistency_proof()->set_second_size(n);
+    auto response = Call("audit", auditor, r);
+    if (!response.ok()) {
+      return response.status();
+    }
+    const auto& p = response->audit_consistency_proof().proof();
+    return std::vector<std::string>(p.begin(), p.end());
+  };
+  source.frontier = [this, auditor](uint64_t n) -> absl::StatusOr<std::vector<std::string>> {
+    asb::v1::Request r;
+    r.mutable_audit_frontier()->set_tree_size(n);
+    auto response = Call("audit", auditor, r);
+    if (!response.ok()) {
+      return response.status();
+    }
+    const auto& h = response->audit_frontier().hashes();
+    return std::vector<std::string>(h.begin(), h.end());
+  };
+  return source;
+}
+
 }  // namespace asb::testing

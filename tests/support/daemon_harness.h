@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/events.pb.h"
+#include "common/auditlog/verifier.h"
 #include "common/bus/client.h"
 #include "common/bus/keys.h"
 #include "tests/support/temp_dir.h"
@@ -160,6 +161,13 @@ class Hub {
                                                                  asb::v1::AuditQueryRequest query);
   absl::StatusOr<asb::v1::PingResponse> Ping(const std::string& daemon,
                                              const std::string& principal = "hub-admin");
+  // asb-audit's tree head answer as `principal` (`fresh`: sign one now if the log grew — for
+  // auditors), with the stored heads' history if asked.
+  absl::StatusOr<asb::v1::AuditTreeHeadResponse> TreeHead(const std::string& principal, bool fresh,
+                                                          bool with_history = false);
+  // The hub's access log as a verifier reads it (stored pages, consistency proofs, compact
+  // ranges), asked as `auditor`. The Hub must outlive it.
+  audit::LogSource AuditSource(const std::string& auditor);
   // Records [from_seq, head] of `stream` served by `daemon`, fetched with that daemon's
   // consumer's key (fetch is for hub daemons only): "sharing"/"disclosures" is read as notify.
   absl::StatusOr<std::vector<asb::v1::Envelope>> FetchAll(const std::string& daemon,
