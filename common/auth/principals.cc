@@ -5,7 +5,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "common/config/violations.h"
 #include "common/crypto/crypto.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -14,52 +13,6 @@ namespace asb::auth {
 namespace {
 
 using ::asb::config::v1::Isp;
-
-// protobuf's JSON mapping takes snake_case and lowerCamelCase keys; the source map holds
-// whichever the file used.
-std::string LowerCamel(const std::string& path) {
-  std::string out;
-  bool up = false;
-  for (char c : path) {
-    if (c == '_') {
-      up = true;
-      continue;
-    }
-    out.push_back(up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
-    up = false;
-  }
-  return out;
-}
-
-// Collects violations as "file:line: path: what", the line being that of the nearest enclosing
-// value the file spells out (a missing key has no line of its own).
-class Located {
- public:
-  Located(const std::string& file, const config::SourceMap* lines) : file_(file), lines_(lines) {}
-
-  void Add(const std::string& path, const std::string& what) {
-    std::string where = file_;
-    for (std::string p = path; lines_ != nullptr && !p.empty();) {
-      auto it = lines_->find(p);
-      if (it == lines_->end()) {
-        it = lines_->find(LowerCamel(p));
-      }
-      if (it != lines_->end()) {
-        absl::StrAppend(&where, ":", it->second);
-        break;
-      }
-      const std::size_t cut = p.find_last_of(".[");
-      p.resize(cut == std::string::npos ? 0 : cut);
-    }
-    violations_.Add(absl::StrCat(where, ": ", path), what);
-  }
-  absl::Status ToStatus() const { return violations_.ToStatus(); }
-
- private:
-  const std::string& file_;
-  const config::SourceMap* lines_;
-  config::Violations violations_;
-};
 
 bool ValidId(const std::string& id) {
   if (id.empty()) {
@@ -74,22 +27,23 @@ bool ValidId(const std::string& id) {
   return true;
 }
 
-void CheckAgencies(const Isp& isp, Located* p, absl::flat_hash_set<std::string>* ids) {
-  for (int i = 0; i < isp.agencies_size(); ++i) {
-    const std::string& id = isp.agencies(i).id();
-    const std::string at = absl::StrCat("agencies[", i, "].id");
-    if (!ValidId(id)) {
-      p->Add(at, id.empty() ? "required" : "'" + id + "' is not a valid id ([a-z0-9_-]+)");
-    } else if (id == kHubAgency) {
-      p->Add(at, "'hub' is reserved for the hub's own daemons");
-    } else if (!ids->insert(id).second) {
-      p->Add(at, "duplicate agency '" + id + "'");
-    }
+void CheckAgency(const asb::config::v1::Agency& a, const std::string& at, config::Violations* p,
+                 absl::flat_hash_set<std::string>* ids) {
+  if (!ValidId(a.id())) {
+    p->Add(at + ".id",
+           a.id().empty() ? "required" : "'" + a.id() + "' is not a valid id ([a-z0-9_-]+)");
+  } else if (a.id() == kHubAgency) {
+    p->Add(at + ".id", "'hub' is reserved for the hub's own daemons");
+  } else if (!ids->insert(a.id()).second) {
+    p->Add(at + ".id", "duplicate agency '" + a.id() + "'");
+  }
+  if (a.name().empty()) {
+    p->Add(at + ".name", "required");
   }
 }
 
 void CheckPrincipal(const asb::config::v1::Principal& pr, const std::string& at,
-                    const absl::flat_hash_set<std::string>& agencies, Located* p,
+                    const absl::flat_hash_set<std::string>& agencies, config::Violations* p,
                     absl::flat_hash_set<std::string>* names,
                     absl::flat_hash_set<std::string>* keys) {
   if (pr.name().empty()) {
@@ -135,6 +89,21 @@ std::string VersionOf(const Isp& isp) {
 
 }  // namespace
 
+absl::flat_hash_set<std::string> CheckAgenciesAndPrincipals(const Isp& isp,
+                                                            config::Violations* problems) {
+  absl::flat_hash_set<std::string> agencies;
+  for (int i = 0; i < isp.agencies_size(); ++i) {
+    CheckAgency(isp.agencies(i), absl::StrCat("agencies[", i, "]"), problems, &agencies);
+  }
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<std::string> keys;
+  for (int i = 0; i < isp.principals_size(); ++i) {
+    CheckPrincipal(isp.principals(i), absl::StrCat("principals[", i, "]"), agencies, problems,
+                   &names, &keys);
+  }
+  return agencies;
+}
+
 absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file) {
   Isp isp;
   config::SourceMap lines;
@@ -146,19 +115,14 @@ absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file) {
 
 absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string& file_name,
                                                const config::SourceMap* lines) {
-  Located problems(file_name, lines);
-  absl::flat_hash_set<std::string> agencies;
-  CheckAgencies(isp, &problems, &agencies);
-  absl::flat_hash_set<std::string> names;
-  absl::flat_hash_set<std::string> keys;
-  auto table = std::make_shared<bus::PrincipalTable>();
-  for (int i = 0; i < isp.principals_size(); ++i) {
-    const auto& pr = isp.principals(i);
-    CheckPrincipal(pr, absl::StrCat("principals[", i, "]"), agencies, &problems, &names, &keys);
-    table->Add(bus::Principal{pr.name(), pr.agency(), pr.role(), pr.public_key()});
-  }
+  config::Violations problems(file_name, lines);
+  CheckAgenciesAndPrincipals(isp, &problems);
   if (absl::Status s = problems.ToStatus(); !s.ok()) {
     return s;
+  }
+  auto table = std::make_shared<bus::PrincipalTable>();
+  for (const auto& pr : isp.principals()) {
+    table->Add(bus::Principal{pr.name(), pr.agency(), pr.role(), pr.public_key()});
   }
   Principals out;
   out.isp_name_ = isp.name();

@@ -9,24 +9,33 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "asb/config/v1/isp.pb.h"
 #include "common/bus/auth.h"
 #include "common/config/config.h"
+#include "common/config/violations.h"
 
 namespace asb::auth {
 
 // The agency of the hub's own daemons (isp.proto: Principal.agency); only role DAEMON uses it.
 inline constexpr char kHubAgency[] = "hub";
 
+// The one check of an ISP's agencies and principals, used by Principals and by the policy
+// engine (common/policy, which checks the rest of the ISP): adds to `problems` each problem of
+// the agencies (id required, valid [a-z0-9_-]+, unique and not "hub"; name required) and of the
+// principals (name required and unique; agency required and known, or "hub"; role valid, DAEMON
+// exactly for "hub"; public key a CurveZMQ key, 40 Z85 characters, no other principal uses).
+// Returns the ids of the agencies that passed, in no order.
+absl::flat_hash_set<std::string> CheckAgenciesAndPrincipals(const asb::config::v1::Isp& isp,
+                                                            config::Violations* problems);
+
 // The principals of one ISP, checked and ready for bus::Authenticator. Immutable; cheap to copy
 // (the table is shared).
 class Principals {
  public:
   // Parses the ISP file (YAML/JSON, asb.config.v1.Isp, through common/config: unknown fields are
-  // errors) and checks its agencies and principals: agency ids valid and unique, each
-  // principal's name unique, agency known (or "hub"), role valid (DAEMON exactly for "hub") and
-  // public key a CurveZMQ key (40 Z85 characters) no other principal uses. Errors are
+  // errors) and checks its agencies and principals (CheckAgenciesAndPrincipals). Errors are
   // kInvalidArgument listing every problem with the file's name and, where the file gives it,
   // the line ("isp.yaml:42: principals[3].agency: unknown agency 'polce'"), or kNotFound for a
   // missing file. Rules, purposes and the pseudonymisation key are not looked at.

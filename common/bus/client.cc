@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "common/bus/message_memory.h"
 #include "common/log/log.h"
 
@@ -35,45 +36,113 @@ absl::Status ConfigureCurveClient(zmq::socket_t& socket, const ClientOptions& op
 void StartMonitor(zmq::context_t* context, zmq::socket_t& socket, zmq::socket_t* monitor) {
   std::string address = "inproc://asb-monitor-" + std::to_string(g_monitor_seq.fetch_add(1));
   int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+               ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED;
   zmq_socket_monitor(socket.handle(), address.c_str(), events);
   *monitor = zmq::socket_t(*context, zmq::socket_type::pair);
   monitor->set(zmq::sockopt::linger, 0);
   monitor->connect(address);
 }
 
-// Drains monitor events; returns a non-empty error text if the handshake was refused.
-std::string ReadMonitor(zmq::socket_t& monitor, const ClientOptions& options) {
-  std::string error;
+// Where the server key came from, for messages: " (from FILE)" or "".
+std::string ServerKeySource(const ClientOptions& options) {
+  return options.server_key_file.empty() ? "" : " (from " + options.server_key_file + ")";
+}
+
+// What the handshake came to, in words a person can act on; "" while nothing went wrong.
+std::string DescribeFailure(uint16_t id, uint32_t value, const ClientOptions& options) {
+  if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    // The ZAP status code (RFC 27): 400 is a refusal; 300 and 500 are the hub's own trouble.
+    if (value == 300 || value == 500) {
+      return absl::StrCat("the hub at ", options.endpoint, " could not check key ",
+                          KeyPrefix(options.keys.public_key), " (authenticator status ", value,
+                          "): retry later");
+    }
+    return absl::StrCat("key ", KeyPrefix(options.keys.public_key), " (", options.keys.name,
+                        ") is not authorised by this hub (", options.endpoint,
+                        "): its public key is not a principal of the hub's ISP (never listed, "
+                        "or removed); send the public key to the hub's administrator");
+  }
+  if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+      value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    return absl::StrCat(options.endpoint,
+                        " does not speak CurveZMQ: it is not an asbhub daemon's API endpoint");
+  }
+  // The server closes a connection whose hello does not decrypt with its secret key, which
+  // the client sees as a failure without detail (its own key pair is checked when loaded).
+  return absl::StrCat("the secure handshake with ", options.endpoint,
+                      " failed: the server closed the connection, so it is not the owner of the "
+                      "server public key used for it, ",
+                      KeyPrefix(options.server_public_key), ServerKeySource(options),
+                      ": check that this is the daemon's own .pub key");
+}
+
+// Drains monitor events into `state`.
+void ReadMonitor(zmq::socket_t& monitor, const ClientOptions& options, MonitorState* state) {
   while (true) {
     zmq::message_t event;
     try {
       if (!monitor.recv(event, zmq::recv_flags::dontwait)) {
-        return error;
+        return;
       }
       zmq::message_t endpoint;
       if (event.more()) {
         (void)monitor.recv(endpoint, zmq::recv_flags::none);
       }
     } catch (const zmq::error_t&) {
-      return error;
+      return;
     }
     if (event.size() < 6) {
       continue;
     }
     uint16_t id;
+    uint32_t value;
     std::memcpy(&id, event.data(), sizeof(id));
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-      error = "key " + KeyPrefix(options.keys.public_key) + " (" + options.keys.name +
-              ") is not authorised by this hub (" + options.endpoint + ")";
-    } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-               id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
-      error =
-          "secure handshake with " + options.endpoint + " failed: is the server public key right?";
-    } else if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-      error.clear();
+    std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof(id), sizeof(value));
+    switch (id) {
+      case ZMQ_EVENT_CONNECTED:
+        state->connected = true;
+        break;
+      case ZMQ_EVENT_CONNECT_RETRIED:
+        ++state->connect_retries;
+        break;
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        state->authenticated = true;
+        state->error.clear();
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        state->error = DescribeFailure(id, value, options);
+        state->code = (value == 300 || value == 500) ? absl::StatusCode::kUnavailable
+                                                     : absl::StatusCode::kPermissionDenied;
+        break;
+      default:  // the other handshake failures
+        state->error = DescribeFailure(id, value, options);
+        state->code = absl::StatusCode::kUnauthenticated;
     }
   }
+}
+
+// The answer to a call that got none within `timeout`, saying how far the connection got.
+absl::Status NoAnswer(const MonitorState& state, const ClientOptions& options,
+                      std::chrono::milliseconds timeout) {
+  const std::string within =
+      absl::StrCat(" within ", static_cast<double>(timeout.count()) / 1000.0, " s");
+  if (!state.connected) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no answer from ", options.endpoint, within, ": nothing accepted the connection",
+        state.connect_retries > 0 ? absl::StrCat(" (", state.connect_retries, " attempts refused)")
+                                  : "",
+        ": is the daemon running, and is the endpoint right?"));
+  }
+  if (!state.authenticated) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no answer from ", options.endpoint, within,
+        ": connected, but the CurveZMQ handshake did not complete: is this an asbhub daemon's "
+        "API endpoint?"));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no answer from ", options.endpoint, within,
+                   " (connected and authenticated): the daemon is busy or stuck; see its log"));
 }
 
 absl::Status Connect(zmq::socket_t& socket, const ClientOptions& options) {
@@ -163,12 +232,10 @@ absl::StatusOr<asb::v1::Response> Client::Call(asb::v1::Request request,
   while (true) {
     auto now = Clock::now();
     if (now >= deadline) {
-      if (!auth_error_.empty()) {
-        return absl::PermissionDeniedError(auth_error_);
+      if (!monitor_state_.error.empty()) {
+        return absl::Status(monitor_state_.code, monitor_state_.error);
       }
-      return absl::DeadlineExceededError("no answer from " + options_.endpoint + " within " +
-                                         std::to_string(timeout.count() / 1000.0) +
-                                         " s: is the hub running?");
+      return NoAnswer(monitor_state_, options_, timeout);
     }
     auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
                          std::chrono::milliseconds(100));
@@ -184,9 +251,9 @@ absl::StatusOr<asb::v1::Response> Client::Call(asb::v1::Request request,
       return absl::UnavailableError(e.what());
     }
     if (n == 2 && (items[1].revents & ZMQ_POLLIN)) {
-      auth_error_ = ReadMonitor(monitor_, options_);
-      if (!auth_error_.empty()) {
-        return absl::PermissionDeniedError(auth_error_);
+      ReadMonitor(monitor_, options_, &monitor_state_);
+      if (!monitor_state_.error.empty()) {
+        return absl::Status(monitor_state_.code, monitor_state_.error);
       }
     }
     if (items[0].revents & ZMQ_POLLIN) {
@@ -261,8 +328,8 @@ void AsyncClient::Expire(uint64_t id) {
   }
   Callback done = std::move(it->second.done);
   pending_.erase(it);
-  if (!auth_error_.empty()) {
-    done(absl::PermissionDeniedError(auth_error_));
+  if (!monitor_state_.error.empty()) {
+    done(absl::Status(monitor_state_.code, monitor_state_.error));
   } else {
     done(absl::DeadlineExceededError("no answer from " + options_.endpoint));
   }
@@ -270,11 +337,11 @@ void AsyncClient::Expire(uint64_t id) {
 
 void AsyncClient::HandleMonitor() {
   static auto* lg = log::Get("bus");
-  std::string error = ReadMonitor(monitor_, options_);
-  if (!error.empty() && error != auth_error_) {
-    SPDLOG_LOGGER_ERROR(lg, "{}", error);
+  const std::string before = monitor_state_.error;
+  ReadMonitor(monitor_, options_, &monitor_state_);
+  if (!monitor_state_.error.empty() && monitor_state_.error != before) {
+    SPDLOG_LOGGER_ERROR(lg, "{}", monitor_state_.error);
   }
-  auth_error_ = error;
 }
 
 void AsyncClient::HandleReadable() {

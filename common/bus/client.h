@@ -3,8 +3,11 @@
 // Clients of a daemon's Server: a CURVE-client DEALER. Two flavours over one connection type:
 // - Client: blocking calls (asbctl, tests);
 // - AsyncClient: non-blocking, driven by a Loop (a daemon consuming another daemon's stream).
-// Both watch the socket monitor: a handshake refused by the server's ZAP handler becomes
-// kPermissionDenied "key ABCDEFGH… is not authorised by this hub" instead of a silent hang.
+// Both watch the socket monitor, so a failed handshake is an error that says what happened
+// instead of a silent hang: a key the server's ZAP handler refuses is kPermissionDenied "key
+// ABCDEFGH… (name) is not authorised by this hub"; a server that closes the connection during
+// the handshake (it cannot decrypt the hello: the server public key is not its own) or an
+// endpoint without CurveZMQ is kUnauthenticated, naming the server key used.
 
 #include <chrono>
 #include <cstdint>
@@ -22,9 +25,19 @@
 
 namespace asb::bus {
 
+// What a client's socket monitor has seen of its connection.
+struct MonitorState {
+  bool connected = false;      // a transport connection was made at least once
+  bool authenticated = false;  // the CurveZMQ handshake succeeded at least once
+  int connect_retries = 0;     // connection attempts that failed
+  std::string error;           // the last handshake failure, in words ("" after a success)
+  absl::StatusCode code = absl::StatusCode::kOk;  // and its code
+};
+
 struct ClientOptions {
   std::string endpoint;           // the server's ROUTER endpoint
   std::string server_public_key;  // Z85
+  std::string server_key_file;    // where server_public_key came from (for messages); optional
   KeyPair keys;                   // the client's own key pair (secret required)
   uint64_t max_message_bytes = 64 << 20;
   bool plaintext_for_test = false;
@@ -38,7 +51,9 @@ class Client {
   ~Client();
 
   // Sends `request` (request_id assigned here) and waits for its response. Errors:
-  // kPermissionDenied (key refused), kDeadlineExceeded (no answer: is the daemon running?),
+  // kPermissionDenied (key refused), kUnauthenticated (the handshake failed: wrong server key,
+  // or not a CurveZMQ endpoint), kDeadlineExceeded (no answer; the message says whether
+  // nothing accepted the connection, the handshake never completed, or the daemon is silent),
   // kInvalidArgument (unparseable reply). A Response whose status is not OK is returned as is.
   absl::StatusOr<asb::v1::Response> Call(asb::v1::Request request,
                                          std::chrono::milliseconds timeout);
@@ -51,7 +66,7 @@ class Client {
   zmq::socket_t monitor_;
   ClientOptions options_;
   uint64_t next_request_id_ = 1;
-  std::string auth_error_;
+  MonitorState monitor_state_;
 };
 
 class AsyncClient {
@@ -65,7 +80,8 @@ class AsyncClient {
   absl::Status Start();
 
   // Sends `request`; `done` runs in the loop with the response, or kDeadlineExceeded after
-  // `timeout`, or kPermissionDenied if the server refused our key. Returns the request id.
+  // `timeout`, or (then) the handshake failure as Client::Call reports it. Returns the
+  // request id.
   uint64_t Send(asb::v1::Request request, std::chrono::milliseconds timeout, Callback done);
 
   // Requests in flight.
@@ -87,7 +103,7 @@ class AsyncClient {
     uint64_t timer;
   };
   absl::flat_hash_map<uint64_t, Pending> pending_;
-  std::string auth_error_;
+  MonitorState monitor_state_;
 };
 
 // Subscribes to a producer's head hints.

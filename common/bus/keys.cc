@@ -109,6 +109,15 @@ absl::StatusOr<KeyPair> LoadKeyFile(const std::string& path, bool require_secret
     if (!IsValidZ85Key(file.secret_key())) {
       return absl::InvalidArgumentError(path + ": secret_key: required, a 40-character Z85 key");
     }
+    // A public key that is not the secret key's own makes every handshake fail at the server
+    // with no reason the client could see: say so here.
+    char derived[41];
+    if (zmq_curve_public(derived, file.secret_key().c_str()) != 0 || file.public_key() != derived) {
+      return absl::InvalidArgumentError(
+          path +
+          ": public_key does not belong to secret_key (the two halves come from "
+          "different key pairs; regenerate with asbctl keys generate)");
+    }
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
       return absl::PermissionDeniedError(path +

@@ -25,8 +25,9 @@ absl::StatusOr<KeyPair> GenerateKeyPair(const std::string& name);
 // exists (keys are never silently overwritten).
 absl::Status WriteKeyFiles(const std::string& dir, const KeyPair& keys);
 
-// Loads a key file. With require_secret, kInvalidArgument unless it holds a valid secret key;
-// kPermissionDenied if a secret key file is readable by group or others.
+// Loads a key file. With require_secret, kInvalidArgument unless it holds a valid secret key
+// whose public key is the file's public_key; kPermissionDenied if a secret key file is
+// readable by group or others.
 absl::StatusOr<KeyPair> LoadKeyFile(const std::string& path, bool require_secret);
 
 // True if `key` is 40 Z85 characters that decode to 32 bytes.

@@ -1,8 +1,18 @@
 #include "common/bus/server.h"
 
+#include <zmq.h>
+
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/bus/message_memory.h"
 #include "common/log/log.h"
 #include "common/status/proto_status.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace asb::bus {
 namespace {
@@ -28,6 +38,32 @@ void ApplyCurveServer(zmq::socket_t& socket, const ServerOptions& options) {
 }
 
 }  // namespace
+
+uint64_t ReadableRequestId(const uint8_t* data, std::size_t size) {
+  using google::protobuf::internal::WireFormatLite;
+  if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return 0;
+  }
+  google::protobuf::io::CodedInputStream in(data, static_cast<int>(size));
+  const uint32_t id_tag = WireFormatLite::MakeTag(asb::v1::Request::kRequestIdFieldNumber,
+                                                  WireFormatLite::WIRETYPE_VARINT);
+  uint64_t id = 0;  // as protobuf parses: the last occurrence wins
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      return id;
+    }
+    if (tag == id_tag) {
+      uint64_t value = 0;
+      if (!in.ReadVarint64(&value)) {
+        return id;
+      }
+      id = value;
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return id;
+    }
+  }
+}
 
 Server::Server(zmq::context_t* context, Loop* loop, Authenticator* auth, ServerOptions options)
     : context_(context),
@@ -81,7 +117,8 @@ absl::Status Server::Start(Handler handler) {
   }
   loop_->AddSocket(&router_, [this] { HandleReadable(); });
   if (!options_.plaintext_for_test) {
-    // Handshakes that fail before ZAP is asked (forged key, replayed or corrupt bytes) are
+    // Handshakes that fail before ZAP is asked (a plaintext client, a client encrypting to
+    // another server key or holding a mismatched key pair, replayed or corrupt bytes) are
     // otherwise invisible to the daemon; ZAP refusals are audited by the Authenticator.
     const std::string address =
         "inproc://asb-server-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this));
@@ -128,6 +165,17 @@ void Server::DrainRequests() {
     }
     Caller caller;
     caller.routing_id = frames[0].to_string();
+    // Expected shape: [routing id][empty][Request]. The request id is read first, from the last
+    // frame, so that every error reply below echoes it whenever it is readable at all.
+    asb::v1::Request request;
+    bool parsed = false;
+    if (frames.size() >= 2) {
+      const zmq::message_t& body = frames.back();
+      parsed = request.ParseFromArray(body.data(), static_cast<int>(body.size()));
+      caller.request_id =
+          parsed ? request.request_id()
+                 : ReadableRequestId(static_cast<const uint8_t*>(body.data()), body.size());
+    }
     if (options_.plaintext_for_test) {
       caller.principal = Principal{"plaintext-test", "hub", asb::v1::ROLE_DAEMON, ""};
     } else if (frames.size() >= 2) {
@@ -152,12 +200,10 @@ void Server::DrainRequests() {
       }
       caller.principal = *p;
     }
-    // Expected shape: [routing id][empty][Request].
     std::string reason;
-    asb::v1::Request request;
     if (frames.size() != 3 || frames[1].size() != 0) {
       reason = "malformed message: expected [empty][Request] frames";
-    } else if (!request.ParseFromArray(frames[2].data(), static_cast<int>(frames[2].size()))) {
+    } else if (!parsed) {
       reason = "malformed message: not an asb.v1.Request";
     } else if (request.body_case() == asb::v1::Request::BODY_NOT_SET) {
       reason = "malformed request: no body";
@@ -172,7 +218,6 @@ void Server::DrainRequests() {
       ReplyError(caller, absl::InvalidArgumentError(reason));
       continue;
     }
-    caller.request_id = request.request_id();
     handler_(caller, request);
   }
 }
@@ -191,15 +236,31 @@ void Server::HandleMonitor() {
     } catch (const zmq::error_t&) {
       break;
     }
+    // libzmq 4.3 event frame: uint16 event id, uint32 value (a ZMQ_PROTOCOL_ERROR_* here).
+    uint16_t id = 0;
+    uint32_t value = 0;
+    if (event.size() >= 6) {
+      std::memcpy(&id, event.data(), sizeof(id));
+      std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof(id), sizeof(value));
+    }
     ++failed_handshakes_;
-    ++unreported_handshakes_;
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      ++unreported_.abandoned;
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+      ++unreported_.plaintext;
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC) {
+      ++unreported_.undecryptable;
+    } else {
+      ++unreported_.malformed;
+    }
   }
   ReportHandshakes();
 }
 
 void Server::ReportHandshakes() {
   static auto* lg = log::Get("bus");
-  if (unreported_handshakes_ == 0) {
+  const uint64_t total = unreported_.total();
+  if (total == 0) {
     return;
   }
   const auto now = std::chrono::steady_clock::now();
@@ -212,13 +273,32 @@ void Server::ReportHandshakes() {
     }
     return;
   }
-  const std::string reason = "CurveZMQ handshake failed (" +
-                             std::to_string(unreported_handshakes_) +
-                             (unreported_handshakes_ == 1 ? " connection" : " connections") +
-                             "): a key that is not the client's own, or replayed or corrupt bytes";
+  // Says what the monitor saw, so whoever reads the log or the access log knows where to look
+  // (the client's keys, or a client that does not use CurveZMQ at all).
+  std::vector<std::string> what;
+  auto add = [&what](uint64_t n, const char* text) {
+    if (n > 0) {
+      what.push_back(absl::StrCat(n, " ", text));
+    }
+  };
+  add(unreported_.plaintext,
+      "without CurveZMQ (a plaintext client connected to this CURVE-only socket)");
+  add(unreported_.undecryptable,
+      "that did not decrypt (the client encrypts to another server public key than this "
+      "daemon's, or its own public and secret keys do not belong together, or the bytes were "
+      "replayed or corrupted)");
+  add(unreported_.malformed, "malformed (not a ZeroMQ 4 client, or corrupt bytes)");
+  // A client without CurveZMQ that sees the CURVE greeting first closes so, before this side
+  // can tell the mechanisms differ (on ipc:// it usually does).
+  add(unreported_.abandoned,
+      "closed by the client during the handshake (as a client without CurveZMQ, e.g. a "
+      "plaintext one, does on meeting this CURVE-only socket; or a port check)");
+  const std::string reason =
+      absl::StrCat("CurveZMQ handshake failed (", total,
+                   total == 1 ? " connection" : " connections", "): ", absl::StrJoin(what, "; "));
   SPDLOG_LOGGER_WARN(lg, "{}", reason);
   ++bad_messages_;
-  unreported_handshakes_ = 0;
+  unreported_ = HandshakeFailures{};
   last_handshake_report_ = now;
   if (on_bad_) {
     on_bad_(Principal{}, reason);

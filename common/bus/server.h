@@ -3,7 +3,8 @@
 // A daemon's external face: a CURVE-server ROUTER for requests (asb.v1.Request/Response) and a
 // PUB for stream head hints. The Server parses and bounds every incoming message; a message
 // that is not a well-formed Request gets an INVALID_ARGUMENT reply and is reported through
-// OnBadMessage (counted and audited by the daemon) — it never reaches the handler.
+// OnBadMessage (counted and audited by the daemon) — it never reaches the handler. Every reply,
+// errors included, carries the request's request_id whenever its bytes let it be read.
 
 #include <chrono>
 #include <cstdint>
@@ -35,6 +36,10 @@ struct Caller {
   Principal principal;  // resolved from the connection's User-Id at receipt
   uint64_t request_id = 0;
 };
+
+// The request_id of a message that is not (quite) a well-formed asb.v1.Request: the value of
+// its field 1 as far as the bytes can be read (0 if none), so an error reply can still echo it.
+uint64_t ReadableRequestId(const uint8_t* data, std::size_t size);
 
 class Server {
  public:
@@ -68,10 +73,13 @@ class Server {
   const std::string& api_endpoint() const { return api_endpoint_; }
   const std::string& hints_endpoint() const { return hints_endpoint_; }
   uint64_t bad_messages() const { return bad_messages_; }
-  // CurveZMQ handshakes that failed cryptographically (a forged key, replayed bytes): no ZAP
-  // request is made for them, so the server's socket monitor counts them and reports them
-  // through OnBadMessage (principal empty) — at most one report a second, the rest counted in
-  // the next one.
+  // CurveZMQ handshakes that failed before the ZAP handler was asked (it audits the keys it
+  // refuses): a plaintext client on this CURVE socket, a handshake that did not decrypt (the
+  // client encrypts to another server key, its key pair's halves do not match, or bytes were
+  // replayed), a malformed one, or a peer that left mid-handshake (which a plaintext client
+  // that notices the mismatch first does, too). The server's socket monitor
+  // counts them and reports them through OnBadMessage (principal empty) saying which of these
+  // happened — at most one report a second, the rest counted in the next one.
   uint64_t failed_handshakes() const { return failed_handshakes_; }
 
  private:
@@ -94,7 +102,15 @@ class Server {
   std::string hints_endpoint_;
   uint64_t bad_messages_ = 0;
   uint64_t failed_handshakes_ = 0;
-  uint64_t unreported_handshakes_ = 0;
+  // Failed handshakes since the last report, by what happened.
+  struct HandshakeFailures {
+    uint64_t plaintext = 0;      // ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+    uint64_t undecryptable = 0;  // ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
+    uint64_t malformed = 0;      // any other protocol error
+    uint64_t abandoned = 0;      // ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    uint64_t total() const { return plaintext + undecryptable + malformed + abandoned; }
+  };
+  HandshakeFailures unreported_;
   std::chrono::steady_clock::time_point last_handshake_report_{};
   uint64_t report_timer_ = 0;  // Loop timer id of a pending report; 0 if none
 };

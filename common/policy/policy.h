@@ -51,20 +51,20 @@ class Policy {
   // Semantics, per field: the actions of every matching rule's grants on the field or an
   // enclosing path apply; DENY wins, else the most revealing of SHOW > GENERALISE >
   // PSEUDONYMISE > REDACT. GENERALISE: date_of_birth -> age_band (age as of c.updated_at, or now
-  // if unset); Address -> postcode_district only; Location -> lsoa_code and ward only; a
-  // Timestamp -> UTC midnight; a `postcode` string -> its outward code in postcode_district.
-  // PSEUDONYMISE: "ps_" + hex(HMAC-SHA256(key, path + ":" + value))[:24]. REDACT: left out, path
-  // listed once in redacted_paths if the case has a value there. Condition.person_roles limits
-  // that rule's people.* grants to people with those roles; with subject_under_18 it also limits
-  // the age test to those roles. People with nothing granted are left out of view.people.
-  // fields: one FieldDecision per path some matching rule names (deciding rule = first in file
-  // order with the winning action there or on an enclosing path); justifications: each matching
-  // rule with a non-DENY grant, in file order. Thread-safe.
-  // Otherwise fills out->view, redacted_paths, justifications, fields, isp_version and
-  // subject_keys (the caller fills agency, case_id, event_seq, event_type, order fields and
-  // decided_at). Default deny: any field no matching rule grants is absent from the view.
-  // A reused `out` need not be cleared first: the view is cleared in place (keeping its
-  // allocations, which makes reuse the fast way to call this in a loop).
+  // if unset); Address -> postcode_district only; Location -> lsoa_code, lsoa_name, ward and
+  // district only; a Timestamp -> UTC midnight; a `postcode` string -> its outward code in
+  // postcode_district. PSEUDONYMISE: "ps_" + hex(HMAC-SHA256(key, path + ":" + value))[:24].
+  // REDACT: left out, path listed once in redacted_paths if the case has a value there.
+  // Condition.person_roles limits that rule's people.* grants to people with those roles; with
+  // subject_under_18 it also limits the age test to those roles. People with nothing granted are
+  // left out of view.people. fields: one FieldDecision per path some matching rule names (deciding
+  // rule = first in file order with the winning action there or on an enclosing path);
+  // justifications: each matching rule with a non-DENY grant, in file order. Thread-safe. Otherwise
+  // fills out->view, redacted_paths, justifications, fields, isp_version and subject_keys (the
+  // caller fills agency, case_id, event_seq, event_type, order fields and decided_at). Default
+  // deny: any field no matching rule grants is absent from the view. A reused `out` need not be
+  // cleared first: the view is cleared in place (keeping its allocations, which makes reuse the
+  // fast way to call this in a loop).
   bool Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
              asb::v1::Disclosure* out) const;
 

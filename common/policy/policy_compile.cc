@@ -1,9 +1,9 @@
 // Policy::LoadFile and Policy::Compile: reading an ISP and its pseudonymisation key, checking the
 // ISP against the asb.v1.Case descriptors (every problem at once, each with file and line through
-// config::Violations) and compiling it into the per-agency plans of internal/plan.h.
+// config::Violations; its agencies and principals by common/auth's check, the one every daemon's
+// authenticator makes) and compiling it into the per-agency plans of internal/plan.h.
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/auth/principals.h"
 #include "common/config/config.h"
 #include "common/config/violations.h"
 #include "common/crypto/crypto.h"
@@ -47,22 +48,8 @@ using internal::Schema;
 using internal::SchemaNode;
 
 constexpr int kMaxRulesPerAgency = 64;
-constexpr char kHubAgency[] = "hub";
 
 int8_t Tri(bool has, bool value) { return has ? (value ? 1 : 0) : -1; }
-
-bool ValidId(const std::string& id) {
-  if (id.empty()) {
-    return false;
-  }
-  for (char c : id) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 template <class EnumList, class IsValid>
 void CheckEnumList(Violations* p, const std::string& path, const EnumList& list, IsValid is_valid,
@@ -213,57 +200,8 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
   if (isp.agencies_size() == 0) {
     p->Add("agencies", "required: at least one agency");
   }
-  absl::flat_hash_set<std::string> agencies;
-  for (int i = 0; i < isp.agencies_size(); ++i) {
-    const auto& a = isp.agencies(i);
-    const std::string at = absl::StrCat("agencies[", i, "]");
-    if (!ValidId(a.id())) {
-      p->Add(at + ".id",
-             a.id().empty() ? "required" : "'" + a.id() + "' is not a valid id ([a-z0-9_-]+)");
-    } else if (a.id() == kHubAgency) {
-      p->Add(at + ".id", "'hub' is reserved for the hub's own daemons");
-    } else if (!agencies.insert(a.id()).second) {
-      p->Add(at + ".id", "duplicate agency '" + a.id() + "'");
-    }
-    if (a.name().empty()) {
-      p->Add(at + ".name", "required");
-    }
-  }
-
-  absl::flat_hash_set<std::string> names;
-  absl::flat_hash_set<std::string> keys;
-  for (int i = 0; i < isp.principals_size(); ++i) {
-    const auto& pr = isp.principals(i);
-    const std::string at = absl::StrCat("principals[", i, "]");
-    if (pr.name().empty()) {
-      p->Add(at + ".name", "required");
-    } else if (!names.insert(pr.name()).second) {
-      p->Add(at + ".name", "duplicate principal '" + pr.name() + "'");
-    }
-    const bool hub = pr.agency() == kHubAgency;
-    if (pr.agency().empty()) {
-      p->Add(at + ".agency", "required");
-    } else if (!hub && !agencies.contains(pr.agency())) {
-      p->Add(at + ".agency", "unknown agency '" + pr.agency() + "'");
-    }
-    if (pr.role() == asb::v1::ROLE_UNSPECIFIED || !asb::v1::Role_IsValid(pr.role())) {
-      p->Add(at + ".role", "required: FEED, PARTNER, AUDITOR, ADMIN or DAEMON");
-    } else if (hub != (pr.role() == asb::v1::ROLE_DAEMON)) {
-      p->Add(at + ".role", hub ? "agency 'hub' is for the hub's daemons: role must be DAEMON"
-                               : "role DAEMON is only for agency 'hub'");
-    }
-    if (pr.public_key().empty()) {
-      p->Add(at + ".public_key", "required");
-    } else {
-      auto decoded = crypto::Z85Decode(pr.public_key());
-      if (pr.public_key().size() != 40 || !decoded.ok()) {
-        // The key itself is public, but keep messages short and uniform.
-        p->Add(at + ".public_key", "not a CurveZMQ public key (40 Z85 characters)");
-      } else if (!keys.insert(pr.public_key()).second) {
-        p->Add(at + ".public_key", "key already used by another principal");
-      }
-    }
-  }
+  // The agencies and principals: the same check every daemon's authenticator makes.
+  const absl::flat_hash_set<std::string> agencies = auth::CheckAgenciesAndPrincipals(isp, p);
 
   absl::flat_hash_set<std::string> purposes;
   for (int i = 0; i < isp.purposes_size(); ++i) {
@@ -285,7 +223,7 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
   const Schema& schema = Schema::Get();
   plans->clear();
   for (const auto& a : isp.agencies()) {
-    if (ValidId(a.id()) && a.id() != kHubAgency &&
+    if (agencies.contains(a.id()) &&
         std::none_of(plans->begin(), plans->end(),
                      [&](const AgencyPlan& x) { return x.id == a.id(); })) {
       AgencyPlan plan;
@@ -393,6 +331,30 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
       if (!agencies.contains(n.agencies(j))) {
         p->Add(absl::StrCat(at, ".agencies[", j, "]"), "unknown agency '" + n.agencies(j) + "'");
       }
+    }
+  }
+
+  // Depersonalised aggregates (issue 16): who may ask, under which gateway.
+  if (isp.has_aggregates()) {
+    const asb::config::v1::AggregateAccess& ag = isp.aggregates();
+    if (!ValidId(ag.purpose())) {
+      p->Add("aggregates.purpose", "required: a purpose id ([a-z0-9_-]+)");
+    }
+    if (ag.lawful_basis().empty()) {
+      p->Add("aggregates.lawful_basis", "required: the legal gateway (e.g. CDA 1998 s.17A)");
+    }
+    if (ag.agencies_size() == 0) {
+      p->Add("aggregates.agencies", "required: at least one agency, or \"*\" for every agency");
+    }
+    for (int j = 0; j < ag.agencies_size(); ++j) {
+      const std::string& a = ag.agencies(j);
+      if (a == "*" ? ag.agencies_size() != 1 : !agencies.contains(a)) {
+        p->Add(absl::StrCat("aggregates.agencies[", j, "]"),
+               a == "*" ? "\"*\" must be alone" : "unknown agency '" + a + "'");
+      }
+    }
+    if (ag.suppress_below() > 100) {
+      p->Add("aggregates.suppress_below", "at most 100");
     }
   }
 

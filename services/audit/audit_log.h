@@ -12,9 +12,9 @@
 //   "by_agency" agency  + '\0' + EncodeSeq(index)         → ""  (actor_agency and
 //                                                              recipient_agency, once if equal)
 //   "by_subject" subject_key + '\0' + EncodeSeq(index)    → ""  (each subject key once)
-//   "meta"      "size"                                    → EncodeSeq(size)
-//               "leaf/" + EncodeSeq(index)                → 32-byte leaf hash (Merkle level 0,
-//                                                              leaf index = index - 1)
+//   "meta"      "leaf/" + EncodeSeq(index)                → 32-byte leaf hash (Merkle level 0,
+//                                                              leaf index = index - 1); the
+//                                                              last one's index is the size
 //               "node/" + level byte + EncodeSeq(i)       → 32-byte hash of the complete
 //                                                              subtree (level >= 1, i) covering
 //                                                              leaves [i << level, (i+1) << level)

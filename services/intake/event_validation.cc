@@ -152,6 +152,8 @@ class Checker {
       Add(path + ".lsoa_code", "not an LSOA code (a letter and 8 digits, e.g. E01019400)");
     }
     Text(path + ".ward", loc.ward(), false, kMaxNameLength);
+    Text(path + ".district", loc.district(), false, kMaxNameLength);
+    Text(path + ".lsoa_name", loc.lsoa_name(), false, kMaxNameLength);
   }
 
   void Address(const std::string& path, const asb::v1::Address& a) {
@@ -221,6 +223,7 @@ class Checker {
     Text(path + ".description", inc.description(), false, kMaxTextLength);
     Location(path + ".location", inc.location());
     Id(path + ".reported_by", inc.reported_by(), false);
+    Text(path + ".crime_type", inc.crime_type(), false, kMaxNameLength);
   }
 
   void Breach(const std::string& path, const asb::v1::Breach& b) {

@@ -50,6 +50,7 @@ absl::Status IntakeDaemon::Start() {
   runtime_->AddCounter("accepted", [this] { return handler_->accepted(); });
   runtime_->AddCounter("duplicates", [this] { return handler_->duplicates(); });
   runtime_->AddCounter("refused", [this] { return handler_->refused(); });
+  runtime_->AddCounter("conflicts", [this] { return handler_->conflicts(); });
   runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
   return absl::OkStatus();
 }

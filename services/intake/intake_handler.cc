@@ -7,8 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "asb/v1/audit.pb.h"
 #include "asb/v1/envelope.pb.h"
+#include "common/crypto/crypto.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
+#include "common/status/macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
 
@@ -27,6 +31,9 @@ spdlog::logger* Logger() {
 
 constexpr char kComponent[] = "intake";
 
+constexpr std::size_t kSeqBytes = 8;
+constexpr std::size_t kDigestBytes = 32;
+
 std::string DedupeKey(const std::string& principal, const std::string& source_event_id) {
   std::string key;
   key.reserve(principal.size() + 1 + source_event_id.size());
@@ -36,7 +43,48 @@ std::string DedupeKey(const std::string& principal, const std::string& source_ev
   return key;
 }
 
+// What the de-duplication index says of an earlier copy: its hub_seq, and its digest ("" when
+// it cannot be known: an entry from before digests, whose record the log no longer holds).
+struct Earlier {
+  uint64_t seq = 0;
+  std::string digest;
+};
+
+// Reads an index entry. An 8-byte entry (written before digests were kept) gets its digest from
+// the events log while the log still holds the record.
+absl::StatusOr<Earlier> DecodeDedupe(const std::string& value, const stream::Log& events) {
+  if (value.size() != kSeqBytes && value.size() != kSeqBytes + kDigestBytes) {
+    return absl::DataLossError("dedupe index entry is corrupt");
+  }
+  Earlier earlier;
+  earlier.seq = store::DecodeSeq(std::string_view(value).substr(0, kSeqBytes));
+  if (value.size() == kSeqBytes + kDigestBytes) {
+    earlier.digest = value.substr(kSeqBytes);
+    return earlier;
+  }
+  if (earlier.seq < events.first_retained() || earlier.seq > events.head()) {
+    return earlier;  // deleted under retention: content unknown
+  }
+  std::vector<asb::v1::Envelope> records;
+  ASB_RETURN_IF_ERROR(events.Read(earlier.seq, 1, &records));
+  if (!records.empty() && records[0].seq() == earlier.seq && records[0].has_accepted_event()) {
+    earlier.digest = EventDigest(records[0].accepted_event().event());
+  }  // else erased (a placeholder without payload): content unknown
+  return earlier;
+}
+
 }  // namespace
+
+std::string EventDigest(const CaseEvent& event) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream raw(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&coded);
+  }
+  return crypto::Sha256(bytes);
+}
 
 std::vector<std::string> IntakeColumnFamilies() {
   return {stream::LogColumnFamily("events"), stream::LogColumnFamily("audit"), kDedupeColumnFamily};
@@ -80,10 +128,10 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
   ToTimestamp(now, &now_ts);
 
   store::Batch batch = store_->NewBatch();
-  // Keys accepted earlier in this group → their hub_seq (not yet in the store).
-  std::unordered_map<std::string, uint64_t> in_group;
+  // Keys accepted earlier in this group → their hub_seq and digest (not yet in the store).
+  std::unordered_map<std::string, Earlier> in_group;
   struct Counts {
-    uint64_t accepted = 0, duplicates = 0, refused = 0;
+    uint64_t accepted = 0, duplicates = 0, refused = 0, conflicts = 0;
   };
   std::vector<Counts> counts(group.size());
   std::vector<absl::StatusOr<asb::v1::SubmitResponse>> out;
@@ -132,7 +180,8 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
     struct Decision {
       absl::Status valid;
       std::string key;
-      uint64_t earlier = 0;  // hub_seq of an earlier request's copy
+      std::string digest;
+      Earlier earlier;  // an earlier request's copy (seq 0: none)
     };
     std::vector<Decision> decisions(request.events_size());
     absl::Status lookup;
@@ -144,13 +193,15 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         continue;
       }
       d.key = DedupeKey(source.principal, event.source_event_id());
+      d.digest = EventDigest(event);
       std::string value;
       absl::Status got = store_->Get(kDedupeColumnFamily, d.key, &value);
       if (got.ok()) {
-        if (value.size() != 8) {
-          lookup = absl::DataLossError("dedupe index entry is corrupt");
+        absl::StatusOr<Earlier> earlier = DecodeDedupe(value, *events_);
+        if (earlier.ok()) {
+          d.earlier = *std::move(earlier);
         } else {
-          d.earlier = store::DecodeSeq(value);
+          lookup = earlier.status();
         }
       } else if (!absl::IsNotFound(got)) {
         SPDLOG_LOGGER_WARN(Logger(), "dedupe lookup failed: {}", got.ToString());
@@ -188,13 +239,33 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         continue;
       }
 
-      uint64_t earlier = d.earlier;
-      if (auto it = in_group.find(d.key); earlier == 0 && it != in_group.end()) {
-        earlier = it->second;
+      const Earlier* earlier = d.earlier.seq != 0 ? &d.earlier : nullptr;
+      if (auto it = in_group.find(d.key); earlier == nullptr && it != in_group.end()) {
+        earlier = &it->second;
       }
-      if (earlier != 0) {
+      if (earlier != nullptr && !earlier->digest.empty() && earlier->digest != d.digest) {
+        // The stored copy stays; a silent DUPLICATE would drop the correction unseen.
+        const std::string message = absl::StrCat(
+            "events[", i, "]: source_event_id was accepted earlier (hub seq ", earlier->seq,
+            ") with different content; the hub keeps the first copy and never replaces an "
+            "event: send the correction as a new event with its own source_event_id");
+        result->set_outcome(asb::v1::SubmitResult::OUTCOME_REFUSED);
+        result->set_hub_seq(earlier->seq);
+        result->mutable_status()->set_code(asb::v1::STATUS_CODE_ALREADY_EXISTS);
+        result->mutable_status()->set_message(message);
+        asb::v1::Envelope env = audit_record(asb::v1::AUDIT_KIND_REJECTION);
+        env.mutable_audit()->set_case_id(event.case_id());
+        env.mutable_audit()->set_event_type(EventTypeOf(event));
+        env.mutable_audit()->set_ref_seq(earlier->seq);
+        env.mutable_audit()->set_detail(message);
+        audit_->Append(&batch, &env);
+        ++n.refused;
+        ++n.conflicts;
+        continue;
+      }
+      if (earlier != nullptr) {
         result->set_outcome(asb::v1::SubmitResult::OUTCOME_DUPLICATE);
-        result->set_hub_seq(earlier);
+        result->set_hub_seq(earlier->seq);
         ++n.duplicates;
         continue;
       }
@@ -207,8 +278,8 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       *accepted_event->mutable_received_at() = now_ts;
       *accepted_event->mutable_event() = event;
       const uint64_t seq = events_->Append(&batch, &env);
-      batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(seq));
-      in_group.emplace(d.key, seq);
+      batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(seq) + d.digest);
+      in_group.emplace(d.key, Earlier{seq, d.digest});
 
       asb::v1::Envelope audit_env = audit_record(asb::v1::AUDIT_KIND_COLLECTION);
       asb::v1::AuditRecord* r = audit_env.mutable_audit();
@@ -249,6 +320,7 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       accepted_ += counts[g].accepted;
       duplicates_ += counts[g].duplicates;
       refused_ += counts[g].refused;
+      conflicts_ += counts[g].conflicts;
     }
     if (out[g].ok()) {
       SPDLOG_LOGGER_DEBUG(Logger(), "[{}] submit: {} accepted, {} duplicate, {} refused",

@@ -22,8 +22,16 @@
 namespace asb::intake {
 
 // Column family of the de-duplication index: principal + '\0' + source_event_id →
-// EncodeSeq(hub_seq).
+// EncodeSeq(hub_seq) + EventDigest(event) (40 bytes). Stores written before the digest was kept
+// hold EncodeSeq(hub_seq) alone (8 bytes); such an entry's content is read back from the
+// "events" log while the log still holds it (see Submit). The index is plaintext: the digest
+// is of the whole event, so it confirms only a guess of every one of its fields.
 inline constexpr char kDedupeColumnFamily[] = "dedupe";
+
+// The content digest kept with a de-duplication key: SHA-256 of the event's deterministic
+// protobuf serialisation (32 raw bytes). Equal events (however their JSON was spelt) have equal
+// digests.
+std::string EventDigest(const asb::v1::CaseEvent& event);
 
 inline constexpr uint32_t kDefaultMaxEventsPerSubmit = 1000;
 
@@ -56,10 +64,15 @@ class IntakeHandler {
 
   // Handles one submission. Each event is validated and de-duplicated by (source.principal,
   // source_event_id) — across requests via the "dedupe" column family and within the request.
+  // A resubmission with the same content is OUTCOME_DUPLICATE (hub_seq of the stored copy); one
+  // with different content is a conflict, OUTCOME_REFUSED with status ALREADY_EXISTS (hub_seq of
+  // the stored copy, which stays as it is: a correction is a new event with its own id). An
+  // index entry from before digests were kept is compared with its record in the "events" log;
+  // when retention or erasure has removed that record, the resubmission counts as a duplicate.
   // Accepted events are appended to `events` as Envelope{accepted_event}; each accepted event
-  // gets an AuditRecord COLLECTION and each refused one a REJECTION (detail = the reason, never
-  // payload values) on `audit`. Everything goes into ONE Batch and one Write: the response is
-  // only returned once it is durable.
+  // gets an AuditRecord COLLECTION and each refused one (conflicts included) a REJECTION
+  // (detail = the reason, never payload values) on `audit`. Everything goes into ONE Batch and
+  // one Write: the response is only returned once it is durable.
   // Returns one SubmitResult per event, in order. Errors:
   //  - kInvalidArgument: more than max_events_per_submit events (one REJECTION audit record is
   //    written for the whole request);
@@ -88,6 +101,8 @@ class IntakeHandler {
   uint64_t accepted() const { return accepted_; }
   uint64_t duplicates() const { return duplicates_; }
   uint64_t refused() const { return refused_; }
+  // Of the refused: resubmissions whose content differs from the stored copy.
+  uint64_t conflicts() const { return conflicts_; }
   // Groups written (one fsync each) and groups whose write failed.
   uint64_t groups() const { return groups_; }
   uint64_t failed_groups() const { return failed_groups_; }
@@ -101,6 +116,7 @@ class IntakeHandler {
   uint64_t accepted_ = 0;
   uint64_t duplicates_ = 0;
   uint64_t refused_ = 0;
+  uint64_t conflicts_ = 0;
   uint64_t groups_ = 0;
   uint64_t failed_groups_ = 0;
 };

@@ -20,7 +20,7 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
 // agency; admins: any). Several clients of one agency share its cursor ("shared work", see
 // api.proto PullAlertsRequest): a pull hands out what is neither acknowledged nor in flight.
 // Memory stays bounded: alerts live in RocksDB, at most max_parked_pulls long polls are parked
-// (beyond that a pull is answered at once), and a daily retention timer deletes what was
+// (beyond that a pull is answered at once), and an hourly retention timer deletes what was
 // acknowledged more than retention_days ago. With NotifyConfig.audit it consumes asb-audit's
 // "tree_heads" stream and every pull carries the latest signed tree head (Response.tree_head).
 class NotifyDaemon : public daemon::Daemon {

@@ -71,9 +71,37 @@ const std::string& OrderIdOf(const CaseEvent& e) {
   }
 }
 
-CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c) {
+// What an event replaces or starts on the case as it stands before the event (Applied's
+// status_before, replaced_incident, first_order).
+struct Prior {
+  asb::v1::CaseStatus status = asb::v1::CASE_STATUS_UNSPECIFIED;
+  std::optional<asb::v1::Incident> incident;
+  bool first_order = false;
+};
+
+Prior PriorOf(const CaseEvent& e, const Case& before) {
+  Prior p;
+  p.status = before.status();
+  if (e.has_incident_reported()) {
+    for (const asb::v1::Incident& inc : before.incidents()) {
+      if (inc.incident_id() == e.incident_reported().incident().incident_id()) {
+        p.incident = inc;
+        break;
+      }
+    }
+  } else if (e.has_order_issued()) {
+    p.first_order = before.orders_size() == 0;
+  }
+  return p;
+}
+
+CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c, Prior prior) {
   const CaseEvent& e = envelope.accepted_event().event();
   CaseFolder::Applied a;
+  a.occurred_at = e.occurred_at();
+  a.status_before = prior.status;
+  a.replaced_incident = std::move(prior.incident);
+  a.first_order = prior.first_order;
   a.event_seq = envelope.seq();
   a.type = EventTypeOf(e);
   a.order_id = OrderIdOf(e);
@@ -100,13 +128,18 @@ absl::Status ParseCase(const std::string& bytes, Case* c) {
 }  // namespace
 
 std::vector<std::string> SharingColumnFamilies() {
-  return {stream::LogColumnFamily("disclosures"), stream::LogColumnFamily("audit"),
-          kCasesColumnFamily, kPendingColumnFamily, stream::kOffsetsColumnFamily};
+  return {stream::LogColumnFamily("disclosures"),
+          stream::LogColumnFamily("audit"),
+          kCasesColumnFamily,
+          kPendingColumnFamily,
+          kAggregatesColumnFamily,
+          stream::kOffsetsColumnFamily};
 }
 
 store::StoreOptions SharingStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = SharingColumnFamilies();
+  layout.plaintext_column_families = {kAggregatesColumnFamily};
   layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
                           std::string_view cf, std::string_view key, std::string_view value) {
     if (cf == kCasesColumnFamily) {
@@ -410,8 +443,9 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   }
 
   Case c = current.value_or(Case());
+  Prior prior = PriorOf(event, c);
   ASB_RETURN_IF_ERROR(Fold(event, &c));
-  applied.push_back(MakeApplied(envelope, c));
+  applied.push_back(MakeApplied(envelope, c, std::move(prior)));
 
   std::map<uint64_t, asb::v1::Envelope> pending;
   if (!current.has_value()) {
@@ -426,6 +460,7 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   Track(batch);
   for (const auto& [seq, env] : pending) {
     batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
+    Prior pending_prior = PriorOf(env.accepted_event().event(), c);
     absl::Status folded = Fold(env.accepted_event().event(), &c);
     if (!folded.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
@@ -435,7 +470,7 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
       }
       continue;
     }
-    applied.push_back(MakeApplied(env, c));
+    applied.push_back(MakeApplied(env, c, std::move(pending_prior)));
   }
   if (!pending.empty() && !c.SerializeToString(&bytes)) {
     return absl::InternalError("cannot serialise a case");  // unreachable for valid protos

@@ -19,20 +19,23 @@
 #include "asb/v1/types.pb.h"
 #include "common/model/model.h"
 #include "common/store/store.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace asb::sharing {
 
 inline constexpr char kCasesColumnFamily[] = "cases";
 inline constexpr char kPendingColumnFamily[] = "pending";
+// The depersonalised counts (services/sharing/aggregates.h); plaintext: no personal data.
+inline constexpr char kAggregatesColumnFamily[] = "aggregates";
 
 // Every column family asb-sharing's Store needs: "log.disclosures", "log.audit", "cases",
-// "pending", "offsets".
+// "pending", "aggregates", "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
-// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), none of
-// them plaintext; the subject of a "cases" or "pending" value is the case id its key starts
-// with, of a "disclosures" record the disclosure's case id; audit records are sealed under the
-// master key.
+// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), only
+// "aggregates" plaintext (counts by month and area: no personal data); the subject of a "cases" or
+// "pending" value is the case id its key starts with, of a "disclosures" record the disclosure's
+// case id; audit records are sealed under the master key.
 store::StoreOptions SharingStoreLayout();
 
 // The EventType of an event (shared with asb-intake).
@@ -62,6 +65,15 @@ class CaseFolder {
     asb::v1::Case case_after;
     // The agency of the feed that submitted the event.
     std::string source_agency;
+    // When the event happened (CaseEvent.occurred_at).
+    google::protobuf::Timestamp occurred_at;
+    // What the event replaced or started, for the aggregates (services/sharing/aggregates.h):
+    // the case's status before it; for an incident_reported that corrects an incident already
+    // on the case, that incident as it was; for an order_issued, whether it is the case's first
+    // order (its first action).
+    asb::v1::CaseStatus status_before = asb::v1::CASE_STATUS_UNSPECIFIED;
+    std::optional<asb::v1::Incident> replaced_incident;
+    bool first_order = false;
   };
 
   // Applies one envelope of intake's "events" stream within `batch`. Returns:

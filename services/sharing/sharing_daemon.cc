@@ -32,6 +32,11 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
   d->handler_ = std::make_unique<SharingHandler>(d->folder_.get(), rt->log("disclosures"),
                                                  rt->log("audit"), [rt] { return rt->Now(); });
   d->handler_->SetPolicy(d->policy_);
+  d->aggregates_ = std::make_unique<Aggregates>(&rt->store());
+  d->handler_->SetAggregates(d->aggregates_.get());
+  d->intelligence_ = std::make_unique<IntelligenceHandler>(d->aggregates_.get(), rt->log("audit"),
+                                                           [rt] { return rt->Now(); });
+  d->intelligence_->SetPolicy(d->policy_);
   return d;
 }
 
@@ -49,6 +54,9 @@ absl::StatusOr<std::string> SharingDaemon::LoadPolicy(const std::string& isp_fil
   if (handler_ != nullptr) {
     handler_->SetPolicy(policy_);
   }
+  if (intelligence_ != nullptr) {
+    intelligence_->SetPolicy(policy_);
+  }
   return policy_->version();
 }
 
@@ -58,7 +66,9 @@ absl::Status SharingDaemon::Start() {
         Handle(caller, request);
       }));
   runtime_->AddCounter("disclosures", [this] { return handler_->disclosures_made(); });
-  runtime_->AddCounter("consultations", [this] { return handler_->consultations(); });
+  runtime_->AddCounter("consultations", [this] {
+    return handler_->consultations() + intelligence_->consultations();
+  });
   return runtime_
       ->AddConsumer(config_.intake(), "events",
                     [this](const asb::v1::Envelope& env, store::Batch* batch) {
@@ -72,10 +82,14 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
     Explain(caller, request.explain_case());
     return;
   }
+  if (request.has_hotspots() || request.has_indicators()) {
+    Intelligence(caller, request);
+    return;
+  }
   if (!request.has_get_case()) {
     runtime_->server().ReplyError(
-        caller, absl::UnimplementedError(
-                    "asb-sharing answers ping, get_case, explain_case and fetch only"));
+        caller, absl::UnimplementedError("asb-sharing answers ping, get_case, explain_case, "
+                                         "hotspots, indicators and fetch only"));
     return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "read case views")) {
@@ -118,6 +132,43 @@ void SharingDaemon::Explain(const bus::Caller& caller, const asb::v1::ExplainCas
   }
   asb::v1::Response response;
   *response.mutable_explain_case() = std::move(*explanation);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void SharingDaemon::Intelligence(const bus::Caller& caller, const asb::v1::Request& request) {
+  if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "ask for depersonalised aggregates")) {
+    return;
+  }
+  store::Batch batch = runtime_->store().NewBatch();
+  asb::v1::Response response;
+  absl::Status status;
+  if (request.has_hotspots()) {
+    auto answer = intelligence_->Hotspots(caller.principal.name, caller.principal.agency,
+                                          request.hotspots(), &batch);
+    status = answer.status();
+    if (answer.ok()) {
+      *response.mutable_hotspots() = std::move(*answer);
+    }
+  } else {
+    auto answer = intelligence_->Indicators(caller.principal.name, caller.principal.agency,
+                                            request.indicators(), &batch);
+    status = answer.status();
+    if (answer.ok()) {
+      *response.mutable_indicators() = std::move(*answer);
+    }
+  }
+  if (!status.ok()) {
+    // A refusal leaves its ACCESS_REFUSED record in the batch: keep it on the record.
+    if (!batch.empty()) {
+      runtime_->store().Write(&batch).IgnoreError();
+    }
+    runtime_->server().ReplyError(caller, status);
+    return;
+  }
+  // The consultation is recorded durably before the figures leave.
+  if (!runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
   runtime_->server().Reply(caller, std::move(response));
 }
 

@@ -8,7 +8,9 @@
 #include "common/config/violations.h"
 #include "common/policy/policy.h"
 #include "services/daemon/daemon_main.h"
+#include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
+#include "services/sharing/intelligence_handler.h"
 #include "services/sharing/sharing_handler.h"
 
 namespace asb::sharing {
@@ -18,7 +20,8 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
-// an alert), and answers partners' GetCase. It loads the whole ISP itself, at start and on the
+// an alert), keeps depersonalised counts of them (aggregates), and answers partners' GetCase,
+// hot spots and indicators. It loads the whole ISP itself, at start and on the
 // runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
 // old principals) in force.
 class SharingDaemon : public daemon::Daemon {
@@ -34,12 +37,16 @@ class SharingDaemon : public daemon::Daemon {
   absl::StatusOr<std::string> LoadPolicy(const std::string& isp_file);
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
+  // Hot spots and indicators (IntelligenceHandler): partners the ISP names, audited.
+  void Intelligence(const bus::Caller& caller, const asb::v1::Request& request);
 
   asb::config::v1::SharingConfig config_;
   std::shared_ptr<const policy::Policy> policy_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<CaseFolder> folder_;
   std::unique_ptr<SharingHandler> handler_;
+  std::unique_ptr<Aggregates> aggregates_;
+  std::unique_ptr<IntelligenceHandler> intelligence_;
 };
 
 daemon::DaemonSpec SharingSpec();

@@ -58,6 +58,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
   }
   google::protobuf::Timestamp now;
   ToTimestamp(clock_(), &now);
+  if (aggregates_ != nullptr) {
+    for (const CaseFolder::Applied& a : applied) {
+      ASB_RETURN_IF_ERROR(aggregates_->Record(a, batch));
+    }
+  }
   for (const CaseFolder::Applied& a : applied) {
     const policy::EventContext context{a.type, a.order_type};
     // Which disclosures are alerts is decided here, under the same ISP as the views, and

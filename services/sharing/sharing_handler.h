@@ -19,6 +19,7 @@
 #include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
+#include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
 
 namespace asb::sharing {
@@ -33,6 +34,9 @@ class SharingHandler {
   SharingHandler(CaseFolder* folder, stream::Log* disclosures, stream::Log* audit,
                  std::function<absl::Time()> clock);
 
+  // The depersonalised counts to keep as events are folded (unset: none are kept). Not owned.
+  void SetAggregates(Aggregates* aggregates) { aggregates_ = aggregates; }
+
   // The ISP in force; swapped on reload. Until one is set, ApplyEvent and GetCase return
   // kUnavailable.
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
@@ -42,7 +46,8 @@ class SharingHandler {
   // then for every applied event and every agency the ISP lets see the case appends a
   // Disclosure envelope to `disclosures` in `batch`, stamped with the ids of the notification
   // rules that fire for the event and name that agency (Disclosure.notification_rules, file
-  // order; empty: not an alert). Returns the folder's error unchanged
+  // order; empty: not an alert), and counts it in the aggregates (SetAggregates) in the same
+  // batch. Returns the folder's error unchanged
   // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
   // policy is loaded. On error nothing is added to `batch`.
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
@@ -80,6 +85,7 @@ class SharingHandler {
 
  private:
   CaseFolder* folder_;
+  Aggregates* aggregates_ = nullptr;
   stream::Log* disclosures_;
   stream::Log* audit_;
   std::function<absl::Time()> clock_;

@@ -1,12 +1,14 @@
 // Fuzzes what a daemon does with the bytes of one request frame from a client: the Server's
-// parse and shape checks (common/bus/server.cc: asb.v1.Request, a body required) and, for a
-// submission, asb-intake's validation of every event (ValidateEvent).
+// parse and shape checks (common/bus/server.cc: asb.v1.Request, a body required), the request
+// id it echoes in an error reply (ReadableRequestId: the parsed one whenever the bytes parse)
+// and, for a submission, asb-intake's validation of every event (ValidateEvent).
 
 #include <cstddef>
 #include <cstdint>
 
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
+#include "common/bus/server.h"
 #include "common/model/model.h"
 #include "services/intake/event_validation.h"
 
@@ -16,8 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return -1;
   }
   asb::v1::Request request;
+  const uint64_t readable_id = asb::bus::ReadableRequestId(data, size);
   if (!request.ParseFromArray(data, static_cast<int>(size))) {
     return 0;
+  }
+  if (readable_id != request.request_id()) {
+    __builtin_trap();  // an error reply would echo another id than the request's
   }
   if (request.body_case() == asb::v1::Request::BODY_NOT_SET) {
     return 0;

@@ -59,8 +59,11 @@ class Submitter {
           break;
         default:
           ++refused_;
-          std::printf("line %d: REFUSED %s: %s\n", line, r.source_event_id().c_str(),
-                      r.status().message().c_str());
+          // ALREADY_EXISTS: the id was accepted before with other content (a conflict).
+          std::printf(
+              "line %d: %s %s: %s\n", line,
+              r.status().code() == asb::v1::STATUS_CODE_ALREADY_EXISTS ? "CONFLICT" : "REFUSED",
+              r.source_event_id().c_str(), r.status().message().c_str());
       }
     }
     request_.mutable_submit()->clear_events();
@@ -212,7 +215,12 @@ absl::Status RunPing(const Globals& g, const PingOptions& o) {
   asb::v1::Request request;
   request.mutable_ping();
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
-  std::printf("%s\n", config::ToJson(response.ping()).c_str());
+  const asb::v1::PingResponse& ping = response.ping();
+  // Who the hub sees, for a person (stderr); the JSON for scripts (stdout).
+  std::fprintf(stderr, "asb-%s knows this key as '%s' (agency %s, %s)\n", ping.component().c_str(),
+               ping.principal().c_str(), ping.agency().c_str(),
+               asb::v1::Role_Name(ping.role()).c_str());
+  std::printf("%s\n", config::ToJson(ping).c_str());
   return absl::OkStatus();
 }
 
@@ -332,6 +340,8 @@ void AddCommands(CLI::App& app, Globals& g) {
   AddCommand(app, g, AddPingOptions, RunPing);
   AddStatusCommand(app, g);
   AddDeadLettersCommand(app, g);
+  AddImportCommand(app, g);
+  AddIntelligenceCommands(app, g);
 }
 
 }  // namespace asb::ctl

@@ -65,8 +65,8 @@ absl::Status HubClient::Connect(Daemon daemon, const std::string& as, const std:
                                ".key and " + key_file);
   }
   ASB_ASSIGN_OR_RETURN(bus::KeyPair keys, bus::LoadKeyFile(key_file, true));
-  ASB_ASSIGN_OR_RETURN(bus::KeyPair server_key,
-                       bus::LoadKeyFile(dir + "/" + server + ".pub", false));
+  const std::string server_key_file = dir + "/" + server + ".pub";
+  ASB_ASSIGN_OR_RETURN(bus::KeyPair server_key, bus::LoadKeyFile(server_key_file, false));
   principal_ = keys.name;
   daemon_ = daemon;
   as_ = as;
@@ -74,6 +74,7 @@ absl::Status HubClient::Connect(Daemon daemon, const std::string& as, const std:
   bus::ClientOptions options;
   options.endpoint = endpoint;
   options.server_public_key = server_key.public_key;
+  options.server_key_file = server_key_file;
   options.keys = keys;
   ASB_ASSIGN_OR_RETURN(client_, bus::Client::Connect(&context_, options));
   return absl::OkStatus();

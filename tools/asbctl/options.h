@@ -189,4 +189,52 @@ struct AuditRepairOptions {
 };
 CLI::App* AddAuditRepairOptions(CLI::App& parent, AuditRepairOptions& o);
 
+// --- import_command.cc, intelligence_commands.cc (issue 16) ---------------------------------
+
+struct ImportPoliceUkOptions {
+  std::vector<std::string> files;
+  std::string as = "police";
+  bool only_asb = false;       // the default, stated
+  bool include_crime = false;  // other crime types too
+  std::string district;
+  std::string wards;  // LSOA → ward lookup CSV
+  int batch = 1000;
+  int parallel = 3;
+  bool progress = true;  // a progress bar when stdout and stderr are terminals
+};
+CLI::App* AddImportPoliceUkOptions(CLI::App& parent, ImportPoliceUkOptions& o);
+
+// On whose behalf a request that reads aggregates or case data asks (asb.v1.OnBehalfOf).
+struct OfficerOptions {
+  std::string officer;  // default $ASBHUB_OFFICER
+  std::string officer_name;
+  std::string purpose;
+  std::string reason;
+};
+
+struct HotspotsOptions {
+  std::string month;
+  std::string by = "lsoa";
+  std::string category = "asb";
+  uint32_t top = 10;
+  uint32_t baseline = 6;
+  double fdr = 0.05;
+  std::string format = "table";
+  std::string as;
+  OfficerOptions officer;
+};
+CLI::App* AddHotspotsOptions(CLI::App& parent, HotspotsOptions& o);
+
+struct ReportIndicatorsOptions {
+  std::string from;
+  std::string to;
+  std::string by = "district";
+  uint32_t top = 10;
+  std::string format = "html";
+  std::string out;  // "" or "-": stdout
+  std::string as;
+  OfficerOptions officer;
+};
+CLI::App* AddReportIndicatorsOptions(CLI::App& parent, ReportIndicatorsOptions& o);
+
 }  // namespace asb::ctl

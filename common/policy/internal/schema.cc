@@ -195,7 +195,8 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
       n.gen_target = container->FindFieldByName("postcode_district");
       n.explicit_generalise_ok = true;
     } else if ((container == asb::v1::Location::descriptor() &&
-                (field->name() == "lsoa_code" || field->name() == "ward")) ||
+                (field->name() == "lsoa_code" || field->name() == "ward" ||
+                 field->name() == "district" || field->name() == "lsoa_name")) ||
                (container == asb::v1::Address::descriptor() &&
                 field->name() == "postcode_district") ||
                (container == asb::v1::Person::descriptor() && field->name() == "age_band")) {

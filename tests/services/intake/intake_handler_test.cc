@@ -536,6 +536,90 @@ TEST_F(IntakeHandlerTest, DuplicatesWithinOneRequestAreStoredOnce) {
   EXPECT_EQ(ReadAll(audit_.get()).size(), 2u);  // two COLLECTIONs, none for the duplicate
 }
 
+// The same source_event_id with other content is a conflict: refused ALREADY_EXISTS naming the
+// stored copy's hub_seq, audited, never stored — neither a silent duplicate nor a replacement.
+TEST_F(IntakeHandlerTest, ResubmissionWithOtherContentIsAConflict) {
+  ASB_ASSERT_OK(handler_->Submit(feed_, Request({Opened("e1")})));
+  CaseEvent corrected = Opened("e1");
+  corrected.mutable_case_opened()->set_title("Noise and threats, Brimington North");
+  auto again = handler_->Submit(feed_, Request({corrected, Opened("e1")}));
+  ASB_ASSERT_OK(again);
+  const SubmitResult& conflict = again->results(0);
+  EXPECT_EQ(conflict.outcome(), SubmitResult::OUTCOME_REFUSED);
+  EXPECT_EQ(conflict.status().code(), asb::v1::STATUS_CODE_ALREADY_EXISTS);
+  EXPECT_THAT(conflict.status().message(), ::testing::HasSubstr("different content"));
+  EXPECT_THAT(conflict.status().message(), ::testing::HasSubstr("hub seq 1"));
+  EXPECT_EQ(conflict.hub_seq(), 1u);
+  EXPECT_EQ(conflict.source_event_id(), "e1");
+  // The identical copy in the same request is still a plain duplicate.
+  EXPECT_EQ(again->results(1).outcome(), SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_EQ(events_->head(), 1u);
+  EXPECT_EQ(ReadAll(events_.get())[0].accepted_event().event().case_opened().title(),
+            "Noise, Brimington North");
+  EXPECT_EQ(handler_->conflicts(), 1u);
+  EXPECT_EQ(handler_->refused(), 1u);
+  EXPECT_EQ(handler_->duplicates(), 1u);
+
+  const std::vector<asb::v1::Envelope> audit = ReadAll(audit_.get());
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[1].audit().kind(), asb::v1::AUDIT_KIND_REJECTION);
+  EXPECT_EQ(audit[1].audit().ref_seq(), 1u);
+  EXPECT_EQ(audit[1].audit().case_id(), "CBC-1");
+  EXPECT_THAT(audit[1].audit().detail(), ::testing::HasSubstr("different content"));
+  EXPECT_THAT(audit[1].audit().detail(), ::testing::Not(::testing::HasSubstr("threats")));
+
+  // Within one request: the second copy conflicts with the first, which is accepted.
+  CaseEvent other = Opened("e5");
+  other.mutable_case_opened()->set_title("Graffiti");
+  auto within = handler_->Submit(feed_, Request({Opened("e5"), other}));
+  ASB_ASSERT_OK(within);
+  EXPECT_EQ(within->results(0).outcome(), SubmitResult::OUTCOME_ACCEPTED);
+  EXPECT_EQ(within->results(1).status().code(), asb::v1::STATUS_CODE_ALREADY_EXISTS);
+  EXPECT_EQ(within->results(1).hub_seq(), within->results(0).hub_seq());
+}
+
+// Content, not spelling: the same event written with another JSON layout is a duplicate.
+TEST_F(IntakeHandlerTest, SameContentSpeltOtherwiseIsADuplicate) {
+  ASB_ASSERT_OK(handler_->Submit(feed_, Request({Opened("e1")})));
+  CaseEvent respelt = Parse(R"({"caseOpened":{"leadAgency":"council","title":
+      "Noise, Brimington North","nsirCategory":1,"location":{"ward":"Brimington North",
+      "lsoaCode":"E01019381","longitude":-1.4,"latitude":53.250}},
+      "occurredAt":"2026-10-01T11:00:00+01:00","caseId":"CBC-1","sourceEventId":"e1"})");
+  auto again = handler_->Submit(feed_, Request({respelt}));
+  ASB_ASSERT_OK(again);
+  EXPECT_EQ(again->results(0).outcome(), SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_EQ(EventDigest(respelt), EventDigest(Opened("e1")));
+}
+
+// A de-duplication entry written before digests were kept (hub_seq only) is compared with its
+// record in the events log; once retention has deleted that record, nothing can be compared and
+// the resubmission is answered as a duplicate, as before.
+TEST_F(IntakeHandlerTest, OldIndexEntriesWithoutDigest) {
+  ASB_ASSERT_OK(handler_->Submit(feed_, Request({Opened("e1"), Opened("e2")})));
+  store::Batch legacy = store_->NewBatch();
+  for (const auto& [id, seq] : {std::pair<std::string, uint64_t>{"e1", 1}, {"e2", 2}}) {
+    legacy.Put(kDedupeColumnFamily, feed_.principal + std::string(1, '\0') + id,
+               store::EncodeSeq(seq));
+  }
+  ASB_ASSERT_OK(store_->Write(&legacy));
+  CaseEvent changed = Opened("e1");
+  changed.mutable_case_opened()->set_title("Changed");
+  auto again = handler_->Submit(feed_, Request({Opened("e1"), changed}));
+  ASB_ASSERT_OK(again);
+  EXPECT_EQ(again->results(0).outcome(), SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_EQ(again->results(1).status().code(), asb::v1::STATUS_CODE_ALREADY_EXISTS);
+
+  ASB_ASSERT_OK(events_->TrimBefore(2));  // record 1 deleted under retention
+  CaseEvent changed2 = Opened("e2");
+  changed2.mutable_case_opened()->set_title("Changed");
+  auto trimmed = handler_->Submit(feed_, Request({changed, changed2}));
+  ASB_ASSERT_OK(trimmed);
+  EXPECT_EQ(trimmed->results(0).outcome(), SubmitResult::OUTCOME_DUPLICATE);
+  EXPECT_EQ(trimmed->results(0).hub_seq(), 1u);
+  EXPECT_EQ(trimmed->results(1).status().code(), asb::v1::STATUS_CODE_ALREADY_EXISTS);
+  EXPECT_EQ(events_->head(), 2u);
+}
+
 TEST_F(IntakeHandlerTest, RefusedEventsAreAuditedWithoutValues) {
   CaseEvent bad = PersonEvent(R"(,"address":{"postcode":"QQ9 ZZZ"})");
   auto response = handler_->Submit(feed_, Request({Opened("e1"), bad}));
