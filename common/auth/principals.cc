@@ -14,19 +14,6 @@ namespace {
 
 using ::asb::config::v1::Isp;
 
-bool ValidId(const std::string& id) {
-  if (id.empty()) {
-    return false;
-  }
-  for (char c : id) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 void CheckAgency(const asb::config::v1::Agency& a, const std::string& at, config::Violations* p,
                  absl::flat_hash_set<std::string>* ids) {
   if (!ValidId(a.id())) {
@@ -88,6 +75,19 @@ std::string VersionOf(const Isp& isp) {
 }
 
 }  // namespace
+
+bool ValidId(const std::string& id) {
+  if (id.empty()) {
+    return false;
+  }
+  for (char c : id) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
 
 absl::flat_hash_set<std::string> CheckAgenciesAndPrincipals(const Isp& isp,
                                                             config::Violations* problems) {

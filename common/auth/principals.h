@@ -21,6 +21,9 @@ namespace asb::auth {
 // The agency of the hub's own daemons (isp.proto: Principal.agency); only role DAEMON uses it.
 inline constexpr char kHubAgency[] = "hub";
 
+// True when `id` is a valid ISP id (agency, purpose): non-empty, only [a-z0-9_-].
+bool ValidId(const std::string& id);
+
 // The one check of an ISP's agencies and principals, used by Principals and by the policy
 // engine (common/policy, which checks the rest of the ISP): adds to `problems` each problem of
 // the agencies (id required, valid [a-z0-9_-]+, unique and not "hub"; name required) and of the

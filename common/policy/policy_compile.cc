@@ -337,7 +337,7 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
   // Depersonalised aggregates (issue 16): who may ask, under which gateway.
   if (isp.has_aggregates()) {
     const asb::config::v1::AggregateAccess& ag = isp.aggregates();
-    if (!ValidId(ag.purpose())) {
+    if (!auth::ValidId(ag.purpose())) {
       p->Add("aggregates.purpose", "required: a purpose id ([a-z0-9_-]+)");
     }
     if (ag.lawful_basis().empty()) {
