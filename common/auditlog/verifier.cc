@@ -123,7 +123,7 @@ absl::Status LogVerifier::Add(const asb::v1::AuditEntry& entry) {
       return Fail(expected, message);
     }
     if (entry.index() < expected) {
-      Fail(entry.index(), message);  // listed; the entry is not taken
+      Fail(entry.index(), message).IgnoreError();  // listed; the entry is not taken
       return absl::OkStatus();
     }
     // No leaf hash for the entries in between: the tree is lost until the next signed head.
@@ -303,7 +303,8 @@ absl::Status LogVerifier::Finish(bool partial) {
     Fail(position_ + 1,
          absl::StrCat("the log ends at entry ", position_, " but a signed tree head covers ", want,
                       " entries (the log was truncated: entries ", position_ + 1, "..", want,
-                      " are gone)"));
+                      " are gone)"))
+        .IgnoreError();
     if (!going) {
       return status_;
     }
@@ -311,7 +312,8 @@ absl::Status LogVerifier::Finish(bool partial) {
   if (!pending_erasures_.empty()) {
     for (const auto& [by, index] : pending_erasures_) {
       Fail(index, absl::StrCat("entry ", index, " was altered: it is marked erased by entry ", by,
-                               ", which is not an erasure in this log"));
+                               ", which is not an erasure in this log"))
+          .IgnoreError();
       if (!going) {
         return status_;
       }
@@ -319,7 +321,8 @@ absl::Status LogVerifier::Finish(bool partial) {
   }
   if (expected_expiry_ != 0 && expiry_record_ == 0) {
     Fail(1, absl::StrCat("entries 1..", expected_expiry_,
-                         " are gone and no EXPIRY entry of the log accounts for them"));
+                         " are gone and no EXPIRY entry of the log accounts for them"))
+        .IgnoreError();
   }
   return status_;
 }

@@ -84,12 +84,27 @@ absl::Status AuditLog::Load() {
   // (unless every entry is deleted).
   auto it = store_->NewIterator(kEntries);
   it->SeekToLast();
-  if (!it->status().ok()) {
-    return store::FromRocks(it->status(), "audit entries");
+  uint64_t last = it->Valid() && it->key().size() == 8
+                      ? store::DecodeSeq(std::string_view(it->key().data(), 8))
+                      : 0;
+  if (absl::Status s = store::FromRocks(it->status(), "audit entries"); absl::IsDataLoss(s)) {
+    // The newest entry does not decrypt (a bad byte): not damage to the tree, and never fatal.
+    // Its key is found from the stored bytes: at `size`, or the last one stored before it, and
+    // any after it.
+    std::string raw;
+    last = 0;
+    for (uint64_t i = size; i > 0 && size - i < internal::kMaxProbe; --i) {
+      if (store_->GetStored(kEntries, store::EncodeSeq(i), &raw).ok()) {
+        last = i;
+        break;
+      }
+    }
+    while (store_->GetStored(kEntries, store::EncodeSeq(last + 1), &raw).ok()) {
+      ++last;
+    }
+  } else if (!s.ok()) {
+    return s;
   }
-  const uint64_t last = it->Valid() && it->key().size() == 8
-                            ? store::DecodeSeq(std::string_view(it->key().data(), 8))
-                            : 0;
   it.reset();
   damage_.clear();
   if (last != size && !(last == 0 && deleted_through_ == size && size > 0)) {

@@ -88,7 +88,8 @@ class DamageTest : public ::testing::TestWithParam<bool> {
   void Append(int n) {
     store::Batch batch = store_->NewBatch();
     for (int i = 0; i < n; ++i) {
-      log_->Append(Record(appended_), "sharing/audit", ++appended_, &batch);
+      const int i_th = appended_++;
+      log_->Append(Record(i_th), "sharing/audit", appended_, &batch);
     }
     ASB_ASSERT_OK(store_->Write(&batch));
   }
