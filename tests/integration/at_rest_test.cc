@@ -393,7 +393,7 @@ TEST_F(AtRestTest, WhatTheDaemonsWriteIsOwnerOnly) {
   for (const std::string& d : Hub::Daemons()) {
     paths.push_back(hub.data_dir() + "/" + d + ".ready");
   }
-  for (const std::string& sub : {"intake", "sharing", "notify", "audit", "run"}) {
+  for (const char* sub : {"intake", "sharing", "notify", "audit", "run"}) {
     const std::string dir = hub.data_dir() + "/" + sub;
     ASSERT_TRUE(std::filesystem::exists(dir)) << dir;
     paths.push_back(dir);
