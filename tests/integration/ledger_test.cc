@@ -6,8 +6,11 @@
 // kept head were deleted (as `ldb` would) is reported damaged, signs nothing, fails a witness
 // saved before the deletion as truncated, and is repaired only by an admin, on the record.
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -57,6 +60,43 @@ std::map<std::string, std::string> FastConfigs(const std::string& dir) {
     std::ofstream(files[d]) << text;
   }
   return files;
+}
+
+struct Ran {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+// Runs the asbctl of this build in the source tree against `hub` (config/asbctl.yaml with
+// ASBHUB_DATA set), as an auditor would; its own witness files stay in `tmp`.
+Ran Asbctl(const Hub& hub, const TempDir& tmp, std::vector<std::string> args) {
+  static int n = 0;
+  const std::string out = tmp.Sub(absl::StrCat("asbctl-out", ++n));
+  args.insert(args.begin(), {ASB_ASBCTL_BIN, "--hub", "config/asbctl.yaml"});
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(hub.source_dir().c_str()) != 0) {
+      _exit(127);
+    }
+    setenv("ASBHUB_DATA", hub.data_dir().c_str(), 1);
+    setenv("ASBHUB_WITNESS_DIR", tmp.Sub("asbctl-witnesses").c_str(), 1);
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(o, 1);
+    dup2(o, 2);
+    std::vector<char*> argv;
+    for (const std::string& a : args) {
+      argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Ran r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadAll(out);
+  return r;
 }
 
 uint64_t Counter(const asb::v1::PingResponse& ping, const std::string& name) {
@@ -269,13 +309,26 @@ TEST_F(LedgerTest, ATruncatedLogIsDamageAWitnessCatchesAndOnlyAnAdminRepairsOnTh
   ASB_ASSERT_OK(events.status());
   ASB_ASSERT_OK(hub_->Submit("council-feed", *events).status());
   ASB_ASSERT_OK(hub_->WaitDrained(absl::Seconds(30)));
-  auto saved = Heads("dpo-auditor", /*fresh=*/true);  // the DPO's witness
+  // The DPO saves the head outside the hub, as the README says, and the log contains it.
+  TempDir tmp;
+  const std::string witness_file = tmp.Sub("dpo-head.json");
+  const Ran head = Asbctl(*hub_, tmp, {"audit", "head", "--as", "dpo", "--out", witness_file});
+  ASSERT_EQ(head.code, 0) << head.out;
+  const Ran whole =
+      Asbctl(*hub_, tmp, {"audit", "verify", "--as", "dpo", "--witness", witness_file});
+  ASSERT_EQ(whole.code, 0) << whole.out;
+  EXPECT_THAT(whole.out, ::testing::HasSubstr("the log contains it"));
+  auto kept = audit::ParseWitness(ReadAll(witness_file));
+  ASB_ASSERT_OK(kept.status());
+  // The log now (the verification's own queries are entries too).
+  auto saved = Heads("dpo-auditor", /*fresh=*/true);
   ASB_ASSERT_OK(saved.status());
   const asb::v1::SignedTreeHead witness = saved->tree_head();
   const uint64_t n = witness.tree_size();
-  ASSERT_GT(n, 30u);
+  ASSERT_GT(n, 15u);
+  ASSERT_GT(kept->tree_head().tree_size(), n - 10) << "the saved head must cover deleted entries";
 
-  // asb-audit stopped; with ldb: the newest 20 entries and their leaf hashes, every tree node,
+  // asb-audit stopped; with ldb: the newest 10 entries and their leaf hashes, every tree node,
   // every stored tree head — and the head kept beside the store.
   ASB_ASSERT_OK(hub_->Stop("audit"));
   const std::string db = hub_->data_dir() + "/audit/db";
@@ -299,7 +352,7 @@ TEST_F(LedgerTest, ATruncatedLogIsDamageAWitnessCatchesAndOnlyAnAdminRepairsOnTh
     ASSERT_NE(entries, nullptr);
     ASSERT_NE(meta, nullptr);
     rocksdb::WriteBatch batch;
-    for (uint64_t i = n - 19; i <= n; ++i) {
+    for (uint64_t i = n - 9; i <= n; ++i) {
       ASSERT_TRUE(batch.Delete(entries, store::EncodeSeq(i)).ok());
       ASSERT_TRUE(batch.Delete(meta, "leaf/" + store::EncodeSeq(i)).ok());
     }
@@ -327,12 +380,16 @@ TEST_F(LedgerTest, ATruncatedLogIsDamageAWitnessCatchesAndOnlyAnAdminRepairsOnTh
   auto ping = hub_->Ping("audit");
   ASB_ASSERT_OK(ping.status());
   EXPECT_GT(Counter(*ping, "damage"), 0u);
-  EXPECT_EQ(Counter(*ping, "entries"), n - 20);
+  EXPECT_EQ(Counter(*ping, "entries"), n - 10);
   // The witness saved before the deletion says the log was truncated.
-  EXPECT_THAT(audit::Truncated(witness, n - 20, "the DPO's witness"),
+  EXPECT_THAT(audit::Truncated(witness, n - 10, "the DPO's witness"),
               StatusIsWith(absl::StatusCode::kDataLoss, "TRUNCATED"));
+  const Ran verify =
+      Asbctl(*hub_, tmp, {"audit", "verify", "--as", "dpo", "--witness", witness_file});
+  EXPECT_NE(verify.code, 0) << verify.out;
+  EXPECT_THAT(verify.out, ::testing::HasSubstr("TRUNCATED"));
   asb::v1::Request proof;
-  proof.mutable_audit_consistency_proof()->set_first_size(n - 20);
+  proof.mutable_audit_consistency_proof()->set_first_size(n - 10);
   proof.mutable_audit_consistency_proof()->set_second_size(n);
   EXPECT_THAT(hub_->Call("audit", "dpo-auditor", proof).status(),
               StatusIs(absl::StatusCode::kOutOfRange));
@@ -351,7 +408,7 @@ TEST_F(LedgerTest, ATruncatedLogIsDamageAWitnessCatchesAndOnlyAnAdminRepairsOnTh
   auto repaired = hub_->Call("audit", "hub-admin", repair);
   ASB_ASSERT_OK(repaired.status());
   const auto& r = repaired->audit_repair();
-  EXPECT_EQ(r.repair_index(), n - 19);
+  EXPECT_EQ(r.repair_index(), n - 9);
   EXPECT_FALSE(r.repair().damage().empty());
   ASSERT_GT(r.tree_head().tree_size(), 0u);
   // The witness still says what happened: the repaired log does not hold its head.
