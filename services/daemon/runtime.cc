@@ -1,6 +1,7 @@
 #include "services/daemon/runtime.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -174,9 +175,15 @@ absl::Status Runtime::Start(Handler handler) {
     r.set_actor_agency(who.agency);
     r.set_detail(reason);
     // A failed handshake (no principal) or a principal no longer in the ISP: nobody vouches
-    // for it. The failed-handshake reason carries a count that varies: folded as one reason.
+    // for it. The failed-handshake reason carries counts that vary: folded by what failed
+    // (plaintext, undecryptable, malformed, abandoned), not by how often.
     const bool authenticated = !who.agency.empty();
-    const std::string what = who.name.empty() ? reason.substr(0, reason.find(" (")) : reason;
+    std::string what = reason;
+    if (who.name.empty()) {
+      what.erase(std::remove_if(what.begin(), what.end(),
+                                [](unsigned char c) { return std::isdigit(c) != 0; }),
+                 what.end());
+    }
     refusals_->Refuse(std::move(r), who.name, what, authenticated);
   });
   stream_server_ = std::make_unique<stream::StreamServer>(server_.get());
