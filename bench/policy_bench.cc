@@ -22,7 +22,8 @@ asb::v1::Case TypicalCase() {
   c.set_nsir_category(asb::v1::NSIR_CATEGORY_PERSONAL);
   c.set_title("Noise and intimidation, Brimington");
   c.set_summary("Repeated shouting and banging at the victim's door late at night.");
-  c.set_lead_agency("council");
+  c.set_lead_agency("community-safety");
+  c.set_source_agency("community-safety");
   c.set_lead_officer("A. Officer");
   c.mutable_location()->set_description("On or near Manor Road");
   c.mutable_location()->set_lsoa_code("E01019400");
@@ -130,15 +131,18 @@ void EncodeShare(benchmark::State& state, const std::string& agency) {
 }
 
 void BM_EncodePolice(benchmark::State& s) { EncodeShare(s, "police"); }
-void BM_EncodeCouncil(benchmark::State& s) { EncodeShare(s, "council"); }
+void BM_EncodeCommunitySafety(benchmark::State& s) { EncodeShare(s, "community-safety"); }
+void BM_EncodeHousing(benchmark::State& s) { EncodeShare(s, "housing"); }
 void BM_EncodeProbation(benchmark::State& s) { EncodeShare(s, "probation"); }
 void BM_EncodeFireNoMatch(benchmark::State& s) { EncodeShare(s, "fire"); }
 
-// Police: field-by-field plan with redactions.
+// Police: person selectors, field-by-field plan with redactions.
 void BM_ApplyPolice(benchmark::State& s) { ApplyAndSerialize(s, "police"); }
-// Council: three matching rules, whole-message fast paths.
-void BM_ApplyCouncil(benchmark::State& s) { ApplyAndSerialize(s, "council"); }
-// Probation: person_roles, pseudonymisation (HMAC) and generalisation.
+// Community safety, the lead agency: the whole case, whole-message fast paths.
+void BM_ApplyCommunitySafety(benchmark::State& s) { ApplyAndSerialize(s, "community-safety"); }
+// Housing: person selectors (tenants), source conditions, three matching rules.
+void BM_ApplyHousing(benchmark::State& s) { ApplyAndSerialize(s, "housing"); }
+// Probation: person selectors (the CBO's subject), pseudonymisation (HMAC), generalisation.
 void BM_ApplyProbation(benchmark::State& s) { ApplyAndSerialize(s, "probation"); }
 // Fire: no rule matches (not a fire-risk case).
 void BM_ApplyFireNoMatch(benchmark::State& s) { ApplyAndSerialize(s, "fire"); }
@@ -163,11 +167,13 @@ int main(int argc, char** argv) {
   const char* fixed = std::getenv("ASB_BENCH_ITERATIONS");
   for (auto [name, fn] : {std::pair{"BM_BaselineCopyAndSerialize", &BM_BaselineCopyAndSerialize},
                           std::pair{"BM_ApplyPolice", &BM_ApplyPolice},
-                          std::pair{"BM_ApplyCouncil", &BM_ApplyCouncil},
+                          std::pair{"BM_ApplyCommunitySafety", &BM_ApplyCommunitySafety},
+                          std::pair{"BM_ApplyHousing", &BM_ApplyHousing},
                           std::pair{"BM_ApplyProbation", &BM_ApplyProbation},
                           std::pair{"BM_ApplyFireNoMatch", &BM_ApplyFireNoMatch},
                           std::pair{"BM_EncodePolice", &BM_EncodePolice},
-                          std::pair{"BM_EncodeCouncil", &BM_EncodeCouncil},
+                          std::pair{"BM_EncodeCommunitySafety", &BM_EncodeCommunitySafety},
+                          std::pair{"BM_EncodeHousing", &BM_EncodeHousing},
                           std::pair{"BM_EncodeProbation", &BM_EncodeProbation},
                           std::pair{"BM_EncodeFireNoMatch", &BM_EncodeFireNoMatch}}) {
     auto* b = benchmark::RegisterBenchmark(name, fn);

@@ -24,6 +24,8 @@ Policy::~Policy() = default;
 
 const std::string& Policy::version() const { return impl_->version; }
 const asb::config::v1::Isp& Policy::isp() const { return impl_->isp; }
+const std::vector<std::string>& Policy::warnings() const { return impl_->warnings; }
+const std::vector<std::string>& Policy::reviewed() const { return impl_->reviewed; }
 
 std::vector<Policy::Notification> Policy::NotificationsFor(const EventContext& context) const {
   std::vector<Notification> out;

@@ -44,6 +44,15 @@ class Policy {
   const std::string& version() const;
   const asb::config::v1::Isp& isp() const;
 
+  // What `asbctl policy check` warns about without refusing the ISP, each "file:line: path:
+  // sentence": a rule that shows free text (summary, risk notes, descriptions, order conditions,
+  // vulnerability notes) to an agency whose plan withholds person fields (pseudonymises, redacts
+  // or generalises identity, sees no one's name, or covers only some people), where the grant
+  // gives no `reason`.
+  const std::vector<std::string>& warnings() const;
+  // The same findings where the grant states a `reason`: reviewed sharing, for the record.
+  const std::vector<std::string>& reviewed() const;
+
   // Decides what `agency` may see of `c` when sharing `context`. Returns false (and leaves `out`
   // untouched) if no rule of that agency matches — the agency may not see this case at all (a
   // match of DENY-only rules counts as no match).
@@ -53,18 +62,25 @@ class Policy {
   // PSEUDONYMISE > REDACT. GENERALISE: date_of_birth -> age_band (age as of c.updated_at, or now
   // if unset); Address -> postcode_district only; Location -> lsoa_code, lsoa_name, ward and
   // district only; a Timestamp -> UTC midnight; a `postcode` string -> its outward code in
-  // postcode_district. PSEUDONYMISE: "ps_" + hex(HMAC-SHA256(key, path + ":" + value))[:24].
-  // REDACT: left out, path listed once in redacted_paths if the case has a value there.
-  // Condition.person_roles limits that rule's people.* grants to people with those roles; with
-  // subject_under_18 it also limits the age test to those roles. People with nothing granted are
-  // left out of view.people. fields: one FieldDecision per path some matching rule names (deciding
-  // rule = first in file order with the winning action there or on an enclosing path);
-  // justifications: each matching rule with a non-DENY grant, in file order. Thread-safe. Otherwise
-  // fills out->view, redacted_paths, justifications, fields, isp_version and subject_keys (the
-  // caller fills agency, case_id, event_seq, event_type, order fields and decided_at). Default
-  // deny: any field no matching rule grants is absent from the view. A reused `out` need not be
-  // cleared first: the view is cleared in place (keeping its allocations, which makes reuse the
-  // fast way to call this in a loop).
+  // postcode_district.
+  // PSEUDONYMISE: "ps_" + hex(HMAC-SHA256(key, path + ":" + value))[:24]. REDACT: left out, path
+  // listed once in redacted_paths if the case has a value there. Condition.person_roles limits
+  // that rule's people.* grants to people with those roles; with subject_under_18 it also limits
+  // the age test to those roles. Rule.people limits them to the people its selector covers, and
+  // an order with a subject is covered by such a rule only if it selects the subject. A
+  // confidential person (Person.confidential) is covered only for the case's lead agency. Source
+  // conditions limit a rule's grants to facts (people, incidents, orders, breaches; the case's own
+  // fields count as the opener's) from the agencies they allow. Free-text fields take only SHOW,
+  // GENERALISE or PSEUDONYMISE grants naming them (an enclosing REDACT or DENY still applies).
+  // People with nothing granted are left out of view.people.
+  // fields: one FieldDecision per path some matching rule names (deciding rule = first in file
+  // order with the winning action there or on an enclosing path); justifications: each matching
+  // rule with a non-DENY grant, in file order. Thread-safe.
+  // Otherwise fills out->view, redacted_paths, justifications, fields, isp_version and
+  // subject_keys (the caller fills agency, case_id, event_seq, event_type, order fields and
+  // decided_at). Default deny: any field no matching rule grants is absent from the view.
+  // A reused `out` need not be cleared first: the view is cleared in place (keeping its
+  // allocations, which makes reuse the fast way to call this in a loop).
   bool Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
              asb::v1::Disclosure* out) const;
 
@@ -76,6 +92,14 @@ class Policy {
   // protobuf concatenation merges. Returns false (and appends nothing) when Apply() would.
   bool ApplyEncoded(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
                     std::string* out) const;
+
+  // Whether `agency` may see anything of order `order_id` of `c` when sharing `context`: some
+  // matching rule that covers the order (its source; for a rule that selects people, its
+  // subject) grants a field of it. False for an order the case does not have. asb-sharing
+  // discloses an order event only to agencies for which this holds: an agency that may not see
+  // the order learns nothing of the event, not even the order's id and type. Thread-safe.
+  bool ShowsOrder(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
+                  const std::string& order_id) const;
 
   // Why each field of a case reaches (or not) an agency: the unredacted decision, for people
   // (asbctl policy explain / policy test). Slow (per-field strings); not for the hot path.

@@ -29,7 +29,9 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 using internal::AgencyPlan;
-using internal::Bit;
+using internal::CaseFacts;
+using internal::Coverage;
+using internal::FactKind;
 using internal::GenKind;
 using internal::kDeny;
 using internal::kGeneralise;
@@ -48,6 +50,17 @@ uint8_t Bits(const NodePlan& np, uint64_t mask) {
   uint8_t s = 0;
   for (int a = 0; a < kNumActions; ++a) {
     if ((np.explicit_rules[a] & mask) != 0) {
+      s |= static_cast<uint8_t>(1u << a);
+    }
+  }
+  return s;
+}
+
+// The actions granted on a node or an enclosing one by the rules of `mask`.
+uint8_t ChainBits(const NodePlan& np, uint64_t mask) {
+  uint8_t s = 0;
+  for (int a = 0; a < kNumActions; ++a) {
+    if ((np.chain_rules[a] & mask) != 0) {
       s |= static_cast<uint8_t>(1u << a);
     }
   }
@@ -299,18 +312,26 @@ class WireOut {
 
 // One application of a plan to a case: walks the schema tree over the case and hands what the
 // agency may see to `Out` (MessageOut for Apply, WireOut for ApplyEncoded), so both outputs
-// come from one walk. Collects the redacted paths and the subject keys of the people shown.
+// come from one walk. Each fact (a person, an incident, an order, a breach) is decided under the
+// rules that cover it (internal::Coverage), the case's own fields under those covering the
+// opener's facts. Collects the redacted paths and the subject keys of the people shown.
 template <class Out>
 class Walker {
  public:
   using Scope = typename Out::Scope;
 
-  Walker(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c, Out* out)
-      : impl_(impl), plan_(plan), case_(c), out_(*out), schema_(Schema::Get()) {}
+  Walker(const Policy::Impl& impl, const AgencyPlan& plan, const asb::v1::Case& c,
+         const Coverage& coverage, Out* out)
+      : impl_(impl),
+        plan_(plan),
+        case_(c),
+        coverage_(coverage),
+        out_(*out),
+        schema_(Schema::Get()) {}
 
-  void Run(uint64_t mask) {
+  void Run() {
     const Scope root = out_.Root();
-    CopyMessage(schema_.node(0), case_, root, 0, mask);
+    CopyMessage(schema_.node(0), case_, root, 0, coverage_.root());
     out_.CloseRoot(root);
   }
 
@@ -329,12 +350,15 @@ class Walker {
     for (int child : n.children) {
       const SchemaNode& cn = schema_.node(child);
       const NodePlan& np = plan_.nodes[child];
-      if (inherited == 0 && ((np.any_explicit | np.below_any) & mask) == 0) {
+      // The case's fact lists are decided from every matching rule, not only the opener's.
+      const uint64_t here = n.id == 0 && cn.fact != FactKind::kNone ? coverage_.mask() : mask;
+      if (inherited == 0 && ((np.any_explicit | np.below_any) & here) == 0) {
         continue;  // nothing granted here or below
       }
       const FieldDescriptor* f = cn.field;
       if (cn.leaf) {
-        const uint8_t s = inherited | Bits(np, mask);
+        const uint8_t s =
+            (cn.free_text ? inherited & (kRedact | kDeny) : inherited) | Bits(np, mask);
         if ((s & kDeny) == 0) {
           wrote |= Leaf(cn, s, r, src, dst);
         }
@@ -344,12 +368,10 @@ class Walker {
         const int size = r->FieldSize(src, f);
         for (int i = 0; i < size; ++i) {
           const Message& element = r->GetRepeatedMessage(src, f, i);
-          uint64_t m = mask;
-          if (cn.is_people) {
-            const auto& person = static_cast<const asb::v1::Person&>(element);
-            m &= plan_.rules_for_role[Bit(person.role()) != 0 ? person.role() : 0];
-          }
-          const uint8_t s = inherited | Bits(np, m);
+          const uint64_t m = ElementMask(cn, element, i, here);
+          // A fact may be covered by fewer rules than its container (a breach from an excluded
+          // source): its actions are its path's and every enclosing path's under its own rules.
+          const uint8_t s = cn.fact != FactKind::kNone ? ChainBits(np, m) : inherited | Bits(np, m);
           if ((s & kDeny) != 0 || (s == 0 && (np.below_any & m) == 0)) {
             continue;
           }
@@ -377,10 +399,42 @@ class Walker {
     return wrote;
   }
 
+  // The rules covering element i of fact list n (`base`: the rules in force around it).
+  uint64_t ElementMask(const SchemaNode& n, const Message& element, int i, uint64_t base) const {
+    switch (n.fact) {
+      case FactKind::kPerson:
+        return coverage_.person(i);
+      case FactKind::kIncident:
+        return coverage_.incident(static_cast<const asb::v1::Incident&>(element));
+      case FactKind::kOrder:
+        return coverage_.order(static_cast<const asb::v1::Order&>(element));
+      case FactKind::kBreach:
+        return coverage_.breach(static_cast<const asb::v1::Breach&>(element), base);
+      case FactKind::kNone:
+        break;
+    }
+    return base;
+  }
+
+  // Whether a message shown whole may be copied as it is: every free-text field below it is
+  // named by a SHOW (an enclosing SHOW does not reach free text), and no fact below it has a
+  // coverage of its own.
+  bool CopyWholeAllowed(const SchemaNode& n, uint64_t mask) const {
+    if (n.facts_below && plan_.source_rules != 0) {
+      return false;
+    }
+    for (int free_text : n.free_text_below) {
+      if ((plan_.nodes[free_text].explicit_rules[0] & mask) == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // A present message value under action set s (no DENY). True if anything was written.
   bool SubMessage(const SchemaNode& n, const NodePlan& np, uint8_t s, uint64_t mask,
                   const Message& src, Scope d) {
-    if ((s & kShow) != 0 && (np.below_deny & mask) == 0) {
+    if ((s & kShow) != 0 && (np.below_deny & mask) == 0 && CopyWholeAllowed(n, mask)) {
       out_.CopyWhole(d, src);  // shown whole, nothing denied below: the fast path
       return true;
     }
@@ -511,6 +565,7 @@ class Walker {
   const Policy::Impl& impl_;
   const AgencyPlan& plan_;
   const asb::v1::Case& case_;
+  const Coverage& coverage_;
   Out& out_;
   const Schema& schema_;
   std::optional<internal::Date> as_of_;
@@ -522,12 +577,12 @@ class Walker {
 // null when the agency may not see the case at all.
 const AgencyPlan* RevealingPlan(const Policy::Impl& impl, const std::string& agency,
                                 const asb::v1::Case& c, const EventContext& context,
-                                uint64_t* mask) {
+                                CaseFacts* facts, uint64_t* mask) {
   const AgencyPlan* plan = impl.Find(agency);
   if (plan == nullptr || plan->reveal_rules == 0) {
     return nullptr;
   }
-  *mask = internal::MatchMask(*plan, c, context);
+  *mask = internal::MatchMask(*plan, c, context, facts);
   return (*mask & plan->reveal_rules) != 0 ? plan : nullptr;
 }
 
@@ -536,10 +591,12 @@ const AgencyPlan* RevealingPlan(const Policy::Impl& impl, const std::string& age
 bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const EventContext& context,
                    asb::v1::Disclosure* out) const {
   uint64_t mask = 0;
-  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &mask);
+  CaseFacts facts;
+  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &facts, &mask);
   if (plan == nullptr) {
     return false;
   }
+  const Coverage coverage(*plan, c, facts, mask);
 
   // Clear, not clear_view(): a reused Disclosure keeps its allocated messages and strings.
   out->mutable_view()->Clear();
@@ -548,8 +605,8 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
   out->clear_fields();
   out->clear_subject_keys();
   MessageOut view(out->mutable_view());
-  Walker<MessageOut> walker(*impl_, *plan, c, &view);
-  walker.Run(mask);
+  Walker<MessageOut> walker(*impl_, *plan, c, coverage, &view);
+  walker.Run();
   for (const std::string* path : walker.redacted()) {
     out->add_redacted_paths(*path);
   }
@@ -563,13 +620,15 @@ bool Policy::Apply(const std::string& agency, const asb::v1::Case& c, const Even
 bool Policy::ApplyEncoded(const std::string& agency, const asb::v1::Case& c,
                           const EventContext& context, std::string* out) const {
   uint64_t mask = 0;
-  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &mask);
+  CaseFacts facts;
+  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &facts, &mask);
   if (plan == nullptr) {
     return false;
   }
+  const Coverage coverage(*plan, c, facts, mask);
   WireOut wire(out);
-  Walker<WireOut> walker(*impl_, *plan, c, &wire);
-  walker.Run(mask);
+  Walker<WireOut> walker(*impl_, *plan, c, coverage, &wire);
+  walker.Run();
   for (const std::string* path : walker.redacted()) {
     wire.writer().Bytes(asb::v1::Disclosure::kRedactedPathsFieldNumber, *path);
   }
@@ -578,6 +637,29 @@ bool Policy::ApplyEncoded(const std::string& agency, const asb::v1::Case& c,
   }
   out->append(DecisionBytes(*impl_, *plan, mask));
   return true;
+}
+
+bool Policy::ShowsOrder(const std::string& agency, const asb::v1::Case& c,
+                        const EventContext& context, const std::string& order_id) const {
+  uint64_t mask = 0;
+  CaseFacts facts;
+  const AgencyPlan* plan = RevealingPlan(*impl_, agency, c, context, &facts, &mask);
+  if (plan == nullptr) {
+    return false;
+  }
+  static const int kOrders = [] {
+    std::string error;
+    return Schema::Get().Resolve("orders", &error);
+  }();
+  const NodePlan& np = plan->nodes[kOrders];
+  const uint64_t reveal =
+      np.explicit_rules[0] | np.explicit_rules[1] | np.explicit_rules[2] | np.below_reveal;
+  for (const asb::v1::Order& o : c.orders()) {
+    if (o.order_id() == order_id) {
+      return (Coverage(*plan, c, facts, mask).order(o) & reveal) != 0;
+    }
+  }
+  return false;
 }
 
 }  // namespace asb::policy

@@ -12,7 +12,7 @@
 namespace asb::policy {
 
 // One line per change, grouped by rule in the new file's order (removed rules last), e.g.
-//   "~ rule police-s115 (police): police gains people.phone: REDACT -> SHOW"
+//   "~ rule police-personal-parties (police): police gains people.phone: REDACT -> SHOW"
 //   "+ rule fire-arson (fire, purpose fire-safety) when {"fireRisk":true}: people.address SHOW"
 // then notification rules added, removed or changed ("~ notification rule case-opened: {..} ->
 // {..}"). Empty if the two protocols grant and alert the same.

@@ -17,7 +17,7 @@ struct SuiteResult {
   int tests = 0;
   int passed = 0;
   // One sentence per failed expectation, e.g. "test 'fire sees nothing on a noise case':
-  // expected withheld people[0].given_name, got shown by rule police-s115".
+  // expected withheld people[0].given_name, got shown by rule police-personal-parties".
   std::vector<std::string> failures;
 };
 

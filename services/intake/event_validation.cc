@@ -182,6 +182,10 @@ class Checker {
     if (!p.age_band().empty()) {
       Add(path + ".age_band", "set by the hub (feeds leave it empty)");
     }
+    if (p.child() && !p.date_of_birth().empty()) {
+      ChildFlag(path + ".child", p.date_of_birth());
+    }
+    SourceAgency(path + ".source_agency", p.source_agency());
     Address(path + ".address", p.address());
     Text(path + ".vulnerability", p.vulnerability(), false, kMaxTextLength);
     Enum(path + ".tenure", p.tenure(), false, asb::v1::Tenure_IsValid);
@@ -191,6 +195,30 @@ class Checker {
       } else if (!IsPhone(p.phone())) {
         Add(path + ".phone", "not a telephone number (digits, spaces, + - ( ) only)");
       }
+    }
+  }
+
+  // Fields the hub sets from the feed's key: a feed cannot say where a fact came from.
+  void SourceAgency(const std::string& path, const std::string& value) {
+    if (!value.empty()) {
+      Add(path, "set by the hub from the feed's key (feeds leave it empty)");
+    }
+  }
+
+  // A child flag beside a date of birth must agree with it: the date decides, so a flag that
+  // contradicts it is a data error to correct at the source.
+  void ChildFlag(const std::string& path, const std::string& dob) {
+    int y = 0, m = 0, d = 0;
+    if (!ParseDate(dob, &y, &m, &d)) {
+      return;  // date_of_birth reports it
+    }
+    const absl::CivilDay today = absl::ToCivilDay(now_, absl::UTCTimeZone());
+    const absl::CivilDay eighteenth(y + 18, m, d);
+    // CivilDay normalises 29 February to 1 March in other years: the day after, as the law reads.
+    if (eighteenth <= today) {
+      Add(path,
+          "contradicts date_of_birth (18 or over today): leave the flag unset when the "
+          "date of birth is known");
     }
   }
 
@@ -223,12 +251,14 @@ class Checker {
     Text(path + ".description", inc.description(), false, kMaxTextLength);
     Location(path + ".location", inc.location());
     Id(path + ".reported_by", inc.reported_by(), false);
+    SourceAgency(path + ".source_agency", inc.source_agency());
     Text(path + ".crime_type", inc.crime_type(), false, kMaxNameLength);
   }
 
   void Breach(const std::string& path, const asb::v1::Breach& b) {
     PastTime(path + ".occurred_at", b.occurred_at(), b.has_occurred_at(), false);
     Text(path + ".description", b.description(), false, kMaxTextLength);
+    SourceAgency(path + ".source_agency", b.source_agency());
   }
 
   void Order(const std::string& path, const asb::v1::Order& o) {
@@ -252,6 +282,7 @@ class Checker {
     for (int i = 0; i < o.breaches_size(); ++i) {
       Breach(absl::StrCat(path, ".breaches[", i, "]"), o.breaches(i));
     }
+    SourceAgency(path + ".source_agency", o.source_agency());
   }
 
   static bool IsDigits(std::string_view s, std::size_t min, std::size_t max) {

@@ -283,7 +283,10 @@ absl::Status Aggregates::CountIncident(const asb::v1::Incident& incident, const 
   ASB_RETURN_IF_ERROR(Add(Key({"i", "w", month, place.ward(), category, source}), delta, batch));
   ASB_RETURN_IF_ERROR(
       Add(Key({"i", "d", month, place.district(), category, source}), delta, batch));
-  if (IsAsbCategory(category) && IsSnapPoint(place.description()) && !place.lsoa_code().empty()) {
+  // Only police.uk's published snap points (the area pictures the importer opens) are kept: a
+  // case system's "On or near …" text is the place of a real case, personal data.
+  if (c.flags().area_intelligence() && IsAsbCategory(category) &&
+      IsSnapPoint(place.description()) && !place.lsoa_code().empty()) {
     ASB_RETURN_IF_ERROR(
         Add(Key({"p", month, place.lsoa_code(), place.description()}), delta, batch));
   }

@@ -9,7 +9,7 @@
 //
 // Keys (fields separated by NUL; values are 8-byte big-endian counts unless said otherwise):
 //   i  level month area category source   incidents; level 'l' LSOA, 'w' ward, 'd' district
-//   p  month lsoa location                ASB incidents at a snap point
+//   p  month lsoa location                ASB incidents at a snap point (area pictures only)
 //   o  month order_type what              orders: issued / breached / expired / discharged
 //   c  month what                         cases: opened / closed / intel-opened / intel-closed
 //   f  month days(4 bytes BE)             cases whose first action came that month, by days

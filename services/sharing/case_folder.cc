@@ -165,7 +165,7 @@ store::StoreOptions SharingStoreLayout() {
 
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
 
-absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
+absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agency, Case* out) {
   Case c = *out;
   const Timestamp& at = e.occurred_at();
   switch (e.event_case()) {
@@ -189,6 +189,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
         *c.mutable_flags() = o.flags();
       }
       *c.mutable_opened_at() = at;
+      c.set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kCaseUpdated: {
@@ -234,6 +235,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
         slot = c.add_people();
       }
       *slot = p;
+      slot->set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kRiskAssessed:
@@ -256,6 +258,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       if (!slot->has_occurred_at()) {
         *slot->mutable_occurred_at() = at;
       }
+      slot->set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kOrderIssued: {
@@ -268,6 +271,10 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       slot->set_status(asb::v1::ORDER_STATUS_ACTIVE);
       if (!slot->has_issued_at()) {
         *slot->mutable_issued_at() = at;
+      }
+      slot->set_source_agency(source_agency);
+      for (asb::v1::Breach& b : *slot->mutable_breaches()) {
+        b.set_source_agency(source_agency);
       }
       break;
     }
@@ -299,6 +306,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, Case* out) {
       if (!breach->has_occurred_at()) {
         *breach->mutable_occurred_at() = at;
       }
+      breach->set_source_agency(source_agency);
       break;
     }
     case CaseEvent::kOrderDischarged: {
@@ -444,7 +452,7 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
 
   Case c = current.value_or(Case());
   Prior prior = PriorOf(event, c);
-  ASB_RETURN_IF_ERROR(Fold(event, &c));
+  ASB_RETURN_IF_ERROR(Fold(event, envelope.accepted_event().source_agency(), &c));
   applied.push_back(MakeApplied(envelope, c, std::move(prior)));
 
   std::map<uint64_t, asb::v1::Envelope> pending;
@@ -461,7 +469,8 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   for (const auto& [seq, env] : pending) {
     batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
     Prior pending_prior = PriorOf(env.accepted_event().event(), c);
-    absl::Status folded = Fold(env.accepted_event().event(), &c);
+    absl::Status folded =
+        Fold(env.accepted_event().event(), env.accepted_event().source_agency(), &c);
     if (!folded.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
                          std::string(folded.message()));

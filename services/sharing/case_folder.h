@@ -107,9 +107,12 @@ class CaseFolder {
   // Forgets uncommitted changes (the caller abandoned its batch without writing it).
   void DiscardUncommitted();
 
-  // Applies one case event to `c` (pure; exposed for tests and tools). kFailedPrecondition if
+  // Applies one case event, submitted by a feed of `source_agency`, to `c` (pure; exposed for
+  // tests and tools). The facts it adds or replaces (the case when opened, a person, an
+  // incident, an order, a breach) record `source_agency` as their source. kFailedPrecondition if
   // it cannot apply. `c` is unchanged on error.
-  static absl::Status Fold(const asb::v1::CaseEvent& event, asb::v1::Case* c);
+  static absl::Status Fold(const asb::v1::CaseEvent& event, const std::string& source_agency,
+                           asb::v1::Case* c);
 
  private:
   // The case as this batch sees it: nullopt if not opened.

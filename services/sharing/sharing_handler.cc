@@ -77,6 +77,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       if (!policy->ApplyEncoded(agency, a.case_after, context, &encoded_)) {
         continue;
       }
+      // An order event reaches only the agencies that may see the order: the others learn
+      // nothing of it, not even the order's id and type (say, the YOT of an adult's injunction).
+      if (!a.order_id.empty() && !policy->ShowsOrder(agency, a.case_after, context, a.order_id)) {
+        continue;
+      }
       asb::v1::Disclosure own;
       own.set_agency(agency);
       own.set_case_id(a.case_after.case_id());

@@ -1,7 +1,7 @@
 // Fuzzes an ISP file: YAML → asb.config.v1.Isp, Policy::Compile (schema checks of every field
 // path, conditions, notification rules), and then applying the compiled policy to a small case
-// for every agency it names (Apply, Explain, NotificationsFor) — a policy that compiles must
-// never crash when used.
+// for every agency it names (Apply, ApplyEncoded, Explain, NotificationsFor) — a policy that
+// compiles must never crash when used.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +20,10 @@ namespace {
 constexpr char kCaseJson[] = R"json({
   "caseId": "CBC-2026-0142", "status": "CASE_STATUS_OPEN",
   "nsirCategory": "NSIR_CATEGORY_PERSONAL", "title": "Noise", "summary": "Shouting at night",
-  "leadAgency": "council", "leadOfficer": "A. Officer",
+  "leadAgency": "community-safety", "leadOfficer": "A. Officer", "sourceAgency": "community-safety",
   "location": {"latitude": 53.25, "longitude": -1.42, "description": "Near the shops",
                "lsoaCode": "E01019400", "ward": "Brimington North"},
-  "flags": {"fireRisk": true, "councilTenancy": true},
+  "flags": {"fireRisk": true, "councilTenancy": true, "licensedPremises": true},
   "victimRisk": "RISK_LEVEL_HIGH", "riskNotes": "Lives alone",
   "openedAt": "2026-07-01T10:00:00Z", "updatedAt": "2026-09-01T10:00:00Z",
   "people": [
@@ -32,14 +32,19 @@ constexpr char kCaseJson[] = R"json({
      "postcode": "S40 1LP", "uprn": "100030000001"}, "vulnerability": "mobility",
      "vulnerable": true, "phone": "01246 000000"},
     {"personId": "p2", "role": "PERSON_ROLE_PERPETRATOR", "givenName": "Bo", "familyName": "Jones",
-     "dateOfBirth": "2010-05-06", "address": {"postcode": "S41 7AB"}}],
+     "dateOfBirth": "2010-05-06", "address": {"postcode": "S41 7AB"}, "sourceAgency": "police"},
+    {"personId": "p3", "role": "PERSON_ROLE_PERPETRATOR", "givenName": "Cy", "child": true},
+    {"personId": "p4", "role": "PERSON_ROLE_PARENT_CARER", "givenName": "Di"},
+    {"personId": "p5", "role": "PERSON_ROLE_REPORTER", "givenName": "Ed", "confidential": true}],
   "incidents": [{"incidentId": "i1", "occurredAt": "2026-08-01T22:00:00Z",
-                 "description": "Door banging"}],
+                 "description": "Door banging", "sourceAgency": "police"}],
   "orders": [{"orderId": "o1", "type": "ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER", "status": "ORDER_STATUS_ACTIVE",
               "subjectPersonId": "p2", "issuedBy": "police",
               "issuedAt": "2026-08-15T09:00:00Z", "expiresAt": "2028-08-15T09:00:00Z",
               "conditions": "Not to enter Hollingwood Crescent", "court": "Chesterfield",
-              "breaches": [{"description": "entered", "occurredAt": "2026-08-20T21:00:00Z"}]}]
+              "sourceAgency": "hub",
+              "breaches": [{"description": "entered", "occurredAt": "2026-08-20T21:00:00Z",
+                            "sourceAgency": "police"}]}]
 })json";
 
 const asb::v1::Case& TestCase() {
@@ -73,14 +78,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       {asb::v1::EVENT_TYPE_ORDER_ISSUED, asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER},
   };
   asb::v1::Disclosure disclosure;
+  std::string bytes;
   for (const std::string& agency : (*policy)->agencies()) {
     for (const auto& context : contexts) {
       (void)(*policy)->Apply(agency, c, context, &disclosure);
+      bytes.clear();
+      (void)(*policy)->ApplyEncoded(agency, c, context, &bytes);
       (void)(*policy)->Explain(agency, c, context);
       (void)(*policy)->NotificationsFor(context);
     }
   }
   (void)(*policy)->SubjectKey("p1");
   (void)(*policy)->version();
+  (void)(*policy)->warnings();
   return 0;
 }

@@ -31,8 +31,9 @@ using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kCase[] = "CBC-2026-0142";
-const std::vector<std::string> kAgencies = {"council", "police",    "fire", "county",
-                                            "yot",     "probation", "nhs"};
+const std::vector<std::string> kAgencies = {
+    "community-safety", "housing", "environmental-health", "licensing", "childrens-services",
+    "adult-social-care", "police", "fire", "yot", "probation", "nhs", "partnership"};
 
 HubOptions Options() { return BuiltHubOptions(); }
 
@@ -42,8 +43,8 @@ std::vector<asb::v1::CaseEvent> Sample(const std::string& name) {
   return events.ok() ? *events : std::vector<asb::v1::CaseEvent>{};
 }
 
-// Event types of the shipped notification rules that alert the police and the council.
-bool AlertsPoliceAndCouncil(asb::v1::EventType t) {
+// Event types of the shipped notification rules that alert the police and community safety.
+bool AlertsPoliceAndCommunitySafety(asb::v1::EventType t) {
   return t == asb::v1::EVENT_TYPE_CASE_OPENED || t == asb::v1::EVENT_TYPE_RISK_ASSESSED ||
          t == asb::v1::EVENT_TYPE_ORDER_ISSUED || t == asb::v1::EVENT_TYPE_ORDER_VARIED ||
          t == asb::v1::EVENT_TYPE_ORDER_BREACHED || t == asb::v1::EVENT_TYPE_ORDER_DISCHARGED ||
@@ -115,7 +116,7 @@ class EndToEndTest : public ::testing::Test {
     std::vector<uint64_t> seqs;
     for (const auto& env : disclosures) {
       if (env.disclosure().agency() == agency &&
-          AlertsPoliceAndCouncil(env.disclosure().event_type())) {
+          AlertsPoliceAndCommunitySafety(env.disclosure().event_type())) {
         seqs.push_back(env.disclosure().event_seq());
       }
     }
@@ -152,13 +153,13 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
   EXPECT_EQ(std::set<uint64_t>(hub_seqs.begin(), hub_seqs.end()).size(), demo.size());
   ASSERT_NO_FATAL_FAILURE(Drain());
 
-  // Police and council are alerted of the case opening, the risk assessment, the order and its
-  // breach; not of the incident or the people linked.
+  // The police and community safety (the lead agency) are alerted of the case opening, the risk
+  // assessment, the order and its breach; not of the incident or the people linked.
   const std::vector<asb::v1::EventType> expected_types = {
       asb::v1::EVENT_TYPE_CASE_OPENED, asb::v1::EVENT_TYPE_RISK_ASSESSED,
       asb::v1::EVENT_TYPE_ORDER_ISSUED, asb::v1::EVENT_TYPE_ORDER_BREACHED};
   std::map<std::string, std::vector<asb::v1::Alert>> alerts;
-  for (const std::string agency : {"police", "council"}) {
+  for (const std::string agency : {"police", "community-safety"}) {
     auto pulled = hub_->PullAlerts(agency + "-partner");
     ASSERT_TRUE(pulled.ok()) << agency << ": " << pulled.status();
     alerts[agency] = {pulled->alerts().begin(), pulled->alerts().end()};
@@ -177,29 +178,29 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
     ExpectDenseAndUnique(alerts[agency]);
   }
 
-  // The order alert: both see the order and both people, but only the council (lead agency,
-  // housing) sees phone numbers and the vulnerability note; the police see they are withheld.
+  // The order alert: both see the order and both people, but only community safety (the lead
+  // agency) sees phone numbers and the vulnerability note; the police see they are withheld.
   const asb::v1::Alert& police_order = alerts["police"][2];
-  const asb::v1::Alert& council_order = alerts["council"][2];
+  const asb::v1::Alert& lead_order = alerts["community-safety"][2];
   ASSERT_EQ(police_order.disclosure().event_type(), asb::v1::EVENT_TYPE_ORDER_ISSUED);
-  ASSERT_EQ(council_order.disclosure().event_type(), asb::v1::EVENT_TYPE_ORDER_ISSUED);
+  ASSERT_EQ(lead_order.disclosure().event_type(), asb::v1::EVENT_TYPE_ORDER_ISSUED);
   EXPECT_EQ(police_order.disclosure().order_id(), "CBO-2026-0031");
   EXPECT_EQ(police_order.disclosure().order_type(), asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
   const asb::v1::Case& police_view = police_order.disclosure().view();
-  const asb::v1::Case& council_view = council_order.disclosure().view();
+  const asb::v1::Case& lead_view = lead_order.disclosure().view();
   ASSERT_THAT(police_view.people(), SizeIs(2));
-  ASSERT_THAT(council_view.people(), SizeIs(2));
+  ASSERT_THAT(lead_view.people(), SizeIs(2));
   ASSERT_THAT(police_view.orders(), SizeIs(1));
   EXPECT_EQ(police_view.orders(0).order_id(), "CBO-2026-0031");
 
-  const asb::v1::Person* council_victim = FindPerson(council_view, asb::v1::PERSON_ROLE_VICTIM);
+  const asb::v1::Person* lead_victim = FindPerson(lead_view, asb::v1::PERSON_ROLE_VICTIM);
   const asb::v1::Person* police_victim = FindPerson(police_view, asb::v1::PERSON_ROLE_VICTIM);
   const asb::v1::Person* police_perp = FindPerson(police_view, asb::v1::PERSON_ROLE_PERPETRATOR);
-  ASSERT_NE(council_victim, nullptr);
+  ASSERT_NE(lead_victim, nullptr);
   ASSERT_NE(police_victim, nullptr);
   ASSERT_NE(police_perp, nullptr);
-  EXPECT_EQ(council_victim->phone(), "0114 496 0142");
-  EXPECT_FALSE(council_victim->vulnerability().empty());
+  EXPECT_EQ(lead_victim->phone(), "0114 496 0142");
+  EXPECT_FALSE(lead_victim->vulnerability().empty());
   EXPECT_EQ(police_victim->given_name(), "Margaret");  // granted: identity and address
   EXPECT_EQ(police_victim->address().postcode(), "S43 1QX");
   EXPECT_TRUE(police_victim->vulnerable());       // the flag is granted ...
@@ -208,13 +209,11 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
   EXPECT_EQ(police_perp->phone(), "");
   EXPECT_THAT(police_order.disclosure().redacted_paths(), Contains("people.phone"));
   EXPECT_THAT(police_order.disclosure().redacted_paths(), Contains("people.vulnerability"));
-  EXPECT_THAT(council_order.disclosure().redacted_paths(), Not(Contains("people.phone")));
+  EXPECT_THAT(lead_order.disclosure().redacted_paths(), Not(Contains("people.phone")));
   EXPECT_THAT(RuleIds(police_order.disclosure().justifications()),
-              ElementsAreArray({"police-s115"}));
-  EXPECT_THAT(RuleIds(council_order.disclosure().justifications()),
-              Contains("council-community-safety"));
-  EXPECT_THAT(RuleIds(council_order.disclosure().justifications()),
-              Contains("council-housing-tenants"));
+              ElementsAreArray({"police-orders", "police-personal-parties"}));
+  EXPECT_THAT(RuleIds(lead_order.disclosure().justifications()),
+              ElementsAreArray({"community-safety-lead"}));
 
   // A case lookup gives the police the same redacted view.
   auto police_case = hub_->GetCase("police-partner", kCase);
@@ -256,7 +255,7 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
     total_alerts += pulled->head();
   }
   EXPECT_EQ(heads["fire"], 0u);
-  EXPECT_GT(heads["county"], 0u);     // a vulnerable adult: adult social care is told
+  EXPECT_GT(heads["adult-social-care"], 0u);  // a vulnerable adult victim: adult social care
   EXPECT_GT(heads["probation"], 0u);  // a CBO: probation is told
   ASSERT_NO_FATAL_FAILURE(Drain());
   asb::v1::AuditQueryRequest by_case;
@@ -276,7 +275,7 @@ TEST_F(EndToEndTest, PartnersSeeOnlyWhatTheIspGrantsAndTheAuditorSeesWhy) {
     EXPECT_TRUE(audited.insert({r.recipient_agency(), r.ref_seq()}).second)
         << "disclosure " << r.recipient_agency() << "/" << r.ref_seq() << " audited twice";
   }
-  for (const std::string agency : {"police", "council"}) {
+  for (const std::string agency : {"police", "community-safety"}) {
     for (const auto& a : alerts[agency]) {
       auto it = std::find_if(disclosures->begin(), disclosures->end(), [&](const auto& e) {
         return e.record().recipient_agency() == agency && e.record().ref_seq() == a.agency_seq();
@@ -425,7 +424,7 @@ TEST_F(EndToEndTest, NotifyCrashLosesAndDuplicatesNoAlert) {
 
   auto disclosures = hub_->FetchAll("sharing", "disclosures");
   ASSERT_TRUE(disclosures.ok()) << disclosures.status();
-  for (const std::string agency : {"police", "council"}) {
+  for (const std::string agency : {"police", "community-safety"}) {
     std::vector<asb::v1::Alert> alerts = AllAlerts(agency + "-partner");
     ExpectDenseAndUnique(alerts);
     // Exactly the alert-worthy disclosures, in order: nothing missing, nothing twice.
@@ -492,29 +491,30 @@ TEST_F(EndToEndTest, SharingCrashMakesNoDuplicateDisclosure) {
   auto disclosures = hub_->FetchAll("sharing", "disclosures");
   ASSERT_TRUE(disclosures.ok()) << disclosures.status();
   std::set<std::pair<std::string, uint64_t>> seen;
-  std::set<uint64_t> council_events;
+  std::set<uint64_t> lead_events;
   for (const auto& env : *disclosures) {
     const asb::v1::Disclosure& d = env.disclosure();
     EXPECT_TRUE(seen.insert({d.agency(), d.event_seq()}).second)
         << "event " << d.event_seq() << " disclosed to " << d.agency() << " twice";
     EXPECT_NE(d.agency(), "");
-    if (d.agency() == "council") {
-      council_events.insert(d.event_seq());
+    if (d.agency() == "community-safety") {
+      lead_events.insert(d.event_seq());
     }
   }
-  // The council (lead agency) is shown every event of every case: none lost.
+  // Community safety (the lead agency, or the CSP's coordinator where another partner leads) is
+  // shown every event of every case: none lost.
   std::set<uint64_t> all_events;
   for (uint64_t s = 1; s <= events.size(); ++s) {
     all_events.insert(s);
   }
-  EXPECT_EQ(council_events, all_events);
+  EXPECT_EQ(lead_events, all_events);
 
   // Alerts and the audit trail follow the disclosures one for one.
   uint64_t total_alerts = 0;
   for (const std::string& agency : kAgencies) {
     std::vector<asb::v1::Alert> alerts = AllAlerts(agency + "-partner");
     ExpectDenseAndUnique(alerts);
-    if (agency == "police" || agency == "council") {
+    if (agency == "police" || agency == "community-safety") {
       EXPECT_EQ(EventSeqs(alerts), ExpectedAlertEvents(*disclosures, agency)) << agency;
     }
     total_alerts += alerts.size();

@@ -79,7 +79,7 @@ TEST_F(IspHoldersTest, OnlySharingNeedsThePseudonymisationKey) {
     auto ping = hub.Ping(d, "hub-admin");
     ASB_ASSERT_OK(ping.status()) << d;
     EXPECT_EQ(ping->component(), d);
-    EXPECT_EQ(ping->agency(), "council");
+    EXPECT_EQ(ping->agency(), "partnership");
     EXPECT_EQ(ping->role(), asb::v1::ROLE_ADMIN);
     EXPECT_FALSE(ping->isp_version().empty());
   }

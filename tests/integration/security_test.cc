@@ -332,7 +332,7 @@ TEST_F(SecurityTest, FeedCannotPoseAsAnotherSource) {
   auto stored = hub_->FetchAll("intake", "events");
   ASSERT_TRUE(stored.ok()) << stored.status();
   ASSERT_THAT(*stored, SizeIs(2));  // the forged submission stored nothing
-  EXPECT_EQ((*stored)[0].accepted_event().source_agency(), "council");
+  EXPECT_EQ((*stored)[0].accepted_event().source_agency(), "community-safety");
   EXPECT_EQ((*stored)[1].accepted_event().source_agency(), "police");
 
   // The access log names who really collected each event.
@@ -428,13 +428,13 @@ TEST_F(SecurityTest, PartnerSeesOnlyItsOwnAgency) {
   }
 
   asb::v1::Request dead;
-  dead.mutable_list_dead_letters()->set_agency("council");
+  dead.mutable_list_dead_letters()->set_agency("community-safety");
   EXPECT_THAT(hub_->Call("notify", "police-partner", dead),
               StatusIsWith(absl::StatusCode::kPermissionDenied, "own agency"));
 
   asb::v1::Request explain;
   explain.mutable_explain_case()->set_case_id(kCase);
-  explain.mutable_explain_case()->set_agency("council");
+  explain.mutable_explain_case()->set_agency("community-safety");
   EXPECT_THAT(hub_->Call("sharing", "police-partner", explain),
               StatusIs(absl::StatusCode::kPermissionDenied));
 

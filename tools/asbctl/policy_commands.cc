@@ -35,6 +35,16 @@ absl::Status RunCheck(const Globals&, const PolicyCheckOptions& o) {
   std::printf("%s: valid; version %s; %zu agencies, %d rules, %d notification rules\n",
               o.file.c_str(), policy->version().c_str(), policy->agencies().size(),
               policy->isp().rules_size(), policy->isp().notification_rules_size());
+  // Findings that do not refuse the ISP: free text beside withheld person fields.
+  for (const std::string& w : policy->warnings()) {
+    std::printf("warning: %s\n", w.c_str());
+  }
+  for (const std::string& r : policy->reviewed()) {
+    std::printf("reviewed: %s\n", r.c_str());
+  }
+  if (!policy->warnings().empty()) {
+    std::printf("%zu warnings\n", policy->warnings().size());
+  }
   return absl::OkStatus();
 }
 
@@ -157,7 +167,10 @@ absl::Status RunDiff(const Globals&, const PolicyDiffOptions& o) {
 }  // namespace
 
 CLI::App* AddPolicyCheckOptions(CLI::App& parent, PolicyCheckOptions& o) {
-  auto* cmd = parent.add_subcommand("check", "load and check an ISP file; print its version");
+  auto* cmd = parent.add_subcommand(
+      "check",
+      "load and check an ISP file; print its version, and warn where free text is shown beside "
+      "withheld person fields");
   cmd->add_option("FILE", o.file, "ISP file (.yaml or .json)")->required();
   return cmd;
 }

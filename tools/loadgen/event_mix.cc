@@ -137,7 +137,7 @@ void EventMix::NewCase(absl::Time now) {
     o->set_title(absl::StrCat("Repeated ASB near ", place.description.substr(std::min<size_t>(
                                                         11, place.description.size()))));
     o->set_summary("Load-generator case: repeated nuisance reported by neighbours.");
-    o->set_lead_agency("council");
+    o->set_lead_agency("community-safety");
     o->set_lead_officer("ASB Officer (synthetic)");
     SetLocation(place, o->mutable_location());
     o->mutable_flags()->set_fire_risk(fire);
@@ -152,7 +152,7 @@ void EventMix::NewCase(absl::Time now) {
     inc->set_category(category);
     inc->set_description("Shouting and door-banging late at night (synthetic).");
     SetLocation(RandomPlace(), inc->mutable_location());
-    inc->set_reported_by(pick(2) == 0 ? "police" : "council");
+    inc->set_reported_by(pick(2) == 0 ? "police" : "community-safety");
   }
   const std::string victim = absl::StrCat("PV-", case_id);
   const std::string perp = absl::StrCat("PP-", case_id);
@@ -183,7 +183,7 @@ void EventMix::NewCase(absl::Time now) {
     o->set_order_id(order_id);
     o->set_type(kOrderTypes[order_no_ % 9]);
     o->set_subject_person_id(perp);
-    o->set_issued_by(pick(2) == 0 ? "police" : "council");
+    o->set_issued_by(pick(2) == 0 ? "police" : "community-safety");
     *o->mutable_issued_at() = e.occurred_at();
     SetTime(now + absl::Hours(24 * 365), o->mutable_expires_at());
     SetTime(now + absl::Hours(24 * 180), o->mutable_review_at());

@@ -1,8 +1,9 @@
 // asb-loadgen: drives N realistic events through the running hub as a feed ("council-feed") and
-// receives the alerts as partner clients (police, council, county, probation) that pull and
-// acknowledge, one thread each with its own ZeroMQ context. Prints accepted/s, delivered/s and
-// p50/p99/max latency of submit→ack (intake's durable acknowledgement) and submit→alert (the
-// alert's arrival at a partner, matched by the disclosure's event_seq = the event's hub_seq).
+// receives the alerts as partner clients (police, community safety, children's services, adult
+// social care, probation) that pull and acknowledge, one thread each with its own ZeroMQ context.
+// Prints accepted/s, delivered/s and p50/p99/max latency of submit→ack (intake's durable
+// acknowledgement) and submit→alert (the alert's arrival at a partner, matched by the disclosure's
+// event_seq = the event's hub_seq).
 // Feeds and partners reconnect when a daemon restarts (kill -9 in a fault run) and carry on: an
 // alert seen again (its ack was lost) counts once, and a gap in an agency's alert numbers is
 // reported as missed (exit 1).
@@ -37,7 +38,8 @@ using ctl::HubClient;
 struct Options {
   std::string hub = "config/asbctl.yaml";
   std::string feed = "council-feed";
-  std::vector<std::string> partners = {"police", "council", "county", "probation"};
+  std::vector<std::string> partners = {"police", "community-safety", "childrens-services",
+                                       "adult-social-care", "probation"};
   std::string places_dir = "../shared/data/policeuk";  // beside the repository
   uint64_t events = 1000;
   double rate = 0;  // events/s; 0 = flat out

@@ -106,7 +106,7 @@ def test_a_malformed_request_gets_its_request_id_back(hub):
 def test_asbctl_says_the_same(hub, tmp_path):
     ok = asbctl("ping", "--as", "council")
     assert ok.returncode == 0, ok.stderr
-    assert "knows this key as 'council-feed' (agency council, ROLE_FEED)" in ok.stderr
+    assert "knows this key as 'council-feed' (agency community-safety, ROLE_FEED)" in ok.stderr
 
     # A keys folder whose intake.pub is another daemon's key.
     keys = tmp_path / "keys"

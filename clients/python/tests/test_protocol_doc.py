@@ -38,6 +38,6 @@ def test_python_examples_run(hub, capsys):
         except Exception as e:
             pytest.fail(f"python block {i + 1} of docs/protocol.md failed: {e!r}\n{body}")
     printed = capsys.readouterr().out
-    assert "council-feed council" in printed
+    assert "council-feed community-safety" in printed
     assert "not authorised by this hub" in printed
     assert "the server closed the connection" in printed

@@ -10,23 +10,18 @@ namespace asb::policy::internal {
 
 namespace {
 
-struct CaseFacts {
-  uint32_t roles = 0;    // roles of linked people
-  uint32_t tenures = 0;  // tenures of linked people
-  uint32_t orders = 0;   // types of the case's orders
-  bool any_vulnerable = false;
-  uint32_t under_18_roles = 0;  // roles of victims/perpetrators under 18 (if computed)
-};
+const uint32_t kSubjectRoles =
+    RoleBits()(asb::v1::PERSON_ROLE_VICTIM) | RoleBits()(asb::v1::PERSON_ROLE_PERPETRATOR);
 
 bool Matches(const CompiledCondition& w, const asb::v1::Case& c, const EventContext& ctx,
              const CaseFacts& facts) {
-  if (w.nsir != 0 && (w.nsir & Bit(c.nsir_category())) == 0) {
+  if (w.nsir != 0 && (w.nsir & NsirBits()(c.nsir_category())) == 0) {
     return false;
   }
-  if (w.events != 0 && (w.events & Bit(ctx.event_type)) == 0) {
+  if (w.events != 0 && (w.events & EventBits()(ctx.event_type)) == 0) {
     return false;
   }
-  if (w.orders != 0 && (w.orders & (Bit(ctx.order_type) | facts.orders)) == 0) {
+  if (w.orders != 0 && (w.orders & (OrderBits()(ctx.order_type) | facts.orders)) == 0) {
     return false;
   }
   if (w.fire_risk >= 0 && c.flags().fire_risk() != (w.fire_risk == 1)) {
@@ -38,11 +33,17 @@ bool Matches(const CompiledCondition& w, const asb::v1::Case& c, const EventCont
   if (w.hate_motivated >= 0 && c.flags().hate_motivated() != (w.hate_motivated == 1)) {
     return false;
   }
+  if (w.licensed_premises >= 0 && c.flags().licensed_premises() != (w.licensed_premises == 1)) {
+    return false;
+  }
+  if (w.lead_agency >= 0 && facts.lead != (w.lead_agency == 1)) {
+    return false;
+  }
   if (w.roles != 0 && (w.roles & facts.roles) == 0) {
     return false;
   }
   if (w.subject_under_18 >= 0) {
-    uint32_t subjects = Bit(asb::v1::PERSON_ROLE_VICTIM) | Bit(asb::v1::PERSON_ROLE_PERPETRATOR);
+    uint32_t subjects = kSubjectRoles;
     if (w.roles != 0) {
       subjects &= w.roles;
     }
@@ -68,7 +69,35 @@ bool Matches(const CompiledCondition& w, const asb::v1::Case& c, const EventCont
   if (w.has_vulnerable >= 0 && facts.any_vulnerable != (w.has_vulnerable == 1)) {
     return false;
   }
+  if (w.any_person.any) {
+    bool any = false;
+    for (std::size_t i = 0; i < facts.people.size() && !any; ++i) {
+      // A confidential person is never covered outside the lead agency: nor do they count here.
+      any = (facts.lead || !facts.people[i].confidential) && Selects(w.any_person, facts.people[i]);
+    }
+    if (!any) {
+      return false;
+    }
+  }
   return true;
+}
+
+// The rules (with source conditions) that cover at least one fact of the case.
+uint64_t SourcesPresent(const AgencyPlan& plan, const asb::v1::Case& c) {
+  uint64_t out = SourceCovers(plan, c.source_agency());
+  for (const asb::v1::Person& p : c.people()) {
+    out |= SourceCovers(plan, p.source_agency());
+  }
+  for (const asb::v1::Incident& i : c.incidents()) {
+    out |= SourceCovers(plan, i.source_agency());
+  }
+  for (const asb::v1::Order& o : c.orders()) {
+    out |= SourceCovers(plan, o.source_agency());
+    for (const asb::v1::Breach& b : o.breaches()) {
+      out |= SourceCovers(plan, b.source_agency());
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -80,37 +109,138 @@ Date AsOf(const asb::v1::Case& c) {
   return DateOfUnixSeconds(absl::ToUnixSeconds(absl::Now()));
 }
 
-uint64_t MatchMask(const AgencyPlan& plan, const asb::v1::Case& c, const EventContext& context) {
-  CaseFacts facts;
+bool Selects(const CompiledSelector& s, const PersonFacts& p) {
+  if (s.roles != 0 && (s.roles & p.role) == 0) {
+    return false;
+  }
+  if (s.child >= 0 && p.child != (s.child == 1)) {
+    return false;
+  }
+  if (s.vulnerable >= 0 && p.vulnerable != (s.vulnerable == 1)) {
+    return false;
+  }
+  if (s.confidential >= 0 && p.confidential != (s.confidential == 1)) {
+    return false;
+  }
+  if (s.tenures != 0 && (s.tenures & p.tenure) == 0) {
+    return false;
+  }
+  if (s.order_subject >= 0 || s.order_types != 0) {
+    const uint32_t orders = s.order_types != 0 ? p.subject_of & s.order_types : p.subject_of;
+    if ((orders != 0) != (s.order_subject != 0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+uint64_t MatchMask(const AgencyPlan& plan, const asb::v1::Case& c, const EventContext& context,
+                   CaseFacts* facts) {
+  facts->people.clear();
+  facts->roles = facts->tenures = facts->orders = facts->under_18_roles = 0;
+  facts->any_vulnerable = false;
+  facts->lead = !c.lead_agency().empty() && c.lead_agency() == plan.id;
   std::optional<Date> as_of;
   for (const asb::v1::Person& p : c.people()) {
-    facts.roles |= Bit(p.role());
-    facts.tenures |= Bit(p.tenure());
-    facts.any_vulnerable |= p.vulnerable();
-    if (plan.needs_ages &&
-        (p.role() == asb::v1::PERSON_ROLE_VICTIM || p.role() == asb::v1::PERSON_ROLE_PERPETRATOR)) {
+    const uint32_t role = RoleBits()(p.role());
+    facts->roles |= role;
+    facts->tenures |= TenureBits()(p.tenure());
+    facts->any_vulnerable |= p.vulnerable();
+    bool child = false;
+    if (plan.needs_ages) {
       Date dob;
       if (ParseIsoDate(p.date_of_birth(), &dob)) {
         if (!as_of) {
           as_of = AsOf(c);
         }
         const int age = AgeOn(dob, *as_of);
-        if (age >= 0 && age < 18) {
-          facts.under_18_roles |= Bit(p.role());
+        child = age >= 0 && age < 18;
+      } else {
+        child = p.child();
+      }
+      if (child) {
+        facts->under_18_roles |= role;
+      }
+    }
+    if (plan.needs_people) {
+      PersonFacts& pf = facts->people.emplace_back();
+      pf.role = role;
+      pf.tenure = TenureBits()(p.tenure());
+      pf.vulnerable = p.vulnerable();
+      pf.confidential = p.confidential();
+      pf.child = child;
+      if (plan.needs_subjects) {
+        for (const asb::v1::Order& o : c.orders()) {
+          if (!o.subject_person_id().empty() && o.subject_person_id() == p.person_id()) {
+            pf.subject_of |= OrderBits()(o.type());
+          }
         }
       }
     }
   }
   for (const asb::v1::Order& o : c.orders()) {
-    facts.orders |= Bit(o.type());
+    facts->orders |= OrderBits()(o.type());
   }
   uint64_t mask = 0;
   for (std::size_t i = 0; i < plan.rules.size(); ++i) {
-    if (Matches(plan.rules[i].when, c, context, facts)) {
+    if (Matches(plan.rules[i].when, c, context, *facts)) {
       mask |= uint64_t{1} << i;
     }
   }
+  if ((mask & plan.source_rules) != 0) {
+    // A rule with a source condition applies only where it covers some fact.
+    mask &= ~plan.source_rules | SourcesPresent(plan, c);
+  }
   return mask;
+}
+
+uint64_t PersonMask(const AgencyPlan& plan, const asb::v1::Person& person, const CaseFacts& facts,
+                    int i, uint64_t mask) {
+  return PersonSelected(plan, person, facts, i, mask) & SourceCovers(plan, person.source_agency());
+}
+
+uint64_t PersonSelected(const AgencyPlan& plan, const asb::v1::Person& person,
+                        const CaseFacts& facts, int i, uint64_t mask) {
+  if (person.confidential() && !facts.lead) {
+    return 0;
+  }
+  const int role = RoleBits().Index(person.role());
+  uint64_t m = mask & plan.rules_for_role[role < 0 ? 0 : role];
+  for (uint64_t sel = m & plan.selector_rules; sel != 0; sel &= sel - 1) {
+    const int r = __builtin_ctzll(sel);
+    if (!Selects(plan.rules[r].people, facts.people[i])) {
+      m &= ~(uint64_t{1} << r);
+    }
+  }
+  return m;
+}
+
+Coverage::Coverage(const AgencyPlan& plan, const asb::v1::Case& c, const CaseFacts& facts,
+                   uint64_t mask)
+    : plan_(plan), case_(c), mask_(mask), root_(mask & SourceCovers(plan, c.source_agency())) {
+  people_.resize(c.people_size());
+  selected_.resize(c.people_size());
+  for (int i = 0; i < c.people_size(); ++i) {
+    selected_[i] = PersonSelected(plan, c.people(i), facts, i, mask);
+    people_[i] = selected_[i] & SourceCovers(plan, c.people(i).source_agency());
+  }
+}
+
+uint64_t Coverage::order(const asb::v1::Order& o) const {
+  uint64_t m = mask_ & SourceCovers(plan_, o.source_agency());
+  const uint64_t restricting = m & plan_.restricting_rules;
+  if (restricting == 0 || o.subject_person_id().empty()) {
+    return m;
+  }
+  // A rule that covers only some people covers an order on a person only if it selects them
+  // (whoever's feed linked the person: the order's own source is tested above).
+  uint64_t subject = 0;
+  for (int i = 0; i < case_.people_size(); ++i) {
+    if (case_.people(i).person_id() == o.subject_person_id()) {
+      subject |= selected_[i];
+    }
+  }
+  return (m & ~restricting) | (restricting & subject);
 }
 
 }  // namespace asb::policy::internal

@@ -14,12 +14,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "asb/config/v1/isp.pb.h"
 #include "asb/v1/types.pb.h"
 #include "common/crypto/crypto.h"
 #include "common/policy/policy.h"
+#include "google/protobuf/descriptor.h"
 
 namespace asb::policy {
 namespace internal {
@@ -57,8 +59,54 @@ constexpr asb::v1::FieldAction kActionOfIndex[kNumActions] = {
     asb::v1::FIELD_ACTION_SHOW, asb::v1::FIELD_ACTION_GENERALISE,
     asb::v1::FIELD_ACTION_PSEUDONYMISE, asb::v1::FIELD_ACTION_REDACT, asb::v1::FIELD_ACTION_DENY};
 
-// The bit of an enum value in a 32-bit set; 0 for values outside [0, 32).
-inline uint32_t Bit(int value) { return value >= 0 && value < 32 ? (1u << value) : 0; }
+// The bits of an enum's values in a 32-bit set: bit i is the value declared i-th, so the set
+// stays dense where the numbers are not (PERSON_ROLE_PARENT_CARER = 300 is bit 5). An unknown
+// value, or one declared past the 32nd, has no bit (0).
+class EnumBits {
+ public:
+  explicit EnumBits(const google::protobuf::EnumDescriptor* type);
+  uint32_t operator()(int value) const {
+    if (value >= 0 && value < kSmall) {
+      return small_[value];
+    }
+    for (const auto& [v, bit] : large_) {
+      if (v == value) {
+        return bit;
+      }
+    }
+    return 0;
+  }
+  // The index of the value's bit (0..31), or -1 if it has none.
+  int Index(int value) const {
+    const uint32_t b = (*this)(value);
+    return b == 0 ? -1 : __builtin_ctz(b);
+  }
+
+ private:
+  static constexpr int kSmall = 64;
+  uint32_t small_[kSmall] = {};
+  std::vector<std::pair<int, uint32_t>> large_;
+};
+const EnumBits& NsirBits();
+const EnumBits& EventBits();
+const EnumBits& OrderBits();
+const EnumBits& RoleBits();
+const EnumBits& TenureBits();
+
+// -1 unset, else 0/1: an `optional bool` of the ISP.
+inline int8_t Tri(bool has, bool value) { return has ? (value ? 1 : 0) : -1; }
+
+// A person selector (Rule.people, Condition.any_person) with its enum lists as bit masks.
+struct CompiledSelector {
+  bool any = false;  // some predicate is set
+  uint32_t roles = 0;
+  int8_t child = -1;
+  int8_t vulnerable = -1;
+  int8_t order_subject = -1;
+  uint32_t order_types = 0;
+  uint32_t tenures = 0;
+  int8_t confidential = -1;
+};
 
 // A row condition with its enum lists as bit masks (0 = no constraint).
 struct CompiledCondition {
@@ -68,6 +116,8 @@ struct CompiledCondition {
   int8_t fire_risk = -1;  // -1 unset, else 0/1
   int8_t council_tenancy = -1;
   int8_t hate_motivated = -1;
+  int8_t licensed_premises = -1;
+  int8_t lead_agency = -1;
   uint32_t roles = 0;
   int8_t subject_under_18 = -1;
   int min_victim_risk = 0;
@@ -75,13 +125,22 @@ struct CompiledCondition {
   std::vector<std::string> lsoa_codes;
   uint32_t tenures = 0;
   int8_t has_vulnerable = -1;
+  CompiledSelector any_person;
+  bool has_sources = false;  // source_agencies or exclude_source_agencies given
 };
 
 struct RulePlan {
   const asb::config::v1::Rule* rule = nullptr;  // points into Policy::Impl::isp
   const asb::config::v1::Purpose* purpose = nullptr;
   CompiledCondition when;
-  bool reveals = false;  // grants at least one field with a non-DENY action
+  CompiledSelector people;  // Rule.people
+  bool reveals = false;     // grants at least one field with a non-DENY action
+};
+
+// For a fact's source agency: the rules whose source conditions let their grants cover it.
+struct SourceCover {
+  std::string agency;
+  uint64_t rules = 0;
 };
 
 // Per schema node: which rules name this exact path with each action, and which name a path
@@ -99,11 +158,24 @@ struct NodePlan {
 struct AgencyPlan {
   std::string id;
   std::vector<RulePlan> rules;
-  std::vector<NodePlan> nodes;       // indexed by schema node id
-  uint64_t rules_for_role[32] = {};  // rules whose people.* grants apply to a role
-  uint64_t reveal_rules = 0;         // rules with any non-DENY grant
-  bool needs_ages = false;           // some rule tests subject_under_18
-  std::vector<int> decision_nodes;   // nodes some rule names, in schema order
+  std::vector<NodePlan> nodes;  // indexed by schema node id
+  // By role bit index (RoleBits): rules whose people.* grants apply to a person of that role
+  // (when.person_roles).
+  uint64_t rules_for_role[32] = {};
+  uint64_t reveal_rules = 0;    // rules with any non-DENY grant
+  uint64_t selector_rules = 0;  // rules with a Rule.people selector
+  // Rules that cover only some people (a selector or when.person_roles): an order with a subject
+  // is theirs only if its subject is.
+  uint64_t restricting_rules = 0;
+  uint64_t source_rules = 0;  // rules with a source condition
+  // Per agency id the ISP names (and "hub"): the rules covering a fact from it; other sources
+  // (unknown, empty) are covered by other_source_rules.
+  std::vector<SourceCover> source_covers;
+  uint64_t other_source_rules = ~uint64_t{0};
+  bool needs_people = false;        // per-person facts are needed (selectors, any_person, ages)
+  bool needs_ages = false;          // some rule tests childhood
+  bool needs_subjects = false;      // some selector tests order_subject
+  std::vector<int> decision_nodes;  // nodes some rule names, in schema order
 };
 
 }  // namespace internal
@@ -120,6 +192,8 @@ struct Policy::Impl {
   std::string version;
   std::optional<crypto::HmacSha256Key> key;
   std::vector<internal::AgencyPlan> agencies;
+  std::vector<std::string> warnings;  // Policy::warnings()
+  std::vector<std::string> reviewed;  // Policy::reviewed()
 
   const internal::AgencyPlan* Find(const std::string& agency) const {
     for (const internal::AgencyPlan& a : agencies) {

@@ -53,7 +53,11 @@ const std::vector<StringAccess>& StringFields() {
       ASB_STRING_FIELD(Case, case_id),         ASB_STRING_FIELD(Case, title),
       ASB_STRING_FIELD(Case, summary),         ASB_STRING_FIELD(Case, lead_agency),
       ASB_STRING_FIELD(Case, lead_officer),    ASB_STRING_FIELD(Case, risk_notes),
-      ASB_STRING_FIELD(Case, closure_reason),
+      ASB_STRING_FIELD(Case, closure_reason),  ASB_STRING_FIELD(Case, source_agency),
+      ASB_STRING_FIELD(Person, source_agency), ASB_STRING_FIELD(Incident, source_agency),
+      ASB_STRING_FIELD(Order, source_agency),  ASB_STRING_FIELD(Breach, source_agency),
+      ASB_STRING_FIELD(Location, district),    ASB_STRING_FIELD(Location, lsoa_name),
+      ASB_STRING_FIELD(Incident, crime_type),
   };
   return *table;
 }
@@ -107,6 +111,8 @@ const std::vector<LeafCopy>& LeafCopies() {
       ASB_SCALAR_FIELD(Person, role),
       ASB_SCALAR_FIELD(Person, vulnerable),
       ASB_SCALAR_FIELD(Person, tenure),
+      ASB_SCALAR_FIELD(Person, child),
+      ASB_SCALAR_FIELD(Person, confidential),
       ASB_SCALAR_FIELD(Incident, category),
       ASB_TIMESTAMP_FIELD(Incident, occurred_at),
       ASB_TIMESTAMP_FIELD(Breach, occurred_at),
@@ -119,6 +125,8 @@ const std::vector<LeafCopy>& LeafCopies() {
       ASB_SCALAR_FIELD(CaseFlags, council_tenancy),
       ASB_SCALAR_FIELD(CaseFlags, hate_motivated),
       ASB_SCALAR_FIELD(CaseFlags, domestic_abuse),
+      ASB_SCALAR_FIELD(CaseFlags, licensed_premises),
+      ASB_SCALAR_FIELD(CaseFlags, area_intelligence),
       ASB_SCALAR_FIELD(Case, status),
       ASB_SCALAR_FIELD(Case, nsir_category),
       ASB_SCALAR_FIELD(Case, victim_risk),
@@ -131,6 +139,23 @@ const std::vector<LeafCopy>& LeafCopies() {
 
 #undef ASB_SCALAR_FIELD
 #undef ASB_TIMESTAMP_FIELD
+
+// Free text: personal data a feed writes in its own words. Shown only by a grant naming it.
+bool IsFreeText(const Descriptor* container, const std::string& name) {
+  if (container == asb::v1::Case::descriptor()) {
+    return name == "summary" || name == "risk_notes" || name == "closure_reason";
+  }
+  if (container == asb::v1::Incident::descriptor() || container == asb::v1::Breach::descriptor()) {
+    return name == "description";
+  }
+  if (container == asb::v1::Order::descriptor()) {
+    return name == "conditions" || name == "discharge_reason";
+  }
+  if (container == asb::v1::Person::descriptor()) {
+    return name == "vulnerability";
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -146,6 +171,11 @@ Schema::Schema() {
     int child = Add(0, root->field(i), root->field(i)->name());
     nodes_[0].children.push_back(child);
   }
+  for (const SchemaNode& n : nodes_) {
+    if (n.free_text) {
+      free_text_paths_.push_back(n.path);
+    }
+  }
 }
 
 int Schema::Add(int parent, const FieldDescriptor* field, const std::string& path) {
@@ -159,6 +189,15 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     n.path = path;
     n.is_people = parent == 0 && field->name() == "people";
     const Descriptor* container = field->containing_type();
+    n.free_text = IsFreeText(container, field->name());
+    if (parent == 0 && field->is_repeated()) {
+      n.fact = field->name() == "people"      ? FactKind::kPerson
+               : field->name() == "incidents" ? FactKind::kIncident
+               : field->name() == "orders"    ? FactKind::kOrder
+                                              : FactKind::kNone;
+    } else if (container == asb::v1::Order::descriptor() && field->name() == "breaches") {
+      n.fact = FactKind::kBreach;
+    }
     const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
     n.leaf = !is_message || IsTimestamp(field);
     n.is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
@@ -209,6 +248,14 @@ int Schema::Add(int parent, const FieldDescriptor* field, const std::string& pat
     for (int i = 0; i < type->field_count(); ++i) {
       int child = Add(id, type->field(i), path + "." + type->field(i)->name());
       nodes_[id].children.push_back(child);
+      const SchemaNode& c = nodes_[child];
+      if (c.free_text) {
+        nodes_[id].free_text_below.push_back(child);
+      }
+      for (int below : c.free_text_below) {
+        nodes_[id].free_text_below.push_back(below);
+      }
+      nodes_[id].facts_below |= c.fact != FactKind::kNone || c.facts_below;
     }
   }
   return id;

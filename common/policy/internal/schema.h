@@ -24,6 +24,10 @@ enum class GenKind {
   kDescend,           // Address or Location: generalised field by field
 };
 
+// Which kind of fact an element of a repeated field is, for ISP source conditions and person
+// selectors: each fact has its own source agency (and a person, their own predicates).
+enum class FactKind { kNone, kPerson, kIncident, kOrder, kBreach };
+
 struct SchemaNode {
   int id = 0;
   int parent = -1;                                           // -1 for the root (Case itself)
@@ -33,6 +37,12 @@ struct SchemaNode {
   bool leaf = false;          // scalar, enum, string or Timestamp
   bool is_string = false;     // a string leaf (may be pseudonymised)
   bool is_people = false;     // Case.people (person_roles filtering applies to its elements)
+  // Free text (summary, risk_notes, descriptions, conditions …): only a grant naming this path
+  // reveals it; enclosing paths' SHOW, GENERALISE and PSEUDONYMISE do not reach it.
+  bool free_text = false;
+  std::vector<int> free_text_below;  // free-text nodes strictly below this one
+  FactKind fact = FactKind::kNone;   // for people, incidents, orders, orders.breaches
+  bool facts_below = false;          // some node strictly below is a fact list
   GenKind gen = GenKind::kNone;
   bool explicit_generalise_ok = false;  // may carry an explicit GENERALISE grant
   // For kAgeBand: Person.age_band; for kPostcodeDistrict: Address.postcode_district (or null).
@@ -60,6 +70,8 @@ class Schema {
   const SchemaNode& node(int id) const { return nodes_[id]; }
   // Node id of a dotted path, or -1 with *error set to a sentence naming the bad part.
   int Resolve(const std::string& path, std::string* error) const;
+  // The free-text paths, in schema order ("summary", "risk_notes", …).
+  const std::vector<std::string>& free_text_paths() const { return free_text_paths_; }
 
  private:
   Schema();
@@ -67,6 +79,7 @@ class Schema {
 
   std::vector<SchemaNode> nodes_;
   absl::flat_hash_map<std::string, int> by_path_;
+  std::vector<std::string> free_text_paths_;
 };
 
 }  // namespace asb::policy::internal

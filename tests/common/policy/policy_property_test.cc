@@ -1,15 +1,22 @@
 // Property test: for thousands of random cases under random policies, nothing outside the
 // grants reaches an agency. The oracle below is written independently of the engine: it works on
-// dotted path strings and prefix matching over the ISP's grants, evaluates the (few) random
-// conditions itself, and checks the view two ways:
-//  1. every field present in the view is covered by a non-denied grant of a matching rule whose
-//     action can produce a value there (SHOW; PSEUDONYMISE on strings; GENERALISE only on the
-//     generalisers' outputs);
+// dotted path strings and prefix matching over the ISP's grants, evaluates the random conditions
+// itself — row conditions, person selectors (role, child by date of birth or flag, vulnerable,
+// subject of an order, tenure, confidential), the lead agency, source conditions — decides per
+// fact (the case's own fields, each person, incident, order and breach) which matching rules
+// cover it, and checks the view three ways:
+//  1. every field present in the view is covered, for some fact of its kind, by a non-denied
+//     grant of a covering rule whose action can produce a value there (SHOW; PSEUDONYMISE on
+//     strings; GENERALISE only on the generalisers' outputs); free text only by a grant naming it;
 //  2. every string in the case carries a unique marker; a marker whose field is not SHOWn to
-//     that agency (for that person) must not appear anywhere in the serialised view.
+//     that agency (for that fact) must not appear anywhere in the serialised view;
+//  3. the view has no more people than the rules cover (an uncovered person is absent, not even
+//     their role), and no confidential person outside the lead agency's view.
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -17,6 +24,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "common/policy/policy.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -93,7 +102,36 @@ bool IsGeneraliserOutput(const std::string& path) {
   return outputs.count(path) > 0;
 }
 
+// Free text: shown only by a grant naming the path (listed here independently of the engine).
+bool IsFreeText(const std::string& path) {
+  static const std::set<std::string> free = {"summary",
+                                             "risk_notes",
+                                             "closure_reason",
+                                             "people.vulnerability",
+                                             "incidents.description",
+                                             "orders.conditions",
+                                             "orders.discharge_reason",
+                                             "orders.breaches.description"};
+  return free.count(path) > 0;
+}
+
 // ---------------------------------------------------------------- random policies
+
+const std::vector<int> kRoles = {1, 2, 3, 4, 300};  // PersonRole values, PARENT_CARER = 300
+
+struct OracleSelector {
+  std::set<int> roles;  // empty: any
+  int child = -1;       // -1: any
+  int vulnerable = -1;
+  int order_subject = -1;
+  std::set<int> order_types;  // non-empty alone means order_subject: true
+  std::set<int> tenures;
+  int confidential = -1;
+  bool Empty() const {
+    return roles.empty() && child < 0 && vulnerable < 0 && order_subject < 0 &&
+           order_types.empty() && tenures.empty() && confidential < 0;
+  }
+};
 
 struct OracleGrant {
   std::string path;
@@ -104,8 +142,17 @@ struct OracleRule {
   std::set<int> nsir;  // empty: any
   int fire_risk = -1;  // -1: any
   int tenancy = -1;
-  std::set<int> roles;  // empty: any
+  int licensed = -1;
+  int lead = -1;
+  int under_18 = -1;
+  std::set<int> roles;  // when.person_roles; empty: any
   int min_risk = 0;
+  bool has_any_person = false;
+  OracleSelector any_person;
+  bool has_people = false;
+  OracleSelector people;
+  std::set<std::string> sources;          // empty: any
+  std::set<std::string> exclude_sources;  // empty: none
   std::vector<OracleGrant> grants;
 };
 
@@ -114,6 +161,7 @@ class Random {
   explicit Random(uint32_t seed) : gen_(seed) {}
   int Int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen_); }
   bool Chance(int percent) { return Int(1, 100) <= percent; }
+  int Tri(int percent) { return Chance(percent) ? Int(0, 1) : -1; }
   template <class T>
   const T& Pick(const std::vector<T>& v) {
     return v[Int(0, static_cast<int>(v.size()) - 1)];
@@ -122,6 +170,41 @@ class Random {
  private:
   std::mt19937 gen_;
 };
+
+OracleSelector RandomSelector(Random& rnd) {
+  OracleSelector s;
+  while (s.Empty()) {
+    if (rnd.Chance(50)) {
+      s.roles.insert(rnd.Pick(kRoles));
+      if (rnd.Chance(40)) {
+        s.roles.insert(rnd.Pick(kRoles));
+      }
+    }
+    s.child = rnd.Tri(30);
+    s.vulnerable = rnd.Tri(25);
+    if (rnd.Chance(20)) {
+      s.order_subject = rnd.Int(0, 1);
+    }
+    if (rnd.Chance(15)) {
+      s.order_types.insert(rnd.Int(1, 9));
+    }
+    if (rnd.Chance(15)) {
+      s.tenures.insert(rnd.Int(0, 5));
+    }
+    s.confidential = rnd.Tri(20);
+  }
+  return s;
+}
+
+std::set<std::string> RandomSources(Random& rnd) {
+  std::set<std::string> out;
+  const std::vector<std::string> agencies = {"a", "b", "hub"};
+  out.insert(rnd.Pick(agencies));
+  if (rnd.Chance(30)) {
+    out.insert(rnd.Pick(agencies));
+  }
+  return out;
+}
 
 std::vector<OracleRule> RandomRules(Random& rnd, const std::vector<PathInfo>& paths) {
   std::vector<OracleRule> rules;
@@ -132,20 +215,38 @@ std::vector<OracleRule> RandomRules(Random& rnd, const std::vector<PathInfo>& pa
     if (rnd.Chance(25)) {
       r.nsir.insert(rnd.Int(1, 3));
     }
-    if (rnd.Chance(20)) {
-      r.fire_risk = rnd.Int(0, 1);
-    }
-    if (rnd.Chance(20)) {
-      r.tenancy = rnd.Int(0, 1);
-    }
+    r.fire_risk = rnd.Tri(20);
+    r.tenancy = rnd.Tri(20);
+    r.licensed = rnd.Tri(10);
+    r.lead = rnd.Tri(15);
     if (rnd.Chance(40)) {
-      r.roles.insert(rnd.Int(1, 4));
+      r.roles.insert(rnd.Pick(kRoles));
       if (rnd.Chance(30)) {
-        r.roles.insert(rnd.Int(1, 4));
+        r.roles.insert(rnd.Pick(kRoles));
+      }
+    }
+    if (rnd.Chance(12)) {
+      r.under_18 = rnd.Int(0, 1);
+      if (r.under_18 == 1 && !r.roles.empty() && r.roles.count(1) == 0 && r.roles.count(3) == 0) {
+        r.roles.insert(3);  // else it can never match (a load error)
       }
     }
     if (rnd.Chance(20)) {
       r.min_risk = rnd.Int(1, 3);
+    }
+    if (rnd.Chance(20)) {
+      r.has_any_person = true;
+      r.any_person = RandomSelector(rnd);
+    }
+    if (rnd.Chance(15)) {
+      r.sources = RandomSources(rnd);
+    }
+    if (rnd.Chance(15)) {
+      for (const std::string& s : RandomSources(rnd)) {
+        if (r.sources.count(s) == 0) {
+          r.exclude_sources.insert(s);
+        }
+      }
     }
     std::set<std::string> used;
     const int grants = rnd.Int(1, 8);
@@ -163,11 +264,49 @@ std::vector<OracleRule> RandomRules(Random& rnd, const std::vector<PathInfo>& pa
         actions.push_back(asb::v1::FIELD_ACTION_GENERALISE);
         actions.push_back(asb::v1::FIELD_ACTION_GENERALISE);
       }
+      if (p.is_message) {
+        actions.push_back(asb::v1::FIELD_ACTION_SHOW);  // whole messages: free text below them
+      }
       r.grants.push_back({p.path, rnd.Pick(actions)});
+    }
+    bool about_people = false;
+    for (const OracleGrant& g : r.grants) {
+      about_people |= absl::StartsWith(g.path, "people") || absl::StartsWith(g.path, "orders");
+    }
+    if (about_people && rnd.Chance(40)) {
+      r.has_people = true;
+      r.people = RandomSelector(rnd);
+      if (!r.roles.empty() && !r.people.roles.empty()) {
+        r.people.roles.insert(*r.roles.begin());  // sharing no role is a load error
+      }
     }
     rules.push_back(std::move(r));
   }
   return rules;
+}
+
+void ToSelector(const OracleSelector& o, asb::config::v1::PersonSelector* s) {
+  for (int v : o.roles) {
+    s->add_roles(static_cast<asb::v1::PersonRole>(v));
+  }
+  if (o.child >= 0) {
+    s->set_child(o.child == 1);
+  }
+  if (o.vulnerable >= 0) {
+    s->set_vulnerable(o.vulnerable == 1);
+  }
+  if (o.order_subject >= 0) {
+    s->set_order_subject(o.order_subject == 1);
+  }
+  for (int v : o.order_types) {
+    s->add_order_types(static_cast<asb::v1::OrderType>(v));
+  }
+  for (int v : o.tenures) {
+    s->add_tenures(static_cast<asb::v1::Tenure>(v));
+  }
+  if (o.confidential >= 0) {
+    s->set_confidential(o.confidential == 1);
+  }
 }
 
 Isp ToIsp(const std::vector<OracleRule>& rules) {
@@ -189,19 +328,41 @@ Isp ToIsp(const std::vector<OracleRule>& rules) {
     r->set_id(absl::StrCat("r", i));
     r->set_agency(o.agency);
     r->set_purpose("p");
+    auto* w = r->mutable_when();
     for (int v : o.nsir) {
-      r->mutable_when()->add_nsir_categories(static_cast<asb::v1::NsirCategory>(v));
+      w->add_nsir_categories(static_cast<asb::v1::NsirCategory>(v));
     }
     if (o.fire_risk >= 0) {
-      r->mutable_when()->set_fire_risk(o.fire_risk == 1);
+      w->set_fire_risk(o.fire_risk == 1);
     }
     if (o.tenancy >= 0) {
-      r->mutable_when()->set_council_tenancy(o.tenancy == 1);
+      w->set_council_tenancy(o.tenancy == 1);
+    }
+    if (o.licensed >= 0) {
+      w->set_licensed_premises(o.licensed == 1);
+    }
+    if (o.lead >= 0) {
+      w->set_lead_agency(o.lead == 1);
+    }
+    if (o.under_18 >= 0) {
+      w->set_subject_under_18(o.under_18 == 1);
     }
     for (int v : o.roles) {
-      r->mutable_when()->add_person_roles(static_cast<asb::v1::PersonRole>(v));
+      w->add_person_roles(static_cast<asb::v1::PersonRole>(v));
     }
-    r->mutable_when()->set_min_victim_risk(static_cast<asb::v1::RiskLevel>(o.min_risk));
+    w->set_min_victim_risk(static_cast<asb::v1::RiskLevel>(o.min_risk));
+    if (o.has_any_person) {
+      ToSelector(o.any_person, w->mutable_any_person());
+    }
+    for (const std::string& a : o.sources) {
+      w->add_source_agencies(a);
+    }
+    for (const std::string& a : o.exclude_sources) {
+      w->add_exclude_source_agencies(a);
+    }
+    if (o.has_people) {
+      ToSelector(o.people, r->mutable_people());
+    }
     for (const auto& g : o.grants) {
       auto* f = r->add_fields();
       f->set_path(g.path);
@@ -224,14 +385,21 @@ class CaseMaker {
     c.set_nsir_category(static_cast<asb::v1::NsirCategory>(rnd_.Int(1, 3)));
     MaybeString(c.mutable_title());
     MaybeString(c.mutable_summary());
-    MaybeString(c.mutable_lead_agency());
+    const int lead = rnd_.Int(0, 3);
+    if (lead < 2) {
+      c.set_lead_agency(lead == 0 ? "a" : "b");
+    } else if (lead == 2) {
+      MaybeString(c.mutable_lead_agency());
+    }
     MaybeString(c.mutable_lead_officer());
+    Source(c.mutable_source_agency());
     if (rnd_.Chance(80)) {
       FillLocation(c.mutable_location());
     }
     c.mutable_flags()->set_fire_risk(rnd_.Chance(50));
     c.mutable_flags()->set_council_tenancy(rnd_.Chance(50));
     c.mutable_flags()->set_hate_motivated(rnd_.Chance(20));
+    c.mutable_flags()->set_licensed_premises(rnd_.Chance(20));
     c.set_victim_risk(static_cast<asb::v1::RiskLevel>(rnd_.Int(0, 3)));
     MaybeString(c.mutable_risk_notes());
     Time(c.mutable_opened_at());
@@ -242,17 +410,20 @@ class CaseMaker {
       Time(c.mutable_closed_at());
       MaybeString(c.mutable_closure_reason());
     }
-    const int people = rnd_.Int(0, 4);
+    const int people = rnd_.Int(0, 5);
     for (int i = 0; i < people; ++i) {
       auto* p = c.add_people();
       p->set_person_id(Marker());
-      p->set_role(static_cast<asb::v1::PersonRole>(rnd_.Int(1, 4)));
+      p->set_role(static_cast<asb::v1::PersonRole>(rnd_.Pick(kRoles)));
       MaybeString(p->mutable_given_name());
       MaybeString(p->mutable_family_name());
-      if (rnd_.Chance(80)) {
+      if (rnd_.Chance(70)) {
         p->set_date_of_birth(
-            absl::StrCat(1930 + (serial_++ % 90), "-0", rnd_.Int(1, 9), "-1", rnd_.Int(0, 9)));
+            absl::StrCat(1930 + (serial_++ % 95), "-0", rnd_.Int(1, 9), "-1", rnd_.Int(0, 9)));
       }
+      p->set_child(rnd_.Chance(30));
+      p->set_confidential(rnd_.Chance(15));
+      Source(p->mutable_source_agency());
       if (rnd_.Chance(80)) {
         auto* a = p->mutable_address();
         MaybeString(a->mutable_line1());
@@ -277,15 +448,21 @@ class CaseMaker {
         FillLocation(inc->mutable_location());
       }
       MaybeString(inc->mutable_reported_by());
+      Source(inc->mutable_source_agency());
     }
-    const int orders = rnd_.Int(0, 2);
+    const int orders = rnd_.Int(0, 3);
     for (int i = 0; i < orders; ++i) {
       auto* o = c.add_orders();
       o->set_order_id(Marker());
       o->set_type(static_cast<asb::v1::OrderType>(rnd_.Int(1, 9)));
       o->set_status(static_cast<asb::v1::OrderStatus>(rnd_.Int(1, 3)));
-      MaybeString(o->mutable_subject_person_id());
+      if (c.people_size() > 0 && rnd_.Chance(60)) {
+        o->set_subject_person_id(c.people(rnd_.Int(0, c.people_size() - 1)).person_id());
+      } else {
+        MaybeString(o->mutable_subject_person_id());
+      }
       MaybeString(o->mutable_issued_by());
+      Source(o->mutable_source_agency());
       Time(o->mutable_issued_at());
       Time(o->mutable_expires_at());
       MaybeString(o->mutable_conditions());
@@ -298,6 +475,7 @@ class CaseMaker {
         auto* br = o->add_breaches();
         Time(br->mutable_occurred_at());
         MaybeString(br->mutable_description());
+        Source(br->mutable_source_agency());
       }
     }
     return c;
@@ -310,6 +488,11 @@ class CaseMaker {
     if (rnd_.Chance(75)) {
       *s = Marker();
     }
+  }
+  // A fact's source: an agency of the ISP, the hub, one the ISP does not know, or none.
+  void Source(std::string* s) {
+    static const std::vector<std::string> sources = {"a", "b", "hub", "c", ""};
+    *s = rnd_.Pick(sources);
   }
   void Time(google::protobuf::Timestamp* t) {
     t->set_seconds(1500000000 + rnd_.Int(0, 300000000));
@@ -333,12 +516,61 @@ bool Covers(const std::string& grant, const std::string& path) {
   return path == grant || absl::StartsWith(path, grant + ".");
 }
 
+// Age in whole years on the case's date (its updated_at, or today), from a strict YYYY-MM-DD.
+bool IsChild(const asb::v1::Person& p, const asb::v1::Case& c) {
+  int y = 0, m = 0, d = 0;
+  const std::string& dob = p.date_of_birth();
+  const bool parsed = dob.size() == 10 && dob[4] == '-' && dob[7] == '-' &&
+                      std::sscanf(dob.c_str(), "%4d-%2d-%2d", &y, &m, &d) == 3 &&
+                      absl::CivilDay(y, m, d).month() == m && absl::CivilDay(y, m, d).day() == d;
+  if (!parsed) {
+    return p.child();
+  }
+  const absl::Time at =
+      c.has_updated_at() ? absl::FromUnixSeconds(c.updated_at().seconds()) : absl::Now();
+  const absl::CivilDay today = absl::ToCivilDay(at, absl::UTCTimeZone());
+  int age = static_cast<int>(today.year()) - y;
+  if (today.month() < m || (today.month() == m && today.day() < d)) {
+    --age;
+  }
+  return age >= 0 && age < 18;
+}
+
 class Oracle {
  public:
-  Oracle(const std::vector<OracleRule>& rules, const std::string& agency, const asb::v1::Case& c) {
-    std::set<int> roles;
+  // Which facts a view value at `path` can belong to.
+  enum class Kind { kRoot, kPerson, kIncident, kOrder, kBreach };
+  static Kind KindOf(const std::string& path) {
+    if (absl::StartsWith(path, "people.")) {
+      return Kind::kPerson;
+    }
+    if (absl::StartsWith(path, "incidents.")) {
+      return Kind::kIncident;
+    }
+    if (absl::StartsWith(path, "orders.breaches.")) {
+      return Kind::kBreach;
+    }
+    if (absl::StartsWith(path, "orders.")) {
+      return Kind::kOrder;
+    }
+    return Kind::kRoot;
+  }
+
+  Oracle(const std::vector<OracleRule>& rules, const std::string& agency, const asb::v1::Case& c)
+      : c_(c) {
+    lead_ = !c.lead_agency().empty() && c.lead_agency() == agency;
+    std::set<int> roles, tenures, orders, child_subject_roles;
+    bool any_vulnerable = false;
     for (const auto& p : c.people()) {
       roles.insert(p.role());
+      tenures.insert(p.tenure());
+      any_vulnerable |= p.vulnerable();
+      if ((p.role() == 1 || p.role() == 3) && IsChild(p, c)) {
+        child_subject_roles.insert(p.role());
+      }
+    }
+    for (const auto& o : c.orders()) {
+      orders.insert(o.type());
     }
     for (const OracleRule& r : rules) {
       if (r.agency != agency) {
@@ -347,11 +579,43 @@ class Oracle {
       bool ok = (r.nsir.empty() || r.nsir.count(c.nsir_category()) > 0) &&
                 (r.fire_risk < 0 || c.flags().fire_risk() == (r.fire_risk == 1)) &&
                 (r.tenancy < 0 || c.flags().council_tenancy() == (r.tenancy == 1)) &&
+                (r.licensed < 0 || c.flags().licensed_premises() == (r.licensed == 1)) &&
+                (r.lead < 0 || lead_ == (r.lead == 1)) &&
                 static_cast<int>(c.victim_risk()) >= r.min_risk;
       if (ok && !r.roles.empty()) {
         bool any = false;
         for (int role : r.roles) {
           any |= roles.count(role) > 0;
+        }
+        ok = any;
+      }
+      if (ok && r.under_18 >= 0) {
+        bool has = false;
+        for (int role : child_subject_roles) {
+          has |= r.roles.empty() || r.roles.count(role) > 0;
+        }
+        ok = has == (r.under_18 == 1);
+      }
+      if (ok && r.has_any_person) {
+        bool any = false;
+        for (const auto& p : c.people()) {
+          any |= (lead_ || !p.confidential()) && Selects(r.any_person, p);
+        }
+        ok = any;
+      }
+      if (ok && (!r.sources.empty() || !r.exclude_sources.empty())) {
+        bool any = SourceOk(r, c.source_agency());
+        for (const auto& p : c.people()) {
+          any |= SourceOk(r, p.source_agency());
+        }
+        for (const auto& i : c.incidents()) {
+          any |= SourceOk(r, i.source_agency());
+        }
+        for (const auto& o : c.orders()) {
+          any |= SourceOk(r, o.source_agency());
+          for (const auto& b : o.breaches()) {
+            any |= SourceOk(r, b.source_agency());
+          }
         }
         ok = any;
       }
@@ -373,30 +637,149 @@ class Oracle {
     return false;
   }
 
-  // The actions that apply to `path`, for a person of `role` (0: not a people.* path). Empty if
-  // denied.
-  std::set<FieldAction> Allowed(const std::string& path, int role) const {
-    std::set<FieldAction> out;
-    const bool person = absl::StartsWith(path, "people.") || path == "people";
+  // The matching rules that cover each fact.
+  using Rules = std::vector<const OracleRule*>;
+  Rules Root() const {
+    Rules out;
     for (const OracleRule* r : matching_) {
-      if (person && !r->roles.empty() && r->roles.count(role) == 0) {
+      if (SourceOk(*r, c_.source_agency())) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+  // The rules whose people predicates select a person (a confidential one: lead agency only).
+  Rules Selected(const asb::v1::Person& p) const {
+    Rules out;
+    if (p.confidential() && !lead_) {
+      return out;
+    }
+    for (const OracleRule* r : matching_) {
+      if ((r->roles.empty() || r->roles.count(p.role()) > 0) &&
+          (!r->has_people || Selects(r->people, p))) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+  Rules Person(const asb::v1::Person& p) const {
+    Rules out;
+    for (const OracleRule* r : Selected(p)) {
+      if (SourceOk(*r, p.source_agency())) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+  Rules Incident(const asb::v1::Incident& i) const {
+    Rules out;
+    for (const OracleRule* r : matching_) {
+      if (SourceOk(*r, i.source_agency())) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+  Rules Order(const asb::v1::Order& o) const {
+    Rules out;
+    for (const OracleRule* r : matching_) {
+      if (!SourceOk(*r, o.source_agency())) {
         continue;
       }
-      for (const auto& g : r->grants) {
-        if (Covers(g.path, path)) {
-          if (g.action == asb::v1::FIELD_ACTION_DENY) {
-            return {};
+      const bool restricts = r->has_people || !r->roles.empty();
+      if (restricts && !o.subject_person_id().empty()) {
+        bool covered = false;
+        for (const auto& p : c_.people()) {
+          if (p.person_id() == o.subject_person_id()) {
+            const Rules pr = Selected(p);
+            covered |= std::find(pr.begin(), pr.end(), r) != pr.end();
           }
-          out.insert(g.action);
         }
+        if (!covered) {
+          continue;
+        }
+      }
+      out.push_back(r);
+    }
+    return out;
+  }
+  Rules Breach(const asb::v1::Order& o, const asb::v1::Breach& b) const {
+    Rules out;
+    for (const OracleRule* r : Order(o)) {
+      if (SourceOk(*r, b.source_agency())) {
+        out.push_back(r);
+      }
+    }
+    return out;
+  }
+  // Every fact of a kind, by its covering rules.
+  std::vector<Rules> FactsOf(Kind kind) const {
+    std::vector<Rules> out;
+    switch (kind) {
+      case Kind::kRoot:
+        out.push_back(Root());
+        break;
+      case Kind::kPerson:
+        for (const auto& p : c_.people()) {
+          out.push_back(Person(p));
+        }
+        break;
+      case Kind::kIncident:
+        for (const auto& i : c_.incidents()) {
+          out.push_back(Incident(i));
+        }
+        break;
+      case Kind::kOrder:
+        for (const auto& o : c_.orders()) {
+          out.push_back(Order(o));
+        }
+        break;
+      case Kind::kBreach:
+        for (const auto& o : c_.orders()) {
+          for (const auto& b : o.breaches()) {
+            out.push_back(Breach(o, b));
+          }
+        }
+        break;
+    }
+    return out;
+  }
+
+  // The actions that apply to `path` under `rules`. Empty if denied. Free text takes SHOW,
+  // GENERALISE and PSEUDONYMISE only from a grant naming it.
+  static std::set<FieldAction> Allowed(const std::string& path, const Rules& rules) {
+    std::set<FieldAction> out;
+    for (const OracleRule* r : rules) {
+      for (const auto& g : r->grants) {
+        if (!Covers(g.path, path)) {
+          continue;
+        }
+        if (g.action == asb::v1::FIELD_ACTION_DENY) {
+          return {};
+        }
+        if (IsFreeText(path) && g.path != path && g.action != asb::v1::FIELD_ACTION_REDACT) {
+          continue;
+        }
+        out.insert(g.action);
       }
     }
     return out;
   }
 
-  // May a value appear at `path` (in the view) for a person of `role`?
-  bool MayProduce(const std::string& path, int role, bool is_string) const {
-    auto a = Allowed(path, role);
+  static bool Denied(const std::string& path, const Rules& rules) {
+    for (const OracleRule* r : rules) {
+      for (const auto& g : r->grants) {
+        if (Covers(g.path, path) && g.action == asb::v1::FIELD_ACTION_DENY) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // May a value appear at `path` (in the view) under `rules`?
+  static bool MayProduce(const std::string& path, const Rules& rules, bool is_string) {
+    auto a = Allowed(path, rules);
     if (a.count(asb::v1::FIELD_ACTION_SHOW) > 0) {
       return true;
     }
@@ -407,15 +790,52 @@ class Oracle {
       return true;
     }
     if (path == "people.age_band") {
-      return Allowed("people.date_of_birth", role).count(asb::v1::FIELD_ACTION_GENERALISE) > 0;
+      return Allowed("people.date_of_birth", rules).count(asb::v1::FIELD_ACTION_GENERALISE) > 0;
     }
     if (path == "people.address.postcode_district") {
-      return Allowed("people.address.postcode", role).count(asb::v1::FIELD_ACTION_GENERALISE) > 0;
+      return Allowed("people.address.postcode", rules).count(asb::v1::FIELD_ACTION_GENERALISE) > 0;
     }
     return false;
   }
 
+  bool lead() const { return lead_; }
+
  private:
+  static bool SourceOk(const OracleRule& r, const std::string& source) {
+    return (r.sources.empty() || r.sources.count(source) > 0) &&
+           r.exclude_sources.count(source) == 0;
+  }
+  bool Selects(const OracleSelector& s, const asb::v1::Person& p) const {
+    if (!s.roles.empty() && s.roles.count(p.role()) == 0) {
+      return false;
+    }
+    if (s.child >= 0 && IsChild(p, c_) != (s.child == 1)) {
+      return false;
+    }
+    if (s.vulnerable >= 0 && p.vulnerable() != (s.vulnerable == 1)) {
+      return false;
+    }
+    if (s.confidential >= 0 && p.confidential() != (s.confidential == 1)) {
+      return false;
+    }
+    if (!s.tenures.empty() && s.tenures.count(p.tenure()) == 0) {
+      return false;
+    }
+    if (s.order_subject >= 0 || !s.order_types.empty()) {
+      bool subject = false;
+      for (const auto& o : c_.orders()) {
+        subject |= !o.subject_person_id().empty() && o.subject_person_id() == p.person_id() &&
+                   (s.order_types.empty() || s.order_types.count(o.type()) > 0);
+      }
+      if (subject != (s.order_subject != 0)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const asb::v1::Case& c_;
+  bool lead_ = false;
   std::vector<const OracleRule*> matching_;
 };
 
@@ -440,24 +860,35 @@ void Walk(const Message& m, const std::string& prefix, Fn&& fn) {
   }
 }
 
+// What the random rounds exercised, so the test fails if a generator stops producing a case.
+struct Exercised {
+  int applications = 0;
+  int visible = 0;
+  int checked_values = 0;
+  int encoded_checked = 0;
+  int free_text_withheld_under_enclosing_show = 0;
+  int free_text_shown_by_name = 0;
+  int people_left_out = 0;
+  int confidential_left_out = 0;
+  int facts_left_out_by_source = 0;
+  int orders_left_out_with_subject = 0;
+};
+
 TEST(PolicyPropertyTest, NothingOutsideTheGrantsReachesAnAgency) {
   std::vector<PathInfo> paths;
   CollectPaths(asb::v1::Case::descriptor(), "", &paths);
   const uint32_t seed = 20240610;
   Random rnd(seed);
   CaseMaker maker(rnd);
-  int applications = 0;
-  int visible = 0;
-  int checked_values = 0;
-  int encoded_checked = 0;
-  for (int policy_round = 0; policy_round < 150; ++policy_round) {
+  Exercised ex;
+  for (int policy_round = 0; policy_round < 200; ++policy_round) {
     const std::vector<OracleRule> rules = RandomRules(rnd, paths);
     auto policy = Policy::Compile(ToIsp(rules), std::string(32, 'k'), "random", nullptr);
     ASSERT_TRUE(policy.ok()) << policy.status() << "\n" << ToIsp(rules).DebugString();
     for (int case_round = 0; case_round < 40; ++case_round) {
       const asb::v1::Case c = maker.Make();
       for (const char* agency : {"a", "b"}) {
-        ++applications;
+        ++ex.applications;
         Oracle oracle(rules, agency, c);
         asb::v1::Disclosure d;
         const bool shown = (*policy)->Apply(agency, c, {}, &d);
@@ -477,32 +908,27 @@ TEST(PolicyPropertyTest, NothingOutsideTheGrantsReachesAnAgency) {
         ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, d))
             << "ApplyEncoded gave:\n"
             << parsed.DebugString();
-        ++encoded_checked;
-        ++visible;
+        ++ex.encoded_checked;
+        ++ex.visible;
         const asb::v1::Case& v = d.view();
-        // 1. Every value in the view is covered by a grant that can produce it.
-        std::set<int> case_roles;
-        for (const auto& p : c.people()) {
-          case_roles.insert(p.role());
-        }
+        // 1. Every value in the view is covered, for some fact of its kind, by a grant that can
+        // produce it.
         for (int i = 0; i < v.people_size(); ++i) {
           ASSERT_GT(v.people(i).ByteSizeLong(), 0u) << "empty person entry";
         }
-        Walk(v, "", [&](const std::string& path, const Message& m, const FieldDescriptor* f) {
-          (void)m;
-          // A view person's role may itself be withheld: allow any role on the case.
-          const std::set<int> roles =
-              absl::StartsWith(path, "people.") ? case_roles : std::set<int>{0};
+        Walk(v, "", [&](const std::string& path, const Message&, const FieldDescriptor* f) {
           bool ok = false;
-          for (int role : roles) {
-            ok |= oracle.MayProduce(path, role, f->type() == FieldDescriptor::TYPE_STRING);
+          for (const Oracle::Rules& fact : oracle.FactsOf(Oracle::KindOf(path))) {
+            ok |= Oracle::MayProduce(path, fact, f->type() == FieldDescriptor::TYPE_STRING);
           }
           EXPECT_TRUE(ok) << "leaked " << path;
-          ++checked_values;
+          ++ex.checked_values;
         });
-        // 2. No unshown string value appears anywhere in the view.
-        const std::string bytes = d.SerializeAsString();
-        auto check = [&](const Message& m, const std::string& prefix, int role) {
+        // 2. No unshown marker appears anywhere in the view. A marker may stand in two places
+        // (an order's subject_person_id is a person's id): it may appear if either shows it.
+        std::map<std::string, bool> markers;  // value -> shown somewhere
+        auto collect = [&](const Message& m, const std::string& prefix,
+                           const Oracle::Rules& rules) {
           Walk(m, prefix,
                [&](const std::string& path, const Message& mm, const FieldDescriptor* f) {
                  if (f->type() != FieldDescriptor::TYPE_STRING || f->is_repeated()) {
@@ -510,33 +936,95 @@ TEST(PolicyPropertyTest, NothingOutsideTheGrantsReachesAnAgency) {
                  }
                  std::string scratch;
                  const std::string& value = mm.GetReflection()->GetStringReference(mm, f, &scratch);
-                 const auto allowed = oracle.Allowed(path, role);
+                 if (!absl::StartsWith(value, "MK")) {
+                   return;  // agency ids and the like: not unique, not checked
+                 }
+                 const auto allowed = Oracle::Allowed(path, rules);
                  // Generalising a location keeps its LSOA and ward as they are.
                  const bool kept =
                      allowed.count(asb::v1::FIELD_ACTION_GENERALISE) > 0 &&
                      (absl::EndsWith(path, ".lsoa_code") || absl::EndsWith(path, ".ward"));
-                 if (allowed.count(asb::v1::FIELD_ACTION_SHOW) == 0 && !kept) {
-                   EXPECT_EQ(bytes.find(value), std::string::npos)
-                       << "value of " << path << " leaked";
+                 markers[value] |= allowed.count(asb::v1::FIELD_ACTION_SHOW) > 0 || kept;
+                 if (IsFreeText(path)) {
+                   bool enclosing_show = false;
+                   for (const OracleRule* r : rules) {
+                     for (const auto& g : r->grants) {
+                       enclosing_show |= g.path != path && Covers(g.path, path) &&
+                                         g.action == asb::v1::FIELD_ACTION_SHOW;
+                     }
+                   }
+                   if (allowed.count(asb::v1::FIELD_ACTION_SHOW) > 0) {
+                     ++ex.free_text_shown_by_name;
+                   } else if (enclosing_show && !Oracle::Denied(path, rules)) {
+                     ++ex.free_text_withheld_under_enclosing_show;
+                   }
                  }
                });
         };
         asb::v1::Case rest = c;
         rest.clear_people();
-        check(rest, "", 0);
+        rest.clear_incidents();
+        rest.clear_orders();
+        collect(rest, "", oracle.Root());
+        int covered_people = 0;
         for (const auto& p : c.people()) {
-          check(p, "people", p.role());
+          const Oracle::Rules pr = oracle.Person(p);
+          collect(p, "people", pr);
+          if (!pr.empty()) {
+            ++covered_people;
+          } else {
+            ++ex.people_left_out;
+            ex.confidential_left_out += p.confidential() && !oracle.lead();
+          }
         }
+        for (const auto& i : c.incidents()) {
+          const Oracle::Rules ir = oracle.Incident(i);
+          collect(i, "incidents", ir);
+          ex.facts_left_out_by_source += ir.size() < oracle.Root().size();
+        }
+        for (const auto& o : c.orders()) {
+          asb::v1::Order head = o;
+          head.clear_breaches();
+          const Oracle::Rules orules = oracle.Order(o);
+          collect(head, "orders", orules);
+          ex.orders_left_out_with_subject += orules.empty() && !o.subject_person_id().empty();
+          for (const auto& b : o.breaches()) {
+            collect(b, "orders.breaches", oracle.Breach(o, b));
+          }
+        }
+        const std::string bytes = d.SerializeAsString();
+        for (const auto& [value, shown_somewhere] : markers) {
+          if (!shown_somewhere) {
+            EXPECT_EQ(bytes.find(value), std::string::npos) << "value " << value << " leaked";
+          }
+        }
+        // 3. Nobody the rules do not cover, not even their role; confidential people only for
+        // the lead agency.
+        EXPECT_LE(v.people_size(), covered_people);
         if (::testing::Test::HasFailure()) {
           return;
         }
       }
     }
   }
-  EXPECT_EQ(applications, 150 * 40 * 2);
-  EXPECT_GT(visible, applications / 5);  // the random policies do show things
-  EXPECT_GT(checked_values, 10000);
-  EXPECT_EQ(encoded_checked, visible);
+  std::printf(
+      "%d applications, %d visible, %d values checked; free text withheld under an enclosing "
+      "SHOW %d, shown by name %d; people left out %d (confidential %d); facts left out by "
+      "source %d; orders left out with their subject %d\n",
+      ex.applications, ex.visible, ex.checked_values, ex.free_text_withheld_under_enclosing_show,
+      ex.free_text_shown_by_name, ex.people_left_out, ex.confidential_left_out,
+      ex.facts_left_out_by_source, ex.orders_left_out_with_subject);
+  EXPECT_EQ(ex.applications, 200 * 40 * 2);
+  EXPECT_GT(ex.visible, ex.applications / 5);  // the random policies do show things
+  EXPECT_GT(ex.checked_values, 10000);
+  EXPECT_EQ(ex.encoded_checked, ex.visible);
+  // Every new kind of decision was met many times.
+  EXPECT_GT(ex.free_text_withheld_under_enclosing_show, 100);
+  EXPECT_GT(ex.free_text_shown_by_name, 100);
+  EXPECT_GT(ex.people_left_out, 1000);
+  EXPECT_GT(ex.confidential_left_out, 100);
+  EXPECT_GT(ex.facts_left_out_by_source, 100);
+  EXPECT_GT(ex.orders_left_out_with_subject, 100);
 }
 
 }  // namespace

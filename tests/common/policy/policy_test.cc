@@ -17,6 +17,7 @@
 #include "common/crypto/crypto.h"
 #include "common/policy/internal/schema.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "tests/common/policy/policy_test_support.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,105 +27,18 @@ namespace {
 using ::asb::testing::StatusIs;
 using ::asb::testing::StatusIsWith;
 using ::asb::v1::Disclosure;
+using test_support::Apply;
+using test_support::kKey;
+using test_support::Make;
+using test_support::PolicyLoadTest;
+using test_support::Pseudonym;
+using test_support::Read;
+using test_support::SampleCase;
+using test_support::Src;
+using test_support::Write;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
-
-const std::string kKey(32, 'k');
-
-std::string Src(const std::string& rel) { return std::string(ASB_SOURCE_DIR) + "/" + rel; }
-
-std::string Read(const std::string& path) {
-  std::string text;
-  EXPECT_TRUE(config::ReadFile(path, &text).ok()) << path;
-  return text;
-}
-
-void Write(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-// Compiles an ISP written in YAML with kKey. The header (name, key file, two agencies, one
-// purpose) is added so each test only writes its rules.
-std::shared_ptr<const Policy> Make(const std::string& rules_yaml) {
-  const std::string text = R"(name: "T"
-pseudonymisation_key_file: "k"
-agencies:
-  - { id: council, name: "Council" }
-  - { id: police, name: "Police" }
-purposes:
-  - { id: csp, description: "d", lawful_basis: "CDA 1998 s.115" }
-  - { id: safe, description: "d", lawful_basis: "Children Act 2004 s.11" }
-)" + rules_yaml;
-  asb::config::v1::Isp isp;
-  absl::Status s = config::ParseYaml(text, "t.yaml", &isp);
-  EXPECT_TRUE(s.ok()) << s;
-  auto policy = Policy::Compile(isp, kKey, "t.yaml", nullptr);
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  return policy.ok() ? *policy : nullptr;
-}
-
-asb::v1::Case SampleCase() {
-  asb::v1::Case c;
-  c.set_case_id("CBC-2024-0042");
-  c.set_status(asb::v1::CASE_STATUS_OPEN);
-  c.set_nsir_category(asb::v1::NSIR_CATEGORY_PERSONAL);
-  c.set_title("Noise and intimidation, Brimington");
-  c.set_summary("Repeated shouting at the victim's door.");
-  c.set_lead_agency("council");
-  c.set_lead_officer("A. Officer");
-  auto* loc = c.mutable_location();
-  loc->set_latitude(53.25);
-  loc->set_longitude(-1.42);
-  loc->set_description("On or near Manor Road");
-  loc->set_lsoa_code("E01019400");
-  loc->set_ward("Brimington South");
-  c.mutable_flags()->set_council_tenancy(true);
-  c.set_victim_risk(asb::v1::RISK_LEVEL_MEDIUM);
-  c.set_risk_notes("Victim anxious.");
-  c.mutable_opened_at()->set_seconds(1717000000);   // 2024-05-29T16:26:40Z
-  c.mutable_updated_at()->set_seconds(1718000000);  // 2024-06-10T06:13:20Z
-  auto* v = c.add_people();
-  v->set_person_id("P-1");
-  v->set_role(asb::v1::PERSON_ROLE_VICTIM);
-  v->set_given_name("Alice");
-  v->set_family_name("Smith");
-  v->set_date_of_birth("1980-06-11");  // 43 on 2024-06-10 (birthday the next day)
-  v->mutable_address()->set_line1("1 Manor Road");
-  v->mutable_address()->set_town("Chesterfield");
-  v->mutable_address()->set_postcode("S40 1LP");
-  v->set_tenure(asb::v1::TENURE_COUNCIL_TENANT);
-  v->set_phone("07700 900001");
-  auto* p = c.add_people();
-  p->set_person_id("P-2");
-  p->set_role(asb::v1::PERSON_ROLE_PERPETRATOR);
-  p->set_given_name("Bob");
-  p->set_family_name("Jones");
-  p->set_date_of_birth("1990-01-01");
-  p->mutable_address()->set_postcode("S41 7AB");
-  p->set_phone("07700 900002");
-  auto* w = c.add_people();
-  w->set_person_id("P-3");
-  w->set_role(asb::v1::PERSON_ROLE_WITNESS);
-  w->set_given_name("Carol");
-  auto* inc = c.add_incidents();
-  inc->set_incident_id("I-1");
-  inc->mutable_occurred_at()->set_seconds(1716900000);
-  inc->set_description("Shouting");
-  return c;
-}
-
-Disclosure Apply(const Policy& p, const std::string& agency, const asb::v1::Case& c,
-                 EventContext ctx = {}) {
-  Disclosure d;
-  EXPECT_TRUE(p.Apply(agency, c, ctx, &d));
-  return d;
-}
-
-std::string Pseudonym(const std::string& path, const std::string& value) {
-  return "ps_" + crypto::HexEncode(crypto::HmacSha256(kKey, path + ":" + value)).substr(0, 24);
-}
 
 // ------------------------------------------------------------------------------ transforms
 
@@ -699,13 +613,18 @@ TEST(PolicyNotificationTest, EventAndOrderTypeFilters) {
     }
     return out;
   };
+  EXPECT_THAT(names({asb::v1::EVENT_TYPE_ORDER_ISSUED, asb::v1::ORDER_TYPE_CLOSURE_ORDER}),
+              ElementsAre("order-lifecycle-core>community-safety", "order-lifecycle-core>police",
+                          "order-lifecycle-core>housing", "order-lifecycle-fire>fire",
+                          "order-lifecycle-safeguarding>childrens-services",
+                          "order-lifecycle-safeguarding>adult-social-care",
+                          "order-lifecycle-safeguarding>yot", "closure-licensing>licensing"));
   EXPECT_THAT(
-      names({asb::v1::EVENT_TYPE_ORDER_ISSUED, asb::v1::ORDER_TYPE_CLOSURE_ORDER}),
-      ElementsAre("order-lifecycle-police-council>police", "order-lifecycle-police-council>council",
-                  "order-lifecycle-fire>fire", "order-lifecycle-safeguarding>county",
-                  "order-lifecycle-safeguarding>yot"));
+      names({asb::v1::EVENT_TYPE_ORDER_BREACHED, asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER}),
+      ::testing::Contains("order-lifecycle-probation>probation"));
+  // A civil injunction's respondent is no offender: probation is not alerted.
   EXPECT_THAT(names({asb::v1::EVENT_TYPE_ORDER_BREACHED, asb::v1::ORDER_TYPE_CIVIL_INJUNCTION}),
-              ::testing::Contains("order-lifecycle-probation>probation"));
+              ::testing::Not(::testing::Contains("order-lifecycle-probation>probation")));
   EXPECT_THAT(names({asb::v1::EVENT_TYPE_INCIDENT_REPORTED}), ::testing::IsEmpty());
 }
 
@@ -719,9 +638,11 @@ class ChesterfieldTest : public ::testing::Test {
     policy_ = *policy;
   }
 
-  // A personal ASB case: a council-tenant victim, an adult perpetrator, a CBO just issued.
+  // A personal ASB case led by community safety: a council-tenant victim, an adult perpetrator,
+  // a CBO just issued.
   static asb::v1::Case CboCase() {
     asb::v1::Case c = SampleCase();
+    c.set_lead_agency("community-safety");
     c.mutable_people()->DeleteSubrange(2, 1);  // no witness
     auto* o = c.add_orders();
     o->set_order_id("CBO-1");
@@ -737,14 +658,25 @@ class ChesterfieldTest : public ::testing::Test {
 };
 
 // asb-sharing's fast path: the bytes ApplyEncoded writes parse to exactly Apply()'s disclosure,
-// for every agency of the shipped protocol, with and without fire risk, and a child subject.
+// for every agency of the shipped protocol, with and without fire risk, a child subject, a child
+// without a date of birth, a confidential reporter and police-sourced facts.
 TEST_F(ChesterfieldTest, ApplyEncodedMatchesApplyForEveryAgency) {
   asb::v1::Case fire = CboCase();
   fire.mutable_flags()->set_fire_risk(true);
   asb::v1::Case child = CboCase();
   child.mutable_people(1)->set_date_of_birth("2012-03-04");
+  asb::v1::Case flagged = CboCase();
+  flagged.mutable_people(1)->clear_date_of_birth();
+  flagged.mutable_people(1)->set_child(true);
+  auto* reporter = flagged.add_people();
+  reporter->set_person_id("P-9");
+  reporter->set_role(asb::v1::PERSON_ROLE_REPORTER);
+  reporter->set_given_name("Dora");
+  reporter->set_confidential(true);
+  flagged.mutable_orders(0)->set_source_agency("police");
+  flagged.mutable_incidents(0)->set_source_agency("police");
   int compared = 0;
-  for (const asb::v1::Case& c : {CboCase(), fire, child}) {
+  for (const asb::v1::Case& c : {CboCase(), fire, child, flagged}) {
     for (const EventContext& ctx :
          {EventContext{}, EventContext{asb::v1::EVENT_TYPE_ORDER_ISSUED,
                                        asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER}}) {
@@ -767,16 +699,37 @@ TEST_F(ChesterfieldTest, ApplyEncodedMatchesApplyForEveryAgency) {
       }
     }
   }
-  EXPECT_GE(compared, 10);
+  EXPECT_GE(compared, 20);
 }
 
 TEST_F(ChesterfieldTest, LoadsWithAllAgencies) {
   EXPECT_THAT(policy_->agencies(),
-              ElementsAre("council", "police", "fire", "county", "yot", "probation", "nhs"));
+              ElementsAre("community-safety", "housing", "environmental-health", "licensing",
+                          "childrens-services", "adult-social-care", "police", "fire", "yot",
+                          "probation", "nhs", "partnership"));
   EXPECT_EQ(policy_->version().size(), 64u);
+  // Every free-text grant beside withheld person fields states why: no warnings.
+  EXPECT_THAT(policy_->warnings(), ::testing::IsEmpty());
+  EXPECT_THAT(policy_->reviewed(), ::testing::Not(::testing::IsEmpty()));
 }
 
-TEST_F(ChesterfieldTest, CboAlertsPoliceAndCouncilWithDifferentViewsAndNotFire) {
+// Every agency that may receive alerts has a demo partner key, named <agency>-partner.
+TEST_F(ChesterfieldTest, EveryAgencyHasADemoPartnerKey) {
+  std::set<std::string> partners;
+  for (const auto& p : policy_->isp().principals()) {
+    if (p.role() == asb::v1::ROLE_PARTNER) {
+      EXPECT_EQ(p.name(), p.agency() + "-partner");
+      partners.insert(p.agency());
+      EXPECT_TRUE(std::filesystem::exists(Src("config/keys/demo/" + p.name() + ".key")))
+          << p.name();
+    }
+  }
+  for (const std::string& agency : policy_->agencies()) {
+    EXPECT_EQ(partners.count(agency), 1u) << agency;
+  }
+}
+
+TEST_F(ChesterfieldTest, CboAlertsLeadPolicePartiesAndProbationWithDifferentViewsAndNotFire) {
   const asb::v1::Case c = CboCase();
   const EventContext ctx{asb::v1::EVENT_TYPE_ORDER_ISSUED,
                          asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER};
@@ -789,27 +742,35 @@ TEST_F(ChesterfieldTest, CboAlertsPoliceAndCouncilWithDifferentViewsAndNotFire) 
       views[n.agency] = d;
     }
   }
-  EXPECT_THAT(delivered, UnorderedElementsAre("police", "council", "probation"));
+  // Housing: the victim is a council tenant.
+  EXPECT_THAT(delivered,
+              UnorderedElementsAre("police", "community-safety", "housing", "probation"));
 
   const Disclosure& police = views["police"];
-  const Disclosure& council = views["council"];
-  EXPECT_NE(police.view().SerializeAsString(), council.view().SerializeAsString());
-  EXPECT_EQ(council.view().SerializeAsString(), c.SerializeAsString());  // lead agency
+  const Disclosure& lead = views["community-safety"];
+  EXPECT_NE(police.view().SerializeAsString(), lead.view().SerializeAsString());
+  EXPECT_EQ(lead.view().SerializeAsString(), c.SerializeAsString());  // lead agency
   EXPECT_EQ(police.view().people(0).family_name(), "Smith");
   EXPECT_EQ(police.view().people(0).phone(), "");
   EXPECT_EQ(police.view().people(0).tenure(), asb::v1::TENURE_UNSPECIFIED);
   EXPECT_THAT(police.redacted_paths(), ::testing::Contains("people.phone"));
   EXPECT_EQ(police.view().orders(0).conditions(), "Not to enter Manor Road.");
-  EXPECT_EQ(police.justifications(0).rule_id(), "police-s115");
+  EXPECT_EQ(police.view().summary(), c.summary());  // free text, named by the rule
+  EXPECT_EQ(police.justifications(0).rule_id(), "police-personal-parties");
   EXPECT_THAT(police.justifications(0).lawful_basis(), HasSubstr("s.115"));
-  std::vector<std::string> council_rules;
-  for (const auto& j : council.justifications()) {
-    council_rules.push_back(j.rule_id());
-  }
-  EXPECT_THAT(council_rules, ElementsAre("council-community-safety", "council-housing-tenants",
-                                         "council-housing-premises"));
+  EXPECT_THAT(police.justifications(0).lawful_basis(), HasSubstr("Sch 1 para 10"));
+  ASSERT_EQ(lead.justifications_size(), 1);
+  EXPECT_EQ(lead.justifications(0).rule_id(), "community-safety-lead");
 
-  // Probation: the perpetrator in full, the victim only as a pseudonym with a district.
+  // Housing: its tenant in identity, no narrative, no order terms.
+  const Disclosure& housing = views["housing"];
+  ASSERT_EQ(housing.view().people_size(), 1);  // the perpetrator is no council tenant here
+  EXPECT_EQ(housing.view().people(0).given_name(), "Alice");
+  EXPECT_EQ(housing.view().summary(), "");
+  EXPECT_EQ(housing.view().incidents(0).description(), "");
+
+  // Probation: the CBO's subject in full, the victim only as a pseudonym with a district, no
+  // order terms (redacted).
   const Disclosure& probation = views["probation"];
   ASSERT_EQ(probation.view().people_size(), 2);
   auto demo_key = crypto::HexDecode(
@@ -823,6 +784,8 @@ TEST_F(ChesterfieldTest, CboAlertsPoliceAndCouncilWithDifferentViewsAndNotFire) 
   EXPECT_EQ(probation.view().people(0).address().postcode_district(), "S40");
   EXPECT_EQ(probation.view().people(0).address().line1(), "");
   EXPECT_EQ(probation.view().people(1).given_name(), "Bob");
+  EXPECT_EQ(probation.view().orders(0).conditions(), "");
+  EXPECT_THAT(probation.redacted_paths(), ::testing::Contains("orders.conditions"));
 
   // Fire is told of order events only for fire-risk cases.
   Disclosure d;
@@ -835,6 +798,11 @@ TEST_F(ChesterfieldTest, CboAlertsPoliceAndCouncilWithDifferentViewsAndNotFire) 
   EXPECT_EQ(d.view().people(0).address().line1(), "1 Manor Road");
   EXPECT_FALSE(policy_->Apply("nhs", c, ctx, &d));
   EXPECT_FALSE(policy_->Apply("yot", c, ctx, &d));
+  EXPECT_FALSE(policy_->Apply("partnership", c, ctx, &d));
+  // A civil injunction instead of the CBO: its respondent is no offender, probation sees nothing.
+  auto injunction = c;
+  injunction.mutable_orders(0)->set_type(asb::v1::ORDER_TYPE_CIVIL_INJUNCTION);
+  EXPECT_FALSE(policy_->Apply("probation", injunction, {}, &d));
 }
 
 // The shipped file ends with the demo principals (appended by the lead). Until they are there,
@@ -864,53 +832,6 @@ TEST_F(ChesterfieldTest, LoadsWithPrincipalsAtTheEnd) {
 }
 
 // ------------------------------------------------------------------------------ loading
-
-class PolicyLoadTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    base_ = Read(Src("tests/common/policy/testdata/test_isp.yaml"));
-    key_ = Read(Src("tests/common/policy/testdata/test.key"));
-  }
-
-  // Writes `text` as isp.yaml (and the key) and loads it.
-  absl::StatusOr<std::shared_ptr<const Policy>> Load(const std::string& text) {
-    Write(dir_.Sub("isp.yaml"), text);
-    Write(dir_.Sub("test.key"), key_);
-    return Policy::LoadFile(dir_.Sub("isp.yaml"));
-  }
-
-  // Replaces `from` (which must occur) in the base ISP.
-  std::string With(const std::string& from, const std::string& to) {
-    EXPECT_NE(base_.find(from), std::string::npos) << from;
-    return absl::StrReplaceAll(base_, {{from, to}});
-  }
-
-  // "<dir>/isp.yaml:<line of needle in text>: <path>"
-  std::string Where(const std::string& text, const std::string& needle, const std::string& path) {
-    std::size_t at = text.find(needle);
-    EXPECT_NE(at, std::string::npos) << needle;
-    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
-    return absl::StrCat(dir_.Sub("isp.yaml"), ":", line, ": ", path, ": ");
-  }
-
-  // The load fails with a message holding "<file>:<line>: <path>: ..." where `problem` is part
-  // of that one entry.
-  void ExpectError(const std::string& text, const std::string& needle, const std::string& path,
-                   const std::string& problem) {
-    auto policy = Load(text);
-    ASSERT_THAT(policy, StatusIs(absl::StatusCode::kInvalidArgument));
-    const std::string message(policy.status().message());
-    const std::string where = Where(text, needle, path);
-    const std::size_t at = message.find(where);
-    ASSERT_NE(at, std::string::npos) << "no '" << where << "' in: " << message;
-    const std::string entry = message.substr(at, message.find("; ", at) - at);
-    EXPECT_THAT(entry, HasSubstr(problem));
-  }
-
-  asb::testing::TempDir dir_;
-  std::string base_;
-  std::string key_;
-};
 
 TEST_F(PolicyLoadTest, TestdataIspLoads) {
   auto policy = Load(base_);

@@ -51,15 +51,16 @@ TEST(PolicySuite, ReportsEachFailurePlainly) {
   EXPECT_EQ(result->passed, 0);
   const std::string all = absl::StrJoin(result->failures, "\n");
   EXPECT_NE(all.find("test 'police see no names': expected police not to see the case, but "
-                     "rules match: police-s115"),
+                     "rules match: police-personal-parties"),
             std::string::npos)
       << all;
   EXPECT_NE(all.find("test 'police see no names': expected withheld people[0].given_name, got "
-                     "shown by rule police-s115"),
+                     "shown by rule police-personal-parties"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("expected shown people[0].phone, got redacted by rule police-s115"),
-            std::string::npos)
+  EXPECT_NE(
+      all.find("expected shown people[0].phone, got redacted by rule police-personal-parties"),
+      std::string::npos)
       << all;
   EXPECT_NE(all.find("expected rule fire-premises-risk to match"), std::string::npos) << all;
 }
@@ -113,7 +114,7 @@ TEST(DiffIsp, ReportsGainsLossesAddedAndRemovedRules) {
   EXPECT_TRUE(DiffIsp(old_isp, old_isp).empty());
   asb::config::v1::Isp changed = old_isp;
   for (auto& rule : *changed.mutable_rules()) {
-    if (rule.id() == "police-s115") {
+    if (rule.id() == "police-personal-parties") {
       for (auto& g : *rule.mutable_fields()) {
         if (g.path() == "people.phone") {
           g.set_action(asb::v1::FIELD_ACTION_SHOW);
@@ -126,7 +127,7 @@ TEST(DiffIsp, ReportsGainsLossesAddedAndRemovedRules) {
   }
   std::string removed_id;
   for (int i = 0; i < changed.rules_size(); ++i) {
-    if (changed.rules(i).id() == "nhs-high-risk-victims") {
+    if (changed.rules(i).id() == "nhs-high-risk-vulnerable-victims") {
       changed.mutable_rules()->DeleteSubrange(i, 1);
       break;
     }
@@ -141,8 +142,10 @@ TEST(DiffIsp, ReportsGainsLossesAddedAndRemovedRules) {
   g->set_action(asb::v1::FIELD_ACTION_SHOW);
 
   const std::string all = absl::StrJoin(DiffIsp(old_isp, changed), "\n");
-  EXPECT_NE(all.find("~ rule police-s115 (police): police gains people.phone: REDACT -> SHOW"),
-            std::string::npos)
+  EXPECT_NE(
+      all.find(
+          "~ rule police-personal-parties (police): police gains people.phone: REDACT -> SHOW"),
+      std::string::npos)
       << all;
   EXPECT_NE(all.find("~ rule fire-premises-risk (fire): condition when"), std::string::npos) << all;
   EXPECT_NE(all.find("hateMotivated"), std::string::npos) << all;
@@ -150,7 +153,7 @@ TEST(DiffIsp, ReportsGainsLossesAddedAndRemovedRules) {
                      "people.given_name SHOW"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("- rule nhs-high-risk-victims (nhs"), std::string::npos) << all;
+  EXPECT_NE(all.find("- rule nhs-high-risk-vulnerable-victims (nhs"), std::string::npos) << all;
   EXPECT_NE(all.find("~ notification rule " + old_isp.notification_rules(0).id()),
             std::string::npos)
       << all;

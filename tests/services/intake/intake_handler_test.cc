@@ -247,6 +247,36 @@ TEST(ValidateEventTest, PersonFields) {
                            "person_linked.person.vulnerability: longer than 10000"));
 }
 
+// Where a fact came from is the hub's to say (from the feed's key); a child flag must agree with
+// a date of birth recorded beside it.
+TEST(ValidateEventTest, SourceAgencyIsTheHubsAndTheChildFlagAgreesWithTheDateOfBirth) {
+  EXPECT_THAT(Validate(PersonEvent(R"(,"sourceAgency":"police")")),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "person_linked.person.source_agency: set by the hub from the feed's "
+                           "key"));
+  EXPECT_THAT(Validate(WithBody(R"("incidentReported":{"incident":{"incidentId":"I1",
+      "category":"NSIR_CATEGORY_PERSONAL","sourceAgency":"police"}})")),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "incident_reported.incident.source_agency: set by the hub"));
+  EXPECT_THAT(Validate(WithBody(R"("orderIssued":{"order":{"orderId":"O1",
+      "type":"ORDER_TYPE_CIVIL_INJUNCTION","sourceAgency":"police",
+      "breaches":[{"sourceAgency":"police"}]}})")),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "order_issued.order.source_agency: set by the hub"));
+  EXPECT_THAT(Validate(WithBody(R"("orderBreached":{"orderId":"O1",
+      "breach":{"sourceAgency":"council"}})")),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "order_breached.breach.source_agency: set by the hub"));
+  ASB_EXPECT_OK(Validate(PersonEvent(R"(,"child":true)")));
+  ASB_EXPECT_OK(Validate(PersonEvent(R"(,"child":true,"dateOfBirth":"2015-03-01")")));
+  EXPECT_THAT(Validate(PersonEvent(R"(,"child":true,"dateOfBirth":"1990-03-01")")),
+              StatusIsWith(absl::StatusCode::kInvalidArgument,
+                           "person_linked.person.child: contradicts date_of_birth"));
+  ASB_EXPECT_OK(Validate(PersonEvent(R"(,"confidential":true)")));
+  ASB_EXPECT_OK(Validate(WithBody(
+      R"("personLinked":{"person":{"personId":"P2","role":"PERSON_ROLE_PARENT_CARER"}})")));
+}
+
 TEST(ValidateEventTest, Postcodes) {
   for (const char* good : {"S40 1LP", "s41 8ey", "S431QX", "SW1A 1AA", "M1 1AE", "B33 8TH"}) {
     ASB_EXPECT_OK(Validate(PersonEvent(R"(,"address":{"postcode":")" + std::string(good) + "\"}")))

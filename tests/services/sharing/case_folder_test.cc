@@ -28,13 +28,14 @@ using ::testing::Field;
 // An "events" envelope with sequence number `seq` for case `case_id`; `body` is the JSON of the
 // event's oneof member plus any further fields, e.g. R"("caseClosed":{"reason":"done"})".
 Envelope Env(uint64_t seq, const std::string& case_id, const std::string& body,
-             const std::string& occurred_at = "2026-10-01T10:00:00Z") {
+             const std::string& occurred_at = "2026-10-01T10:00:00Z",
+             const std::string& source_agency = "council") {
   Envelope env;
   env.set_seq(seq);
   env.set_producer("intake");
   asb::v1::AcceptedEvent* a = env.mutable_accepted_event();
-  a->set_source("cbc-cms-feed");
-  a->set_source_agency("council");
+  a->set_source(source_agency == "council" ? "cbc-cms-feed" : source_agency + "-feed");
+  a->set_source_agency(source_agency);
   absl::Status s =
       config::ParseJson(R"({"sourceEventId":"e)" + std::to_string(seq) + R"(","caseId":")" +
                             case_id + R"(","occurredAt":")" + occurred_at + R"(",)" + body + "}",
@@ -110,6 +111,37 @@ TEST_F(CaseFolderTest, CaseOpenedSetsHeader) {
             Env(1, "x", kOpened).accepted_event().event().occurred_at().seconds());
   EXPECT_EQ(c.updated_at().seconds(), c.opened_at().seconds());
   EXPECT_THAT(folder_->Get("CBC-2"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Each fact records the agency of the feed that submitted it, from the envelope (the feed's key),
+// for the ISP's source conditions.
+TEST_F(CaseFolderTest, FactsRecordTheirSourceAgency) {
+  const std::string at = "2026-10-01T10:00:00Z";
+  ApplyOne(Env(1, "C", kOpened, at));
+  ApplyOne(Env(2, "C", R"("personLinked":{"person":{"personId":"P1","role":"PERSON_ROLE_VICTIM"}})",
+               at, "police"));
+  ApplyOne(Env(3, "C", R"("incidentReported":{"incident":{"incidentId":"I1",
+      "category":"NSIR_CATEGORY_PERSONAL"}})",
+               at, "police"));
+  ApplyOne(Env(4, "C", R"("orderIssued":{"order":{"orderId":"O1",
+      "type":"ORDER_TYPE_CIVIL_INJUNCTION","breaches":[{"description":"d"}]}})",
+               at));
+  ApplyOne(Env(5, "C", R"("orderBreached":{"orderId":"O1","breach":{"description":"b"}})", at,
+               "police"));
+  // A correction of the person from the council's feed: the council is now its source.
+  ApplyOne(Env(6, "C",
+               R"("personLinked":{"person":{"personId":"P1","role":"PERSON_ROLE_VICTIM",
+      "givenName":"Ann"}})",
+               at));
+  Case c = GetOrDie("C");
+  EXPECT_EQ(c.source_agency(), "council");
+  ASSERT_EQ(c.people_size(), 1);
+  EXPECT_EQ(c.people(0).source_agency(), "council");
+  EXPECT_EQ(c.incidents(0).source_agency(), "police");
+  EXPECT_EQ(c.orders(0).source_agency(), "council");
+  ASSERT_EQ(c.orders(0).breaches_size(), 2);
+  EXPECT_EQ(c.orders(0).breaches(0).source_agency(), "council");
+  EXPECT_EQ(c.orders(0).breaches(1).source_agency(), "police");
 }
 
 TEST_F(CaseFolderTest, EveryEventTypeFolds) {

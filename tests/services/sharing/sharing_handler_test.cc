@@ -425,6 +425,41 @@ TEST_F(SharingHandlerTest, StampsTheNotificationRulesThatMakeADisclosureAnAlert)
   EXPECT_THAT(view->notification_rules(), IsEmpty());
 }
 
+// An order follows its subject: an agency whose rules cover only some people gets no disclosure
+// of an order event on someone else, not even the order's id and type.
+TEST_F(SharingHandlerTest, AnOrderEventReachesOnlyAgenciesThatMaySeeTheOrder) {
+  std::string isp;
+  ASB_ASSERT_OK(config::ReadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml", &isp));
+  isp.replace(
+      isp.find("pseudonymisation_key_file: pseudonymisation.key"),
+      std::string("pseudonymisation_key_file: pseudonymisation.key").size(),
+      "pseudonymisation_key_file: " + std::string(ASB_SHARING_TESTDATA) + "/pseudonymisation.key");
+  const std::string tenancy = "    when:\n      council_tenancy: true\n";
+  ASSERT_NE(isp.find(tenancy), std::string::npos);
+  isp.replace(isp.find(tenancy), tenancy.size(),
+              tenancy + "    people: { roles: [PERSON_ROLE_VICTIM] }\n");
+  const std::string path = dir_.Sub("isp-victims-only.yaml");
+  std::ofstream(path) << isp;
+  auto victims_only = policy::Policy::LoadFile(path);
+  ASB_ASSERT_OK(victims_only);
+  handler_->SetPolicy(*victims_only);
+
+  Apply(Env(1, "C", kPersonalOpened));
+  Apply(Env(2, "C", kTenantLinked));  // a council tenant: housing's rule applies
+  Apply(Env(3, "C", R"("personLinked":{"person":{"personId":"P2",
+      "role":"PERSON_ROLE_PERPETRATOR","givenName":"Dean"}})"));
+  std::vector<Disclosure> ds = Apply(Env(4, "C", R"("orderIssued":{"order":{"orderId":"CI-1",
+      "type":"ORDER_TYPE_CIVIL_INJUNCTION","subjectPersonId":"P2"}})"));
+  EXPECT_EQ(Agencies(ds), (std::set<std::string>{"council", "police"}));
+  ds = Apply(Env(5, "C", R"("orderIssued":{"order":{"orderId":"CI-2",
+      "type":"ORDER_TYPE_CIVIL_INJUNCTION","subjectPersonId":"P1"}})"));
+  ASSERT_NE(For(ds, "housing"), nullptr);
+  EXPECT_EQ(For(ds, "housing")->order_id(), "CI-2");
+  ASSERT_EQ(For(ds, "housing")->view().orders_size(), 1);  // the victim's order, not the other
+  EXPECT_EQ(For(ds, "housing")->view().orders(0).order_id(), "CI-2");
+  EXPECT_THAT(For(ds, "housing")->notification_rules(), ElementsAre("orders"));
+}
+
 TEST_F(SharingHandlerTest, ThePolicyCanBeSwapped) {
   Apply(Env(1, "C", kNuisanceFireOpened));
   store::Batch batch = store_->NewBatch();
