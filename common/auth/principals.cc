@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/agreement/agreement.h"
 #include "common/crypto/crypto.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -104,19 +105,22 @@ absl::flat_hash_set<std::string> CheckAgenciesAndPrincipals(const Isp& isp,
   return agencies;
 }
 
-absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file) {
+absl::StatusOr<Principals> Principals::LoadFile(const std::string& isp_file, absl::Time now) {
   Isp isp;
   config::SourceMap lines;
   if (absl::Status s = config::LoadConfigFile(isp_file, &isp, &lines); !s.ok()) {
     return s;
   }
-  return FromIsp(isp, isp_file, &lines);
+  return FromIsp(isp, isp_file, &lines, now);
 }
 
 absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string& file_name,
-                                               const config::SourceMap* lines) {
+                                               const config::SourceMap* lines, absl::Time now) {
   config::Violations problems(file_name, lines);
   CheckAgenciesAndPrincipals(isp, &problems);
+  // The agreement is every daemon's business: one that has lapsed is refused here, at load.
+  agreement::Check(isp, &problems);
+  agreement::CheckInForce(isp, now, &problems);
   if (absl::Status s = problems.ToStatus(); !s.ok()) {
     return s;
   }
@@ -126,6 +130,8 @@ absl::StatusOr<Principals> Principals::FromIsp(const Isp& isp, const std::string
   }
   Principals out;
   out.isp_name_ = isp.name();
+  out.review_isp_.set_name(isp.name());
+  *out.review_isp_.mutable_agreement() = isp.agreement();
   out.version_ = VersionOf(isp);
   out.table_ = std::move(table);
   return out;

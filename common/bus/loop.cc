@@ -1,10 +1,56 @@
 #include "common/bus/loop.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "common/log/log.h"
 
 namespace asb::bus {
+
+Loop::Loop() : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (wake_fd_ < 0) {
+    // Without it, posted functions still run: within kStopCheck, when the poll times out.
+    SPDLOG_LOGGER_WARN(log::Get("loop"), "eventfd failed ({}): posted work waits for the poll",
+                       std::strerror(errno));
+  }
+}
+
+Loop::~Loop() {
+  if (wake_fd_ >= 0) {
+    ::close(wake_fd_);
+  }
+}
+
+void Loop::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    posted_.push_back(std::move(fn));
+  }
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    // EAGAIN only when the counter is near overflow: the loop is woken already.
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+void Loop::RunPosted() {
+  if (wake_fd_ >= 0) {
+    uint64_t count = 0;
+    [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof(count));
+  }
+  std::vector<std::function<void()>> posted;
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    posted.swap(posted_);
+  }
+  for (auto& fn : posted) {
+    fn();
+  }
+}
 
 void Loop::AddSocket(zmq::socket_t* socket, std::function<void()> on_readable) {
   RemoveSocket(socket);
@@ -54,9 +100,14 @@ void Loop::RunOnce(std::chrono::milliseconds max_wait) {
     }
   }
   std::vector<zmq::pollitem_t> items;
-  items.reserve(sockets_.size());
+  items.reserve(sockets_.size() + 1);
   for (const Entry& e : sockets_) {
     items.push_back(zmq::pollitem_t{e.socket->handle(), 0, ZMQ_POLLIN, 0});
+  }
+  // The last item is the eventfd Post writes (zmq::poll takes plain file descriptors too).
+  items.push_back(zmq::pollitem_t{nullptr, wake_fd_ >= 0 ? wake_fd_ : 0, 0, 0});
+  if (wake_fd_ >= 0) {
+    items.back().events = ZMQ_POLLIN;
   }
   int ready = 0;
   try {
@@ -68,10 +119,13 @@ void Loop::RunOnce(std::chrono::milliseconds max_wait) {
     }
     return;
   }
+  if (wake_fd_ < 0 || (items.back().revents & ZMQ_POLLIN) != 0) {
+    RunPosted();
+  }
   if (ready > 0) {
     // Callbacks may add or remove sockets: work on a snapshot and re-check membership.
     std::vector<zmq::socket_t*> readable;
-    for (std::size_t i = 0; i < items.size(); ++i) {
+    for (std::size_t i = 0; i + 1 < items.size(); ++i) {
       if (items[i].revents & ZMQ_POLLIN) {
         readable.push_back(sockets_[i].socket);
       }

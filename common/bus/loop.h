@@ -2,12 +2,14 @@
 
 // The single-threaded event loop every daemon runs: zmq::poll over its sockets, plus timers.
 // Debian's libzmq 4.3.4 has no draft poller API, so this uses zmq::poll. Nothing here is
-// thread-safe except Stop().
+// thread-safe except Stop() and Post(), the one way other threads (an HTTP worker, the metrics
+// server) hand work to the loop.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <vector>
 #include <zmq.hpp>
 
@@ -17,7 +19,8 @@ using Clock = std::chrono::steady_clock;
 
 class Loop {
  public:
-  Loop() = default;
+  Loop();
+  ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
@@ -34,6 +37,11 @@ class Loop {
   // Calls fn every `interval` until cancelled.
   uint64_t Every(std::chrono::milliseconds interval, std::function<void()> fn);
   void CancelTimer(uint64_t id);
+
+  // Runs fn in the loop, soon (the loop wakes at once: an eventfd is among its poll items).
+  // Safe from any thread (not from a signal handler). Functions posted before the loop is
+  // destroyed and never run are dropped with it.
+  void Post(std::function<void()> fn);
 
   // Runs until Stop(). Socket errors other than EINTR end the loop with a log line.
   void Run();
@@ -57,10 +65,16 @@ class Loop {
     std::chrono::milliseconds interval;  // 0 = one-shot
     std::function<void()> fn;
   };
+  // Runs what other threads posted.
+  void RunPosted();
+
   std::vector<Entry> sockets_;
   std::vector<Timer> timers_;
   uint64_t next_timer_id_ = 1;
   std::atomic<bool> stop_{false};
+  int wake_fd_ = -1;  // eventfd written by Post
+  std::mutex posted_mu_;
+  std::vector<std::function<void()>> posted_;  // guarded by posted_mu_
 };
 
 }  // namespace asb::bus

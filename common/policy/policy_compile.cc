@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/agreement/agreement.h"
 #include "common/auth/principals.h"
 #include "common/config/config.h"
 #include "common/config/violations.h"
@@ -680,6 +681,9 @@ absl::StatusOr<std::shared_ptr<const Policy>> Build(const Isp& isp, const std::s
   impl->isp = isp;
   // Plans point into impl->isp, so plan over the copy.
   CheckAndPlan(impl->isp, problems, &impl->agencies);
+  // The data sharing agreement, if any (whether it is in force today is the loader's question:
+  // common/auth refuses a lapsed one in every daemon).
+  agreement::Check(impl->isp, problems);
   if (!problems->empty()) {
     return problems->ToStatus();
   }

@@ -337,34 +337,45 @@ absl::Status Store::Decrypt(std::string_view cf, std::string_view key, std::stri
 }
 
 absl::StatusOr<int> Store::EraseSubject(std::string_view subject) {
+  ASB_ASSIGN_OR_RETURN(std::vector<int> destroyed, EraseSubjects({std::string(subject)}));
+  return destroyed[0];
+}
+
+absl::StatusOr<std::vector<int>> Store::EraseSubjects(const std::vector<std::string>& subjects) {
   if (ring() == nullptr) {
     return absl::FailedPreconditionError("erasure needs an encrypted store (a key ring)");
   }
-  const std::string hash = SubjectHash(subject);
-  const std::string prefix = std::string(1, kSubjectPrefix) + hash;
   rocksdb::ColumnFamilyHandle* keys_cf = Handle(kSubjectKeysColumnFamily);
+  std::vector<int> destroyed(subjects.size(), 0);
+  std::vector<std::string> hashes;
   std::vector<std::string> ids;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), keys_cf));
-    for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
-         it->Next()) {
-      ids.push_back(it->key().ToString().substr(prefix.size()));
-    }
-    ASB_RETURN_IF_ERROR(FromRocks(it->status(), "reading subject keys"));
-  }
-  if (ids.empty()) {
-    return 0;
-  }
   rocksdb::WriteBatch batch;
   std::string tombstone(1, static_cast<char>(kKeyErased));
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
   for (int shift = 56; shift >= 0; shift -= 8) {
     tombstone.push_back(static_cast<char>((static_cast<uint64_t>(now_ms) >> shift) & 0xff));
   }
-  for (const std::string& id : ids) {
-    ASB_CHECK(batch.Put(keys_cf, ToSlice(std::string(1, kKeyRecordPrefix) + id), ToSlice(tombstone))
-                  .ok());
-    ASB_CHECK(batch.Delete(keys_cf, ToSlice(prefix + id)).ok());
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    const std::string hash = SubjectHash(subjects[i]);
+    const std::string prefix = std::string(1, kSubjectPrefix) + hash;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), keys_cf));
+    for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
+         it->Next()) {
+      const std::string id = it->key().ToString().substr(prefix.size());
+      ASB_CHECK(
+          batch.Put(keys_cf, ToSlice(std::string(1, kKeyRecordPrefix) + id), ToSlice(tombstone))
+              .ok());
+      ASB_CHECK(batch.Delete(keys_cf, ToSlice(prefix + id)).ok());
+      ids.push_back(id);
+      ++destroyed[i];
+    }
+    ASB_RETURN_IF_ERROR(FromRocks(it->status(), "reading subject keys"));
+    if (destroyed[i] > 0) {
+      hashes.push_back(hash);
+    }
+  }
+  if (ids.empty()) {
+    return destroyed;
   }
   if (fault_) {
     ASB_RETURN_IF_ERROR(fault_());
@@ -374,7 +385,9 @@ absl::StatusOr<int> Store::EraseSubject(std::string_view subject) {
   ASB_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "erasing subject keys"));
   {
     absl::MutexLock lock(&mu_);
-    subject_keys_.erase(hash);
+    for (const std::string& hash : hashes) {
+      subject_keys_.erase(hash);
+    }
     for (const std::string& id : ids) {
       std::string& cached = data_keys_[id];
       OPENSSL_cleanse(cached.data(), cached.size());
@@ -382,7 +395,8 @@ absl::StatusOr<int> Store::EraseSubject(std::string_view subject) {
     }
   }
   // The wrapped keys are still in the write-ahead log and SST files: flush every family (so the
-  // WAL files holding them become obsolete and are deleted) and rewrite the key family's files.
+  // WAL files holding them become obsolete and are deleted) and rewrite the key family's files,
+  // once for every subject of the call.
   rocksdb::FlushOptions flush;
   flush.wait = true;
   ASB_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing after erasure"));
@@ -390,9 +404,9 @@ absl::StatusOr<int> Store::EraseSubject(std::string_view subject) {
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   ASB_RETURN_IF_ERROR(
       FromRocks(db_->CompactRange(compact, keys_cf, nullptr, nullptr), "compacting subject keys"));
-  SPDLOG_LOGGER_INFO(Logger(), "store {}: erased a subject ({} data keys destroyed)", options_.path,
-                     ids.size());
-  return static_cast<int>(ids.size());
+  SPDLOG_LOGGER_INFO(Logger(), "store {}: erased {} subject(s) ({} data keys destroyed)",
+                     options_.path, hashes.size(), ids.size());
+  return destroyed;
 }
 
 absl::Status Store::SetKeyRing(std::shared_ptr<const crypto::KeyRing> ring) {

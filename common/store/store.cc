@@ -1,6 +1,7 @@
 #include "common/store/store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <system_error>
 #include <utility>
@@ -335,7 +336,12 @@ absl::Status Store::Apply(Batch* batch, bool sync) {
   if (status.ok() && batch->batch_.Count() > 0) {
     rocksdb::WriteOptions write_options;
     write_options.sync = sync;
+    const auto start = std::chrono::steady_clock::now();
     status = FromRocks(db_->Write(write_options, &batch->batch_), "write");
+    if (sync && options_.on_sync) {
+      options_.on_sync(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
   }
   batch->batch_.Clear();
   batch->error_ = absl::OkStatus();
@@ -379,7 +385,16 @@ absl::Status Store::WriteDeferred(Batch* batch) {
   if (status.ok()) {
     auto flush = [this] {
       absl::Status s = flush_fault_ ? flush_fault_() : absl::OkStatus();
-      return s.ok() ? FromRocks(db_->SyncWAL(), "flushing the write-ahead log") : s;
+      if (!s.ok()) {
+        return s;
+      }
+      const auto start = std::chrono::steady_clock::now();
+      s = FromRocks(db_->SyncWAL(), "flushing the write-ahead log");
+      if (options_.on_sync) {
+        options_.on_sync(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
+      return s;
     };
     try {
       d.flushed = std::async(std::launch::async, flush);

@@ -80,6 +80,10 @@ struct StoreOptions {
   // (then the master key encrypts it directly). Called from Batch::Put.
   std::function<std::string(std::string_view cf, std::string_view key, std::string_view value)>
       subject_of;
+  // Called with the seconds each durable write took (a synchronous Write with its fsync, or a
+  // deferred batch's WAL flush), for the daemon's fsync latency histogram. Called on the flush
+  // thread too: it must be thread-safe. Unset: not measured.
+  std::function<void(double seconds)> on_sync;
   // What an iterator yields for a value whose subject was erased, or nullopt to skip it.
   // Unset: skip. (A log whose keys must stay dense returns a placeholder record.)
   std::function<std::optional<std::string>(std::string_view cf, std::string_view key)>
@@ -201,6 +205,10 @@ class Store {
   // key. Returns how many keys were destroyed (0: nothing of it was ever stored encrypted).
   // kFailedPrecondition without a key ring.
   absl::StatusOr<int> EraseSubject(std::string_view subject);
+  // The same for several subjects at once, with one durable write, one flush and one
+  // compaction for them all (a retention run shreds many cases). Returns the keys destroyed for
+  // each subject, in order.
+  absl::StatusOr<std::vector<int>> EraseSubjects(const std::vector<std::string>& subjects);
 
   // Swaps in a reloaded key ring (SIGHUP after `asbctl keys rotate`): new values use its newest
   // key. kFailedPrecondition (and the old ring stays) if it lacks a key id of the current ring,

@@ -161,6 +161,8 @@ void Consumer::HandleResponse(absl::StatusOr<asb::v1::Response> response) {
   }
   absl::Status status = response.ok() ? FromProto(response->status()) : response.status();
   if (absl::IsOutOfRange(status) && response.ok() && response->has_fetch()) {
+    answered_ = true;
+    failures_ = 0;
     JumpTo(response->fetch().first_retained());
     return;
   }
@@ -185,6 +187,7 @@ void Consumer::HandleResponse(absl::StatusOr<asb::v1::Response> response) {
     SPDLOG_LOGGER_INFO(Logger(), "[{}] fetching again after {} failures", Tag(), failures_);
     failures_ = 0;
   }
+  answered_ = true;
 
   const asb::v1::FetchResponse& fetch = response->fetch();
   upstream_head_ = fetch.head();

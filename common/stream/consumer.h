@@ -82,6 +82,9 @@ class Consumer {
   const std::string& stream() const { return options_.stream; }
   // A fetch is in flight.
   bool fetching() const { return in_flight_; }
+  // The upstream answered the last fetch (readiness: false until the first answer, and after a
+  // fetch that failed or timed out until one succeeds again).
+  bool reachable() const { return answered_ && failures_ == 0; }
   // Records deleted upstream by retention before this consumer read them (jumped over).
   uint64_t lost() const { return lost_; }
   // Batches committed.
@@ -125,6 +128,7 @@ class Consumer {
   uint64_t hinted_head_ = 0;  // highest hint since the last fetch was sent
   bus::Clock::time_point backoff_until_{};
   int failures_ = 0;             // consecutive failed fetches (logged at warn only on the first)
+  bool answered_ = false;        // a fetch has been answered
   bool short_of_space_ = false;  // paused for lack of free space (logged once)
   // Callbacks handed to the bus check this so none touches a destroyed Consumer.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

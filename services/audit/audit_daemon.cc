@@ -1,5 +1,7 @@
 #include "services/audit/audit_daemon.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
@@ -64,6 +66,8 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   o.streams = {"audit", kTreeHeadsStream};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
+  rt->WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RETENTION_ACCESS_LOG,
+                             config.retention_days(), "retention_days");
   d->log_ = std::make_unique<AuditLog>(&rt->store(), [rt] { return rt->Now(); });
   ASB_RETURN_IF_ERROR(d->log_->Load());
   auto key = LoadOrCreateSigningKey(SigningKeyPath(config));
@@ -103,13 +107,23 @@ absl::Status AuditDaemon::Start() {
   } else {
     ASB_RETURN_IF_ERROR(StartConsumers());
   }
-  runtime_->AddCounter("entries", [this] { return log_->size(); });
-  runtime_->AddCounter("pages_read_ahead", [this] { return pages_read_ahead_; });
+  runtime_->AddCounter(
+      "entries", [this] { return log_->size(); }, "Entries appended to the access log (its size).");
+  runtime_->AddCounter(
+      "pages_read_ahead", [this] { return pages_read_ahead_; },
+      "Pages of stored entries read ahead for auditors' verification.");
   // Damage found at start (0 when the log is whole), heads not signed over it, and own records
   // (auditors' queries, refusals) that could not be appended meanwhile.
-  runtime_->AddCounter("damage", [this] { return log_->damage().size(); });
-  runtime_->AddCounter("tree_heads_refused", [this] { return heads_->refused(); });
-  runtime_->AddCounter("unrecorded_while_damaged", [this] { return unrecorded_; });
+  runtime_->AddCounter(
+      "damage", [this] { return log_->damage().size(); },
+      "Problems found in the access log at start (0: whole); each is repaired only by an admin.");
+  runtime_->AddCounter(
+      "tree_heads_refused", [this] { return heads_->refused(); },
+      "Tree heads not signed because the tree was not consistent with the last signed head.");
+  runtime_->AddCounter(
+      "unrecorded_while_damaged", [this] { return unrecorded_; },
+      "The daemon's own records (queries, refusals) not appended while the log was damaged.");
+  RegisterMetrics();
   const std::chrono::milliseconds tree_head_interval =
       config_.tree_head_interval_seconds() > 0
           ? std::chrono::seconds(config_.tree_head_interval_seconds())
@@ -153,6 +167,40 @@ void AuditDaemon::RunRetention() {
   } else if (*expired != 0) {
     SPDLOG_LOGGER_INFO(Logger(), "audit retention: entries 1..{} deleted", *expired);
   }
+}
+
+void AuditDaemon::RegisterMetrics() {
+  metrics::Registry& m = runtime_->metrics();
+  m.AddGaugeFn("audit_log_bytes", "Bytes of the access log's database on disk.", [this] {
+    std::error_code ec;
+    uint64_t bytes = 0;
+    for (const auto& f : std::filesystem::directory_iterator(runtime_->store().path(), ec)) {
+      bytes += f.is_regular_file(ec) ? f.file_size(ec) : 0;
+    }
+    return static_cast<double>(bytes);
+  });
+  // The newest signed tree head, the one every answer carries (TreeHeads::last).
+  auto latest = [this]() -> const std::optional<asb::v1::SignedTreeHead>& {
+    return heads_->last();
+  };
+  m.AddGaugeFn(
+      "audit_tree_head_age_seconds",
+      "Seconds since the newest signed tree head was issued (-1: none yet).", [this, latest] {
+        auto sth = latest();
+        if (!sth.has_value()) {
+          return -1.0;
+        }
+        return absl::ToDoubleSeconds(
+            runtime_->Now() - absl::FromUnixMillis(static_cast<int64_t>(sth->timestamp_ms())));
+      });
+  m.AddGaugeFn(
+      "audit_unsigned_entries",
+      "Entries appended since the newest signed tree head (not yet covered by one).",
+      [this, latest] {
+        auto sth = latest();
+        const uint64_t signed_size = sth.has_value() ? sth->tree_size() : 0;
+        return static_cast<double>(log_->size() > signed_size ? log_->size() - signed_size : 0);
+      });
 }
 
 absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditDaemon::IssueTreeHead() {

@@ -71,6 +71,8 @@ class AuditDaemon : public daemon::Daemon {
   void RunRetention();
   // Signs a tree head of the committed log if it grew (TreeHeads::Issue); returns the latest.
   absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> IssueTreeHead();
+  // The access log's size on disk, signed tree head age, unsigned entries (/metrics).
+  void RegisterMetrics();
 
   asb::config::v1::AuditConfig config_;
   std::unique_ptr<daemon::Runtime> runtime_;

@@ -22,6 +22,7 @@ using ::asb::audit::internal::ForEachIndexKey;
 using ::asb::audit::internal::kAuditStreamColumnFamily;
 using ::asb::audit::internal::kByAgency;
 using ::asb::audit::internal::kByCase;
+using ::asb::audit::internal::kByOfficer;
 using ::asb::audit::internal::kBySubject;
 using ::asb::audit::internal::kDeletedThroughKey;
 using ::asb::audit::internal::kEntries;
@@ -49,12 +50,17 @@ constexpr uint32_t kMaxTreeHeads = 10000;
 
 store::StoreOptions AuditStoreLayout() {
   store::StoreOptions options;
-  options.column_families = {
-      kEntries,  kByCase, kByAgency, kMeta, stream::kOffsetsColumnFamily, kAuditStreamColumnFamily,
-      kBySubject};
+  options.column_families = {kEntries,
+                             kByCase,
+                             kByAgency,
+                             kMeta,
+                             stream::kOffsetsColumnFamily,
+                             kAuditStreamColumnFamily,
+                             kBySubject,
+                             kByOfficer};
   options.appended_column_families = {kEntries, kMeta, kByAgency};
   options.memtable_bytes = {{kByCase, std::size_t{4} << 20}, {kBySubject, std::size_t{4} << 20}};
-  options.plaintext_column_families = {kMeta, kByCase, kByAgency, kBySubject};
+  options.plaintext_column_families = {kMeta, kByCase, kByAgency, kBySubject, kByOfficer};
   return options;
 }
 

@@ -12,6 +12,7 @@
 //   "by_agency" agency  + '\0' + EncodeSeq(index)         → ""  (actor_agency and
 //                                                              recipient_agency, once if equal)
 //   "by_subject" subject_key + '\0' + EncodeSeq(index)    → ""  (each subject key once)
+//   "by_officer" officer_id + '\0' + EncodeSeq(index)     → ""  (on_behalf_of.officer_id)
 //   "meta"      "leaf/" + EncodeSeq(index)                → 32-byte leaf hash (Merkle level 0,
 //                                                              leaf index = index - 1); the
 //                                                              last one's index is the size
@@ -145,7 +146,8 @@ class AuditLog {
 
   // Runs an auditor's query over committed, unexpired entries: filters ANDed, oldest first,
   // after request.after_index, at most `limit` entries. Uses the by_case index when case_id is
-  // set, else by_subject when subject_key is set, else by_agency when agency is set, else
+  // set, else by_subject when subject_key is set, else by_officer when officer_id is set, else
+  // by_agency when agency is set, else
   // scans (at most kMaxScan entries per call); with since/until, blocks of kTimeBlock entries
   // whose times lie outside the range are skipped. next_after_index is 0 when there
   // is nothing more. kInvalidArgument if since >= until (both set) or a timestamp is invalid;
@@ -204,11 +206,11 @@ class AuditLog {
   absl::StatusOr<uint64_t> Expire(absl::Time cutoff, uint32_t retention_days);
   static constexpr uint64_t kExpireChunk = 10000;
 
-  // Erases a person's or a case's identifiers from the entries that match `request` (see
-  // AuditEraseRequest), at most kMaxErase per call (response.more if there are further
-  // ones), and appends the ERASURE entry listing them with `who`'s actor and actor_agency —
-  // all in `batch`. A dry run only lists them. kInvalidArgument without a reference or
-  // without subject_key and case_id.
+  // Erases a person's or a case's identifiers (and the officers' free-text reasons, which may
+  // name them) from the entries that match `request` (see AuditEraseRequest), at most kMaxErase per
+  // call (response.more if there are further ones), and appends the ERASURE entry listing them with
+  // `who`'s actor and actor_agency — all in `batch`. A dry run only lists them. kInvalidArgument
+  // without a reference or without subject_key and case_id.
   absl::StatusOr<asb::v1::AuditEraseResponse> Erase(const asb::v1::AuditEraseRequest& request,
                                                     const asb::v1::AuditRecord& who,
                                                     store::Batch* batch);

@@ -22,6 +22,7 @@ using ::asb::audit::internal::FirstStoredEntry;
 using ::asb::audit::internal::IndexPrefix;
 using ::asb::audit::internal::kByAgency;
 using ::asb::audit::internal::kByCase;
+using ::asb::audit::internal::kByOfficer;
 using ::asb::audit::internal::kBySubject;
 using ::asb::audit::internal::kEntries;
 using ::asb::audit::internal::kMeta;
@@ -59,10 +60,13 @@ bool Matches(const asb::v1::AuditEntry& entry, const asb::v1::AuditQueryRequest&
           r.subject_keys().end()) {
     return false;
   }
-  if (!request.purpose().empty() &&
+  if (!request.purpose().empty() && r.on_behalf_of().purpose() != request.purpose() &&
       std::none_of(
           r.justifications().begin(), r.justifications().end(),
           [&](const asb::v1::Justification& j) { return j.purpose() == request.purpose(); })) {
+    return false;
+  }
+  if (!request.officer_id().empty() && r.on_behalf_of().officer_id() != request.officer_id()) {
     return false;
   }
   if (request.has_since() && ::asb::model::ToTime(r.at()) < ::asb::model::ToTime(request.since())) {
@@ -79,7 +83,7 @@ bool Matches(const asb::v1::AuditEntry& entry, const asb::v1::AuditQueryRequest&
 bool HasFilter(const asb::v1::AuditQueryRequest& request) {
   return !request.case_id().empty() || !request.agency().empty() || !request.actor().empty() ||
          request.kinds_size() > 0 || !request.subject_key().empty() || !request.purpose().empty() ||
-         request.has_since() || request.has_until();
+         !request.officer_id().empty() || request.has_since() || request.has_until();
 }
 
 }  // namespace
@@ -114,6 +118,9 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   } else if (!request.subject_key().empty()) {
     index_cf = kBySubject;
     prefix = IndexPrefix(request.subject_key());
+  } else if (!request.officer_id().empty()) {
+    index_cf = kByOfficer;
+    prefix = IndexPrefix(request.officer_id());
   } else if (!request.agency().empty()) {
     index_cf = kByAgency;
     prefix = IndexPrefix(request.agency());
@@ -385,6 +392,9 @@ std::string AuditLog::DescribeQuery(const asb::v1::AuditQueryRequest& request) {
   }
   if (!request.purpose().empty()) {
     parts.push_back(absl::StrCat("purpose=", Shorten(request.purpose())));
+  }
+  if (!request.officer_id().empty()) {
+    parts.push_back(absl::StrCat("officer=", Shorten(request.officer_id())));
   }
   if (request.kinds_size() > 0) {
     std::vector<std::string> kinds;

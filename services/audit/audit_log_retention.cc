@@ -195,6 +195,10 @@ absl::StatusOr<asb::v1::AuditEraseResponse> AuditLog::Erase(
         (by_subject && absl::StrContains(rec->detail(), request.subject_key()))) {
       rec->clear_detail();
     }
+    // The officer's reason is free text and may name the person: it goes with them.
+    if (rec->has_on_behalf_of()) {
+      rec->mutable_on_behalf_of()->clear_reason();
+    }
     std::vector<std::pair<const char*, std::string>> after;
     ForEachIndexKey(*rec, e.index(),
                     [&after](const char* cf, const std::string& k) { after.emplace_back(cf, k); });

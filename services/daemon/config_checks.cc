@@ -1,5 +1,7 @@
 #include "services/daemon/config_checks.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "spdlog/common.h"
 
 namespace asb::daemon {
@@ -30,6 +32,33 @@ void CheckServer(const asb::config::v1::ServerConfig& server, const std::string&
   if (server.max_unauthenticated_refusal_records() > 10000) {
     v->Add(path + ".max_unauthenticated_refusal_records", "at most 10000 (0 means 20)");
   }
+  if (!server.metrics_bind().empty()) {
+    std::string host;
+    int port = 0;
+    if (absl::Status s = ParseHostPort(server.metrics_bind(), &host, &port); !s.ok()) {
+      v->Add(path + ".metrics_bind", std::string(s.message()));
+    }
+  }
+}
+
+absl::Status ParseHostPort(const std::string& bind, std::string* host, int* port) {
+  const std::size_t colon = bind.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", bind, "' is not HOST:PORT (e.g. 127.0.0.1:9741)"));
+  }
+  std::string h = bind.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  int p = 0;
+  if (!absl::SimpleAtoi(bind.substr(colon + 1), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", bind, "': the port must be a number from 0 to 65535"));
+  }
+  *host = h;
+  *port = p;
+  return absl::OkStatus();
 }
 
 void CheckUpstream(const asb::config::v1::UpstreamConfig& upstream, const std::string& path,

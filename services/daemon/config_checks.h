@@ -20,6 +20,10 @@ void CheckUpstream(const asb::config::v1::UpstreamConfig& upstream, const std::s
 void CheckLog(const asb::config::v1::LogConfig& log, const std::string& path,
               config::Violations* v);
 
+// Splits "HOST:PORT" ("[::1]:9741" for IPv6; port 0 to 65535). kInvalidArgument naming what
+// is wrong.
+absl::Status ParseHostPort(const std::string& bind, std::string* host, int* port);
+
 // Loads `path` into `config` and runs `validate` on it. Each violation names the file and, for
 // YAML, the line of the value (or of the nearest enclosing one the file has), as ISP errors do:
 // "config/intake.yaml:14: server.api_bind: must start with tcp:// or ipc:// (got 'http://x')".

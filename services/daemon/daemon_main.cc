@@ -11,6 +11,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/log/log.h"
+#include "systemd/sd-daemon.h"
 
 namespace asb::daemon {
 namespace {
@@ -129,7 +130,11 @@ int DaemonMain(int argc, char** argv, const DaemonSpec& spec) {
       return Fail(spec.name, s);
     }
   }
+  // Under systemd (Type=notify) the unit is started once this arrives; elsewhere (no
+  // NOTIFY_SOCKET) it does nothing.
+  sd_notify(0, "READY=1\nSTATUS=serving");
   runtime.Run();
+  sd_notify(0, "STOPPING=1");
   SPDLOG_LOGGER_INFO(log::Get("daemon"), "asb-{} shutting down", spec.name);
   g_runtime = nullptr;
   daemon->reset();

@@ -3,7 +3,8 @@
 // The one main() of every asb daemon. Flags: --config FILE (required), --validate (check the
 // config and exit 0/1 without opening sockets or the DB), --ready-file FILE (written with the
 // bound endpoints once serving), --log-level LEVEL. SIGTERM/SIGINT stop cleanly; SIGHUP reloads
-// the ISP. Startup failures print one error line and exit 1.
+// the ISP. Startup failures print one error line and exit 1. Under systemd (Type=notify) it
+// sends READY=1 once serving (when the ready file is written) and STOPPING=1 on the way out.
 
 #include <functional>
 #include <memory>

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/agreement/agreement.h"
 #include "common/bus/keys.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
@@ -47,9 +48,10 @@ absl::Status ConfigureAtRest(const std::string& component, const std::string& ke
   ASB_ASSIGN_OR_RETURN(options->key_ring, LoadRing(key_ring));
   // The consumers' offsets (the runtime's own column family) are sequence numbers.
   std::vector<std::string>& plaintext = options->plaintext_column_families;
-  if (std::find(plaintext.begin(), plaintext.end(), stream::kOffsetsColumnFamily) ==
-      plaintext.end()) {
-    plaintext.push_back(stream::kOffsetsColumnFamily);
+  for (const char* cf : {stream::kOffsetsColumnFamily, kErasureQueueColumnFamily}) {
+    if (std::find(plaintext.begin(), plaintext.end(), cf) == plaintext.end()) {
+      plaintext.push_back(cf);
+    }
   }
   options->erased_placeholder = [component](std::string_view cf, std::string_view key) {
     return ErasedPlaceholder(component, cf, key);
@@ -60,6 +62,7 @@ absl::Status ConfigureAtRest(const std::string& component, const std::string& ke
 Runtime::Runtime(RuntimeOptions options) : options_(std::move(options)) {}
 
 Runtime::~Runtime() {
+  admin_.reset();  // its requests run in the loop: stop them first
   consumers_.clear();
   server_.reset();
   auth_.reset();
@@ -69,11 +72,12 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   static auto* lg = log::Get("daemon");
   std::unique_ptr<Runtime> rt(new Runtime(std::move(options)));
   RuntimeOptions& o = rt->options_;
-  ASB_ASSIGN_OR_RETURN(rt->principals_, auth::Principals::LoadFile(o.isp_file));
+  ASB_ASSIGN_OR_RETURN(rt->principals_, auth::Principals::LoadFile(o.isp_file, rt->Now()));
   SPDLOG_LOGGER_INFO(lg, "ISP '{}': {} principals loaded (agencies and principals version {})",
                      rt->principals_->isp_name(), rt->principals_->table()->size(),
                      rt->principals_->version().substr(0, 12));
   rt->isp_version_ = rt->principals_->version();
+  rt->WarnAboutAgreement();
   if (o.load_isp) {
     ASB_ASSIGN_OR_RETURN(rt->isp_version_, o.load_isp(o.isp_file));
   }
@@ -82,6 +86,10 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
   store::StoreOptions so = o.layout;
   so.path = o.store.path();
   so.sync = !o.store.unsafe_no_sync();
+  metrics::Histogram* fsync = rt->metrics_.GetHistogram(
+      "store_fsync_seconds", "Seconds each durable write of the store took (its fsync).",
+      metrics::LatencyBuckets());
+  so.on_sync = [fsync](double seconds) { fsync->Observe(seconds); };
   if (std::find(o.streams.begin(), o.streams.end(), "audit") == o.streams.end()) {
     o.streams.push_back("audit");
   }
@@ -92,9 +100,11 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(RuntimeOptions options)
       so.column_families.push_back(cf);
     }
   }
-  if (std::find(so.column_families.begin(), so.column_families.end(),
-                stream::kOffsetsColumnFamily) == so.column_families.end()) {
-    so.column_families.push_back(stream::kOffsetsColumnFamily);
+  for (const char* cf : {stream::kOffsetsColumnFamily, kErasureQueueColumnFamily}) {
+    if (std::find(so.column_families.begin(), so.column_families.end(), cf) ==
+        so.column_families.end()) {
+      so.column_families.push_back(cf);
+    }
   }
   if (!o.store.key_ring().empty()) {
     ASB_RETURN_IF_ERROR(ConfigureAtRest(o.component, o.store.key_ring(), &so));
@@ -143,9 +153,19 @@ absl::Status Runtime::Start(Handler handler) {
         }
       });
   loop_.Every(absl::ToChronoMilliseconds(ro.interval), [this] { refusals_->Flush(); });
-  AddCounter("refusals", [this] { return refusals_->refusals(); });
-  AddCounter("refusal_records", [this] { return refusals_->records(); });
+  AddCounter(
+      "refusals", [this] { return refusals_->refusals(); },
+      "Refusals (refused handshakes, malformed requests, requests without the role), every "
+      "attempt.");
+  AddCounter(
+      "refusal_records", [this] { return refusals_->records(); },
+      "Access-log records the refusals were folded into (per principal or key, reason and "
+      "interval).");
+  refused_handshakes_ =
+      metrics_.GetCounter("refused_handshakes",
+                          "CurveZMQ handshakes refused (unknown or revoked keys), every attempt.");
   auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
+    refused_handshakes_->Add();
     // A refused client's libzmq retries the handshake every few hundred ms: folded per key.
     asb::v1::AuditRecord r;
     r.set_kind(asb::v1::AUDIT_KIND_AUTH_FAILED);
@@ -209,8 +229,196 @@ absl::Status Runtime::Start(Handler handler) {
       }
     }
   });
+  RegisterMetrics();
+  if (!options_.server.metrics_bind().empty()) {
+    AdminServer::Handlers handlers;
+    handlers.metrics = [this] { return metrics_.RenderText(); };
+    handlers.ready = [this] { return Readiness(); };
+    ASB_ASSIGN_OR_RETURN(admin_,
+                         AdminServer::Start(options_.server.metrics_bind(), &loop_, handlers));
+  }
+  // Past its review date every daemon says so, at start, on reload and every six hours.
+  loop_.Every(std::chrono::hours(6), [this] { WarnAboutAgreement(); });
+  // Cases a crash left queued for shredding.
+  DrainErasures();
   SPDLOG_LOGGER_INFO(lg, "{} started", options_.component);
   return absl::OkStatus();
+}
+
+void Runtime::WarnAboutAgreement() const {
+  static auto* lg = log::Get("daemon");
+  using State = agreement::ReviewStatus::State;
+  const agreement::ReviewStatus review = agreement::AssessReview(agreement_isp(), Now());
+  switch (review.state) {
+    case State::kNoAgreement:
+      SPDLOG_LOGGER_WARN(lg, "the ISP carries no data sharing agreement (isp.proto: agreement)");
+      break;
+    case State::kReminder:
+      SPDLOG_LOGGER_INFO(lg, "{}", review.Describe());
+      break;
+    case State::kOverdue:
+    case State::kLapsed:  // loaded before it lapsed: the next start or reload refuses it
+      SPDLOG_LOGGER_WARN(lg, "{}", review.Describe());
+      break;
+    case State::kCurrent:
+      break;
+  }
+}
+
+void Runtime::WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RetentionData data,
+                                     uint32_t days, const std::string& setting) const {
+  const uint32_t agreed = agreement::RetentionDays(agreement_isp(), data);
+  if (agreed != 0 && agreed != days) {
+    SPDLOG_LOGGER_WARN(log::Get("daemon"),
+                       "{} is {} days but the data sharing agreement {} states {} days for {}",
+                       setting, days, agreement_isp().agreement().reference(), agreed,
+                       asb::config::v1::DataSharingAgreement::RetentionData_Name(data));
+  }
+}
+
+// The queue's keys: "due/" + case id → CaseErasure (to shred), then "settle/" + case id →
+// EncodeSeq(first shred, unix ms) + CaseErasure, shredded once more kSettle later — a record of
+// the case fetched before its erasure but applied after the first pass gets a fresh key and is
+// caught by the second — and then removed.
+namespace {
+constexpr char kDuePrefix[] = "due/";
+constexpr char kSettlePrefix[] = "settle/";
+constexpr auto kSettle = std::chrono::minutes(1);
+}  // namespace
+
+void Runtime::QueueErasure(const asb::v1::CaseErasure& erasure, store::Batch* batch) {
+  batch->Put(kErasureQueueColumnFamily, kDuePrefix + erasure.case_id(),
+             erasure.SerializeAsString());
+  batch->OnCommit([this] {
+    // Callbacks may run inside another writer's Write: the shredding itself goes to the loop.
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      loop_.RunAfter(std::chrono::milliseconds(0), [this] {
+        drain_posted_ = false;
+        DrainErasures();
+      });
+    }
+  });
+}
+
+void Runtime::DrainErasures() {
+  static auto* lg = log::Get("daemon");
+  constexpr std::size_t kErasuresPerDrain = 1000;
+  struct Queued {
+    std::string key;
+    asb::v1::CaseErasure erasure;
+    bool settling = false;
+  };
+  const int64_t now_ms = absl::ToUnixMillis(Now());
+  const int64_t settle_ms = std::chrono::milliseconds(kSettle).count();
+  std::vector<Queued> queued;
+  bool settling_later = false;
+  {
+    auto it = store_->NewIterator(kErasureQueueColumnFamily);
+    for (it->SeekToFirst(); it->Valid() && queued.size() < kErasuresPerDrain; it->Next()) {
+      const std::string key = it->key().ToString();
+      std::string_view value = it->value().ToStringView();
+      Queued q{key, {}, false};
+      if (key.rfind(kSettlePrefix, 0) == 0) {
+        if (value.size() < 8) {
+          continue;
+        }
+        const int64_t first = static_cast<int64_t>(store::DecodeSeq(value));
+        if (now_ms - first < settle_ms) {
+          settling_later = true;
+          continue;
+        }
+        q.settling = true;
+        value.remove_prefix(8);
+      }
+      if (!q.erasure.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        q.erasure.set_reference("(unreadable erasure record)");
+      }
+      q.erasure.set_case_id(
+          key.substr(q.settling ? sizeof(kSettlePrefix) - 1 : sizeof(kDuePrefix) - 1));
+      queued.push_back(std::move(q));
+    }
+    if (!it->status().ok()) {
+      SPDLOG_LOGGER_ERROR(lg, "erasure queue unreadable: {}", it->status().ToString());
+      return;
+    }
+  }
+  if (!queued.empty()) {
+    std::vector<std::string> cases;
+    for (const Queued& q : queued) {
+      cases.push_back(q.erasure.case_id());
+    }
+    absl::StatusOr<std::vector<int>> destroyed = std::vector<int>(cases.size(), 0);
+    if (store_->encrypted()) {
+      destroyed = store_->EraseSubjects(cases);
+    }
+    if (!destroyed.ok()) {
+      // Kept queued: retried in a minute (a full disk, an I/O error).
+      SPDLOG_LOGGER_ERROR(lg, "{} case(s) not shredded, retrying in a minute: {}", cases.size(),
+                          destroyed.status().ToString());
+      loop_.RunAfter(std::chrono::minutes(1), [this] { DrainErasures(); });
+      return;
+    }
+    store::Batch batch = store_->NewBatch();
+    std::size_t first_passes = 0;
+    for (std::size_t i = 0; i < queued.size(); ++i) {
+      const Queued& q = queued[i];
+      batch.Delete(kErasureQueueColumnFamily, q.key);
+      if (!q.settling) {
+        ++first_passes;
+        batch.Put(kErasureQueueColumnFamily, kSettlePrefix + q.erasure.case_id(),
+                  store::EncodeSeq(static_cast<uint64_t>(now_ms)) + q.erasure.SerializeAsString());
+      }
+      if (q.settling && (*destroyed)[i] == 0) {
+        continue;  // nothing arrived late: the first pass's record says it all
+      }
+      asb::v1::AuditRecord r;
+      r.set_kind(asb::v1::AUDIT_KIND_ERASURE);
+      r.set_actor(options_.component);
+      r.set_actor_agency(auth::kHubAgency);
+      r.set_case_id(q.erasure.case_id());
+      r.set_detail(absl::StrCat(
+          options_.component, ": ", (*destroyed)[i],
+          q.settling ? " late case data key(s) destroyed, " : " case data key(s) destroyed, ",
+          q.erasure.reference()));
+      AuditInBatch(std::move(r), &batch);
+    }
+    if (absl::Status s = store_->Write(&batch); !s.ok()) {
+      // The keys are gone; the marks stay and are done again (destroying nothing) later.
+      SPDLOG_LOGGER_ERROR(lg, "erasure records not written, retrying in a minute: {}",
+                          s.ToString());
+      loop_.RunAfter(std::chrono::minutes(1), [this] { DrainErasures(); });
+      return;
+    }
+    erasures_shredded_ += first_passes;
+    if (first_passes > 0) {
+      SPDLOG_LOGGER_INFO(lg, "{} case(s) deleted under retention: data keys destroyed",
+                         first_passes);
+      settling_later = true;
+    }
+  }
+  if (queued.size() == kErasuresPerDrain) {
+    loop_.RunAfter(std::chrono::milliseconds(0), [this] { DrainErasures(); });
+  } else if (settling_later && !settle_posted_) {
+    settle_posted_ = true;
+    loop_.RunAfter(kSettle, [this] {
+      settle_posted_ = false;
+      DrainErasures();
+    });
+  }
+}
+
+absl::StatusOr<stream::Consumer*> Runtime::ConsumeErasures(
+    const asb::config::v1::UpstreamConfig& upstream) {
+  return AddConsumer(upstream, "erasures",
+                     [this](const asb::v1::Envelope& env, store::Batch* batch) -> absl::Status {
+                       if (!env.has_case_erasure() || env.case_erasure().case_id().empty()) {
+                         return absl::InvalidArgumentError(
+                             absl::StrCat("erasures record ", env.seq(), ": no case erasure"));
+                       }
+                       QueueErasure(env.case_erasure(), batch);
+                       return absl::OkStatus();
+                     });
 }
 
 void Runtime::Run() {
@@ -228,7 +436,8 @@ void Runtime::Run() {
 
 absl::Status Runtime::Reload() {
   static auto* lg = log::Get("daemon");
-  ASB_ASSIGN_OR_RETURN(auth::Principals fresh, auth::Principals::LoadFile(options_.isp_file));
+  ASB_ASSIGN_OR_RETURN(auth::Principals fresh,
+                       auth::Principals::LoadFile(options_.isp_file, Now()));
   // The daemon's own part decides before the new principals take effect, so a file it refuses
   // changes nothing.
   std::string version = fresh.version();
@@ -236,12 +445,15 @@ absl::Status Runtime::Reload() {
     ASB_ASSIGN_OR_RETURN(version, options_.load_isp(options_.isp_file));
   }
   isp_version_ = std::move(version);
-  if (fresh.version() == principals_->version()) {
+  const bool same = fresh.version() == principals_->version();
+  // Kept even when who may connect is unchanged: the agreement (its review date) may not be.
+  principals_ = std::move(fresh);
+  WarnAboutAgreement();
+  if (same) {
     SPDLOG_LOGGER_INFO(lg, "ISP agencies and principals unchanged (version {})",
-                       fresh.version().substr(0, 12));
+                       principals_->version().substr(0, 12));
     return absl::OkStatus();
   }
-  principals_ = std::move(fresh);
   // Every message is checked against the table, so a principal no longer listed is cut off at
   // its next message.
   auth_->SetPrincipals(principals_->table());
@@ -281,15 +493,11 @@ void Runtime::Dispatch(const bus::Caller& caller, const asb::v1::Request& reques
         cs->set_upstream_head(c->upstream_head());
         cs->set_skipped(c->skipped());
       }
-      auto add_counter = [ping](const std::string& name, uint64_t value) {
+      // The same registry as /metrics.
+      for (const auto& [name, value] : metrics_.CounterValues()) {
         auto* counter = ping->add_counters();
         counter->set_name(name);
         counter->set_value(value);
-      };
-      add_counter("bad_messages", server_->bad_messages());
-      add_counter("audit_failures", audit_failures_);
-      for (const auto& [name, read] : counters_) {
-        add_counter(name, read());
       }
       server_->Reply(caller, std::move(response));
       return;
@@ -362,6 +570,7 @@ absl::StatusOr<stream::Consumer*> Runtime::AddConsumer(
   if (upstream.poll_interval_ms() != 0) {
     co.poll_interval = std::chrono::milliseconds(upstream.poll_interval_ms());
   }
+  co.min_free_bytes = min_free_bytes();
   auto consumer =
       std::make_unique<stream::Consumer>(&context_, &loop_, store_.get(), co, std::move(apply));
   consumer->OnSkipped(
@@ -443,7 +652,12 @@ bool Runtime::WriteOrReply(store::Batch* batch, const bus::Caller& caller) {
 }
 
 std::vector<std::pair<std::string, std::string>> Runtime::endpoints() const {
-  return {{"api", server_->api_endpoint()}, {"hints", server_->hints_endpoint()}};
+  std::vector<std::pair<std::string, std::string>> out = {{"api", server_->api_endpoint()},
+                                                          {"hints", server_->hints_endpoint()}};
+  if (admin_ != nullptr) {
+    out.emplace_back("metrics", admin_->endpoint());
+  }
+  return out;
 }
 
 }  // namespace asb::daemon

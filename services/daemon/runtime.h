@@ -8,11 +8,23 @@
 // the ISP (asb-sharing: the policy engine), loads that part itself (RuntimeOptions.load_isp).
 // Single-threaded: everything runs in the loop.
 //
+// Operators: the runtime owns the daemon's metrics::Registry (the counters of a Ping and the
+// Prometheus /metrics are the same numbers) and, with server.metrics_bind set, the HTTP server
+// of /metrics, /healthz and /readyz (services/daemon/admin_server.h). It registers what every
+// daemon has (streams, consumers and their lag, refused handshakes, bad messages, fsync latency,
+// free disk, the ISP version); each daemon adds its own through metrics().
+//
 // Encryption at rest: with store.key_ring set, the store encrypts every value with personal
 // data, each case's under its own data key (the subject is the case id, found by the daemon's
 // layout: StoreOptions.subject_of), so Store::EraseSubject(case id) erases a case. A stream
 // record of an erased case is served as an envelope without payload, which consumers skip and
-// audit.
+// audit. Cases deleted under the data sharing agreement's retention are shredded through the
+// runtime's erasure queue (QueueErasure; asb-sharing decides, the others follow its "erasures"
+// stream: ConsumeErasures).
+//
+// The data sharing agreement: the ISP's principals are refused at load once the agreement has
+// lapsed (common/auth), and while it is due for review the runtime warns at start, on reload and
+// every few hours.
 
 #include <atomic>
 #include <functional>
@@ -28,16 +40,20 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asb/config/v1/common.pb.h"
+#include "asb/config/v1/isp.pb.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/audit.pb.h"
+#include "asb/v1/disclosure.pb.h"
 #include "common/auth/principals.h"
 #include "common/bus/auth.h"
 #include "common/bus/loop.h"
 #include "common/bus/server.h"
+#include "common/metrics/registry.h"
 #include "common/store/store.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
 #include "common/stream/stream_server.h"
+#include "services/daemon/admin_server.h"
 #include "services/daemon/refusals.h"
 
 namespace asb::daemon {
@@ -77,6 +93,10 @@ struct RuntimeOptions {
 absl::Status ConfigureAtRest(const std::string& component, const std::string& key_ring,
                              store::StoreOptions* options);
 
+// The runtime's column family of cases waiting to be crypto-shredded (case id → CaseErasure,
+// no personal data: plaintext).
+inline constexpr char kErasureQueueColumnFamily[] = "erasure_queue";
+
 class Runtime {
  public:
   using Handler = std::function<void(const bus::Caller&, const asb::v1::Request&)>;
@@ -111,6 +131,29 @@ class Runtime {
                                                 const std::string& stream,
                                                 stream::Consumer::ApplyFn apply);
 
+  // Marks erasure.case_id for crypto-shredding in this daemon's store, in `batch`, so the
+  // shredding follows exactly the decision it is part of. Once the batch commits the loop
+  // destroys the data keys of every marked case (Store::EraseSubjects: one flush and compaction
+  // for them all) and records an ERASURE audit record per case (its case id, erasure.reference
+  // and the keys destroyed); a minute later it shreds the case once more (a record fetched
+  // before the erasure but applied after it got a fresh key) and removes the mark. Marks a crash
+  // left behind are done at the next start; shredding again destroys nothing more, so it is
+  // done once in effect.
+  void QueueErasure(const asb::v1::CaseErasure& erasure, store::Batch* batch);
+  // Consumes `upstream`'s (asb-sharing's) "erasures" stream: each record is queued as above.
+  absl::StatusOr<stream::Consumer*> ConsumeErasures(
+      const asb::config::v1::UpstreamConfig& upstream);
+  // Cases shredded (first passes) since start.
+  uint64_t erasures_shredded() const { return erasures_shredded_; }
+
+  // The ISP's data sharing agreement as the principals were loaded with (name and agreement
+  // only): for agreement::AssessReview and agreement::RetentionDays.
+  const asb::config::v1::Isp& agreement_isp() const { return principals_->agreement_isp(); }
+  // Warns if the daemon's own retention setting (`setting`, `days`; 0: kept for ever) is not
+  // the one the agreement states for `data` (the agreement is what the parties signed).
+  void WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RetentionData data,
+                              uint32_t days, const std::string& setting) const;
+
   // The served log `name` (one of options.streams, or "audit").
   stream::Log* log(const std::string& name) const;
 
@@ -122,12 +165,24 @@ class Runtime {
   using AuditSink = std::function<void(const asb::v1::AuditRecord&, store::Batch*)>;
   void SetAuditSink(AuditSink sink) { audit_sink_ = std::move(sink); }
 
-  // A counter shown to operators in PingResponse.counters (`asbctl status`), read when asked.
-  // Every daemon also reports "bad_messages" (undecodable requests) and "audit_failures"
-  // (audit records that could not be written).
-  void AddCounter(std::string name, std::function<uint64_t()> read) {
-    counters_.emplace_back(std::move(name), std::move(read));
+  // A counter shown to operators in PingResponse.counters (`asbctl status`) and on /metrics
+  // (asb_<name>_total), read when asked. Every daemon also reports "bad_messages" (undecodable
+  // requests), "audit_failures" (audit records that could not be written),
+  // "refused_handshakes", "refusals" (every refusal) and "refusal_records" (the access-log
+  // records they were folded into).
+  void AddCounter(const std::string& name, std::function<uint64_t()> read,
+                  const std::string& help = "") {
+    metrics_.AddCounterFn(name, help.empty() ? name : help, std::move(read));
   }
+  // The daemon's metrics (Ping counters and /metrics). Register from the loop thread.
+  metrics::Registry& metrics() { return metrics_; }
+
+  // OK when the daemon serves and can work: its loop runs, its store's file system has
+  // store.min_free_mb free, and every upstream it consumes answered its last fetch. Otherwise
+  // kUnavailable listing every reason (GET /readyz).
+  absl::Status Readiness() const;
+  // store.min_free_mb in bytes (its default when unset).
+  uint64_t min_free_bytes() const;
 
   // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role` (through
   // the refusal recorder: the first of a run at once, the rest folded).
@@ -145,15 +200,22 @@ class Runtime {
   zmq::context_t& context() { return context_; }
   absl::Time Now() const { return absl::Now(); }
 
-  // "api" and "hints" endpoints as bound, for the ready file.
+  // "api" and "hints" endpoints as bound (and "metrics" when served), for the ready file.
   std::vector<std::pair<std::string, std::string>> endpoints() const;
 
  private:
   explicit Runtime(RuntimeOptions options);
   void EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseRequest& request);
   void Dispatch(const bus::Caller& caller, const asb::v1::Request& request);
+  // Registers what every daemon reports (runtime_metrics.cc); called by Start.
+  void RegisterMetrics();
+  // Shreds the cases of the erasure queue (up to kErasuresPerDrain; re-posts itself for more).
+  void DrainErasures();
+  // Logs where the agreement's review stands if it needs attention (or is missing).
+  void WarnAboutAgreement() const;
 
   RuntimeOptions options_;
+  metrics::Registry metrics_;  // before the store, whose fsyncs it times
   zmq::context_t context_;
   bus::Loop loop_;
   bus::KeyPair keys_;
@@ -172,7 +234,11 @@ class Runtime {
   std::unique_ptr<RefusalRecorder> refusals_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
-  std::vector<std::pair<std::string, std::function<uint64_t()>>> counters_;
+  metrics::Counter* refused_handshakes_ = nullptr;
+  std::unique_ptr<AdminServer> admin_;
+  bool drain_posted_ = false;
+  bool settle_posted_ = false;
+  uint64_t erasures_shredded_ = 0;
 };
 
 }  // namespace asb::daemon

@@ -1,5 +1,6 @@
 #include "services/intake/intake_daemon.h"
 
+#include "absl/strings/ascii.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "common/stream/disk_space.h"
@@ -14,6 +15,9 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
   v->Required("isp_file", config.isp_file());
   if (config.max_events_per_submit() > 10000) {
     v->Add("max_events_per_submit", "at most 10000");
+  }
+  if (config.has_sharing()) {
+    daemon::CheckUpstream(config.sharing(), "sharing", v);
   }
 }
 
@@ -47,11 +51,25 @@ absl::Status IntakeDaemon::Start() {
       }));
   // The server exists once started; no request is read before the loop runs.
   runtime_->server().OnDrained([this] { Flush(); });
-  runtime_->AddCounter("accepted", [this] { return handler_->accepted(); });
-  runtime_->AddCounter("duplicates", [this] { return handler_->duplicates(); });
-  runtime_->AddCounter("refused", [this] { return handler_->refused(); });
-  runtime_->AddCounter("conflicts", [this] { return handler_->conflicts(); });
-  runtime_->AddCounter("failed_group_writes", [this] { return handler_->failed_groups(); });
+  metrics::Registry& m = runtime_->metrics();
+  accepted_ = m.GetCounter("events_accepted", "Events accepted (stored with a hub sequence).");
+  duplicate_ = m.GetCounter("events_duplicate",
+                            "Events answered DUPLICATE (their source event id was stored before).");
+  runtime_->AddCounter(
+      "conflicts", [this] { return handler_->conflicts(); },
+      "Resubmissions refused because their content differs from the stored copy (also in "
+      "events_refused{reason=\"already_exists\"}).");
+  runtime_->AddCounter(
+      "failed_group_writes", [this] { return handler_->failed_groups(); },
+      "Groups of submissions whose write failed (each answered UNAVAILABLE).");
+  // Cases asb-sharing deleted under the agreement's retention: their events are shredded here.
+  if (config_.has_sharing()) {
+    ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
+  } else {
+    SPDLOG_LOGGER_WARN(log::Get("intake"),
+                       "no 'sharing' upstream configured: events of cases deleted under the "
+                       "agreement's retention stay until stream retention deletes them");
+  }
   return absl::OkStatus();
 }
 
@@ -89,6 +107,7 @@ void IntakeDaemon::Flush() {
       short_of_space_ = true;
     }
     for (const PendingSubmit& p : pending) {
+      Count(p.request, space);
       runtime_->server().ReplyError(p.caller, space);
     }
     return;
@@ -106,6 +125,7 @@ void IntakeDaemon::Flush() {
   std::vector<absl::StatusOr<asb::v1::SubmitResponse>> results = handler_->SubmitGroup(group);
   SPDLOG_LOGGER_DEBUG(lg, "group of {} submissions handled", pending.size());
   for (std::size_t i = 0; i < pending.size(); ++i) {
+    Count(pending[i].request, results[i]);
     if (!results[i].ok()) {
       SPDLOG_LOGGER_WARN(lg, "[{}] submission not accepted: {}", pending[i].caller.principal.name,
                          std::string(results[i].status().message()));
@@ -115,6 +135,34 @@ void IntakeDaemon::Flush() {
     asb::v1::Response response;
     *response.mutable_submit() = std::move(*results[i]);
     runtime_->server().Reply(pending[i].caller, std::move(response));
+  }
+}
+
+void IntakeDaemon::Count(const asb::v1::SubmitRequest& request,
+                         const absl::StatusOr<asb::v1::SubmitResponse>& result) {
+  // The reason is the status code (invalid_argument, unavailable, ...): a fixed set, never a
+  // value from the event.
+  auto refused = [this](absl::StatusCode code, uint64_t n) {
+    runtime_->metrics()
+        .GetCounter("events_refused", "Events refused, by the status code of the refusal.",
+                    {{"reason", absl::AsciiStrToLower(absl::StatusCodeToString(code))}})
+        ->Add(n);
+  };
+  if (!result.ok()) {
+    refused(result.status().code(), static_cast<uint64_t>(request.events_size()));
+    return;
+  }
+  for (const asb::v1::SubmitResult& r : result->results()) {
+    switch (r.outcome()) {
+      case asb::v1::SubmitResult::OUTCOME_ACCEPTED:
+        accepted_->Add();
+        break;
+      case asb::v1::SubmitResult::OUTCOME_DUPLICATE:
+        duplicate_->Add();
+        break;
+      default:
+        refused(static_cast<absl::StatusCode>(r.status().code()), 1);
+    }
   }
 }
 

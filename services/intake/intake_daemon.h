@@ -33,6 +33,10 @@ class IntakeDaemon : public daemon::Daemon {
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   // Writes the collected submissions as one group and answers each.
   void Flush();
+  // Counts the outcome of each event of one answered submission (metrics: accepted, duplicate,
+  // refused by reason). `result` is the submission's answer.
+  void Count(const asb::v1::SubmitRequest& request,
+             const absl::StatusOr<asb::v1::SubmitResponse>& result);
 
   struct PendingSubmit {
     bus::Caller caller;
@@ -47,6 +51,8 @@ class IntakeDaemon : public daemon::Daemon {
   // StoreConfig.min_free_mb in bytes: below this free, submissions are refused unwritten.
   uint64_t min_free_bytes_ = 0;
   bool short_of_space_ = false;  // logged once per episode
+  metrics::Counter* accepted_ = nullptr;
+  metrics::Counter* duplicate_ = nullptr;
 };
 
 daemon::DaemonSpec IntakeSpec();

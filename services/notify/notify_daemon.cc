@@ -28,6 +28,7 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
   if (config.max_parked_pulls() > 100000) {
     v->Add("max_parked_pulls", "at most 100000 (0 means 1000)");
   }
+  ValidateWebhooks(config, v);
 }
 
 absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
@@ -50,6 +51,10 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
       config.max_deliveries() != 0 ? config.max_deliveries() : kDefaultMaxDeliveries;
   oo.retention = absl::Hours(24) *
                  (config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays);
+  rt->WarnIfRetentionDiffers(
+      asb::config::v1::DataSharingAgreement::RETENTION_ALERTS,
+      config.retention_days() != 0 ? config.retention_days() : kDefaultRetentionDays,
+      "retention_days");
   d->max_parked_ =
       config.max_parked_pulls() != 0 ? config.max_parked_pulls() : kDefaultMaxParkedPulls;
   d->outbox_ = std::make_unique<Outbox>(
@@ -57,6 +62,7 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   ASB_RETURN_IF_ERROR(d->outbox_->Load());
   d->heads_ = std::make_unique<TreeHeadRelay>(&rt->store());
   ASB_RETURN_IF_ERROR(d->heads_->Load());
+  ASB_RETURN_IF_ERROR(d->ConfigureWebhooks());
   return d;
 }
 
@@ -71,7 +77,12 @@ absl::Status NotifyDaemon::Start() {
                             [this](const asb::v1::Envelope& env, store::Batch* batch) {
                               return outbox_->ApplyDisclosure(env, batch);
                             }));
-  consumer->OnCommitted([this](uint64_t) { WakeParked(); });
+  consumer->OnCommitted([this](uint64_t) {
+    WakeParked();
+    PumpWebhooks();
+  });
+  // Cases asb-sharing deleted under the agreement's retention: their alerts are shredded here.
+  ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
   if (config_.has_audit()) {
     ASB_RETURN_IF_ERROR(runtime_
                             ->AddConsumer(config_.audit(), kAuditTreeHeadsStream,
@@ -81,7 +92,8 @@ absl::Status NotifyDaemon::Start() {
                             .status());
   }
   RunRetention();
-  return absl::OkStatus();
+  RegisterMetrics();
+  return StartWebhooks();
 }
 
 void NotifyDaemon::RunRetention() {

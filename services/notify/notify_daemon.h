@@ -10,10 +10,14 @@
 #include "services/daemon/daemon_main.h"
 #include "services/notify/outbox.h"
 #include "services/notify/tree_head_relay.h"
+#include "services/notify/webhook_sender.h"
+#include "services/notify/webhooks.h"
 
 namespace asb::notify {
 
 void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::Violations* v);
+// The webhooks part of it (notify_webhooks.cc).
+void ValidateWebhooks(const asb::config::v1::NotifyConfig& config, config::Violations* v);
 
 // asb-notify: delivery. Consumes sharing's "disclosures", keeps a durable outbox per agency, and
 // serves partners' PullAlerts (long poll), AckAlerts and ListDeadLetters (partners: their own
@@ -23,6 +27,10 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
 // (beyond that a pull is answered at once), and an hourly retention timer deletes what was
 // acknowledged more than retention_days ago. With NotifyConfig.audit it consumes asb-audit's
 // "tree_heads" stream and every pull carries the latest signed tree head (Response.tree_head).
+//
+// Webhooks (NotifyConfig.webhooks; services/notify/webhooks.h): for an agency with one, alerts
+// are also pushed, one at a time, to its HTTPS endpoint. The POSTs run on the WebhookSender's
+// threads; their results come back to the loop (bus::Loop::Post), which alone writes the store.
 class NotifyDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<NotifyDaemon>> Create(
@@ -46,6 +54,15 @@ class NotifyDaemon : public daemon::Daemon {
   void HandleListDeadLetters(const bus::Caller& caller, const asb::v1::ListDeadLettersRequest& r);
   // Runs retention now and re-arms its timer.
   void RunRetention();
+  // Webhooks (notify_webhooks.cc): sets them up from the config (Create), starts their sender
+  // (Start), starts every due attempt and re-arms the timer for the next one, and records a
+  // result.
+  absl::Status ConfigureWebhooks();
+  absl::Status StartWebhooks();
+  void PumpWebhooks();
+  void OnWebhookResult(const WebhookResult& result);
+  // Operators' metrics of the outboxes and webhooks.
+  void RegisterMetrics();
 
   struct Parked {
     bus::Caller caller;
@@ -60,6 +77,12 @@ class NotifyDaemon : public daemon::Daemon {
   std::map<uint64_t, Parked> parked_;  // by a local id
   uint64_t next_parked_ = 1;
   std::size_t max_parked_ = kDefaultMaxParkedPulls;
+  std::unique_ptr<Webhooks> webhooks_;
+  std::vector<WebhookEndpoint> endpoints_;
+  uint64_t webhook_timer_ = 0;
+  absl::Time webhook_timer_at_ = absl::InfiniteFuture();
+  // Last: its threads post to the loop, so it goes before everything they touch.
+  std::unique_ptr<WebhookSender> sender_;
 };
 
 daemon::DaemonSpec NotifySpec();

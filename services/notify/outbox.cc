@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
+#include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
@@ -19,6 +22,8 @@ constexpr char kOutbox[] = "outbox";
 constexpr char kCursors[] = "cursors";
 constexpr char kDeadLetters[] = "deadletters";
 constexpr char kAckMarks[] = "ackmarks";
+// Webhook delivery states (services/notify/webhooks.h: kWebhooksColumnFamily).
+constexpr char kWebhooks[] = "webhooks";
 constexpr char kHeadPrefix[] = "head/";
 constexpr char kAckedPrefix[] = "acked/";
 constexpr char kComponent[] = "notify";
@@ -60,22 +65,36 @@ std::vector<std::string> NotifyColumnFamilies() {
           stream::kOffsetsColumnFamily,
           kDeadLetters,
           kAckMarks,
+          kWebhooks,
           kTreeHeadsColumnFamily};
 }
 
 store::StoreOptions NotifyStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = NotifyColumnFamilies();
-  layout.plaintext_column_families = {kCursors, kAckMarks, kTreeHeadsColumnFamily};
+  layout.plaintext_column_families = {kCursors, kAckMarks, kWebhooks, kTreeHeadsColumnFamily};
   layout.subject_of = [](std::string_view cf, std::string_view, std::string_view value) {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;
     using asb::v1::Disclosure;
+    // A hub notice (HubNotice: no personal data) stays under the master key, so it outlives
+    // the case it names: a "case deleted" notice must survive the case's shredding.
     if (cf == kOutbox) {
+      if (!daemon::FindBytesField(value,
+                                  {Alert::kDisclosureFieldNumber, Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(
           value, {Alert::kDisclosureFieldNumber, Disclosure::kCaseIdFieldNumber});
     }
     if (cf == kDeadLetters) {
+      if (!daemon::FindBytesField(value,
+                                  {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
+                                   Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(value,
                                     {DeadLetter::kAlertFieldNumber, Alert::kDisclosureFieldNumber,
                                      Disclosure::kCaseIdFieldNumber});
@@ -273,33 +292,47 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
     return response;
   }
 
-  const uint64_t first = response.alerts(0).agency_seq();
-  const uint64_t last = response.alerts(response.alerts_size() - 1).agency_seq();
-  asb::v1::AuditRecord record;
-  record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
-  record.set_actor(principal);
-  record.set_actor_agency(agency);
-  record.set_recipient_agency(agency);
-  // One case if they all concern one; the subject keys of all of them (for subject access).
-  bool one_case = true;
-  absl::flat_hash_set<std::string> seen;
+  // One DELIVERY record per case (in the order the cases first appear), so an auditor asking
+  // about one case finds every hand-out of its alerts: each lists that case's alerts and its
+  // subjects' keys.
+  std::vector<std::string> cases;
+  absl::flat_hash_map<std::string, std::vector<const asb::v1::Alert*>> by_case;
   for (const asb::v1::Alert& a : response.alerts()) {
-    one_case = one_case && a.disclosure().case_id() == response.alerts(0).disclosure().case_id();
-    for (const std::string& key : a.disclosure().subject_keys()) {
-      if (seen.insert(key).second) {
-        record.add_subject_keys(key);
+    auto [it, fresh] = by_case.try_emplace(a.disclosure().case_id());
+    if (fresh) {
+      cases.push_back(a.disclosure().case_id());
+    }
+    it->second.push_back(&a);
+  }
+  for (const std::string& case_id : cases) {
+    const std::vector<const asb::v1::Alert*>& alerts = by_case[case_id];
+    asb::v1::AuditRecord record;
+    record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
+    record.set_actor(principal);
+    record.set_actor_agency(agency);
+    record.set_recipient_agency(agency);
+    record.set_case_id(case_id);
+    record.set_event_type(alerts.size() == 1 ? alerts[0]->disclosure().event_type()
+                                             : asb::v1::EVENT_TYPE_UNSPECIFIED);
+    absl::flat_hash_set<std::string> seen;
+    std::vector<std::string> seqs;
+    for (const asb::v1::Alert* a : alerts) {
+      seqs.push_back(absl::StrCat(a->agency_seq()));
+      for (const std::string& key : a->disclosure().subject_keys()) {
+        if (seen.insert(key).second) {
+          record.add_subject_keys(key);
+        }
       }
     }
+    record.set_ref_seq(alerts[0]->agency_seq());
+    record.set_detail(
+        absl::StrCat(alerts.size() == 1 ? "alert " : "alerts ", absl::StrJoin(seqs, ","),
+                     " delivered", replay ? " on replay" : "",
+                     cases.size() > 1 ? absl::StrCat(" (one pull of ", response.alerts_size(),
+                                                     " alerts, ", cases.size(), " cases)")
+                                      : ""));
+    Record(std::move(record), batch);
   }
-  if (one_case) {
-    record.set_case_id(response.alerts(0).disclosure().case_id());
-    record.set_event_type(response.alerts_size() == 1 ? response.alerts(0).disclosure().event_type()
-                                                      : asb::v1::EVENT_TYPE_UNSPECIFIED);
-  }
-  record.set_ref_seq(first);
-  record.set_detail(absl::StrCat("alerts ", first, "..", last, " (", response.alerts_size(),
-                                 ") delivered", replay ? " on replay" : ""));
-  Record(std::move(record), batch);
   return response;
 }
 
@@ -354,10 +387,22 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Outbox::Ack(const std::string& princi
 }
 
 void Outbox::DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batch) {
+  const std::string reason =
+      absl::StrCat("not acknowledged after ", alert.delivery_count(), " deliveries");
+  DeadLetterAt(std::move(alert), now, reason, batch);
+}
+
+void Outbox::DeadLetterWithReason(asb::v1::Alert alert, const std::string& reason,
+                                  store::Batch* batch) {
+  DeadLetterAt(std::move(alert), clock_(), reason, batch);
+}
+
+void Outbox::DeadLetterAt(asb::v1::Alert alert, absl::Time now, const std::string& reason,
+                          store::Batch* batch) {
   const std::string agency = alert.agency();
   const uint64_t seq = alert.agency_seq();
   asb::v1::DeadLetter dead;
-  dead.set_reason(absl::StrCat("not acknowledged after ", alert.delivery_count(), " deliveries"));
+  dead.set_reason(reason);
   ::asb::model::ToTimestamp(now, dead.mutable_dead_lettered_at());
   asb::v1::AuditRecord record;
   record.set_kind(asb::v1::AUDIT_KIND_DEAD_LETTER);
@@ -373,8 +418,79 @@ void Outbox::DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batc
   batch->Delete(kOutbox, OutboxKey(agency, seq));
   batch->Put(kDeadLetters, OutboxKey(agency, seq), dead.SerializeAsString());
   Record(std::move(record), batch);
-  SPDLOG_LOGGER_WARN(Logger(), "[{}] alert {} dead-lettered after {} deliveries", agency, seq,
-                     dead.alert().delivery_count());
+  ++dead_lettered_;
+  SPDLOG_LOGGER_WARN(Logger(), "[{}] alert {} dead-lettered: {}", agency, seq, dead.reason());
+}
+
+absl::StatusOr<std::optional<asb::v1::Alert>> Outbox::FirstAfter(const std::string& agency,
+                                                                 uint64_t after_seq) const {
+  const uint64_t head_seq = head(agency);
+  if (after_seq >= head_seq) {
+    return std::nullopt;
+  }
+  const std::string prefix = OutboxPrefix(agency);
+  auto it = store_->NewIterator(kOutbox);
+  it->Seek(OutboxKey(agency, after_seq + 1));
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "outbox read");
+  }
+  if (!it->Valid()) {
+    return std::nullopt;
+  }
+  const std::string_view key = it->key().ToStringView();
+  if (!key.starts_with(prefix) || key.size() != prefix.size() + 8 ||
+      store::DecodeSeq(key.substr(prefix.size())) > head_seq) {
+    return std::nullopt;
+  }
+  asb::v1::Alert alert;
+  if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return absl::DataLossError(absl::StrCat("outbox of ", agency, ": unparsable alert"));
+  }
+  return alert;
+}
+
+void Outbox::RecordHandout(const std::string& actor, asb::v1::Alert* alert,
+                           const std::string& detail, store::Batch* batch) {
+  const absl::Time now = clock_();
+  alert->set_delivery_count(alert->delivery_count() + 1);
+  ::asb::model::ToTimestamp(now, alert->mutable_last_delivered_at());
+  batch->Put(kOutbox, OutboxKey(alert->agency(), alert->agency_seq()), alert->SerializeAsString());
+  asb::v1::AuditRecord record;
+  record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
+  record.set_actor(actor);
+  record.set_actor_agency(kHubAgency);
+  record.set_recipient_agency(alert->agency());
+  record.set_case_id(alert->disclosure().case_id());
+  *record.mutable_subject_keys() = alert->disclosure().subject_keys();
+  record.set_event_type(alert->disclosure().event_type());
+  record.set_ref_seq(alert->agency_seq());
+  record.set_detail(detail);
+  Record(std::move(record), batch);
+}
+
+absl::StatusOr<std::vector<Outbox::AgencyStats>> Outbox::Stats() const {
+  std::vector<AgencyStats> out;
+  for (const auto& [agency, cursor] : cursors_) {
+    AgencyStats st;
+    st.agency = agency;
+    st.head = cursor.head;
+    st.acked = cursor.acked;
+    ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::Alert> oldest, FirstAfter(agency, cursor.acked));
+    if (oldest.has_value()) {
+      st.oldest_unacked_queued_at = ::asb::model::ToTime(oldest->queued_at());
+    }
+    const std::string prefix = OutboxPrefix(agency);
+    auto dl = store_->NewIterator(kDeadLetters);
+    for (dl->Seek(prefix); dl->Valid() && dl->key().ToStringView().starts_with(prefix);
+         dl->Next()) {
+      ++st.dead_letters;
+    }
+    if (!dl->status().ok()) {
+      return store::FromRocks(dl->status(), "dead letters read");
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
 }
 
 absl::StatusOr<asb::v1::ListDeadLettersResponse> Outbox::ListDeadLetters(

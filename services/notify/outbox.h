@@ -18,6 +18,7 @@
 //               at most one a minute per agency: what retention needs to know when a seq was
 //               acknowledged.
 //   "tree_heads" the access log's latest signed tree head (TreeHeadRelay, tree_head_relay.h)
+//   "webhooks"  agency → asb.v1.WebhookState (services/notify/webhooks.h)
 //
 // Delivery ("shared work"; api.proto PullAlertsRequest): a pull without from_seq hands out the
 // oldest alerts that are not acknowledged and not in flight (last_delivered_at + ack_timeout in
@@ -29,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,9 +48,11 @@ namespace asb::notify {
 std::vector<std::string> NotifyColumnFamilies();
 
 // asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
-// "ackmarks" (agency → numbers) and "tree_heads" (hashes) in plaintext; the subject of an "outbox"
-// or "deadletters" value is its alert's disclosure's case id; audit records are sealed under the
-// master key.
+// asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
+// "ackmarks", "webhooks" (agency → numbers, times) and "tree_heads" (hashes) in plaintext; the
+// subject of an "outbox" or "deadletters" value is its alert's disclosure's case id, except for a
+// hub notice (Disclosure.notice: no personal data), which like the audit records is sealed under
+// the master key.
 store::StoreOptions NotifyStoreLayout();
 
 // Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests
@@ -98,11 +102,11 @@ class Outbox {
 
   // Up to request.max alerts of `agency`, in order, after its acked cursor skipping those in
   // flight (or from request.from_seq, a replay, in flight or not). Each returned alert's
-  // delivery_count and last_delivered_at are updated in `batch`, and one DELIVERY audit record
-  // (actor = `principal`) covers them all; nothing is recorded when there is nothing to
-  // deliver. Due alerts already handed out max_deliveries times are dead-lettered in `batch`
-  // instead (non-replay pulls only). At most kMaxScan outbox entries are looked at per pull.
-  // request.wait_ms is the caller's business.
+  // delivery_count and last_delivered_at are updated in `batch`, with one DELIVERY audit record
+  // (actor = `principal`) per case among them, listing that case's alerts and subject keys;
+  // nothing is recorded when there is nothing to deliver. Due alerts already handed out
+  // max_deliveries times are dead-lettered in `batch` instead (non-replay pulls only). At most
+  // kMaxScan outbox entries are looked at per pull. request.wait_ms is the caller's business.
   // kInvalidArgument for an empty agency; kUnavailable/kDataLoss for storage errors.
   absl::StatusOr<asb::v1::PullAlertsResponse> Pull(const std::string& principal,
                                                    const std::string& agency,
@@ -128,6 +132,35 @@ class Outbox {
   // nothing when retention is zero.
   absl::StatusOr<int> ApplyRetention(store::Batch* batch);
 
+  // --- Webhook delivery (services/notify/webhooks.h) and metrics.
+
+  // The first alert of `agency` after `after_seq` still in the outbox (not dead-lettered, not
+  // deleted) and committed, or nullopt. kDataLoss for an unparsable alert.
+  absl::StatusOr<std::optional<asb::v1::Alert>> FirstAfter(const std::string& agency,
+                                                           uint64_t after_seq) const;
+  // Records one hand-out of `alert` (delivery_count + 1, last_delivered_at now) and a DELIVERY
+  // audit record by `actor` saying `detail`, in `batch`. `alert` is updated to what is stored.
+  void RecordHandout(const std::string& actor, asb::v1::Alert* alert, const std::string& detail,
+                     store::Batch* batch);
+  // Moves `alert` to the dead letters with `reason` (audited as DEAD_LETTER), in `batch`.
+  void DeadLetterWithReason(asb::v1::Alert alert, const std::string& reason, store::Batch* batch);
+  // Appends `record` (time and component filled in) to notify's audit stream in `batch`.
+  void Audit(asb::v1::AuditRecord record, store::Batch* batch) { Record(std::move(record), batch); }
+
+  // Per agency, for operators: committed head and acknowledged cursor, when the oldest alert
+  // not acknowledged was queued (nullopt: none) and how many dead letters are held.
+  struct AgencyStats {
+    std::string agency;
+    uint64_t head = 0;
+    uint64_t acked = 0;
+    std::optional<absl::Time> oldest_unacked_queued_at;
+    uint64_t dead_letters = 0;
+  };
+  // One outbox read and one dead-letter scan per agency. Storage errors: kUnavailable/kDataLoss.
+  absl::StatusOr<std::vector<AgencyStats>> Stats() const;
+  // Alerts dead-lettered since this Outbox was made (counted when their batch is built).
+  uint64_t dead_lettered() const { return dead_lettered_; }
+
   // Committed newest agency_seq of `agency` (0: none yet).
   uint64_t head(const std::string& agency) const;
   // Committed acknowledged cursor of `agency`.
@@ -147,6 +180,8 @@ class Outbox {
   const Cursor* Find(const std::string& agency) const;
   // Moves `alert` from the outbox to the dead letters in `batch`, with its audit record.
   void DeadLetter(asb::v1::Alert alert, absl::Time now, store::Batch* batch);
+  void DeadLetterAt(asb::v1::Alert alert, absl::Time now, const std::string& reason,
+                    store::Batch* batch);
   // Appends `record` (stamped with `at` and component) to the audit stream in `batch`.
   void Record(asb::v1::AuditRecord record, store::Batch* batch);
 
@@ -155,6 +190,7 @@ class Outbox {
   std::function<absl::Time()> clock_;
   OutboxOptions options_;
   std::map<std::string, Cursor, std::less<>> cursors_;
+  uint64_t dead_lettered_ = 0;
 };
 
 }  // namespace asb::notify

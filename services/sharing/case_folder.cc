@@ -11,6 +11,8 @@
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
+#include "services/sharing/due_timers.h"
+#include "services/sharing/retention.h"
 
 namespace asb::sharing {
 namespace {
@@ -130,16 +132,22 @@ absl::Status ParseCase(const std::string& bytes, Case* c) {
 std::vector<std::string> SharingColumnFamilies() {
   return {stream::LogColumnFamily("disclosures"),
           stream::LogColumnFamily("audit"),
+          stream::LogColumnFamily("erasures"),
           kCasesColumnFamily,
           kPendingColumnFamily,
           kAggregatesColumnFamily,
+          kTimersColumnFamily,
+          kRecipientsColumnFamily,
           stream::kOffsetsColumnFamily};
 }
 
 store::StoreOptions SharingStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = SharingColumnFamilies();
-  layout.plaintext_column_families = {kAggregatesColumnFamily};
+  // Counts by month and area, retention timers and recipients: case ids, agency ids, times and
+  // counts only.
+  layout.plaintext_column_families = {kAggregatesColumnFamily, kTimersColumnFamily,
+                                      kRecipientsColumnFamily};
   layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
                           std::string_view cf, std::string_view key, std::string_view value) {
     if (cf == kCasesColumnFamily) {
@@ -155,6 +163,13 @@ store::StoreOptions SharingStoreLayout() {
                   asb::v1::AcceptedEvent::kEventFieldNumber, CaseEvent::kCaseIdFieldNumber});
     }
     if (cf == disclosures) {
+      // A hub notice holds no personal data and must outlive the case it names (the "case
+      // deleted" notice is written as the case is shredded): the master key seals it.
+      if (!daemon::FindBytesField(value, {asb::v1::Envelope::kDisclosureFieldNumber,
+                                          asb::v1::Disclosure::kNoticeFieldNumber})
+               .empty()) {
+        return std::string();
+      }
       return daemon::FindBytesField(value, {asb::v1::Envelope::kDisclosureFieldNumber,
                                             asb::v1::Disclosure::kCaseIdFieldNumber});
     }
@@ -512,6 +527,33 @@ absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id)
   }
   ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
   return n;
+}
+
+absl::Status CaseFolder::Delete(const std::string& case_id, store::Batch* batch) {
+  const std::string prefix = PendingPrefix(case_id);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch->Delete(kPendingColumnFamily, it->key().ToStringView());
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
+  batch->Delete(kCasesColumnFamily, case_id);
+  if (dirty_batch_ == batch) {
+    dirty_cases_.erase(case_id);
+    dirty_pending_.erase(case_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CaseFolder::ForEach(const std::function<void(const Case&)>& f) const {
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kCasesColumnFamily);
+  Case c;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored case does not parse");
+    }
+    f(c);
+  }
+  return store::FromRocks(it->status(), "reading cases");
 }
 
 }  // namespace asb::sharing

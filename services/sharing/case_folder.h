@@ -28,14 +28,16 @@ inline constexpr char kPendingColumnFamily[] = "pending";
 // The depersonalised counts (services/sharing/aggregates.h); plaintext: no personal data.
 inline constexpr char kAggregatesColumnFamily[] = "aggregates";
 
-// Every column family asb-sharing's Store needs: "log.disclosures", "log.audit", "cases",
-// "pending", "aggregates", "offsets".
+// Every column family asb-sharing's Store needs: "log.disclosures", "log.audit",
+// "log.erasures", "cases", "pending", "aggregates", "timers" (due_timers.h), "recipients"
+// (retention.h), "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
-// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), only
-// "aggregates" plaintext (counts by month and area: no personal data); the subject of a "cases" or
-// "pending" value is the case id its key starts with, of a "disclosures" record the disclosure's
-// case id; audit records are sealed under the master key.
+// asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), with
+// "aggregates" (counts by month and area), "timers" and "recipients" (ids and times) plaintext:
+// no personal data; the subject of a "cases" or "pending" value is the case id its key starts
+// with, of a "disclosures" record the disclosure's case id (a hub notice's none); audit and
+// erasure records are sealed under the master key.
 store::StoreOptions SharingStoreLayout();
 
 // The EventType of an event (shared with asb-intake).
@@ -97,6 +99,13 @@ class CaseFolder {
 
   // Number of events of `case_id` waiting for the case to be opened (committed only).
   absl::StatusOr<std::size_t> PendingCount(const std::string& case_id) const;
+
+  // Deletes the case and any event of it still pending, in `batch` (retention: the data itself
+  // is crypto-shredded after the batch commits). Nothing to delete is not an error.
+  absl::Status Delete(const std::string& case_id, store::Batch* batch);
+
+  // Calls f for every committed case, in case id order (a one-off scan: a migration).
+  absl::Status ForEach(const std::function<void(const asb::v1::Case&)>& f) const;
 
   // Called (within Apply) for a pending event dropped because it cannot apply to the opened
   // case, with the reason (kFailedPrecondition) and the batch, e.g. to audit it.

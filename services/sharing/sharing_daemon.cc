@@ -1,5 +1,6 @@
 #include "services/sharing/sharing_daemon.h"
 
+#include "asb/v1/disclosure.pb.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "services/daemon/config_checks.h"
@@ -24,7 +25,7 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
   o.server = config.server();
   o.isp_file = config.isp_file();
   o.layout = SharingStoreLayout();
-  o.streams = {"disclosures", "audit"};
+  o.streams = {"disclosures", "audit", "erasures"};
   o.load_isp = [self = d.get()](const std::string& isp_file) { return self->LoadPolicy(isp_file); };
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
@@ -37,6 +38,15 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
   d->intelligence_ = std::make_unique<IntelligenceHandler>(d->aggregates_.get(), rt->log("audit"),
                                                            [rt] { return rt->Now(); });
   d->intelligence_->SetPolicy(d->policy_);
+  d->retention_ = std::make_unique<Retention>(&rt->store(), d->folder_.get(),
+                                              rt->log("disclosures"), rt->log("erasures"),
+                                              rt->log("audit"), [rt] { return rt->Now(); });
+  d->handler_->SetRetention(d->retention_.get());
+  // Closed cases of a store from before case retention get their timers (once).
+  ASB_ASSIGN_OR_RETURN(int backfilled, d->retention_->Backfill());
+  if (backfilled > 0) {
+    SPDLOG_LOGGER_INFO(log::Get("sharing"), "retention timers set for {} closed cases", backfilled);
+  }
   return d;
 }
 
@@ -69,12 +79,65 @@ absl::Status SharingDaemon::Start() {
   runtime_->AddCounter("consultations", [this] {
     return handler_->consultations() + intelligence_->consultations();
   });
-  return runtime_
-      ->AddConsumer(config_.intake(), "events",
-                    [this](const asb::v1::Envelope& env, store::Batch* batch) {
-                      return handler_->ApplyEvent(env, batch);
-                    })
-      .status();
+  runtime_->AddCounter("cases_deleted", [this] { return retention_->cases_deleted(); });
+  runtime_->AddCounter("hub_notices", [this] { return retention_->notices_sent(); });
+  ASB_ASSIGN_OR_RETURN(
+      stream::Consumer * consumer,
+      runtime_->AddConsumer(config_.intake(), "events",
+                            [this](const asb::v1::Envelope& env, store::Batch* batch) {
+                              return handler_->ApplyEvent(env, batch);
+                            }));
+  // A case closed long ago (backfilled history) is due the moment its closure commits.
+  consumer->OnCommitted([this](uint64_t) {
+    if (policy_ != nullptr && retention_->AnyExpired(*policy_).value_or(false)) {
+      RunRetention();
+    }
+  });
+  runtime_->loop().Every(std::chrono::seconds(kRetentionCheckSeconds), [this] { RunRetention(); });
+  RunRetention();
+  return absl::OkStatus();
+}
+
+void SharingDaemon::RunRetention() {
+  static auto* lg = log::Get("sharing");
+  if (policy_ == nullptr) {
+    return;
+  }
+  store::Batch batch = runtime_->store().NewBatch();
+  auto erasures = retention_->DeleteExpired(*policy_, kRetentionBatch, &batch);
+  if (!erasures.ok()) {
+    // The batch is dropped unwritten; the next check tries again.
+    SPDLOG_LOGGER_WARN(lg, "retention not applied: {}", erasures.status().ToString());
+    return;
+  }
+  if (!erasures->empty() && runtime_->store().encrypted()) {
+    // Shredded here BEFORE the erasure records go out: once asb-intake and asb-notify see them,
+    // whatever they have not fetched yet of these cases reads as erased here (placeholders).
+    // A crash between this and the write below deletes again (destroying nothing) at restart.
+    std::vector<std::string> cases;
+    for (const asb::v1::CaseErasure& e : *erasures) {
+      cases.push_back(e.case_id());
+    }
+    absl::StatusOr<std::vector<int>> destroyed = runtime_->store().EraseSubjects(cases);
+    if (!destroyed.ok()) {
+      SPDLOG_LOGGER_WARN(lg, "retention: {} case(s) not shredded, retrying: {}", cases.size(),
+                         destroyed.status().ToString());
+      return;  // the batch is dropped unwritten
+    }
+  }
+  if (absl::StatusOr<bool> noticed = retention_->NoticeReview(*policy_, &batch); !noticed.ok()) {
+    SPDLOG_LOGGER_WARN(lg, "agreement review notice not sent: {}", noticed.status().ToString());
+  }
+  if (batch.empty()) {
+    return;
+  }
+  if (absl::Status s = runtime_->store().Write(&batch); !s.ok()) {
+    SPDLOG_LOGGER_WARN(lg, "retention not applied: {}", s.ToString());
+    return;
+  }
+  if (erasures->size() == kRetentionBatch) {
+    runtime_->loop().RunAfter(std::chrono::milliseconds(0), [this] { RunRetention(); });
+  }
 }
 
 void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
@@ -96,8 +159,8 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
     return;
   }
   store::Batch batch = runtime_->store().NewBatch();
-  auto view = handler_->GetCase(caller.principal.name, caller.principal.agency,
-                                request.get_case().case_id(), &batch);
+  auto view =
+      handler_->GetCase(caller.principal.name, caller.principal.agency, request.get_case(), &batch);
   if (!view.ok()) {
     // A refused lookup leaves its ACCESS_REFUSED record in the batch: keep it on the record.
     if (!batch.empty()) {
@@ -124,6 +187,10 @@ void SharingDaemon::Explain(const bus::Caller& caller, const asb::v1::ExplainCas
   auto explanation =
       handler_->ExplainCase(caller.principal.name, caller.principal.agency, request, &batch);
   if (!explanation.ok()) {
+    if (!batch.empty()) {
+      // A refusal's ACCESS_REFUSED record; the answer is the refusal either way.
+      runtime_->store().Write(&batch).IgnoreError();
+    }
     runtime_->server().ReplyError(caller, explanation.status());
     return;
   }

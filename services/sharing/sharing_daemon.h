@@ -11,6 +11,7 @@
 #include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/intelligence_handler.h"
+#include "services/sharing/retention.h"
 #include "services/sharing/sharing_handler.h"
 
 namespace asb::sharing {
@@ -20,10 +21,13 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
-// an alert), keeps depersonalised counts of them (aggregates), and answers partners' GetCase,
-// hot spots and indicators. It loads the whole ISP itself, at start and on the
-// runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
-// old principals) in force.
+// an alert), keeps depersonalised counts of them (aggregates), and answers partners' GetCase
+// on behalf of a named officer, hot spots and indicators. It loads the whole ISP itself, at
+// start and on the runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old
+// policy (and the old principals) in force. For the data sharing agreement it deletes closed
+// cases once their retention has run (Retention: checked every minute and after each batch of
+// events; the "erasures" stream tells asb-intake and asb-notify) and alerts the partnership
+// coordinator when the agreement is due for review.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(
@@ -39,6 +43,11 @@ class SharingDaemon : public daemon::Daemon {
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
   // Hot spots and indicators (IntelligenceHandler): partners the ISP names, audited.
   void Intelligence(const bus::Caller& caller, const asb::v1::Request& request);
+  // Deletes what retention makes due and sends the agreement's review notice (one batch).
+  void RunRetention();
+
+  static constexpr int kRetentionCheckSeconds = 60;
+  static constexpr std::size_t kRetentionBatch = 500;
 
   asb::config::v1::SharingConfig config_;
   std::shared_ptr<const policy::Policy> policy_;
@@ -47,6 +56,7 @@ class SharingDaemon : public daemon::Daemon {
   std::unique_ptr<SharingHandler> handler_;
   std::unique_ptr<Aggregates> aggregates_;
   std::unique_ptr<IntelligenceHandler> intelligence_;
+  std::unique_ptr<Retention> retention_;
 };
 
 daemon::DaemonSpec SharingSpec();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "asb/v1/audit.pb.h"
+#include "common/auth/on_behalf_of.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
 #include "common/status/macros.h"
@@ -27,6 +28,18 @@ spdlog::logger* Logger() {
 bool Discloses(asb::v1::FieldAction action) {
   return action == asb::v1::FIELD_ACTION_SHOW || action == asb::v1::FIELD_ACTION_PSEUDONYMISE ||
          action == asb::v1::FIELD_ACTION_GENERALISE;
+}
+
+// A refused request's OnBehalfOf as the access log keeps it: each field cut to its limit (the
+// request was refused, perhaps for being too long; the record must stay small).
+asb::v1::OnBehalfOf Bounded(const asb::v1::OnBehalfOf& in) {
+  auto cut = [](const std::string& s, int chars) { return s.substr(0, 4 * chars); };
+  asb::v1::OnBehalfOf out;
+  out.set_officer_id(cut(in.officer_id(), auth::kMaxOfficerIdChars));
+  out.set_officer_name(cut(in.officer_name(), auth::kMaxOfficerNameChars));
+  out.set_purpose(cut(in.purpose(), auth::kMaxOfficerIdChars));
+  out.set_reason(cut(in.reason(), auth::kMaxReasonChars));
+  return out;
 }
 
 std::string NotFoundMessage(const std::string& case_id) {
@@ -64,6 +77,11 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
     }
   }
   for (const CaseFolder::Applied& a : applied) {
+    if (retention_ != nullptr && a.type == asb::v1::EVENT_TYPE_CASE_CLOSED) {
+      // The agreement's retention counts from the closure; the timer commits with the fold.
+      ASB_RETURN_IF_ERROR(
+          retention_->Closed(a.case_after.case_id(), ToTime(a.case_after.closed_at()), batch));
+    }
     const policy::EventContext context{a.type, a.order_type};
     // Which disclosures are alerts is decided here, under the same ISP as the views, and
     // stamped into each one: asb-notify only reads the stamp.
@@ -100,15 +118,46 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       *out.mutable_produced_at() = now;
       disclosures_->AppendEncoded(batch, &out, asb::v1::Envelope::kDisclosureFieldNumber, encoded_);
       ++disclosures_made_;
+      if (retention_ != nullptr) {
+        retention_->Disclosed(a.case_after.case_id(), agency, batch);  // told when it is deleted
+      }
     }
   }
   return absl::OkStatus();
 }
 
+absl::Status SharingHandler::CheckOfficer(const std::string& what, const std::string& principal,
+                                          const std::string& agency, const std::string& case_id,
+                                          const asb::v1::OnBehalfOf& on_behalf_of,
+                                          const policy::Policy& policy, store::Batch* batch) {
+  absl::Status checked = auth::CheckOnBehalfOf(on_behalf_of, policy.isp());
+  if (checked.ok()) {
+    return checked;
+  }
+  // Refused before any case data is read, and on the record with what the request said.
+  google::protobuf::Timestamp now;
+  ToTimestamp(clock_(), &now);
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  r->set_actor(principal);
+  r->set_actor_agency(agency);
+  r->set_case_id(case_id);
+  r->set_isp_version(policy.version());
+  *r->mutable_on_behalf_of() = Bounded(on_behalf_of);
+  r->set_detail(absl::StrCat(what, " refused: ", checked.message()));
+  audit_->Append(batch, &record);
+  return checked;
+}
+
 absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& principal,
                                                             const std::string& agency,
-                                                            const std::string& case_id,
+                                                            const asb::v1::GetCaseRequest& request,
                                                             store::Batch* batch) {
+  const std::string& case_id = request.case_id();
   if (case_id.empty()) {
     return absl::InvalidArgumentError("case_id: required");
   }
@@ -116,6 +165,8 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(
+      CheckOfficer("GetCase", principal, agency, case_id, request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(case_id);
   if (absl::IsNotFound(c.status())) {
     return absl::NotFoundError(NotFoundMessage(case_id));
@@ -134,6 +185,7 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   r->set_recipient_agency(agency);
   r->set_case_id(case_id);
   r->set_isp_version(policy->version());
+  *r->mutable_on_behalf_of() = request.on_behalf_of();
 
   asb::v1::Disclosure d;
   if (!policy->Apply(agency, *c, policy::EventContext{}, &d)) {
@@ -176,6 +228,8 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
   if (policy == nullptr) {
     return absl::UnavailableError("no information sharing protocol loaded");
   }
+  ASB_RETURN_IF_ERROR(CheckOfficer("ExplainCase", principal, principal_agency, request.case_id(),
+                                   request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(request.case_id());
   if (absl::IsNotFound(c.status())) {
     return absl::NotFoundError(absl::StrCat("no case '", request.case_id(), "'"));
@@ -214,6 +268,7 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
   r->set_recipient_agency(principal_agency);
   r->set_case_id(request.case_id());
   r->set_isp_version(policy->version());
+  *r->mutable_on_behalf_of() = request.on_behalf_of();
   r->set_detail(absl::StrCat("ExplainCase for agency ", request.agency(),
                              ": field paths and outcomes, no values"));
   audit_->Append(batch, &record);

@@ -21,6 +21,7 @@
 #include "common/stream/log.h"
 #include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
+#include "services/sharing/retention.h"
 
 namespace asb::sharing {
 
@@ -41,34 +42,44 @@ class SharingHandler {
   // kUnavailable.
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
   std::shared_ptr<const policy::Policy> policy() const { return policy_; }
+  // Case retention (may be null: none): ApplyEvent then records each disclosure's recipient and
+  // sets a closed case's retention timer, in the fold's batch. Must outlive the handler.
+  void SetRetention(Retention* retention) { retention_ = retention; }
 
   // The Consumer's ApplyFn for intake's "events" stream: folds the event (CaseFolder::Apply),
   // then for every applied event and every agency the ISP lets see the case appends a
   // Disclosure envelope to `disclosures` in `batch`, stamped with the ids of the notification
   // rules that fire for the event and name that agency (Disclosure.notification_rules, file
   // order; empty: not an alert), and counts it in the aggregates (SetAggregates) in the same
-  // batch. Returns the folder's error unchanged
+  // batch; with retention set (SetRetention) also each recipient and, for a closure, the case's
+  // retention timer. Returns the folder's error unchanged
   // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
   // policy is loaded. On error nothing is added to `batch`.
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
 
-  // A partner's query: the case as `agency` may see it now (event_type UNSPECIFIED, event_seq
-  // 0). On success appends an AuditRecord CONSULTATION to `audit` in `batch`; the caller must
-  // write the batch BEFORE replying (a disclosure is recorded before it is made), and must not
-  // reply with the view if that write fails.
-  // Errors: kInvalidArgument (no case_id); kNotFound — the same message whether the case does
-  // not exist or the agency may not see it, so existence is not leaked (in the second case an
-  // ACCESS_REFUSED audit record is added to `batch`: write it too); kUnavailable (no policy,
-  // store error).
+  // A partner's query: request.case_id as `agency` may see it now (event_type UNSPECIFIED,
+  // event_seq 0), on behalf of request.on_behalf_of's officer (auth::CheckOnBehalfOf). On
+  // success appends an AuditRecord CONSULTATION, carrying the on_behalf_of, to `audit` in
+  // `batch`; the caller must write the batch BEFORE replying (a disclosure is recorded before it
+  // is made), and must not reply with the view if that write fails.
+  // Errors: kInvalidArgument (no case_id; or the on_behalf_of lacks an officer or a reason or
+  // names a purpose the ISP lacks: the message says what, and an ACCESS_REFUSED
+  // record is added to `batch` before any case data is read); kNotFound — the same message
+  // whether the case does not exist or the agency may not see it, so existence is not leaked (in
+  // the second case an ACCESS_REFUSED audit record is added to `batch`); kUnavailable (no
+  // policy, store error). Write a refusal's records too.
   absl::StatusOr<asb::v1::Disclosure> GetCase(const std::string& principal,
-                                              const std::string& agency, const std::string& case_id,
+                                              const std::string& agency,
+                                              const asb::v1::GetCaseRequest& request,
                                               store::Batch* batch);
 
   // An admin's question (asbctl policy explain --case ID): why each field of the stored case
   // reaches request.agency or not. Names paths, outcomes and rules, never values. Appends a
-  // CONSULTATION audit record (actor: the admin) to `batch`; write it before replying.
-  // Errors: kInvalidArgument (no case_id or agency); kNotFound (no such case, or an agency the
-  // ISP does not name); kUnavailable (no policy, store error).
+  // CONSULTATION audit record (actor: the admin; on_behalf_of as given) to `batch`; write it
+  // before replying.
+  // Errors: kInvalidArgument (no case_id or agency; an on_behalf_of without officer or reason,
+  // or with a purpose the ISP lacks — audited ACCESS_REFUSED in `batch`, write it); kNotFound (no
+  // such case, or an agency the ISP does not name); kUnavailable (no policy, store error).
   absl::StatusOr<asb::v1::ExplainCaseResponse> ExplainCase(
       const std::string& principal, const std::string& principal_agency,
       const asb::v1::ExplainCaseRequest& request, store::Batch* batch);
@@ -84,12 +95,20 @@ class SharingHandler {
   uint64_t consultations() const { return consultations_; }
 
  private:
+  // auth::CheckOnBehalfOf; on failure an ACCESS_REFUSED record ("<what> refused: ...") in
+  // `batch` and the check's kInvalidArgument.
+  absl::Status CheckOfficer(const std::string& what, const std::string& principal,
+                            const std::string& agency, const std::string& case_id,
+                            const asb::v1::OnBehalfOf& on_behalf_of, const policy::Policy& policy,
+                            store::Batch* batch);
+
   CaseFolder* folder_;
   Aggregates* aggregates_ = nullptr;
   stream::Log* disclosures_;
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
   std::shared_ptr<const policy::Policy> policy_;
+  Retention* retention_ = nullptr;
   uint64_t disclosures_made_ = 0;
   std::string encoded_;  // one disclosure's bytes, reused (keeps its capacity)
   uint64_t consultations_ = 0;

@@ -1,7 +1,8 @@
 // Fuzzes an ISP file: YAML → asb.config.v1.Isp, Policy::Compile (schema checks of every field
 // path, conditions, notification rules), and then applying the compiled policy to a small case
 // for every agency it names (Apply, ApplyEncoded, Explain, NotificationsFor) — a policy that
-// compiles must never crash when used.
+// compiles must never crash when used (nor its data sharing agreement's review, judged on a few
+// days).
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "asb/config/v1/isp.pb.h"
 #include "asb/v1/case.pb.h"
 #include "asb/v1/disclosure.pb.h"
+#include "common/agreement/agreement.h"
 #include "common/config/config.h"
 #include "common/policy/policy.h"
 
@@ -90,6 +92,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)(*policy)->SubjectKey("p1");
   (void)(*policy)->version();
+  // The agreement of a policy that compiled: its review stage on a few days, in words.
+  for (int64_t day : {0, 20000, 40000}) {
+    (void)asb::agreement::AssessReview((*policy)->isp(), absl::FromUnixSeconds(day * 86400))
+        .Describe();
+  }
   (void)(*policy)->warnings();
   return 0;
 }

@@ -286,4 +286,38 @@ TEST_F(MixedCaseTest, AlertsFollowThePeopleAndTheAccessLogKeepsTheReporterWithTh
 }
 
 }  // namespace
+// A lookup of the mixed case names the officer and a reason, or is refused; the access log's
+// consultation entry names them (DPA 2018 s.62(3); issue 13 item 4).
+TEST_F(MixedCaseTest, ALookupNamesItsOfficerAndReasonOrIsRefused) {
+  asb::v1::OnBehalfOf anonymous;
+  anonymous.set_reason("checking the child's orders");
+  EXPECT_THAT(
+      hub_->GetCase("yot-partner", kMixed, anonymous),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.officer_id: required"));
+
+  asb::v1::OnBehalfOf officer;
+  officer.set_officer_id("YOT-0207");
+  officer.set_officer_name("A. Caseworker (YOT)");
+  officer.set_purpose("youth-justice");
+  officer.set_reason("preparing the ABC review with the family");
+  auto view = hub_->GetCase("yot-partner", kMixed, officer);
+  ASB_ASSERT_OK(view.status());
+  EXPECT_THAT(PersonIds(view->view()), ElementsAre(kChild));
+
+  ASB_ASSERT_OK(hub_->WaitDrained(absl::Seconds(30)));
+  asb::v1::AuditQueryRequest q;
+  q.set_officer_id("YOT-0207");
+  auto entries = hub_->AuditQueryAll("dpo-auditor", q);
+  ASB_ASSERT_OK(entries.status());
+  ASSERT_EQ(entries->size(), 1u);
+  const asb::v1::AuditRecord& r = (*entries)[0].record();
+  EXPECT_EQ(r.kind(), asb::v1::AUDIT_KIND_CONSULTATION);
+  EXPECT_EQ(r.case_id(), kMixed);
+  EXPECT_EQ(r.actor_agency(), "yot");
+  EXPECT_EQ(r.on_behalf_of().officer_id(), "YOT-0207");
+  EXPECT_EQ(r.on_behalf_of().officer_name(), "A. Caseworker (YOT)");
+  EXPECT_EQ(r.on_behalf_of().purpose(), "youth-justice");
+  EXPECT_EQ(r.on_behalf_of().reason(), "preparing the ABC review with the family");
+}
+
 }  // namespace asb::testing

@@ -369,6 +369,7 @@ TEST_F(SecurityTest, ReplayedCaptureHasNoEffect) {
     ASSERT_TRUE(client.ok()) << client.status();
     asb::v1::Request get;
     get.mutable_get_case()->set_case_id(kCase);
+    *get.mutable_get_case()->mutable_on_behalf_of() = TestOfficer();
     auto looked_up = (*client)->Call(get, std::chrono::milliseconds(5000));
     ASSERT_TRUE(looked_up.ok()) << looked_up.status();
     EXPECT_EQ(looked_up->case_view().disclosure().case_id(), kCase);

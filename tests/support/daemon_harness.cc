@@ -159,13 +159,25 @@ absl::Status Hub::Start(const std::string& name) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  std::map<std::string, std::string> extra = {{"ASBHUB_DATA", data_.path()}};
+  for (const std::string& d : Daemons()) {
+    std::string var = "ASBHUB_" + d + "_METRICS";
+    std::transform(var.begin(), var.end(), var.begin(), ::toupper);
+    extra[var] = "127.0.0.1:0";
+  }
+  for (const auto& [k, v] : options_.env) {
+    extra[k] = v;
+  }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "ASBHUB_DATA=", 12) != 0) {
+    const std::string_view entry(*e);
+    if (!extra.contains(std::string(entry.substr(0, entry.find('='))))) {
       env_strings.emplace_back(*e);
     }
   }
-  env_strings.push_back("ASBHUB_DATA=" + data_.path());
+  for (const auto& [k, v] : extra) {
+    env_strings.push_back(k + "=" + v);
+  }
   std::vector<char*> envp;
   for (std::string& e : env_strings) {
     envp.push_back(e.data());
@@ -204,6 +216,26 @@ absl::Status Hub::Start(const std::string& name) {
   }
   children_[name] = Child{pid, 0, false};
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Hub::ReadyValue(const std::string& name, const std::string& key) const {
+  std::ifstream in(ReadyFile(name));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string needle = "\"" + key + "\":";
+  const std::size_t at = text.find(needle);
+  if (!in.good() && text.empty()) {
+    return absl::NotFoundError("no ready file of " + name);
+  }
+  if (at == std::string::npos) {
+    return absl::NotFoundError("no \"" + key + "\" in the ready file of " + name);
+  }
+  std::size_t begin = at + needle.size();
+  if (begin < text.size() && text[begin] == '"') {
+    const std::size_t end = text.find('"', begin + 1);
+    return text.substr(begin + 1, end - begin - 1);
+  }
+  const std::size_t end = text.find_first_of(",}", begin);
+  return text.substr(begin, end - begin);
 }
 
 bool Hub::Poll(const std::string& name) {
@@ -439,10 +471,20 @@ absl::StatusOr<asb::v1::AckAlertsResponse> Hub::Ack(const std::string& partner,
   return std::move(*response.mutable_ack());
 }
 
+asb::v1::OnBehalfOf TestOfficer() {
+  asb::v1::OnBehalfOf o;
+  o.set_officer_id("T-0001");
+  o.set_officer_name("Test Officer");
+  o.set_reason("integration test: checking the view the hub gives");
+  return o;
+}
+
 absl::StatusOr<asb::v1::Disclosure> Hub::GetCase(const std::string& partner,
-                                                 const std::string& case_id) {
+                                                 const std::string& case_id,
+                                                 const asb::v1::OnBehalfOf& on_behalf_of) {
   asb::v1::Request request;
   request.mutable_get_case()->set_case_id(case_id);
+  *request.mutable_get_case()->mutable_on_behalf_of() = on_behalf_of;
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, Call("sharing", partner, std::move(request)));
   return std::move(*response.mutable_case_view()->mutable_disclosure());
 }
@@ -520,49 +562,51 @@ absl::StatusOr<std::vector<asb::v1::Envelope>> Hub::FetchAll(const std::string& 
 }
 
 absl::Status Hub::CheckDrained() {
-  // Pinged upstream first: a consumer is compared with a head taken no later than its offset,
-  // and nothing upstream moves once its own consumers have caught up (the test is quiescent).
-  // The one stream that flows against that order (notify consumes audit's tree_heads) is
-  // compared after every daemon was pinged: a head taken later can only say "not yet"; while
-  // its upstream is stopped it is not waited for.
-  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head
-  std::vector<std::pair<std::string, asb::v1::ConsumerStatus>> later;
-  auto check = [&heads](const std::string& name, const asb::v1::ConsumerStatus& c) -> absl::Status {
-    auto head = heads.find(c.upstream() + "/" + c.stream());
-    if (head == heads.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(name, " consumes ", c.upstream(), "/",
-                                                        c.stream(), ", which is not running"));
-    }
-    if (c.offset() != head->second) {
-      return absl::FailedPreconditionError(absl::StrCat(name, " is at ", c.offset(), " of ",
-                                                        c.upstream(), "/", c.stream(),
-                                                        ", whose head is ", head->second));
-    }
-    return absl::OkStatus();
-  };
+  // Two rounds of pings: the streams' heads, then every consumer's offset and the heads again.
+  // Consumers form a cycle (asb-intake consumes asb-sharing's "erasures", asb-notify asb-audit's
+  // "tree_heads"), so no order pings every upstream before its consumers; instead the pipeline
+  // is drained when no head moved between the rounds and every consumer's offset is at the head
+  // of the first. A consumer of a stream that flows against the pipeline's order is not waited
+  // for while its upstream is stopped (nothing can arrive); any other one is an error.
+  std::map<std::string, uint64_t> heads;  // "daemon/stream" → head, first round
+  std::vector<std::string> running;
   const std::vector<std::string> daemons = Daemons();
   for (const std::string& name : daemons) {
     if (!Running(name)) {
       continue;
     }
+    running.push_back(name);
     ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
-    for (const auto& c : ping.consumers()) {
-      const bool upstream_later = std::find(std::find(daemons.begin(), daemons.end(), name),
-                                            daemons.end(), c.upstream()) != daemons.end();
-      if (upstream_later) {
-        if (Running(c.upstream())) {
-          later.emplace_back(name, c);
-        }
-        continue;  // (tree heads of a stopped asb-audit: nothing to wait for)
-      }
-      ASB_RETURN_IF_ERROR(check(name, c));
-    }
     for (const auto& s : ping.streams()) {
       heads[name + "/" + s.name()] = s.head();
     }
   }
-  for (const auto& [name, c] : later) {
-    ASB_RETURN_IF_ERROR(check(name, c));
+  for (const std::string& name : running) {
+    ASB_ASSIGN_OR_RETURN(asb::v1::PingResponse ping, Ping(name));
+    for (const auto& c : ping.consumers()) {
+      auto head = heads.find(c.upstream() + "/" + c.stream());
+      if (head == heads.end()) {
+        const bool upstream_later = std::find(std::find(daemons.begin(), daemons.end(), name),
+                                              daemons.end(), c.upstream()) != daemons.end();
+        if (upstream_later && !Running(c.upstream())) {
+          continue;
+        }
+        return absl::FailedPreconditionError(absl::StrCat(name, " consumes ", c.upstream(), "/",
+                                                          c.stream(), ", which is not running"));
+      }
+      if (c.offset() != head->second) {
+        return absl::FailedPreconditionError(absl::StrCat(name, " is at ", c.offset(), " of ",
+                                                          c.upstream(), "/", c.stream(),
+                                                          ", whose head is ", head->second));
+      }
+    }
+    for (const auto& s : ping.streams()) {
+      if (heads[name + "/" + s.name()] != s.head()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, "/", s.name(), " moved from ",
+                                                          heads[name + "/" + s.name()], " to ",
+                                                          s.head(), " while checked"));
+      }
+    }
   }
   return absl::OkStatus();
 }

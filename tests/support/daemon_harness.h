@@ -53,6 +53,9 @@ absl::Status WaitUntil(const std::function<absl::StatusOr<bool>()>& done, absl::
 // '#' comments, as `asbctl submit` does. kInvalidArgument names the line that does not parse.
 absl::StatusOr<std::vector<asb::v1::CaseEvent>> LoadEventsFile(const std::string& path);
 
+// The officer the tests' case lookups are made on behalf of (a lookup needs one: api.proto).
+asb::v1::OnBehalfOf TestOfficer();
+
 struct HubOptions {
   // The source tree: the daemons' working directory, holding config/.
   std::string source_dir;
@@ -65,6 +68,10 @@ struct HubOptions {
   // Daemon name → config file to run it with instead of config/<name>.yaml (absolute, or
   // relative to source_dir), e.g. a copy with a shorter ack timeout written by the test.
   std::map<std::string, std::string> config_files;
+  // Extra environment for every daemon, e.g. {"ASBHUB_NOTIFY_METRICS", "127.0.0.1:9743"}. The
+  // shipped configs' metrics ports (ASBHUB_<DAEMON>_METRICS) default to 127.0.0.1:0 here (a free
+  // port each, named in the ready file) so tests running side by side never collide.
+  std::map<std::string, std::string> env;
 };
 
 #if defined(ASB_SOURCE_DIR) && defined(ASB_INTAKE_BIN) && defined(ASB_SHARING_BIN) && \
@@ -127,6 +134,10 @@ class Hub {
   // The last `max_bytes` of DATA/<name>.log.
   std::string LogTail(const std::string& name, size_t max_bytes = 4000) const;
 
+  // A value of `name`'s ready file (written once it serves), e.g. "metrics" → "127.0.0.1:PORT".
+  // kNotFound if the file or the key is missing.
+  absl::StatusOr<std::string> ReadyValue(const std::string& name, const std::string& key) const;
+
   const std::string& data_dir() const { return data_.path(); }
   const std::string& source_dir() const { return options_.source_dir; }
   // config/keys/demo under the source tree.
@@ -152,8 +163,10 @@ class Hub {
       const std::string& partner, uint32_t max = 1000, uint32_t wait_ms = 0,
       std::optional<uint64_t> from_seq = std::nullopt);
   absl::StatusOr<asb::v1::AckAlertsResponse> Ack(const std::string& partner, uint64_t through_seq);
-  absl::StatusOr<asb::v1::Disclosure> GetCase(const std::string& partner,
-                                              const std::string& case_id);
+  // A case lookup on behalf of `on_behalf_of`'s officer (TestOfficer() unless given).
+  absl::StatusOr<asb::v1::Disclosure> GetCase(
+      const std::string& partner, const std::string& case_id,
+      const asb::v1::OnBehalfOf& on_behalf_of = TestOfficer());
   absl::StatusOr<asb::v1::AuditQueryResponse> AuditQuery(const std::string& auditor,
                                                          asb::v1::AuditQueryRequest query);
   // Every entry matching `query`, following next_after_index.
@@ -174,8 +187,10 @@ class Hub {
                                                           const std::string& stream,
                                                           uint64_t from_seq = 1);
 
-  // OK when, pinging the running daemons in pipeline order, every consumer's committed offset
-  // equals the head of the stream it consumes; kFailedPrecondition says which one lags.
+  // OK when, over two rounds of pings of the running daemons, no stream's head moved and every
+  // consumer's committed offset equals the head of the stream it consumes (a consumer of a
+  // stopped daemon later in the pipeline is not waited for); kFailedPrecondition says which one
+  // lags.
   absl::Status CheckDrained();
   // Polls CheckDrained until OK or the deadline.
   absl::Status WaitDrained(absl::Duration timeout = absl::Seconds(30));

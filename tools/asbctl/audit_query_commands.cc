@@ -87,6 +87,7 @@ absl::StatusOr<asb::v1::AuditQueryRequest> QueryFor(const AuditQueryOptions& o) 
   q.set_actor(o.actor);
   q.set_subject_key(o.subject);
   q.set_purpose(o.purpose);
+  q.set_officer_id(o.officer);
   q.set_limit(o.limit);
   for (const std::string& k : o.kinds) {
     asb::v1::AuditKind kind;
@@ -108,6 +109,25 @@ absl::StatusOr<asb::v1::AuditQueryRequest> QueryFor(const AuditQueryOptions& o) 
   return q;
 }
 
+// "officer id (name): reason [purpose]" of a record made on an officer's behalf; "" otherwise.
+std::string OfficerOf(const asb::v1::AuditRecord& rec) {
+  if (!rec.has_on_behalf_of()) {
+    return "";
+  }
+  const asb::v1::OnBehalfOf& o = rec.on_behalf_of();
+  std::string out = o.officer_id();
+  if (!o.officer_name().empty()) {
+    absl::StrAppend(&out, " (", o.officer_name(), ")");
+  }
+  if (!o.purpose().empty()) {
+    absl::StrAppend(&out, " [", o.purpose(), "]");
+  }
+  if (!o.reason().empty()) {
+    absl::StrAppend(&out, ": \"", o.reason(), "\"");
+  }
+  return out;
+}
+
 void PrintQueryTable(const asb::v1::AuditQueryResponse& r) {
   std::printf("%-6s %-20s %-15s %-9s %-20s %-9s %-10s %-22s %s\n", "INDEX", "AT", "KIND", "BY",
               "ACTOR", "TO", "CASE", "RULES", "DETAIL");
@@ -119,6 +139,9 @@ void PrintQueryTable(const asb::v1::AuditQueryResponse& r) {
                 rec.component().c_str(), rec.actor().c_str(), rec.recipient_agency().c_str(),
                 rec.case_id().c_str(), absl::StrJoin(JustificationsOf(rec).rules, ",").c_str(),
                 rec.detail().c_str());
+    if (const std::string officer = OfficerOf(rec); !officer.empty()) {
+      std::printf("%-6s on behalf of %s\n", "", officer.c_str());
+    }
   }
   std::printf("(%d entries shown of %llu in the log)\n", r.entries_size(),
               static_cast<unsigned long long>(r.log_size()));
@@ -128,7 +151,8 @@ void PrintQueryCsv(const asb::v1::AuditQueryResponse& r, bool header) {
   if (header) {
     std::printf(
         "index,at,kind,component,actor,actor_agency,recipient_agency,case_id,rules,purposes,"
-        "lawful_bases,isp_version,fields,detail\n");
+        "lawful_bases,isp_version,fields,detail,officer_id,officer_name,officer_purpose,"
+        "officer_reason\n");
   }
   for (const auto& e : r.entries()) {
     const auto& rec = e.record();
@@ -137,7 +161,8 @@ void PrintQueryCsv(const asb::v1::AuditQueryResponse& r, bool header) {
                  rec.component(), rec.actor(), rec.actor_agency(), rec.recipient_agency(),
                  rec.case_id(), absl::StrJoin(j.rules, ";"), absl::StrJoin(j.purposes, ";"),
                  absl::StrJoin(j.bases, ";"), rec.isp_version(), absl::StrJoin(rec.fields(), ";"),
-                 rec.detail()});
+                 rec.detail(), rec.on_behalf_of().officer_id(), rec.on_behalf_of().officer_name(),
+                 rec.on_behalf_of().purpose(), rec.on_behalf_of().reason()});
   }
 }
 
@@ -156,10 +181,15 @@ void PrintSubjectEntry(const asb::v1::AuditEntry& e, const std::string& format) 
     for (std::size_t i = 0; i < j.rules.size(); ++i) {
       why.push_back(absl::StrCat(j.rules[i], "/", j.purposes[i], "/", j.bases[i]));
     }
+    // A consultation names the officer on whose behalf the agency's system asked.
+    const std::string by =
+        rec.on_behalf_of().officer_id().empty()
+            ? rec.actor()
+            : absl::StrCat(rec.actor(), " for ", rec.on_behalf_of().officer_id());
     std::printf("%-6llu %-20s %-12s %-10s %-20s %-12s %-30s %s\n",
                 static_cast<unsigned long long>(e.index()),
                 TimeUtil::ToString(rec.at()).substr(0, 19).c_str(), KindName(rec).c_str(),
-                rec.recipient_agency().c_str(), rec.actor().c_str(), rec.case_id().c_str(),
+                rec.recipient_agency().c_str(), by.c_str(), rec.case_id().c_str(),
                 absl::StrJoin(why, ",").c_str(), absl::StrJoin(rec.fields(), ",").c_str());
   }
 }
@@ -242,7 +272,10 @@ CLI::App* AddAuditQueryOptions(CLI::App& parent, AuditQueryOptions& o) {
   cmd->add_option("--until", o.until, "only before");
   cmd->add_option("--actor", o.actor, "only by this principal");
   cmd->add_option("--subject", o.subject, "only about this pseudonymous subject key");
-  cmd->add_option("--purpose", o.purpose, "only justified by this purpose");
+  cmd->add_option("--purpose", o.purpose,
+                  "only justified by this purpose (or stated by the officer who asked)");
+  cmd->add_option("--officer", o.officer,
+                  "only made on behalf of this officer id (add --agency: ids are per agency)");
   cmd->add_option("--kind", o.kinds, "only these kinds (disclosure, delivery, consultation, …)");
   cmd->add_option("--limit", o.limit, "entries per page (1-10000)")->check(CLI::Range(1, 10000));
   cmd->add_flag("--all", o.all, "fetch every page");

@@ -164,6 +164,7 @@ absl::Status RunCaseGet(const Globals& g, const CaseGetOptions& o) {
                        HubClient::Open(g.hub_config, Daemon::kSharing, o.as, "partner"));
   asb::v1::Request request;
   request.mutable_get_case()->set_case_id(o.id);
+  *request.mutable_get_case()->mutable_on_behalf_of() = OnBehalfOf(o.officer);
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
   std::printf("%s\n", config::ToJson(response.case_view().disclosure()).c_str());
   return absl::OkStatus();
@@ -265,10 +266,42 @@ CLI::App* AddAlertsOptions(CLI::App& parent, AlertsOptions& o) {
   return cmd;
 }
 
+void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o, bool required) {
+  auto* officer =
+      cmd->add_option("--officer", o.officer_id,
+                      "the officer on whose behalf you ask: their id in your agency's system "
+                      "(default $ASBHUB_OFFICER); recorded in the access log")
+          ->envname("ASBHUB_OFFICER");
+  cmd->add_option("--officer-name", o.officer_name,
+                  "the officer's name (default $ASBHUB_OFFICER_NAME)")
+      ->envname("ASBHUB_OFFICER_NAME");
+  auto* reason = cmd->add_option("--reason", o.reason,
+                                 "why the officer looks, in their words (default $ASBHUB_REASON); "
+                                 "recorded in the access log")
+                     ->envname("ASBHUB_REASON");
+  cmd->add_option("--purpose", o.purpose,
+                  "the ISP purpose the officer acts under, e.g. policing (optional)");
+  if (required) {
+    officer->required();
+    reason->required();
+  }
+}
+
+asb::v1::OnBehalfOf OnBehalfOf(const OfficerOptions& o) {
+  asb::v1::OnBehalfOf out;
+  out.set_officer_id(o.officer_id);
+  out.set_officer_name(o.officer_name);
+  out.set_purpose(o.purpose);
+  out.set_reason(o.reason);
+  return out;
+}
+
 CLI::App* AddCaseGetOptions(CLI::App& parent, CaseGetOptions& o) {
-  auto* cmd = parent.add_subcommand("get", "print the case as AGENCY may see it (JSON)");
+  auto* cmd = parent.add_subcommand(
+      "get", "print the case as AGENCY may see it (JSON), on behalf of a named officer");
   cmd->add_option("ID", o.id, "case id")->required();
   cmd->add_option("--as", o.as, "agency (uses keys_dir/AGENCY-partner.key)")->required();
+  AddOfficerOptions(cmd, o.officer, /*required=*/true);
   return cmd;
 }
 

@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "asb/v1/types.pb.h"
 #include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/outcome.h"
 
@@ -46,6 +47,10 @@ CLI::App* AddCommand(CLI::App& parent, Globals& g, CLI::App* (*add_options)(CLI:
   cmd->callback([&g, options, run] { g.exit_code = Finish(run(g, *options)); });
   return cmd;
 }
+
+struct OfficerOptions;
+// The OnBehalfOf a command sends for its officer options (options.h: AddOfficerOptions).
+asb::v1::OnBehalfOf OnBehalfOf(const OfficerOptions& o);
 
 // The commands of the other files, each a group or a command on its own (AddCommands adds them,
 // with those of commands.cc, in the order of `asbctl --help`).

@@ -3,7 +3,6 @@
 // audited there as consultations. Rendering: tools/asbctl/report.h.
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -26,33 +25,6 @@ asb::v1::AreaLevel LevelOf(const std::string& by) {
     return asb::v1::AREA_LEVEL_DISTRICT;
   }
   return asb::v1::AREA_LEVEL_LSOA;
-}
-
-std::string FromEnv(const std::string& value, const char* var) {
-  if (!value.empty()) {
-    return value;
-  }
-  const char* v = std::getenv(var);
-  return v == nullptr ? std::string() : std::string(v);
-}
-
-asb::v1::OnBehalfOf OnBehalfOf(const OfficerOptions& o) {
-  asb::v1::OnBehalfOf b;
-  b.set_officer_id(FromEnv(o.officer, "ASBHUB_OFFICER"));
-  b.set_officer_name(FromEnv(o.officer_name, "ASBHUB_OFFICER_NAME"));
-  b.set_purpose(o.purpose);
-  b.set_reason(FromEnv(o.reason, "ASBHUB_REASON"));
-  return b;
-}
-
-void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o) {
-  cmd->add_option("--officer", o.officer,
-                  "the officer on whose behalf you ask (id in your agency's system; default "
-                  "$ASBHUB_OFFICER)");
-  cmd->add_option("--officer-name", o.officer_name, "the officer's name ($ASBHUB_OFFICER_NAME)");
-  cmd->add_option("--purpose", o.purpose, "the ISP purpose you act under");
-  cmd->add_option("--reason", o.reason,
-                  "why, in a few words (default $ASBHUB_REASON); recorded in the access log");
 }
 
 absl::Status WriteOut(const std::string& out, const std::string& text) {
@@ -143,7 +115,7 @@ CLI::App* AddHotspotsOptions(CLI::App& parent, HotspotsOptions& o) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   cmd->add_option("--as", o.as, "agency (uses keys_dir/AGENCY-partner.key)")->required();
-  AddOfficerOptions(cmd, o.officer);
+  AddOfficerOptions(cmd, o.officer, /*required=*/false);
   return cmd;
 }
 
@@ -167,7 +139,7 @@ CLI::App* AddReportIndicatorsOptions(CLI::App& parent, ReportIndicatorsOptions& 
       ->capture_default_str();
   cmd->add_option("--out", o.out, "write to this file (default: stdout)");
   cmd->add_option("--as", o.as, "agency (uses keys_dir/AGENCY-partner.key)")->required();
-  AddOfficerOptions(cmd, o.officer);
+  AddOfficerOptions(cmd, o.officer, /*required=*/false);
   return cmd;
 }
 

@@ -32,9 +32,24 @@ struct AlertsOptions {
 };
 CLI::App* AddAlertsOptions(CLI::App& parent, AlertsOptions& o);
 
+// The officer on whose behalf a command reads case data or aggregates of it (api.proto:
+// OnBehalfOf), from --officer, --officer-name, --purpose and --reason or $ASBHUB_OFFICER /
+// $ASBHUB_OFFICER_NAME / $ASBHUB_REASON.
+struct OfficerOptions {
+  std::string officer_id;
+  std::string officer_name;
+  std::string purpose;
+  std::string reason;
+};
+// Adds --officer, --officer-name, --reason and --purpose to `cmd`. With `required`, --officer
+// (or $ASBHUB_OFFICER) and --reason (or $ASBHUB_REASON) must be given; without, the hub refuses
+// a request that lacks them.
+void AddOfficerOptions(CLI::App* cmd, OfficerOptions& o, bool required);
+
 struct CaseGetOptions {
   std::string id;
   std::string as;
+  OfficerOptions officer;
 };
 CLI::App* AddCaseGetOptions(CLI::App& parent, CaseGetOptions& o);
 
@@ -92,6 +107,7 @@ struct PolicyExplainOptions {
   std::string event;
   std::string order_type;
   std::string as = "hub";
+  OfficerOptions officer;  // for a case id (the hub records who asked and why)
 };
 CLI::App* AddPolicyExplainOptions(CLI::App& parent, PolicyExplainOptions& o);
 
@@ -106,6 +122,15 @@ struct PolicyDiffOptions {
 };
 CLI::App* AddPolicyDiffOptions(CLI::App& parent, PolicyDiffOptions& o);
 
+// --- policy_document_command.cc -------------------------------------------------------------
+
+struct PolicyDocumentOptions {
+  std::string file;
+  std::string format = "html";
+  std::string out;  // empty: stdout
+};
+CLI::App* AddPolicyDocumentOptions(CLI::App& parent, PolicyDocumentOptions& o);
+
 // --- audit_query_commands.cc --------------------------------------------------------------
 
 struct AuditQueryOptions {
@@ -117,6 +142,7 @@ struct AuditQueryOptions {
   std::string actor;
   std::string subject;
   std::string purpose;
+  std::string officer;
   std::vector<std::string> kinds;
   uint32_t limit = 1000;
   bool all = false;
@@ -204,14 +230,7 @@ struct ImportPoliceUkOptions {
 };
 CLI::App* AddImportPoliceUkOptions(CLI::App& parent, ImportPoliceUkOptions& o);
 
-// On whose behalf a request that reads aggregates or case data asks (asb.v1.OnBehalfOf).
-struct OfficerOptions {
-  std::string officer;  // default $ASBHUB_OFFICER
-  std::string officer_name;
-  std::string purpose;
-  std::string reason;
-};
-
+// On whose behalf a request that reads aggregates asks: OfficerOptions (above), as for cases.
 struct HotspotsOptions {
   std::string month;
   std::string by = "lsoa";

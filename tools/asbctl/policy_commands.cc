@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/agreement/agreement.h"
 #include "common/config/config.h"
 #include "common/policy/policy.h"
 #include "common/policy/policy_diff.h"
@@ -17,6 +19,7 @@
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/options.h"
+#include "tools/asbctl/policy_document.h"
 
 namespace asb::ctl {
 namespace {
@@ -32,9 +35,16 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadIsp(const std::string&
 
 absl::Status RunCheck(const Globals&, const PolicyCheckOptions& o) {
   ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, LoadIsp(o.file));
+  // Whether the hub would load it today: a lapsed agreement is refused as the daemons refuse it.
+  const agreement::ReviewStatus review = agreement::AssessReview(policy->isp(), absl::Now());
+  if (review.state == agreement::ReviewStatus::State::kLapsed) {
+    return FileProblems(o.file, absl::InvalidArgumentError(absl::StrCat(
+                                    o.file, ": agreement.review.due: ", review.Describe())));
+  }
   std::printf("%s: valid; version %s; %zu agencies, %d rules, %d notification rules\n",
               o.file.c_str(), policy->version().c_str(), policy->agencies().size(),
               policy->isp().rules_size(), policy->isp().notification_rules_size());
+  std::printf("%s\n", review.Describe().c_str());
   // Findings that do not refuse the ISP: free text beside withheld person fields.
   for (const std::string& w : policy->warnings()) {
     std::printf("warning: %s\n", w.c_str());
@@ -76,6 +86,12 @@ void PrintExplanation(const std::string& agency, const std::string& case_id,
 absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
                                                               const PolicyExplainOptions& o,
                                                               const policy::EventContext& ctx) {
+  if (o.officer.officer_id.empty() || o.officer.reason.empty()) {
+    return absl::InvalidArgumentError(
+        "--case " + o.case_ref +
+        " is a case the hub holds: reading it needs --officer ID (or $ASBHUB_OFFICER) and "
+        "--reason TEXT, recorded in the access log");
+  }
   ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
                        HubClient::Open(g.hub_config, Daemon::kSharing, o.as, "admin"));
   asb::v1::Request request;
@@ -84,6 +100,7 @@ absl::StatusOr<policy::Policy::Explanation> ExplainStoredCase(const Globals& g,
   q->set_agency(o.agency);
   q->set_event_type(ctx.event_type);
   q->set_order_type(ctx.order_type);
+  *q->mutable_on_behalf_of() = OnBehalfOf(o.officer);
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
   const asb::v1::ExplainCaseResponse& r = response.explain_case();
   policy::Policy::Explanation e;
@@ -195,6 +212,9 @@ CLI::App* AddPolicyExplainOptions(CLI::App& parent, PolicyExplainOptions& o) {
                   "event being shared, e.g. EVENT_TYPE_ORDER_ISSUED or ORDER_ISSUED");
   cmd->add_option("--order-type", o.order_type,
                   "order type the event concerns, e.g. CRIMINAL_BEHAVIOUR_ORDER");
+  // A stored case is read on behalf of a named officer, as `case get` (asb-sharing refuses the
+  // request without --officer and --reason); a case file needs none.
+  AddOfficerOptions(cmd, o.officer, /*required=*/false);
   return cmd;
 }
 
@@ -221,6 +241,7 @@ void AddPolicyCommand(CLI::App& app, Globals& g) {
   AddCommand(*cmd, g, AddPolicyExplainOptions, RunExplain);
   AddCommand(*cmd, g, AddPolicyTestOptions, RunTest);
   AddCommand(*cmd, g, AddPolicyDiffOptions, RunDiff);
+  AddCommand(*cmd, g, AddPolicyDocumentOptions, RunPolicyDocument);
 }
 
 }  // namespace asb::ctl

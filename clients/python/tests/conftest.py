@@ -46,7 +46,10 @@ class Hub:
         self.data = Path(data)
         self.configs = {d: f"config/{d}.yaml" for d in DAEMONS}
         self.configs.update(configs or {})
-        self.env = dict(os.environ, ASBHUB_DATA=str(self.data), **(env or {}))
+        # The shipped configs serve /metrics on fixed ports (ASBHUB_<DAEMON>_METRICS, default
+        # 127.0.0.1:974x); a test hub takes free ones so hubs side by side do not collide.
+        metrics = {f"ASBHUB_{d.upper()}_METRICS": "127.0.0.1:0" for d in DAEMONS}
+        self.env = {**os.environ, **metrics, "ASBHUB_DATA": str(self.data), **(env or {})}
         self.procs = {}
 
     def log(self, daemon):

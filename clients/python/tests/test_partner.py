@@ -9,7 +9,7 @@ from conftest import demo_events, wait_until
 # breached) under the shipped ISP.
 POLICE_ALERTS = 4
 OFFICER = asbhub.OnBehalfOf(officer_id="PC-4471", officer_name="PC A. Example",
-                            purpose="prevent-crime-disorder",
+                            purpose="policing",
                             reason="preparing the CBO breach file")
 
 

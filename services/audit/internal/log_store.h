@@ -22,6 +22,7 @@ inline constexpr char kEntries[] = "entries";
 inline constexpr char kByCase[] = "by_case";
 inline constexpr char kByAgency[] = "by_agency";
 inline constexpr char kBySubject[] = "by_subject";
+inline constexpr char kByOfficer[] = "by_officer";
 inline constexpr char kMeta[] = "meta";
 // stream::LogColumnFamily("audit"): asb-audit keeps the usual "audit" stream's shape (unused).
 inline constexpr char kAuditStreamColumnFamily[] = "log.audit";
@@ -55,7 +56,8 @@ std::string TimeBlockKey(uint64_t block);
 uint64_t MicrosOf(const google::protobuf::Timestamp& ts);
 
 // Calls f(cf, key) for every index key of entry `index` with record `r`: by case, by agency
-// (actor and recipient, once if equal) and by subject (each distinct key once).
+// (actor and recipient, once if equal), by subject (each distinct key once) and by the officer
+// on whose behalf it was made.
 template <typename F>
 void ForEachIndexKey(const asb::v1::AuditRecord& r, uint64_t index, F&& f) {
   if (!r.case_id().empty()) {
@@ -74,6 +76,9 @@ void ForEachIndexKey(const asb::v1::AuditRecord& r, uint64_t index, F&& f) {
       continue;  // once per distinct key
     }
     f(kBySubject, IndexKey(k, index));
+  }
+  if (!r.on_behalf_of().officer_id().empty()) {
+    f(kByOfficer, IndexKey(r.on_behalf_of().officer_id(), index));
   }
 }
 

@@ -3,9 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
+#include "absl/time/civil_time.h"
+#include "common/config/config.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -130,6 +133,38 @@ TEST_F(PrincipalsTest, FileErrors) {
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(Principals::LoadFile(Write("name: x\nprincipal: []\n")),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "principal"));
+}
+
+// The agreement is every daemon's business: once past its review date and grace the ISP does
+// not load, naming the file and line of the review date; while overdue it loads (and the
+// daemons warn), and the agreement is kept for them to judge.
+TEST_F(PrincipalsTest, ALapsedAgreementIsRefusedAtLoad) {
+  std::string text;
+  ASSERT_TRUE(config::ReadFile(
+                  std::string(ASB_SOURCE_DIR) + "/tests/common/agreement/testdata/isp.yaml", &text)
+                  .ok());
+  const std::string path = Write(text);
+  // Due 2027-04-01, 30 days of grace.
+  const absl::Time overdue = absl::FromCivil(absl::CivilDay(2027, 4, 20), absl::UTCTimeZone());
+  auto p = Principals::LoadFile(path, overdue);
+  ASB_ASSERT_OK(p);
+  EXPECT_EQ(p->agreement_isp().agreement().reference(), "TEST-DSA-1");
+  EXPECT_EQ(p->agreement_isp().principals_size(), 0);  // the agreement only
+
+  const absl::Time lapsed = absl::FromCivil(absl::CivilDay(2027, 5, 2), absl::UTCTimeZone());
+  p = Principals::LoadFile(path, lapsed);
+  ASSERT_THAT(p, StatusIs(absl::StatusCode::kInvalidArgument));
+  const int line =
+      1 + static_cast<int>(std::count(text.begin(), text.begin() + text.find("    due:"), '\n'));
+  EXPECT_THAT(p.status().message(),
+              HasSubstr(path + ":" + std::to_string(line) + ": agreement.review.due: "));
+  EXPECT_THAT(p.status().message(), HasSubstr("before the hub loads it again"));
+
+  // A malformed agreement is refused whatever the day.
+  text.replace(text.find("ZTEST002"), 8, "nonsense");
+  EXPECT_THAT(
+      Principals::LoadFile(Write(text), overdue),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "agreement.parties[1].ico_registration"));
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
 //     that agency (for that fact) must not appear anywhere in the serialised view;
 //  3. the view has no more people than the rules cover (an uncovered person is absent, not even
 //     their role), and no confidential person outside the lead agency's view.
+//
+// Over 800 lines because the oracle must be whole to be independent: split, it would share
+// pieces with the engine it checks.
 
 #include <gtest/gtest.h>
 

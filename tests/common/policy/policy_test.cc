@@ -1,3 +1,9 @@
+// Unit tests of the policy engine against small ISPs: loading and every load-time error
+// (PolicyLoadTest), application of field plans (PolicyApplyTest), conditions, notifications and
+// the shipped Chesterfield ISP. Over 800 lines because it holds one case per load-time error the
+// ISP schema can give; the per-person grants are in policy_people_test.cc and the random
+// cases in policy_property_test.cc.
+
 #include "common/policy/policy.h"
 
 #include <gmock/gmock.h>

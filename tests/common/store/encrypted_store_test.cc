@@ -401,6 +401,31 @@ TEST_F(EncryptedStoreTest, ErasedPlaceholderKeepsAnIteratorDense) {
   EXPECT_EQ(log[1].second, "B|two");
 }
 
+// Several subjects at once (a retention run): each one's keys go, the others' stay, and the
+// count comes back per subject, in order.
+TEST_F(EncryptedStoreTest, EraseSubjectsErasesSeveralAtOnce) {
+  StoreOptions options = Options();
+  options.subject_of = [](std::string_view, std::string_view key, std::string_view) {
+    return std::string(key);
+  };
+  auto store = OpenOrDie(options);
+  Put(store.get(), "cases", "A", "alpha");
+  Put(store.get(), "cases", "B", "beta");
+  Put(store.get(), "cases", "C", "gamma");
+  auto erased = store->EraseSubjects({"A", "NEVER-STORED", "C"});
+  ASB_ASSERT_OK(erased.status());
+  EXPECT_EQ(*erased, (std::vector<int>{1, 0, 1}));
+  std::string value;
+  EXPECT_TRUE(IsErased(store->Get("cases", "A", &value)));
+  EXPECT_TRUE(IsErased(store->Get("cases", "C", &value)));
+  EXPECT_EQ(GetOrDie(store.get(), "cases", "B"), "beta");
+  store.reset();
+  store = OpenOrDie(options);
+  EXPECT_TRUE(IsErased(store->Get("cases", "A", &value)));
+  EXPECT_EQ(*store->EraseSubjects({"A", "C"}), (std::vector<int>{0, 0}));
+  EXPECT_EQ(GetOrDie(store.get(), "cases", "B"), "beta");
+}
+
 TEST_F(EncryptedStoreTest, AbortedBatchDoesNotLeaveAnUnstoredKeyInUse) {
   auto store = OpenOrDie(Options());
   store->SetWriteFaultForTest([] { return absl::UnavailableError("disk full"); });

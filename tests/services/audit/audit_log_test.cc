@@ -291,6 +291,48 @@ TEST_F(AuditLogTest, QueryByKindActorAndSubject) {
   EXPECT_TRUE(result->entries().empty());
 }
 
+// Consultations name the officer on whose behalf they were made: an index finds them, the
+// filter ANDs with the others (officer ids are per agency), and a purpose the officer stated
+// matches like a rule's.
+TEST_F(AuditLogTest, QueryByOfficer) {
+  Populate();
+  auto consultation = [](const std::string& agency, const std::string& officer,
+                         const std::string& purpose) {
+    auto r = Record(asb::v1::AUDIT_KIND_CONSULTATION, "c1", agency, agency, kT0);
+    r.mutable_on_behalf_of()->set_officer_id(officer);
+    r.mutable_on_behalf_of()->set_reason("preparing the breach file");
+    r.mutable_on_behalf_of()->set_purpose(purpose);
+    return r;
+  };
+  AppendOne(consultation("police", "4471", "law-enforcement"), 7);  // index 7
+  AppendOne(consultation("council", "4471", ""), 8);                // same id, another agency
+  AppendOne(consultation("police", "9001", ""), 9);
+
+  asb::v1::AuditQueryRequest q;
+  q.set_officer_id("4471");
+  auto result = log_->Query(q);
+  ASB_ASSERT_OK(result);
+  EXPECT_THAT(Indexes(*result), ElementsAre(7, 8));
+  EXPECT_EQ(result->entries(0).record().on_behalf_of().reason(), "preparing the breach file");
+  q.set_agency("police");
+  EXPECT_THAT(Indexes(*log_->Query(q)), ElementsAre(7));
+  q.set_case_id("c1");  // by case first, officer filtered
+  EXPECT_THAT(Indexes(*log_->Query(q)), ElementsAre(7));
+  q.Clear();
+  q.set_officer_id("nobody");
+  EXPECT_TRUE(log_->Query(q)->entries().empty());
+  q.Clear();
+  q.set_purpose("law-enforcement");
+  EXPECT_THAT(Indexes(*log_->Query(q)), ElementsAre(7));
+  q.set_officer_id("4471");
+  EXPECT_THAT(AuditLog::DescribeQuery(q), HasSubstr("officer=4471"));
+  // The index survives a reopen.
+  Open();
+  q.Clear();
+  q.set_officer_id("9001");
+  EXPECT_THAT(Indexes(*log_->Query(q)), ElementsAre(9));
+}
+
 TEST_F(AuditLogTest, PaginationWalksAllMatchesOnce) {
   Populate();
   asb::v1::AuditQueryRequest q;

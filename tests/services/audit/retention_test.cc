@@ -236,6 +236,28 @@ TEST_F(RetentionTest, ErasureByCaseRemovesCaseAndSubjects) {
   EXPECT_EQ(report.erased.size(), before.size());
 }
 
+// An officer's reason is free text that may name the person: erasure takes it too, and leaves
+// who asked (the officer is not the one erased).
+TEST_F(RetentionTest, ErasureRemovesTheOfficersReason) {
+  asb::v1::AuditRecord r = Record(1000);
+  r.set_case_id("CBC-X");
+  r.mutable_on_behalf_of()->set_officer_id("PC-4471");
+  r.mutable_on_behalf_of()->set_reason("checking Mrs Example's new address");
+  store::Batch batch = store_->NewBatch();
+  const uint64_t index = log_->Append(r, "sharing/audit", 1, &batch);
+  ASSERT_TRUE(store_->Write(&batch).ok());
+  Erase("", "CBC-X");
+  auto e = log_->Get(index);
+  ASB_ASSERT_OK(e);
+  EXPECT_EQ(e->record().on_behalf_of().officer_id(), "PC-4471");
+  EXPECT_TRUE(e->record().on_behalf_of().reason().empty());
+  asb::v1::AuditQueryRequest by_officer;
+  by_officer.set_officer_id("PC-4471");
+  EXPECT_EQ(Indexes(by_officer), std::vector<uint64_t>{index});
+  Sign(1000);
+  ASB_EXPECT_OK(Verify().status);
+}
+
 TEST_F(RetentionTest, ErasureOfSubjectWithinOneCase) {
   AppendMany(70);
   const auto r = Erase("subj-1", "CBC-1");

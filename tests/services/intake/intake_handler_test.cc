@@ -1,3 +1,7 @@
+// Unit tests of asb-intake's handler on a real store: validation, de-duplication, conflicting
+// resubmissions, group commit and failed writes. Over 800 lines because it holds one case per
+// refusal reason an event can get, beside the store they share.
+
 #include "services/intake/intake_handler.h"
 
 #include <gmock/gmock.h>

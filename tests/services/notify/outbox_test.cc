@@ -410,22 +410,62 @@ TEST_F(OutboxTest, DeliveryCountIncrementsAndDeliveryIsAudited) {
   ASB_ASSERT_OK(third);
   EXPECT_EQ(third->alerts(0).delivery_count(), 3u);
 
+  // One pull of alerts of two cases is recorded per case, so an auditor asking about one case
+  // finds every hand-out of its alerts.
   auto records = AuditRecords();
-  ASSERT_EQ(records.size(), 5u);  // 2 disclosures + 3 committed deliveries
-  const asb::v1::AuditRecord& d = records[2];
-  EXPECT_EQ(d.kind(), asb::v1::AUDIT_KIND_DELIVERY);
-  EXPECT_EQ(d.actor(), "police-portal");
-  EXPECT_EQ(d.actor_agency(), "police");
-  EXPECT_EQ(d.recipient_agency(), "police");
-  EXPECT_EQ(d.ref_seq(), 1u);
-  EXPECT_THAT(d.detail(), HasSubstr("1..2"));
-  EXPECT_TRUE(d.case_id().empty());  // two cases
-  EXPECT_THAT(d.subject_keys(), ElementsAre("sk_c1_a", "sk_c2_a"));
+  ASSERT_EQ(records.size(), 8u);  // 2 disclosures + 3 committed pulls x 2 cases
+  for (int i : {2, 3}) {
+    const asb::v1::AuditRecord& d = records[i];
+    EXPECT_EQ(d.kind(), asb::v1::AUDIT_KIND_DELIVERY);
+    EXPECT_EQ(d.actor(), "police-portal");
+    EXPECT_EQ(d.actor_agency(), "police");
+    EXPECT_EQ(d.recipient_agency(), "police");
+    EXPECT_THAT(d.detail(), HasSubstr("one pull of 2 alerts, 2 cases"));
+  }
+  EXPECT_EQ(records[2].case_id(), "c1");
+  EXPECT_EQ(records[2].ref_seq(), 1u);
+  EXPECT_EQ(records[2].event_type(), asb::v1::EVENT_TYPE_ORDER_ISSUED);
+  EXPECT_THAT(records[2].detail(), HasSubstr("alert 1 delivered"));
+  EXPECT_THAT(records[2].subject_keys(), ElementsAre("sk_c1_a"));
+  EXPECT_EQ(records[3].case_id(), "c2");
+  EXPECT_EQ(records[3].ref_seq(), 2u);
+  EXPECT_THAT(records[3].subject_keys(), ElementsAre("sk_c2_a"));
 
   // Nothing to deliver: nothing recorded.
   ASB_ASSERT_OK(Ack("police", 2));
   ASB_ASSERT_OK(Pull("police"));
-  EXPECT_EQ(AuditRecords().size(), 6u);  // + the acknowledgement only
+  EXPECT_EQ(AuditRecords().size(), 9u);  // + the acknowledgement only
+}
+
+// A hub notice (e.g. "case deleted: review your copies") names a case but holds no personal
+// data: it is sealed under the master key, not the case's data key, so it survives the
+// shredding of the case it announces. A case's own alerts go with the case.
+TEST(NotifyStoreLayoutTest, AHubNoticeIsNotSealedUnderItsCasesKey) {
+  const store::StoreOptions layout = NotifyStoreLayout();
+  asb::v1::Alert alert;
+  alert.set_agency("police");
+  alert.mutable_disclosure()->set_case_id("CBC-1");
+  EXPECT_EQ(layout.subject_of("outbox", "k", alert.SerializeAsString()), "CBC-1");
+  asb::v1::DeadLetter dead;
+  *dead.mutable_alert() = alert;
+  EXPECT_EQ(layout.subject_of("deadletters", "k", dead.SerializeAsString()), "CBC-1");
+  alert.mutable_disclosure()->mutable_notice()->set_kind(asb::v1::HubNotice::KIND_CASE_DELETED);
+  *dead.mutable_alert() = alert;
+  EXPECT_EQ(layout.subject_of("outbox", "k", alert.SerializeAsString()), "");
+  EXPECT_EQ(layout.subject_of("deadletters", "k", dead.SerializeAsString()), "");
+}
+
+TEST_F(OutboxTest, SeveralAlertsOfOneCaseAreOneDeliveryRecord) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police", "c1")));
+  ASB_ASSERT_OK(Apply(CboIssued(2, "police", "c2")));
+  ASB_ASSERT_OK(Apply(CboIssued(3, "police", "c1")));
+  ASB_ASSERT_OK(Pull("police"));
+  auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 5u);  // 3 disclosures + c1's and c2's deliveries
+  EXPECT_EQ(records[3].case_id(), "c1");
+  EXPECT_THAT(records[3].detail(), HasSubstr("alerts 1,3 delivered"));
+  EXPECT_EQ(records[3].event_type(), asb::v1::EVENT_TYPE_UNSPECIFIED);  // two events
+  EXPECT_EQ(records[4].case_id(), "c2");
 }
 
 TEST_F(OutboxTest, AckIsMonotonicAndBounded) {
@@ -695,7 +735,8 @@ TEST_F(OutboxTest, StoreLayoutFindsEachAlertsCase) {
   ASB_ASSERT_OK(Apply(CboIssued(1, "police", "case-7")));
   const store::StoreOptions layout = NotifyStoreLayout();
   EXPECT_EQ(layout.column_families, NotifyColumnFamilies());
-  EXPECT_THAT(layout.plaintext_column_families, ElementsAre("cursors", "ackmarks", "tree_heads"));
+  EXPECT_THAT(layout.plaintext_column_families,
+              ElementsAre("cursors", "ackmarks", "webhooks", "tree_heads"));
   ASSERT_TRUE(layout.subject_of);
   auto it = store_->NewIterator("outbox");
   it->SeekToFirst();

@@ -12,6 +12,8 @@
 #include "asb/v1/envelope.pb.h"
 #include "common/config/config.h"
 #include "common/store/store.h"
+#include "services/sharing/due_timers.h"
+#include "services/sharing/retention.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -482,8 +484,10 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   const store::StoreOptions layout = SharingStoreLayout();
   EXPECT_EQ(layout.column_families, SharingColumnFamilies());
   // Only the depersonalised counts (issue 16: months, areas, categories; no person, no case
-  // id) stay plaintext.
-  EXPECT_THAT(layout.plaintext_column_families, ElementsAre(kAggregatesColumnFamily));
+  // id), the retention timers and recipients (case ids, agency ids, times) are plaintext.
+  EXPECT_THAT(layout.plaintext_column_families,
+              ::testing::UnorderedElementsAre(kAggregatesColumnFamily, kTimersColumnFamily,
+                                              kRecipientsColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   std::map<std::string, std::vector<std::string>> subjects;
   for (const char* cf : {kCasesColumnFamily, kPendingColumnFamily}) {
@@ -508,9 +512,10 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 }
 
 TEST(SharingColumnFamiliesTest, Names) {
-  EXPECT_THAT(SharingColumnFamilies(),
-              ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "cases", "pending",
-                                              "aggregates", "offsets"));
+  EXPECT_THAT(
+      SharingColumnFamilies(),
+      ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures", "cases",
+                                      "pending", "aggregates", "timers", "recipients", "offsets"));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
+#include "tests/services/sharing/sharing_fixture.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,118 +27,12 @@ namespace {
 
 using ::asb::testing::StatusIs;
 using ::asb::testing::StatusIsWith;
-using asb::v1::Disclosure;
-using asb::v1::Envelope;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
-const absl::Time kNow =
-    absl::FromCivil(absl::CivilSecond(2026, 11, 26, 12, 0, 0), absl::UTCTimeZone());
-
-Envelope Env(uint64_t seq, const std::string& case_id, const std::string& body) {
-  Envelope env;
-  env.set_seq(seq);
-  asb::v1::AcceptedEvent* a = env.mutable_accepted_event();
-  a->set_source("cbc-cms-feed");
-  a->set_source_agency("council");
-  absl::Status s =
-      config::ParseJson(R"({"sourceEventId":"e)" + std::to_string(seq) + R"(","caseId":")" +
-                            case_id + R"(","occurredAt":"2026-10-01T10:00:00Z",)" + body + "}",
-                        a->mutable_event());
-  EXPECT_TRUE(s.ok()) << s << " in " << body;
-  return env;
-}
-
-const char kPersonalOpened[] = R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_PERSONAL",
-    "title":"Noise, Brimington North","leadAgency":"council"})";
-const char kNuisanceFireOpened[] = R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_NUISANCE",
-    "title":"Garage fires, Rother","leadAgency":"fire","flags":{"fireRisk":true}})";
-const char kTenantLinked[] = R"("personLinked":{"person":{"personId":"P1",
-    "role":"PERSON_ROLE_VICTIM","givenName":"Margaret","phone":"0114 496 0142",
-    "address":{"line1":"7 Hollingwood Crescent","postcode":"S43 1QX"},
-    "tenure":"TENURE_COUNCIL_TENANT"}})";
-
-class SharingHandlerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store::StoreOptions options;
-    options.path = dir_.Sub("db");
-    options.sync = false;
-    options.column_families = SharingColumnFamilies();
-    auto store = store::Store::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    auto disclosures = stream::Log::Open(store_.get(), "disclosures", "sharing");
-    ASSERT_TRUE(disclosures.ok()) << disclosures.status();
-    disclosures_ = std::move(*disclosures);
-    auto audit = stream::Log::Open(store_.get(), "audit", "sharing");
-    ASSERT_TRUE(audit.ok()) << audit.status();
-    audit_ = std::move(*audit);
-    folder_ = std::make_unique<CaseFolder>(store_.get());
-    handler_ = std::make_unique<SharingHandler>(folder_.get(), disclosures_.get(), audit_.get(),
-                                                [] { return kNow; });
-    auto policy = policy::Policy::LoadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml");
-    ASSERT_TRUE(policy.ok()) << policy.status();
-    policy_ = *policy;
-    handler_->SetPolicy(policy_);
-  }
-
-  // Applies one envelope in its own batch, writes it, and returns the disclosures it made.
-  std::vector<Disclosure> Apply(const Envelope& env) {
-    const uint64_t before = disclosures_->head();
-    store::Batch batch = store_->NewBatch();
-    absl::Status applied = handler_->ApplyEvent(env, &batch);
-    EXPECT_TRUE(applied.ok()) << applied;
-    absl::Status written = store_->Write(&batch);
-    EXPECT_TRUE(written.ok()) << written;
-    std::vector<Envelope> records;
-    std::vector<Disclosure> out;
-    if (disclosures_->head() > before) {
-      EXPECT_TRUE(disclosures_->Read(before + 1, 1000, &records).ok());
-    }
-    for (const Envelope& r : records) {
-      out.push_back(r.disclosure());
-    }
-    return out;
-  }
-
-  std::vector<asb::v1::AuditRecord> Audit() {
-    std::vector<Envelope> records;
-    EXPECT_TRUE(audit_->Read(1, 1000, &records).ok());
-    std::vector<asb::v1::AuditRecord> out;
-    for (const Envelope& r : records) {
-      out.push_back(r.audit());
-    }
-    return out;
-  }
-
-  static std::set<std::string> Agencies(const std::vector<Disclosure>& ds) {
-    std::set<std::string> out;
-    for (const Disclosure& d : ds) {
-      out.insert(d.agency());
-    }
-    return out;
-  }
-
-  static const Disclosure* For(const std::vector<Disclosure>& ds, const std::string& agency) {
-    for (const Disclosure& d : ds) {
-      if (d.agency() == agency) {
-        return &d;
-      }
-    }
-    return nullptr;
-  }
-
-  asb::testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<stream::Log> disclosures_;
-  std::unique_ptr<stream::Log> audit_;
-  std::unique_ptr<CaseFolder> folder_;
-  std::unique_ptr<SharingHandler> handler_;
-  std::shared_ptr<const policy::Policy> policy_;
-};
+using SharingHandlerTest = SharingFixture;
 
 TEST_F(SharingHandlerTest, WithoutPolicyNothingIsAppliedOrShown) {
   handler_->SetPolicy(nullptr);
@@ -145,7 +40,7 @@ TEST_F(SharingHandlerTest, WithoutPolicyNothingIsAppliedOrShown) {
   EXPECT_THAT(handler_->ApplyEvent(Env(1, "C", kPersonalOpened), &batch),
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(batch.count(), 0);
-  EXPECT_THAT(handler_->GetCase("police-partner", "police", "C", &batch),
+  EXPECT_THAT(handler_->GetCase("police-partner", "police", Lookup("C"), &batch),
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(batch.count(), 0);
 }
@@ -278,7 +173,7 @@ TEST_F(SharingHandlerTest, GetCaseReturnsTheAgencysViewAndRecordsTheConsultation
   Apply(Env(1, "C", kPersonalOpened));
   Apply(Env(2, "C", kTenantLinked));
   store::Batch batch = store_->NewBatch();
-  auto d = handler_->GetCase("police-partner", "police", "C", &batch);
+  auto d = handler_->GetCase("police-partner", "police", Lookup("C"), &batch);
   ASB_ASSERT_OK(d);
   EXPECT_EQ(d->agency(), "police");
   EXPECT_EQ(d->case_id(), "C");
@@ -307,14 +202,63 @@ TEST_F(SharingHandlerTest, GetCaseReturnsTheAgencysViewAndRecordsTheConsultation
   EXPECT_THAT(r.fields(), ::testing::IsSupersetOf({"case_id", "title", "people.address"}));
   EXPECT_THAT(r.fields(), ::testing::Not(::testing::Contains("people.phone")));  // redacted
   EXPECT_EQ(handler_->consultations(), 1u);
+  // The officer on whose behalf the police system asked, and why (DPA 2018 s.62(3)).
+  EXPECT_EQ(r.on_behalf_of().officer_id(), "PC-4471");
+  EXPECT_EQ(r.on_behalf_of().officer_name(), "PC Jane Ashworth");
+  EXPECT_EQ(r.on_behalf_of().reason(), "checking the victim's address before a visit");
+}
+
+// A lookup that does not say on whose behalf and why is refused before any case data is read,
+// with the reason in words, and the refusal is on the record with what the request said.
+TEST_F(SharingHandlerTest, GetCaseWithoutAnOfficerOrAReasonIsRefusedAndAudited) {
+  Apply(Env(1, "C", kPersonalOpened));
+  store::Batch batch = store_->NewBatch();
+  asb::v1::GetCaseRequest anonymous = Lookup("C");
+  anonymous.mutable_on_behalf_of()->clear_officer_id();
+  EXPECT_THAT(
+      handler_->GetCase("police-partner", "police", anonymous, &batch),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.officer_id: required"));
+  asb::v1::GetCaseRequest no_reason = Lookup("C");
+  no_reason.mutable_on_behalf_of()->clear_reason();
+  EXPECT_THAT(handler_->GetCase("police-partner", "police", no_reason, &batch),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.reason: required"));
+  // A purpose the ISP does not have.
+  asb::v1::GetCaseRequest wrong_purpose = Lookup("C");
+  wrong_purpose.mutable_on_behalf_of()->set_purpose("curiosity");
+  EXPECT_THAT(
+      handler_->GetCase("police-partner", "police", wrong_purpose, &batch),
+      StatusIsWith(absl::StatusCode::kInvalidArgument, "'curiosity' is not a purpose of the ISP"));
+  // Refused even for a case that does not exist: nothing is looked up first.
+  asb::v1::GetCaseRequest missing = Lookup("NOPE");
+  missing.clear_on_behalf_of();
+  EXPECT_THAT(handler_->GetCase("police-partner", "police", missing, &batch),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASB_ASSERT_OK(store_->Write(&batch));
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), 4u);
+  for (const asb::v1::AuditRecord& r : audit) {
+    EXPECT_EQ(r.kind(), asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+    EXPECT_EQ(r.actor(), "police-partner");
+    EXPECT_THAT(r.detail(), HasSubstr("GetCase refused: on_behalf_of."));
+    EXPECT_TRUE(r.subject_keys().empty());  // no case data was read
+  }
+  EXPECT_EQ(audit[0].case_id(), "C");
+  EXPECT_EQ(audit[1].on_behalf_of().officer_id(), "PC-4471");
+  EXPECT_EQ(audit[2].on_behalf_of().purpose(), "curiosity");
+  EXPECT_EQ(handler_->consultations(), 0u);
+
+  // With the purpose the police serve, it is answered and the purpose recorded.
+  asb::v1::GetCaseRequest right = Lookup("C");
+  right.mutable_on_behalf_of()->set_purpose("prevent-asb");
+  ASB_ASSERT_OK(handler_->GetCase("police-partner", "police", right, &batch));
+  ASB_ASSERT_OK(store_->Write(&batch));
+  EXPECT_EQ(Audit().back().on_behalf_of().purpose(), "prevent-asb");
 }
 
 TEST_F(SharingHandlerTest, ExplainCaseNamesOutcomesNotValuesAndIsAudited) {
   Apply(Env(1, "C", kPersonalOpened));
   Apply(Env(2, "C", kTenantLinked));
-  asb::v1::ExplainCaseRequest q;
-  q.set_case_id("C");
-  q.set_agency("police");
+  asb::v1::ExplainCaseRequest q = Explaining("C", "police");
   store::Batch batch = store_->NewBatch();
   auto e = handler_->ExplainCase("hub-admin", "hub", q, &batch);
   ASB_ASSERT_OK(e);
@@ -339,6 +283,13 @@ TEST_F(SharingHandlerTest, ExplainCaseNamesOutcomesNotValuesAndIsAudited) {
   EXPECT_EQ(audit[0].actor(), "hub-admin");
   EXPECT_EQ(audit[0].case_id(), "C");
   EXPECT_THAT(audit[0].detail(), HasSubstr("police"));
+  EXPECT_EQ(audit[0].on_behalf_of().officer_id(), "IG-07");
+
+  // Explaining a stored case needs an officer and a reason too.
+  asb::v1::ExplainCaseRequest anonymous = q;
+  anonymous.clear_on_behalf_of();
+  EXPECT_THAT(handler_->ExplainCase("hub-admin", "hub", anonymous, &batch),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.officer_id"));
 
   // Fire does not see a personal case: explained, not refused.
   q.set_agency("fire");
@@ -357,8 +308,10 @@ TEST_F(SharingHandlerTest, ExplainCaseNamesOutcomesNotValuesAndIsAudited) {
 TEST_F(SharingHandlerTest, GetCaseDoesNotLeakExistence) {
   Apply(Env(1, "C", kPersonalOpened));  // not a fire-risk case
   store::Batch batch = store_->NewBatch();
-  absl::StatusOr<Disclosure> hidden = handler_->GetCase("fire-partner", "fire", "C", &batch);
-  absl::StatusOr<Disclosure> missing = handler_->GetCase("fire-partner", "fire", "NOPE", &batch);
+  absl::StatusOr<Disclosure> hidden =
+      handler_->GetCase("fire-partner", "fire", Lookup("C"), &batch);
+  absl::StatusOr<Disclosure> missing =
+      handler_->GetCase("fire-partner", "fire", Lookup("NOPE"), &batch);
   EXPECT_THAT(hidden, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
   // Same wording apart from the id the caller gave.
@@ -367,7 +320,7 @@ TEST_F(SharingHandlerTest, GetCaseDoesNotLeakExistence) {
   hidden_msg.replace(hidden_msg.find("'C'"), 3, "'?'");
   missing_msg.replace(missing_msg.find("'NOPE'"), 6, "'?'");
   EXPECT_EQ(hidden_msg, missing_msg);
-  EXPECT_THAT(handler_->GetCase("p", "police", "", &batch),
+  EXPECT_THAT(handler_->GetCase("p", "police", Lookup(""), &batch),
               StatusIsWith(absl::StatusCode::kInvalidArgument, "case_id: required"));
 
   // The refusal of an existing case is audited for the auditors (never shown to the caller).
@@ -420,7 +373,7 @@ TEST_F(SharingHandlerTest, StampsTheNotificationRulesThatMakeADisclosureAnAlert)
 
   // A partner's query is never an alert.
   store::Batch batch = store_->NewBatch();
-  auto view = handler_->GetCase("police-partner", "police", "C", &batch);
+  auto view = handler_->GetCase("police-partner", "police", Lookup("C"), &batch);
   ASB_ASSERT_OK(view);
   EXPECT_THAT(view->notification_rules(), IsEmpty());
 }
@@ -463,15 +416,15 @@ TEST_F(SharingHandlerTest, AnOrderEventReachesOnlyAgenciesThatMaySeeTheOrder) {
 TEST_F(SharingHandlerTest, ThePolicyCanBeSwapped) {
   Apply(Env(1, "C", kNuisanceFireOpened));
   store::Batch batch = store_->NewBatch();
-  ASB_ASSERT_OK(handler_->GetCase("fire-partner", "fire", "C", &batch));
-  EXPECT_THAT(handler_->GetCase("police-partner", "police", "C", &batch),
+  ASB_ASSERT_OK(handler_->GetCase("fire-partner", "fire", Lookup("C"), &batch));
+  EXPECT_THAT(handler_->GetCase("police-partner", "police", Lookup("C"), &batch),
               StatusIs(absl::StatusCode::kNotFound));  // police: personal cases only
 
   // A reload to an ISP that lets every agency see the case_id of every case.
   auto other = policy::Policy::LoadFile(std::string(ASB_SHARING_TESTDATA) + "/isp-open.yaml");
   ASB_ASSERT_OK(other);
   handler_->SetPolicy(*other);
-  auto d = handler_->GetCase("police-partner", "police", "C", &batch);
+  auto d = handler_->GetCase("police-partner", "police", Lookup("C"), &batch);
   ASB_ASSERT_OK(d);
   EXPECT_EQ(d->isp_version(), (*other)->version());
   EXPECT_NE(d->isp_version(), policy_->version());

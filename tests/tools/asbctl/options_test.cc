@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "tests/support/temp_dir.h"
 #include "tools/asbctl/commands.h"
@@ -89,6 +91,79 @@ TEST(AuditQueryOptionsTest, RefusesAnUnknownFormatAndALimitOutOfRange) {
                CLI::ValidationError);
 }
 
+// A case is read on behalf of a named officer, with a reason: both required, the officer
+// from $ASBHUB_OFFICER (and the name from $ASBHUB_OFFICER_NAME) when not given.
+TEST(CaseGetOptionsTest, TheOfficerAndTheReasonAreRequired) {
+  unsetenv("ASBHUB_OFFICER");
+  unsetenv("ASBHUB_OFFICER_NAME");
+  unsetenv("ASBHUB_REASON");
+  const CaseGetOptions o =
+      Parse(AddCaseGetOptions,
+            "case get CBC-1 --as police --officer PC-4471 --officer-name \"PC Jane Ashworth\" "
+            "--reason \"CBO breach file\" --purpose law-enforcement",
+            "case");
+  EXPECT_EQ(o.id, "CBC-1");
+  EXPECT_EQ(o.officer.officer_id, "PC-4471");
+  EXPECT_EQ(o.officer.officer_name, "PC Jane Ashworth");
+  EXPECT_EQ(o.officer.reason, "CBO breach file");
+  EXPECT_EQ(o.officer.purpose, "law-enforcement");
+  const asb::v1::OnBehalfOf sent = OnBehalfOf(o.officer);
+  EXPECT_EQ(sent.officer_id(), "PC-4471");
+  EXPECT_EQ(sent.reason(), "CBO breach file");
+  EXPECT_THROW(Parse(AddCaseGetOptions, "case get CBC-1 --as police --reason r", "case"),
+               CLI::RequiredError);
+  EXPECT_THROW(Parse(AddCaseGetOptions, "case get CBC-1 --as police --officer PC-1", "case"),
+               CLI::RequiredError);
+}
+
+TEST(CaseGetOptionsTest, TheOfficerComesFromTheEnvironment) {
+  setenv("ASBHUB_OFFICER", "PC-9001", 1);
+  setenv("ASBHUB_OFFICER_NAME", "PC Sam Example", 1);
+  const CaseGetOptions o =
+      Parse(AddCaseGetOptions, "case get CBC-1 --as police --reason r", "case");
+  EXPECT_EQ(o.officer.officer_id, "PC-9001");
+  EXPECT_EQ(o.officer.officer_name, "PC Sam Example");
+  const CaseGetOptions given =
+      Parse(AddCaseGetOptions, "case get CBC-1 --as police --officer PC-1 --reason r", "case");
+  EXPECT_EQ(given.officer.officer_id, "PC-1");  // the command line wins
+  setenv("ASBHUB_REASON", "weekly tasking", 1);
+  EXPECT_EQ(Parse(AddCaseGetOptions, "case get CBC-1 --as police", "case").officer.reason,
+            "weekly tasking");
+  unsetenv("ASBHUB_OFFICER");
+  unsetenv("ASBHUB_OFFICER_NAME");
+  unsetenv("ASBHUB_REASON");
+}
+
+TEST(PolicyExplainOptionsTest, AnOfficerIsOptionalForACaseFile) {
+  unsetenv("ASBHUB_OFFICER");
+  const PolicyExplainOptions file =
+      Parse(AddPolicyExplainOptions, "policy explain --agency fire --case c.yaml", "policy");
+  EXPECT_TRUE(file.officer.officer_id.empty());
+  const PolicyExplainOptions stored = Parse(
+      AddPolicyExplainOptions,
+      "policy explain --agency fire --case CBC-1 --officer IG-7 --reason \"assurance\"", "policy");
+  EXPECT_EQ(stored.officer.officer_id, "IG-7");
+  EXPECT_EQ(stored.officer.reason, "assurance");
+}
+
+TEST(AuditQueryOptionsTest, ByOfficer) {
+  const AuditQueryOptions o =
+      Parse(AddAuditQueryOptions, "audit query --officer PC-4471 --agency police", "audit");
+  EXPECT_EQ(o.officer, "PC-4471");
+  EXPECT_EQ(o.agency, "police");
+}
+
+TEST(PolicyDocumentOptionsTest, FormatAndOut) {
+  const PolicyDocumentOptions o =
+      Parse(AddPolicyDocumentOptions, "policy document isp.yaml --format md --out a.md", "policy");
+  EXPECT_EQ(o.file, "isp.yaml");
+  EXPECT_EQ(o.format, "md");
+  EXPECT_EQ(o.out, "a.md");
+  EXPECT_EQ(Parse(AddPolicyDocumentOptions, "policy document isp.yaml", "policy").format, "html");
+  EXPECT_THROW(Parse(AddPolicyDocumentOptions, "policy document isp.yaml --format pdf", "policy"),
+               CLI::ValidationError);
+}
+
 TEST(AuditVerifyOptionsTest, RangeAndKey) {
   const AuditVerifyOptions o =
       Parse(AddAuditVerifyOptions,
@@ -148,6 +223,22 @@ TEST_F(AsbctlTest, AnExportThatIsNotOneExitsThree) {
 TEST_F(AsbctlTest, AnExportWithoutItsHeaderExitsThree) {
   Write("empty.jsonl", "\n");
   EXPECT_EQ(Run("audit verify-export " + dir_.Sub("empty.jsonl")), 3);
+}
+
+TEST_F(AsbctlTest, ExplainingAStoredCaseWithoutAnOfficerExitsOneBeforeReachingTheHub) {
+  unsetenv("ASBHUB_OFFICER");
+  EXPECT_EQ(Run("policy explain --agency fire --case CBC-1"), 1);
+}
+
+TEST_F(AsbctlTest, APolicyDocumentIsWritten) {
+  const std::string out = dir_.Sub("agreement.html");
+  EXPECT_EQ(Run("policy document " + std::string(ASB_SOURCE_DIR) +
+                "/config/isp/chesterfield.yaml --out " + out),
+            0);
+  std::ifstream in(out);
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<!DOCTYPE html>"), std::string::npos);
+  EXPECT_NE(html.find("Signatures"), std::string::npos);
 }
 
 TEST_F(AsbctlTest, AMissingExportExitsOne) {
