@@ -4,9 +4,11 @@
 // Prints accepted/s, delivered/s and p50/p99/max latency of submit→ack (intake's durable
 // acknowledgement) and submit→alert (the alert's arrival at a partner, matched by the disclosure's
 // event_seq = the event's hub_seq).
-// Feeds and partners reconnect when a daemon restarts (kill -9 in a fault run) and carry on: an
-// alert seen again (its ack was lost) counts once, and a gap in an agency's alert numbers is
-// reported as missed (exit 1).
+// Feeds and partners reconnect when a daemon restarts (kill -9 in a fault run) and carry on: a
+// call without an answer within --timeout-ms (beyond a pull's long-poll wait) is said on stderr
+// ("… reconnecting to asb-intake") and made again on a fresh connection; an alert seen again (its
+// ack was lost) counts once, and a gap in an agency's alert numbers is reported as missed (exit 1).
+// tests/fault/loadgen_reconnect_test.cc restarts intake and notify under it.
 //
 //   asb-loadgen --events 20000 [--rate 2000] [--batch 200] [--feeds 4] [--hub config/asbctl.yaml]
 
@@ -48,7 +50,12 @@ struct Options {
   int quiet_ms = 5000;  // partners stop after this long without alerts once feeding is done
   // A client that cannot reach its daemon keeps reconnecting this long before it gives up.
   int reconnect_s = 120;
+  // A call unanswered this long (beyond a pull's wait) is made again on a fresh connection.
+  int timeout_ms = 30000;
 };
+
+// How long a partner's pull waits for alerts (long poll).
+constexpr int kPullWaitMs = 500;
 
 // Shared by the feed and partner threads.
 struct Shared {
@@ -58,7 +65,8 @@ struct Shared {
   std::vector<double> alert_ms;                               // per alert
   std::vector<std::pair<uint64_t, Clock::time_point>> early;  // alert before its ack arrived
   uint64_t accepted = 0, duplicates = 0, refused = 0, retries = 0;
-  std::atomic<uint64_t> alerts{0}, foreign{0}, redelivered{0}, reconnects{0}, missed{0};
+  std::atomic<uint64_t> alerts{0}, foreign{0}, redelivered{0}, missed{0};
+  std::atomic<uint64_t> feed_reconnects{0}, partner_reconnects{0};
   std::atomic<bool> feeding_done{false};
   Clock::time_point start, feed_end, last_alert;
 };
@@ -101,9 +109,10 @@ void Feed(const Options& o, int stream, uint64_t count, const std::vector<Place>
       std::this_thread::sleep_until(due);
     }
     const Clock::time_point give_up = Clock::now() + std::chrono::seconds(o.reconnect_s);
+    bool failing = false;  // said so on stderr
     while (true) {
       const Clock::time_point t0 = Clock::now();
-      auto response = (*hub)->Call(request, std::chrono::seconds(30));
+      auto response = (*hub)->Call(request, std::chrono::milliseconds(o.timeout_ms));
       const Clock::time_point t1 = Clock::now();
       if (!response.ok()) {
         // UNAVAILABLE (store full), no answer (the daemon restarting): retry the same batch on
@@ -115,10 +124,15 @@ void Feed(const Options& o, int stream, uint64_t count, const std::vector<Place>
             std::lock_guard<std::mutex> lock(shared->mu);
             ++shared->retries;
           }
+          if (!failing) {
+            std::fprintf(stderr, "asb-loadgen: feed %d: %s; reconnecting to asb-intake\n", stream,
+                         response.status().ToString().c_str());
+            failing = true;
+          }
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
           if (auto fresh = Open(o, Daemon::kIntake, o.feed, "feed"); fresh.ok()) {
             hub = std::move(fresh);
-            ++shared->reconnects;
+            ++shared->feed_reconnects;
           }
           continue;
         }
@@ -180,6 +194,8 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
       const Clock::time_point now = Clock::now();
       if (failing_since == Clock::time_point{}) {
         failing_since = now;
+        std::fprintf(stderr, "asb-loadgen: partner %s: %s; reconnecting to asb-notify\n",
+                     agency.c_str(), response.status().ToString().c_str());
       } else if (now - failing_since > std::chrono::seconds(o.reconnect_s)) {
         return response;
       }
@@ -189,15 +205,15 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (auto fresh = Open(o, Daemon::kNotify, agency, "partner"); fresh.ok()) {
         hub = std::move(fresh);
-        ++shared->reconnects;
+        ++shared->partner_reconnects;
       }
     }
   };
   while (true) {
     asb::v1::Request request;
     request.mutable_pull_alerts()->set_max(1000);
-    request.mutable_pull_alerts()->set_wait_ms(500);
-    auto response = call(request, std::chrono::seconds(30));
+    request.mutable_pull_alerts()->set_wait_ms(kPullWaitMs);
+    auto response = call(request, std::chrono::milliseconds(o.timeout_ms + kPullWaitMs));
     const Clock::time_point now = Clock::now();
     if (!response.ok()) {
       std::fprintf(stderr, "asb-loadgen: partner %s: %s\n", agency.c_str(),
@@ -241,7 +257,7 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
     }
     asb::v1::Request ack;
     ack.mutable_ack_alerts()->set_through_seq(alerts.rbegin()->agency_seq());
-    if (auto r = call(ack, std::chrono::seconds(10)); !r.ok()) {
+    if (auto r = call(ack, std::chrono::milliseconds(std::min(o.timeout_ms, 10000))); !r.ok()) {
       std::fprintf(stderr, "asb-loadgen: partner %s ack: %s\n", agency.c_str(),
                    r.status().ToString().c_str());
       ++*failures;
@@ -330,13 +346,15 @@ int Run(const Options& o) {
       feed_s > 0 ? static_cast<double>(shared.accepted) / feed_s : 0.0);
   std::printf(
       "delivered     %llu alerts to %zu partners (redelivered %llu, other runs' %llu, missed "
-      "%llu; %llu reconnects) in %.2f s = %.0f delivered/s\n",
+      "%llu) in %.2f s = %.0f delivered/s\n",
       static_cast<unsigned long long>(shared.alerts.load()), o.partners.size(),
       static_cast<unsigned long long>(shared.redelivered.load()),
       static_cast<unsigned long long>(shared.foreign.load()),
-      static_cast<unsigned long long>(shared.missed.load()),
-      static_cast<unsigned long long>(shared.reconnects.load()), deliver_s,
+      static_cast<unsigned long long>(shared.missed.load()), deliver_s,
       deliver_s > 0 ? static_cast<double>(shared.alerts.load()) / deliver_s : 0.0);
+  std::printf("reconnects    feeds %llu, partners %llu\n",
+              static_cast<unsigned long long>(shared.feed_reconnects.load()),
+              static_cast<unsigned long long>(shared.partner_reconnects.load()));
   PrintLatency("submit→ack", shared.ack_ms);
   PrintLatency("submit→alert", shared.alert_ms);
   return failures.load() == 0 && shared.missed.load() == 0 ? 0 : 1;
@@ -360,6 +378,10 @@ int main(int argc, char** argv) {
   app.add_option("--quiet-ms", o.quiet_ms, "partners stop after this long without alerts");
   app.add_option("--reconnect-s", o.reconnect_s,
                  "a client that cannot reach its daemon keeps reconnecting this long");
+  app.add_option("--timeout-ms", o.timeout_ms,
+                 "a call unanswered this long (beyond a pull's wait) is made again on a fresh "
+                 "connection")
+      ->check(CLI::Range(100, 600000));
   CLI11_PARSE(app, argc, argv);
   return asb::loadgen::Run(o);
 }
