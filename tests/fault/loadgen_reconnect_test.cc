@@ -5,11 +5,9 @@
 // it exits 0, every event accepted once, nothing refused, missed or foreign, and the alerts it
 // matched are exactly the alerts the partners' outboxes hold, every one acknowledged.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -22,7 +20,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "asb/v1/api.pb.h"
@@ -43,31 +40,6 @@ std::string ReadAll(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// asb-loadgen in the source tree against `hub` (config/asbctl.yaml with ASBHUB_DATA set), its
-// stdout and stderr to `out`. Returns its pid.
-pid_t SpawnLoadgen(const Hub& hub, const std::string& out, const std::vector<std::string>& args) {
-  std::vector<std::string> argv_s = {ASB_LOADGEN_BIN, "--hub", "config/asbctl.yaml"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(hub.source_dir().c_str()) != 0) {
-      _exit(127);
-    }
-    setenv("ASBHUB_DATA", hub.data_dir().c_str(), 1);
-    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(o, 1);
-    dup2(o, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : argv_s) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
 }
 
 // The head of `stream` served by `daemon`, from its Ping.
@@ -104,9 +76,11 @@ uint64_t Figure(const std::string& out, const std::string& pattern) {
   return v;
 }
 
-// How often `text` occurs in asb-loadgen's output so far (written as it runs).
-int Occurrences(const std::string& out, const std::string& text) {
+// How often asb-loadgen has said so far (its output, written as it runs) that a client of
+// `daemon` is reconnecting.
+int Reconnecting(const std::string& out, const std::string& daemon) {
   const std::string all = ReadAll(out);
+  const std::string text = "reconnecting to asb-" + daemon;
   int n = 0;
   for (std::size_t at = all.find(text); at != std::string::npos; at = all.find(text, at + 1)) {
     ++n;
@@ -114,10 +88,15 @@ int Occurrences(const std::string& out, const std::string& text) {
   return n;
 }
 
-// Waits until asb-loadgen has said `text` more than `before` times.
-absl::Status WaitOutput(const std::string& out, const std::string& text, int before) {
-  return WaitUntil([&]() -> absl::StatusOr<bool> { return Occurrences(out, text) > before; },
-                   absl::Now() + absl::Seconds(20), "asb-loadgen to say \"" + text + "\"");
+// kill -9 of `daemon`, kept down until a client of asb-loadgen has said it is reconnecting to it
+// (given up on a call), then started again.
+absl::Status CrashUntilNoticed(Hub& hub, const std::string& out, const std::string& daemon) {
+  const int before = Reconnecting(out, daemon);
+  ASB_RETURN_IF_ERROR(hub.Kill(daemon));
+  ASB_RETURN_IF_ERROR(WaitUntil(
+      [&]() -> absl::StatusOr<bool> { return Reconnecting(out, daemon) > before; },
+      absl::Now() + absl::Seconds(20), "asb-loadgen to say it is reconnecting to asb-" + daemon));
+  return hub.StartAndWait(daemon);
 }
 
 TEST(LoadgenReconnectTest, FeedsAndPartnersReconnectAcrossRestartsAndMatchEveryAlert) {
@@ -153,7 +132,8 @@ TEST(LoadgenReconnectTest, FeedsAndPartnersReconnectAcrossRestartsAndMatchEveryA
                                    "--timeout-ms",  "1000",
                                    "--partners"};
   args.insert(args.end(), kPartners.begin(), kPartners.end());
-  const pid_t loadgen = SpawnLoadgen(hub, out, args);
+  args.insert(args.begin(), {ASB_LOADGEN_BIN, "--hub", "config/asbctl.yaml"});
+  const pid_t loadgen = SpawnTool(hub, args, out);
   ASSERT_GT(loadgen, 0);
   int status = -1;
   auto exited = [&]() -> absl::StatusOr<bool> {
@@ -186,21 +166,15 @@ TEST(LoadgenReconnectTest, FeedsAndPartnersReconnectAcrossRestartsAndMatchEveryA
 
   // asb-notify crashes and stays down until a partner has given up on its call; then it comes
   // back.
-  const int notify_reconnects = Occurrences(out, "reconnecting to asb-notify");
-  ASB_ASSERT_OK(hub.Kill("notify"));
-  const absl::Status notify_down = WaitOutput(out, "reconnecting to asb-notify", notify_reconnects);
-  ASSERT_TRUE(notify_down.ok()) << notify_down << "\n" << ReadAll(out);
-  ASB_ASSERT_OK(hub.StartAndWait("notify"));
+  const absl::Status notify_crashed = CrashUntilNoticed(hub, out, "notify");
+  ASSERT_TRUE(notify_crashed.ok()) << notify_crashed << "\n" << ReadAll(out);
   auto audited_at_restart = StreamHead(hub, "notify", "audit");
   ASB_ASSERT_OK(audited_at_restart.status());
 
   // The same for asb-intake and the feeds, which then submit again: new alerts, which the
   // partners can only get over their new connections.
-  const int intake_reconnects = Occurrences(out, "reconnecting to asb-intake");
-  ASB_ASSERT_OK(hub.Kill("intake"));
-  const absl::Status intake_down = WaitOutput(out, "reconnecting to asb-intake", intake_reconnects);
-  ASSERT_TRUE(intake_down.ok()) << intake_down << "\n" << ReadAll(out);
-  ASB_ASSERT_OK(hub.StartAndWait("intake"));
+  const absl::Status intake_crashed = CrashUntilNoticed(hub, out, "intake");
+  ASSERT_TRUE(intake_crashed.ok()) << intake_crashed << "\n" << ReadAll(out);
   auto events = StreamHead(hub, "intake", "events");
   ASB_ASSERT_OK(events.status());
   ASB_ASSERT_OK(WaitStreamPast(hub, "intake", "events", *events,

@@ -6,11 +6,9 @@
 // kept head were deleted (as `ldb` would) is reported damaged, signs nothing, fails a witness
 // saved before the deletion as truncated, and is repaired only by an admin, on the record.
 
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -73,24 +71,8 @@ Ran Asbctl(const Hub& hub, const TempDir& tmp, std::vector<std::string> args) {
   static int n = 0;
   const std::string out = tmp.Sub(absl::StrCat("asbctl-out", ++n));
   args.insert(args.begin(), {ASB_ASBCTL_BIN, "--hub", "config/asbctl.yaml"});
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(hub.source_dir().c_str()) != 0) {
-      _exit(127);
-    }
-    setenv("ASBHUB_DATA", hub.data_dir().c_str(), 1);
-    setenv("ASBHUB_WITNESS_DIR", tmp.Sub("asbctl-witnesses").c_str(), 1);
-    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(o, 1);
-    dup2(o, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  const pid_t pid =
+      SpawnTool(hub, args, out, {{"ASBHUB_WITNESS_DIR", tmp.Sub("asbctl-witnesses")}});
   int status = 0;
   waitpid(pid, &status, 0);
   Ran r;

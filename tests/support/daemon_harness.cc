@@ -677,4 +677,31 @@ audit::LogSource Hub::AuditSource(const std::string& auditor) {
   return source;
 }
 
+pid_t SpawnTool(const Hub& hub, const std::vector<std::string>& argv, const std::string& out_file,
+                const std::map<std::string, std::string>& env) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent || ::chdir(hub.source_dir().c_str()) != 0) {
+      ::_exit(127);
+    }
+    ::setenv("ASBHUB_DATA", hub.data_dir().c_str(), 1);
+    for (const auto& [name, value] : env) {
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    const int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    std::vector<char*> args;
+    for (const std::string& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
 }  // namespace asb::testing

@@ -218,4 +218,11 @@ class Hub {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<bus::Client>> clients_;
 };
 
+// Starts a program of this build (asbctl, asb-loadgen) as an operator runs it against `hub`: in
+// the source tree, with ASBHUB_DATA set to the hub's data directory and `env` on top, its stdout
+// and stderr written to `out_file`. Does not wait: returns its pid (reap it with waitpid), or -1
+// if it could not fork. The child dies with the test.
+pid_t SpawnTool(const Hub& hub, const std::vector<std::string>& argv, const std::string& out_file,
+                const std::map<std::string, std::string>& env = {});
+
 }  // namespace asb::testing
