@@ -27,6 +27,7 @@
 #include "common/auditlog/witness.h"
 #include "common/bus/keys.h"
 #include "common/crypto/crypto.h"
+#include "common/status/macros.h"
 #include "common/store/store.h"
 #include "rocksdb/db.h"
 #include "tests/support/daemon_harness.h"
@@ -158,11 +159,26 @@ TEST_F(LedgerTest, MalformedRequestsUnderOneSecondTreeHeadsVerifyAndAreCountedIn
   loadgen::EventMix mix({}, absl::StrCat("ledger-", absl::ToUnixMicros(absl::Now())), 0, 19);
   constexpr int kRounds = 4;
   constexpr int kPerRound = 1000;
+  uint64_t signed_size = 0;
   for (int round = 0; round < kRounds; ++round) {
     for (const std::string& d : Hub::Daemons()) {
       SendMalformed(d, "police-partner", kPerRound);
     }
     Feed(&mix, 500);
+    // The next round once asb-audit has signed a head over more of the log (its 1 s timer), so
+    // the log is checked against several heads signed while it grew, however fast the run.
+    ASB_ASSERT_OK(WaitUntil(
+        [&]() -> absl::StatusOr<bool> {
+          ASB_ASSIGN_OR_RETURN(asb::v1::AuditTreeHeadResponse h,
+                               Heads("dpo-auditor", /*fresh=*/false));
+          if (h.tree_head().tree_size() <= signed_size) {
+            return false;
+          }
+          signed_size = h.tree_head().tree_size();
+          return true;
+        },
+        absl::Now() + absl::Seconds(30), absl::StrCat("a tree head signed in round ", round),
+        absl::Milliseconds(50)));
   }
   // Every attempt is counted, though few are entries.
   for (const std::string& d : Hub::Daemons()) {
