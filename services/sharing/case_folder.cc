@@ -13,7 +13,6 @@
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/retention.h"
 
 namespace asb::sharing {
@@ -114,7 +113,9 @@ std::vector<std::string> SharingColumnFamilies() {
           kCasesColumnFamily,
           kPendingColumnFamily,
           kAggregatesColumnFamily,
-          kTimersColumnFamily,
+          kRetentionDueColumnFamily,
+          kRetentionIndexColumnFamily,
+          kMarksColumnFamily,
           kRecipientsColumnFamily,
           stream::kOffsetsColumnFamily};
 }
@@ -124,7 +125,8 @@ store::StoreOptions SharingStoreLayout() {
   layout.column_families = SharingColumnFamilies();
   // Counts by month and area, retention timers and recipients: case ids, agency ids, times and
   // counts only.
-  layout.plaintext_column_families = {kAggregatesColumnFamily, kTimersColumnFamily,
+  layout.plaintext_column_families = {kAggregatesColumnFamily, kRetentionDueColumnFamily,
+                                      kRetentionIndexColumnFamily, kMarksColumnFamily,
                                       kRecipientsColumnFamily};
   layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
                           std::string_view cf, std::string_view key, std::string_view value) {
