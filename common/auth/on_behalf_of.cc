@@ -74,4 +74,15 @@ absl::Status CheckOnBehalfOf(const asb::v1::OnBehalfOf& on_behalf_of,
   return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
 }
 
+asb::v1::OnBehalfOf Bounded(const asb::v1::OnBehalfOf& in) {
+  // At most 4 bytes a character (UTF-8); a cut inside a character is harmless in a record.
+  auto cut = [](const std::string& s, int chars) { return s.substr(0, 4 * chars); };
+  asb::v1::OnBehalfOf out;
+  out.set_officer_id(cut(in.officer_id(), kMaxOfficerIdChars));
+  out.set_officer_name(cut(in.officer_name(), kMaxOfficerNameChars));
+  out.set_purpose(cut(in.purpose(), kMaxOfficerIdChars));
+  out.set_reason(cut(in.reason(), kMaxReasonChars));
+  return out;
+}
+
 }  // namespace asb::auth

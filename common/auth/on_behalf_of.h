@@ -27,4 +27,8 @@ inline constexpr int kMaxReasonChars = 500;
 absl::Status CheckOnBehalfOf(const asb::v1::OnBehalfOf& on_behalf_of,
                              const asb::config::v1::Isp& isp);
 
+// `in` as the access log keeps it for a refused request: each field cut to its limit (the
+// request was refused, perhaps for being too long; the record must stay small).
+asb::v1::OnBehalfOf Bounded(const asb::v1::OnBehalfOf& in);
+
 }  // namespace asb::auth

@@ -49,6 +49,20 @@ asb::v1::EventType EventTypeOf(const asb::v1::CaseEvent& event) {
       return asb::v1::EVENT_TYPE_ORDER_DISCHARGED;
     case CaseEvent::kOrderExpired:
       return asb::v1::EVENT_TYPE_ORDER_EXPIRED;
+    case CaseEvent::kConsultationRequested:
+      return asb::v1::EVENT_TYPE_CONSULTATION_REQUESTED;
+    case CaseEvent::kConsultationGiven:
+      return asb::v1::EVENT_TYPE_CONSULTATION_GIVEN;
+    case CaseEvent::kHearingListed:
+      return asb::v1::EVENT_TYPE_HEARING_LISTED;
+    case CaseEvent::kHearingHeld:
+      return asb::v1::EVENT_TYPE_HEARING_HELD;
+    case CaseEvent::kAuthorisationRecorded:
+      return asb::v1::EVENT_TYPE_AUTHORISATION_RECORDED;
+    case CaseEvent::kReviewHeld:
+      return asb::v1::EVENT_TYPE_REVIEW_HELD;
+    case CaseEvent::kStatutoryNotice:
+      return asb::v1::EVENT_TYPE_STATUTORY_NOTICE;
     case CaseEvent::EVENT_NOT_SET:
       break;
   }

@@ -62,8 +62,13 @@ void CheckEnumList(Violations* p, const std::string& path, const EnumList& list,
                    const EnumBits& bits, bool unspecified_ok) {
   for (int i = 0; i < list.size(); ++i) {
     int v = list.Get(i);
-    if (!is_valid(v) || bits(v) == 0) {
+    if (!is_valid(v)) {
       p->Add(absl::StrCat(path, "[", i, "]"), absl::StrCat("unknown value ", v));
+    } else if (bits(v) == 0) {
+      p->Add(absl::StrCat(path, "[", i, "]"),
+             absl::StrCat("value ", v, " is declared past the ", internal::kMaxEnumBits,
+                          "th value of its enum: the policy engine cannot test it (widen "
+                          "internal::EnumMask)"));
     } else if (v == 0 && !unspecified_ok) {
       p->Add(absl::StrCat(path, "[", i, "]"), "the UNSPECIFIED value never matches");
     }
@@ -159,8 +164,8 @@ void CheckCondition(Violations* p, const std::string& base, const Condition& c) 
 }
 
 template <class List>
-uint32_t Bits(const List& list, const EnumBits& bits) {
-  uint32_t out = 0;
+internal::EnumMask Bits(const List& list, const EnumBits& bits) {
+  internal::EnumMask out = 0;
   for (int v : list) {
     out |= bits(v);
   }
@@ -472,7 +477,7 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
     if (rule.has_people()) {
       CheckSelector(p, at + ".people", rule.people());
       const CompiledSelector sel = CompileSelector(rule.people());
-      const uint32_t roles = Bits(rule.when().person_roles(), internal::RoleBits());
+      const internal::EnumMask roles = Bits(rule.when().person_roles(), internal::RoleBits());
       if (sel.roles != 0 && roles != 0 && (sel.roles & roles) == 0) {
         p->Add(at + ".people.roles",
                "can never cover anyone: shares no role with when.person_roles");
@@ -600,9 +605,9 @@ void CheckAndPlan(const Isp& isp, Violations* p, std::vector<AgencyPlan>* plans)
       if (rp.reveals) {
         plan.reveal_rules |= bit;
       }
-      const uint32_t roles = rp.when.roles;
-      for (int role = 0; role < 32; ++role) {
-        if (roles == 0 || (roles & (1u << role)) != 0) {
+      const internal::EnumMask roles = rp.when.roles;
+      for (int role = 0; role < internal::kMaxEnumBits; ++role) {
+        if (roles == 0 || (roles & (internal::EnumMask{1} << role)) != 0) {
           plan.rules_for_role[role] |= bit;
         }
       }

@@ -282,7 +282,24 @@ class Checker {
     for (int i = 0; i < o.breaches_size(); ++i) {
       Breach(absl::StrCat(path, ".breaches[", i, "]"), o.breaches(i));
     }
+    for (int i = 0; i < o.authorisations_size(); ++i) {
+      Authorisation(absl::StrCat(path, ".authorisations[", i, "]"), o.authorisations(i));
+    }
+    PastTime(path + ".applied_at", o.applied_at(), o.has_applied_at(), false);
+    if (o.has_ended_at() || o.has_varied_at() || o.consultations_size() > 0 ||
+        o.hearings_size() > 0 || o.reviews_size() > 0 || o.notices_size() > 0) {
+      Add(path,
+          "ended_at, varied_at, consultations, hearings, reviews and notices are set by "
+          "the hub (record them with their own events)");
+    }
     SourceAgency(path + ".source_agency", o.source_agency());
+  }
+
+  void Authorisation(const std::string& path, const asb::v1::Authorisation& a) {
+    Enum(path + ".rank", a.rank(), true, asb::v1::AuthorisingRank_IsValid);
+    Text(path + ".officer", a.officer(), false, kMaxNameLength);
+    PastTime(path + ".authorised_at", a.authorised_at(), a.has_authorised_at(), false);
+    Id(path + ".reference", a.reference(), false);
   }
 
   static bool IsDigits(std::string_view s, std::size_t min, std::size_t max) {
@@ -451,12 +468,79 @@ void ValidateBody(const CaseEvent& e, Checker* c) {
       break;
     case CaseEvent::kOrderExpired:
       c->Id("order_expired.order_id", e.order_expired().order_id(), true);
+      if (e.order_expired().has_context()) {
+        c->Add("order_expired.context", "set by the hub (feeds leave it empty)");
+      }
+      break;
+    case CaseEvent::kConsultationRequested: {
+      const auto& r = e.consultation_requested();
+      c->Id("consultation_requested.order_id", r.order_id(), true);
+      c->Enum("consultation_requested.order_type", r.order_type(), false,
+              asb::v1::OrderType_IsValid);
+      c->Id("consultation_requested.consultee", r.consultee(), true);
+      c->Id("consultation_requested.subject_person_id", r.subject_person_id(), false);
+      break;
+    }
+    case CaseEvent::kConsultationGiven: {
+      const auto& g = e.consultation_given();
+      c->Id("consultation_given.order_id", g.order_id(), true);
+      c->Enum("consultation_given.order_type", g.order_type(), false, asb::v1::OrderType_IsValid);
+      c->Id("consultation_given.consultee", g.consultee(), true);
+      c->Text("consultation_given.response", g.response(), false, kMaxTextLength);
+      c->Id("consultation_given.subject_person_id", g.subject_person_id(), false);
+      break;
+    }
+    case CaseEvent::kHearingListed: {
+      const auto& h = e.hearing_listed();
+      c->Id("hearing_listed.order_id", h.order_id(), true);
+      c->Enum("hearing_listed.order_type", h.order_type(), false, asb::v1::OrderType_IsValid);
+      c->Id("hearing_listed.hearing_id", h.hearing_id(), true);
+      c->Text("hearing_listed.court", h.court(), false, kMaxNameLength);
+      if (!h.has_listed_for()) {
+        c->Add("hearing_listed.listed_for", "required");
+      } else {
+        c->FutureTime("hearing_listed.listed_for", h.listed_for(), true);
+      }
+      c->Id("hearing_listed.subject_person_id", h.subject_person_id(), false);
+      break;
+    }
+    case CaseEvent::kHearingHeld: {
+      const auto& h = e.hearing_held();
+      c->Id("hearing_held.order_id", h.order_id(), true);
+      c->Id("hearing_held.hearing_id", h.hearing_id(), true);
+      c->Text("hearing_held.court", h.court(), false, kMaxNameLength);
+      c->Enum("hearing_held.outcome", h.outcome(), false, asb::v1::HearingOutcome_IsValid);
+      c->Text("hearing_held.notes", h.notes(), false, kMaxTextLength);
+      c->Enum("hearing_held.order_type", h.order_type(), false, asb::v1::OrderType_IsValid);
+      break;
+    }
+    case CaseEvent::kAuthorisationRecorded: {
+      const auto& a = e.authorisation_recorded();
+      c->Id("authorisation_recorded.order_id", a.order_id(), true);
+      if (!a.has_authorisation()) {
+        c->Add("authorisation_recorded.authorisation", "required");
+      } else {
+        c->Authorisation("authorisation_recorded.authorisation", a.authorisation());
+      }
+      break;
+    }
+    case CaseEvent::kReviewHeld: {
+      const auto& r = e.review_held();
+      c->Id("review_held.order_id", r.order_id(), true);
+      c->Text("review_held.outcome", r.outcome(), false, kMaxTextLength);
+      c->FutureTime("review_held.next_review_at", r.next_review_at(), r.has_next_review_at());
+      break;
+    }
+    case CaseEvent::kStatutoryNotice:
+      c->Add("statutory_notice", "made by the hub only (a feed may not submit it)");
       break;
     case CaseEvent::EVENT_NOT_SET:
       c->Add("event",
              "required (exactly one of incident_reported, case_opened, case_updated, "
              "case_closed, person_linked, risk_assessed, order_issued, order_varied, "
-             "order_breached, order_discharged, order_expired)");
+             "order_breached, order_discharged, order_expired, consultation_requested, "
+             "consultation_given, hearing_listed, hearing_held, authorisation_recorded, "
+             "review_held)");
       break;
   }
 }

@@ -1,6 +1,10 @@
 #include "services/intake/intake_daemon.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "asb/config/v1/isp.pb.h"
+#include "common/auth/principals.h"
+#include "common/config/config.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "common/stream/disk_space.h"
@@ -16,15 +20,69 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
   if (config.max_events_per_submit() > 10000) {
     v->Add("max_events_per_submit", "at most 10000");
   }
+  constexpr int64_t kHundredYears = 3153600000;
+  if (config.clock().offset_seconds() < -kHundredYears ||
+      config.clock().offset_seconds() > kHundredYears) {
+    v->Add("clock.offset_seconds", "between -3153600000 and 3153600000 (100 years)");
+  }
   if (config.has_sharing()) {
     daemon::CheckUpstream(config.sharing(), "sharing", v);
   }
 }
 
+absl::StatusOr<std::string> IntakeDaemon::LoadIspPart(const std::string& isp_file) {
+  static auto* lg = log::Get("intake");
+  ASB_ASSIGN_OR_RETURN(auth::Principals principals, auth::Principals::LoadFile(isp_file));
+  // Only the agency ids: the rules table names agencies (consultees, escalation, informed).
+  asb::config::v1::Isp isp;
+  ASB_RETURN_IF_ERROR(config::LoadConfigFile(isp_file, &isp));
+  std::vector<std::string> agencies;
+  for (const auto& a : isp.agencies()) {
+    agencies.push_back(a.id());
+  }
+  std::shared_ptr<const orders::StatutoryRules> rules = orders::StatutoryRules::Empty();
+  if (!config_.statutory_rules_file().empty()) {
+    absl::StatusOr<std::shared_ptr<const orders::StatutoryRules>> loaded =
+        orders::StatutoryRules::LoadFile(config_.statutory_rules_file(), agencies);
+    if (!loaded.ok()) {
+      if (rules_ == nullptr) {
+        return absl::Status(loaded.status().code(),
+                            absl::StrCat("statutory rules: ", loaded.status().message()));
+      }
+      // A bad reload changes nothing: the rules (and the agencies they were checked against)
+      // stay in force; the ISP's principals still reload.
+      SPDLOG_LOGGER_ERROR(lg, "statutory rules reload refused, the rules in force stay ({}): {}",
+                          rules_->version(), std::string(loaded.status().message()));
+      return principals.version();
+    }
+    rules = std::move(*loaded);
+  }
+  if (rules_ == nullptr || rules_->version() != rules->version()) {
+    SPDLOG_LOGGER_INFO(lg, "statutory rules {} {}: {} rules",
+                       rules_ == nullptr ? "loaded" : "reloaded", rules->version(),
+                       rules->rule_count());
+  }
+  rules_ = std::move(rules);
+  agencies_ = std::move(agencies);
+  if (handler_ != nullptr) {
+    handler_->SetRules(rules_);
+    handler_->SetAgencies(agencies_);
+  }
+  return principals.version();
+}
+
 absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
     const asb::config::v1::IntakeConfig& config) {
+  static auto* lg = log::Get("intake");
   std::unique_ptr<IntakeDaemon> d(new IntakeDaemon());
   d->config_ = config;
+  d->clock_ = std::make_unique<clock::SystemClock>(absl::Seconds(config.clock().offset_seconds()));
+  if (config.clock().offset_seconds() != 0) {
+    SPDLOG_LOGGER_WARN(lg,
+                       "the hub's clock runs {} s off the system clock (clock.offset_seconds): "
+                       "for rehearsals and tests only",
+                       config.clock().offset_seconds());
+  }
   d->min_free_bytes_ = config.store().min_free_mb() != 0
                            ? uint64_t{config.store().min_free_mb()} << 20
                            : stream::kDefaultMinFreeBytes;
@@ -35,12 +93,18 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
   o.isp_file = config.isp_file();
   o.layout = IntakeStoreLayout();
   o.streams = {"events", "audit"};
+  o.load_isp = [self = d.get()](const std::string& isp_file) {
+    return self->LoadIspPart(isp_file);
+  };
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
+  const clock::Clock* hub_clock = d->clock_.get();
   d->handler_ = std::make_unique<IntakeHandler>(
-      &rt->store(), rt->log("events"), rt->log("audit"), [rt] { return rt->Now(); },
+      &rt->store(), rt->log("events"), rt->log("audit"), [hub_clock] { return hub_clock->Now(); },
       config.max_events_per_submit() != 0 ? config.max_events_per_submit()
                                           : kDefaultMaxEventsPerSubmit);
+  d->handler_->SetRules(d->rules_);
+  d->handler_->SetAgencies(d->agencies_);
   return d;
 }
 
@@ -62,6 +126,34 @@ absl::Status IntakeDaemon::Start() {
   runtime_->AddCounter(
       "failed_group_writes", [this] { return handler_->failed_groups(); },
       "Groups of submissions whose write failed (each answered UNAVAILABLE).");
+  // The hub's clock: the orders' timers fire in the loop, exactly once.
+  clock::TimerService::Options timer_options;
+  // Like a submission, a timer's write waits while the disk is nearly full.
+  timer_options.may_write = [this] {
+    return stream::CheckFreeSpace(runtime_->store().path(), min_free_bytes_);
+  };
+  timer_service_ = std::make_unique<clock::TimerService>(
+      &runtime_->loop(), &runtime_->store(), &handler_->timers(), clock_.get(),
+      [this](const clock::Timer& t, store::Batch* batch) { return handler_->FireTimer(t, batch); },
+      timer_options);
+  timer_service_->OnDropped([this](const clock::Timer&, const absl::Status& why) {
+    asb::v1::AuditRecord r;
+    r.set_kind(asb::v1::AUDIT_KIND_REJECTION);
+    r.set_actor(kHubSource);
+    r.set_actor_agency(kHubSource);
+    r.set_detail(absl::StrCat("a clock timer was dropped without firing: ", why.message()));
+    runtime_->Audit(std::move(r));
+  });
+  timer_service_->Start();
+  runtime_->AddCounter(
+      "hub_events", [this] { return handler_->hub_events(); },
+      "Events the hub made itself (order expiry, statutory notices), appended to events.");
+  runtime_->AddCounter(
+      "timers_fired", [this] { return timer_service_->fired(); },
+      "Clock timers fired (each exactly once).");
+  runtime_->AddCounter(
+      "timers_dropped", [this] { return timer_service_->dropped(); },
+      "Clock timers dropped without firing (each audited as a REJECTION).");
   // Cases asb-sharing deleted under the agreement's retention: their events are shredded here.
   if (config_.has_sharing()) {
     ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
@@ -135,6 +227,10 @@ void IntakeDaemon::Flush() {
     asb::v1::Response response;
     *response.mutable_submit() = std::move(*results[i]);
     runtime_->server().Reply(pending[i].caller, std::move(response));
+  }
+  // The group may have scheduled deadlines that are due (backfill): look at once.
+  if (timer_service_ != nullptr) {
+    timer_service_->Poke();
   }
 }
 

@@ -5,6 +5,8 @@
 
 #include "absl/status/statusor.h"
 #include "asb/config/v1/daemons.pb.h"
+#include "common/clock/clock.h"
+#include "common/clock/timer_service.h"
 #include "common/config/violations.h"
 #include "services/daemon/daemon_main.h"
 #include "services/intake/intake_handler.h"
@@ -21,6 +23,10 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
 // Before writing it checks the free space on the store's file system: below
 // store.min_free_mb every submission of the group is refused with kUnavailable naming the cause,
 // so RocksDB never meets a full disk; it accepts again by itself once space returns.
+//
+// It also keeps the hub's clock: the statutory rules table (statutory_rules_file, loaded at start
+// and on SIGHUP with the ISP; a file that fails keeps the rules in force) and a clock::
+// TimerService that fires the orders' durable timers in the loop (IntakeHandler::FireTimer).
 class IntakeDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<IntakeDaemon>> Create(
@@ -30,6 +36,9 @@ class IntakeDaemon : public daemon::Daemon {
 
  private:
   IntakeDaemon() = default;
+  // Loads the ISP's agencies and the statutory rules (RuntimeOptions.load_isp): at start a bad
+  // rules file stops the daemon; on reload it is refused and the rules in force stay.
+  absl::StatusOr<std::string> LoadIspPart(const std::string& isp_file);
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   // Writes the collected submissions as one group and answers each.
   void Flush();
@@ -44,8 +53,13 @@ class IntakeDaemon : public daemon::Daemon {
   };
 
   asb::config::v1::IntakeConfig config_;
+  std::unique_ptr<clock::SystemClock> clock_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<IntakeHandler> handler_;
+  std::unique_ptr<clock::TimerService> timer_service_;
+  // Loaded before the handler exists (load_isp runs inside Runtime::Create).
+  std::shared_ptr<const orders::StatutoryRules> rules_;
+  std::vector<std::string> agencies_;
   std::vector<PendingSubmit> pending_;
   std::size_t pending_events_ = 0;
   // StoreConfig.min_free_mb in bytes: below this free, submissions are refused unwritten.

@@ -87,15 +87,26 @@ std::string EventDigest(const CaseEvent& event) {
 }
 
 std::vector<std::string> IntakeColumnFamilies() {
-  return {stream::LogColumnFamily("events"), stream::LogColumnFamily("audit"), kDedupeColumnFamily};
+  return {stream::LogColumnFamily("events"),
+          stream::LogColumnFamily("audit"),
+          kDedupeColumnFamily,
+          kLedgerColumnFamily,
+          kTimersColumnFamily,
+          kTimerIndexColumnFamily};
 }
 
 store::StoreOptions IntakeStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = IntakeColumnFamilies();
-  layout.plaintext_column_families = {kDedupeColumnFamily};
+  layout.plaintext_column_families = {kDedupeColumnFamily, kTimerIndexColumnFamily};
   layout.subject_of = [events = stream::LogColumnFamily("events")](
-                          std::string_view cf, std::string_view, std::string_view value) {
+                          std::string_view cf, std::string_view key, std::string_view value) {
+    if (cf == kLedgerColumnFamily) {
+      return clock::TimerStore::SubjectOfName(key);  // case_id '\0' …
+    }
+    if (cf == kTimersColumnFamily) {
+      return clock::TimerStore::SubjectOfDueKey(key);
+    }
     if (cf != events) {
       return std::string();
     }
@@ -112,7 +123,9 @@ IntakeHandler::IntakeHandler(store::Store* store, stream::Log* events, stream::L
       events_(events),
       audit_(audit),
       clock_(std::move(clock)),
-      max_events_(max_events_per_submit) {}
+      max_events_(max_events_per_submit),
+      timers_(store, kTimersColumnFamily, kTimerIndexColumnFamily),
+      ledger_(store, &timers_) {}
 
 absl::StatusOr<asb::v1::SubmitResponse> IntakeHandler::Submit(
     const Source& source, const asb::v1::SubmitRequest& request) {
@@ -131,7 +144,7 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
   // Keys accepted earlier in this group → their hub_seq and digest (not yet in the store).
   std::unordered_map<std::string, Earlier> in_group;
   struct Counts {
-    uint64_t accepted = 0, duplicates = 0, refused = 0, conflicts = 0;
+    uint64_t accepted = 0, duplicates = 0, refused = 0, conflicts = 0, hub_events = 0;
   };
   std::vector<Counts> counts(group.size());
   std::vector<absl::StatusOr<asb::v1::SubmitResponse>> out;
@@ -207,6 +220,13 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         SPDLOG_LOGGER_WARN(Logger(), "dedupe lookup failed: {}", got.ToString());
         lookup = got;
       }
+      if (lookup.ok() && d.earlier.seq == 0) {
+        // What the order ledger checks is read now, so phase 2 never reads the store.
+        if (absl::Status loaded = ledger_.Prefetch(event, &batch); !loaded.ok()) {
+          SPDLOG_LOGGER_WARN(Logger(), "order ledger lookup failed: {}", loaded.ToString());
+          lookup = loaded;
+        }
+      }
     }
     if (!lookup.ok()) {
       out.push_back(lookup);
@@ -223,10 +243,10 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       result->set_index(static_cast<uint32_t>(i));
       result->set_source_event_id(event.source_event_id());
 
-      if (!d.valid.ok()) {
-        const std::string message = absl::StrCat("events[", i, "].", d.valid.message());
+      auto refuse = [&](const absl::Status& why) {
+        const std::string message = absl::StrCat("events[", i, "].", why.message());
         result->set_outcome(asb::v1::SubmitResult::OUTCOME_REFUSED);
-        result->mutable_status()->set_code(asb::v1::STATUS_CODE_INVALID_ARGUMENT);
+        result->mutable_status()->set_code(static_cast<asb::v1::StatusCode>(why.code()));
         result->mutable_status()->set_message(message);
         asb::v1::Envelope env = audit_record(asb::v1::AUDIT_KIND_REJECTION);
         if (UsableCaseId(event.case_id())) {
@@ -236,6 +256,9 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         env.mutable_audit()->set_detail(message);
         audit_->Append(&batch, &env);
         ++n.refused;
+      };
+      if (!d.valid.ok()) {
+        refuse(d.valid);
         continue;
       }
 
@@ -270,6 +293,25 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
         continue;
       }
 
+      OrderLedger::Decision decision = ledger_.Evaluate(source.agency, event);
+      if (decision.outcome == OrderLedger::Decision::Outcome::kRefuse) {
+        refuse(decision.refusal);
+        continue;
+      }
+      if (decision.outcome == OrderLedger::Decision::Outcome::kDuplicate) {
+        // What it reports is already recorded (the hub's clock expired the order): stored once.
+        result->set_outcome(asb::v1::SubmitResult::OUTCOME_DUPLICATE);
+        result->set_hub_seq(decision.duplicate_of);
+        result->mutable_status()->set_message(
+            "already recorded by the hub (its clock expired the order at its end date)");
+        // With this event's digest: its resubmission is a duplicate too, not a conflict with the
+        // hub's own record.
+        batch.Put(kDedupeColumnFamily, d.key, store::EncodeSeq(decision.duplicate_of) + d.digest);
+        in_group.emplace(d.key, Earlier{decision.duplicate_of, d.digest});
+        ++n.duplicates;
+        continue;
+      }
+
       asb::v1::Envelope env;
       *env.mutable_produced_at() = now_ts;
       asb::v1::AcceptedEvent* accepted_event = env.mutable_accepted_event();
@@ -291,6 +333,14 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       result->set_outcome(asb::v1::SubmitResult::OUTCOME_ACCEPTED);
       result->set_hub_seq(seq);
       ++n.accepted;
+
+      // The soft rules' notices follow the event that raised them, as the hub's own events.
+      for (const CaseEvent& notice : ledger_.Commit(event, std::move(decision), seq, now, &batch)) {
+        const uint64_t notice_seq = AppendHubEvent(notice, now_ts, &batch);
+        in_group.emplace(DedupeKey("", notice.source_event_id()),
+                         Earlier{notice_seq, EventDigest(notice)});
+        ++n.hub_events;
+      }
     }
     out.push_back(std::move(response));
   }
@@ -321,6 +371,7 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
       duplicates_ += counts[g].duplicates;
       refused_ += counts[g].refused;
       conflicts_ += counts[g].conflicts;
+      hub_events_ += counts[g].hub_events;
     }
     if (out[g].ok()) {
       SPDLOG_LOGGER_DEBUG(Logger(), "[{}] submit: {} accepted, {} duplicate, {} refused",
@@ -329,6 +380,79 @@ std::vector<absl::StatusOr<asb::v1::SubmitResponse>> IntakeHandler::SubmitGroup(
     }
   }
   return out;
+}
+
+uint64_t IntakeHandler::AppendHubEvent(const CaseEvent& event, const Timestamp& now_ts,
+                                       store::Batch* batch) {
+  asb::v1::Envelope env;
+  *env.mutable_produced_at() = now_ts;
+  asb::v1::AcceptedEvent* accepted = env.mutable_accepted_event();
+  accepted->set_source(kHubSource);
+  accepted->set_source_agency(kHubSource);
+  *accepted->mutable_received_at() = now_ts;
+  *accepted->mutable_event() = event;
+  accepted->set_made_by_hub(true);
+  const uint64_t seq = events_->Append(batch, &env);
+  batch->Put(kDedupeColumnFamily, DedupeKey("", event.source_event_id()),
+             store::EncodeSeq(seq) + EventDigest(event));
+
+  asb::v1::Envelope audit_env;
+  *audit_env.mutable_produced_at() = now_ts;
+  asb::v1::AuditRecord* r = audit_env.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_COLLECTION);
+  *r->mutable_at() = now_ts;
+  r->set_component(kComponent);
+  r->set_actor(kHubSource);
+  r->set_actor_agency(kHubSource);
+  r->set_case_id(event.case_id());
+  r->set_event_type(EventTypeOf(event));
+  r->set_ref_seq(seq);
+  if (event.has_statutory_notice()) {
+    r->set_detail(
+        absl::StrCat("made by the hub: ", asb::v1::NoticeKind_Name(event.statutory_notice().kind()),
+                     " under rule ", event.statutory_notice().context().rule_id()));
+  } else {
+    r->set_detail("made by the hub's clock: the order reached its end date");
+  }
+  audit_->Append(batch, &audit_env);
+  return seq;
+}
+
+absl::Status IntakeHandler::FireTimer(const clock::Timer& timer, store::Batch* batch) {
+  const absl::Time now = clock_();
+  const Timestamp now_ts = ToTimestamp(now);
+  absl::StatusOr<std::optional<CaseEvent>> fired = ledger_.Fire(timer, now, batch);
+  if (!fired.ok()) {
+    return fired.status();
+  }
+  if (!fired->has_value()) {
+    return absl::OkStatus();  // the order moved on: nothing is due any more
+  }
+  const CaseEvent& event = **fired;
+  // Already recorded (a deadline rebuilt with the same id): the log keeps it once.
+  std::string value;
+  absl::Status got =
+      store_->Get(kDedupeColumnFamily, DedupeKey("", event.source_event_id()), &value);
+  if (got.ok()) {
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(got)) {
+    return absl::UnavailableError(absl::StrCat("dedupe lookup failed: ", got.message()));
+  }
+  OrderLedger::Decision decision = ledger_.Evaluate(kHubSource, event);
+  if (decision.outcome != OrderLedger::Decision::Outcome::kAccept) {
+    // Cannot happen for a deadline the ledger itself gave; dropped and reported, never half made.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the hub's event for a deadline does not apply: ", decision.refusal.message()));
+  }
+  const uint64_t seq = AppendHubEvent(event, now_ts, batch);
+  uint64_t made = 1;
+  for (const CaseEvent& notice : ledger_.Commit(event, std::move(decision), seq, now, batch)) {
+    AppendHubEvent(notice, now_ts, batch);
+    ++made;
+  }
+  batch->OnCommit([this, made] { hub_events_ += made; });
+  return absl::OkStatus();
 }
 
 }  // namespace asb::intake

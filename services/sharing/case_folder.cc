@@ -1,17 +1,18 @@
 #include "services/sharing/case_folder.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "asb/v1/disclosure.pb.h"
 #include "common/log/log.h"
+#include "common/orders/lifecycle.h"
 #include "common/status/macros.h"
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/retention.h"
 
 namespace asb::sharing {
@@ -40,39 +41,6 @@ bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
 }
 
-asb::v1::Order* FindOrder(Case* c, const std::string& order_id) {
-  for (asb::v1::Order& o : *c->mutable_orders()) {
-    if (o.order_id() == order_id) {
-      return &o;
-    }
-  }
-  return nullptr;
-}
-
-absl::Status UnknownOrder(const char* what, const std::string& order_id, const Case& c) {
-  return absl::FailedPreconditionError(
-      absl::StrCat(what, ": order '", order_id, "' was never issued on case '", c.case_id(), "'"));
-}
-
-// The id of the order an event concerns ("" for non-order events).
-const std::string& OrderIdOf(const CaseEvent& e) {
-  static const std::string kNone;
-  switch (e.event_case()) {
-    case CaseEvent::kOrderIssued:
-      return e.order_issued().order().order_id();
-    case CaseEvent::kOrderVaried:
-      return e.order_varied().order_id();
-    case CaseEvent::kOrderBreached:
-      return e.order_breached().order_id();
-    case CaseEvent::kOrderDischarged:
-      return e.order_discharged().order_id();
-    case CaseEvent::kOrderExpired:
-      return e.order_expired().order_id();
-    default:
-      return kNone;
-  }
-}
-
 // What an event replaces or starts on the case as it stands before the event (Applied's
 // status_before, replaced_incident, first_order).
 struct Prior {
@@ -92,7 +60,10 @@ Prior PriorOf(const CaseEvent& e, const Case& before) {
       }
     }
   } else if (e.has_order_issued()) {
-    p.first_order = before.orders_size() == 0;
+    // Orders only proposed so far (a consultation or hearing before the order) are not actions.
+    p.first_order = std::none_of(
+        before.orders().begin(), before.orders().end(),
+        [](const asb::v1::Order& o) { return o.status() != asb::v1::ORDER_STATUS_PROPOSED; });
   }
   return p;
 }
@@ -106,17 +77,23 @@ CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c
   a.first_order = prior.first_order;
   a.event_seq = envelope.seq();
   a.type = EventTypeOf(e);
-  a.order_id = OrderIdOf(e);
+  a.order_id = orders::OrderIdOf(e);
   if (!a.order_id.empty()) {
-    for (const asb::v1::Order& o : c.orders()) {
-      if (o.order_id() == a.order_id) {
-        a.order_type = o.type();
-        break;
-      }
+    if (const asb::v1::Order* o = orders::FindOrder(c.orders(), a.order_id); o != nullptr) {
+      a.order_type = o->type();
     }
   }
   a.case_after = c;
   a.source_agency = envelope.accepted_event().source_agency();
+  a.made_by_hub = envelope.accepted_event().made_by_hub();
+  if (e.has_statutory_notice()) {
+    a.notice_kind = e.statutory_notice().kind();
+    a.statutory = e.statutory_notice().context();
+    a.recipients.assign(e.statutory_notice().recipients().begin(),
+                        e.statutory_notice().recipients().end());
+  } else if (e.has_order_expired() && e.order_expired().has_context()) {
+    a.statutory = e.order_expired().context();
+  }
   return a;
 }
 
@@ -136,7 +113,9 @@ std::vector<std::string> SharingColumnFamilies() {
           kCasesColumnFamily,
           kPendingColumnFamily,
           kAggregatesColumnFamily,
-          kTimersColumnFamily,
+          kRetentionDueColumnFamily,
+          kRetentionIndexColumnFamily,
+          kMarksColumnFamily,
           kRecipientsColumnFamily,
           stream::kOffsetsColumnFamily};
 }
@@ -146,7 +125,8 @@ store::StoreOptions SharingStoreLayout() {
   layout.column_families = SharingColumnFamilies();
   // Counts by month and area, retention timers and recipients: case ids, agency ids, times and
   // counts only.
-  layout.plaintext_column_families = {kAggregatesColumnFamily, kTimersColumnFamily,
+  layout.plaintext_column_families = {kAggregatesColumnFamily, kRetentionDueColumnFamily,
+                                      kRetentionIndexColumnFamily, kMarksColumnFamily,
                                       kRecipientsColumnFamily};
   layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
                           std::string_view cf, std::string_view key, std::string_view value) {
@@ -276,73 +256,31 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agen
       slot->set_source_agency(source_agency);
       break;
     }
-    case CaseEvent::kOrderIssued: {
-      const asb::v1::Order& order = e.order_issued().order();
-      asb::v1::Order* slot = FindOrder(&c, order.order_id());
-      if (slot == nullptr) {
-        slot = c.add_orders();
-      }
-      *slot = order;
-      slot->set_status(asb::v1::ORDER_STATUS_ACTIVE);
-      if (!slot->has_issued_at()) {
-        *slot->mutable_issued_at() = at;
-      }
-      slot->set_source_agency(source_agency);
-      for (asb::v1::Breach& b : *slot->mutable_breaches()) {
-        b.set_source_agency(source_agency);
-      }
-      break;
-    }
-    case CaseEvent::kOrderVaried: {
-      const auto& v = e.order_varied();
-      asb::v1::Order* o = FindOrder(&c, v.order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_varied", v.order_id(), c);
-      }
-      if (v.has_conditions()) {
-        o->set_conditions(v.conditions());
-      }
-      if (v.has_expires_at()) {
-        *o->mutable_expires_at() = v.expires_at();
-      }
-      if (v.has_review_at()) {
-        *o->mutable_review_at() = v.review_at();
-      }
-      break;
-    }
-    case CaseEvent::kOrderBreached: {
-      const auto& b = e.order_breached();
-      asb::v1::Order* o = FindOrder(&c, b.order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_breached", b.order_id(), c);
-      }
-      asb::v1::Breach* breach = o->add_breaches();
-      *breach = b.breach();
-      if (!breach->has_occurred_at()) {
-        *breach->mutable_occurred_at() = at;
-      }
-      breach->set_source_agency(source_agency);
-      break;
-    }
-    case CaseEvent::kOrderDischarged: {
-      asb::v1::Order* o = FindOrder(&c, e.order_discharged().order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_discharged", e.order_discharged().order_id(), c);
-      }
-      o->set_status(asb::v1::ORDER_STATUS_DISCHARGED);
-      o->set_discharge_reason(e.order_discharged().reason());
-      break;
-    }
-    case CaseEvent::kOrderExpired: {
-      asb::v1::Order* o = FindOrder(&c, e.order_expired().order_id());
-      if (o == nullptr) {
-        return UnknownOrder("order_expired", e.order_expired().order_id(), c);
-      }
-      o->set_status(asb::v1::ORDER_STATUS_EXPIRED);
-      break;
-    }
     case CaseEvent::EVENT_NOT_SET:
       return absl::InvalidArgumentError("event: none set");
+    default:
+      // Every other event concerns one order: the one order lifecycle (common/orders), which
+      // asb-intake's ledger runs too (a re-issue, a variation of an order no longer in force, a
+      // breach after its end cannot apply; anything else is kInvalidArgument).
+      ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(
+          e, c.case_id().empty() ? e.case_id() : c.case_id(), c.mutable_orders()));
+      // The order, and a breach, record the feed that submitted them (ISP source conditions).
+      if (e.has_order_issued()) {
+        asb::v1::Order* o =
+            orders::FindOrder(c.mutable_orders(), e.order_issued().order().order_id());
+        if (o != nullptr) {
+          o->set_source_agency(source_agency);
+          for (asb::v1::Breach& b : *o->mutable_breaches()) {
+            b.set_source_agency(source_agency);
+          }
+        }
+      } else if (e.has_order_breached()) {
+        asb::v1::Order* o = orders::FindOrder(c.mutable_orders(), e.order_breached().order_id());
+        if (o != nullptr && o->breaches_size() > 0) {
+          o->mutable_breaches(o->breaches_size() - 1)->set_source_agency(source_agency);
+        }
+      }
+      break;
   }
   if (c.status() == asb::v1::CASE_STATUS_UNSPECIFIED) {
     return absl::FailedPreconditionError(
@@ -516,6 +454,21 @@ absl::StatusOr<Case> CaseFolder::Get(const std::string& case_id) const {
   Case c;
   ASB_RETURN_IF_ERROR(ParseCase(bytes, &c));
   return c;
+}
+
+absl::Status CaseFolder::ForEachCase(const std::string& from_case_id,
+                                     const std::function<bool(const Case&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kCasesColumnFamily);
+  for (it->Seek(from_case_id); it->Valid(); it->Next()) {
+    Case c;
+    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored case does not parse");
+    }
+    if (!fn(c)) {
+      break;
+    }
+  }
+  return store::FromRocks(it->status(), "reading cases");
 }
 
 absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id) const {

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "asb/v1/case.pb.h"
 #include "asb/v1/envelope.pb.h"
+#include "asb/v1/statutory.pb.h"
 #include "asb/v1/types.pb.h"
 #include "common/model/model.h"
 #include "common/store/store.h"
@@ -29,12 +30,13 @@ inline constexpr char kPendingColumnFamily[] = "pending";
 inline constexpr char kAggregatesColumnFamily[] = "aggregates";
 
 // Every column family asb-sharing's Store needs: "log.disclosures", "log.audit",
-// "log.erasures", "cases", "pending", "aggregates", "timers" (due_timers.h), "recipients"
-// (retention.h), "offsets".
+// "log.erasures", "cases", "pending", "aggregates", "retention_due", "retention_index",
+// "marks", "recipients" (retention.h), "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
 // asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), with
-// "aggregates" (counts by month and area), "timers" and "recipients" (ids and times) plaintext:
+// "aggregates" (counts by month and area), the retention timers, "marks" and "recipients" (ids
+// and times) plaintext:
 // no personal data; the subject of a "cases" or "pending" value is the case id its key starts
 // with, of a "disclosures" record the disclosure's case id (a hub notice's none); audit and
 // erasure records are sealed under the master key.
@@ -65,8 +67,15 @@ class CaseFolder {
     std::string order_id;
     // The case as it stands right after this event.
     asb::v1::Case case_after;
-    // The agency of the feed that submitted the event.
+    // The agency of the feed that submitted the event ("hub" for the hub's own events).
     std::string source_agency;
+    // The event was made by the hub (AcceptedEvent.made_by_hub).
+    bool made_by_hub = false;
+    // For the hub's events: the statutory context (a notice's, or its expiry's).
+    asb::v1::StatutoryContext statutory;
+    // For a StatutoryNotice: its kind and the agencies it is addressed to.
+    asb::v1::NoticeKind notice_kind = asb::v1::NOTICE_KIND_UNSPECIFIED;
+    std::vector<std::string> recipients;
     // When the event happened (CaseEvent.occurred_at).
     google::protobuf::Timestamp occurred_at;
     // What the event replaced or started, for the aggregates (services/sharing/aggregates.h):
@@ -87,8 +96,9 @@ class CaseFolder {
   //  - otherwise the one applied event.
   // Errors (nothing is added to `batch` and no state changes):
   //  - kInvalidArgument: not an accepted event, or no case_id / event;
-  //  - kFailedPrecondition: the event cannot apply (a second case_opened; an order event for an
-  //    order never issued on the case) — the message says why; the consumer skips and audits it;
+  //  - kFailedPrecondition: the event cannot apply (a second case_opened; an order event the
+  //    order lifecycle refuses: common/orders/lifecycle.h) — the message says why; the consumer
+  //    skips and audits it (asb-intake refuses such events before they reach the log);
   //  - kUnavailable / kDataLoss: reading the store failed (retry / corrupt record).
   absl::StatusOr<std::vector<Applied>> Apply(const asb::v1::Envelope& envelope,
                                              store::Batch* batch);
@@ -96,6 +106,11 @@ class CaseFolder {
   // The committed case (uncommitted changes of a batch in progress are not visible).
   // kNotFound if the case was never opened.
   absl::StatusOr<asb::v1::Case> Get(const std::string& case_id) const;
+
+  // Calls `fn` for each committed case in case-id order, from `from_case_id` (inclusive; "" for
+  // the first) until `fn` returns false. kUnavailable / kDataLoss for a store error.
+  absl::Status ForEachCase(const std::string& from_case_id,
+                           const std::function<bool(const asb::v1::Case&)>& fn) const;
 
   // Number of events of `case_id` waiting for the case to be opened (committed only).
   absl::StatusOr<std::size_t> PendingCount(const std::string& case_id) const;

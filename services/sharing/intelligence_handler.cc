@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "asb/v1/audit.pb.h"
+#include "common/auth/on_behalf_of.h"
 #include "common/model/model.h"
 #include "common/status/macros.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -121,7 +122,7 @@ void IntelligenceHandler::Record(asb::v1::AuditKind kind, const std::string& pri
   r->set_recipient_agency(agency);
   r->set_isp_version(policy.version());
   r->set_detail(detail);
-  *r->mutable_on_behalf_of() = on_behalf_of;
+  *r->mutable_on_behalf_of() = auth::Bounded(on_behalf_of);
   if (kind == asb::v1::AUDIT_KIND_CONSULTATION) {
     asb::v1::Justification* j = r->add_justifications();
     j->set_rule_id("aggregates");
@@ -135,14 +136,11 @@ absl::Status IntelligenceHandler::Admit(const std::string& principal, const std:
                                         const asb::v1::OnBehalfOf& on_behalf_of,
                                         const std::string& what, const policy::Policy& policy,
                                         store::Batch* batch) {
-  if (on_behalf_of.officer_id().empty()) {
-    return absl::InvalidArgumentError(
-        "on_behalf_of.officer_id: required (the officer on whose behalf the figures are asked "
-        "for; asbctl --officer)");
-  }
-  if (on_behalf_of.reason().empty()) {
-    return absl::InvalidArgumentError(
-        "on_behalf_of.reason: required (why the officer asks; asbctl --reason)");
+  // The one check of every request that reads case data (here: figures drawn from it).
+  if (absl::Status checked = auth::CheckOnBehalfOf(on_behalf_of, policy.isp()); !checked.ok()) {
+    Record(asb::v1::AUDIT_KIND_ACCESS_REFUSED, principal, agency, on_behalf_of,
+           absl::StrCat(what, " refused: ", checked.message()), policy, batch);
+    return checked;
   }
   const asb::config::v1::Isp& isp = policy.isp();
   bool allowed = false;

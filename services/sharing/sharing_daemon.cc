@@ -79,6 +79,9 @@ absl::Status SharingDaemon::Start() {
   runtime_->AddCounter("consultations", [this] {
     return handler_->consultations() + intelligence_->consultations();
   });
+  runtime_->AddCounter(
+      "undelivered_notices", [this] { return handler_->undelivered_notices(); },
+      "Statutory notices that named no agency the ISP lets see the case (each audited).");
   runtime_->AddCounter("cases_deleted", [this] { return retention_->cases_deleted(); });
   runtime_->AddCounter("hub_notices", [this] { return retention_->notices_sent(); });
   ASB_ASSIGN_OR_RETURN(
@@ -145,14 +148,18 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
     Explain(caller, request.explain_case());
     return;
   }
+  if (request.has_list_orders()) {
+    ListOrders(caller, request.list_orders());
+    return;
+  }
   if (request.has_hotspots() || request.has_indicators()) {
     Intelligence(caller, request);
     return;
   }
   if (!request.has_get_case()) {
     runtime_->server().ReplyError(
-        caller, absl::UnimplementedError("asb-sharing answers ping, get_case, explain_case, "
-                                         "hotspots, indicators and fetch only"));
+        caller, absl::UnimplementedError("asb-sharing answers ping, get_case, list_orders, "
+                                         "explain_case, hotspots, indicators and fetch only"));
     return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "read case views")) {
@@ -176,6 +183,27 @@ void SharingDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& re
   }
   asb::v1::Response response;
   *response.mutable_case_view()->mutable_disclosure() = std::move(*view);
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void SharingDaemon::ListOrders(const bus::Caller& caller,
+                               const asb::v1::ListOrdersRequest& request) {
+  if (!runtime_->RequireRole(caller, asb::v1::ROLE_PARTNER, "list orders")) {
+    return;
+  }
+  store::Batch batch = runtime_->store().NewBatch();
+  auto listed =
+      handler_->ListOrders(caller.principal.name, caller.principal.agency, request, &batch);
+  if (!listed.ok()) {
+    runtime_->server().ReplyError(caller, listed.status());
+    return;
+  }
+  // Each consultation is recorded durably before the orders leave.
+  if (!batch.empty() && !runtime_->WriteOrReply(&batch, caller)) {
+    return;
+  }
+  asb::v1::Response response;
+  *response.mutable_orders() = std::move(*listed);
   runtime_->server().Reply(caller, std::move(response));
 }
 

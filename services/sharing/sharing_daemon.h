@@ -21,13 +21,14 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
-// an alert), keeps depersonalised counts of them (aggregates), and answers partners' GetCase
-// on behalf of a named officer, hot spots and indicators. It loads the whole ISP itself, at
-// start and on the runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old
-// policy (and the old principals) in force. For the data sharing agreement it deletes closed
-// cases once their retention has run (Retention: checked every minute and after each batch of
-// events; the "erasures" stream tells asb-intake and asb-notify) and alerts the partnership
-// coordinator when the agreement is due for review.
+// an alert, and with the statutory context of the hub's own events), keeps depersonalised counts
+// of them (aggregates), and answers partners' GetCase and ListOrders on behalf of a named
+// officer, hot spots and indicators. It loads the whole ISP itself, at start and on the
+// runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
+// old principals) in force. For the data sharing agreement it deletes closed cases once their
+// retention has run (Retention: checked every minute and after each batch of events; the
+// "erasures" stream tells asb-intake and asb-notify) and alerts the partnership coordinator
+// when the agreement is due for review.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(
@@ -41,6 +42,7 @@ class SharingDaemon : public daemon::Daemon {
   absl::StatusOr<std::string> LoadPolicy(const std::string& isp_file);
   void Handle(const bus::Caller& caller, const asb::v1::Request& request);
   void Explain(const bus::Caller& caller, const asb::v1::ExplainCaseRequest& request);
+  void ListOrders(const bus::Caller& caller, const asb::v1::ListOrdersRequest& request);
   // Hot spots and indicators (IntelligenceHandler): partners the ISP names, audited.
   void Intelligence(const bus::Caller& caller, const asb::v1::Request& request);
   // Deletes what retention makes due and sends the agreement's review notice (one batch).

@@ -1,13 +1,17 @@
 #include "services/sharing/sharing_handler.h"
 
+#include <algorithm>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "asb/v1/audit.pb.h"
 #include "common/auth/on_behalf_of.h"
 #include "common/log/log.h"
 #include "common/model/model.h"
+#include "common/orders/names.h"
 #include "common/status/macros.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -28,18 +32,6 @@ spdlog::logger* Logger() {
 bool Discloses(asb::v1::FieldAction action) {
   return action == asb::v1::FIELD_ACTION_SHOW || action == asb::v1::FIELD_ACTION_PSEUDONYMISE ||
          action == asb::v1::FIELD_ACTION_GENERALISE;
-}
-
-// A refused request's OnBehalfOf as the access log keeps it: each field cut to its limit (the
-// request was refused, perhaps for being too long; the record must stay small).
-asb::v1::OnBehalfOf Bounded(const asb::v1::OnBehalfOf& in) {
-  auto cut = [](const std::string& s, int chars) { return s.substr(0, 4 * chars); };
-  asb::v1::OnBehalfOf out;
-  out.set_officer_id(cut(in.officer_id(), auth::kMaxOfficerIdChars));
-  out.set_officer_name(cut(in.officer_name(), auth::kMaxOfficerNameChars));
-  out.set_purpose(cut(in.purpose(), auth::kMaxOfficerIdChars));
-  out.set_reason(cut(in.reason(), auth::kMaxReasonChars));
-  return out;
 }
 
 std::string NotFoundMessage(const std::string& case_id) {
@@ -87,6 +79,12 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
     // stamped into each one: asb-notify only reads the stamp.
     const std::vector<policy::Policy::Notification> notifications =
         policy->NotificationsFor(context);
+    // A statutory notice also alerts the agencies it is addressed to (the issuing agency, the
+    // partnership coordinator), each under "statutory:<kind>" — if the ISP lets it see the case.
+    std::vector<std::string> undelivered = a.recipients;
+    const std::string notice_rule = a.notice_kind == asb::v1::NOTICE_KIND_UNSPECIFIED
+                                        ? std::string()
+                                        : NoticeRuleId(a.notice_kind);
     for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
       const std::string& agency = recipient.id();
       // The policy writes the disclosure's bytes straight from the case (the fast path); the
@@ -113,6 +111,15 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
           own.add_notification_rules(n.rule_id);
         }
       }
+      if (a.made_by_hub && !a.statutory.rule_id().empty()) {
+        *own.mutable_statutory() = a.statutory;
+      }
+      own.set_notice_kind(a.notice_kind);
+      if (auto it = std::find(undelivered.begin(), undelivered.end(), agency);
+          it != undelivered.end()) {
+        own.add_notification_rules(notice_rule);
+        undelivered.erase(it);
+      }
       own.AppendToString(&encoded_);
       asb::v1::Envelope out;
       *out.mutable_produced_at() = now;
@@ -122,8 +129,33 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
         retention_->Disclosed(a.case_after.case_id(), agency, batch);  // told when it is deleted
       }
     }
+    // Never dropped silently: a recipient the ISP does not let see the case is on the record.
+    for (const std::string& agency : undelivered) {
+      asb::v1::Envelope record;
+      *record.mutable_produced_at() = now;
+      asb::v1::AuditRecord* r = record.mutable_audit();
+      r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+      *r->mutable_at() = now;
+      r->set_component(kComponent);
+      r->set_actor("hub");
+      r->set_actor_agency("hub");
+      r->set_recipient_agency(agency);
+      r->set_case_id(a.case_after.case_id());
+      r->set_event_type(a.type);
+      r->set_ref_seq(a.event_seq);
+      r->set_isp_version(policy->version());
+      r->set_detail(absl::StrCat("statutory notice (", notice_rule, ", rule ",
+                                 a.statutory.rule_id(), ") not delivered to ", agency,
+                                 ": no ISP rule lets that agency see the case"));
+      audit_->Append(batch, &record);
+      ++undelivered_notices_;
+    }
   }
   return absl::OkStatus();
+}
+
+std::string NoticeRuleId(asb::v1::NoticeKind kind) {
+  return absl::StrCat("statutory:", orders::NoticeKindWord(kind));
 }
 
 absl::Status SharingHandler::CheckOfficer(const std::string& what, const std::string& principal,
@@ -147,7 +179,7 @@ absl::Status SharingHandler::CheckOfficer(const std::string& what, const std::st
   r->set_actor_agency(agency);
   r->set_case_id(case_id);
   r->set_isp_version(policy.version());
-  *r->mutable_on_behalf_of() = Bounded(on_behalf_of);
+  *r->mutable_on_behalf_of() = auth::Bounded(on_behalf_of);
   r->set_detail(absl::StrCat(what, " refused: ", checked.message()));
   audit_->Append(batch, &record);
   return checked;
@@ -273,6 +305,143 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
                              ": field paths and outcomes, no values"));
   audit_->Append(batch, &record);
   ++consultations_;
+  return out;
+}
+
+namespace {
+
+// A ListOrdersRequest's bounds (its on_behalf_of is CheckOfficer's); kInvalidArgument names
+// what is wrong.
+absl::Status CheckListOrders(const asb::v1::ListOrdersRequest& r) {
+  std::vector<std::string> problems;
+  if (!asb::v1::OrderStatus_IsValid(r.status())) {
+    problems.push_back("status: not a defined value");
+  }
+  for (int t : r.types()) {
+    if (!asb::v1::OrderType_IsValid(t) || t == asb::v1::ORDER_TYPE_UNSPECIFIED) {
+      problems.push_back("types: not a defined order type");
+      break;
+    }
+  }
+  if (r.due_within_days() > 3660) {
+    problems.push_back("due_within_days: at most 3660");
+  }
+  if (r.limit() > 5000) {
+    problems.push_back("limit: at most 5000");
+  }
+  if (problems.empty()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+}
+
+}  // namespace
+
+absl::StatusOr<asb::v1::ListOrdersResponse> SharingHandler::ListOrders(
+    const std::string& principal, const std::string& agency,
+    const asb::v1::ListOrdersRequest& request, store::Batch* batch) {
+  ASB_RETURN_IF_ERROR(CheckListOrders(request));
+  std::shared_ptr<const policy::Policy> policy = policy_;
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  ASB_RETURN_IF_ERROR(
+      CheckOfficer("ListOrders", principal, agency, "", request.on_behalf_of(), *policy, batch));
+  const absl::Time now_time = clock_();
+  google::protobuf::Timestamp now;
+  ToTimestamp(now_time, &now);
+  const uint32_t limit = request.limit() != 0 ? request.limit() : 500;
+  const std::set<int> types(request.types().begin(), request.types().end());
+  asb::v1::ListOrdersResponse out;
+  out.set_isp_version(policy->version());
+  uint32_t listed = 0;
+
+  ASB_RETURN_IF_ERROR(folder_->ForEachCase(request.after_case_id(), [&](const asb::v1::Case& c) {
+    if (c.orders_size() == 0) {
+      return true;
+    }
+    asb::v1::Disclosure d;
+    if (!policy->Apply(agency, c, policy::EventContext{}, &d)) {
+      return true;
+    }
+    std::vector<const asb::v1::Order*> view_orders;
+    for (const asb::v1::Order& o : d.view().orders()) {
+      view_orders.push_back(&o);
+    }
+    std::sort(view_orders.begin(), view_orders.end(),
+              [](const asb::v1::Order* a, const asb::v1::Order* b) {
+                return a->order_id() < b->order_id();
+              });
+    int from_case = 0;
+    for (const asb::v1::Order* o : view_orders) {
+      if (c.case_id() == request.after_case_id() && o->order_id() <= request.after_order_id()) {
+        continue;
+      }
+      if (request.status() != asb::v1::ORDER_STATUS_UNSPECIFIED &&
+          o->status() != request.status()) {
+        continue;
+      }
+      if (!types.empty() && types.count(o->type()) == 0) {
+        continue;
+      }
+      // The next thing due, as this agency's view shows it.
+      const google::protobuf::Timestamp* next = nullptr;
+      const char* what = "";
+      if (o->has_review_at()) {
+        next = &o->review_at();
+        what = "review";
+      }
+      if (o->has_expires_at() && (next == nullptr || ToTime(o->expires_at()) < ToTime(*next))) {
+        next = &o->expires_at();
+        what = "expiry";
+      }
+      if (request.due_within_days() != 0) {
+        if (next == nullptr || o->status() != asb::v1::ORDER_STATUS_ACTIVE ||
+            ToTime(*next) > now_time + absl::Hours(24) * request.due_within_days()) {
+          continue;
+        }
+      }
+      if (listed == limit) {
+        out.set_more(true);
+        break;
+      }
+      asb::v1::OrderSummary* summary = out.add_orders();
+      summary->set_case_id(c.case_id());
+      *summary->mutable_order() = *o;
+      if (next != nullptr) {
+        *summary->mutable_next_deadline() = *next;
+        summary->set_next_due(what);
+      }
+      ++listed;
+      ++from_case;
+    }
+    if (from_case > 0) {
+      // The consultation is recorded before the data leaves: one record per case consulted.
+      asb::v1::Envelope record;
+      *record.mutable_produced_at() = now;
+      asb::v1::AuditRecord* r = record.mutable_audit();
+      r->set_kind(asb::v1::AUDIT_KIND_CONSULTATION);
+      *r->mutable_at() = now;
+      r->set_component(kComponent);
+      r->set_actor(principal);
+      r->set_actor_agency(agency);
+      r->set_recipient_agency(agency);
+      r->set_case_id(c.case_id());
+      *r->mutable_subject_keys() = d.subject_keys();
+      *r->mutable_justifications() = d.justifications();
+      r->set_isp_version(d.isp_version().empty() ? policy->version() : d.isp_version());
+      for (const asb::v1::FieldDecision& f : d.fields()) {
+        if (Discloses(f.action()) && f.path().rfind("orders", 0) == 0) {
+          r->add_fields(f.path());
+        }
+      }
+      r->set_detail(absl::StrCat("ListOrders: ", from_case, " order(s) of the case"));
+      *r->mutable_on_behalf_of() = request.on_behalf_of();
+      audit_->Append(batch, &record);
+      ++consultations_;
+    }
+    return !out.more();
+  }));
   return out;
 }
 

@@ -25,6 +25,10 @@
 
 namespace asb::sharing {
 
+// The notification rule id under which a statutory notice alerts the agencies it names:
+// "statutory:" and the kind in lower case, e.g. "statutory:review_overdue".
+std::string NoticeRuleId(asb::v1::NoticeKind kind);
+
 // Owns nothing: the folder, both logs and the store behind them belong to the daemon and must
 // outlive the handler. Thread-compatible (the daemon's loop thread only).
 class SharingHandler {
@@ -52,7 +56,10 @@ class SharingHandler {
   // rules that fire for the event and name that agency (Disclosure.notification_rules, file
   // order; empty: not an alert), and counts it in the aggregates (SetAggregates) in the same
   // batch; with retention set (SetRetention) also each recipient and, for a closure, the case's
-  // retention timer. Returns the folder's error unchanged
+  // retention timer. The hub's own events carry their statutory context (Disclosure.statutory);
+  // a StatutoryNotice also alerts each agency it names under NoticeRuleId(kind), and one the ISP
+  // does not let see the case gets an ACCESS_REFUSED audit record instead (never dropped
+  // silently). Returns the folder's error unchanged
   // (kFailedPrecondition / kInvalidArgument: skip; kUnavailable: retry), or kUnavailable if no
   // policy is loaded. On error nothing is added to `batch`.
   absl::Status ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch);
@@ -90,9 +97,22 @@ class SharingHandler {
   void AuditSkipped(const asb::v1::Envelope& envelope, const absl::Status& reason,
                     store::Batch* batch);
 
+  // A partner's monitoring query (`asbctl orders list`): the orders `agency` may see, each as
+  // the agency's view of its case shows it, filtered and paged as the request asks. Appends one
+  // CONSULTATION audit record (with the request's on_behalf_of) per case whose orders are
+  // returned to `batch`; the caller writes it before replying. Errors: kInvalidArgument
+  // (on_behalf_of.officer_id or reason missing, a limit out of range); kUnavailable (no policy,
+  // store error).
+  absl::StatusOr<asb::v1::ListOrdersResponse> ListOrders(const std::string& principal,
+                                                         const std::string& agency,
+                                                         const asb::v1::ListOrdersRequest& request,
+                                                         store::Batch* batch);
+
   // Counters since construction (including uncommitted batches).
   uint64_t disclosures_made() const { return disclosures_made_; }
   uint64_t consultations() const { return consultations_; }
+  // Statutory notices addressed to an agency the ISP does not let see the case (audited).
+  uint64_t undelivered_notices() const { return undelivered_notices_; }
 
  private:
   // auth::CheckOnBehalfOf; on failure an ACCESS_REFUSED record ("<what> refused: ...") in
@@ -112,6 +132,7 @@ class SharingHandler {
   uint64_t disclosures_made_ = 0;
   std::string encoded_;  // one disclosure's bytes, reused (keeps its capacity)
   uint64_t consultations_ = 0;
+  uint64_t undelivered_notices_ = 0;
 };
 
 }  // namespace asb::sharing

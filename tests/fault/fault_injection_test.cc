@@ -13,7 +13,12 @@
 //  - notify: each agency's outbox is dense (agency_seq 1..head) and holds exactly the reference
 //    disclosures that Policy::NotificationsFor makes alert-worthy for that agency, in order; no
 //    dead letters; and each partner client processed every one of them (1..head, no gap);
-//  - audit: one COLLECTION entry per accepted event and one DISCLOSURE entry per alert, none twice.
+//  - audit: one COLLECTION entry per accepted event and one DISCLOSURE entry per alert, none twice;
+//  - the hub's clock: every deadline that fell due during the run (every few orders is a "short
+//    fuse" that ends and falls due for review seconds after it is made; closure notices and
+//    dispersal directions arrive already past their end and their hearing's deadline) was raised
+//    exactly once — one expiry per ended order, one notice per deadline — however the daemons
+//    (asb-intake, which keeps the timers, above all) were killed.
 // It prints the figures (seed, events, kills, restarts, redeliveries, lost, duplicated effects).
 //
 // Profiles: the short one (default, < 20 s) runs in the test command. The long one runs by hand:
@@ -31,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -103,6 +109,8 @@ uint32_t ChooseSeed() {
 HubOptions Options(const std::string& notify_config) {
   HubOptions o = BuiltHubOptions();
   o.config_files = {{"notify", notify_config}};
+  // The load is made from the real time, and the hub's clock must keep it.
+  o.env["ASBHUB_CLOCK_OFFSET_SECONDS"] = "0";
   return o;
 }
 
@@ -195,7 +203,8 @@ void RunFeed(const Hub& hub, const Profile& p, int stream, uint64_t count,
              const std::vector<loadgen::Place>& places, const std::string& run_id,
              Clock::time_point start, Shared* shared, FeedRecord* record) {
   ThreadClient client(hub, "intake", "council-feed");
-  loadgen::EventMix mix(places, run_id, stream, 77u + static_cast<uint32_t>(stream));
+  loadgen::EventMix mix(places, run_id, stream, 77u + static_cast<uint32_t>(stream),
+                        loadgen::EventMixOptions{.short_fuse_every = 3});
   const double per_feed_rate = p.rate / p.feeds;
   uint64_t sent = 0;
   while (sent < count) {
@@ -396,6 +405,44 @@ absl::StatusOr<std::vector<asb::v1::Disclosure>> ReferenceDisclosures(
   return out;
 }
 
+// The order an event of the log concerns ("case/order"), or "" for other events.
+std::string OrderKey(const asb::v1::CaseEvent& e) {
+  std::string id;
+  if (e.has_order_issued()) {
+    id = e.order_issued().order().order_id();
+  } else if (e.has_order_discharged()) {
+    id = e.order_discharged().order_id();
+  } else if (e.has_order_expired()) {
+    id = e.order_expired().order_id();
+  } else if (e.has_statutory_notice()) {
+    id = e.statutory_notice().order_id();
+  } else if (e.has_order_varied()) {
+    id = e.order_varied().order_id();
+  }
+  return id.empty() ? id : e.case_id() + "/" + id;
+}
+
+// The latest end or review date of a feed's order that falls due within a minute of now (the
+// short fuses), or the infinite past.
+absl::Time LastShortFuse(const std::vector<asb::v1::Envelope>& events) {
+  absl::Time last = absl::InfinitePast();
+  const absl::Time soon = absl::Now() + absl::Minutes(1);
+  for (const auto& env : events) {
+    const asb::v1::CaseEvent& e = env.accepted_event().event();
+    if (!e.has_order_issued()) {
+      continue;
+    }
+    for (const auto* ts :
+         {&e.order_issued().order().expires_at(), &e.order_issued().order().review_at()}) {
+      const absl::Time t = absl::FromUnixSeconds(ts->seconds());
+      if (ts->seconds() != 0 && t <= soon) {
+        last = std::max(last, t);
+      }
+    }
+  }
+  return last;
+}
+
 // The disclosure without the time it was decided (the only field that depends on when).
 std::string Comparable(asb::v1::Disclosure d) {
   d.clear_decided_at();
@@ -522,6 +569,16 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   for (auto& t : feed_threads) {
     t.join();
   }
+  // The short fuses fall due a few seconds after their orders were made: let the hub's clock
+  // reach the last of them before the pipeline is drained (and the partners stop).
+  {
+    auto fed = hub.FetchAll("intake", "events");
+    ASSERT_TRUE(fed.ok()) << fed.status();
+    const absl::Time last = LastShortFuse(*fed);
+    while (absl::Now() < last + absl::Seconds(2)) {
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
   const double fed_s = std::chrono::duration<double>(Clock::now() - start).count();
   shared.feeding_done.store(true);
   absl::Status drained = hub.WaitDrained(p.drain_timeout);
@@ -542,9 +599,11 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   // 1. intake: every acknowledged event is stored once, under the number it was given.
   auto events = hub.FetchAll("intake", "events");
   ASSERT_TRUE(events.ok()) << events.status();
-  std::map<std::string, uint64_t> stored;  // source_event_id → seq
+  std::map<std::string, uint64_t> stored;  // source_event_id → seq (the feeds' events)
+  std::map<std::string, uint64_t> made;    // source_event_id → seq (the hub's own)
   for (const auto& e : *events) {
-    auto [it, fresh] = stored.emplace(e.accepted_event().event().source_event_id(), e.seq());
+    auto& by = e.accepted_event().made_by_hub() ? made : stored;
+    auto [it, fresh] = by.emplace(e.accepted_event().event().source_event_id(), e.seq());
     if (!fresh) {
       ++duplicated;
       ADD_FAILURE() << "event " << it->first << " stored twice: " << it->second << ", " << e.seq();
@@ -566,13 +625,13 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   // 2. sharing: exactly the reference disclosures.
   auto reference = ReferenceDisclosures(*events, *policy);
   ASSERT_TRUE(reference.ok()) << reference.status();
-  auto made = hub.FetchAll("sharing", "disclosures");
-  ASSERT_TRUE(made.ok()) << made.status();
+  auto disclosed = hub.FetchAll("sharing", "disclosures");
+  ASSERT_TRUE(disclosed.ok()) << disclosed.status();
   std::map<std::pair<std::string, uint64_t>, std::string> expected_disclosures, actual_disclosures;
   for (const auto& d : *reference) {
     expected_disclosures[{d.agency(), d.event_seq()}] = Comparable(d);
   }
-  for (const auto& env : *made) {
+  for (const auto& env : *disclosed) {
     const auto& d = env.disclosure();
     if (!actual_disclosures.emplace(std::make_pair(d.agency(), d.event_seq()), Comparable(d))
              .second) {
@@ -612,11 +671,12 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
       if (d.agency() != agency) {
         continue;
       }
+      bool alert = !d.notification_rules().empty();  // the hub's notices name their recipients
       for (const auto& n : (*policy)->NotificationsFor({d.event_type(), d.order_type()})) {
-        if (n.agency == agency) {
-          expected.push_back(d.event_seq());
-          break;
-        }
+        alert = alert || n.agency == agency;
+      }
+      if (alert) {
+        expected.push_back(d.event_seq());
       }
     }
     std::vector<uint64_t> outbox;
@@ -734,6 +794,80 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
       verified.damaged.empty() ? "" : " (damaged stretches listed above)", witnessed,
       witnesses.size());
 
+  // 6. The hub's clock: each deadline that fell due was raised once, whatever was killed.
+  struct OrderSeen {
+    asb::v1::OrderType type = asb::v1::ORDER_TYPE_UNSPECIFIED;
+    std::optional<absl::Time> expires, review;
+    bool ended_by_feed = false;
+  };
+  std::map<std::string, OrderSeen> orders_seen;
+  std::map<std::string, int> hub_expiries;                 // order → hub expiry records
+  std::map<std::pair<std::string, int>, int> hub_notices;  // (order, kind) → notices
+  for (const auto& env : *events) {
+    const asb::v1::AcceptedEvent& a = env.accepted_event();
+    const std::string key = OrderKey(a.event());
+    if (key.empty()) {
+      continue;
+    }
+    if (!a.made_by_hub()) {
+      if (a.event().has_order_issued()) {
+        const asb::v1::Order& o = a.event().order_issued().order();
+        OrderSeen& seen = orders_seen[key];
+        seen.type = o.type();
+        if (o.has_expires_at()) {
+          seen.expires = absl::FromUnixSeconds(o.expires_at().seconds());
+        }
+        if (o.has_review_at()) {
+          seen.review = absl::FromUnixSeconds(o.review_at().seconds());
+        }
+      } else if (a.event().has_order_discharged() || a.event().has_order_expired()) {
+        orders_seen[key].ended_by_feed = true;
+      }
+    } else if (a.event().has_order_expired()) {
+      ++hub_expiries[key];
+      const auto& o = orders_seen[key];
+      EXPECT_TRUE(o.expires.has_value() &&
+                  absl::FromUnixSeconds(a.event().occurred_at().seconds()) == *o.expires)
+          << key << ": expired by the hub at another time than its end";
+    } else if (a.event().has_statutory_notice()) {
+      ++hub_notices[{key, a.event().statutory_notice().kind()}];
+    }
+  }
+  const absl::Time clock_checked = absl::Now() - absl::Seconds(1);
+  uint64_t expiries_due = 0, notices_due = 0;
+  auto expect_once = [&](int n, const std::string& what) {
+    if (n == 0) {
+      ++lost;
+      ADD_FAILURE() << what << " never raised";
+    } else if (n > 1) {
+      duplicated += n - 1;
+      ADD_FAILURE() << what << " raised " << n << " times";
+    }
+  };
+  for (const auto& [key, o] : orders_seen) {
+    const bool expired = o.expires.has_value() && *o.expires <= clock_checked && !o.ended_by_feed;
+    if (expired) {
+      ++expiries_due;
+      expect_once(hub_expiries[key], key + "'s expiry");
+    } else {
+      EXPECT_EQ(hub_expiries[key], 0) << key << " expired by the hub before its end";
+    }
+    if (o.review.has_value() && *o.review <= clock_checked && !o.ended_by_feed &&
+        (!o.expires.has_value() || *o.review < *o.expires)) {
+      ++notices_due;
+      expect_once(hub_notices[{key, asb::v1::NOTICE_KIND_REVIEW_OVERDUE}],
+                  key + "'s review overdue");
+    }
+    if (o.type == asb::v1::ORDER_TYPE_CLOSURE_NOTICE) {
+      // Served weeks ago with no hearing: the hearing's deadline and, a week on, its escalation.
+      notices_due += 2;
+      expect_once(hub_notices[{key, asb::v1::NOTICE_KIND_HEARING_OVERDUE}],
+                  key + "'s hearing overdue");
+      expect_once(hub_notices[{key, asb::v1::NOTICE_KIND_ESCALATION}], key + "'s escalation");
+    }
+  }
+  EXPECT_GT(expiries_due, 0u) << "no order fell due during the run: the clock went untested";
+
   const double check_s = std::chrono::duration<double>(Clock::now() - check_start).count();
   int total_kills = 0;
   std::string per_daemon;
@@ -749,6 +883,8 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
       "  alerts        %llu, partner backlog up to %llu, redeliveries %llu (seen again by a "
       "partner %llu), partner crashes %llu, gap replays %llu\n"
       "  kills         %d (%s), restarts %d\n"
+      "  hub's clock   %zu events made by the hub; %llu expiries and %llu deadlines due, each "
+      "raised once\n"
       "  lost = %llu, duplicated effects = %llu\n",
       p.name.c_str(), seed, fed_s, total_s, check_s, static_cast<unsigned long long>(stored.size()),
       static_cast<unsigned long long>(feed.duplicates_on_retry),
@@ -757,7 +893,9 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
       static_cast<unsigned long long>(max_backlog), static_cast<unsigned long long>(redeliveries),
       static_cast<unsigned long long>(seen_again), static_cast<unsigned long long>(crashes),
       static_cast<unsigned long long>(gap_replays), total_kills, per_daemon.c_str(), restarts,
-      static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicated));
+      made.size(), static_cast<unsigned long long>(expiries_due),
+      static_cast<unsigned long long>(notices_due), static_cast<unsigned long long>(lost),
+      static_cast<unsigned long long>(duplicated));
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(duplicated, 0u);
   EXPECT_GE(total_kills, 4) << "every daemon is killed at least once";

@@ -49,6 +49,10 @@ std::string DescribeExit(int status) {
 
 }  // namespace
 
+std::string ClockOffsetFor(absl::Time as_of) {
+  return std::to_string(absl::ToInt64Seconds(as_of - absl::Now()));
+}
+
 absl::Status WaitUntil(const std::function<absl::StatusOr<bool>()>& done, absl::Time deadline,
                        const std::string& what, absl::Duration interval) {
   std::string last_error;

@@ -68,16 +68,30 @@ struct HubOptions {
   // Daemon name → config file to run it with instead of config/<name>.yaml (absolute, or
   // relative to source_dir), e.g. a copy with a shorter ack timeout written by the test.
   std::map<std::string, std::string> config_files;
-  // Extra environment for every daemon, e.g. {"ASBHUB_NOTIFY_METRICS", "127.0.0.1:9743"}. The
-  // shipped configs' metrics ports (ASBHUB_<DAEMON>_METRICS) default to 127.0.0.1:0 here (a free
-  // port each, named in the ready file) so tests running side by side never collide.
+  // Extra environment for every daemon (replacing an inherited variable of the same name), e.g.
+  // ASBHUB_CLOCK_OFFSET_SECONDS, which the shipped intake.yaml reads into clock.offset_seconds,
+  // or {"ASBHUB_NOTIFY_METRICS", "127.0.0.1:9743"}. The shipped configs' metrics ports
+  // (ASBHUB_<DAEMON>_METRICS) default to 127.0.0.1:0 here (a free port each, named in the ready
+  // file) so tests running side by side never collide.
   std::map<std::string, std::string> env;
 };
+
+// The ASBHUB_CLOCK_OFFSET_SECONDS value that makes the hub's clock (asb-intake) read `as_of` now
+// and run on from there: tests that replay the shipped samples judge them at one fixed date
+// (HubOptions.env).
+std::string ClockOffsetFor(absl::Time as_of);
+
+// The date the shipped samples (config/samples/*.jsonl) are judged at: their orders' deadlines
+// (ends, reviews, hearings) fall before or after it as the samples describe, whatever the date
+// the tests run on.
+inline absl::Time SamplesAsOf() { return absl::FromUnixSeconds(1796083200); }  // 2026-12-01
 
 #if defined(ASB_SOURCE_DIR) && defined(ASB_INTAKE_BIN) && defined(ASB_SHARING_BIN) && \
     defined(ASB_NOTIFY_BIN) && defined(ASB_AUDIT_BIN)
 // The four daemons of this build on the shipped configs, for a test built with asb_hub_test()
-// (tests/support/CMakeLists.txt), which defines where they are.
+// (tests/support/CMakeLists.txt), which defines where they are. The hub's clock reads
+// SamplesAsOf() when the hub is set up and runs on from there (a test that makes its events
+// from the real time sets env["ASBHUB_CLOCK_OFFSET_SECONDS"] = "0").
 inline HubOptions BuiltHubOptions() {
   HubOptions o;
   o.source_dir = ASB_SOURCE_DIR;
@@ -85,6 +99,7 @@ inline HubOptions BuiltHubOptions() {
                 {"sharing", ASB_SHARING_BIN},
                 {"notify", ASB_NOTIFY_BIN},
                 {"audit", ASB_AUDIT_BIN}};
+  o.env["ASBHUB_CLOCK_OFFSET_SECONDS"] = ClockOffsetFor(SamplesAsOf());
   return o;
 }
 #endif

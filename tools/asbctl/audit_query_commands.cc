@@ -17,6 +17,7 @@
 #include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/internal/audit_commands.h"
 #include "tools/asbctl/internal/audit_helpers.h"
+#include "tools/asbctl/internal/csv.h"
 #include "tools/asbctl/options.h"
 
 namespace asb::ctl {
@@ -24,25 +25,6 @@ namespace internal {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-std::string Csv(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) {
-    return s;
-  }
-  std::string out = "\"";
-  for (char c : s) {
-    out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  }
-  return out + "\"";
-}
-
-// One CSV row: each column quoted as needed.
-void PrintCsvRow(std::vector<std::string> cols) {
-  for (auto& c : cols) {
-    c = Csv(c);
-  }
-  std::printf("%s\n", absl::StrJoin(cols, ",").c_str());
-}
 
 // "DISCLOSURE" for AUDIT_KIND_DISCLOSURE.
 std::string KindName(const asb::v1::AuditRecord& rec) {

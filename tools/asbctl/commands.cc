@@ -364,6 +364,7 @@ void AddCommands(CLI::App& app, Globals& g) {
   case_group->require_subcommand(1);
   AddCommand(*case_group, g, AddCaseGetOptions, RunCaseGet);
   AddCommand(*case_group, g, AddCaseEraseOptions, RunCaseErase);
+  AddOrdersCommand(app, g);
   AddAuditCommand(app, g);
   auto* keys_group = app.add_subcommand("keys", "CurveZMQ keys and at-rest key rings");
   keys_group->require_subcommand(1);

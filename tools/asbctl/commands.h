@@ -58,6 +58,7 @@ void AddAuditCommand(CLI::App& app, Globals& g);
 void AddPolicyCommand(CLI::App& app, Globals& g);
 void AddStatusCommand(CLI::App& app, Globals& g);
 void AddDeadLettersCommand(CLI::App& app, Globals& g);
+void AddOrdersCommand(CLI::App& app, Globals& g);
 void AddImportCommand(CLI::App& app, Globals& g);
 void AddIntelligenceCommands(CLI::App& app, Globals& g);
 

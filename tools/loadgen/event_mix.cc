@@ -91,8 +91,13 @@ std::vector<Place> LoadPlaces(const std::string& dir, std::size_t max_places) {
   return chesterfield.empty() ? others : chesterfield;
 }
 
-EventMix::EventMix(std::vector<Place> places, std::string run_id, int stream, uint32_t seed)
-    : places_(std::move(places)), run_id_(std::move(run_id)), stream_(stream), rng_(seed) {
+EventMix::EventMix(std::vector<Place> places, std::string run_id, int stream, uint32_t seed,
+                   EventMixOptions options)
+    : places_(std::move(places)),
+      run_id_(std::move(run_id)),
+      options_(options),
+      stream_(stream),
+      rng_(seed) {
   if (places_.empty()) {
     places_.push_back(Place{53.2571, -1.4072, "On or near Hollingwood Crescent", "E01019381",
                             "Chesterfield 002A"});
@@ -156,14 +161,18 @@ void EventMix::NewCase(absl::Time now) {
   }
   const std::string victim = absl::StrCat("PV-", case_id);
   const std::string perp = absl::StrCat("PP-", case_id);
+  // The order this case gets: one of each type in turn.
+  const asb::v1::OrderType type = kOrderTypes[(order_no_ + 1) % 9];
   for (int i = 0; i < 2; ++i) {
     auto* p = event().mutable_person_linked()->mutable_person();
     p->set_person_id(i == 0 ? victim : perp);
     p->set_role(i == 0 ? asb::v1::PERSON_ROLE_VICTIM : asb::v1::PERSON_ROLE_PERPETRATOR);
     p->set_given_name(kGiven[pick(8)]);
     p->set_family_name(kFamily[pick(6)]);
-    // Ages from 12 to 85: some cases involve children (safeguarding rules).
-    const int year = 2026 - 12 - pick(74);
+    // Ages from 12 to 85: some cases involve children (safeguarding rules); a CPN's subject is
+    // 16 or over (ASBCPA 2014 s.43(1)).
+    const int min_age = i == 1 && type == asb::v1::ORDER_TYPE_COMMUNITY_PROTECTION_NOTICE ? 17 : 12;
+    const int year = 2026 - min_age - pick(86 - min_age);
     p->set_date_of_birth(absl::StrCat(year, "-0", 1 + pick(9), "-1", pick(10)));
     auto* a = p->mutable_address();
     a->set_line1(absl::StrCat(1 + pick(120), " ", kStreets[pick(6)]));
@@ -175,18 +184,67 @@ void EventMix::NewCase(absl::Time now) {
   }
   event().mutable_risk_assessed()->set_level(static_cast<asb::v1::RiskLevel>(1 + pick(3)));
 
-  // An order of each type in turn, then what happens to it.
+  // The order, with a term its statute allows, then what happens to it.
   const std::string order_id = absl::StrCat("ORD-", run_id_, "-", stream_, "-", ++order_no_);
+  const bool hours_long =
+      type == asb::v1::ORDER_TYPE_DISPERSAL_DIRECTION || type == asb::v1::ORDER_TYPE_CLOSURE_NOTICE;
+  const bool fuse_allowed = !hours_long && type != asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER &&
+                            type != asb::v1::ORDER_TYPE_COMMUNITY_PROTECTION_WARNING;
+  const bool short_fuse =
+      options_.short_fuse_every != 0 && fuse_allowed && order_no_ % options_.short_fuse_every == 0;
+  absl::Time issued;
   {
     CaseEvent& e = event();
+    issued = absl::FromUnixSeconds(e.occurred_at().seconds());
     auto* o = e.mutable_order_issued()->mutable_order();
     o->set_order_id(order_id);
-    o->set_type(kOrderTypes[order_no_ % 9]);
-    o->set_subject_person_id(perp);
-    o->set_issued_by(pick(2) == 0 ? "police" : "community-safety");
+    o->set_type(type);
+    if (type != asb::v1::ORDER_TYPE_PUBLIC_SPACES_PROTECTION_ORDER &&
+        type != asb::v1::ORDER_TYPE_CLOSURE_ORDER) {
+      o->set_subject_person_id(perp);
+    }
+    o->set_issued_by(hours_long || pick(2) == 0 ? "police" : "community-safety");
     *o->mutable_issued_at() = e.occurred_at();
-    SetTime(now + absl::Hours(24 * 365), o->mutable_expires_at());
-    SetTime(now + absl::Hours(24 * 180), o->mutable_review_at());
+    absl::Duration term = absl::ZeroDuration();
+    switch (type) {
+      case asb::v1::ORDER_TYPE_DISPERSAL_DIRECTION:
+        term = absl::Hours(48);  // s.35(4)
+        break;
+      case asb::v1::ORDER_TYPE_CLOSURE_NOTICE:
+        term = absl::Hours(24);  // s.77(1)
+        break;
+      case asb::v1::ORDER_TYPE_CLOSURE_ORDER:
+        term = absl::Hours(24 * 88);  // within 3 months (s.80(6))
+        o->set_premises_licensed(pick(4) == 0);
+        break;
+      case asb::v1::ORDER_TYPE_PUBLIC_SPACES_PROTECTION_ORDER:
+        term = absl::Hours(24 * 1095);  // within 3 years (s.60)
+        break;
+      case asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER:
+        term = absl::Hours(24 * 731);  // 2 years: at least an adult's minimum, at most 3 (s.334)
+        break;
+      case asb::v1::ORDER_TYPE_CIVIL_INJUNCTION:
+      case asb::v1::ORDER_TYPE_COMMUNITY_PROTECTION_NOTICE:
+      case asb::v1::ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT:
+        term = absl::Hours(24 * 365);  // within 12 months (s.1(6) for an under-18)
+        break;
+      default:
+        break;  // a warning has no term
+    }
+    if (hours_long) {
+      auto* auth = o->add_authorisations();
+      auth->set_rank(asb::v1::AUTHORISING_RANK_INSPECTOR);  // s.34(1), s.76(1)
+      auth->set_officer("Insp. (synthetic)");
+    }
+    if (short_fuse) {
+      SetTime(now + absl::Seconds(1 + pick(8)), o->mutable_expires_at());
+      SetTime(now + absl::Seconds(1 + pick(6)), o->mutable_review_at());
+    } else if (term > absl::ZeroDuration()) {
+      SetTime(issued + term, o->mutable_expires_at());
+      if (!hours_long) {
+        SetTime(issued + absl::Hours(24 * 90), o->mutable_review_at());
+      }
+    }
     o->set_conditions("Not to enter the named street; not to contact the victim (synthetic).");
     o->set_court("Chesterfield Magistrates' Court");
     SetLocation(place, o->mutable_area());
@@ -194,8 +252,14 @@ void EventMix::NewCase(absl::Time now) {
   if (pick(2) == 0) {
     CaseEvent& e = event();
     e.mutable_order_breached()->set_order_id(order_id);
-    *e.mutable_order_breached()->mutable_breach()->mutable_occurred_at() = e.occurred_at();
+    // While the order was in force (an order of hours has ended by the next day).
+    SetTime(issued + absl::Hours(1),
+            e.mutable_order_breached()->mutable_breach()->mutable_occurred_at());
     e.mutable_order_breached()->mutable_breach()->set_description("Seen in the excluded area.");
+  }
+  // Only an order still in force is varied or discharged.
+  if (hours_long || short_fuse) {
+    return;
   }
   if (pick(3) == 0) {
     auto* v = event().mutable_order_varied();

@@ -10,7 +10,7 @@ namespace asb::policy::internal {
 
 namespace {
 
-const uint32_t kSubjectRoles =
+const EnumMask kSubjectRoles =
     RoleBits()(asb::v1::PERSON_ROLE_VICTIM) | RoleBits()(asb::v1::PERSON_ROLE_PERPETRATOR);
 
 bool Matches(const CompiledCondition& w, const asb::v1::Case& c, const EventContext& ctx,
@@ -43,7 +43,7 @@ bool Matches(const CompiledCondition& w, const asb::v1::Case& c, const EventCont
     return false;
   }
   if (w.subject_under_18 >= 0) {
-    uint32_t subjects = kSubjectRoles;
+    EnumMask subjects = kSubjectRoles;
     if (w.roles != 0) {
       subjects &= w.roles;
     }
@@ -126,7 +126,7 @@ bool Selects(const CompiledSelector& s, const PersonFacts& p) {
     return false;
   }
   if (s.order_subject >= 0 || s.order_types != 0) {
-    const uint32_t orders = s.order_types != 0 ? p.subject_of & s.order_types : p.subject_of;
+    const EnumMask orders = s.order_types != 0 ? p.subject_of & s.order_types : p.subject_of;
     if ((orders != 0) != (s.order_subject != 0)) {
       return false;
     }
@@ -142,7 +142,7 @@ uint64_t MatchMask(const AgencyPlan& plan, const asb::v1::Case& c, const EventCo
   facts->lead = !c.lead_agency().empty() && c.lead_agency() == plan.id;
   std::optional<Date> as_of;
   for (const asb::v1::Person& p : c.people()) {
-    const uint32_t role = RoleBits()(p.role());
+    const EnumMask role = RoleBits()(p.role());
     facts->roles |= role;
     facts->tenures |= TenureBits()(p.tenure());
     facts->any_vulnerable |= p.vulnerable();

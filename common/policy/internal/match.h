@@ -17,11 +17,11 @@ namespace asb::policy::internal {
 
 // What the person predicates test of one linked person (one entry of Case.people).
 struct PersonFacts {
-  uint32_t role = 0;    // RoleBits of the role
-  uint32_t tenure = 0;  // TenureBits of the tenure
+  EnumMask role = 0;    // RoleBits of the role
+  EnumMask tenure = 0;  // TenureBits of the tenure
   // OrderBits of the types of the case's orders whose subject this person is (only when the plan
   // needs_subjects).
-  uint32_t subject_of = 0;
+  EnumMask subject_of = 0;
   bool vulnerable = false;
   bool confidential = false;
   bool child = false;  // under 18 by date of birth, else Person.child (only when needs_ages)
@@ -33,10 +33,10 @@ struct CaseFacts {
   // One per Case.people entry, in order; filled only when the plan needs_people.
   absl::InlinedVector<PersonFacts, 8> people;
   // Whole-case facts for the row conditions.
-  uint32_t roles = 0;
-  uint32_t tenures = 0;
-  uint32_t orders = 0;
-  uint32_t under_18_roles = 0;  // roles of children (when needs_ages)
+  EnumMask roles = 0;
+  EnumMask tenures = 0;
+  EnumMask orders = 0;
+  EnumMask under_18_roles = 0;  // roles of children (when needs_ages)
   bool any_vulnerable = false;
 };
 

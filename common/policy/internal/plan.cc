@@ -3,9 +3,10 @@
 namespace asb::policy::internal {
 
 EnumBits::EnumBits(const google::protobuf::EnumDescriptor* type) {
-  for (int i = 0; i < type->value_count() && i < 32; ++i) {
+  declared_ = type->value_count();
+  for (int i = 0; i < type->value_count() && i < kMaxEnumBits; ++i) {
     const int value = type->value(i)->number();
-    const uint32_t bit = 1u << i;
+    const EnumMask bit = EnumMask{1} << i;
     if (value >= 0 && value < kSmall) {
       small_[value] = bit;
     } else {

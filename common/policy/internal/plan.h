@@ -59,13 +59,19 @@ constexpr asb::v1::FieldAction kActionOfIndex[kNumActions] = {
     asb::v1::FIELD_ACTION_SHOW, asb::v1::FIELD_ACTION_GENERALISE,
     asb::v1::FIELD_ACTION_PSEUDONYMISE, asb::v1::FIELD_ACTION_REDACT, asb::v1::FIELD_ACTION_DENY};
 
-// The bits of an enum's values in a 32-bit set: bit i is the value declared i-th, so the set
-// stays dense where the numbers are not (PERSON_ROLE_PARENT_CARER = 300 is bit 5). An unknown
-// value, or one declared past the 32nd, has no bit (0).
+// A set of values of one enum, as a bit mask (0 = empty).
+using EnumMask = uint64_t;
+constexpr int kMaxEnumBits = 64;
+
+// The bits of an enum's values in an EnumMask: bit i is the value declared i-th, so the set
+// stays dense where the numbers are not (PERSON_ROLE_PARENT_CARER = 300 is bit 5,
+// EVENT_TYPE_STATUTORY_NOTICE = 356 bit 18). An unknown value has no bit (0); so would one
+// declared past the 64th, which PolicyEnumBitsTest.EveryConditionEnumFitsTheMask keeps from
+// happening unnoticed (the ISP check names it: "declared past the 64th value").
 class EnumBits {
  public:
   explicit EnumBits(const google::protobuf::EnumDescriptor* type);
-  uint32_t operator()(int value) const {
+  EnumMask operator()(int value) const {
     if (value >= 0 && value < kSmall) {
       return small_[value];
     }
@@ -76,16 +82,19 @@ class EnumBits {
     }
     return 0;
   }
-  // The index of the value's bit (0..31), or -1 if it has none.
+  // The index of the value's bit (0..63), or -1 if it has none.
   int Index(int value) const {
-    const uint32_t b = (*this)(value);
-    return b == 0 ? -1 : __builtin_ctz(b);
+    const EnumMask b = (*this)(value);
+    return b == 0 ? -1 : __builtin_ctzll(b);
   }
+  // How many values the enum declares (some may exceed kMaxEnumBits and so have no bit).
+  int declared() const { return declared_; }
 
  private:
   static constexpr int kSmall = 64;
-  uint32_t small_[kSmall] = {};
-  std::vector<std::pair<int, uint32_t>> large_;
+  EnumMask small_[kSmall] = {};
+  std::vector<std::pair<int, EnumMask>> large_;
+  int declared_ = 0;
 };
 const EnumBits& NsirBits();
 const EnumBits& EventBits();
@@ -99,31 +108,31 @@ inline int8_t Tri(bool has, bool value) { return has ? (value ? 1 : 0) : -1; }
 // A person selector (Rule.people, Condition.any_person) with its enum lists as bit masks.
 struct CompiledSelector {
   bool any = false;  // some predicate is set
-  uint32_t roles = 0;
+  EnumMask roles = 0;
   int8_t child = -1;
   int8_t vulnerable = -1;
   int8_t order_subject = -1;
-  uint32_t order_types = 0;
-  uint32_t tenures = 0;
+  EnumMask order_types = 0;
+  EnumMask tenures = 0;
   int8_t confidential = -1;
 };
 
 // A row condition with its enum lists as bit masks (0 = no constraint).
 struct CompiledCondition {
-  uint32_t nsir = 0;
-  uint32_t events = 0;
-  uint32_t orders = 0;
+  EnumMask nsir = 0;
+  EnumMask events = 0;
+  EnumMask orders = 0;
   int8_t fire_risk = -1;  // -1 unset, else 0/1
   int8_t council_tenancy = -1;
   int8_t hate_motivated = -1;
   int8_t licensed_premises = -1;
   int8_t lead_agency = -1;
-  uint32_t roles = 0;
+  EnumMask roles = 0;
   int8_t subject_under_18 = -1;
   int min_victim_risk = 0;
   std::vector<std::string> wards;
   std::vector<std::string> lsoa_codes;
-  uint32_t tenures = 0;
+  EnumMask tenures = 0;
   int8_t has_vulnerable = -1;
   CompiledSelector any_person;
   bool has_sources = false;  // source_agencies or exclude_source_agencies given
@@ -161,7 +170,7 @@ struct AgencyPlan {
   std::vector<NodePlan> nodes;  // indexed by schema node id
   // By role bit index (RoleBits): rules whose people.* grants apply to a person of that role
   // (when.person_roles).
-  uint64_t rules_for_role[32] = {};
+  uint64_t rules_for_role[kMaxEnumBits] = {};
   uint64_t reveal_rules = 0;    // rules with any non-DENY grant
   uint64_t selector_rules = 0;  // rules with a Rule.people selector
   // Rules that cover only some people (a selector or when.person_roles): an order with a subject

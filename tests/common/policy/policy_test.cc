@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/config/config.h"
 #include "common/crypto/crypto.h"
+#include "common/policy/internal/plan.h"
 #include "common/policy/internal/schema.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/common/policy/policy_test_support.h"
@@ -609,6 +610,73 @@ TEST(PolicyConditionTest, EventAndOrderTypes) {
   EXPECT_FALSE(p->Apply("nobody", c, cbo, &d));
 }
 
+// Conditions name enum values by their place in the enum, not their number: a value numbered
+// from an issue's range (EVENT_TYPE_STATUTORY_NOTICE = 356, NSIR_CATEGORY_NOT_KNOWN = 450,
+// PERSON_ROLE_PARENT_CARER = 300) matches, and matches only itself (356 is not 356 % 32 = 4,
+// EVENT_TYPE_CASE_CLOSED, nor 356 % 64 = 36).
+TEST(PolicyConditionTest, ValuesNumberedPast32MatchExactlyThemselves) {
+  auto p = Make(R"(rules:
+  - id: notices
+    agency: council
+    purpose: csp
+    when: { event_types: [EVENT_TYPE_STATUTORY_NOTICE] }
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+  - id: not-known
+    agency: police
+    purpose: csp
+    when: { nsir_categories: [NSIR_CATEGORY_NOT_KNOWN], person_roles: [PERSON_ROLE_PARENT_CARER] }
+    fields:
+      - { path: case_id, action: FIELD_ACTION_SHOW }
+)");
+  ASSERT_NE(p, nullptr);
+  auto c = SampleCase();
+  Disclosure d;
+  EXPECT_TRUE(p->Apply("council", c, {asb::v1::EVENT_TYPE_STATUTORY_NOTICE}, &d));
+  EXPECT_EQ(d.view().case_id(), c.case_id());
+  EXPECT_FALSE(p->Apply("council", c, {asb::v1::EVENT_TYPE_CASE_CLOSED}, &d));
+  EXPECT_FALSE(p->Apply("council", c, {asb::v1::EVENT_TYPE_REVIEW_HELD}, &d));
+  EXPECT_FALSE(p->Apply("council", c, {}, &d));
+
+  auto parent = c;
+  parent.set_nsir_category(asb::v1::NSIR_CATEGORY_NOT_KNOWN);
+  parent.mutable_people(0)->set_role(asb::v1::PERSON_ROLE_PARENT_CARER);
+  EXPECT_TRUE(p->Apply("police", parent, {}, &d));
+  EXPECT_FALSE(p->Apply("police", c, {}, &d));
+  auto no_parent = parent;
+  no_parent.mutable_people(0)->set_role(asb::v1::PERSON_ROLE_VICTIM);
+  EXPECT_FALSE(p->Apply("police", no_parent, {}, &d));
+
+  // Each value has its own bit, distinct from every other value's.
+  const auto& bits = internal::EventBits();
+  EXPECT_NE(bits(asb::v1::EVENT_TYPE_STATUTORY_NOTICE), 0u);
+  for (int i = 0; i < asb::v1::EventType_descriptor()->value_count(); ++i) {
+    const int v = asb::v1::EventType_descriptor()->value(i)->number();
+    EXPECT_EQ(bits(v) == bits(asb::v1::EVENT_TYPE_STATUTORY_NOTICE),
+              v == asb::v1::EVENT_TYPE_STATUTORY_NOTICE)
+        << v;
+  }
+}
+
+// Every enum an ISP condition names fits the engine's masks, so each of its values has a bit
+// (an enum past kMaxEnumBits values fails here, not in a partner's ISP at run time).
+TEST(PolicyEnumBitsTest, EveryConditionEnumFitsTheMask) {
+  const std::pair<const google::protobuf::EnumDescriptor*, const internal::EnumBits*> enums[] = {
+      {asb::v1::NsirCategory_descriptor(), &internal::NsirBits()},
+      {asb::v1::EventType_descriptor(), &internal::EventBits()},
+      {asb::v1::OrderType_descriptor(), &internal::OrderBits()},
+      {asb::v1::PersonRole_descriptor(), &internal::RoleBits()},
+      {asb::v1::Tenure_descriptor(), &internal::TenureBits()},
+  };
+  for (const auto& [type, bits] : enums) {
+    EXPECT_LE(type->value_count(), internal::kMaxEnumBits) << type->full_name();
+    EXPECT_EQ(bits->declared(), type->value_count()) << type->full_name();
+    for (int i = 0; i < type->value_count(); ++i) {
+      EXPECT_EQ(bits->Index(type->value(i)->number()), i) << type->value(i)->full_name();
+    }
+  }
+}
+
 TEST(PolicyNotificationTest, EventAndOrderTypeFilters) {
   auto policy = Policy::LoadFile(Src("config/isp/chesterfield.yaml"));
   ASB_ASSERT_OK(policy);
@@ -979,6 +1047,25 @@ TEST_F(PolicyLoadTest, UnspecifiedInConditionListNeverMatches) {
   std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]",
                        "nsir_categories: [NSIR_CATEGORY_UNSPECIFIED]");
   ExpectError(t, "nsir_categories: [", "rules[0].when.nsir_categories[0]", "UNSPECIFIED");
+}
+
+// A number no enum declares is still refused, in a row condition and in a notification rule
+// (1000 is in no issue's range).
+TEST_F(PolicyLoadTest, UnknownEnumNumberInConditionRefused) {
+  std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]", "event_types: [1000]");
+  ExpectError(t, "event_types: [1000]", "rules[0].when.event_types[0]", "unknown value 1000");
+  t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]", "order_types: [357]");
+  ExpectError(t, "order_types: [357]", "rules[0].when.order_types[0]", "unknown value 357");
+  t = With("    event_types: [EVENT_TYPE_ORDER_ISSUED]\n", "    event_types: [1000]\n");
+  ExpectError(t, "event_types: [1000]", "notification_rules[0].event_types[0]",
+              "unknown value 1000");
+}
+
+// The value numbered past 32 that the shipped ISP's partnership rule names loads.
+TEST_F(PolicyLoadTest, ConditionOnStatutoryNoticeLoads) {
+  std::string t = With("nsir_categories: [NSIR_CATEGORY_PERSONAL]",
+                       "event_types: [EVENT_TYPE_STATUTORY_NOTICE, EVENT_TYPE_REVIEW_HELD]");
+  ASB_EXPECT_OK(Load(t));
 }
 
 TEST_F(PolicyLoadTest, InvalidMinVictimRisk) {

@@ -427,7 +427,8 @@ TEST(SamplesTest, AllEventsCoversEveryEventAndOrderType) {
       under_18 = true;
     }
   }
-  EXPECT_EQ(event_types.size(), 11u);
+  // Every kind a feed may submit (the hub's own STATUTORY_NOTICE excepted).
+  EXPECT_EQ(event_types.size(), 17u);
   EXPECT_EQ(order_types.size(), 9u);
   EXPECT_TRUE(categories.count(asb::v1::NSIR_CATEGORY_ENVIRONMENTAL));
   EXPECT_TRUE(fire);
@@ -799,7 +800,8 @@ TEST_F(IntakeHandlerTest, EmptyRequestAndMissingPrincipal) {
 
 TEST(IntakeColumnFamiliesTest, Names) {
   EXPECT_THAT(IntakeColumnFamilies(),
-              ::testing::UnorderedElementsAre("log.events", "log.audit", "dedupe"));
+              ::testing::UnorderedElementsAre("log.events", "log.audit", "dedupe", "ledger",
+                                              "timers", "timer_index"));
 }
 
 // At rest, an "events" record is sealed under its case's data key (so erasing the case erases
@@ -807,7 +809,8 @@ TEST(IntakeColumnFamiliesTest, Names) {
 TEST(IntakeStoreLayoutTest, EventsRecordsBelongToTheirCase) {
   const store::StoreOptions layout = IntakeStoreLayout();
   EXPECT_EQ(layout.column_families, IntakeColumnFamilies());
-  EXPECT_THAT(layout.plaintext_column_families, ::testing::ElementsAre(kDedupeColumnFamily));
+  EXPECT_THAT(layout.plaintext_column_families,
+              ::testing::ElementsAre(kDedupeColumnFamily, kTimerIndexColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   asb::v1::Envelope event;
   event.set_seq(7);
@@ -818,6 +821,12 @@ TEST(IntakeStoreLayoutTest, EventsRecordsBelongToTheirCase) {
   asb::v1::Envelope audit;
   audit.mutable_audit()->set_case_id("CHE-7");
   EXPECT_EQ(layout.subject_of("log.audit", store::EncodeSeq(1), audit.SerializeAsString()), "");
+  // The order ledger and the clock's timers belong to their case too.
+  EXPECT_EQ(layout.subject_of(kLedgerColumnFamily, std::string("CHE-7\0oCBO-1", 12), ""), "CHE-7");
+  EXPECT_EQ(
+      layout.subject_of(kTimersColumnFamily,
+                        store::EncodeSeq(1) + OrderLedger::TimerName("CHE-7", "CBO-1", "x"), ""),
+      "CHE-7");
 }
 
 }  // namespace

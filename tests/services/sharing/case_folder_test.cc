@@ -12,7 +12,6 @@
 #include "asb/v1/envelope.pb.h"
 #include "common/config/config.h"
 #include "common/store/store.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/retention.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -233,13 +232,18 @@ TEST_F(CaseFolderTest, EveryEventTypeFolds) {
                                                         .seconds());
   EXPECT_EQ(c.orders(1).status(), asb::v1::ORDER_STATUS_EXPIRED);
 
-  // Re-issuing an order id replaces it and makes it active again.
-  ApplyOne(Env(15, "C", R"("orderIssued":{"order":{"orderId":"O2",
-      "type":"ORDER_TYPE_PUBLIC_SPACES_PROTECTION_ORDER","conditions":"renewed"}})"));
+  // Re-issuing an order id is refused (it would wipe the order's history): vary it instead.
+  {
+    store::Batch batch = store_->NewBatch();
+    EXPECT_THAT(folder_->Apply(Env(15, "C", R"("orderIssued":{"order":{"orderId":"O2",
+        "type":"ORDER_TYPE_PUBLIC_SPACES_PROTECTION_ORDER","conditions":"renewed"}})"),
+                               &batch),
+                StatusIsWith(absl::StatusCode::kFailedPrecondition, "vary it instead"));
+    EXPECT_EQ(batch.count(), 0);
+  }
   c = GetOrDie("C");
   ASSERT_EQ(c.orders_size(), 2);
-  EXPECT_EQ(c.orders(1).status(), asb::v1::ORDER_STATUS_ACTIVE);
-  EXPECT_EQ(c.orders(1).conditions(), "renewed");
+  EXPECT_EQ(c.orders(1).status(), asb::v1::ORDER_STATUS_EXPIRED);
 
   ApplyOne(Env(16, "C", R"("caseClosed":{"reason":"done"})", "2026-11-01T10:00:00Z"));
   c = GetOrDie("C");
@@ -486,7 +490,8 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   // Only the depersonalised counts (issue 16: months, areas, categories; no person, no case
   // id), the retention timers and recipients (case ids, agency ids, times) are plaintext.
   EXPECT_THAT(layout.plaintext_column_families,
-              ::testing::UnorderedElementsAre(kAggregatesColumnFamily, kTimersColumnFamily,
+              ::testing::UnorderedElementsAre(kAggregatesColumnFamily, kRetentionDueColumnFamily,
+                                              kRetentionIndexColumnFamily, kMarksColumnFamily,
                                               kRecipientsColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   std::map<std::string, std::vector<std::string>> subjects;
@@ -512,10 +517,10 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 }
 
 TEST(SharingColumnFamiliesTest, Names) {
-  EXPECT_THAT(
-      SharingColumnFamilies(),
-      ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures", "cases",
-                                      "pending", "aggregates", "timers", "recipients", "offsets"));
+  EXPECT_THAT(SharingColumnFamilies(),
+              ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures",
+                                              "cases", "pending", "aggregates", "retention_due",
+                                              "retention_index", "marks", "recipients", "offsets"));
 }
 
 }  // namespace

@@ -457,5 +457,198 @@ TEST_F(SharingHandlerTest, DemoSampleReachesTheRightAgencies) {
   }
 }
 
+// --- the hub's own events: statutory context and notices ---------------------------------------
+
+// The hub's event `body` (made_by_hub, source "hub").
+Envelope HubEnv(uint64_t seq, const std::string& case_id, const std::string& body) {
+  Envelope env = Env(seq, case_id, body);
+  env.mutable_accepted_event()->set_source("hub");
+  env.mutable_accepted_event()->set_source_agency("hub");
+  env.mutable_accepted_event()->set_made_by_hub(true);
+  return env;
+}
+
+const char kCboIssued[] = R"("orderIssued":{"order":{"orderId":"CBO1",
+    "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER","issuedBy":"police",
+    "expiresAt":"2028-10-01T00:00:00Z","reviewAt":"2027-04-01T00:00:00Z"}})";
+
+TEST_F(SharingHandlerTest, AStatutoryNoticeAlertsTheAgenciesItNamesWithItsContext) {
+  Apply(Env(1, "C", kPersonalOpened));
+  Apply(Env(2, "C", kCboIssued));
+  const std::vector<Disclosure> ds = Apply(HubEnv(3, "C", R"("statutoryNotice":{
+      "noticeId":"review_overdue/review-date/1806451200","orderId":"CBO1",
+      "kind":"NOTICE_KIND_REVIEW_OVERDUE","recipients":["police","fire"],
+      "orderType":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
+      "context":{"ruleId":"review-date","section":"the review date set for the order",
+                 "deadline":"2027-04-01T00:00:00Z","due":"the review was due","rulesVersion":"v"}})"));
+  // Every agency the ISP lets see the case gets the view (with the notice on the order) ...
+  EXPECT_EQ(Agencies(ds), (std::set<std::string>{"council", "police"}));
+  for (const Disclosure& d : ds) {
+    EXPECT_EQ(d.event_type(), asb::v1::EVENT_TYPE_STATUTORY_NOTICE);
+    EXPECT_EQ(d.order_id(), "CBO1");
+    EXPECT_EQ(d.notice_kind(), asb::v1::NOTICE_KIND_REVIEW_OVERDUE);
+    EXPECT_EQ(d.statutory().rule_id(), "review-date");
+    EXPECT_EQ(d.statutory().due(), "the review was due");
+    ASSERT_EQ(d.view().orders_size(), 1);
+    EXPECT_EQ(d.view().orders(0).notices_size(), 1);
+    // ... but only a named recipient is alerted, under "statutory:<kind>".
+    if (d.agency() == "police") {
+      EXPECT_THAT(d.notification_rules(), ElementsAre("statutory:review_overdue"));
+    } else {
+      EXPECT_THAT(d.notification_rules(), IsEmpty());
+    }
+  }
+  // Fire may not see this case: not alerted, and that is on the record.
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_FALSE(audit.empty());
+  EXPECT_EQ(audit.back().kind(), asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+  EXPECT_EQ(audit.back().recipient_agency(), "fire");
+  EXPECT_EQ(audit.back().case_id(), "C");
+  EXPECT_THAT(audit.back().detail(), HasSubstr("not delivered to fire"));
+  EXPECT_EQ(handler_->undelivered_notices(), 1u);
+}
+
+TEST_F(SharingHandlerTest, TheHubsExpiryCarriesItsContextAndAFeedsDoesNot) {
+  Apply(Env(1, "C", kPersonalOpened));
+  Apply(Env(2, "C", kCboIssued));
+  const std::vector<Disclosure> ds = Apply(HubEnv(3, "C", R"("orderExpired":{"orderId":"CBO1",
+      "context":{"ruleId":"order-term","section":"Sentencing Act 2020 s.334",
+                 "deadline":"2028-10-01T00:00:00Z"}})"));
+  ASSERT_FALSE(ds.empty());
+  for (const Disclosure& d : ds) {
+    EXPECT_EQ(d.event_type(), asb::v1::EVENT_TYPE_ORDER_EXPIRED);
+    EXPECT_EQ(d.statutory().section(), "Sentencing Act 2020 s.334");
+    EXPECT_EQ(d.view().orders(0).status(), asb::v1::ORDER_STATUS_EXPIRED);
+  }
+  Apply(Env(4, "C", R"("orderIssued":{"order":{"orderId":"A2",
+      "type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT"}})"));
+  for (const Disclosure& d : Apply(Env(5, "C", R"("orderExpired":{"orderId":"A2"})"))) {
+    EXPECT_FALSE(d.has_statutory());
+  }
+}
+
+// --- ListOrders
+// -----------------------------------------------------------------------------------
+
+asb::v1::ListOrdersRequest ListFor(const std::string& officer, const std::string& reason) {
+  asb::v1::ListOrdersRequest r;
+  r.mutable_on_behalf_of()->set_officer_id(officer);
+  r.mutable_on_behalf_of()->set_reason(reason);
+  r.mutable_on_behalf_of()->set_purpose("prevent-asb");
+  return r;
+}
+
+class ListOrdersTest : public SharingHandlerTest {
+ protected:
+  void SetUp() override {
+    SharingHandlerTest::SetUp();
+    // Two personal cases the police may see, one fire case they may not.
+    Apply(Env(1, "A", kPersonalOpened));
+    Apply(Env(2, "A", kCboIssued));
+    Apply(Env(3, "A", R"("orderIssued":{"order":{"orderId":"ABC1",
+        "type":"ORDER_TYPE_ACCEPTABLE_BEHAVIOUR_CONTRACT","expiresAt":"2026-12-10T00:00:00Z"}})"));
+    Apply(Env(4, "B", kPersonalOpened));
+    Apply(Env(5, "B", R"("orderIssued":{"order":{"orderId":"CI1",
+        "type":"ORDER_TYPE_CIVIL_INJUNCTION","expiresAt":"2027-06-01T00:00:00Z"}})"));
+    Apply(Env(6, "B", R"("orderDischarged":{"orderId":"CI1","reason":"r"})"));
+    Apply(Env(7, "F", kNuisanceFireOpened));
+    Apply(Env(8, "F", R"("orderIssued":{"order":{"orderId":"CN1",
+        "type":"ORDER_TYPE_CLOSURE_NOTICE","expiresAt":"2026-12-01T00:00:00Z"}})"));
+  }
+
+  absl::StatusOr<asb::v1::ListOrdersResponse> List(const asb::v1::ListOrdersRequest& r,
+                                                   const std::string& agency = "police") {
+    store::Batch batch = store_->NewBatch();
+    auto out = handler_->ListOrders(agency + "-partner", agency, r, &batch);
+    if (out.ok()) {
+      EXPECT_TRUE(store_->Write(&batch).ok());
+    }
+    return out;
+  }
+
+  static std::vector<std::string> Ids(const asb::v1::ListOrdersResponse& r) {
+    std::vector<std::string> ids;
+    for (const auto& o : r.orders()) {
+      ids.push_back(o.case_id() + "/" + o.order().order_id());
+    }
+    return ids;
+  }
+};
+
+TEST_F(ListOrdersTest, TheOrdersTheAgencyMaySeeAuditedAsConsultations) {
+  const std::size_t audit_before = Audit().size();
+  auto r = List(ListFor("PC 1234", "monitoring orders due"));
+  ASB_ASSERT_OK(r.status());
+  EXPECT_THAT(Ids(*r), ElementsAre("A/ABC1", "A/CBO1", "B/CI1"));  // not the fire case
+  EXPECT_FALSE(r->more());
+  EXPECT_EQ(r->orders(0).next_due(), "expiry");
+  EXPECT_EQ(r->orders(1).next_due(), "review");
+  // One consultation per case returned, naming the officer and the reason.
+  std::vector<asb::v1::AuditRecord> audit = Audit();
+  ASSERT_EQ(audit.size(), audit_before + 2);
+  for (std::size_t i = audit_before; i < audit.size(); ++i) {
+    EXPECT_EQ(audit[i].kind(), asb::v1::AUDIT_KIND_CONSULTATION);
+    EXPECT_EQ(audit[i].actor(), "police-partner");
+    EXPECT_EQ(audit[i].on_behalf_of().officer_id(), "PC 1234");
+    EXPECT_EQ(audit[i].on_behalf_of().reason(), "monitoring orders due");
+    EXPECT_THAT(audit[i].detail(), HasSubstr("ListOrders"));
+  }
+  EXPECT_EQ(audit[audit_before].case_id(), "A");
+  EXPECT_EQ(audit[audit_before + 1].case_id(), "B");
+  // The fire service sees its case, but the ISP grants it no orders: nothing to list.
+  auto fire = List(ListFor("FF 9", "premises"), "fire");
+  ASB_ASSERT_OK(fire.status());
+  EXPECT_THAT(Ids(*fire), IsEmpty());
+  // The council sees every case's orders.
+  auto council = List(ListFor("CO 7", "case review"), "council");
+  ASB_ASSERT_OK(council.status());
+  EXPECT_THAT(Ids(*council), ElementsAre("A/ABC1", "A/CBO1", "B/CI1", "F/CN1"));
+}
+
+TEST_F(ListOrdersTest, FiltersAndPages) {
+  auto request = ListFor("PC 1234", "r");
+  request.set_status(asb::v1::ORDER_STATUS_ACTIVE);
+  auto active = List(request);
+  ASB_ASSERT_OK(active.status());
+  EXPECT_THAT(Ids(*active), ElementsAre("A/ABC1", "A/CBO1"));
+  request.add_types(asb::v1::ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER);
+  auto cbos = List(request);
+  ASB_ASSERT_OK(cbos.status());
+  EXPECT_THAT(Ids(*cbos), ElementsAre("A/CBO1"));
+  // Due within 30 days of 26 November 2026: the ABC ends on 10 December.
+  auto due = ListFor("PC 1234", "r");
+  due.set_due_within_days(30);
+  auto soon = List(due);
+  ASB_ASSERT_OK(soon.status());
+  EXPECT_THAT(Ids(*soon), ElementsAre("A/ABC1"));
+  // Pages of one.
+  auto page = ListFor("PC 1234", "r");
+  page.set_limit(1);
+  std::vector<std::string> all;
+  for (int i = 0; i < 5; ++i) {
+    auto r = List(page);
+    ASB_ASSERT_OK(r.status());
+    for (const std::string& id : Ids(*r)) {
+      all.push_back(id);
+    }
+    if (!r->more()) {
+      break;
+    }
+    page.set_after_case_id(r->orders(0).case_id());
+    page.set_after_order_id(r->orders(0).order().order_id());
+  }
+  EXPECT_THAT(all, ElementsAre("A/ABC1", "A/CBO1", "B/CI1"));
+}
+
+TEST_F(ListOrdersTest, TheOfficerAndTheReasonAreRequired) {
+  EXPECT_THAT(List(ListFor("", "r")), StatusIsWith(absl::StatusCode::kInvalidArgument,
+                                                   "on_behalf_of.officer_id: required"));
+  EXPECT_THAT(List(ListFor("PC 1", "")),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "on_behalf_of.reason: required"));
+  auto too_many = ListFor("PC 1", "r");
+  too_many.set_limit(6000);
+  EXPECT_THAT(List(too_many), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace asb::sharing
