@@ -65,7 +65,7 @@ struct Shared {
   std::vector<double> alert_ms;                               // per alert
   std::vector<std::pair<uint64_t, Clock::time_point>> early;  // alert before its ack arrived
   uint64_t accepted = 0, duplicates = 0, refused = 0, retries = 0;
-  std::atomic<uint64_t> alerts{0}, foreign{0}, redelivered{0}, missed{0};
+  std::atomic<uint64_t> alerts{0}, foreign{0}, hub_made{0}, redelivered{0}, missed{0};
   std::atomic<uint64_t> feed_reconnects{0}, partner_reconnects{0};
   std::atomic<bool> feeding_done{false};
   Clock::time_point start, feed_end, last_alert;
@@ -243,6 +243,10 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
         if (a.delivery_count() > 1) {
           ++shared->redelivered;
         }
+        if (a.disclosure().has_statutory() || a.disclosure().has_notice()) {
+          ++shared->hub_made;  // the hub's own (an order's deadline, a notice): no feed event
+          continue;
+        }
         auto it = shared->submitted.find(a.disclosure().event_seq());
         if (it != shared->submitted.end()) {
           shared->alert_ms.push_back(Ms(now - it->second));
@@ -345,11 +349,12 @@ int Run(const Options& o) {
       static_cast<unsigned long long>(shared.retries), feed_s,
       feed_s > 0 ? static_cast<double>(shared.accepted) / feed_s : 0.0);
   std::printf(
-      "delivered     %llu alerts to %zu partners (redelivered %llu, other runs' %llu, missed "
-      "%llu) in %.2f s = %.0f delivered/s\n",
+      "delivered     %llu alerts to %zu partners (redelivered %llu, other runs' %llu, the hub's "
+      "own %llu, missed %llu) in %.2f s = %.0f delivered/s\n",
       static_cast<unsigned long long>(shared.alerts.load()), o.partners.size(),
       static_cast<unsigned long long>(shared.redelivered.load()),
       static_cast<unsigned long long>(shared.foreign.load()),
+      static_cast<unsigned long long>(shared.hub_made.load()),
       static_cast<unsigned long long>(shared.missed.load()), deliver_s,
       deliver_s > 0 ? static_cast<double>(shared.alerts.load()) / deliver_s : 0.0);
   std::printf("reconnects    feeds %llu, partners %llu\n",
