@@ -19,7 +19,7 @@ std::size_t LeafHashFieldSize(const asb::v1::AuditEntry& entry) {
 // True if leaf_hash is the last field serialised: set, and neither erased_by nor unknown
 // fields after it.
 bool LeafHashIsLast(const asb::v1::AuditEntry& entry) {
-  return !entry.leaf_hash().empty() && entry.erased_by() == 0 &&
+  return !entry.leaf_hash().empty() && entry.erased_by() == 0 && entry.damage().empty() &&
          entry.GetReflection()->GetUnknownFields(entry).empty();
 }
 
@@ -29,10 +29,11 @@ std::string CanonicalEntryBytes(const asb::v1::AuditEntry& entry) {
   const bool strip = LeafHashIsLast(entry);
   const asb::v1::AuditEntry* source = &entry;
   asb::v1::AuditEntry copy;
-  if (!strip && (!entry.leaf_hash().empty() || entry.erased_by() != 0)) {
+  if (!strip && (!entry.leaf_hash().empty() || entry.erased_by() != 0 || !entry.damage().empty())) {
     copy = entry;
     copy.clear_leaf_hash();
     copy.clear_erased_by();
+    copy.clear_damage();
     source = &copy;
   }
   std::string bytes;

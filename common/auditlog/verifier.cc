@@ -69,6 +69,7 @@ absl::Status LogVerifier::StartAt(uint64_t size, const std::vector<std::string>&
   }
   range_ = *std::move(range);
   start_ = size;
+  position_ = size;
   start_range_ = range_;
   while (next_checkpoint_ < checkpoints_.size() &&
          checkpoints_[next_checkpoint_].tree_size() <= size) {
@@ -92,24 +93,63 @@ void LogVerifier::ReserveLeaves(uint64_t entries) {
   }
 }
 
+void LogVerifier::KeepGoing(FrontierFn frontier) { frontier_ = std::move(frontier); }
+
 absl::Status LogVerifier::Add(const asb::v1::AuditEntry& entry) {
-  if (!status_.ok()) {
+  const bool going = frontier_ != nullptr;
+  if (!status_.ok() && !going) {
     return status_;
   }
-  const uint64_t expected = range_.size() + 1;
+  const uint64_t expected = position_ + 1;
+  if (going && lost_from_ != 0) {
+    // The tree is not followed: pass the entries until a signed head picks it up again.
+    if (entry.index() > position_) {
+      if (keep_leaves_) {
+        leaves_.append((entry.index() - position_) * crypto::merkle::kHashSize, '\0');
+      }
+      position_ = entry.index();
+      MaybeResync();
+    }
+    return absl::OkStatus();
+  }
   if (entry.index() != expected) {
-    return Fail(expected,
-                entry.index() > expected
-                    ? absl::StrCat("entry ", expected, " is missing or moved (found entry ",
-                                   entry.index(), " in its place)")
-                    : absl::StrCat("entry ", expected, " is out of order (found entry ",
-                                   entry.index(), " in its place)"));
+    const std::string message =
+        entry.index() > expected
+            ? absl::StrCat("entry ", expected, " is missing or moved (found entry ", entry.index(),
+                           " in its place)")
+            : absl::StrCat("entry ", expected, " is out of order (found entry ", entry.index(),
+                           " in its place)");
+    if (!going) {
+      return Fail(expected, message);
+    }
+    if (entry.index() < expected) {
+      Fail(entry.index(), message).IgnoreError();  // listed; the entry is not taken
+      return absl::OkStatus();
+    }
+    // No leaf hash for the entries in between: the tree is lost until the next signed head.
+    if (status_.ok()) {
+      first_bad_ = expected;
+      status_ = absl::DataLossError(message);
+    }
+    ListDamage(expected, entry.index() - 1, message, "");
+    Lose(entry.index() - 1);
+    return Add(entry);
+  }
+  if (!entry.damage().empty()) {
+    // The source could not read it and says why.
+    const std::string what = absl::StrCat("entry ", expected, " cannot be read: ", entry.damage());
+    if (!going) {
+      return Fail(expected, what);
+    }
+    return StandIn(expected, entry.leaf_hash(), what, entry.record().case_id());
   }
   std::string leaf;
   if (entry.erased_by() != 0) {
     if (entry.erased_by() <= expected || entry.leaf_hash().size() != crypto::merkle::kHashSize) {
-      return Fail(expected, absl::StrCat("entry ", expected,
-                                         " was altered: it claims an impossible erasure"));
+      const std::string what =
+          absl::StrCat("entry ", expected, " was altered: it claims an impossible erasure");
+      return going ? StandIn(expected, entry.leaf_hash(), what, entry.record().case_id())
+                   : Fail(expected, what);
     }
     leaf = entry.leaf_hash();
     erased_.emplace_back(expected, entry.erased_by());
@@ -117,61 +157,174 @@ absl::Status LogVerifier::Add(const asb::v1::AuditEntry& entry) {
   } else {
     leaf = LeafHash(entry);
     if (leaf != entry.leaf_hash()) {
+      if (going) {
+        return StandIn(expected, entry.leaf_hash(),
+                       absl::StrCat("entry ", expected,
+                                    " was altered: its contents do not match its leaf hash"),
+                       entry.record().case_id());
+      }
       return Altered(expected);
     }
     if (entry.origin() == kSelfOrigin && entry.record().has_erasure()) {
-      if (absl::Status s = Confirm(entry); !s.ok()) {
+      if (absl::Status s = Confirm(entry); !s.ok() && !going) {
         return s;
       }
     }
   }
-  return Accept(std::move(leaf));
+  absl::Status accepted = Accept(std::move(leaf));
+  return going ? absl::OkStatus() : accepted;
 }
 
 absl::Status LogVerifier::AddStored(std::string_view bytes) {
-  if (!status_.ok()) {
+  const bool going = frontier_ != nullptr;
+  if (!status_.ok() && !going) {
     return status_;
   }
-  const uint64_t expected = range_.size() + 1;
-  const std::size_t leaf_at = StoredLeafHashOffset(bytes, expected);
+  const uint64_t expected = position_ + 1;
+  const std::size_t leaf_at = lost_from_ != 0 ? 0 : StoredLeafHashOffset(bytes, expected);
   if (leaf_at == 0) {
     asb::v1::AuditEntry entry;
     if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      return Fail(expected,
-                  absl::StrCat("entry ", expected, " was altered: its stored bytes do not parse"));
+      const std::string what =
+          absl::StrCat("entry ", expected, " was altered: its stored bytes do not parse");
+      return going ? StandIn(expected, "", what, "") : Fail(expected, what);
     }
     return Add(entry);
   }
   std::string leaf = crypto::merkle::HashLeaf(bytes.substr(0, leaf_at));
   if (bytes.substr(leaf_at + 2) != leaf) {
+    if (going) {
+      return StandIn(
+          expected, std::string(bytes.substr(leaf_at + 2)),
+          absl::StrCat("entry ", expected, " was altered: its contents do not match its leaf hash"),
+          "");
+    }
     return Altered(expected);
   }
-  return Accept(std::move(leaf));
+  absl::Status accepted = Accept(std::move(leaf));
+  return going ? absl::OkStatus() : accepted;
+}
+
+absl::Status LogVerifier::StandIn(uint64_t index, const std::string& leaf, const std::string& what,
+                                  const std::string& case_id) {
+  if (status_.ok()) {
+    first_bad_ = index;
+    status_ = absl::DataLossError(what);
+  }
+  ListDamage(index, index, what, case_id);
+  if (leaf.size() == crypto::merkle::kHashSize) {
+    Accept(leaf).IgnoreError();  // a mismatch there is listed by Accept
+  } else {
+    Lose(index);
+    if (keep_leaves_) {
+      leaves_.append(crypto::merkle::kHashSize, '\0');
+    }
+    position_ = index;
+    MaybeResync();
+  }
+  return absl::OkStatus();
+}
+
+void LogVerifier::ListDamage(uint64_t first, uint64_t last, const std::string& what,
+                             const std::string& case_id) {
+  if (first != 0 && !damaged_.empty() && damaged_.back().first() != 0 &&
+      damaged_.back().last() + 1 == first && damaged_.back().case_id() == case_id) {
+    asb::v1::AuditDamage& d = damaged_.back();
+    if (d.last() == d.first()) {
+      d.set_what(absl::StrCat(d.what(), "; and the entries after it"));
+    }
+    d.set_last(last);
+    return;
+  }
+  asb::v1::AuditDamage d;
+  d.set_first(first);
+  d.set_last(last);
+  d.set_what(what);
+  d.set_case_id(case_id);
+  damaged_.push_back(std::move(d));
+}
+
+void LogVerifier::Lose(uint64_t index) {
+  if (lost_from_ == 0) {
+    lost_from_ = index;
+  }
+}
+
+void LogVerifier::MaybeResync() {
+  while (next_checkpoint_ < checkpoints_.size() &&
+         checkpoints_[next_checkpoint_].tree_size() < position_) {
+    ++next_checkpoint_;  // passed while the tree was lost: not checked
+  }
+  if (next_checkpoint_ == checkpoints_.size() ||
+      checkpoints_[next_checkpoint_].tree_size() != position_) {
+    return;
+  }
+  const asb::v1::SignedTreeHead& sth = checkpoints_[next_checkpoint_];
+  auto frontier = frontier_(position_);
+  absl::StatusOr<AuditRange> range =
+      frontier.ok() ? RangeFromFrontier(position_, *frontier) : frontier.status();
+  if (!range.ok() || range->Root() != sth.root_hash()) {
+    return;  // the source's hashes do not give this head either: try the next one
+  }
+  if (position_ > lost_from_) {
+    ListDamage(lost_from_ + 1, position_,
+               absl::StrCat("entries ", lost_from_ + 1, "..", position_,
+                            " could not be checked against a signed tree head (the tree is "
+                            "picked up again at the signed tree head of size ",
+                            position_, ")"),
+               "");
+  }
+  range_ = *std::move(range);
+  lost_from_ = 0;
+  last_good_size_ = position_;
+  while (next_checkpoint_ < checkpoints_.size() &&
+         checkpoints_[next_checkpoint_].tree_size() == position_) {
+    ++next_checkpoint_;
+  }
 }
 
 absl::Status LogVerifier::Finish(bool partial) {
-  if (!status_.ok()) {
+  const bool going = frontier_ != nullptr;
+  if (!status_.ok() && !going) {
     return status_;
   }
+  if (going && lost_from_ != 0 && position_ > lost_from_) {
+    ListDamage(lost_from_ + 1, position_,
+               absl::StrCat("entries ", lost_from_ + 1, "..", position_,
+                            " could not be checked: no later signed tree head picks the tree up "
+                            "again"),
+               "");
+  }
   if (partial) {
-    return absl::OkStatus();
+    return status_;
   }
   if (next_checkpoint_ < checkpoints_.size()) {
     const uint64_t want = checkpoints_.back().tree_size();
-    return Fail(range_.size() + 1,
-                absl::StrCat("the log ends at entry ", range_.size(),
-                             " but a signed tree head covers ", want, " entries"));
+    Fail(position_ + 1,
+         absl::StrCat("the log ends at entry ", position_, " but a signed tree head covers ", want,
+                      " entries (the log was truncated: entries ", position_ + 1, "..", want,
+                      " are gone)"))
+        .IgnoreError();
+    if (!going) {
+      return status_;
+    }
   }
   if (!pending_erasures_.empty()) {
-    const auto& [by, index] = pending_erasures_.front();
-    return Fail(index, absl::StrCat("entry ", index, " was altered: it is marked erased by entry ",
-                                    by, ", which is not an erasure in this log"));
+    for (const auto& [by, index] : pending_erasures_) {
+      Fail(index, absl::StrCat("entry ", index, " was altered: it is marked erased by entry ", by,
+                               ", which is not an erasure in this log"))
+          .IgnoreError();
+      if (!going) {
+        return status_;
+      }
+    }
   }
   if (expected_expiry_ != 0 && expiry_record_ == 0) {
-    return Fail(1, absl::StrCat("entries 1..", expected_expiry_,
-                                " are gone and no EXPIRY entry of the log accounts for them"));
+    Fail(1, absl::StrCat("entries 1..", expected_expiry_,
+                         " are gone and no EXPIRY entry of the log accounts for them"))
+        .IgnoreError();
   }
-  return absl::OkStatus();
+  return status_;
 }
 
 uint64_t LogVerifier::LocateWithConsistencyProofs(
@@ -227,17 +380,37 @@ absl::Status LogVerifier::Accept(std::string leaf) {
     leaves_.append(leaf);
   }
   range_.Append(std::move(leaf));
+  position_ = range_.size();
   while (next_checkpoint_ < checkpoints_.size() &&
          checkpoints_[next_checkpoint_].tree_size() <= range_.size()) {
     const auto& sth = checkpoints_[next_checkpoint_];
     if (sth.tree_size() == range_.size()) {
       if (range_.Root() != sth.root_hash()) {
         const uint64_t from = std::max(last_good_size_, start_) + 1;
-        return Fail(from,
-                    absl::StrCat("entries ", from, "..", sth.tree_size(),
-                                 " do not match the signed tree head of size ", sth.tree_size(),
-                                 " (an entry in that range was altered, removed or inserted "
-                                 "together with its leaf hash)"));
+        const std::string what = absl::StrCat(
+            "entries ", from, "..", sth.tree_size(), " do not match the signed tree head of size ",
+            sth.tree_size(),
+            " (an entry in that range was altered, removed or inserted together with its leaf "
+            "hash)");
+        if (frontier_ == nullptr) {
+          return Fail(from, what);
+        }
+        if (status_.ok()) {
+          first_bad_ = from;
+          status_ = absl::DataLossError(what);
+        }
+        ListDamage(from, sth.tree_size(), what, "");
+        // Pick the tree up again at this head, from the source's hashes if they give its root.
+        auto frontier = frontier_(sth.tree_size());
+        absl::StatusOr<AuditRange> range =
+            frontier.ok() ? RangeFromFrontier(sth.tree_size(), *frontier) : frontier.status();
+        if (range.ok() && range->Root() == sth.root_hash()) {
+          range_ = *std::move(range);
+        } else {
+          Lose(sth.tree_size());
+          ++next_checkpoint_;
+          return status_;
+        }
       }
       last_good_size_ = sth.tree_size();
     }
@@ -277,6 +450,13 @@ absl::Status LogVerifier::Confirm(const asb::v1::AuditEntry& entry) {
 }
 
 absl::Status LogVerifier::Fail(uint64_t index, std::string message) {
+  if (frontier_ != nullptr) {
+    // Keep going: the first problem stays the verdict, each one is listed.
+    ListDamage(index, index, message, "");
+    if (!status_.ok()) {
+      return status_;
+    }
+  }
   first_bad_ = index;
   status_ = absl::DataLossError(std::move(message));
   return status_;
@@ -346,6 +526,7 @@ VerifyReport VerifyLog(const asb::v1::SignedTreeHead& head,
   }
   history.push_back(head);
   LogVerifier verifier(std::move(history), /*keep_leaves=*/true);
+  verifier.KeepGoing(source.frontier);
   if (start > 0) {
     auto frontier = source.frontier(start);
     if (!frontier.ok()) {
@@ -402,6 +583,7 @@ VerifyReport VerifyLog(const asb::v1::SignedTreeHead& head,
     }
   }
   report.last_good_size = verifier.last_good_size();
+  report.damaged = verifier.damaged();
   report.erased = verifier.erased();
   report.unconfirmed_erasures = verifier.unconfirmed_erasures();
   report.expiry_record = verifier.expiry_record();

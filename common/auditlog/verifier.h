@@ -24,8 +24,9 @@ namespace asb::audit {
 
 // Re-derives the log from its entries, in index order, and checks it against signed tree
 // heads. Feed every entry from index 1 (or from StartAt's size + 1) with Add() or AddStored();
-// the first problem is kept (first_bad() names the entry) and later calls are ignored. Not
-// thread-safe.
+// the first problem is kept (first_bad() names the entry) and later calls are ignored — unless
+// KeepGoing() was called: then every damaged stretch is listed (damaged()) and the rest is
+// still checked. Not thread-safe.
 //
 // Erased entries (erased_by set) are not re-hashed: their stored leaf hash stands in for the
 // erased contents (the signed roots still commit to it), and the ERASURE entry they name must
@@ -47,6 +48,18 @@ class LogVerifier {
 
   // With keep_leaves: room for the leaf hashes of `entries` more entries, allocated once.
   void ReserveLeaves(uint64_t entries);
+
+  // Goes on past damage instead of stopping at it: an entry that was altered, or that the
+  // source could not read (AuditEntry.damage), is listed and its stored leaf hash stands in for
+  // it, so what follows still verifies against the signed heads; where no leaf hash is known
+  // (or a signed head does not match), the tree is picked up again at the next signed head
+  // from `frontier(size)` — the source's compact range, used only if its root is that head's.
+  // status() and first_bad() still name the first problem; Add and AddStored return OK for the
+  // problems they list. REQUIRES: nothing added yet.
+  using FrontierFn = std::function<absl::StatusOr<std::vector<std::string>>(uint64_t size)>;
+  void KeepGoing(FrontierFn frontier);
+  // With KeepGoing: every damaged stretch found, in order (consecutive entries merged).
+  const std::vector<asb::v1::AuditDamage>& damaged() const { return damaged_; }
 
   // Entries 1..k were deleted under retention: Finish() wants asb-audit's EXPIRY entry saying
   // so among the entries fed.
@@ -88,7 +101,7 @@ class LogVerifier {
   // problem is not one entry's).
   uint64_t first_bad() const { return first_bad_; }
   // Entries accounted for so far (those before StartAt included).
-  uint64_t size() const { return range_.size(); }
+  uint64_t size() const { return position_; }
   // StartAt's size (0 if not called).
   uint64_t start() const { return start_; }
   // True if StartAt's range matched a signed tree head.
@@ -116,6 +129,19 @@ class LogVerifier {
   // erased entries that name it.
   absl::Status Confirm(const asb::v1::AuditEntry& entry);
   absl::Status Fail(uint64_t index, std::string message);
+  // KeepGoing: entries first..last are damaged (listed, merged with the stretch before).
+  void ListDamage(uint64_t first, uint64_t last, const std::string& what,
+                  const std::string& case_id);
+  // KeepGoing: entry `index` cannot be placed in the tree (no leaf hash for it): the tree is
+  // lost until the next signed head (see KeepGoing).
+  void Lose(uint64_t index);
+  // KeepGoing, lost: the entry of index position_ was passed; picks the tree up again there if
+  // it is the size of a signed head whose root the source's compact range gives.
+  void MaybeResync();
+  // A damaged entry in keep-going mode: listed, and its stored `leaf` stands in (or the tree is
+  // lost when `leaf` is not a hash). Returns OK.
+  absl::Status StandIn(uint64_t index, const std::string& leaf, const std::string& what,
+                       const std::string& case_id);
 
   std::vector<asb::v1::SignedTreeHead> checkpoints_;
   bool keep_leaves_;
@@ -134,6 +160,12 @@ class LogVerifier {
   std::vector<std::pair<uint64_t, uint64_t>> pending_erasures_;
   absl::Status status_;
   uint64_t first_bad_ = 0;
+  // The last index fed (range_.size() while the tree is followed).
+  uint64_t position_ = 0;
+  // KeepGoing.
+  FrontierFn frontier_;
+  std::vector<asb::v1::AuditDamage> damaged_;
+  uint64_t lost_from_ = 0;  // the tree is lost from this entry on (0: followed)
 };
 
 // Feeds entries verifier->size()+1..tree_size to `verifier`, fetching unfiltered query pages
@@ -177,6 +209,8 @@ struct VerifyReport {
   uint64_t last = 0;
   // Signed tree heads matched along the way (the head included when reached).
   uint64_t last_good_size = 0;
+  // Every damaged stretch of the range (the verification goes on past each one), in order.
+  std::vector<asb::v1::AuditDamage> damaged;
   // (entry, erasure entry) of every erased entry in the range.
   std::vector<std::pair<uint64_t, uint64_t>> erased;
   // Erased entries whose erasure entry lies after the range (not checked): (erasure, entry).
@@ -193,7 +227,8 @@ struct VerifyReport {
 // tree head, else by a consistency proof to `head`. Entries before the range (or expired)
 // enter as a compact range that must match a signed tree head of that size or `head` through
 // a consistency proof, so nothing the source says is trusted. On a root mismatch the first bad
-// entry is located with consistency proofs.
+// entry is located with consistency proofs. Damage does not stop it: every damaged stretch is
+// listed (LogVerifier::KeepGoing) and the rest is checked.
 VerifyReport VerifyLog(const asb::v1::SignedTreeHead& head,
                        std::vector<asb::v1::SignedTreeHead> history, const VerifyRange& range,
                        const LogSource& source);

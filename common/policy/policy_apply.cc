@@ -368,7 +368,7 @@ class Walker {
         const int size = r->FieldSize(src, f);
         for (int i = 0; i < size; ++i) {
           const Message& element = r->GetRepeatedMessage(src, f, i);
-          const uint64_t m = ElementMask(cn, element, i, here);
+          const uint64_t m = coverage_.element(cn.fact, element, i, here);
           // A fact may be covered by fewer rules than its container (a breach from an excluded
           // source): its actions are its path's and every enclosing path's under its own rules.
           const uint8_t s = cn.fact != FactKind::kNone ? ChainBits(np, m) : inherited | Bits(np, m);
@@ -397,23 +397,6 @@ class Walker {
       }
     }
     return wrote;
-  }
-
-  // The rules covering element i of fact list n (`base`: the rules in force around it).
-  uint64_t ElementMask(const SchemaNode& n, const Message& element, int i, uint64_t base) const {
-    switch (n.fact) {
-      case FactKind::kPerson:
-        return coverage_.person(i);
-      case FactKind::kIncident:
-        return coverage_.incident(static_cast<const asb::v1::Incident&>(element));
-      case FactKind::kOrder:
-        return coverage_.order(static_cast<const asb::v1::Order&>(element));
-      case FactKind::kBreach:
-        return coverage_.breach(static_cast<const asb::v1::Breach&>(element), base);
-      case FactKind::kNone:
-        break;
-    }
-    return base;
   }
 
   // Whether a message shown whole may be copied as it is: every free-text field below it is

@@ -131,7 +131,7 @@ class Explainer {
         const uint64_t base = n.id == 0 && cn.fact != FactKind::kNone ? coverage_.mask() : mask;
         for (int i = 0; i < r->FieldSize(src, f); ++i) {
           const google::protobuf::Message& element = r->GetRepeatedMessage(src, f, i);
-          const uint64_t m = ElementMask(cn, element, i, base);
+          const uint64_t m = coverage_.element(cn.fact, element, i, base);
           const std::string why = !note.empty() ? note
                                   : m == 0      ? UncoveredNote(cn, element, facts_, base)
                                                 : "";
@@ -144,23 +144,6 @@ class Explainer {
   }
 
  private:
-  uint64_t ElementMask(const SchemaNode& n, const google::protobuf::Message& element, int i,
-                       uint64_t base) const {
-    switch (n.fact) {
-      case FactKind::kPerson:
-        return coverage_.person(i);
-      case FactKind::kIncident:
-        return coverage_.incident(static_cast<const asb::v1::Incident&>(element));
-      case FactKind::kOrder:
-        return coverage_.order(static_cast<const asb::v1::Order&>(element));
-      case FactKind::kBreach:
-        return coverage_.breach(static_cast<const asb::v1::Breach&>(element), base);
-      case FactKind::kNone:
-        break;
-    }
-    return base;
-  }
-
   const AgencyPlan& plan_;
   const CaseFacts& facts_;
   const Coverage& coverage_;

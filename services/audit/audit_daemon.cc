@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
+#include "common/status/proto_status.h"
+#include "services/audit/repair.h"
 #include "services/audit/signing_key.h"
 #include "services/daemon/config_checks.h"
 
@@ -23,6 +25,13 @@ std::string SigningKeyPath(const asb::config::v1::AuditConfig& config) {
     return config.signing_key_file();
   }
   return config.store().path() + "/sth-signing.pem";
+}
+
+std::string KeptTreeHeadPath(const asb::config::v1::AuditConfig& config) {
+  if (!config.kept_tree_head_file().empty()) {
+    return config.kept_tree_head_file();
+  }
+  return config.store().path() + ".last-tree-head.json";
 }
 
 void ValidateAuditConfig(const asb::config::v1::AuditConfig& config, config::Violations* v) {
@@ -54,7 +63,7 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   o.server = config.server();
   o.isp_file = config.isp_file();
   o.layout = AuditStoreLayout();
-  o.streams = {"audit"};
+  o.streams = {"audit", kTreeHeadsStream};
   ASB_ASSIGN_OR_RETURN(d->runtime_, daemon::Runtime::Create(o));
   daemon::Runtime* rt = d->runtime_.get();
   rt->WarnIfRetentionDiffers(asb::config::v1::DataSharingAgreement::RETENTION_ACCESS_LOG,
@@ -67,10 +76,19 @@ absl::StatusOr<std::unique_ptr<AuditDaemon>> AuditDaemon::Create(
   }
   ASB_ASSIGN_OR_RETURN(TreeHeadSigner signer, TreeHeadSigner::Create(*std::move(key)));
   d->signer_ = std::make_unique<TreeHeadSigner>(std::move(signer));
+  d->heads_ = std::make_unique<TreeHeads>(d->log_.get(), &rt->store(), d->signer_.get(),
+                                          KeptTreeHeadPath(config), [rt] { return rt->Now(); });
+  d->heads_->SetStream(rt->log(kTreeHeadsStream));
+  ASB_RETURN_IF_ERROR(d->heads_->Load());
   // The audit daemon's own records (refused keys, refused requests, auditors' queries) go
-  // straight into the log.
-  rt->SetAuditSink([l = d->log_.get()](const asb::v1::AuditRecord& record, store::Batch* batch) {
-    l->Append(record, kSelfOrigin, 0, batch);
+  // straight into the log — not while it is damaged (read-only until a repair).
+  AuditDaemon* self = d.get();
+  rt->SetAuditSink([self](const asb::v1::AuditRecord& record, store::Batch* batch) {
+    if (self->log_->read_only()) {
+      ++self->unrecorded_;
+      return;
+    }
+    self->log_->Append(record, kSelfOrigin, 0, batch);
   });
   return d;
 }
@@ -80,15 +98,31 @@ absl::Status AuditDaemon::Start() {
       runtime_->Start([this](const bus::Caller& caller, const asb::v1::Request& request) {
         Handle(caller, request);
       }));
-  for (const auto& upstream : config_.upstreams()) {
-    ASB_RETURN_IF_ERROR(
-        runtime_->AddConsumer(upstream, "audit", log_->ApplyFnFor(upstream.name())).status());
+  if (log_->read_only()) {
+    SPDLOG_LOGGER_CRITICAL(Logger(),
+                           "the access log is damaged ({} problem(s)): serving queries only; the "
+                           "upstreams' audit records wait until an admin runs `asbctl audit "
+                           "repair`",
+                           log_->damage().size());
+  } else {
+    ASB_RETURN_IF_ERROR(StartConsumers());
   }
   runtime_->AddCounter(
       "entries", [this] { return log_->size(); }, "Entries appended to the access log (its size).");
   runtime_->AddCounter(
       "pages_read_ahead", [this] { return pages_read_ahead_; },
       "Pages of stored entries read ahead for auditors' verification.");
+  // Damage found at start (0 when the log is whole), heads not signed over it, and own records
+  // (auditors' queries, refusals) that could not be appended meanwhile.
+  runtime_->AddCounter(
+      "damage", [this] { return log_->damage().size(); },
+      "Problems found in the access log at start (0: whole); each is repaired only by an admin.");
+  runtime_->AddCounter(
+      "tree_heads_refused", [this] { return heads_->refused(); },
+      "Tree heads not signed because the tree was not consistent with the last signed head.");
+  runtime_->AddCounter(
+      "unrecorded_while_damaged", [this] { return unrecorded_; },
+      "The daemon's own records (queries, refusals) not appended while the log was damaged.");
   RegisterMetrics();
   const std::chrono::milliseconds tree_head_interval =
       config_.tree_head_interval_seconds() > 0
@@ -106,7 +140,22 @@ absl::Status AuditDaemon::Start() {
   return absl::OkStatus();
 }
 
+absl::Status AuditDaemon::StartConsumers() {
+  if (consuming_) {
+    return absl::OkStatus();
+  }
+  for (const auto& upstream : config_.upstreams()) {
+    ASB_RETURN_IF_ERROR(
+        runtime_->AddConsumer(upstream, "audit", log_->ApplyFnFor(upstream.name())).status());
+  }
+  consuming_ = true;
+  return absl::OkStatus();
+}
+
 void AuditDaemon::RunRetention() {
+  if (log_->read_only()) {
+    return;  // an EXPIRY entry is an append: not over damage
+  }
   // Segments of whole UTC days: the cutoff moves once a day, so one EXPIRY entry a day at most.
   const absl::Time today =
       absl::FromCivil(absl::ToCivilDay(runtime_->Now(), absl::UTCTimeZone()), absl::UTCTimeZone());
@@ -130,10 +179,9 @@ void AuditDaemon::RegisterMetrics() {
     }
     return static_cast<double>(bytes);
   });
-  // The newest signed tree head (a store read per scrape: one key).
-  auto latest = [this]() -> std::optional<asb::v1::SignedTreeHead> {
-    auto sth = log_->LatestTreeHead();
-    return sth.ok() ? *sth : std::nullopt;
+  // The newest signed tree head, the one every answer carries (TreeHeads::last).
+  auto latest = [this]() -> const std::optional<asb::v1::SignedTreeHead>& {
+    return heads_->last();
   };
   m.AddGaugeFn(
       "audit_tree_head_age_seconds",
@@ -156,34 +204,39 @@ void AuditDaemon::RegisterMetrics() {
 }
 
 absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> AuditDaemon::IssueTreeHead() {
-  ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::SignedTreeHead> latest, log_->LatestTreeHead());
-  const uint64_t size = log_->size();
-  if (size == 0 || (latest.has_value() && latest->tree_size() >= size)) {
-    return latest;
+  return heads_->Issue();
+}
+
+void AuditDaemon::Reply(const bus::Caller& caller, asb::v1::Response response) {
+  if (heads_->last().has_value()) {
+    *response.mutable_tree_head() = *heads_->last();
   }
-  const uint64_t now_ms = static_cast<uint64_t>(absl::ToUnixMillis(runtime_->Now()));
-  ASB_ASSIGN_OR_RETURN(asb::v1::SignedTreeHead sth, signer_->Sign(size, log_->Root(), now_ms));
-  store::Batch batch = runtime_->store().NewBatch();
-  log_->PutTreeHead(sth, &batch);
-  ASB_RETURN_IF_ERROR(runtime_->store().Write(&batch));
-  SPDLOG_LOGGER_DEBUG(Logger(), "signed tree head of size {}", size);
-  return sth;
+  runtime_->server().Reply(caller, std::move(response));
+}
+
+void AuditDaemon::ReplyError(const bus::Caller& caller, const absl::Status& status) {
+  asb::v1::Response response;
+  *response.mutable_status() = ToProto(status);
+  Reply(caller, std::move(response));
 }
 
 void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& request) {
   const char* action = nullptr;
   switch (request.body_case()) {
+    case asb::v1::Request::kAuditTreeHead:
+      // Tree heads and consistency proofs are hashes and sizes: any principal may check the log
+      // grows only by appending (a partner system keeping witnesses). Only an auditor makes the
+      // hub sign a fresh head.
+      HandleTreeHead(caller, request.audit_tree_head());
+      return;
+    case asb::v1::Request::kAuditConsistencyProof:
+      HandleConsistency(caller, request.audit_consistency_proof());
+      return;
     case asb::v1::Request::kAuditQuery:
       action = "query the access log";
       break;
-    case asb::v1::Request::kAuditTreeHead:
-      action = "read the access log's tree head";
-      break;
     case asb::v1::Request::kAuditInclusionProof:
       action = "prove an access-log entry";
-      break;
-    case asb::v1::Request::kAuditConsistencyProof:
-      action = "prove the access log's consistency";
       break;
     case asb::v1::Request::kAuditFrontier:
       action = "read the access log's compact range";
@@ -195,12 +248,16 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
         HandleErase(caller, request.audit_erase());
       }
       return;
+    case asb::v1::Request::kAuditRepair:
+      if (runtime_->RequireRole(caller, asb::v1::ROLE_ADMIN, "repair the access log")) {
+        HandleRepair(caller, request.audit_repair());
+      }
+      return;
     default:
-      runtime_->server().ReplyError(
-          caller, absl::UnimplementedError(
-                      "asb-audit answers ping, fetch, audit_query, audit_tree_head, "
-                      "audit_inclusion_proof, audit_consistency_proof, audit_frontier and "
-                      "audit_erase only"));
+      ReplyError(caller, absl::UnimplementedError(
+                             "asb-audit answers ping, fetch, audit_query, audit_tree_head, "
+                             "audit_inclusion_proof, audit_consistency_proof, audit_frontier, "
+                             "audit_erase and audit_repair only"));
       return;
   }
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_AUDITOR, action)) {
@@ -209,7 +266,7 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
   if (request.body_case() == asb::v1::Request::kAuditFrontier) {
     auto frontier = log_->Frontier(request.audit_frontier().tree_size());
     if (!frontier.ok()) {
-      runtime_->server().ReplyError(caller, frontier.status());
+      ReplyError(caller, frontier.status());
       return;
     }
     asb::v1::Response response;
@@ -218,22 +275,13 @@ void AuditDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& requ
     for (auto& h : *frontier) {
       out->add_hashes(std::move(h));
     }
-    runtime_->server().Reply(caller, std::move(response));
+    Reply(caller, std::move(response));
     return;
   }
-  switch (request.body_case()) {
-    case asb::v1::Request::kAuditQuery:
-      HandleQuery(caller, request.audit_query());
-      break;
-    case asb::v1::Request::kAuditTreeHead:
-      HandleTreeHead(caller, request.audit_tree_head());
-      break;
-    case asb::v1::Request::kAuditInclusionProof:
-      HandleInclusion(caller, request.audit_inclusion_proof());
-      break;
-    default:
-      HandleConsistency(caller, request.audit_consistency_proof());
-      break;
+  if (request.body_case() == asb::v1::Request::kAuditQuery) {
+    HandleQuery(caller, request.audit_query());
+  } else {
+    HandleInclusion(caller, request.audit_inclusion_proof());
   }
 }
 
@@ -267,7 +315,7 @@ void AuditDaemon::ReadAhead(const asb::v1::AuditQueryRequest& query, uint64_t ne
 void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQueryRequest& query) {
   auto result = Answer(query);
   if (!result.ok()) {
-    runtime_->server().ReplyError(caller, result.status());
+    ReplyError(caller, result.status());
     return;
   }
   // The auditor's query is itself recorded.
@@ -288,17 +336,19 @@ void AuditDaemon::HandleQuery(const bus::Caller& caller, const asb::v1::AuditQue
   const uint64_t next_after = result->next_after_index();
   asb::v1::Response response;
   *response.mutable_audit() = std::move(*result);
-  runtime_->server().Reply(caller, std::move(response));
+  Reply(caller, std::move(response));
   // While the reply travels (libzmq's I/O thread) and the verifier hashes it.
   ReadAhead(query, next_after);
 }
 
 void AuditDaemon::HandleTreeHead(const bus::Caller& caller,
                                  const asb::v1::AuditTreeHeadRequest& request) {
-  absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> latest =
-      request.fresh() ? IssueTreeHead() : log_->LatestTreeHead();
+  absl::StatusOr<std::optional<asb::v1::SignedTreeHead>> latest = heads_->last();
+  if (request.fresh() && caller.principal.role == asb::v1::ROLE_AUDITOR && !log_->read_only()) {
+    latest = IssueTreeHead();
+  }
   if (!latest.ok()) {
-    runtime_->server().ReplyError(caller, latest.status());
+    ReplyError(caller, latest.status());
     return;
   }
   asb::v1::Response response;
@@ -308,11 +358,14 @@ void AuditDaemon::HandleTreeHead(const bus::Caller& caller,
   }
   out->set_public_key_pem(signer_->public_key_pem());
   out->set_expired_through(log_->expired_through());
+  for (const auto& d : log_->damage()) {
+    *out->add_damage() = d;
+  }
   if (request.with_history()) {
     bool more = false;
     auto heads = log_->TreeHeads(request.history_after_size(), 0, &more);
     if (!heads.ok()) {
-      runtime_->server().ReplyError(caller, heads.status());
+      ReplyError(caller, heads.status());
       return;
     }
     for (auto& h : *heads) {
@@ -322,7 +375,7 @@ void AuditDaemon::HandleTreeHead(const bus::Caller& caller,
       out->set_next_history_after_size(out->history(out->history_size() - 1).tree_size());
     }
   }
-  runtime_->server().Reply(caller, std::move(response));
+  Reply(caller, std::move(response));
 }
 
 void AuditDaemon::HandleInclusion(const bus::Caller& caller,
@@ -330,9 +383,9 @@ void AuditDaemon::HandleInclusion(const bus::Caller& caller,
   uint64_t tree_size = request.tree_size();
   std::optional<asb::v1::SignedTreeHead> sth;
   if (request.index() == 0 || request.index() > log_->size()) {
-    runtime_->server().ReplyError(
-        caller, absl::NotFoundError(absl::StrCat("no entry ", request.index(), ": the log has ",
-                                                 log_->size(), " entries")));
+    ReplyError(caller,
+               absl::NotFoundError(absl::StrCat("no entry ", request.index(), ": the log has ",
+                                                log_->size(), " entries")));
     return;
   }
   if (tree_size == 0) {
@@ -341,7 +394,7 @@ void AuditDaemon::HandleInclusion(const bus::Caller& caller,
       latest = IssueTreeHead();
     }
     if (!latest.ok()) {
-      runtime_->server().ReplyError(caller, latest.status());
+      ReplyError(caller, latest.status());
       return;
     }
     sth = **latest;
@@ -349,7 +402,7 @@ void AuditDaemon::HandleInclusion(const bus::Caller& caller,
   } else {
     auto at = log_->TreeHeadAt(tree_size);
     if (!at.ok()) {
-      runtime_->server().ReplyError(caller, at.status());
+      ReplyError(caller, at.status());
       return;
     }
     sth = *at;
@@ -359,7 +412,7 @@ void AuditDaemon::HandleInclusion(const bus::Caller& caller,
   auto entry = log_->Get(request.index());
   for (const absl::Status& s : {proof.status(), root.status(), entry.status()}) {
     if (!s.ok()) {
-      runtime_->server().ReplyError(caller, s);
+      ReplyError(caller, s);
       return;
     }
   }
@@ -385,11 +438,17 @@ void AuditDaemon::HandleInclusion(const bus::Caller& caller,
     *out->mutable_tree_head() = *sth;
   }
   out->set_root_hash(*root);
-  runtime_->server().Reply(caller, std::move(response));
+  Reply(caller, std::move(response));
 }
 
 void AuditDaemon::HandleErase(const bus::Caller& caller,
                               const asb::v1::AuditEraseRequest& request) {
+  if (log_->read_only() && !request.dry_run()) {
+    ReplyError(caller, absl::FailedPreconditionError(
+                           "the access log is damaged: no erasure is recorded until an admin "
+                           "runs `asbctl audit repair` (see `asbctl audit verify`)"));
+    return;
+  }
   asb::v1::AuditRecord who;
   who.set_actor(caller.principal.name);
   who.set_actor_agency(caller.principal.agency);
@@ -397,7 +456,7 @@ void AuditDaemon::HandleErase(const bus::Caller& caller,
   read_ahead_.reset();  // it may hold entries about to be erased
   auto result = log_->Erase(request, who, &batch);
   if (!result.ok()) {
-    runtime_->server().ReplyError(caller, result.status());
+    ReplyError(caller, result.status());
     return;
   }
   if (!request.dry_run() && !runtime_->WriteOrReply(&batch, caller)) {
@@ -409,26 +468,46 @@ void AuditDaemon::HandleErase(const bus::Caller& caller,
   }
   asb::v1::Response response;
   *response.mutable_audit_erase() = *std::move(result);
-  runtime_->server().Reply(caller, std::move(response));
+  Reply(caller, std::move(response));
+}
+
+void AuditDaemon::HandleRepair(const bus::Caller& caller,
+                               const asb::v1::AuditRepairRequest& request) {
+  asb::v1::AuditRecord who;
+  who.set_actor(caller.principal.name);
+  who.set_actor_agency(caller.principal.agency);
+  read_ahead_.reset();
+  auto repaired = RepairLog(log_.get(), heads_.get(), &runtime_->store(), request, who);
+  if (!repaired.ok()) {
+    ReplyError(caller, repaired.status());
+    return;
+  }
+  if (!request.dry_run()) {
+    if (absl::Status s = StartConsumers(); !s.ok()) {
+      SPDLOG_LOGGER_ERROR(Logger(), "after the repair, consumers did not start: {}", s.ToString());
+    }
+  }
+  asb::v1::Response response;
+  *response.mutable_audit_repair() = *std::move(repaired);
+  Reply(caller, std::move(response));
 }
 
 void AuditDaemon::HandleConsistency(const bus::Caller& caller,
                                     const asb::v1::AuditConsistencyProofRequest& request) {
   if (request.first_size() == 0) {
-    runtime_->server().ReplyError(caller,
-                                  absl::InvalidArgumentError("first_size: must be at least 1"));
+    ReplyError(caller, absl::InvalidArgumentError("first_size: must be at least 1"));
     return;
   }
   auto proof = log_->ConsistencyProof(request.first_size(), request.second_size());
   if (!proof.ok()) {
-    runtime_->server().ReplyError(caller, proof.status());
+    ReplyError(caller, proof.status());
     return;
   }
   auto first = log_->RootAt(request.first_size());
   auto second = log_->RootAt(request.second_size());
   for (const absl::Status& s : {first.status(), second.status()}) {
     if (!s.ok()) {
-      runtime_->server().ReplyError(caller, s);
+      ReplyError(caller, s);
       return;
     }
   }
@@ -441,7 +520,7 @@ void AuditDaemon::HandleConsistency(const bus::Caller& caller,
   }
   out->set_first_root(*first);
   out->set_second_root(*second);
-  runtime_->server().Reply(caller, std::move(response));
+  Reply(caller, std::move(response));
 }
 
 daemon::DaemonSpec AuditSpec() {

@@ -30,6 +30,7 @@ using ::asb::audit::internal::kExpiredThroughKey;
 using ::asb::audit::internal::kLeafPrefix;
 using ::asb::audit::internal::kMeta;
 using ::asb::audit::internal::kSubjectIndexDoneKey;
+using ::asb::audit::internal::kSupersededTreeHeadPrefix;
 using ::asb::audit::internal::kTreeHeadPrefix;
 using ::asb::audit::internal::LeafKey;
 using ::asb::audit::internal::Logger;
@@ -89,24 +90,56 @@ absl::Status AuditLog::Load() {
   // (unless every entry is deleted).
   auto it = store_->NewIterator(kEntries);
   it->SeekToLast();
-  if (!it->status().ok()) {
-    return store::FromRocks(it->status(), "audit entries");
+  uint64_t last = it->Valid() && it->key().size() == 8
+                      ? store::DecodeSeq(std::string_view(it->key().data(), 8))
+                      : 0;
+  if (absl::Status s = store::FromRocks(it->status(), "audit entries"); absl::IsDataLoss(s)) {
+    // The newest entry does not decrypt (a bad byte): not damage to the tree, and never fatal.
+    // Its key is found from the stored bytes: at `size`, or the last one stored before it, and
+    // any after it.
+    std::string raw;
+    last = 0;
+    for (uint64_t i = size; i > 0 && size - i < internal::kMaxProbe; --i) {
+      if (store_->GetStored(kEntries, store::EncodeSeq(i), &raw).ok()) {
+        last = i;
+        break;
+      }
+    }
+    while (store_->GetStored(kEntries, store::EncodeSeq(last + 1), &raw).ok()) {
+      ++last;
+    }
+  } else if (!s.ok()) {
+    return s;
   }
-  const uint64_t last = it->Valid() && it->key().size() == 8
-                            ? store::DecodeSeq(std::string_view(it->key().data(), 8))
-                            : 0;
   it.reset();
+  damage_.clear();
   if (last != size && !(last == 0 && deleted_through_ == size && size > 0)) {
-    return absl::DataLossError(
-        absl::StrCat("audit log: ", size, " leaf hashes but the last entry is ", last));
+    asb::v1::AuditDamage d;
+    if (last > size) {
+      d.set_first(size + 1);
+      d.set_last(last);
+      d.set_what(absl::StrCat("entries ", size + 1, "..", last,
+                              " have no leaf hash: the newest hashes of the tree are missing"));
+    } else {
+      d.set_first(std::max(last, deleted_through_) + 1);
+      d.set_last(size);
+      d.set_what(absl::StrCat("entries ", d.first(), "..", size,
+                              " are missing: their leaf hashes remain, the entries are gone"));
+    }
+    AddDamage(std::move(d));
   }
   size_ = size;
   pending_ = size;
   auto range = AuditRange::FromNodes(size, Reader());
-  if (absl::IsNotFound(range.status())) {
-    // Entries written before the tree's nodes were stored: write them once.
-    ASB_RETURN_IF_ERROR(RebuildTree(size));
-    range = AuditRange::FromNodes(size, Reader());
+  if (absl::IsNotFound(range.status()) || absl::IsDataLoss(range.status())) {
+    // Never rebuilt here: a tree rebuilt over a gap would be signed as if whole.
+    asb::v1::AuditDamage d;
+    d.set_first(1);
+    d.set_last(size);
+    d.set_what(absl::StrCat("the Merkle tree's hashes of entries 1..", size, " are incomplete (",
+                            range.status().message(), ")"));
+    AddDamage(std::move(d));
+    range = AuditRange();
   }
   if (!range.ok()) {
     return range.status();
@@ -125,6 +158,17 @@ absl::Status AuditLog::Load() {
   SPDLOG_LOGGER_INFO(Logger(), "audit log loaded: {} entries, 1..{} expired", size_,
                      expired_through_);
   return absl::OkStatus();
+}
+
+void AuditLog::AddDamage(asb::v1::AuditDamage damage) {
+  SPDLOG_LOGGER_CRITICAL(Logger(),
+                         "THE ACCESS LOG IS DAMAGED: {}. It is served as it is and nothing is "
+                         "appended or signed until an admin runs `asbctl audit repair` (recorded "
+                         "in the log); `asbctl audit verify` reports it",
+                         damage.what());
+  damage_.push_back(std::move(damage));
+  std::sort(damage_.begin(), damage_.end(),
+            [](const auto& a, const auto& b) { return a.first() < b.first(); });
 }
 
 uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string& origin,
@@ -163,22 +207,19 @@ uint64_t AuditLog::Append(const asb::v1::AuditRecord& record, const std::string&
     batch->Put(kMeta, TimeBlockKey((index - 1) / kTimeBlock),
                absl::StrCat(store::EncodeSeq(block_min_), store::EncodeSeq(block_max_)));
   }
+  // Batches commit in the order they were written, so entry `index` committing means every
+  // entry before it has. The tree of exactly size_ entries is pending_range_ only when nothing
+  // was appended after it; otherwise (a later batch already written: pipelined group commit)
+  // committed_ is refreshed from the stored nodes when asked for (RangeAt).
   batch->OnCommit([this, index] {
     size_ = std::max(size_, index);
     if (index == pending_) {
       committed_ = pending_range_;
     }
   });
-  // Every index assigned in the failed batch is free again.
-  batch->OnAbort([this] {
-    pending_ = size_;
-    pending_range_ = committed_;
-    if (absl::Status s = LoadTimeBlock(); !s.ok()) {
-      // Only makes the current block's summary wider or narrower than the truth at worst;
-      // queries then scan that block. Logged, never fatal.
-      SPDLOG_LOGGER_WARN(Logger(), "audit time block not reloaded: {}", s.ToString());
-    }
-  });
+  // This entry and every later one are free again; earlier batches (written, maybe still
+  // flushing) keep theirs.
+  batch->OnAbort([this, index] { RollBackTo(index - 1); });
   return index;
 }
 
@@ -192,13 +233,15 @@ std::function<absl::Status(const asb::v1::Envelope&, store::Batch*)> AuditLog::A
           absl::StrCat(origin, " record ", envelope.seq(), ": no audit payload"));
     }
     if ((!envelope.audit().has_at() && envelope.has_produced_at()) ||
-        envelope.audit().has_erasure()) {
+        envelope.audit().has_erasure() || envelope.audit().has_repair()) {
       asb::v1::AuditRecord record = envelope.audit();
       if (!record.has_at()) {
         *record.mutable_at() = envelope.produced_at();
       }
-      // Only asb-audit itself records erasures (the verifier trusts only "audit/self").
+      // Only asb-audit itself records erasures and repairs (the verifier trusts only
+      // "audit/self").
       record.clear_erasure();
+      record.clear_repair();
       Append(record, origin, envelope.seq(), batch);
     } else {
       Append(envelope.audit(), origin, envelope.seq(), batch);
@@ -229,23 +272,42 @@ crypto::merkle::NodeReader AuditLog::Reader() const {
   return [this](int level, uint64_t index) { return ReadNode(level, index); };
 }
 
-absl::Status AuditLog::RebuildTree(uint64_t size) {
-  SPDLOG_LOGGER_INFO(Logger(), "audit log: writing Merkle tree nodes for {} entries", size);
-  AuditRange range;
-  store::Batch batch = store_->NewBatch();
-  for (uint64_t index = 1; index <= size; ++index) {
-    auto leaf = ReadNode(0, index - 1);
-    if (!leaf.ok()) {
-      return leaf.status();
-    }
-    range.Append(*std::move(leaf), [&batch](int level, uint64_t node, const std::string& hash) {
-      batch.Put(kMeta, NodeKey(level, node), hash);
-    });
-    if (batch.count() >= 10000) {
-      ASB_RETURN_IF_ERROR(store_->Write(&batch));
-    }
+void AuditLog::RollBackTo(uint64_t n) {
+  if (n >= pending_) {
+    return;  // an earlier entry of the same batch rolled back already
   }
-  return store_->Write(&batch);
+  pending_ = n;
+  auto range = RangeAt(n);
+  if (range.ok()) {
+    pending_range_ = *std::move(range);
+  } else {
+    // The tree's own hashes cannot be read back: appends must not build on a wrong edge.
+    SPDLOG_LOGGER_CRITICAL(Logger(),
+                           "audit tree: the right edge of {} entries is unreadable "
+                           "({}); nothing more is appended until a restart",
+                           n, range.status().ToString());
+    broken_ = range.status();
+  }
+  if (absl::Status s = LoadTimeBlock(); !s.ok()) {
+    // Only makes the current block's summary wider or narrower than the truth at worst;
+    // queries then scan that block. Logged, never fatal.
+    SPDLOG_LOGGER_WARN(Logger(), "audit time block not reloaded: {}", s.ToString());
+  }
+}
+
+absl::StatusOr<AuditRange> AuditLog::RangeAt(uint64_t n) const {
+  if (committed_.size() == n) {
+    return committed_;
+  }
+  if (pending_range_.size() == n) {
+    return pending_range_;
+  }
+  return AuditRange::FromNodes(n, Reader());
+}
+
+std::string AuditLog::Root() const {
+  auto root = RootAt(size_);
+  return root.ok() ? *std::move(root) : std::string();
 }
 
 absl::StatusOr<std::string> AuditLog::RootAt(uint64_t tree_size) const {
@@ -254,6 +316,9 @@ absl::StatusOr<std::string> AuditLog::RootAt(uint64_t tree_size) const {
         absl::StrCat("tree size ", tree_size, " is beyond the log's ", size_, " entries"));
   }
   if (tree_size == size_) {
+    if (committed_.size() != size_) {
+      ASB_ASSIGN_OR_RETURN(committed_, RangeAt(size_));
+    }
     return committed_.Root();
   }
   return crypto::merkle::RootAt(tree_size, Reader());
@@ -339,6 +404,53 @@ absl::StatusOr<std::vector<asb::v1::SignedTreeHead>> AuditLog::TreeHeads(uint64_
   return out;
 }
 
+absl::StatusOr<bool> AuditLog::TreeMatchesLeavesAfter(uint64_t m) const {
+  if (m >= size_) {
+    return true;
+  }
+  ASB_ASSIGN_OR_RETURN(AuditRange range, AuditRange::FromNodes(m, Reader()));
+  auto it = store_->NewIterator(kMeta);
+  uint64_t next = m + 1;
+  for (it->Seek(rocksdb::Slice(LeafKey(next)));
+       next <= size_ && it->Valid() && it->key() == rocksdb::Slice(LeafKey(next)); it->Next()) {
+    if (it->value().size() != crypto::merkle::kHashSize) {
+      return false;
+    }
+    range.Append(it->value().ToString());
+    ++next;
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit leaf hashes");
+  }
+  if (next <= size_) {
+    return false;  // a leaf hash is missing
+  }
+  ASB_ASSIGN_OR_RETURN(std::string root, RootAt(size_));
+  return range.Root() == root;
+}
+
+absl::StatusOr<std::vector<uint64_t>> AuditLog::TreeHeadSizes() const {
+  std::vector<uint64_t> sizes;
+  auto it = store_->NewIterator(kMeta);
+  for (it->Seek(rocksdb::Slice(kTreeHeadPrefix));
+       it->Valid() && it->key().starts_with(kTreeHeadPrefix); it->Next()) {
+    if (it->key().size() == sizeof(kTreeHeadPrefix) - 1 + 8) {
+      sizes.push_back(
+          store::DecodeSeq(std::string_view(it->key().data() + sizeof(kTreeHeadPrefix) - 1, 8)));
+    }
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit tree heads");
+  }
+  return sizes;
+}
+
+void AuditLog::SupersedeTreeHead(const asb::v1::SignedTreeHead& sth, store::Batch* batch) {
+  batch->Put(kMeta, absl::StrCat(kSupersededTreeHeadPrefix, store::EncodeSeq(sth.tree_size())),
+             sth.SerializeAsString());
+  batch->Delete(kMeta, TreeHeadKey(sth.tree_size()));
+}
+
 absl::StatusOr<std::vector<std::string>> AuditLog::Frontier(uint64_t tree_size) const {
   if (tree_size == 0 || tree_size > size_) {
     return absl::OutOfRangeError(
@@ -366,23 +478,29 @@ absl::Status AuditLog::LoadTimeBlock() {
     return absl::OkStatus();  // no open block
   }
   const uint64_t from = std::max(pending_ - pending_ % kTimeBlock + 1, expired_through_ + 1);
-  auto it = store_->NewIterator(kEntries);
   asb::v1::AuditEntry entry;
-  for (it->Seek(rocksdb::Slice(store::EncodeSeq(from))); it->Valid(); it->Next()) {
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      // A damaged entry (verify names it) must not stop the log: the block then spans all time.
-      SPDLOG_LOGGER_WARN(Logger(), "audit entry {} unparsable: its time block is not summarised",
-                         store::DecodeSeq(std::string_view(it->key().data(), 8)));
-      block_min_ = 0;
-      block_max_ = std::numeric_limits<uint64_t>::max();
-      break;
-    }
-    block_min_ = std::min(block_min_, MicrosOf(entry.record().at()));
-    block_max_ = std::max(block_max_, MicrosOf(entry.record().at()));
-  }
-  if (!it->status().ok()) {
-    return store::FromRocks(it->status(), "audit entries");
-  }
+  // A damaged entry (verify names it) must not stop the log: the block then spans all time.
+  auto widen = [this](uint64_t index) {
+    SPDLOG_LOGGER_WARN(Logger(), "audit entry {} cannot be read: its time block is not summarised",
+                       index);
+    block_min_ = 0;
+    block_max_ = std::numeric_limits<uint64_t>::max();
+  };
+  ASB_RETURN_IF_ERROR(internal::WalkEntries(
+      *store_, from,
+      [&](uint64_t index, std::string_view bytes) {
+        if (index > pending_) {
+          return false;
+        }
+        if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          widen(index);
+          return false;
+        }
+        block_min_ = std::min(block_min_, MicrosOf(entry.record().at()));
+        block_max_ = std::max(block_max_, MicrosOf(entry.record().at()));
+        return true;
+      },
+      widen));
   if (from > pending_ - pending_ % kTimeBlock + 1) {
     // The block's start expired: widen to "anything" so the summary never excludes wrongly.
     block_min_ = 0;
@@ -394,24 +512,31 @@ absl::Status AuditLog::LoadTimeBlock() {
 absl::Status AuditLog::BuildSubjectIndex() {
   SPDLOG_LOGGER_INFO(Logger(), "audit log: indexing {} entries by subject", size_);
   store::Batch batch = store_->NewBatch();
-  auto it = store_->NewIterator(kEntries);
   asb::v1::AuditEntry entry;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("audit entry: unparsable");
-    }
-    ForEachIndexKey(entry.record(), entry.index(), [&batch](const char* cf, const std::string& k) {
-      if (std::string_view(cf) == kBySubject) {
-        batch.Put(cf, k, "");
-      }
-    });
-    if (batch.count() >= 10000) {
-      ASB_RETURN_IF_ERROR(store_->Write(&batch));
-    }
-  }
-  if (!it->status().ok()) {
-    return store::FromRocks(it->status(), "audit entries");
-  }
+  absl::Status written;
+  auto skip = [](uint64_t index) {
+    SPDLOG_LOGGER_WARN(Logger(), "audit entry {} cannot be read: not indexed by subject", index);
+  };
+  ASB_RETURN_IF_ERROR(internal::WalkEntries(
+      *store_, 1,
+      [&](uint64_t index, std::string_view bytes) {
+        if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          skip(index);
+          return true;
+        }
+        ForEachIndexKey(entry.record(), entry.index(),
+                        [&batch](const char* cf, const std::string& k) {
+                          if (std::string_view(cf) == kBySubject) {
+                            batch.Put(cf, k, "");
+                          }
+                        });
+        if (batch.count() >= 10000) {
+          written = store_->Write(&batch);
+        }
+        return written.ok();
+      },
+      skip));
+  ASB_RETURN_IF_ERROR(written);
   batch.Put(kMeta, kSubjectIndexDoneKey, "");
   return store_->Write(&batch);
 }

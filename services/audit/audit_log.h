@@ -20,6 +20,7 @@
 //                                                              subtree (level >= 1, i) covering
 //                                                              leaves [i << level, (i+1) << level)
 //               "sth/" + EncodeSeq(tree_size)             → SignedTreeHead
+//               "superseded_sth/" + EncodeSeq(tree_size)  → SignedTreeHead set aside by a repair
 //               "expired_through"                         → EncodeSeq(k): entries 1..k expired
 //               "deleted_through"                         → EncodeSeq(j): entries 1..j deleted
 //                                                              (j < k while a deletion resumes)
@@ -95,14 +96,44 @@ class AuditLog {
   // `clock` stamps records that arrive without `at`.
   AuditLog(store::Store* store, std::function<absl::Time()> clock);
 
-  // Reads the committed size and the tree's right edge (writing the tree's nodes first if the
-  // store predates them). kDataLoss if "meta" and "entries" disagree.
+  // Reads the committed size and the tree's right edge. What does not fit — the last entry and
+  // the last leaf hash disagree, or a hash of the tree is missing — is damage (damage()): the
+  // log loads for reading and stays read-only; nothing is rebuilt (Repair does that, when an
+  // admin asks). An entry that cannot be read is not damage here: queries and verifiers name it
+  // (AuditEntry.damage). Errors only for storage failures.
   absl::Status Load();
 
-  // Adds entry `size()+1` (plus any appended earlier in the same uncommitted batch) to
-  // `batch`, with its indexes and leaf hash, and returns its index. `origin` is
-  // "<daemon>/<stream>", `origin_seq` the record's sequence number there. size() moves when the
-  // batch commits; if the write fails the index is reused.
+  // --- Damage found at start (or by the tree heads' checks: AddDamage) ---
+
+  // What Load (and AddDamage) found wrong with the tree, oldest entry first. While any is
+  // listed the log is read-only: the daemon appends nothing, consumes nothing and signs no tree
+  // head until an admin's Repair.
+  const std::vector<asb::v1::AuditDamage>& damage() const { return damage_; }
+  void AddDamage(asb::v1::AuditDamage damage);
+  // Damage listed, or the tree's edge could not be read back after a failed write.
+  bool read_only() const { return !damage_.empty() || !broken_.ok(); }
+
+  // What Repair would do: the damage it answers, the tree size after it, and which entries'
+  // missing leaf hashes it recomputes from their stored bytes. kFailedPrecondition naming the
+  // entries where an entry and its leaf hash are both gone below the last leaf (a hole no
+  // rebuild can close).
+  struct RepairPlan {
+    std::vector<asb::v1::AuditDamage> damage;
+    uint64_t tree_size = 0;
+    uint64_t recompute_first = 0;  // 0: none
+    uint64_t recompute_last = 0;
+  };
+  absl::StatusOr<RepairPlan> PlanRepair() const;
+  // Carries out `plan`: writes the missing leaf hashes, every node of the tree anew, and clears
+  // the damage (the caller records the REPAIR entry and deals with the tree heads).
+  absl::Status Repair(const RepairPlan& plan);
+
+  // Adds the next entry (after size() and every entry of batches written but not yet
+  // committed, e.g. by Store::WriteDeferred) to `batch`, with its indexes and leaf hash, and
+  // returns its index. `origin` is "<daemon>/<stream>", `origin_seq` the record's sequence
+  // number there. size() and the committed tree move when the batch commits, in commit order;
+  // if the write fails (or the batch is dropped) its indices are reused, and those of batches
+  // written before it stay taken.
   uint64_t Append(const asb::v1::AuditRecord& record, const std::string& origin,
                   uint64_t origin_seq, store::Batch* batch);
 
@@ -138,8 +169,9 @@ class AuditLog {
 
   // --- Merkle tree (committed entries only). Entry `index` is leaf index - 1. ---
 
-  // The root hash of entries 1..size().
-  std::string Root() const { return committed_.Root(); }
+  // The root hash of entries 1..size() ("" if the tree's hashes cannot be read: RootAt says
+  // why).
+  std::string Root() const;
   // The root hash of entries 1..tree_size. kOutOfRange if tree_size > size().
   absl::StatusOr<std::string> RootAt(uint64_t tree_size) const;
   // The audit path of entry `index` in the tree of `tree_size` entries. kOutOfRange unless
@@ -153,6 +185,12 @@ class AuditLog {
   // The compact range of entries 1..tree_size: the roots of its complete subtrees, largest
   // first (one per set bit of tree_size). kOutOfRange unless 1 <= tree_size <= size().
   absl::StatusOr<std::vector<std::string>> Frontier(uint64_t tree_size) const;
+
+  // True if the stored tree of size() is the tree of the leaf hashes: the compact range of the
+  // first `m` entries (from the stored nodes) extended with the stored leaf hashes m+1..size()
+  // gives Root(). Reads size() - m leaf hashes (a start checks the entries since the last
+  // signed head, whose own root it checks apart).
+  absl::StatusOr<bool> TreeMatchesLeavesAfter(uint64_t m) const;
 
   // --- Retention and erasure ---
 
@@ -190,12 +228,17 @@ class AuditLog {
   // if there are further ones.
   absl::StatusOr<std::vector<asb::v1::SignedTreeHead>> TreeHeads(uint64_t after_size,
                                                                  uint32_t limit, bool* more) const;
+  // The sizes of every stored tree head, ascending (a repair's search).
+  absl::StatusOr<std::vector<uint64_t>> TreeHeadSizes() const;
+  // Moves `sth` from the served tree heads to "superseded_sth/" in `batch` (a repair sets aside
+  // the heads its rebuilt tree does not match; they stay readable with ldb, never served).
+  void SupersedeTreeHead(const asb::v1::SignedTreeHead& sth, store::Batch* batch);
 
  private:
   // Reads complete subtree (level, index) from "meta".
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const;
   crypto::merkle::NodeReader Reader() const;
-  // Writes the tree's nodes for a store whose entries predate them.
+  // Writes every node of the tree of `size` leaves anew (Repair).
   absl::Status RebuildTree(uint64_t size);
   // Writes the by_subject index for a store whose entries predate it.
   absl::Status BuildSubjectIndex();
@@ -206,6 +249,8 @@ class AuditLog {
 
   store::Store* store_;
   std::function<absl::Time()> clock_;
+  std::vector<asb::v1::AuditDamage> damage_;
+  absl::Status broken_;           // the tree's edge could not be read back (RollBackTo)
   uint64_t size_ = 0;             // committed
   uint64_t pending_ = 0;          // highest index assigned (>= size_)
   uint64_t expired_through_ = 0;  // entries 1..this are expired
@@ -213,7 +258,14 @@ class AuditLog {
   // Span of record times (µs) of the open time block's entries up to pending_.
   uint64_t block_min_ = 0;
   uint64_t block_max_ = 0;
-  AuditRange committed_;      // right edge of entries 1..size_
+  // The right edge of entries 1..n, from what is in memory or else from the stored nodes.
+  absl::StatusOr<AuditRange> RangeAt(uint64_t n) const;
+  // Entries after n are no longer pending (their batch failed or was dropped).
+  void RollBackTo(uint64_t n);
+
+  // Right edge of entries 1..size_ once refreshed: a batch that commits while a later one is
+  // already written (pipelined group commit) moves size_ but not this; RangeAt reads it anew.
+  mutable AuditRange committed_;
   AuditRange pending_range_;  // right edge of entries 1..pending_
 };
 

@@ -16,6 +16,9 @@
 
 namespace asb::audit {
 
+using ::asb::audit::internal::CaseOfEntry;
+using ::asb::audit::internal::DamagedEntry;
+using ::asb::audit::internal::FirstStoredEntry;
 using ::asb::audit::internal::IndexPrefix;
 using ::asb::audit::internal::kByAgency;
 using ::asb::audit::internal::kByCase;
@@ -28,6 +31,9 @@ using ::asb::audit::internal::Shorten;
 using ::asb::audit::internal::TimeBlockKey;
 
 namespace {
+
+// Damaged entries whose case is looked up in the by_case index (a scan) per query page.
+constexpr int kMaxCaseLookups = 8;
 
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
   return ts.nanos() >= 0 && ts.nanos() < 1000000000;
@@ -142,6 +148,61 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
   const uint64_t until_us =
       request.has_until() ? MicrosOf(request.until()) : std::numeric_limits<uint64_t>::max();
   uint64_t block_checked_through = 0;
+  // An unfiltered walk (a verifier's pages) stands for every index in order: an entry that is
+  // missing or cannot be read is given in its place (AuditEntry.damage), so the verifier names
+  // it and goes on. Other queries list such entries in response.damaged and go on.
+  const bool walk = !filtered && !use_index;
+  uint64_t expected = first;  // walk: the next index to give
+  int case_lookups = 0;
+  // One damaged entry: given in its place (walk) or listed; false once the page is full.
+  auto damaged = [&](uint64_t index, const std::string& why) {
+    std::string case_id;
+    if (case_lookups < kMaxCaseLookups) {
+      ++case_lookups;
+      case_id = CaseOfEntry(*store_, index).value_or("");
+    }
+    if (!walk) {
+      if (response.damaged_size() > 0 &&
+          response.damaged(response.damaged_size() - 1).last() + 1 == index &&
+          response.damaged(response.damaged_size() - 1).what() == why && case_id.empty()) {
+        response.mutable_damaged(response.damaged_size() - 1)->set_last(index);
+        return true;
+      }
+      asb::v1::AuditDamage* d = response.add_damaged();
+      d->set_first(index);
+      d->set_last(index);
+      d->set_what(why);
+      d->set_case_id(case_id);
+      return true;
+    }
+    if (returned == limit) {
+      more = true;
+      return false;
+    }
+    ++returned;
+    last_returned = index;
+    asb::v1::AuditEntry placeholder = DamagedEntry(*store_, index, why, std::move(case_id));
+    if (request.stored()) {
+      AppendStoredEntry(placeholder.SerializeAsString(), response.mutable_stored_page());
+    } else {
+      if (slot == nullptr) {
+        slot = response.add_entries();
+      }
+      *slot = std::move(placeholder);
+      slot = nullptr;
+    }
+    return true;
+  };
+  // Walk: entries from `expected` up to (not including) `index` are missing.
+  auto missing_before = [&](uint64_t index) {
+    for (; walk && expected < index && expected <= size_; ++expected) {
+      if (!damaged(expected, absl::StrCat("audit entry ", expected,
+                                          " is missing from the store (its leaf hash remains)"))) {
+        return false;
+      }
+    }
+    return true;
+  };
   bool advance = false;  // false right after a Seek
   while (true) {
     if (advance) {
@@ -149,6 +210,30 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
     }
     advance = true;
     if (!it->Valid()) {
+      if (!it->status().ok() && !use_index && absl::IsDataLoss(store::FromRocks(it->status()))) {
+        // A stored entry that does not decrypt: name it and go on after it.
+        auto bad = FirstStoredEntry(*store_, std::max(first, last_examined + 1));
+        if (!bad.ok()) {
+          return bad.status();
+        }
+        if (*bad > size_) {
+          break;
+        }
+        if (!missing_before(*bad)) {
+          break;
+        }
+        ++scanned;
+        last_examined = *bad;
+        expected = *bad + 1;
+        if (!damaged(*bad, absl::StrCat("audit entry ", *bad,
+                                        " cannot be read: its stored bytes do not authenticate "
+                                        "(altered, or corrupt on disk)"))) {
+          break;
+        }
+        it->Seek(rocksdb::Slice(store::EncodeSeq(*bad + 1)));
+        advance = false;
+        continue;
+      }
       break;
     }
     const rocksdb::Slice key = it->key();
@@ -191,16 +276,28 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
       more = true;
       break;
     }
+    if (!missing_before(index)) {
+      break;
+    }
     ++scanned;
     last_examined = index;
+    expected = index + 1;
 
     std::string_view bytes;
     if (use_index) {
       absl::Status s = store_->Get(kEntries, store::EncodeSeq(index), &value);
       if (!s.ok()) {
-        return absl::IsNotFound(s)
-                   ? absl::DataLossError(absl::StrCat("audit index names missing entry ", index))
-                   : s;
+        if (absl::IsNotFound(s)) {
+          damaged(index, absl::StrCat("the index names audit entry ", index, ", which is missing"));
+          continue;
+        }
+        if (absl::IsDataLoss(s)) {
+          damaged(index, absl::StrCat("audit entry ", index,
+                                      " cannot be read: its stored bytes do not authenticate "
+                                      "(altered, or corrupt on disk)"));
+          continue;
+        }
+        return s;
       }
       bytes = value;
     } else {
@@ -217,7 +314,11 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
     }
     if (parsed != nullptr) {
       if (!parsed->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        return absl::DataLossError(absl::StrCat("audit entry ", index, ": unparsable"));
+        if (!damaged(index, absl::StrCat("audit entry ", index,
+                                         ": unparsable (its stored bytes are not an entry)"))) {
+          break;
+        }
+        continue;
       }
       if (!Matches(*parsed, request)) {
         continue;
@@ -235,11 +336,15 @@ absl::StatusOr<asb::v1::AuditQueryResponse> AuditLog::Query(
       slot = nullptr;
     }
   }
+  if (!it->status().ok() && !(absl::IsDataLoss(store::FromRocks(it->status())) && !use_index)) {
+    return store::FromRocks(it->status(), "audit query");
+  }
+  // Walk: entries missing at the end of the log (their leaf hashes remain).
+  if (!more && walk && scanned < kMaxScan) {
+    missing_before(size_ + 1);
+  }
   if (slot != nullptr) {
     response.mutable_entries()->RemoveLast();
-  }
-  if (!it->status().ok()) {
-    return store::FromRocks(it->status(), "audit query");
   }
   if (more) {
     // Continue after the last entry returned; if the scan budget ran out first, after the last

@@ -76,21 +76,26 @@ absl::Status AuditLog::DeleteExpired() {
     const uint64_t from = deleted_through_ + 1;
     const uint64_t to = std::min(expired_through_, deleted_through_ + kExpireChunk);
     store::Batch batch = store_->NewBatch();
-    auto it = store_->NewIterator(kEntries);
-    for (it->Seek(rocksdb::Slice(store::EncodeSeq(from))); it->Valid(); it->Next()) {
-      if (it->key().size() != 8 || store::DecodeSeq(std::string_view(it->key().data(), 8)) > to) {
-        break;
-      }
-      if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError("audit entry: unparsable");
-      }
-      ForEachIndexKey(entry.record(), entry.index(),
-                      [&batch](const char* cf, const std::string& k) { batch.Delete(cf, k); });
-    }
-    if (!it->status().ok()) {
-      return store::FromRocks(it->status(), "audit entries");
-    }
-    it.reset();
+    // An entry that cannot be read goes too; only its index keys (which it names) stay behind,
+    // below expired_through, where no query looks.
+    auto unreadable = [](uint64_t index) {
+      SPDLOG_LOGGER_WARN(Logger(), "expiring audit entry {}: it cannot be read", index);
+    };
+    ASB_RETURN_IF_ERROR(internal::WalkEntries(
+        *store_, from,
+        [&](uint64_t index, std::string_view bytes) {
+          if (index > to) {
+            return false;
+          }
+          if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+            unreadable(index);
+            return true;
+          }
+          ForEachIndexKey(entry.record(), entry.index(),
+                          [&batch](const char* cf, const std::string& k) { batch.Delete(cf, k); });
+          return true;
+        },
+        unreadable));
     batch.DeleteRange(kEntries, store::EncodeSeq(from), store::EncodeSeq(to + 1));
     // Tree heads inside the expired entries go, except the anchor (size expired_through_).
     batch.DeleteRange(kMeta, TreeHeadKey(from), TreeHeadKey(std::min(to + 1, expired_through_)));
@@ -129,7 +134,13 @@ absl::StatusOr<asb::v1::AuditEraseResponse> AuditLog::Erase(
       if (index <= expired_through_ || index > size_) {
         continue;
       }
-      ASB_ASSIGN_OR_RETURN(asb::v1::AuditEntry entry, Get(index));
+      absl::StatusOr<asb::v1::AuditEntry> got = Get(index);
+      if (absl::IsDataLoss(got.status()) || absl::IsNotFound(got.status())) {
+        // Nothing readable to erase in it (verify names it as damaged).
+        SPDLOG_LOGGER_WARN(Logger(), "erasure: audit entry {} cannot be read; skipped", index);
+        continue;
+      }
+      ASB_ASSIGN_OR_RETURN(asb::v1::AuditEntry entry, std::move(got));
       if (by_subject && !request.case_id().empty() &&
           entry.record().case_id() != request.case_id()) {
         continue;

@@ -26,6 +26,12 @@ void CheckServer(const asb::config::v1::ServerConfig& server, const std::string&
       (server.max_message_bytes() < 1024 || server.max_message_bytes() > (256u << 20))) {
     v->Add(path + ".max_message_bytes", "must be between 1024 and 268435456");
   }
+  if (server.refusal_interval_seconds() > 3600) {
+    v->Add(path + ".refusal_interval_seconds", "at most 3600 (0 means 60)");
+  }
+  if (server.max_unauthenticated_refusal_records() > 10000) {
+    v->Add(path + ".max_unauthenticated_refusal_records", "at most 10000 (0 means 20)");
+  }
   if (!server.metrics_bind().empty()) {
     std::string host;
     int port = 0;

@@ -1,6 +1,7 @@
 #include "services/daemon/daemon_main.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -104,6 +105,10 @@ int DaemonMain(int argc, char** argv, const DaemonSpec& spec) {
   if (!log_level.empty()) {
     log_config.set_level(log_level);
   }
+  // Everything the daemon creates from here on — its store's directories and files, its log
+  // file, its ready file, its ipc:// sockets and their directory — is its user's alone: the
+  // stores keep plaintext metadata (case ids in index keys, offsets, tree heads).
+  ::umask(077);
   if (absl::Status s = log::Init(spec.name, log_config); !s.ok()) {
     return Fail(spec.name, s);
   }

@@ -1,6 +1,7 @@
 #include "services/daemon/runtime.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -131,27 +132,46 @@ absl::Status Runtime::Start(Handler handler) {
   handler_ = std::move(handler);
   auth_ = std::make_unique<bus::Authenticator>(&context_, &loop_);
   auth_->SetPrincipals(principals_->table());
+  RefusalRecorder::Options ro;
+  if (options_.server.refusal_interval_seconds() != 0) {
+    ro.interval = absl::Seconds(options_.server.refusal_interval_seconds());
+  }
+  if (options_.server.max_unauthenticated_refusal_records() != 0) {
+    ro.max_unauthenticated = options_.server.max_unauthenticated_refusal_records();
+  }
+  refusals_ = std::make_unique<RefusalRecorder>(
+      ro, [this] { return Now(); },
+      [this](std::vector<asb::v1::AuditRecord> records) {
+        static auto* lg = log::Get("daemon");
+        store::Batch batch = store_->NewBatch();
+        for (auto& r : records) {
+          AuditInBatch(std::move(r), &batch);
+        }
+        if (absl::Status s = store_->Write(&batch); !s.ok()) {
+          audit_failures_ += records.size();
+          SPDLOG_LOGGER_ERROR(lg, "could not record refusals: {}", std::string(s.message()));
+        }
+      });
+  loop_.Every(absl::ToChronoMilliseconds(ro.interval), [this] { refusals_->Flush(); });
+  AddCounter(
+      "refusals", [this] { return refusals_->refusals(); },
+      "Refusals (refused handshakes, malformed requests, requests without the role), every "
+      "attempt.");
+  AddCounter(
+      "refusal_records", [this] { return refusals_->records(); },
+      "Access-log records the refusals were folded into (per principal or key, reason and "
+      "interval).");
   refused_handshakes_ =
       metrics_.GetCounter("refused_handshakes",
                           "CurveZMQ handshakes refused (unknown or revoked keys), every attempt.");
   auth_->OnRefused([this](const std::string& key_prefix, const std::string& peer) {
     refused_handshakes_->Add();
-    // A refused client's libzmq retries the handshake every few hundred ms: record the first
-    // refusal of a key, then at most one record per minute with the count in between.
-    RefusedKey& seen = refused_keys_[key_prefix];
-    ++seen.count;
-    const absl::Time now = Now();
-    if (now - seen.last_recorded < absl::Minutes(1)) {
-      return;
-    }
+    // A refused client's libzmq retries the handshake every few hundred ms: folded per key.
     asb::v1::AuditRecord r;
     r.set_kind(asb::v1::AUDIT_KIND_AUTH_FAILED);
     r.set_detail("refused CurveZMQ handshake from key " + key_prefix +
-                 (peer.empty() ? "" : " at " + peer) +
-                 (seen.count > 1 ? " (" + std::to_string(seen.count) + " refusals)" : ""));
-    seen.last_recorded = now;
-    seen.count = 0;
-    Audit(std::move(r));
+                 (peer.empty() ? "" : " at " + peer));
+    refusals_->Refuse(std::move(r), key_prefix, "refused handshake", /*authenticated=*/false);
   });
   bus::ServerOptions so;
   so.api_bind = options_.server.api_bind();
@@ -174,7 +194,17 @@ absl::Status Runtime::Start(Handler handler) {
     r.set_actor(who.name);
     r.set_actor_agency(who.agency);
     r.set_detail(reason);
-    Audit(std::move(r));
+    // A failed handshake (no principal) or a principal no longer in the ISP: nobody vouches
+    // for it. The failed-handshake reason carries counts that vary: folded by what failed
+    // (plaintext, undecryptable, malformed, abandoned), not by how often.
+    const bool authenticated = !who.agency.empty();
+    std::string what = reason;
+    if (who.name.empty()) {
+      what.erase(std::remove_if(what.begin(), what.end(),
+                                [](unsigned char c) { return std::isdigit(c) != 0; }),
+                 what.end());
+    }
+    refusals_->Refuse(std::move(r), who.name, what, authenticated);
   });
   stream_server_ = std::make_unique<stream::StreamServer>(server_.get());
   for (auto& log : logs_) {
@@ -393,6 +423,10 @@ absl::StatusOr<stream::Consumer*> Runtime::ConsumeErasures(
 
 void Runtime::Run() {
   loop_.Run();
+  // What the last interval folded is recorded before the store closes.
+  if (refusals_ != nullptr) {
+    refusals_->Flush();
+  }
   // The last deferred batch (a consumer's) commits while everything its callbacks use is alive.
   if (absl::Status s = store_->Settle(); !s.ok()) {
     SPDLOG_LOGGER_ERROR(log::Get("daemon"), "the last batch did not reach the disk: {}",
@@ -599,7 +633,8 @@ bool Runtime::RequireRole(const bus::Caller& caller, asb::v1::Role role,
   r.set_actor(caller.principal.name);
   r.set_actor_agency(caller.principal.agency);
   r.set_detail(std::string(denied.message()));
-  Audit(std::move(r));
+  refusals_->Refuse(std::move(r), caller.principal.name, std::string(denied.message()),
+                    /*authenticated=*/true);
   server_->ReplyError(caller, denied);
   return false;
 }

@@ -54,6 +54,7 @@
 #include "common/stream/log.h"
 #include "common/stream/stream_server.h"
 #include "services/daemon/admin_server.h"
+#include "services/daemon/refusals.h"
 
 namespace asb::daemon {
 
@@ -166,8 +167,9 @@ class Runtime {
 
   // A counter shown to operators in PingResponse.counters (`asbctl status`) and on /metrics
   // (asb_<name>_total), read when asked. Every daemon also reports "bad_messages" (undecodable
-  // requests), "audit_failures" (audit records that could not be written) and
-  // "refused_handshakes".
+  // requests), "audit_failures" (audit records that could not be written),
+  // "refused_handshakes", "refusals" (every refusal) and "refusal_records" (the access-log
+  // records they were folded into).
   void AddCounter(const std::string& name, std::function<uint64_t()> read,
                   const std::string& help = "") {
     metrics_.AddCounterFn(name, help.empty() ? name : help, std::move(read));
@@ -182,7 +184,8 @@ class Runtime {
   // store.min_free_mb in bytes (its default when unset).
   uint64_t min_free_bytes() const;
 
-  // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role`.
+  // Replies kPermissionDenied and audits ACCESS_REFUSED unless the caller has `role` (through
+  // the refusal recorder: the first of a run at once, the rest folded).
   bool RequireRole(const bus::Caller& caller, asb::v1::Role role, const std::string& action);
 
   // Writes `batch` durably; on failure replies kUnavailable to `caller` and returns false.
@@ -226,11 +229,9 @@ class Runtime {
   std::vector<std::unique_ptr<stream::Consumer>> consumers_;
   Handler handler_;
   AuditSink audit_sink_;
-  struct RefusedKey {
-    absl::Time last_recorded = absl::InfinitePast();
-    uint64_t count = 0;
-  };
-  absl::flat_hash_map<std::string, RefusedKey> refused_keys_;
+  // Refused handshakes, malformed requests and requests without the role, audited in
+  // intervals (services/daemon/refusals.h).
+  std::unique_ptr<RefusalRecorder> refusals_;
   std::atomic<bool> reload_requested_{false};
   uint64_t audit_failures_ = 0;
   metrics::Counter* refused_handshakes_ = nullptr;

@@ -12,6 +12,9 @@ void ValidateNotifyConfig(const asb::config::v1::NotifyConfig& config, config::V
   daemon::CheckServer(config.server(), "server", v);
   v->Required("isp_file", config.isp_file());
   daemon::CheckUpstream(config.sharing(), "sharing", v);
+  if (config.has_audit()) {
+    daemon::CheckUpstream(config.audit(), "audit", v);
+  }
   if (config.ack_timeout_ms() != 0 &&
       (config.ack_timeout_ms() < 100 || config.ack_timeout_ms() > 86400000)) {
     v->Add("ack_timeout_ms", "between 100 and 86400000 (0 means 30000)");
@@ -57,6 +60,8 @@ absl::StatusOr<std::unique_ptr<NotifyDaemon>> NotifyDaemon::Create(
   d->outbox_ = std::make_unique<Outbox>(
       &rt->store(), rt->log("audit"), [rt] { return rt->Now(); }, oo);
   ASB_RETURN_IF_ERROR(d->outbox_->Load());
+  d->heads_ = std::make_unique<TreeHeadRelay>(&rt->store());
+  ASB_RETURN_IF_ERROR(d->heads_->Load());
   ASB_RETURN_IF_ERROR(d->ConfigureWebhooks());
   return d;
 }
@@ -78,6 +83,14 @@ absl::Status NotifyDaemon::Start() {
   });
   // Cases asb-sharing deleted under the agreement's retention: their alerts are shredded here.
   ASB_RETURN_IF_ERROR(runtime_->ConsumeErasures(config_.sharing()).status());
+  if (config_.has_audit()) {
+    ASB_RETURN_IF_ERROR(runtime_
+                            ->AddConsumer(config_.audit(), kAuditTreeHeadsStream,
+                                          [this](const asb::v1::Envelope& env, store::Batch* b) {
+                                            return heads_->Apply(env, b);
+                                          })
+                            .status());
+  }
   RunRetention();
   RegisterMetrics();
   return StartWebhooks();
@@ -216,6 +229,10 @@ bool NotifyDaemon::ServePull(const bus::Caller& caller, const asb::v1::PullAlert
   }
   asb::v1::Response response;
   *response.mutable_alerts() = std::move(*pulled);
+  // The access log's latest signed tree head, for the partner's witness.
+  if (heads_->latest().has_value()) {
+    *response.mutable_tree_head() = *heads_->latest();
+  }
   runtime_->server().Reply(caller, std::move(response));
   return true;
 }

@@ -9,6 +9,7 @@
 #include "common/config/violations.h"
 #include "services/daemon/daemon_main.h"
 #include "services/notify/outbox.h"
+#include "services/notify/tree_head_relay.h"
 #include "services/notify/webhook_sender.h"
 #include "services/notify/webhooks.h"
 
@@ -24,7 +25,8 @@ void ValidateWebhooks(const asb::config::v1::NotifyConfig& config, config::Viola
 // api.proto PullAlertsRequest): a pull hands out what is neither acknowledged nor in flight.
 // Memory stays bounded: alerts live in RocksDB, at most max_parked_pulls long polls are parked
 // (beyond that a pull is answered at once), and an hourly retention timer deletes what was
-// acknowledged more than retention_days ago.
+// acknowledged more than retention_days ago. With NotifyConfig.audit it consumes asb-audit's
+// "tree_heads" stream and every pull carries the latest signed tree head (Response.tree_head).
 //
 // Webhooks (NotifyConfig.webhooks; services/notify/webhooks.h): for an agency with one, alerts
 // are also pushed, one at a time, to its HTTPS endpoint. The POSTs run on the WebhookSender's
@@ -71,6 +73,7 @@ class NotifyDaemon : public daemon::Daemon {
   asb::config::v1::NotifyConfig config_;
   std::unique_ptr<daemon::Runtime> runtime_;
   std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<TreeHeadRelay> heads_;
   std::map<uint64_t, Parked> parked_;  // by a local id
   uint64_t next_parked_ = 1;
   std::size_t max_parked_ = kDefaultMaxParkedPulls;

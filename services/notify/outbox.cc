@@ -13,6 +13,7 @@
 #include "common/stream/consumer.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
+#include "services/notify/tree_head_relay.h"
 
 namespace asb::notify {
 namespace {
@@ -64,13 +65,14 @@ std::vector<std::string> NotifyColumnFamilies() {
           stream::kOffsetsColumnFamily,
           kDeadLetters,
           kAckMarks,
-          kWebhooks};
+          kWebhooks,
+          kTreeHeadsColumnFamily};
 }
 
 store::StoreOptions NotifyStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = NotifyColumnFamilies();
-  layout.plaintext_column_families = {kCursors, kAckMarks, kWebhooks};
+  layout.plaintext_column_families = {kCursors, kAckMarks, kWebhooks, kTreeHeadsColumnFamily};
   layout.subject_of = [](std::string_view cf, std::string_view, std::string_view value) {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;

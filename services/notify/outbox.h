@@ -17,6 +17,7 @@
 //   "ackmarks"  agency + '\0' + EncodeSeq(unix ms)     → EncodeSeq(acked cursor at that time),
 //               at most one a minute per agency: what retention needs to know when a seq was
 //               acknowledged.
+//   "tree_heads" the access log's latest signed tree head (TreeHeadRelay, tree_head_relay.h)
 //   "webhooks"  agency → asb.v1.WebhookState (services/notify/webhooks.h)
 //
 // Delivery ("shared work"; api.proto PullAlertsRequest): a pull without from_seq hands out the
@@ -47,10 +48,11 @@ namespace asb::notify {
 std::vector<std::string> NotifyColumnFamilies();
 
 // asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
-// "ackmarks" and "webhooks" (agency → numbers, times) in plaintext; the subject of an "outbox" or
-// "deadletters" value is its alert's disclosure's case id, except for a hub notice
-// (Disclosure.notice: no personal data), which like the audit records is sealed under the master
-// key.
+// asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
+// "ackmarks", "webhooks" (agency → numbers, times) and "tree_heads" (hashes) in plaintext; the
+// subject of an "outbox" or "deadletters" value is its alert's disclosure's case id, except for a
+// hub notice (Disclosure.notice: no personal data), which like the audit records is sealed under
+// the master key.
 store::StoreOptions NotifyStoreLayout();
 
 // Delivery settings (NotifyConfig). The defaults here keep the simplest behaviour for unit tests

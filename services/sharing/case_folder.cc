@@ -15,7 +15,6 @@
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/daemon/store_layout.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/retention.h"
 
 namespace asb::sharing {
@@ -204,7 +203,9 @@ std::vector<std::string> SharingColumnFamilies() {
           kPendingColumnFamily,
           kAggregatesColumnFamily,
           kVictimIndexColumnFamily,
-          kTimersColumnFamily,
+          kRetentionDueColumnFamily,
+          kRetentionIndexColumnFamily,
+          kMarksColumnFamily,
           kRecipientsColumnFamily,
           stream::kOffsetsColumnFamily};
 }
@@ -214,7 +215,8 @@ store::StoreOptions SharingStoreLayout() {
   layout.column_families = SharingColumnFamilies();
   // Counts by month and area, retention timers and recipients: case ids, agency ids, times and
   // counts only.
-  layout.plaintext_column_families = {kAggregatesColumnFamily, kTimersColumnFamily,
+  layout.plaintext_column_families = {kAggregatesColumnFamily, kRetentionDueColumnFamily,
+                                      kRetentionIndexColumnFamily, kMarksColumnFamily,
                                       kRecipientsColumnFamily};
   layout.subject_of = [disclosures = stream::LogColumnFamily("disclosures")](
                           std::string_view cf, std::string_view key, std::string_view value) {

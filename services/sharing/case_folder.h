@@ -36,12 +36,13 @@ inline constexpr char kAggregatesColumnFamily[] = "aggregates";
 inline constexpr char kVictimIndexColumnFamily[] = "victim_index";
 
 // Every column family asb-sharing's Store needs: "log.disclosures", "log.audit",
-// "log.erasures", "cases", "pending", "aggregates", "timers" (due_timers.h), "recipients"
-// (retention.h), "offsets".
+// "log.erasures", "cases", "pending", "aggregates", "retention_due", "retention_index",
+// "marks", "recipients" (retention.h), "offsets".
 std::vector<std::string> SharingColumnFamilies();
 
 // asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), with
-// "aggregates" (counts by month and area), "timers" and "recipients" (ids and times) plaintext:
+// "aggregates" (counts by month and area), the retention timers, "marks" and "recipients" (ids
+// and times) plaintext:
 // no personal data; the subject of a "cases" or "pending" value is the case id its key starts
 // with, of a "disclosures" record the disclosure's case id (a hub notice's none); audit and
 // erasure records are sealed under the master key.

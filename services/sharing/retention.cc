@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -51,7 +52,7 @@ Retention::Retention(store::Store* store, CaseFolder* folder, stream::Log* discl
       erasures_(erasures),
       audit_(audit),
       clock_(std::move(clock)),
-      timers_(store) {}
+      timers_(store, kRetentionDueColumnFamily, kRetentionIndexColumnFamily) {}
 
 void Retention::Disclosed(const std::string& case_id, const std::string& agency,
                           store::Batch* batch) {
@@ -70,7 +71,7 @@ void Retention::Disclosed(const std::string& case_id, const std::string& agency,
 
 absl::Status Retention::Closed(const std::string& case_id, absl::Time closed_at,
                                store::Batch* batch) {
-  return timers_.Set(kRetentionTimer, case_id, closed_at, "", batch);
+  return timers_.Schedule(case_id, closed_at, "", batch);
 }
 
 absl::StatusOr<bool> Retention::AnyExpired(const policy::Policy& policy) const {
@@ -78,8 +79,8 @@ absl::StatusOr<bool> Retention::AnyExpired(const policy::Policy& policy) const {
   if (days == 0) {
     return false;
   }
-  ASB_ASSIGN_OR_RETURN(std::vector<DueTimers::Timer> due,
-                       timers_.Due(kRetentionTimer, clock_() - absl::Hours(24) * days, 1));
+  ASB_ASSIGN_OR_RETURN(std::vector<clock::Timer> due,
+                       timers_.Due(clock_() - absl::Hours(24) * days, 1));
   return !due.empty();
 }
 
@@ -107,15 +108,11 @@ absl::StatusOr<std::vector<asb::v1::CaseErasure>> Retention::DeleteExpired(
     return erasures;
   }
   const absl::Time now = clock_();
-  ASB_ASSIGN_OR_RETURN(std::vector<DueTimers::Timer> due,
-                       timers_.Due(kRetentionTimer, now - absl::Hours(24) * days, max));
+  ASB_ASSIGN_OR_RETURN(std::vector<clock::Timer> due,
+                       timers_.Due(now - absl::Hours(24) * days, max));
   const std::string& reference = policy.isp().agreement().reference();
-  for (const DueTimers::Timer& t : due) {
-    if (t.stale) {
-      timers_.Done(t, batch);
-      continue;
-    }
-    const std::string& case_id = t.id;
+  for (const clock::Timer& t : due) {
+    const std::string& case_id = t.name;
     // The case as last folded, for its subjects' keys (an erased or missing one has none left).
     std::vector<std::string> subject_keys;
     absl::StatusOr<asb::v1::Case> c = folder_->Get(case_id);
@@ -140,18 +137,18 @@ absl::StatusOr<std::vector<asb::v1::CaseErasure>> Retention::DeleteExpired(
       ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading recipients"));
     }
     ASB_RETURN_IF_ERROR(folder_->Delete(case_id, batch));
-    timers_.Done(t, batch);
+    timers_.Remove(t.name, t.due, batch);
     recipients_written_.clear();  // a new case of the same id must record its own
 
     google::protobuf::Timestamp closed_at;
     google::protobuf::Timestamp deleted_at;
-    ToTimestamp(t.at, &closed_at);
+    ToTimestamp(t.due, &closed_at);
     ToTimestamp(now, &deleted_at);
     for (const std::string& agency : recipients) {
       asb::v1::HubNotice notice;
       notice.set_kind(asb::v1::HubNotice::KIND_CASE_DELETED);
       notice.set_text(absl::StrCat(
-          "Case ", case_id, " closed on ", Day(t.at), " and the partnership's retention for case ",
+          "Case ", case_id, " closed on ", Day(t.due), " and the partnership's retention for case ",
           "data (", days, " days after closure, agreement ", reference,
           ") has run: the hub has deleted its copy. Review the copies your agency holds of it "
           "under your own retention schedule."));
@@ -188,15 +185,15 @@ absl::StatusOr<std::vector<asb::v1::CaseErasure>> Retention::DeleteExpired(
     }
     r->set_isp_version(policy.version());
     r->set_detail(absl::StrCat(
-        "case deleted under retention: closed ", Day(t.at), ", kept ", days, " days (agreement ",
+        "case deleted under retention: closed ", Day(t.due), ", kept ", days, " days (agreement ",
         reference, "); ", recipients.size(), " recipient agencies told to review their copies",
         recipients.empty() ? "" : absl::StrCat(" (", absl::StrJoin(recipients, ", "), ")"),
         "; intake and notify shred theirs"));
     audit_->Append(batch, &audit);
     erasures.push_back(std::move(erasure));
     ++cases_deleted_;
-    SPDLOG_LOGGER_INFO(Logger(), "a case closed on {} deleted under retention ({} days)", Day(t.at),
-                       days);
+    SPDLOG_LOGGER_INFO(Logger(), "a case closed on {} deleted under retention ({} days)",
+                       Day(t.due), days);
   }
   if (victim_index_ != nullptr && !erasures.empty()) {
     absl::flat_hash_set<std::string> deleted;
@@ -218,7 +215,7 @@ absl::StatusOr<bool> Retention::NoticeReview(const policy::Policy& policy, store
       absl::StrCat(kMarkPrefix, "review/", review.reference, "/", absl::FormatCivilTime(review.due),
                    overdue ? "/overdue" : "/reminder");
   std::string ignored;
-  absl::Status seen = store_->Get(kTimersColumnFamily, mark, &ignored);
+  absl::Status seen = store_->Get(kMarksColumnFamily, mark, &ignored);
   if (seen.ok()) {
     return false;
   }
@@ -237,13 +234,13 @@ absl::StatusOr<bool> Retention::NoticeReview(const policy::Policy& policy, store
   ToTimestamp(agreement::StartOf(review.grace_ends + 1), notice.mutable_deadline());
   AppendNotice(policy.isp().agreement().coordinator_agency(), "", agreement::kReviewNoticeRule,
                std::move(notice), policy, batch);
-  batch->Put(kTimersColumnFamily, mark, "");
+  batch->Put(kMarksColumnFamily, mark, "");
   return true;
 }
 
 absl::StatusOr<int> Retention::Backfill() {
   std::string ignored;
-  absl::Status done = store_->Get(kTimersColumnFamily, kBackfillMark, &ignored);
+  absl::Status done = store_->Get(kMarksColumnFamily, kBackfillMark, &ignored);
   if (done.ok()) {
     return 0;
   }
@@ -257,8 +254,11 @@ absl::StatusOr<int> Retention::Backfill() {
     if (c.status() != asb::v1::CASE_STATUS_CLOSED || !timer_error.ok()) {
       return;
     }
-    if (absl::IsNotFound(timers_.When(kRetentionTimer, c.case_id()).status())) {
-      timer_error = timers_.Set(kRetentionTimer, c.case_id(), ToTime(c.closed_at()), "", &batch);
+    absl::StatusOr<std::optional<absl::Time>> current = timers_.DueOf(c.case_id());
+    if (!current.ok()) {
+      timer_error = current.status();
+    } else if (!current->has_value()) {
+      timer_error = timers_.Schedule(c.case_id(), ToTime(c.closed_at()), "", &batch);
       ++set;
     }
     if (timer_error.ok() && batch.count() >= 10000) {
@@ -266,7 +266,7 @@ absl::StatusOr<int> Retention::Backfill() {
     }
   }));
   ASB_RETURN_IF_ERROR(timer_error);
-  batch.Put(kTimersColumnFamily, kBackfillMark, "");
+  batch.Put(kMarksColumnFamily, kBackfillMark, "");
   ASB_RETURN_IF_ERROR(store_->Write(&batch));
   return set;
 }

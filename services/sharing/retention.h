@@ -3,14 +3,17 @@
 // What asb-sharing does for the data sharing agreement (isp.proto: DataSharingAgreement) beyond
 // the rules: case retention and the hub's notices.
 //
-// Case retention: when a case closes its retention timer is set (DueTimers, kind "retention",
-// `at` = the closure), in the batch of the fold. Once the agreement's RETENTION_CASE_DATA days
-// have passed since the closure, DeleteExpired deletes the case in one batch: the case and its
-// pending events (and its entries in the victim index), a "case deleted: review your copies"
-// notice (HubNotice KIND_CASE_DELETED, notification rule "hub/case-deleted") on the disclosures
-// stream to every agency that ever received a disclosure of it, a CaseErasure on the "erasures"
-// stream (asb-intake and asb-notify shred their copies), an ERASURE record on the audit stream,
-// and the timer's removal; the caller shreds the cases in sharing's own store
+// Case retention: when a case closes its retention timer is set on the hub's durable timers
+// (clock::TimerStore, the one timer mechanism; named by the case id, due at the closure), in the
+// batch of the fold. The timer is due at the closure, not at the deletion: the loop asks for
+// timers due by now minus the agreement's retention, so a reviewed agreement's new retention
+// applies to every closed case at once, with nothing to reschedule. Once the agreement's
+// RETENTION_CASE_DATA days have passed since the closure, DeleteExpired deletes the case in one
+// batch: the case and its pending events (and its entries in the victim index), a "case deleted:
+// review your copies" notice (HubNotice KIND_CASE_DELETED, notification rule "hub/case-deleted")
+// on the disclosures stream to every agency that ever received a disclosure of it, a CaseErasure
+// on the "erasures" stream (asb-intake and asb-notify shred their copies), an ERASURE record on
+// the audit stream, and the timer's removal; the caller shreds the cases in sharing's own store
 // (Store::EraseSubjects) before it writes that batch, so what the other daemons have not fetched
 // yet of them is already unreadable. Recipients are kept in column family "recipients" (case id +
 // '\0' + agency → "", plaintext), written with the disclosures.
@@ -18,7 +21,7 @@
 // Agreement review: from the reminder stage on (agreement::AssessReview), NoticeReview sends the
 // partnership coordinator (DataSharingAgreement.coordinator_agency) one notice per stage and
 // review date (HubNotice KIND_AGREEMENT_REVIEW_*, rule "hub/agreement-review"); a mark in
-// "timers" written in the same batch makes it once.
+// "marks" written in the same batch makes it once.
 
 #include <cstdint>
 #include <functional>
@@ -30,18 +33,21 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asb/v1/disclosure.pb.h"
+#include "common/clock/timer_store.h"
 #include "common/policy/policy.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
 #include "services/sharing/case_folder.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/victim_matching.h"
 
 namespace asb::sharing {
 
 inline constexpr char kRecipientsColumnFamily[] = "recipients";
-// DueTimers kind of the case retention timers.
-inline constexpr char kRetentionTimer[] = "retention";
+// The retention timers (clock::TimerStore's two column families: case ids and times only).
+inline constexpr char kRetentionDueColumnFamily[] = "retention_due";
+inline constexpr char kRetentionIndexColumnFamily[] = "retention_index";
+// Marks of what was done once (the review notices, the backfill).
+inline constexpr char kMarksColumnFamily[] = "marks";
 
 // Owns nothing: the folder, logs and store belong to the daemon. Thread-compatible (the loop
 // thread only).
@@ -93,7 +99,7 @@ class Retention {
   stream::Log* erasures_;
   stream::Log* audit_;
   std::function<absl::Time()> clock_;
-  DueTimers timers_;
+  clock::TimerStore timers_;
   VictimIndex* victim_index_ = nullptr;
   // (case id '\0' agency) pairs written to "recipients" by this process.
   absl::flat_hash_set<std::string> recipients_written_;

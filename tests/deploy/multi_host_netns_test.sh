@@ -62,8 +62,11 @@ chmod 600 "$work"/etc/keys/*.key
 cp config/isp/chesterfield.yaml "$work/etc/isp/partnership.yaml"
 cp -r config/isp/keys "$work/etc/isp/keys"  # the pseudonymisation key, beside the ISP
 chmod 600 "$work"/etc/isp/keys/*.key
-env_of() {  # the environment of host $1 (hosts.env as an operator writes it)
+env_of() {  # the environment of host $1 (hosts.env as an operator writes it); asbctl's
+  # witnesses of this throw-away hub's access log stay in $work (its audit address is the same
+  # every run, its signing key is not)
   echo ASBHUB_ETC="$work/etc" ASBHUB_DATA="$work/data-$1" ASB_LISTEN="${addr[$1]}" \
+    ASBHUB_WITNESS_DIR="$work/witness" \
     ASB_INTAKE_HOST="${addr[intake]}" ASB_SHARING_HOST="${addr[sharing]}" \
     ASB_NOTIFY_HOST="${addr[notify]}" ASB_AUDIT_HOST="${addr[audit]}"
 }

@@ -48,6 +48,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "asb/v1/api.pb.h"
+#include "common/auditlog/verifier.h"
+#include "common/auditlog/witness.h"
 #include "common/bus/client.h"
 #include "common/bus/keys.h"
 #include "common/policy/policy.h"
@@ -514,6 +516,7 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
   // seeded random order, at seeded random moments; and one partner stopped for a while.
   std::map<std::string, int> kills;
   int restarts = 0;
+  std::vector<asb::v1::SignedTreeHead> witnesses;
   std::vector<std::string> order = Hub::Daemons();
   std::size_t next_victim = order.size();
   // One kill per slot, at a seeded random point of it: every daemon at least once.
@@ -567,6 +570,11 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
     ASSERT_TRUE(restarted.ok()) << restarted;
     ++restarts;
     ++done;
+    // A witness of the access log after every restart: the DPO's saved head, checked at the end.
+    if (auto head = hub.TreeHead("dpo-auditor", /*fresh=*/true);
+        head.ok() && head->has_tree_head()) {
+      witnesses.push_back(head->tree_head());
+    }
     std::printf("  t=%5.2f s  kill -9 %-7s down %3d ms, restarted\n",
                 std::chrono::duration<double>(Clock::now() - start).count(), victim.c_str(),
                 down_ms);
@@ -769,7 +777,39 @@ TEST(FaultInjectionTest, NothingLostNothingAppliedTwiceUnderKillsAndSlowPartners
     }
   }
 
-  // 5. The hub's clock: each deadline that fell due was raised once, whatever was killed.
+  // 5. The access log verifies against every head signed during the run, and contains every
+  // head saved as a witness after a kill (a consistency proof from each to the last).
+  auto heads = hub.TreeHead("dpo-auditor", /*fresh=*/true, /*with_history=*/true);
+  ASSERT_TRUE(heads.ok()) << heads.status();
+  EXPECT_TRUE(heads->damage().empty());
+  const asb::v1::SignedTreeHead& last = heads->tree_head();
+  std::vector<asb::v1::SignedTreeHead> history(heads->history().begin(), heads->history().end());
+  history.insert(history.end(), witnesses.begin(), witnesses.end());
+  const audit::VerifyReport verified =
+      audit::VerifyLog(last, history, audit::VerifyRange{}, hub.AuditSource("dpo-auditor"));
+  EXPECT_TRUE(verified.status.ok()) << verified.status;
+  int witnessed = 0;
+  for (const auto& w : witnesses) {
+    std::vector<std::string> proof;
+    if (w.tree_size() < last.tree_size()) {
+      auto p = hub.AuditSource("dpo-auditor").consistency(w.tree_size(), last.tree_size());
+      ASSERT_TRUE(p.ok()) << p.status();
+      proof = *p;
+    }
+    absl::Status s = audit::CheckWitness(w, last, proof).status();
+    EXPECT_TRUE(s.ok()) << s;
+    witnessed += s.ok();
+  }
+  std::printf(
+      "  audit verify: %s: entries %llu..%llu against %zu signed tree heads%s\n"
+      "  witnesses:    %d of %zu heads saved after the kills are in the final log\n",
+      verified.status.ok() ? "OK" : std::string(verified.status.message()).c_str(),
+      static_cast<unsigned long long>(verified.first),
+      static_cast<unsigned long long>(verified.last), history.size() + 1,
+      verified.damaged.empty() ? "" : " (damaged stretches listed above)", witnessed,
+      witnesses.size());
+
+  // 6. The hub's clock: each deadline that fell due was raised once, whatever was killed.
   struct OrderSeen {
     asb::v1::OrderType type = asb::v1::ORDER_TYPE_UNSPECIFIED;
     std::optional<absl::Time> expires, review;

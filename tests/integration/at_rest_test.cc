@@ -374,6 +374,57 @@ TEST_F(AtRestTest, EraseCaseOnTheRunningHub) {
   ASB_ASSERT_OK(hub.StopAll());
 }
 
+// Issue 19: every file and directory a daemon makes is its user's only (umask 077): the stores
+// (plaintext metadata: case ids in index keys, offsets, tree heads), a daemon's own log file,
+// the ready files, the kept tree head and the ipc:// sockets.
+TEST_F(AtRestTest, WhatTheDaemonsWriteIsOwnerOnly) {
+  TempDir configs;
+  HubOptions options = Options();
+  // asb-audit also writes its own log file (log.file), beside its store.
+  std::string audit = ReadFile(std::string(ASB_SOURCE_DIR) + "/config/audit.yaml");
+  const std::string log_line = "log:\n  level: info\n";
+  ASSERT_NE(audit.find(log_line), std::string::npos);
+  audit = absl::StrReplaceAll(
+      audit, {{log_line, log_line + "  file: \"${ASBHUB_DATA}/audit/daemon.log\"\n"}});
+  std::ofstream(configs.Sub("audit.yaml")) << audit;
+  options.config_files["audit"] = configs.Sub("audit.yaml");
+  Hub hub(options);
+  RunDemo(&hub);
+  if (HasFatalFailure()) return;
+  // Ready files exist while the daemons run.
+  std::vector<std::string> paths;
+  for (const std::string& d : Hub::Daemons()) {
+    paths.push_back(hub.data_dir() + "/" + d + ".ready");
+  }
+  for (const char* sub : {"intake", "sharing", "notify", "audit", "run"}) {
+    const std::string dir = hub.data_dir() + "/" + sub;
+    ASSERT_TRUE(std::filesystem::exists(dir)) << dir;
+    paths.push_back(dir);
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      paths.push_back(e.path().string());
+    }
+  }
+  int stores = 0, sockets = 0, logs = 0;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) {
+      continue;  // gone meanwhile (a RocksDB file replaced)
+    }
+    const auto perms = status.permissions();
+    const auto others = std::filesystem::perms::group_all | std::filesystem::perms::others_all;
+    EXPECT_EQ(perms & others, std::filesystem::perms::none)
+        << path << " is readable, writable or searchable by others";
+    stores += path.find("/db/CURRENT") != std::string::npos;
+    sockets += status.type() == std::filesystem::file_type::socket;
+    logs += path.ends_with("/audit/daemon.log");
+  }
+  EXPECT_EQ(stores, 4);
+  EXPECT_GE(sockets, 8);  // api and hints of each daemon
+  EXPECT_EQ(logs, 1);
+  ASB_ASSERT_OK(hub.StopAll());
+}
+
 TEST_F(AtRestTest, DaemonRefusesAWorldReadableKeyFile) {
   TempDir keys, configs;
   const std::string prefix = keys.Sub("ring");

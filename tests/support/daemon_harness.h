@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "asb/v1/api.pb.h"
 #include "asb/v1/events.pb.h"
+#include "common/auditlog/verifier.h"
 #include "common/bus/client.h"
 #include "common/bus/keys.h"
 #include "tests/support/temp_dir.h"
@@ -188,14 +189,23 @@ class Hub {
                                                                  asb::v1::AuditQueryRequest query);
   absl::StatusOr<asb::v1::PingResponse> Ping(const std::string& daemon,
                                              const std::string& principal = "hub-admin");
+  // asb-audit's tree head answer as `principal` (`fresh`: sign one now if the log grew — for
+  // auditors), with the stored heads' history if asked.
+  absl::StatusOr<asb::v1::AuditTreeHeadResponse> TreeHead(const std::string& principal, bool fresh,
+                                                          bool with_history = false);
+  // The hub's access log as a verifier reads it (stored pages, consistency proofs, compact
+  // ranges), asked as `auditor`. The Hub must outlive it.
+  audit::LogSource AuditSource(const std::string& auditor);
   // Records [from_seq, head] of `stream` served by `daemon`, fetched with that daemon's
   // consumer's key (fetch is for hub daemons only): "sharing"/"disclosures" is read as notify.
   absl::StatusOr<std::vector<asb::v1::Envelope>> FetchAll(const std::string& daemon,
                                                           const std::string& stream,
                                                           uint64_t from_seq = 1);
 
-  // OK when, pinging the running daemons in pipeline order, every consumer's committed offset
-  // equals the head of the stream it consumes; kFailedPrecondition says which one lags.
+  // OK when, over two rounds of pings of the running daemons, no stream's head moved and every
+  // consumer's committed offset equals the head of the stream it consumes (a consumer of a
+  // stopped daemon later in the pipeline is not waited for); kFailedPrecondition says which one
+  // lags.
   absl::Status CheckDrained();
   // Polls CheckDrained until OK or the deadline.
   absl::Status WaitDrained(absl::Duration timeout = absl::Seconds(30));
@@ -222,5 +232,12 @@ class Hub {
   std::map<std::string, Child> children_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<bus::Client>> clients_;
 };
+
+// Starts a program of this build (asbctl, asb-loadgen) as an operator runs it against `hub`: in
+// the source tree, with ASBHUB_DATA set to the hub's data directory and `env` on top, its stdout
+// and stderr written to `out_file`. Does not wait: returns its pid (reap it with waitpid), or -1
+// if it could not fork. The child dies with the test.
+pid_t SpawnTool(const Hub& hub, const std::vector<std::string>& argv, const std::string& out_file,
+                const std::map<std::string, std::string>& env = {});
 
 }  // namespace asb::testing

@@ -96,8 +96,7 @@ audit::LogSource ExportSource(const ExportFile& ex) {
 }  // namespace
 
 absl::Status RunAuditExport(const Globals& g, const AuditExportOptions& o) {
-  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
-                       HubClient::Open(g.hub_config, Daemon::kAudit, o.as, "auditor"));
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub, OpenHub(g, Daemon::kAudit, o.as, "auditor"));
   ASB_ASSIGN_OR_RETURN(HeadInfo heads, FetchHeads(*hub, /*with_history=*/true));
   std::ofstream file(o.out, std::ios::trunc);
   if (!file) {

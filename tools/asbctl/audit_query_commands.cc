@@ -181,8 +181,7 @@ void PrintSubjectEntry(const asb::v1::AuditEntry& e, const std::string& format) 
 absl::Status RunAuditQuery(const Globals& g, const AuditQueryOptions& o) {
   asb::v1::Request request;
   ASB_ASSIGN_OR_RETURN(*request.mutable_audit_query(), QueryFor(o));
-  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
-                       HubClient::Open(g.hub_config, Daemon::kAudit, o.as, "auditor"));
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub, OpenHub(g, Daemon::kAudit, o.as, "auditor"));
   bool header = true;
   while (true) {
     ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub->Call(request));
@@ -206,8 +205,7 @@ absl::Status RunAuditQuery(const Globals& g, const AuditQueryOptions& o) {
 }
 
 absl::Status RunAuditSubject(const Globals& g, const AuditSubjectOptions& o) {
-  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
-                       HubClient::Open(g.hub_config, Daemon::kAudit, o.as, "auditor"));
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub, OpenHub(g, Daemon::kAudit, o.as, "auditor"));
   asb::v1::Request request;
   auto* q = request.mutable_audit_query();
   q->set_subject_key(o.key);

@@ -120,7 +120,7 @@ absl::Status RunSubmit(const Globals& g, const SubmitOptions& o) {
 
 absl::Status RunAlerts(const Globals& g, const AlertsOptions& o) {
   ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
-                       HubClient::Open(g.hub_config, Daemon::kNotify, o.as, "partner"));
+                       OpenHub(g, Daemon::kNotify, o.as, "partner"));
   std::signal(SIGINT, [](int) { g_interrupted = 1; });
   std::signal(SIGTERM, [](int) { g_interrupted = 1; });
   bool first = true;
@@ -226,6 +226,19 @@ absl::Status RunPing(const Globals& g, const PingOptions& o) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<HubClient>> OpenHub(const Globals& g, Daemon daemon,
+                                                   const std::string& as, const std::string& suffix,
+                                                   const std::string& trusted_pem) {
+  ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
+                       HubClient::Open(g.hub_config, daemon, as, suffix));
+  if (g.witness_file != "none") {
+    hub->KeepWitness(g.witness_file.empty() ? DefaultWitnessFile(hub->config().audit_endpoint())
+                                            : g.witness_file,
+                     trusted_pem);
+  }
+  return hub;
+}
 
 CLI::App* AddSubmitOptions(CLI::App& parent, SubmitOptions& o) {
   auto* cmd = parent.add_subcommand("submit",
@@ -341,6 +354,10 @@ void AddCommands(CLI::App& app, Globals& g) {
   app.add_option("--hub", g.hub_config,
                  "client config: endpoints and keys (default config/asbctl.yaml, or "
                  "$ASBHUB_CLIENT_CONFIG)");
+  app.add_option("--witness-file", g.witness_file,
+                 "where the hub's signed tree heads are kept and every new one checked against "
+                 "the last (default: one file per hub in $ASBHUB_WITNESS_DIR or "
+                 "~/.local/state/asbhub, or $ASBHUB_WITNESS_FILE; \"none\": off)");
   AddCommand(app, g, AddSubmitOptions, RunSubmit);
   AddCommand(app, g, AddAlertsOptions, RunAlerts);
   auto* case_group = app.add_subcommand("case", "case views");

@@ -10,7 +10,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "asb/v1/types.pb.h"
+#include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/outcome.h"
 
 namespace asb::ctl {
@@ -18,8 +20,18 @@ namespace asb::ctl {
 // What every command may use: the global options, and the exit code of the command that ran.
 struct Globals {
   std::string hub_config = "config/asbctl.yaml";
+  // Where the signed tree heads this hub shows are kept and checked (--witness-file,
+  // $ASBHUB_WITNESS_FILE): "" the hub's default file (DefaultWitnessFile), "none" not at all.
+  std::string witness_file;
   int exit_code = kExitOk;
 };
+
+// HubClient::Open, then KeepWitness with g's witness file (unless "none"), insisting on
+// `trusted_pem` (the tree-head key) if it is not empty. For the commands whose answers carry
+// signed tree heads: asb-audit's, and alert pulls.
+absl::StatusOr<std::unique_ptr<HubClient>> OpenHub(const Globals& g, Daemon daemon,
+                                                   const std::string& as, const std::string& suffix,
+                                                   const std::string& trusted_pem = "");
 
 // Registers every command of asbctl on `app`. `g` must outlive `app`.
 void AddCommands(CLI::App& app, Globals& g);

@@ -68,6 +68,9 @@ absl::Status HubClient::Connect(Daemon daemon, const std::string& as, const std:
   const std::string server_key_file = dir + "/" + server + ".pub";
   ASB_ASSIGN_OR_RETURN(bus::KeyPair server_key, bus::LoadKeyFile(server_key_file, false));
   principal_ = keys.name;
+  daemon_ = daemon;
+  as_ = as;
+  suffix_ = suffix;
   bus::ClientOptions options;
   options.endpoint = endpoint;
   options.server_public_key = server_key.public_key;
@@ -85,6 +88,70 @@ absl::StatusOr<asb::v1::Response> HubClient::Call(asb::v1::Request request) {
 absl::StatusOr<asb::v1::Response> HubClient::Call(asb::v1::Request request,
                                                   std::chrono::milliseconds timeout) {
   ASB_ASSIGN_OR_RETURN(asb::v1::Response response, client_->Call(std::move(request), timeout));
+  if (witness_ != nullptr && response.has_tree_head()) {
+    ASB_RETURN_IF_ERROR(witness_->See(response.tree_head()));
+  }
+  if (response.status().code() != asb::v1::STATUS_CODE_OK) {
+    return FromProto(response.status());
+  }
+  return response;
+}
+
+absl::StatusOr<HubClient*> HubClient::AuditForWitness() {
+  if (daemon_ == Daemon::kAudit) {
+    return this;
+  }
+  if (audit_ == nullptr) {
+    std::unique_ptr<HubClient> audit(new HubClient());
+    audit->config_ = config_;
+    ASB_RETURN_IF_ERROR(audit->Connect(Daemon::kAudit, as_, suffix_));
+    audit_ = std::move(audit);
+  }
+  return audit_.get();
+}
+
+void HubClient::KeepWitness(const std::string& path, const std::string& trusted_pem) {
+  // The witness's own questions go through a client without a witness (no recursion): this
+  // one's answers are checked only once they come back to Call.
+  WitnessSource source;
+  source.public_key_pem = [this]() -> absl::StatusOr<std::string> {
+    ASB_ASSIGN_OR_RETURN(HubClient * audit, AuditForWitness());
+    asb::v1::Request request;
+    request.mutable_audit_tree_head();
+    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, audit->RawCall(std::move(request)));
+    return response.audit_tree_head().public_key_pem();
+  };
+  source.consistency = [this](uint64_t m, uint64_t n) -> absl::StatusOr<std::vector<std::string>> {
+    ASB_ASSIGN_OR_RETURN(HubClient * audit, AuditForWitness());
+    asb::v1::Request request;
+    request.mutable_audit_consistency_proof()->set_first_size(m);
+    request.mutable_audit_consistency_proof()->set_second_size(n);
+    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, audit->RawCall(std::move(request)));
+    const auto& p = response.audit_consistency_proof().proof();
+    return std::vector<std::string>(p.begin(), p.end());
+  };
+  source.log_size = [this]() -> absl::StatusOr<uint64_t> {
+    ASB_ASSIGN_OR_RETURN(HubClient * audit, AuditForWitness());
+    asb::v1::Request request;
+    request.mutable_audit_tree_head();
+    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, audit->RawCall(std::move(request)));
+    const auto& r = response.audit_tree_head();
+    uint64_t size = r.tree_head().tree_size();
+    for (const auto& d : r.damage()) {
+      if (d.first() > 0 && d.first() - 1 < size) {
+        size = d.first() - 1;  // a truncation asb-audit found: what it still has
+      }
+    }
+    return size;
+  };
+  witness_ =
+      std::make_unique<HeadWitness>(path, config_.audit_endpoint(), std::move(source), trusted_pem);
+}
+
+absl::StatusOr<asb::v1::Response> HubClient::RawCall(asb::v1::Request request) {
+  const uint32_t seconds = config_.timeout_seconds() != 0 ? config_.timeout_seconds() : 10;
+  ASB_ASSIGN_OR_RETURN(asb::v1::Response response,
+                       client_->Call(std::move(request), std::chrono::seconds(seconds)));
   if (response.status().code() != asb::v1::STATUS_CODE_OK) {
     return FromProto(response.status());
   }

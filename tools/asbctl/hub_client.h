@@ -13,6 +13,7 @@
 #include "asb/config/v1/daemons.pb.h"
 #include "asb/v1/api.pb.h"
 #include "common/bus/client.h"
+#include "tools/asbctl/witness.h"
 
 namespace asb::ctl {
 
@@ -42,19 +43,39 @@ class HubClient {
   // keys_dir/<as>-<suffix>.key (suffix "feed", "partner", "auditor" by command).
   absl::Status Connect(Daemon daemon, const std::string& as, const std::string& suffix);
 
-  // One request/response. A non-OK Status in the response becomes the returned error.
+  // One request/response. A non-OK Status in the response becomes the returned error. With
+  // KeepWitness, a signed tree head the response carries (Response.tree_head) is checked
+  // first: a fork or truncation of the access log is the error then.
   absl::StatusOr<asb::v1::Response> Call(asb::v1::Request request);
   absl::StatusOr<asb::v1::Response> Call(asb::v1::Request request,
                                          std::chrono::milliseconds timeout);
 
+  // Checks every signed tree head the hub shows this client against the witness file `path`
+  // (HeadWitness), asking asb-audit for consistency proofs as the same principal. `trusted_pem`:
+  // the tree-head key to insist on (empty: the file's, else asb-audit's on first use).
+  // REQUIRES: Connect succeeded.
+  void KeepWitness(const std::string& path, const std::string& trusted_pem = "");
+  const HeadWitness* witness() const { return witness_.get(); }
+
   const std::string& principal() const { return principal_; }
+  const asb::config::v1::ClientConfig& config() const { return config_; }
 
  private:
   HubClient() = default;
+  // The connection to asb-audit the witness asks (this one if it is asb-audit's).
+  absl::StatusOr<HubClient*> AuditForWitness();
+  // Call without the witness's check (the witness's own questions).
+  absl::StatusOr<asb::v1::Response> RawCall(asb::v1::Request request);
+
   asb::config::v1::ClientConfig config_;
   zmq::context_t context_;
   std::unique_ptr<bus::Client> client_;
   std::string principal_;
+  Daemon daemon_ = Daemon::kIntake;
+  std::string as_;
+  std::string suffix_;
+  std::unique_ptr<HeadWitness> witness_;
+  std::unique_ptr<HubClient> audit_;  // for the witness, when this is another daemon's
 };
 
 }  // namespace asb::ctl

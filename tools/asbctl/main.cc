@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("ASBHUB_CLIENT_CONFIG"); env != nullptr && *env != '\0') {
     g.hub_config = env;
   }
+  if (const char* env = std::getenv("ASBHUB_WITNESS_FILE"); env != nullptr && *env != '\0') {
+    g.witness_file = env;
+  }
   asb::ctl::AddCommands(app, g);
   CLI11_PARSE(app, argc, argv);
   return g.exit_code;

@@ -163,9 +163,17 @@ struct AuditVerifyOptions {
   std::string as = "dpo";
   std::string public_key;
   uint64_t from = 1;
-  uint64_t to = 0;  // 0: the latest signed tree head's size
+  uint64_t to = 0;                     // 0: the latest signed tree head's size
+  std::vector<std::string> witnesses;  // saved heads the log must contain
 };
 CLI::App* AddAuditVerifyOptions(CLI::App& parent, AuditVerifyOptions& o);
+
+struct AuditHeadOptions {
+  std::string as = "dpo";
+  std::string out;  // write the head there (an AuditWitness file)
+  std::string public_key;
+};
+CLI::App* AddAuditHeadOptions(CLI::App& parent, AuditHeadOptions& o);
 
 struct AuditProveOptions {
   uint64_t index = 0;
@@ -199,6 +207,13 @@ struct AuditEraseOptions {
   std::string as = "hub-admin";
 };
 CLI::App* AddAuditEraseOptions(CLI::App& parent, AuditEraseOptions& o);
+
+struct AuditRepairOptions {
+  std::string reference;
+  bool dry_run = false;
+  std::string as = "hub-admin";
+};
+CLI::App* AddAuditRepairOptions(CLI::App& parent, AuditRepairOptions& o);
 
 // --- import_command.cc, intelligence_commands.cc (issue 16) ---------------------------------
 

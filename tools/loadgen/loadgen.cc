@@ -4,6 +4,11 @@
 // Prints accepted/s, delivered/s and p50/p99/max latency of submit→ack (intake's durable
 // acknowledgement) and submit→alert (the alert's arrival at a partner, matched by the disclosure's
 // event_seq = the event's hub_seq).
+// Feeds and partners reconnect when a daemon restarts (kill -9 in a fault run) and carry on: a
+// call without an answer within --timeout-ms (beyond a pull's long-poll wait) is said on stderr
+// ("… reconnecting to asb-intake") and made again on a fresh connection; an alert seen again (its
+// ack was lost) counts once, and a gap in an agency's alert numbers is reported as missed (exit 1).
+// tests/fault/loadgen_reconnect_test.cc restarts intake and notify under it.
 //
 //   asb-loadgen --events 20000 [--rate 2000] [--batch 200] [--feeds 4] [--hub config/asbctl.yaml]
 
@@ -13,6 +18,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -42,7 +48,14 @@ struct Options {
   uint32_t batch = 200;
   int feeds = 4;
   int quiet_ms = 5000;  // partners stop after this long without alerts once feeding is done
+  // A client that cannot reach its daemon keeps reconnecting this long before it gives up.
+  int reconnect_s = 120;
+  // A call unanswered this long (beyond a pull's wait) is made again on a fresh connection.
+  int timeout_ms = 30000;
 };
+
+// How long a partner's pull waits for alerts (long poll).
+constexpr int kPullWaitMs = 500;
 
 // Shared by the feed and partner threads.
 struct Shared {
@@ -52,7 +65,8 @@ struct Shared {
   std::vector<double> alert_ms;                               // per alert
   std::vector<std::pair<uint64_t, Clock::time_point>> early;  // alert before its ack arrived
   uint64_t accepted = 0, duplicates = 0, refused = 0, retries = 0;
-  std::atomic<uint64_t> alerts{0}, foreign{0}, redelivered{0};
+  std::atomic<uint64_t> alerts{0}, foreign{0}, hub_made{0}, redelivered{0}, missed{0};
+  std::atomic<uint64_t> feed_reconnects{0}, partner_reconnects{0};
   std::atomic<bool> feeding_done{false};
   Clock::time_point start, feed_end, last_alert;
 };
@@ -94,20 +108,33 @@ void Feed(const Options& o, int stream, uint64_t count, const std::vector<Place>
                                            std::chrono::duration<double>(sent / per_stream_rate));
       std::this_thread::sleep_until(due);
     }
-    for (int attempt = 0;; ++attempt) {
+    const Clock::time_point give_up = Clock::now() + std::chrono::seconds(o.reconnect_s);
+    bool failing = false;  // said so on stderr
+    while (true) {
       const Clock::time_point t0 = Clock::now();
-      auto response = (*hub)->Call(request, std::chrono::seconds(30));
+      auto response = (*hub)->Call(request, std::chrono::milliseconds(o.timeout_ms));
       const Clock::time_point t1 = Clock::now();
       if (!response.ok()) {
-        // UNAVAILABLE (store full, daemon restarting): retry the same batch; dedupe makes it
-        // safe. Anything else is fatal for this feed.
-        if (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status())) {
-          std::lock_guard<std::mutex> lock(shared->mu);
-          ++shared->retries;
-          if (attempt < 20) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            continue;
+        // UNAVAILABLE (store full), no answer (the daemon restarting): retry the same batch on
+        // a fresh connection; dedupe makes it safe. Anything else is fatal for this feed.
+        if ((absl::IsUnavailable(response.status()) ||
+             absl::IsDeadlineExceeded(response.status())) &&
+            Clock::now() < give_up) {
+          {
+            std::lock_guard<std::mutex> lock(shared->mu);
+            ++shared->retries;
           }
+          if (!failing) {
+            std::fprintf(stderr, "asb-loadgen: feed %d: %s; reconnecting to asb-intake\n", stream,
+                         response.status().ToString().c_str());
+            failing = true;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          if (auto fresh = Open(o, Daemon::kIntake, o.feed, "feed"); fresh.ok()) {
+            hub = std::move(fresh);
+            ++shared->feed_reconnects;
+          }
+          continue;
         }
         std::fprintf(stderr, "asb-loadgen: feed %d: %s\n", stream,
                      response.status().ToString().c_str());
@@ -123,7 +150,11 @@ void Feed(const Options& o, int stream, uint64_t count, const std::vector<Place>
             shared->ack_ms.push_back(Ms(t1 - t0));
             break;
           case asb::v1::SubmitResult::OUTCOME_DUPLICATE:
+            // Accepted by an earlier attempt whose answer was lost: its alerts are ours too.
             ++shared->duplicates;
+            if (shared->submitted.emplace(r.hub_seq(), t0).second) {
+              ++shared->accepted;
+            }
             break;
           default:
             if (shared->refused++ < 3) {
@@ -147,22 +178,57 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
     return;
   }
   Clock::time_point last = Clock::now();
+  std::set<uint64_t> seen;  // agency_seq of every alert processed
+  // A failed call (asb-notify restarting) reconnects and pulls again: what was pulled and not
+  // acknowledged comes back, and counts once.
+  Clock::time_point failing_since{};
+  auto call = [&](const asb::v1::Request& request,
+                  std::chrono::milliseconds timeout) -> absl::StatusOr<asb::v1::Response> {
+    while (true) {
+      auto response = (*hub)->Call(request, timeout);
+      if (response.ok() || absl::IsPermissionDenied(response.status()) ||
+          absl::IsInvalidArgument(response.status())) {
+        failing_since = Clock::time_point{};
+        return response;
+      }
+      const Clock::time_point now = Clock::now();
+      if (failing_since == Clock::time_point{}) {
+        failing_since = now;
+        std::fprintf(stderr, "asb-loadgen: partner %s: %s; reconnecting to asb-notify\n",
+                     agency.c_str(), response.status().ToString().c_str());
+      } else if (now - failing_since > std::chrono::seconds(o.reconnect_s)) {
+        return response;
+      }
+      if (shared->feeding_done.load() && Ms(now - last) > o.quiet_ms + 1000.0 * o.reconnect_s) {
+        return response;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (auto fresh = Open(o, Daemon::kNotify, agency, "partner"); fresh.ok()) {
+        hub = std::move(fresh);
+        ++shared->partner_reconnects;
+      }
+    }
+  };
   while (true) {
     asb::v1::Request request;
     request.mutable_pull_alerts()->set_max(1000);
-    request.mutable_pull_alerts()->set_wait_ms(500);
-    auto response = (*hub)->Call(request, std::chrono::seconds(30));
+    request.mutable_pull_alerts()->set_wait_ms(kPullWaitMs);
+    auto response = call(request, std::chrono::milliseconds(o.timeout_ms + kPullWaitMs));
     const Clock::time_point now = Clock::now();
     if (!response.ok()) {
       std::fprintf(stderr, "asb-loadgen: partner %s: %s\n", agency.c_str(),
                    response.status().ToString().c_str());
       ++*failures;
-      return;
+      break;
     }
     const auto& alerts = response->alerts().alerts();
     if (alerts.empty()) {
-      if (shared->feeding_done.load() && Ms(now - last) > o.quiet_ms) {
-        return;
+      // Done when quiet and everything is acknowledged — alerts pulled before a restart and
+      // not acknowledged come back only after the ack timeout.
+      const bool all_acked = response->alerts().acked_through() >= response->alerts().head();
+      if (shared->feeding_done.load() && Ms(now - last) > o.quiet_ms &&
+          (all_acked || Ms(now - last) > 1000.0 * o.reconnect_s)) {
+        break;
       }
       continue;
     }
@@ -170,8 +236,16 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
     {
       std::lock_guard<std::mutex> lock(shared->mu);
       for (const auto& a : alerts) {
+        if (!seen.insert(a.agency_seq()).second) {
+          ++shared->redelivered;  // pulled before, its ack lost to a restart
+          continue;
+        }
         if (a.delivery_count() > 1) {
           ++shared->redelivered;
+        }
+        if (a.disclosure().has_statutory() || a.disclosure().has_notice()) {
+          ++shared->hub_made;  // the hub's own (an order's deadline, a notice): no feed event
+          continue;
         }
         auto it = shared->submitted.find(a.disclosure().event_seq());
         if (it != shared->submitted.end()) {
@@ -187,11 +261,22 @@ void Partner(const Options& o, const std::string& agency, Shared* shared,
     }
     asb::v1::Request ack;
     ack.mutable_ack_alerts()->set_through_seq(alerts.rbegin()->agency_seq());
-    if (auto r = (*hub)->Call(ack); !r.ok()) {
+    if (auto r = call(ack, std::chrono::milliseconds(std::min(o.timeout_ms, 10000))); !r.ok()) {
       std::fprintf(stderr, "asb-loadgen: partner %s ack: %s\n", agency.c_str(),
                    r.status().ToString().c_str());
       ++*failures;
-      return;
+      break;
+    }
+  }
+  // Alert numbers are dense per agency: a hole between the first and the last seen was missed.
+  if (!seen.empty()) {
+    const uint64_t span = *seen.rbegin() - *seen.begin() + 1;
+    if (span > seen.size()) {
+      shared->missed += span - seen.size();
+      std::fprintf(stderr, "asb-loadgen: partner %s missed %llu alert(s) between %llu and %llu\n",
+                   agency.c_str(), static_cast<unsigned long long>(span - seen.size()),
+                   static_cast<unsigned long long>(*seen.begin()),
+                   static_cast<unsigned long long>(*seen.rbegin()));
     }
   }
 }
@@ -264,15 +349,20 @@ int Run(const Options& o) {
       static_cast<unsigned long long>(shared.retries), feed_s,
       feed_s > 0 ? static_cast<double>(shared.accepted) / feed_s : 0.0);
   std::printf(
-      "delivered     %llu alerts to %zu partners (redelivered %llu, other runs' %llu) in "
-      "%.2f s = %.0f delivered/s\n",
+      "delivered     %llu alerts to %zu partners (redelivered %llu, other runs' %llu, the hub's "
+      "own %llu, missed %llu) in %.2f s = %.0f delivered/s\n",
       static_cast<unsigned long long>(shared.alerts.load()), o.partners.size(),
       static_cast<unsigned long long>(shared.redelivered.load()),
-      static_cast<unsigned long long>(shared.foreign.load()), deliver_s,
+      static_cast<unsigned long long>(shared.foreign.load()),
+      static_cast<unsigned long long>(shared.hub_made.load()),
+      static_cast<unsigned long long>(shared.missed.load()), deliver_s,
       deliver_s > 0 ? static_cast<double>(shared.alerts.load()) / deliver_s : 0.0);
+  std::printf("reconnects    feeds %llu, partners %llu\n",
+              static_cast<unsigned long long>(shared.feed_reconnects.load()),
+              static_cast<unsigned long long>(shared.partner_reconnects.load()));
   PrintLatency("submit→ack", shared.ack_ms);
   PrintLatency("submit→alert", shared.alert_ms);
-  return failures.load() == 0 ? 0 : 1;
+  return failures.load() == 0 && shared.missed.load() == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -291,6 +381,12 @@ int main(int argc, char** argv) {
   app.add_option("--partners", o.partners, "partner agencies that pull and acknowledge");
   app.add_option("--places", o.places_dir, "directory of police.uk street CSVs");
   app.add_option("--quiet-ms", o.quiet_ms, "partners stop after this long without alerts");
+  app.add_option("--reconnect-s", o.reconnect_s,
+                 "a client that cannot reach its daemon keeps reconnecting this long");
+  app.add_option("--timeout-ms", o.timeout_ms,
+                 "a call unanswered this long (beyond a pull's wait) is made again on a fresh "
+                 "connection")
+      ->check(CLI::Range(100, 600000));
   CLI11_PARSE(app, argc, argv);
   return asb::loadgen::Run(o);
 }

@@ -31,6 +31,7 @@ from .auditlog import VerifyReport
 from .clients import CARRIES_ON_BEHALF_OF, Auditor, Feed, Partner
 from .config import ConfigError, KeyPair, load_client_config, load_key_file
 from .connection import Connection, Daemon
+from .witness import Witness, WitnessFailed
 from .errors import (AlreadyExists, ConnectionLost, DataLoss, DeadlineExceeded, FailedPrecondition,
                      HandshakeFailed, HubError, Internal, InvalidArgument, KeyRefused, NoAnswer,
                      NotFound, OutOfRange, PermissionDenied, ResourceExhausted, Unauthenticated,
@@ -47,6 +48,6 @@ __all__ = [
     "HandshakeFailed", "HubError", "Internal", "InvalidArgument", "KeyPair", "KeyRefused",
     "NoAnswer", "NotFound", "OnBehalfOf", "OutOfRange", "Partner", "PermissionDenied",
     "ResourceExhausted", "SubmitResult", "Unauthenticated", "Unavailable", "Unimplemented",
-    "VerificationFailed", "VerifyReport", "WrongRole", "api_pb2", "audit_pb2", "daemons_pb2",
+    "VerificationFailed", "VerifyReport", "Witness", "WitnessFailed", "WrongRole", "api_pb2", "audit_pb2", "daemons_pb2",
     "events_pb2", "load_client_config", "load_key_file", "types_pb2",
 ]

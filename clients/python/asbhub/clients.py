@@ -5,6 +5,11 @@ told not to (hello=False), says hello first: a Ping to each daemon, which answer
 principal, agency and role the hub knows the key as — so a refused key, a wrong server key or a
 key of the wrong role is an exception at once, and an endpoint where nothing listens one after
 connect_timeout seconds, not a silent hang. Not thread-safe: one client per thread.
+
+With witness=FILE (a partner's or an auditor's client) the client is a witness of the access
+log (asbhub.witness): every signed tree head an answer carries (Response.tree_head: each answer
+of asb-audit, each alert pull of asb-notify) is checked against the largest one kept in FILE
+with a consistency proof from asb-audit, and a fork or a truncation raises WitnessFailed.
 """
 
 import logging
@@ -18,6 +23,7 @@ from ._proto import api_pb2, audit_pb2, events_pb2, types_pb2
 from .auditlog import LogVerifier, VerifyReport, check_signature, load_public_key
 from .config import endpoint_of, load_client_config, load_key_file, principal_key_file
 from .connection import Connection, Daemon, key_prefix
+from .witness import Witness
 
 _log = logging.getLogger("asbhub")
 
@@ -38,15 +44,19 @@ class _Client:
     _KIND = ""  # the key kind asbctl looks for: keys_dir/<name>-<kind>.key
 
     def __init__(self, daemons, keys, *, timeout=10.0, hello=True, connect_timeout=3.0,
-                 context=None):
+                 context=None, witness=None, audit=None, trusted_key_pem=None):
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.keys = keys
         self.identity = None  # the PingResponse of the hello
         self._connections = {}
+        self._witness_audit = None  # asb-audit, for the witness's proofs (not pinged)
+        self.witness = None
         try:
             for name, daemon in daemons.items():
                 self._connections[name] = Connection(daemon, keys, context=context)
+            if witness is not None:
+                self.witness = self._make_witness(witness, audit, context, trusted_key_pem)
             if hello:
                 self.hello()
         except BaseException:
@@ -54,12 +64,12 @@ class _Client:
             raise
 
     @classmethod
-    def _load(cls, config, principal):
+    def _load(cls, config, principal, extra=()):
         """(daemons, keys) for `principal` from a client config file, as asbctl's --as."""
         c = load_client_config(config)
         keys = load_key_file(principal_key_file(c, principal, cls._KIND), require_secret=True)
         daemons = {}
-        for name in cls._DAEMONS:
+        for name in tuple(cls._DAEMONS) + tuple(extra):
             key_file = f"{c.keys_dir}/{name}.pub"
             daemons[name] = Daemon(endpoint_of(c, name), load_key_file(key_file).public_key,
                                    key_file)
@@ -89,9 +99,35 @@ class _Client:
             self.identity = ping
         return self.identity
 
+    def _make_witness(self, witness, audit, context, trusted_key_pem):
+        if isinstance(witness, Witness):
+            return witness
+        connection = self._connections.get("audit")
+        if connection is None:
+            if audit is None:
+                raise ValueError("witness=FILE needs asb-audit (audit=Daemon(...), or "
+                                 "from_config) for its consistency proofs")
+            connection = self._witness_audit = Connection(audit, self.keys, context=context)
+
+        def consistency(m, n):
+            request = api_pb2.Request()
+            request.audit_consistency_proof.first_size = m
+            request.audit_consistency_proof.second_size = n
+            return list(connection.call(request, self.timeout).audit_consistency_proof.proof)
+
+        def public_key_pem():
+            request = api_pb2.Request()
+            request.audit_tree_head.SetInParent()
+            return connection.call(request, self.timeout).audit_tree_head.public_key_pem
+
+        return Witness(witness, consistency, public_key_pem, trusted_key_pem,
+                       hub=connection.daemon.endpoint)
+
     def close(self):
         for connection in self._connections.values():
             connection.close()
+        if self._witness_audit is not None:
+            self._witness_audit.close()
 
     def __enter__(self):
         return self
@@ -100,7 +136,10 @@ class _Client:
         self.close()
 
     def _call(self, daemon, request, timeout=None):
-        return self._connections[daemon].call(request, timeout or self.timeout)
+        response = self._connections[daemon].call(request, timeout or self.timeout)
+        if self.witness is not None and response.HasField("tree_head"):
+            self.witness.see(response.tree_head)
+        return response
 
 
 def _as_event(i, event):
@@ -205,9 +244,13 @@ class Partner(_Client):
 
     @classmethod
     def from_config(cls, config=DEFAULT_CONFIG, principal="police", **kwargs):
-        """From a client config file: keys_dir/<principal>.key or <principal>-partner.key."""
-        daemons, keys, timeout = cls._load(config, principal)
+        """From a client config file: keys_dir/<principal>.key or <principal>-partner.key.
+        witness=FILE: keep and check the access log's signed tree heads every pull carries."""
+        witness = kwargs.get("witness") is not None
+        daemons, keys, timeout = cls._load(config, principal, ("audit",) if witness else ())
         kwargs.setdefault("timeout", timeout)
+        if witness:
+            kwargs.setdefault("audit", daemons["audit"])
         return cls(daemons["notify"], daemons["sharing"], keys, **kwargs)
 
     def pull(self, max=100, wait_ms=0, from_seq=None):
@@ -380,8 +423,16 @@ class Auditor(_Client):
         trust — e.g. the hub's published sth-signing.pub.pem; by default the key the hub
         sends), every entry's leaf hash over its stored bytes, the order of the entries, the
         Merkle root at every signed size, erasures and expiry. Returns a VerifyReport; raises
-        VerificationFailed (first_bad: the first bad entry) if the log does not verify."""
+        VerificationFailed (first_bad: the first bad entry) if the log does not verify, or if
+        asb-audit reports damage it found at start (AuditTreeHeadResponse.damage)."""
         heads = self.tree_head(fresh=fresh, with_history=True)
+        if heads.damage:
+            # Found by asb-audit at start (a truncation, missing or inconsistent tree hashes or
+            # heads): the log is not whole whatever its entries say.
+            d = heads.damage[0]
+            raise errors.VerificationFailed(
+                f"asb-audit reports its access log damaged ({len(heads.damage)} problem(s)): "
+                f"{d.what}", d.first)
         if not heads.HasField("tree_head"):
             return VerifyReport()  # an empty log: nothing signed yet
         key = load_public_key(public_key_pem or heads.public_key_pem)

@@ -151,6 +151,9 @@ def hub():
     previous = os.getcwd(), os.environ.get("ASBHUB_DATA")
     os.chdir(SOURCE)
     os.environ["ASBHUB_DATA"] = data
+    # asbctl's witnesses of this throw-away hub's access log stay with it.
+    previous_witness_dir = os.environ.get("ASBHUB_WITNESS_DIR")
+    os.environ["ASBHUB_WITNESS_DIR"] = os.path.join(data, "witness")
     h.start()
     yield h
     h.stop()
@@ -159,4 +162,8 @@ def hub():
         os.environ.pop("ASBHUB_DATA", None)
     else:
         os.environ["ASBHUB_DATA"] = previous[1]
+    if previous_witness_dir is None:
+        os.environ.pop("ASBHUB_WITNESS_DIR", None)
+    else:
+        os.environ["ASBHUB_WITNESS_DIR"] = previous_witness_dir
     shutil.rmtree(data, ignore_errors=True)

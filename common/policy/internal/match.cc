@@ -243,4 +243,21 @@ uint64_t Coverage::order(const asb::v1::Order& o) const {
   return (m & ~restricting) | (restricting & subject);
 }
 
+uint64_t Coverage::element(FactKind kind, const google::protobuf::Message& element, int i,
+                           uint64_t base) const {
+  switch (kind) {
+    case FactKind::kPerson:
+      return person(i);
+    case FactKind::kIncident:
+      return incident(static_cast<const asb::v1::Incident&>(element));
+    case FactKind::kOrder:
+      return order(static_cast<const asb::v1::Order&>(element));
+    case FactKind::kBreach:
+      return breach(static_cast<const asb::v1::Breach&>(element), base);
+    case FactKind::kNone:
+      break;
+  }
+  return base;
+}
+
 }  // namespace asb::policy::internal

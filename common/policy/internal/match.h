@@ -11,6 +11,7 @@
 #include "asb/v1/case.pb.h"
 #include "common/policy/internal/dates.h"
 #include "common/policy/internal/plan.h"
+#include "common/policy/internal/schema.h"
 #include "common/policy/policy.h"
 
 namespace asb::policy::internal {
@@ -88,6 +89,10 @@ class Coverage {
   uint64_t breach(const asb::v1::Breach& b, uint64_t order_mask) const {
     return order_mask & SourceCovers(plan_, b.source_agency());
   }
+  // Element i of a fact list of kind `kind` (`base`: the rules in force around it; returned
+  // for elements that are no fact).
+  uint64_t element(FactKind kind, const google::protobuf::Message& element, int i,
+                   uint64_t base) const;
 
  private:
   const AgencyPlan& plan_;

@@ -75,6 +75,51 @@ absl::StatusOr<uint64_t> ReadSeq(const store::Store& store, const char* key) {
   return store::DecodeSeq(value);
 }
 
+absl::StatusOr<uint64_t> FirstStoredEntry(const store::Store& store, uint64_t from) {
+  std::string raw;
+  for (uint64_t i = from; i < from + kMaxProbe; ++i) {
+    absl::Status s = store.GetStored(kEntries, store::EncodeSeq(i), &raw);
+    if (s.ok()) {
+      return i;
+    }
+    if (!absl::IsNotFound(s)) {
+      return s;
+    }
+  }
+  return absl::DataLossError(
+      absl::StrCat("audit entries: an entry after ", from - 1, " cannot be read"));
+}
+
+absl::StatusOr<std::string> CaseOfEntry(const store::Store& store, uint64_t index) {
+  const std::string suffix = std::string(1, '\0') + store::EncodeSeq(index);
+  auto it = store.NewScanIterator(kByCase);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() > suffix.size() && key.substr(key.size() - suffix.size()) == suffix) {
+      return std::string(key.substr(0, key.size() - suffix.size()));
+    }
+  }
+  if (!it->status().ok()) {
+    return store::FromRocks(it->status(), "audit by_case");
+  }
+  return std::string();
+}
+
+asb::v1::AuditEntry DamagedEntry(const store::Store& store, uint64_t index, std::string why,
+                                 std::string case_id) {
+  asb::v1::AuditEntry e;
+  e.set_index(index);
+  std::string leaf;
+  if (store.Get(kMeta, LeafKey(index), &leaf).ok()) {
+    e.set_leaf_hash(std::move(leaf));
+  }
+  if (!case_id.empty()) {
+    e.mutable_record()->set_case_id(std::move(case_id));
+  }
+  e.set_damage(std::move(why));
+  return e;
+}
+
 std::string Shorten(absl::string_view value) {
   if (value.size() <= kMaxDescribedValue) {
     return std::string(value);

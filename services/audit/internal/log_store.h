@@ -34,6 +34,7 @@ inline constexpr char kSubjectIndexDoneKey[] = "index/by_subject";
 inline constexpr char kLeafPrefix[] = "leaf/";
 inline constexpr char kNodePrefix[] = "node/";
 inline constexpr char kTreeHeadPrefix[] = "sth/";
+inline constexpr char kSupersededTreeHeadPrefix[] = "superseded_sth/";
 inline constexpr char kTimeBlockPrefix[] = "tblock/";
 
 // The "audit" logger.
@@ -87,6 +88,57 @@ void SeekToLastWithPrefix(rocksdb::Iterator* it, std::string_view prefix);
 
 // The EncodeSeq value of "meta" key `key`; 0 if absent. kDataLoss if malformed.
 absl::StatusOr<uint64_t> ReadSeq(const store::Store& store, const char* key);
+
+// After an iterator over "entries" stopped with kDataLoss (a stored value that does not
+// decrypt) at or after entry `from`: the index of the first entry from `from` on that is
+// stored, found by probing the stored keys — the one that could not be read. kDataLoss if none
+// is found within kMaxProbe indices.
+absl::StatusOr<uint64_t> FirstStoredEntry(const store::Store& store, uint64_t from);
+inline constexpr uint64_t kMaxProbe = 4096;
+
+// Calls f(index, stored value) for every readable entry from `from` on, in order, until f
+// returns false; an entry whose stored value does not decrypt is passed to unreadable(index)
+// and skipped, so one bad value never stops a walk. Storage errors are returned.
+template <typename F, typename U>
+absl::Status WalkEntries(const store::Store& store, uint64_t from, F&& f, U&& unreadable) {
+  auto it = store.NewIterator(kEntries);
+  it->Seek(rocksdb::Slice(store::EncodeSeq(from)));
+  uint64_t next = from;
+  while (true) {
+    if (it->Valid()) {
+      if (it->key().size() != 8) {
+        return absl::DataLossError("audit entries: malformed key");
+      }
+      const uint64_t index = store::DecodeSeq(std::string_view(it->key().data(), 8));
+      if (!f(index, it->value().ToStringView())) {
+        return absl::OkStatus();
+      }
+      next = index + 1;
+      it->Next();
+      continue;
+    }
+    absl::Status s = store::FromRocks(it->status(), "audit entries");
+    if (s.ok() || !absl::IsDataLoss(s)) {
+      return s;
+    }
+    absl::StatusOr<uint64_t> bad = FirstStoredEntry(store, next);
+    if (!bad.ok()) {
+      return bad.status();
+    }
+    unreadable(*bad);
+    next = *bad + 1;
+    it->Seek(rocksdb::Slice(store::EncodeSeq(next)));
+  }
+}
+
+// The case id the by_case index files entry `index` under ("" if none): a scan of the index,
+// for a damaged entry whose record cannot be read.
+absl::StatusOr<std::string> CaseOfEntry(const store::Store& store, uint64_t index);
+
+// A damaged entry as a query answer gives it in its place (AuditEntry.damage): its index, the
+// leaf hash stored for it if any, and the case the index names.
+asb::v1::AuditEntry DamagedEntry(const store::Store& store, uint64_t index, std::string why,
+                                 std::string case_id);
 
 // `value` cut to at most 64 characters (then ending "..."), for a record's detail.
 std::string Shorten(absl::string_view value);

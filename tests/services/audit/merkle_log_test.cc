@@ -191,12 +191,24 @@ TEST_F(MerkleLogTest, AFailedBatchLeavesTheTreeAsItWas) {
   EXPECT_EQ(log_->Root(), merkle::RootOfLeaves(leaves_));
 }
 
-TEST_F(MerkleLogTest, LoadWritesTheTreeForAStoreThatPredatesIt) {
+// Issue 19: missing tree hashes are damage, never rebuilt by Load (a tree rebuilt over a gap
+// would be signed as if whole): the log loads read-only, and an admin's repair writes them.
+TEST_F(MerkleLogTest, AStoreWithoutTheTreesNodesIsDamageUntilARepairWritesThem) {
   AppendMany(21, 50);
   const std::string root = log_->Root();
   // Remove every interior node, as in a store written before the tree was kept.
   ASB_ASSERT_OK(store_->DeleteRange("meta", "node/", "node0"));
   Open();
+  ASSERT_TRUE(log_->read_only());
+  ASSERT_FALSE(log_->damage().empty());
+  EXPECT_NE(log_->damage()[0].what().find("hashes of entries 1..21 are incomplete"),
+            std::string::npos)
+      << log_->damage()[0].what();
+  auto plan = log_->PlanRepair();
+  ASB_ASSERT_OK(plan);
+  EXPECT_EQ(plan->tree_size, 21u);
+  ASB_ASSERT_OK(log_->Repair(*plan));
+  EXPECT_FALSE(log_->read_only());
   EXPECT_EQ(log_->Root(), root);
   auto at = log_->RootAt(10);
   ASB_ASSERT_OK(at);

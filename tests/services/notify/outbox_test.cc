@@ -735,7 +735,8 @@ TEST_F(OutboxTest, StoreLayoutFindsEachAlertsCase) {
   ASB_ASSERT_OK(Apply(CboIssued(1, "police", "case-7")));
   const store::StoreOptions layout = NotifyStoreLayout();
   EXPECT_EQ(layout.column_families, NotifyColumnFamilies());
-  EXPECT_THAT(layout.plaintext_column_families, ElementsAre("cursors", "ackmarks", "webhooks"));
+  EXPECT_THAT(layout.plaintext_column_families,
+              ElementsAre("cursors", "ackmarks", "webhooks", "tree_heads"));
   ASSERT_TRUE(layout.subject_of);
   auto it = store_->NewIterator("outbox");
   it->SeekToFirst();

@@ -12,7 +12,6 @@
 #include "asb/v1/envelope.pb.h"
 #include "common/config/config.h"
 #include "common/store/store.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/retention.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -507,7 +506,8 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   // Only the depersonalised counts (issue 16: months, areas, categories; no person, no case
   // id), the retention timers and recipients (case ids, agency ids, times) are plaintext.
   EXPECT_THAT(layout.plaintext_column_families,
-              ::testing::UnorderedElementsAre(kAggregatesColumnFamily, kTimersColumnFamily,
+              ::testing::UnorderedElementsAre(kAggregatesColumnFamily, kRetentionDueColumnFamily,
+                                              kRetentionIndexColumnFamily, kMarksColumnFamily,
                                               kRecipientsColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   std::map<std::string, std::vector<std::string>> subjects;
@@ -536,7 +536,8 @@ TEST(SharingColumnFamiliesTest, Names) {
   EXPECT_THAT(SharingColumnFamilies(),
               ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures",
                                               "cases", "pending", "aggregates", "victim_index",
-                                              "timers", "recipients", "offsets"));
+                                              "retention_due", "retention_index", "marks",
+                                              "recipients", "offsets"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Case retention and the agreement's notices (services/sharing/retention.h), and the durable
-// timers under them (due_timers.h), on a real store with a clock the tests move.
+// Case retention and the agreement's notices (services/sharing/retention.h) on the hub's durable
+// timers (clock::TimerStore, tested in tests/common/clock), on a real store with a clock the
+// tests move.
 #include "services/sharing/retention.h"
 
 #include <gmock/gmock.h>
@@ -12,7 +13,6 @@
 
 #include "absl/time/civil_time.h"
 #include "common/agreement/agreement.h"
-#include "services/sharing/due_timers.h"
 #include "services/sharing/victim_matching.h"
 #include "tests/services/sharing/sharing_fixture.h"
 #include "tests/support/status_matchers.h"
@@ -268,57 +268,6 @@ TEST(SharingStoreLayoutTest, NoticesAndErasuresAreNotSealedUnderTheCasesKey) {
   Envelope erasure;
   erasure.mutable_case_erasure()->set_case_id("C");
   EXPECT_EQ(layout.subject_of("log.erasures", "k", erasure.SerializeAsString()), "");
-}
-
-// --- DueTimers ------------------------------------------------------------------------------
-
-using DueTimersTest = SharingFixture;
-
-TEST_F(DueTimersTest, SetMoveCancelAndFireInTimeOrder) {
-  DueTimers t(store_.get());
-  store::Batch batch = store_->NewBatch();
-  ASB_ASSERT_OK(t.Set("k", "b", At(2026, 1, 3), "pb", &batch));
-  ASB_ASSERT_OK(t.Set("k", "a", At(2026, 1, 2), "pa", &batch));
-  ASB_ASSERT_OK(t.Set("k", "c", At(2026, 1, 9), "pc", &batch));
-  ASB_ASSERT_OK(t.Set("other", "a", At(2026, 1, 1), "", &batch));
-  // Moved twice within the batch: only the last time stays.
-  ASB_ASSERT_OK(t.Set("k", "c", At(2026, 1, 5), "pc", &batch));
-  ASB_ASSERT_OK(t.Set("k", "c", At(2026, 1, 4), "pc", &batch));
-  EXPECT_THAT(t.Due("k", At(2026, 2, 1), 10).value(), IsEmpty());  // nothing committed yet
-  ASB_ASSERT_OK(store_->Write(&batch));
-
-  auto due = t.Due("k", At(2026, 1, 4), 10);
-  ASB_ASSERT_OK(due);
-  ASSERT_EQ(due->size(), 3u);
-  EXPECT_EQ((*due)[0].id, "a");
-  EXPECT_EQ((*due)[0].payload, "pa");
-  EXPECT_EQ((*due)[1].id, "b");
-  EXPECT_EQ((*due)[2].id, "c");
-  EXPECT_EQ((*due)[2].at, At(2026, 1, 4));
-  for (const auto& timer : *due) {
-    EXPECT_FALSE(timer.stale);
-  }
-  EXPECT_EQ(t.Due("k", At(2026, 1, 2), 1)->size(), 1u);
-
-  // Moved after commit, cancelled, fired.
-  ASB_ASSERT_OK(t.Set("k", "b", At(2026, 3, 1), "pb", &batch));
-  ASB_ASSERT_OK(t.Cancel("k", "c", &batch));
-  t.Done((*due)[0], &batch);
-  ASB_ASSERT_OK(store_->Write(&batch));
-  EXPECT_THAT(t.Due("k", At(2026, 2, 1), 10).value(), IsEmpty());
-  EXPECT_EQ(t.When("k", "b").value(), At(2026, 3, 1));
-  EXPECT_THAT(t.When("k", "a"), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(t.When("k", "c"), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_EQ(t.Due("other", At(2026, 1, 1), 10)->size(), 1u);
-
-  // What a failed batch set is forgotten: the next batch starts from what is committed.
-  {
-    store::Batch failed = store_->NewBatch();
-    ASB_ASSERT_OK(t.Set("k", "b", At(2026, 4, 1), "pb", &failed));
-  }
-  ASB_ASSERT_OK(t.Set("k", "b", At(2026, 5, 1), "pb", &batch));
-  ASB_ASSERT_OK(store_->Write(&batch));
-  EXPECT_EQ(t.Due("k", At(2026, 12, 1), 10)->size(), 1u);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ absl::Status RunAuditSubject(const Globals& g, const AuditSubjectOptions& o);
 // audit_verify_commands.cc
 absl::Status RunAuditVerify(const Globals& g, const AuditVerifyOptions& o);
 absl::Status RunAuditProve(const Globals& g, const AuditProveOptions& o);
+absl::Status RunAuditHead(const Globals& g, const AuditHeadOptions& o);
 
 // audit_export_commands.cc
 absl::Status RunAuditExport(const Globals& g, const AuditExportOptions& o);
@@ -23,5 +24,6 @@ absl::Status RunAuditVerifyExport(const Globals& g, const AuditVerifyExportOptio
 
 // audit_erase_command.cc
 absl::Status RunAuditErase(const Globals& g, const AuditEraseOptions& o);
+absl::Status RunAuditRepair(const Globals& g, const AuditRepairOptions& o);
 
 }  // namespace asb::ctl::internal

@@ -32,8 +32,18 @@ std::string ErasedList(const std::vector<std::pair<uint64_t, uint64_t>>& pairs, 
   return absl::StrJoin(parts, ", ");
 }
 
-// Prints what verification found besides the verdict: expired and erased entries.
+// Damaged stretches printed at most (the rest are counted).
+constexpr std::size_t kMaxDamageLines = 50;
+
+// Prints what verification found besides the verdict: expired, erased and damaged entries.
 void PrintAccounted(const audit::VerifyReport& r) {
+  for (std::size_t i = 0; i < r.damaged.size(); ++i) {
+    if (i == kMaxDamageLines) {
+      std::printf("damaged: … and %zu more damaged stretches\n", r.damaged.size() - i);
+      break;
+    }
+    std::printf("damaged: %s\n", DescribeDamage(r.damaged[i]).c_str());
+  }
   if (r.expired_through != 0) {
     if (r.expiry_record != 0) {
       std::printf(
@@ -60,6 +70,33 @@ void PrintAccounted(const audit::VerifyReport& r) {
 }
 
 }  // namespace
+
+std::string DescribeDamage(const asb::v1::AuditDamage& d) {
+  std::string where;
+  if (d.first() != 0) {
+    where = d.first() == d.last() ? absl::StrCat("entry ", d.first())
+                                  : absl::StrCat("entries ", d.first(), "..", d.last());
+    if (!d.case_id().empty()) {
+      absl::StrAppend(&where, " (case ", d.case_id(), ")");
+    }
+    absl::StrAppend(&where, ": ");
+  }
+  return absl::StrCat(where, d.what());
+}
+
+absl::Status ReportHubDamage(const std::vector<asb::v1::AuditDamage>& damage) {
+  if (damage.empty()) {
+    return absl::OkStatus();
+  }
+  std::printf(
+      "asb-audit found the log damaged at start (it appends and signs nothing until an "
+      "admin runs `asbctl audit repair`):\n");
+  for (const auto& d : damage) {
+    std::printf("  %s\n", DescribeDamage(d).c_str());
+  }
+  return absl::DataLossError(absl::StrCat("the access log is not whole: asb-audit reports ",
+                                          damage.size(), " problem(s) found at start (above)"));
+}
 
 std::string Describe(const asb::v1::SignedTreeHead& sth) {
   return absl::StrCat("size ", sth.tree_size(), ", signed ", TimeMs(sth.timestamp_ms()), ", root ",
@@ -98,6 +135,7 @@ absl::StatusOr<HeadInfo> FetchHeads(HubClient& hub, bool with_history) {
     info.head = r.tree_head();
     info.public_key_pem = r.public_key_pem();
     info.expired_through = r.expired_through();
+    info.damage.assign(r.damage().begin(), r.damage().end());
     info.history.insert(info.history.end(), r.history().begin(), r.history().end());
     if (!with_history || r.next_history_after_size() == 0) {
       break;

@@ -36,12 +36,21 @@ struct HeadInfo {
   std::string public_key_pem;
   std::vector<asb::v1::SignedTreeHead> history;
   uint64_t expired_through = 0;
+  // Damage asb-audit found at start (the log is not whole while any is listed).
+  std::vector<asb::v1::AuditDamage> damage;
 };
 absl::StatusOr<HeadInfo> FetchHeads(HubClient& hub, bool with_history);
 
 // Verifies every checkpoint's signature; the first forged one is the error.
 absl::Status CheckSignatures(const std::vector<asb::v1::SignedTreeHead>& heads,
                              const crypto::Ed25519PublicKey& key);
+
+// Prints the damage asb-audit reports (HeadInfo.damage), one line each; returns kDataLoss
+// saying the log is not whole if there is any, else OK.
+absl::Status ReportHubDamage(const std::vector<asb::v1::AuditDamage>& damage);
+
+// "entries 4..9 (case C-1): what" for a damaged stretch.
+std::string DescribeDamage(const asb::v1::AuditDamage& d);
 
 // The hub as a LogSource: unfiltered pages of stored entries, consistency proofs and compact
 // ranges. `hub` must outlive the source.
