@@ -128,8 +128,14 @@ class EndToEndTest : public ::testing::Test {
       // The hub's statutory notices alert only the agencies they name (statutory:<kind>).
       const bool notice_for_it =
           d.event_type() == asb::v1::EVENT_TYPE_STATUTORY_NOTICE && !d.notification_rules().empty();
+      // The hub's own reasons to tell an agency of any event (a case-review advisory, a
+      // safeguarding alert, a link suggestion): rule ids with ':' or '/' ("victims:…",
+      // "statutory:…", "hub/…"), which the shipped ISP's rule ids do not use.
+      const bool hub_reason =
+          std::any_of(d.notification_rules().begin(), d.notification_rules().end(),
+                      [](const std::string& r) { return r.find_first_of(":/") != r.npos; });
       if (d.agency() == agency &&
-          (AlertsPoliceAndCommunitySafety(d.event_type()) || notice_for_it)) {
+          (AlertsPoliceAndCommunitySafety(d.event_type()) || notice_for_it || hub_reason)) {
         seqs.push_back(d.event_seq());
       }
     }
