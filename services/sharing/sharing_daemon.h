@@ -24,9 +24,9 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // an alert, and with the statutory context of the hub's own events), keeps depersonalised counts
 // of them (aggregates), matches victims across cases (VictimIndex: link suggestions, repeat
 // victims), and answers partners' GetCase, ListOrders, ListCaseReviews and RepeatVictims on
-// behalf of a named officer, hot spots and indicators. It loads the whole ISP itself, at start and on the
-// runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and the
-// old principals) in force. For the data sharing agreement it deletes closed cases once their
+// behalf of a named officer, hot spots and indicators. It loads the whole ISP itself, at start and
+// on the runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and
+// the old principals) in force. For the data sharing agreement it deletes closed cases once their
 // retention has run (Retention: checked every minute and after each batch of events; the
 // "erasures" stream tells asb-intake and asb-notify) and alerts the partnership coordinator
 // when the agreement is due for review.

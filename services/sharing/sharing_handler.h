@@ -22,8 +22,8 @@
 #include "common/stream/log.h"
 #include "services/sharing/aggregates.h"
 #include "services/sharing/case_folder.h"
-#include "services/sharing/victim_matching.h"
 #include "services/sharing/retention.h"
+#include "services/sharing/victim_matching.h"
 
 namespace asb::sharing {
 

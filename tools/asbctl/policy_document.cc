@@ -291,10 +291,9 @@ std::string PersonWords(const asb::config::v1::PersonSelector& p) {
       types.push_back(EnumWords(asb::v1::OrderType_descriptor()->FindValueByNumber(t)));
     }
     const std::string order = types.empty() ? "an order" : "a " + absl::StrJoin(types, " or ");
-    terms.push_back(
-        absl::StrCat(p.has_order_subject() && !p.order_subject() ? "not the subject of "
-                                                                 : "the subject of ",
-                     order, " on the case"));
+    terms.push_back(absl::StrCat(
+        p.has_order_subject() && !p.order_subject() ? "not the subject of " : "the subject of ",
+        order, " on the case"));
   }
   if (p.tenures_size() > 0) {
     std::vector<std::string> tenures;
@@ -343,10 +342,8 @@ std::string ConditionWords(const asb::config::v1::Condition& c) {
            {"a victim or perpetrator is under 18", "no victim or perpetrator is under 18"}},
           {"has_vulnerable_person",
            {"someone linked is assessed as vulnerable", "no one linked is vulnerable"}},
-          {"licensed_premises",
-           {"the premises are licensed", "the premises are not licensed"}},
-          {"lead_agency",
-           {"the agency leads the case", "the agency does not lead the case"}},
+          {"licensed_premises", {"the premises are licensed", "the premises are not licensed"}},
+          {"lead_agency", {"the agency leads the case", "the agency does not lead the case"}},
       };
   std::vector<const FieldDescriptor*> set;
   c.GetReflection()->ListFields(c, &set);
@@ -615,8 +612,8 @@ class Writer {
           if (rule->has_people()) {
             absl::StrAppend(&when, "; showing only ", PersonWords(rule->people()));
           }
-          if (std::string other = OtherTerms(*rule, {"id", "agency", "purpose", "description",
-                                                     "when", "fields", "people"});
+          if (std::string other = OtherTerms(
+                  *rule, {"id", "agency", "purpose", "description", "when", "fields", "people"});
               !other.empty()) {
             absl::StrAppend(&when, "; ", other);
           }

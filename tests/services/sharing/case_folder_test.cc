@@ -533,11 +533,10 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 }
 
 TEST(SharingColumnFamiliesTest, Names) {
-  EXPECT_THAT(SharingColumnFamilies(),
-              ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures",
-                                              "cases", "pending", "aggregates", "victim_index",
-                                              "retention_due", "retention_index", "marks",
-                                              "recipients", "offsets"));
+  EXPECT_THAT(SharingColumnFamilies(), ::testing::UnorderedElementsAre(
+                                           "log.disclosures", "log.audit", "log.erasures", "cases",
+                                           "pending", "aggregates", "victim_index", "retention_due",
+                                           "retention_index", "marks", "recipients", "offsets"));
 }
 
 }  // namespace
