@@ -260,15 +260,6 @@ void IntakeDaemon::Flush() {
   }
   std::vector<absl::StatusOr<asb::v1::SubmitResponse>> results = handler_->SubmitGroup(group);
   SPDLOG_LOGGER_DEBUG(lg, "group of {} submissions handled", pending.size());
-  // The group may have scheduled deadlines that are already due (backfilled old data: an order
-  // long ended, a victim linked months ago). Fire a round of them before answering, so that a
-  // feed that has its answer knows the hub's events it made due are stored too; what is left
-  // (and a failed round) the loop fires next (Poke below).
-  if (timer_service_ != nullptr) {
-    if (absl::StatusOr<std::size_t> fired = timer_service_->FireDue(); !fired.ok()) {
-      SPDLOG_LOGGER_WARN(lg, "due timers not fired yet: {}", fired.status().ToString());
-    }
-  }
   for (std::size_t i = 0; i < pending.size(); ++i) {
     Count(pending[i].request, results[i]);
     if (!results[i].ok()) {
@@ -281,7 +272,7 @@ void IntakeDaemon::Flush() {
     *response.mutable_submit() = std::move(*results[i]);
     runtime_->server().Reply(pending[i].caller, std::move(response));
   }
-  // Anything still due (more than one round, or a failed one): the loop looks at once.
+  // The group may have scheduled deadlines that are due (backfill): look at once.
   if (timer_service_ != nullptr) {
     timer_service_->Poke();
   }

@@ -342,6 +342,17 @@ void VictimLedger::ReplaceTimer(const std::string& timer_name, const asb::v1::Cl
   (*due_by_name)[payload.name()] = absl::ToUnixMillis(due);
 }
 
+absl::Time VictimLedger::TakeDue(DueByName* due_by_name, const std::string& name,
+                                 absl::Time fallback) {
+  auto it = due_by_name->find(name);
+  if (it == due_by_name->end()) {
+    return fallback;
+  }
+  const absl::Time due = absl::FromUnixMillis(it->second);
+  due_by_name->erase(it);  // the service removed the timer as it fired
+  return due;
+}
+
 void VictimLedger::RemoveTimer(const std::string& timer_name, const std::string& name,
                                DueByName* due_by_name, store::Batch* batch) {
   auto it = due_by_name->find(name);
@@ -498,10 +509,7 @@ absl::StatusOr<std::optional<CaseEvent>> VictimLedger::FireVictim(const clock::T
     return absl::NotFoundError("a victim timer names a person the ledger does not have");
   }
   LedgerVictim& v = it->second;
-  const auto due_it = v.timers().find(t.name());
-  const absl::Time due =
-      due_it != v.timers().end() ? absl::FromUnixMillis(due_it->second) : timer.due;
-  v.mutable_timers()->erase(t.name());  // the service removed it
+  const absl::Time due = TakeDue(v.mutable_timers(), t.name(), timer.due);
   Put(t.case_id(), batch);
   if (t.name() == kAssess) {
     if (v.has_assessed_at()) {
@@ -848,10 +856,7 @@ absl::StatusOr<std::optional<CaseEvent>> VictimLedger::Fire(const clock::Timer& 
   }
   LedgerApplication& app = it->second;
   const CaseReviewApplication& a = app.application();
-  const auto due_it = app.timers().find(t.name());
-  const absl::Time due =
-      due_it != app.timers().end() ? absl::FromUnixMillis(due_it->second) : timer.due;
-  app.mutable_timers()->erase(t.name());  // the service removed it
+  const absl::Time due = TakeDue(app.mutable_timers(), t.name(), timer.due);
   Put(t.case_id(), batch);
   CaseReviewNoticeKind kind;
   const char* section;

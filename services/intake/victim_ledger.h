@@ -117,6 +117,9 @@ class VictimLedger {
   // Schedules `timer_name` (payload.name() in `due_by_name`) at `due`, moving it if it is there.
   void ReplaceTimer(const std::string& timer_name, const asb::v1::ClockTimer& payload,
                     absl::Time due, DueByName* due_by_name, store::Batch* batch);
+  // A timer that fired: the due time the ledger recorded for `name` (else `fallback`, the
+  // timer's own), forgotten.
+  static absl::Time TakeDue(DueByName* due_by_name, const std::string& name, absl::Time fallback);
   // Cancels `timer_name` (`name` in `due_by_name`), if it is scheduled.
   void RemoveTimer(const std::string& timer_name, const std::string& name, DueByName* due_by_name,
                    store::Batch* batch);
