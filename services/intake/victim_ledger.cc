@@ -303,55 +303,64 @@ void VictimLedger::Put(const std::string& case_id, store::Batch* batch) {
 
 void VictimLedger::Schedule(const std::string& case_id, LedgerApplication* app,
                             const std::string& deadline, absl::Time due, store::Batch* batch) {
-  std::optional<absl::Time> current;
-  if (auto it = app->timers().find(deadline); it != app->timers().end()) {
-    current = absl::FromUnixMillis(it->second);
-  }
   asb::v1::ClockTimer payload;
   payload.set_case_id(case_id);
   payload.set_application_id(app->application().application_id());
   payload.set_name(deadline);
-  timers_->Replace(TimerName(case_id, app->application().application_id(), deadline), current, due,
-                   payload.SerializeAsString(), batch);
-  (*app->mutable_timers())[deadline] = absl::ToUnixMillis(due);
+  ReplaceTimer(TimerName(case_id, app->application().application_id(), deadline), payload, due,
+               app->mutable_timers(), batch);
 }
 
 void VictimLedger::Unschedule(const std::string& case_id, LedgerApplication* app,
                               const std::string& deadline, store::Batch* batch) {
-  auto it = app->timers().find(deadline);
-  if (it == app->timers().end()) {
-    return;
-  }
-  timers_->Remove(TimerName(case_id, app->application().application_id(), deadline),
-                  absl::FromUnixMillis(it->second), batch);
-  app->mutable_timers()->erase(deadline);
+  RemoveTimer(TimerName(case_id, app->application().application_id(), deadline), deadline,
+              app->mutable_timers(), batch);
 }
 
 void VictimLedger::ScheduleVictim(const std::string& case_id, const std::string& person_id,
                                   LedgerVictim* v, const std::string& name, absl::Time due,
                                   store::Batch* batch) {
-  std::optional<absl::Time> current;
-  if (auto it = v->timers().find(name); it != v->timers().end()) {
-    current = absl::FromUnixMillis(it->second);
-  }
   asb::v1::ClockTimer payload;
   payload.set_case_id(case_id);
   payload.set_person_id(person_id);
   payload.set_name(name);
-  timers_->Replace(VictimTimerName(case_id, v->slot(), name), current, due,
-                   payload.SerializeAsString(), batch);
-  (*v->mutable_timers())[name] = absl::ToUnixMillis(due);
+  ReplaceTimer(VictimTimerName(case_id, v->slot(), name), payload, due, v->mutable_timers(), batch);
 }
 
 void VictimLedger::UnscheduleVictim(const std::string& case_id, LedgerVictim* v,
                                     const std::string& name, store::Batch* batch) {
-  auto it = v->timers().find(name);
-  if (it == v->timers().end()) {
+  RemoveTimer(VictimTimerName(case_id, v->slot(), name), name, v->mutable_timers(), batch);
+}
+
+void VictimLedger::ReplaceTimer(const std::string& timer_name, const asb::v1::ClockTimer& payload,
+                                absl::Time due, DueByName* due_by_name, store::Batch* batch) {
+  std::optional<absl::Time> current;
+  if (auto it = due_by_name->find(payload.name()); it != due_by_name->end()) {
+    current = absl::FromUnixMillis(it->second);
+  }
+  timers_->Replace(timer_name, current, due, payload.SerializeAsString(), batch);
+  (*due_by_name)[payload.name()] = absl::ToUnixMillis(due);
+}
+
+absl::Time VictimLedger::TakeDue(DueByName* due_by_name, const std::string& name,
+                                 absl::Time fallback) {
+  auto it = due_by_name->find(name);
+  if (it == due_by_name->end()) {
+    return fallback;
+  }
+  const absl::Time due = absl::FromUnixMillis(it->second);
+  due_by_name->erase(it);  // the service removed the timer as it fired
+  return due;
+}
+
+void VictimLedger::RemoveTimer(const std::string& timer_name, const std::string& name,
+                               DueByName* due_by_name, store::Batch* batch) {
+  auto it = due_by_name->find(name);
+  if (it == due_by_name->end()) {
     return;
   }
-  timers_->Remove(VictimTimerName(case_id, v->slot(), name), absl::FromUnixMillis(it->second),
-                  batch);
-  v->mutable_timers()->erase(name);
+  timers_->Remove(timer_name, absl::FromUnixMillis(it->second), batch);
+  due_by_name->erase(it);
 }
 
 LedgerVictim& VictimLedger::VictimOf(LedgerCaseReview* l, const std::string& person_id) {
@@ -500,10 +509,7 @@ absl::StatusOr<std::optional<CaseEvent>> VictimLedger::FireVictim(const clock::T
     return absl::NotFoundError("a victim timer names a person the ledger does not have");
   }
   LedgerVictim& v = it->second;
-  const auto due_it = v.timers().find(t.name());
-  const absl::Time due =
-      due_it != v.timers().end() ? absl::FromUnixMillis(due_it->second) : timer.due;
-  v.mutable_timers()->erase(t.name());  // the service removed it
+  const absl::Time due = TakeDue(v.mutable_timers(), t.name(), timer.due);
   Put(t.case_id(), batch);
   if (t.name() == kAssess) {
     if (v.has_assessed_at()) {
@@ -850,10 +856,7 @@ absl::StatusOr<std::optional<CaseEvent>> VictimLedger::Fire(const clock::Timer& 
   }
   LedgerApplication& app = it->second;
   const CaseReviewApplication& a = app.application();
-  const auto due_it = app.timers().find(t.name());
-  const absl::Time due =
-      due_it != app.timers().end() ? absl::FromUnixMillis(due_it->second) : timer.due;
-  app.mutable_timers()->erase(t.name());  // the service removed it
+  const absl::Time due = TakeDue(app.mutable_timers(), t.name(), timer.due);
   Put(t.case_id(), batch);
   CaseReviewNoticeKind kind;
   const char* section;

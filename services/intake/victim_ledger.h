@@ -111,6 +111,18 @@ class VictimLedger {
                 const std::string& deadline, absl::Time due, store::Batch* batch);
   void Unschedule(const std::string& case_id, asb::v1::LedgerApplication* app,
                   const std::string& deadline, store::Batch* batch);
+  // The ledger's own record of an owner's timers (LedgerApplication.timers,
+  // LedgerVictim.timers): name -> due, unix milliseconds.
+  using DueByName = google::protobuf::Map<std::string, int64_t>;
+  // Schedules `timer_name` (payload.name() in `due_by_name`) at `due`, moving it if it is there.
+  void ReplaceTimer(const std::string& timer_name, const asb::v1::ClockTimer& payload,
+                    absl::Time due, DueByName* due_by_name, store::Batch* batch);
+  // A timer that fired: the due time the ledger recorded for `name` (else `fallback`, the
+  // timer's own), forgotten.
+  static absl::Time TakeDue(DueByName* due_by_name, const std::string& name, absl::Time fallback);
+  // Cancels `timer_name` (`name` in `due_by_name`), if it is scheduled.
+  void RemoveTimer(const std::string& timer_name, const std::string& name, DueByName* due_by_name,
+                   store::Batch* batch);
   // The victim's follow-up (the risk matrix's RiskFollowUp): timers and notices.
   static asb::v1::LedgerVictim& VictimOf(asb::v1::LedgerCaseReview* l,
                                          const std::string& person_id);

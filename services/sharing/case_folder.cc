@@ -100,6 +100,15 @@ std::vector<std::string> SafeguardingRecipients(const Case& c, const std::string
   return out;
 }
 
+// A hub notice addressed to agencies (a case review's, a victim's): its context, the rule its
+// recipients are alerted under, and the recipients.
+template <class Notice>
+void AddressedBy(const Notice& n, std::string rule, CaseFolder::Applied* a) {
+  a->statutory = n.context();
+  a->recipient_rule = std::move(rule);
+  a->recipients.assign(n.recipients().begin(), n.recipients().end());
+}
+
 CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c, Prior prior,
                                 const CaseFolder::FoldContext& context) {
   const CaseEvent& e = envelope.accepted_event().event();
@@ -129,17 +138,11 @@ CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c
   } else if (e.has_person_linked()) {
     a.linked_person_id = e.person_linked().person().person_id();
   } else if (e.has_case_review_notice()) {
-    const asb::v1::CaseReviewNotice& n = e.case_review_notice();
-    a.case_review_kind = n.kind();
-    a.statutory = n.context();
-    a.recipient_rule = victims::CaseReviewRuleId(n.kind());
-    a.recipients.assign(n.recipients().begin(), n.recipients().end());
+    a.case_review_kind = e.case_review_notice().kind();
+    AddressedBy(e.case_review_notice(), victims::CaseReviewRuleId(a.case_review_kind), &a);
   } else if (e.has_victim_notice()) {
-    const asb::v1::VictimNotice& n = e.victim_notice();
-    a.victim_kind = n.kind();
-    a.statutory = n.context();
-    a.recipient_rule = victims::VictimNoticeRuleId(n.kind());
-    a.recipients.assign(n.recipients().begin(), n.recipients().end());
+    a.victim_kind = e.victim_notice().kind();
+    AddressedBy(e.victim_notice(), victims::VictimNoticeRuleId(a.victim_kind), &a);
   } else if (const std::string& id = victims::ApplicationIdOf(e); !id.empty()) {
     a.application_id = id;
   } else if (e.has_risk_assessed() && !c.risk_assessments().empty() &&

@@ -152,6 +152,18 @@ class IntelligenceTest : public ::testing::Test {
     return r;
   }
 
+  // The police's indicators of [from, to], on behalf of an officer (the audit record unwritten).
+  absl::StatusOr<asb::v1::IndicatorsResponse> Indicators(const std::string& from,
+                                                         const std::string& to) {
+    asb::v1::IndicatorsRequest q;
+    q.set_from_month(from);
+    q.set_to_month(to);
+    q.mutable_on_behalf_of()->set_officer_id("PC 4021");
+    q.mutable_on_behalf_of()->set_reason("annual report");
+    store::Batch batch = store_->NewBatch();
+    return intel_->Indicators("police-partner", "police", q, &batch);
+  }
+
   std::vector<asb::v1::AuditRecord> Audit() {
     std::vector<Envelope> records;
     EXPECT_TRUE(audit_->Read(1, 100000, &records).ok());
@@ -377,13 +389,7 @@ TEST_F(IntelligenceTest, IndicatorsCountCasesOrdersAndTimeToFirstAction) {
   ApplyOne(Next(close));
 
   // With threshold 1 nothing is withheld here; the shipped threshold is in the ISP.
-  asb::v1::IndicatorsRequest q;
-  q.set_from_month("2018-10");
-  q.set_to_month("2018-11");
-  q.mutable_on_behalf_of()->set_officer_id("PC 4021");
-  q.mutable_on_behalf_of()->set_reason("annual report");
-  store::Batch batch = store_->NewBatch();
-  auto r = intel_->Indicators("police-partner", "police", q, &batch);
+  auto r = Indicators("2018-10", "2018-11");
   ASB_ASSERT_OK(r.status());
   ASSERT_EQ(r->by_month_size(), 2);
   const auto& m10 = r->by_month(0);
@@ -453,13 +459,7 @@ TEST_F(IntelligenceTest, IndicatorsCountCaseReviewsFromTheCaseReviewState) {
     e->mutable_case_review_appealed()->set_application_id("A-C2");
   });
 
-  asb::v1::IndicatorsRequest q;
-  q.set_from_month("2018-10");
-  q.set_to_month("2018-11");
-  q.mutable_on_behalf_of()->set_officer_id("PC 4021");
-  q.mutable_on_behalf_of()->set_reason("annual report");
-  store::Batch batch = store_->NewBatch();
-  auto r = intel_->Indicators("police-partner", "police", q, &batch);
+  auto r = Indicators("2018-10", "2018-11");
   ASB_ASSERT_OK(r.status());
   ASSERT_EQ(r->by_month_size(), 2);
   const auto& m10 = r->by_month(0);
