@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/bus/message_memory.h"
+#include "common/bus/wire.h"
 #include "common/log/log.h"
 #include "common/status/proto_status.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -306,12 +307,30 @@ void Server::ReportHandshakes() {
 }
 
 void Server::Reply(const Caller& caller, asb::v1::Response response) {
+  Reply(caller, std::move(response), 0, {});
+}
+
+void Server::Reply(const Caller& caller, asb::v1::Response response, int body_field,
+                   std::string_view encoded_fields) {
   static auto* lg = log::Get("bus");
   response.set_request_id(caller.request_id);
   // Serialised straight into the frame: no zero-filled string and no copy of it (an audit page
   // is megabytes).
-  zmq::message_t body(response.ByteSizeLong());
-  response.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
+  const std::size_t size = response.ByteSizeLong();
+  std::string header;
+  if (body_field > 0) {
+    AppendTagAndLength(body_field, encoded_fields.size(), &header);
+  }
+  const std::size_t tail = body_field > 0 ? encoded_fields.size() : 0;
+  zmq::message_t body(size + header.size() + tail);
+  auto* out = static_cast<uint8_t*>(body.data());
+  out = response.SerializeWithCachedSizesToArray(out);
+  if (body_field > 0) {
+    std::memcpy(out, header.data(), header.size());
+    if (tail > 0) {
+      std::memcpy(out + header.size(), encoded_fields.data(), tail);
+    }
+  }
   try {
     if (!router_.send(zmq::buffer(caller.routing_id),
                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <zmq.hpp>
 
 #include "absl/status/status.h"
@@ -57,6 +58,11 @@ class Server {
   // Sends `response` to the caller (request_id filled from caller). Drops it with a debug log if
   // the peer is gone.
   void Reply(const Caller& caller, asb::v1::Response response);
+  // The same, with `encoded_fields` (serialised fields of the message in the response's field
+  // `body_field`, e.g. a fetch's records as they are stored) merged into that field on the wire,
+  // without being parsed or copied into the message first.
+  void Reply(const Caller& caller, asb::v1::Response response, int body_field,
+             std::string_view encoded_fields);
   // Convenience: an error reply.
   void ReplyError(const Caller& caller, const absl::Status& status);
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/bus/wire.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 
@@ -115,17 +116,7 @@ uint64_t Log::AppendEncoded(store::Batch* batch, asb::v1::Envelope* envelope, in
   }
   std::string value = envelope->SerializeAsString();
   if (payload_field > 0) {
-    // Tag (length-delimited) and length as varints, then the bytes: protobuf concatenation.
-    auto varint = [&value](uint64_t v) {
-      while (v >= 0x80) {
-        value.push_back(static_cast<char>(v | 0x80));
-        v >>= 7;
-      }
-      value.push_back(static_cast<char>(v));
-    };
-    varint((static_cast<uint64_t>(payload_field) << 3) | 2);
-    varint(payload.size());
-    value.append(payload.data(), payload.size());
+    bus::AppendLengthDelimited(payload_field, payload, &value);
   }
   batch->Put(cf_, store::EncodeSeq(seq), value);
   batch->OnCommit([this, seq] {
@@ -148,6 +139,23 @@ uint64_t Log::AppendEncoded(store::Batch* batch, asb::v1::Envelope* envelope, in
 absl::Status Log::Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Envelope>* out,
                        std::size_t max_bytes) const {
   out->clear();
+  std::vector<std::string> encoded;
+  ASB_RETURN_IF_ERROR(ReadEncoded(from_seq, max, &encoded, max_bytes));
+  out->reserve(encoded.size());
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    asb::v1::Envelope& envelope = out->emplace_back();
+    if (!envelope.ParseFromString(encoded[i])) {
+      out->clear();
+      return absl::DataLossError(
+          absl::StrCat("stream ", name_, ": record ", from_seq + i, " is corrupt"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::ReadEncoded(uint64_t from_seq, uint32_t max, std::vector<std::string>* out,
+                              std::size_t max_bytes) const {
+  out->clear();
   if (from_seq < first_) {
     return absl::OutOfRangeError(absl::StrCat("stream ", name_, ": records below ", first_,
                                               " were deleted by retention (asked from ", from_seq,
@@ -164,6 +172,7 @@ absl::Status Log::Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Env
        it->Next()) {
     const uint64_t seq = store::DecodeSeq(it->key().ToStringView());
     if (seq != expected) {
+      out->clear();
       return absl::DataLossError(
           absl::StrCat("stream ", name_, ": record ", expected, " is missing (found ", seq, ")"));
     }
@@ -171,11 +180,7 @@ absl::Status Log::Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Env
     if (!out->empty() && bytes + it->value().size() > max_bytes) {
       break;
     }
-    asb::v1::Envelope& envelope = out->emplace_back();
-    if (!envelope.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      out->clear();
-      return absl::DataLossError(absl::StrCat("stream ", name_, ": record ", seq, " is corrupt"));
-    }
+    out->emplace_back(it->value().data(), it->value().size());
     bytes += it->value().size();
     ++expected;
   }

@@ -51,6 +51,11 @@ class Log {
   // unparseable.
   absl::Status Read(uint64_t from_seq, uint32_t max, std::vector<asb::v1::Envelope>* out,
                     std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) const;
+  // The same, each record as stored (its serialised Envelope, decrypted if the store is
+  // encrypted at rest), for a server to hand on without parsing and re-encoding it: the records'
+  // keys are checked (none missing), their bytes are not (the consumer parses them).
+  absl::Status ReadEncoded(uint64_t from_seq, uint32_t max, std::vector<std::string>* out,
+                           std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) const;
 
   // Deletes records below `seq` (retention; every consumer has passed them), durably, and
   // remembers first_retained() across restarts even if nothing is left. `seq` is capped at

@@ -1,9 +1,11 @@
 #include "common/stream/stream_server.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/bus/wire.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 #include "common/status/proto_status.h"
@@ -70,8 +72,9 @@ void StreamServer::HandleFetch(const bus::Caller& caller, const asb::v1::FetchRe
   fetch->set_stream(log->name());
   fetch->set_head(log->head());
   fetch->set_first_retained(log->first_retained());
-  std::vector<asb::v1::Envelope> records;
-  absl::Status status = log->Read(request.from_seq(), max, &records, kMaxResponseBytes);
+  // The records go out as they are stored: never parsed and re-encoded here.
+  std::vector<std::string> records;
+  absl::Status status = log->ReadEncoded(request.from_seq(), max, &records, kMaxResponseBytes);
   if (!status.ok()) {
     if (absl::IsOutOfRange(status)) {
       SPDLOG_LOGGER_WARN(Logger(), "[{}] fetch of {} from {} is below retention (first {})",
@@ -95,15 +98,20 @@ void StreamServer::HandleFetch(const bus::Caller& caller, const asb::v1::FetchRe
       position = std::max(position, std::min(committed, log->head()));
     }
   }
-  fetch->mutable_records()->Reserve(static_cast<int>(records.size()));
-  for (auto& record : records) {
-    *fetch->add_records() = std::move(record);
+  std::size_t bytes = 0;
+  for (const std::string& record : records) {
+    bytes += record.size() + 10;
+  }
+  std::string encoded;
+  encoded.reserve(bytes);
+  for (const std::string& record : records) {
+    bus::AppendLengthDelimited(asb::v1::FetchResponse::kRecordsFieldNumber, record, &encoded);
   }
   *response.mutable_status() = ToProto(absl::OkStatus());
   SPDLOG_LOGGER_DEBUG(Logger(), "[{}] fetch {} from {}: {} records (head {})",
-                      caller.principal.name, log->name(), request.from_seq(), fetch->records_size(),
+                      caller.principal.name, log->name(), request.from_seq(), records.size(),
                       log->head());
-  server_->Reply(caller, std::move(response));
+  server_->Reply(caller, std::move(response), asb::v1::Response::kFetchFieldNumber, encoded);
   MaybeTrim(log->name());
 }
 
