@@ -531,6 +531,19 @@ void Runtime::EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseReque
                                     "characters"));
     return;
   }
+  if (case_keys_eraser_ && store_->encrypted()) {
+    // Before the data keys go: the eraser may read the case's values to find its keys. (A store
+    // without a key ring cannot erase: EraseSubject below refuses, and nothing is deleted.)
+    store::Batch batch = store_->NewBatch();
+    absl::Status erased = case_keys_eraser_(request.case_id(), &batch);
+    if (erased.ok() && !batch.empty()) {
+      erased = store_->Write(&batch);
+    }
+    if (!erased.ok()) {
+      server_->ReplyError(caller, erased);
+      return;
+    }
+  }
   absl::StatusOr<int> destroyed = store_->EraseSubject(request.case_id());
   if (!destroyed.ok()) {
     server_->ReplyError(caller, destroyed.status());
