@@ -350,7 +350,18 @@ void Runtime::DrainErasures() {
     }
     absl::StatusOr<std::vector<int>> destroyed = std::vector<int>(cases.size(), 0);
     if (store_->encrypted()) {
-      destroyed = store_->EraseSubjects(cases);
+      // The daemon's plaintext keys of the cases first, as for EraseCase.
+      absl::Status keys = absl::OkStatus();
+      if (case_keys_eraser_) {
+        store::Batch batch = store_->NewBatch();
+        for (std::size_t i = 0; i < cases.size() && keys.ok(); ++i) {
+          keys = case_keys_eraser_(cases[i], &batch);
+        }
+        if (keys.ok() && !batch.empty()) {
+          keys = store_->Write(&batch);
+        }
+      }
+      destroyed = keys.ok() ? store_->EraseSubjects(cases) : absl::StatusOr<std::vector<int>>(keys);
     }
     if (!destroyed.ok()) {
       // Kept queued: retried in a minute (a full disk, an I/O error).

@@ -140,11 +140,12 @@ class Runtime {
   // left behind are done at the next start; shredding again destroys nothing more, so it is
   // done once in effect.
   void QueueErasure(const asb::v1::CaseErasure& erasure, store::Batch* batch);
-  // The daemon's own part of `asbctl case erase` (EraseCaseRequest): deletes, in `batch`, the
-  // keys of its store that name the case or its people in plaintext (asb-sharing: the victim
-  // index; asb-intake: its ledgers), which destroying the data keys would leave behind. The
-  // runtime writes that batch BEFORE it destroys the case's data keys, so the function may read
-  // the case's values; an error fails the erasure (nothing destroyed) with that status.
+  // The daemon's own part of erasing a case (`asbctl case erase`, and the erasure queue's
+  // shredding under retention): deletes, in `batch`, the keys of its store that name the case or
+  // its people in plaintext (asb-sharing: the victim index; asb-intake: its ledgers), which
+  // destroying the data keys would leave behind. The runtime writes that batch BEFORE it
+  // destroys the case's data keys, so the function may read the case's values; an error fails
+  // the erasure (nothing destroyed: EraseCase answers it, the queue retries in a minute).
   using CaseKeysEraser =
       std::function<absl::Status(const std::string& case_id, store::Batch* batch)>;
   void SetCaseKeysEraser(CaseKeysEraser eraser) { case_keys_eraser_ = std::move(eraser); }

@@ -29,9 +29,9 @@
 #include "asb/v1/api.pb.h"
 #include "common/config/config.h"
 #include "common/status/macros.h"
-#include "rocksdb/db.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/store_keys.h"
 #include "tests/support/temp_dir.h"
 
 namespace asb::testing {
@@ -42,54 +42,6 @@ using ::testing::SizeIs;
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
-
-// Every key of column family `cf` of the stopped daemon's store at `db` (read directly: the
-// keys are what encryption at rest leaves in plaintext).
-std::vector<std::string> KeysOf(const std::string& db, const std::string& cf) {
-  std::vector<std::string> names;
-  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db, &names).ok()) << db;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const auto& name : names) {
-    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db, cfs, &handles, &raw);
-  EXPECT_TRUE(s.ok()) << db << ": " << s.ToString();
-  std::vector<std::string> keys;
-  if (!s.ok()) {
-    return keys;
-  }
-  std::unique_ptr<rocksdb::DB> rdb(raw);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == cf) {
-      std::unique_ptr<rocksdb::Iterator> it(rdb->NewIterator(rocksdb::ReadOptions(), handles[i]));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        keys.push_back(it->key().ToString());
-      }
-      EXPECT_TRUE(it->status().ok());
-    }
-  }
-  for (auto* h : handles) {
-    EXPECT_TRUE(rdb->DestroyColumnFamilyHandle(h).ok());
-  }
-  return keys;
-}
-
-// The keys among `keys` that contain any of `needles`.
-std::vector<std::string> Containing(const std::vector<std::string>& keys,
-                                    const std::vector<std::string>& needles) {
-  std::vector<std::string> out;
-  for (const std::string& k : keys) {
-    for (const std::string& n : needles) {
-      if (k.find(n) != std::string::npos) {
-        out.push_back(absl::StrReplaceAll(k, {{std::string(1, '\0'), "\\0"}}));
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 std::string ReadAll(const std::string& path) {
