@@ -350,7 +350,18 @@ void Runtime::DrainErasures() {
     }
     absl::StatusOr<std::vector<int>> destroyed = std::vector<int>(cases.size(), 0);
     if (store_->encrypted()) {
-      destroyed = store_->EraseSubjects(cases);
+      // The daemon's plaintext keys of the cases first, as for EraseCase.
+      absl::Status keys = absl::OkStatus();
+      if (case_keys_eraser_) {
+        store::Batch batch = store_->NewBatch();
+        for (std::size_t i = 0; i < cases.size() && keys.ok(); ++i) {
+          keys = case_keys_eraser_(cases[i], &batch);
+        }
+        if (keys.ok() && !batch.empty()) {
+          keys = store_->Write(&batch);
+        }
+      }
+      destroyed = keys.ok() ? store_->EraseSubjects(cases) : absl::StatusOr<std::vector<int>>(keys);
     }
     if (!destroyed.ok()) {
       // Kept queued: retried in a minute (a full disk, an I/O error).
@@ -530,6 +541,19 @@ void Runtime::EraseCase(const bus::Caller& caller, const asb::v1::EraseCaseReque
                                     "case_id and reference: required, printable, at most 128 "
                                     "characters"));
     return;
+  }
+  if (case_keys_eraser_ && store_->encrypted()) {
+    // Before the data keys go: the eraser may read the case's values to find its keys. (A store
+    // without a key ring cannot erase: EraseSubject below refuses, and nothing is deleted.)
+    store::Batch batch = store_->NewBatch();
+    absl::Status erased = case_keys_eraser_(request.case_id(), &batch);
+    if (erased.ok() && !batch.empty()) {
+      erased = store_->Write(&batch);
+    }
+    if (!erased.ok()) {
+      server_->ReplyError(caller, erased);
+      return;
+    }
   }
   absl::StatusOr<int> destroyed = store_->EraseSubject(request.case_id());
   if (!destroyed.ok()) {

@@ -140,6 +140,15 @@ class Runtime {
   // left behind are done at the next start; shredding again destroys nothing more, so it is
   // done once in effect.
   void QueueErasure(const asb::v1::CaseErasure& erasure, store::Batch* batch);
+  // The daemon's own part of erasing a case (`asbctl case erase`, and the erasure queue's
+  // shredding under retention): deletes, in `batch`, the keys of its store that name the case or
+  // its people in plaintext (asb-sharing: the victim index; asb-intake: its ledgers), which
+  // destroying the data keys would leave behind. The runtime writes that batch BEFORE it
+  // destroys the case's data keys, so the function may read the case's values; an error fails
+  // the erasure (nothing destroyed: EraseCase answers it, the queue retries in a minute).
+  using CaseKeysEraser =
+      std::function<absl::Status(const std::string& case_id, store::Batch* batch)>;
+  void SetCaseKeysEraser(CaseKeysEraser eraser) { case_keys_eraser_ = std::move(eraser); }
   // Consumes `upstream`'s (asb-sharing's) "erasures" stream: each record is queued as above.
   absl::StatusOr<stream::Consumer*> ConsumeErasures(
       const asb::config::v1::UpstreamConfig& upstream);
@@ -229,6 +238,7 @@ class Runtime {
   std::vector<std::unique_ptr<stream::Consumer>> consumers_;
   Handler handler_;
   AuditSink audit_sink_;
+  CaseKeysEraser case_keys_eraser_;
   // Refused handshakes, malformed requests and requests without the role, audited in
   // intervals (services/daemon/refusals.h).
   std::unique_ptr<RefusalRecorder> refusals_;

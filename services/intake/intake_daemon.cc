@@ -9,6 +9,7 @@
 #include "common/status/macros.h"
 #include "common/stream/disk_space.h"
 #include "services/daemon/config_checks.h"
+#include "services/intake/order_ledger.h"
 
 namespace asb::intake {
 
@@ -149,6 +150,14 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
   d->handler_->SetAgencies(d->agencies_);
   d->handler_->SetCaseReviewProcedure(d->procedure_);
   d->handler_->SetRiskMatrix(d->risk_);
+  // An erased case (`asbctl case erase`, or retention's erasures stream): the ledgers' keys (the
+  // victim ledger's, the order ledger's orders and people: case_id '\0' …) name the case and
+  // its people in plaintext; they go with the case.
+  rt->SetCaseKeysEraser([](const std::string& case_id, store::Batch* batch) {
+    batch->DeleteRange(kLedgerColumnFamily, case_id + std::string(1, '\0'),
+                       case_id + std::string(1, '\1'));
+    return absl::OkStatus();
+  });
   return d;
 }
 

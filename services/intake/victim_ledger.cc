@@ -483,12 +483,22 @@ void VictimLedger::FollowUpIncident(const std::string& case_id, const CaseEvent&
   for (const std::string& person_id : victims) {
     LedgerVictim& v = (*l->mutable_victims())[person_id];
     const absl::Duration within = risk_->ReassessWithin(v.band());
-    if (within <= absl::ZeroDuration() || v.timers().count(kReassess) != 0) {
-      continue;  // not MEDIUM or HIGH, or a reassessment already due: that deadline stands
+    if (within <= absl::ZeroDuration()) {
+      continue;  // not MEDIUM or HIGH
+    }
+    const absl::Time due = at + within;
+    // A reassessment already due keeps the earliest deadline any incident asks for: a later
+    // incident never postpones it; one whose own deadline falls earlier (reported late, or after
+    // a backdated assessment raised the band) brings it forward, with a new notice.
+    if (auto pending = v.timers().find(kReassess); pending != v.timers().end()) {
+      if (absl::FromUnixMillis(pending->second) <= due) {
+        continue;
+      }
     }
     v.set_reassess_incident_id(incident_id);
-    *v.mutable_reassess_from() = event.occurred_at();
-    const absl::Time due = at + within;
+    if (!v.has_reassess_from() || at < ToTime(v.reassess_from())) {
+      *v.mutable_reassess_from() = event.occurred_at();
+    }
     ScheduleVictim(case_id, person_id, &v, kReassess, due, batch);
     raised->push_back(MakeVictimNotice(case_id, *l, asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE,
                                        person_id, v, due, source_agency, at));

@@ -22,7 +22,11 @@
 // correction of one already recorded) on a case whose victim's latest band is MEDIUM or HIGH
 // raises VICTIM_NOTICE_KIND_REASSESSMENT_DUE at once, with the deadline, and a "reassess" timer
 // that raises REASSESSMENT_OVERDUE if no assessment of that victim follows by then. While one
-// reassessment is due, a further incident leaves its deadline as it is. A case-level assessment
+// reassessment is due its deadline is the earliest any incident asks for: a further incident
+// whose own deadline is later leaves it as it is (a reassessment is never postponed); one whose
+// deadline is earlier (an incident reported late, or after a backdated assessment raised the
+// band) brings it forward with a new REASSESSMENT_DUE naming that incident. An assessment at or
+// after the earliest of those incidents answers it. A case-level assessment
 // (no person_id) assesses every victim linked so far; a closed case stops its victims' timers.
 //
 // Storage (intake's "ledger" column family, sealed under each case's data key):

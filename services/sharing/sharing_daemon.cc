@@ -48,6 +48,12 @@ absl::StatusOr<std::unique_ptr<SharingDaemon>> SharingDaemon::Create(
                                               rt->log("audit"), [rt] { return rt->Now(); });
   d->handler_->SetRetention(d->retention_.get());
   d->retention_->SetVictimIndex(d->victim_index_.get());
+  // `asbctl case erase`: the victim index's keys carry the case id, the person ids and the match
+  // keys in plaintext; they go with the case (retention deletes them in its own batch).
+  rt->SetCaseKeysEraser(
+      [index = d->victim_index_.get()](const std::string& case_id, store::Batch* batch) {
+        return index->DeleteCases({case_id}, batch);
+      });
   // Closed cases of a store from before case retention get their timers (once).
   ASB_ASSIGN_OR_RETURN(int backfilled, d->retention_->Backfill());
   if (backfilled > 0) {

@@ -651,6 +651,16 @@ bool HasCaseReview(const asb::v1::Case& c) {
          r.applications_size() > 0 || r.complaints() > 0;
 }
 
+// True if one of the hub's case review notices on the case was addressed to `agency`.
+bool AddressedTo(const asb::v1::CaseReview& r, const std::string& agency) {
+  for (const asb::v1::CaseReviewNotice& n : r.notices()) {
+    if (std::find(n.recipients().begin(), n.recipients().end(), agency) != n.recipients().end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews(
@@ -680,7 +690,18 @@ absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews
       return true;
     }
     asb::v1::Disclosure d;
-    if (!policy->Apply(agency, c, policy::EventContext{}, &d) || !d.view().has_case_review()) {
+    bool granted =
+        policy->Apply(agency, c, policy::EventContext{}, &d) && d.view().has_case_review();
+    if (!granted && AddressedTo(c.case_review(), agency)) {
+      // An agency the hub told of this case review (the partnership coordinator at the
+      // threshold) sees it as the ISP lets it see it when told: its rules for a case review
+      // notice, e.g. the header and the case review, no people.
+      d.Clear();
+      policy::EventContext told;
+      told.event_type = asb::v1::EVENT_TYPE_CASE_REVIEW_NOTICE;
+      granted = policy->Apply(agency, c, told, &d) && d.view().has_case_review();
+    }
+    if (!granted) {
       return true;  // not shared, or the case review not granted to this agency
     }
     const asb::v1::CaseReview& review = d.view().case_review();

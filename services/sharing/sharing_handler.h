@@ -122,10 +122,14 @@ class SharingHandler {
 
   // A partner's query (`asbctl casereview list`): the ASB case reviews of the cases `agency` may
   // see, as its views show them, filtered by status and paged, on behalf of request.on_behalf_of's
-  // officer (auth::CheckOnBehalfOf). One CONSULTATION audit record (with on_behalf_of) per case
-  // returned, in `batch`: write it before replying. kInvalidArgument for a status or limit out of
-  // range, or an on_behalf_of the check refuses (then an ACCESS_REFUSED record is added to
-  // `batch` before any case is read: write it too); kUnavailable (no policy, store error).
+  // officer (auth::CheckOnBehalfOf). An agency one of the case's case review notices was
+  // addressed to (the partnership coordinator, told at the threshold) also sees the case reviews
+  // it was told of as the ISP's rules for a case review notice show them to it (the shipped
+  // coordinator: the header and the case review, no people). One CONSULTATION audit record
+  // (with on_behalf_of) per case returned, in `batch`: write it before replying. kInvalidArgument
+  // for a status or limit out of range, or an on_behalf_of the check refuses (then an
+  // ACCESS_REFUSED record is added to `batch` before any case is read: write it too); kUnavailable
+  // (no policy, store error).
   absl::StatusOr<asb::v1::ListCaseReviewsResponse> ListCaseReviews(
       const std::string& principal, const std::string& agency,
       const asb::v1::ListCaseReviewsRequest& request, store::Batch* batch);

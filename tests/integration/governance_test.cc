@@ -27,6 +27,7 @@
 #include "common/status/macros.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/store_keys.h"
 #include "tests/support/temp_dir.h"
 
 namespace asb::testing {
@@ -207,8 +208,8 @@ TEST_F(GovernanceTest, APullOfSeveralCasesIsRecordedPerCase) {
 
 // A case closed long ago (its retention already run when its closure arrives) is deleted at
 // once: sharing no longer has it, intake's events of it read as erased, notify's alerts of it
-// are gone, each daemon's shredding is on the record, and every agency that received it is
-// told to review its copies.
+// are gone, each daemon's shredding is on the record, every agency that received it is told
+// to review its copies, and intake's ledgers keep no key of it.
 TEST_F(GovernanceTest, AClosedCaseIsDeletedEverywhereOnceItsRetentionHasRun) {
   TempDir dir;
   HubOptions options = BuiltHubOptions();
@@ -288,6 +289,11 @@ TEST_F(GovernanceTest, AClosedCaseIsDeletedEverywhereOnceItsRetentionHasRun) {
   auto fire = hub.PullAlerts("fire-partner", 1000, 0, 1);
   ASB_ASSERT_OK(fire.status());
   EXPECT_THAT(fire->alerts(), IsEmpty());
+
+  // Intake's ledgers (the victim ledger, the order ledger's orders and people) kept no key of it:
+  // their keys name the case and its people in plaintext.
+  ASB_ASSERT_OK(hub.StopAll());
+  EXPECT_THAT(Containing(KeysOf(hub.data_dir() + "/intake/db", "ledger"), {kCase}), IsEmpty());
 }
 
 // Past its review date the daemons still load the ISP and the partnership coordinator is

@@ -5,12 +5,13 @@
 // coordinator) at the third, once; an application whose decision is overdue is noticed by the
 // hub's clock with no feed event; the same victim linked to a second case gives both lead
 // agencies a link suggestion; `casereview list` and `victims repeat` as API requests, refused
-// without the officer, audited with them. And on the shipped configuration (the Chesterfield ISP,
-// its risk matrix and case review procedure), the victims sample
+// without the officer, audited with them; `case erase` leaves no key of the erased case or its
+// people in asb-sharing's victim index or asb-intake's ledgers. And on the shipped configuration
+// (the Chesterfield ISP, its risk matrix and case review procedure), the victims sample
 // (config/samples/victims-demo.jsonl) reaches each agency as the ISP's grants say: the case
 // review's notices, the reassessment due and overdue on the hub's clock, the assessment missing,
 // the safeguarding alert, the link suggestions, and the repeat-victim flag in the views that show
-// the victim.
+// the victim, and the coordinator's `casereview list` at the level the ISP grants it.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@
 #include "common/status/macros.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/store_keys.h"
 #include "tests/support/temp_dir.h"
 
 namespace asb::testing {
@@ -134,6 +136,20 @@ class VictimsHub : public ::testing::Test {
     return found;
   }
 
+  // How many alerts `partner` has under `rule` now (once the hub is drained).
+  std::size_t CountAlerts(const std::string& partner, const std::string& rule) {
+    EXPECT_TRUE(hub_->WaitDrained().ok());
+    auto r = hub_->PullAlerts(partner, 1000, 0, 1);
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::size_t n = 0;
+    if (r.ok()) {
+      for (const auto& a : r->alerts()) {
+        n += a.notification_rule() == rule ? 1 : 0;
+      }
+    }
+    return n;
+  }
+
   asb::v1::OnBehalfOf Officer() {
     asb::v1::OnBehalfOf who;
     who.set_officer_id("PC 4021");
@@ -164,14 +180,26 @@ std::string Victim(const std::string& person_id) {
   return absl::StrReplaceAll(kVictim, {{"%s", person_id}});
 }
 
+// A personal-ASB case opened at `at` with its lead agency and officer, and the test victim
+// (Margaret Oakes) linked to it under `person_id`.
+std::vector<asb::v1::CaseEvent> CaseWithVictim(const std::string& case_id, absl::Time at,
+                                               const std::string& title, const std::string& lead,
+                                               const std::string& officer,
+                                               const std::string& person_id) {
+  return {Event(case_id + "-open", case_id, at,
+                absl::StrCat(R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_PERSONAL","title":")",
+                             title, R"(","leadAgency":")", lead, R"(","leadOfficer":")", officer,
+                             R"("})")),
+          Event(case_id + "-victim", case_id, at, Victim(person_id))};
+}
+
 TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggestedToBothLeads) {
   const absl::Time opened = HubNow() - absl::Hours(24 * 150);
-  SubmitOk("police-feed", {Event("v1-open", "VIC-1", opened,
-                                 R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_PERSONAL",
-                "title":"Harassment, Loundsley Green","leadAgency":"police","leadOfficer":"PC 4021"})"),
-                           Event("v1-victim", "VIC-1", opened, Victim("pol-501"))});
+  SubmitOk("police-feed", CaseWithVictim("VIC-1", opened, "Harassment, Loundsley Green", "police",
+                                         "PC 4021", "pol-501"));
   // The police's complaint, then community safety's: the advisory to the lead agency.
   SubmitOk("police-feed", {Incident("P-1", "VIC-1", "police", 120)});
+  EXPECT_EQ(CountAlerts("police-partner", "casereview:advisory"), 0u);  // one complaint: nothing
   SubmitOk("council-feed", {Incident("CS-1", "VIC-1", "community-safety", 60)});
   auto advisory = WaitForAlerts("police-partner", "casereview:advisory", 1);
   ASSERT_TRUE(advisory.ok()) << advisory.status() << hub_->LogTail("sharing");
@@ -180,6 +208,9 @@ TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggested
   EXPECT_EQ(a.case_review_notice_kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_ADVISORY);
   EXPECT_THAT(a.statutory().section(), ::testing::HasSubstr("s.104"));
   EXPECT_EQ(a.view().lead_officer(), "PC 4021");
+  EXPECT_EQ(CountAlerts("police-partner", "casereview:threshold_met"), 0u);  // not at the second
+  EXPECT_EQ(CountAlerts("partnership-partner", "casereview:threshold_met"), 0u);
+  EXPECT_EQ(CountAlerts("partnership-partner", "casereview:advisory"), 0u);  // the lead's only
   // Housing's: the threshold (s.104(4)), to the lead agency and the partnership coordinator.
   SubmitOk("council-feed", {Incident("H-1", "VIC-1", "housing", 10)});
   auto met = WaitForAlerts("police-partner", "casereview:threshold_met", 1);
@@ -206,10 +237,8 @@ TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggested
 
   // The same victim on a second case, led by community safety, under its own person id.
   SubmitOk("council-feed",
-           {Event("v2-open", "VIC-2", HubNow() - absl::Hours(24 * 3),
-                  R"("caseOpened":{"nsirCategory":"NSIR_CATEGORY_PERSONAL",
-                "title":"Noise, Loundsley Green","leadAgency":"community-safety","leadOfficer":"ASB Officer 2"})"),
-            Event("v2-victim", "VIC-2", HubNow() - absl::Hours(24 * 3), Victim("cbc-88"))});
+           CaseWithVictim("VIC-2", HubNow() - absl::Hours(24 * 3), "Noise, Loundsley Green",
+                          "community-safety", "ASB Officer 2", "cbc-88"));
   auto police_link = WaitForAlerts("police-partner", "victims:link_suggestion", 1);
   ASSERT_TRUE(police_link.ok()) << police_link.status();
   const asb::v1::Disclosure& pl = (*police_link)[0].disclosure();
@@ -218,9 +247,13 @@ TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggested
   EXPECT_EQ(pl.link_suggestions(0).other_case_id(), "VIC-1");
   EXPECT_EQ(pl.link_suggestions(0).other_lead_agency(), "police");
   EXPECT_EQ(pl.link_suggestions(0).matched_by(), asb::v1::MATCH_BASIS_NAME_AND_DATE_OF_BIRTH);
+  EXPECT_EQ(pl.link_suggestions(0).lead_agency(), "community-safety");
+  EXPECT_FALSE(pl.link_suggestions(0).details_withheld());
   auto cs_link = WaitForAlerts("community-safety-partner", "victims:link_suggestion", 1);
   ASSERT_TRUE(cs_link.ok()) << cs_link.status();
   EXPECT_EQ((*cs_link)[0].disclosure().link_suggestions(0).other_case_id(), "VIC-1");
+  EXPECT_EQ((*cs_link)[0].disclosure().link_suggestions(0).other_lead_agency(), "police");
+  EXPECT_EQ((*cs_link)[0].disclosure().view().lead_officer(), "ASB Officer 2");
   EXPECT_TRUE((*cs_link)[0].disclosure().view().people(0).repeat_victim());
 
   // casereview list and victims repeat: refused without the officer, audited with them.
@@ -254,6 +287,59 @@ TEST_F(VictimsHubTest, ThreeComplaintsAdviseThenAlertAndALinkedVictimIsSuggested
   EXPECT_EQ((*consulted)[0].record().detail(), "RepeatVictims");
 }
 
+// `asbctl case erase` (EraseCaseRequest to each daemon) removes every key that names the erased
+// case or its people in plaintext: asb-sharing's victim index (case id, person id, match keys)
+// and asb-intake's ledgers; the other case's keys stay, and the erased case matches nothing.
+TEST_F(VictimsHubTest, CaseEraseLeavesNoKeyOfTheCaseOrItsPeopleInTheIndexes) {
+  const absl::Time at = HubNow() - absl::Hours(24 * 3);
+  SubmitOk("police-feed",
+           CaseWithVictim("ERA-1", at, "Harassment", "police", "PC 4021", "pol-erase-77"));
+  SubmitOk("council-feed", CaseWithVictim("ERA-2", at, "Noise", "community-safety", "ASB Officer 2",
+                                          "cbc-keep-88"));
+  auto link = WaitForAlerts("police-partner", "victims:link_suggestion", 1);
+  ASSERT_TRUE(link.ok()) << link.status();
+  ASB_ASSERT_OK(hub_->WaitDrained());
+
+  asb::v1::Request erase;
+  erase.mutable_erase_case()->set_case_id("ERA-1");
+  erase.mutable_erase_case()->set_reference("ERASURE-2026-0042");
+  for (const char* daemon : {"intake", "sharing", "notify"}) {
+    auto response = hub_->Call(daemon, "hub-admin", erase);
+    ASSERT_TRUE(response.ok()) << daemon << ": " << response.status();
+  }
+  // The same victim linked again on a third case matches ERA-2 only.
+  SubmitOk("council-feed", CaseWithVictim("ERA-3", HubNow(), "Noise again", "community-safety",
+                                          "ASB Officer 2", "cbc-new-89"));
+  auto links = WaitForAlerts("community-safety-partner", "victims:link_suggestion", 2);
+  ASSERT_TRUE(links.ok()) << links.status();
+  ASB_ASSERT_OK(hub_->WaitDrained());
+  links = WaitForAlerts("community-safety-partner", "victims:link_suggestion", 2);
+  ASSERT_TRUE(links.ok());
+  bool third = false;
+  for (const asb::v1::Alert& a : *links) {
+    if (a.disclosure().case_id() != "ERA-3") {
+      continue;
+    }
+    third = true;
+    ASSERT_THAT(a.disclosure().link_suggestions(), SizeIs(1));
+    EXPECT_EQ(a.disclosure().link_suggestions(0).other_case_id(), "ERA-2");
+  }
+  EXPECT_TRUE(third);
+  ASB_ASSERT_OK(hub_->StopAll());
+
+  // The stores as left on disk: nothing of ERA-1 in the keys, ERA-2's still there (so the scan
+  // sees what is there).
+  const std::vector<std::string> erased = {"ERA-1", "pol-erase-77"};
+  const std::vector<std::string> kept = {"ERA-2", "cbc-keep-88"};
+  const std::vector<std::string> index = KeysOf(hub_->data_dir() + "/sharing/db", "victim_index");
+  EXPECT_THAT(Containing(index, erased), ::testing::IsEmpty());
+  EXPECT_THAT(Containing(index, kept), ::testing::Not(::testing::IsEmpty()));
+  const std::vector<std::string> ledger = KeysOf(hub_->data_dir() + "/intake/db", "ledger");
+  EXPECT_THAT(Containing(ledger, erased), ::testing::IsEmpty());
+  EXPECT_THAT(Containing(ledger, kept), ::testing::Not(::testing::IsEmpty()));
+  hub_.reset();
+}
+
 // The victims sample on the shipped ISP, risk matrix and case review procedure, judged as of
 // SamplesAsOf() (2026-12-01): every notice reaches the agency the ISP lets see it.
 TEST_F(VictimsSamplesTest, TheVictimsSampleReachesEachAgencyAsTheShippedIspGrants) {
@@ -279,6 +365,42 @@ TEST_F(VictimsSamplesTest, TheVictimsSampleReachesEachAgencyAsTheShippedIspGrant
   EXPECT_EQ(c.case_id(), "CBC-2026-0301");
   EXPECT_EQ(c.view().case_review().complaints(), 3u);
   EXPECT_THAT(c.view().people(), SizeIs(0));
+  // ... and `casereview list --as partnership` lists it at that level (the ISP grants the
+  // coordinator the case review only with a notice), audited as a consultation.
+  ASB_ASSERT_OK(hub_->WaitDrained());
+  asb::v1::Request list;
+  list.mutable_list_case_reviews()->mutable_on_behalf_of()->set_officer_id("CSP-Coord-1");
+  list.mutable_list_case_reviews()->mutable_on_behalf_of()->set_reason("case review oversight");
+  auto coordinator_list = hub_->Call("sharing", "partnership-partner", list);
+  ASSERT_TRUE(coordinator_list.ok()) << coordinator_list.status();
+  // Both cases it was told of (housing's, linked, met the threshold too); none other.
+  std::vector<std::string> listed;
+  for (const asb::v1::CaseReviewSummary& r : coordinator_list->case_reviews().reviews()) {
+    listed.push_back(r.case_id());
+  }
+  ASSERT_THAT(listed, ElementsAre("CBC-2026-0301", "CBC-2026-0302"));
+  auto told = WaitForAlerts("partnership-partner", "casereview:threshold_met", 2);
+  ASSERT_TRUE(told.ok()) << told.status();
+  const asb::v1::CaseReviewSummary& seen = coordinator_list->case_reviews().reviews(0);
+  EXPECT_EQ(seen.case_id(), "CBC-2026-0301");
+  EXPECT_EQ(seen.lead_agency(), "community-safety");
+  EXPECT_EQ(seen.case_review().complaints(), 3u);
+  ASSERT_THAT(seen.case_review().applications(), SizeIs(1));
+  EXPECT_TRUE(seen.case_review().applications(0).applicant_person_id().empty());
+  EXPECT_TRUE(seen.case_review().applications(0).decision_reason().empty());
+  ASB_ASSERT_OK(hub_->WaitDrained());
+  asb::v1::AuditQueryRequest consulted;
+  consulted.set_case_id("CBC-2026-0301");
+  consulted.add_kinds(asb::v1::AUDIT_KIND_CONSULTATION);
+  auto records = hub_->AuditQueryAll("dpo-auditor", consulted);
+  ASSERT_TRUE(records.ok()) << records.status();
+  bool recorded = false;
+  for (const auto& r : *records) {
+    recorded = recorded || (r.record().actor_agency() == "partnership" &&
+                            r.record().on_behalf_of().officer_id() == "CSP-Coord-1" &&
+                            r.record().detail() == "ListCaseReviews");
+  }
+  EXPECT_TRUE(recorded);
 
   // Risk: a reassessment due after each new incident while MEDIUM (not while one is pending),
   // and after the incident that followed the HIGH assessment; that last one is overdue.

@@ -329,6 +329,40 @@ class Partner(_Client):
             request.get_case.on_behalf_of.CopyFrom(who)
         return self._call("sharing", request).case_view.disclosure
 
+    def casereview_list(self, *, on_behalf_of, status=None, limit=500):
+        """Yields the ASB case reviews (asb.v1.CaseReviewSummary) of the cases this agency may
+        see, as its views show them (asbctl casereview list), all pages. status: only cases at
+        this point of the procedure ("threshold_met", "CASE_REVIEW_STATUS_APPLIED" or the enum
+        number; default any). on_behalf_of: the officer and reason (required), recorded with a
+        consultation per case returned. The partnership coordinator also sees the case reviews it
+        was told of, at the level the ISP grants it then."""
+        who = _on_behalf_of(on_behalf_of)
+        after = ""
+        while True:
+            request = api_pb2.Request()
+            body = request.list_case_reviews
+            body.on_behalf_of.CopyFrom(who)
+            body.status = _case_review_status(status)
+            body.limit = limit
+            body.after_case_id = after
+            page = self._call("sharing", request).case_reviews
+            yield from page.reviews
+            if not page.more or not page.reviews:
+                return
+            after = page.reviews[-1].case_id
+
+    def victims_repeat(self, *, on_behalf_of, min_cases=2, limit=500):
+        """The people who are victims in at least min_cases cases this agency may see (and
+        whose person its views show), matched by keyed subject keys (asbctl victims repeat):
+        the asb.v1.RepeatVictimsResponse (victims, most cases first; more if cut at limit).
+        on_behalf_of: as for casereview_list; a consultation per case returned."""
+        request = api_pb2.Request()
+        body = request.repeat_victims
+        body.on_behalf_of.CopyFrom(_on_behalf_of(on_behalf_of))
+        body.min_cases = min_cases
+        body.limit = limit
+        return self._call("sharing", request).repeat_victims
+
     def dead_letters(self, limit=100):
         """Yields the agency's dead letters (asb.v1.DeadLetter): alerts handed out the maximum
         number of times and never acknowledged."""
@@ -344,6 +378,19 @@ class Partner(_Client):
                 return
             last = page.dead_letters[-1].alert
             after_agency, after_seq = last.agency, last.agency_seq
+
+
+def _case_review_status(value):
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    values = api_pb2.ListCaseReviewsRequest.DESCRIPTOR.fields_by_name["status"].enum_type
+    name = value.upper()
+    name = name if name.startswith("CASE_REVIEW_STATUS_") else "CASE_REVIEW_STATUS_" + name
+    if name not in values.values_by_name:
+        raise ValueError(f"status: no case review status {value!r}")
+    return values.values_by_name[name].number
 
 
 def _kind(value):

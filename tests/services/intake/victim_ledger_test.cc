@@ -514,6 +514,44 @@ TEST_F(VictimLedgerTest, ANewIncidentForAMediumOrHighVictimMakesAReassessmentDue
   EXPECT_EQ(n[4].incident_id(), "I5");
 }
 
+// README "Following the risk up": while a reassessment is due its deadline is the earliest any
+// incident asks for — a later incident keeps it, an incident reported late (whose own deadline
+// falls earlier) brings it forward with a new notice, and only the moved timer fires.
+TEST_F(VictimLedgerTest, AReassessmentDueKeepsTheEarliestDeadlineAnyIncidentAsksFor) {
+  clock_.Set(At("2026-04-05T12:00:00Z"));
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Link("v1", "2026-04-01T09:00:00Z", "V1"));
+  ASSERT_EQ(SubmitOne(Assess("r1", "2026-04-02T10:00:00Z", "V1", false)).outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);  // MEDIUM: 120 hours
+  SubmitOne(Incident("I2", "police", "2026-04-04T10:00:00Z"));
+  ASSERT_THAT(VictimNotices(), SizeIs(1));
+  EXPECT_EQ(absl::FromUnixSeconds(VictimNotices()[0].context().deadline().seconds()),
+            At("2026-04-09T10:00:00Z"));
+  // A later incident asks for 2026-04-10: the earlier deadline stands, no new notice.
+  SubmitOne(Incident("I3", "housing", "2026-04-05T10:00:00Z"));
+  EXPECT_THAT(VictimNotices(), SizeIs(1));
+  // An incident of 2026-04-03 reported only now asks for 2026-04-08: the deadline moves forward.
+  SubmitOne(Incident("I1", "council", "2026-04-03T10:00:00Z"));
+  std::vector<asb::v1::VictimNotice> n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(2));
+  EXPECT_EQ(n[1].kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE);
+  EXPECT_EQ(n[1].incident_id(), "I1");
+  EXPECT_EQ(absl::FromUnixSeconds(n[1].context().deadline().seconds()), At("2026-04-08T10:00:00Z"));
+  EXPECT_NE(n[1].notice_id(), n[0].notice_id());
+  // The moved timer fires at the new deadline, once; the old one is gone.
+  clock_.Set(At("2026-04-08T09:59:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  clock_.Set(At("2026-04-08T10:00:00Z"));
+  EXPECT_EQ(Fire(), 1u);
+  clock_.Set(At("2026-04-12T00:00:00Z"));
+  EXPECT_EQ(Fire(), 0u);
+  n = VictimNotices();
+  ASSERT_THAT(n, SizeIs(3));
+  EXPECT_EQ(n[2].kind(), asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE);
+  EXPECT_EQ(n[2].incident_id(), "I1");
+  EXPECT_EQ(absl::FromUnixSeconds(n[2].context().deadline().seconds()), At("2026-04-08T10:00:00Z"));
+}
+
 TEST_F(VictimLedgerTest, AFeedMayNotSendAVictimNotice) {
   SubmitOne(Open("C1", "council"));
   SubmitResult r =
