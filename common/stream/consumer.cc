@@ -116,6 +116,21 @@ void Consumer::MaybeFetch() {
   if (client_ == nullptr || in_flight_ || bus::Clock::now() < backoff_until_) {
     return;
   }
+  if (hold_) {
+    if (absl::Status hold = hold_(); !hold.ok()) {
+      if (!held_) {
+        ++holds_;
+        SPDLOG_LOGGER_INFO(Logger(), "[{}] holding back at {}: {}", Tag(), applied_,
+                           std::string(hold.message()));
+      }
+      held_ = true;
+      return;
+    }
+    if (held_) {
+      SPDLOG_LOGGER_INFO(Logger(), "[{}] fetching again from {}", Tag(), applied_ + 1);
+      held_ = false;
+    }
+  }
   asb::v1::Request request;
   asb::v1::FetchRequest* fetch = request.mutable_fetch();
   fetch->set_stream(options_.stream);
