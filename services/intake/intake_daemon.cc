@@ -256,22 +256,22 @@ absl::Status IntakeDaemon::Backpressure() {
   }
   const stream::StreamServer::ConsumerLag slowest = runtime_->stream_server().Slowest();
   if (slowest.lag <= max_lag_) {
-    if (backpressure_) {
-      SPDLOG_LOGGER_INFO(lg,
-                         "the pipeline caught up ({} records behind, bound {}): accepting "
-                         "submissions again",
-                         slowest.lag, max_lag_);
-      backpressure_ = false;
-    }
+    backpressure_ = false;
     return absl::OkStatus();
   }
   const std::string why = absl::StrCat("the pipeline is ", slowest.lag, " events behind (stream ",
                                        slowest.stream, ", consumer ", slowest.consumer, "; bound ",
                                        max_lag_, "): nothing was stored; retry later");
-  if (!backpressure_) {
-    SPDLOG_LOGGER_WARN(lg, "refusing submissions: {}", why);
-    backpressure_ = true;
+  // At saturation the lag swings about the bound: one line per episode, at most every 10 s.
+  ++refused_since_log_;
+  const absl::Time now = absl::Now();
+  if (!backpressure_ && now - last_backpressure_log_ >= absl::Seconds(10)) {
+    SPDLOG_LOGGER_WARN(lg, "refusing submissions ({} refused since the last such line): {}",
+                       refused_since_log_, why);
+    last_backpressure_log_ = now;
+    refused_since_log_ = 0;
   }
+  backpressure_ = true;
   return absl::UnavailableError(why);
 }
 

@@ -80,7 +80,9 @@ class IntakeDaemon : public daemon::Daemon {
   // The refusal of a submission while the pipeline lags more than the bound, else OK.
   absl::Status Backpressure();
   uint64_t max_lag_ = 0;       // 0: no backpressure
-  bool backpressure_ = false;  // refusing for backpressure (logged once per episode)
+  bool backpressure_ = false;  // the last submission was refused for backpressure
+  absl::Time last_backpressure_log_ = absl::InfinitePast();
+  uint64_t refused_since_log_ = 0;
   metrics::Counter* backpressure_refusals_ = nullptr;
   metrics::Counter* accepted_ = nullptr;
   metrics::Counter* duplicate_ = nullptr;
