@@ -89,7 +89,7 @@ class IntakeDaemon : public daemon::Daemon {
 };
 
 // The default of IntakeConfig.backpressure.max_lag.
-inline constexpr uint64_t kDefaultMaxPipelineLag = 5000;
+inline constexpr uint64_t kDefaultMaxPipelineLag = 2000;
 
 daemon::DaemonSpec IntakeSpec();
 

@@ -20,7 +20,7 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 
 // The default of SharingConfig.backpressure.max_lag (records of sharing's streams: one per
 // disclosure, so several per event).
-inline constexpr uint64_t kDefaultMaxDownstreamLag = 20000;
+inline constexpr uint64_t kDefaultMaxDownstreamLag = 6000;
 
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's

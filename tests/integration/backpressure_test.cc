@@ -41,7 +41,7 @@ std::string ReadFile(const std::string& path) {
 // Writes a copy of config/<name>.yaml into `dir` with its backpressure bound set to `max_lag`.
 std::string ConfigWithBound(const TempDir& dir, const std::string& name, uint64_t max_lag) {
   const std::string shipped = ReadFile(absl::StrCat(ASB_SOURCE_DIR, "/config/", name, ".yaml"));
-  const std::string old_bound = name == "intake" ? "max_lag: 5000" : "max_lag: 20000";
+  const std::string old_bound = name == "intake" ? "max_lag: 2000" : "max_lag: 6000";
   EXPECT_THAT(shipped, HasSubstr(old_bound)) << name << ".yaml changed its backpressure section";
   const std::string path = dir.Sub(name + ".yaml");
   std::ofstream(path) << absl::StrReplaceAll(shipped,
