@@ -120,16 +120,18 @@ void Consumer::MaybeFetch() {
     if (absl::Status hold = hold_(); !hold.ok()) {
       if (!held_) {
         ++holds_;
-        SPDLOG_LOGGER_INFO(Logger(), "[{}] holding back at {}: {}", Tag(), applied_,
-                           std::string(hold.message()));
+        // At saturation holds come and go every second or so: one line every 10 s at most.
+        const bus::Clock::time_point now = bus::Clock::now();
+        if (now - last_hold_log_ >= std::chrono::seconds(10)) {
+          SPDLOG_LOGGER_INFO(Logger(), "[{}] holding back at {} ({} holds so far): {}", Tag(),
+                             applied_, holds_, std::string(hold.message()));
+          last_hold_log_ = now;
+        }
       }
       held_ = true;
       return;
     }
-    if (held_) {
-      SPDLOG_LOGGER_INFO(Logger(), "[{}] fetching again from {}", Tag(), applied_ + 1);
-      held_ = false;
-    }
+    held_ = false;
   }
   asb::v1::Request request;
   asb::v1::FetchRequest* fetch = request.mutable_fetch();

@@ -74,7 +74,7 @@ class Consumer {
   void OnSkipped(SkippedFn fn) { on_skipped_ = std::move(fn); }
   // Backpressure: while `hold` returns an error (its message says why, e.g. how far this
   // daemon's own consumers lag), no fetch is sent; the batch already written still commits. It is
-  // asked again before every fetch: on each poll, hint and Resume(). Logged once per episode.
+  // asked again before every fetch: on each poll, hint and Resume(). Logged at most every 10 s.
   void HoldWhile(std::function<absl::Status()> hold) { hold_ = std::move(hold); }
   // Fetches now if nothing stops it (e.g. once the reason for a hold may have gone).
   void Resume() { MaybeFetch(); }
@@ -124,6 +124,7 @@ class Consumer {
   std::function<absl::Status()> hold_;
   bool held_ = false;
   uint64_t holds_ = 0;
+  bus::Clock::time_point last_hold_log_{};
   std::unique_ptr<bus::AsyncClient> client_;
   std::unique_ptr<bus::HintSubscriber> hints_;
   uint64_t offset_ = 0;   // committed
