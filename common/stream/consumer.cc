@@ -116,6 +116,23 @@ void Consumer::MaybeFetch() {
   if (client_ == nullptr || in_flight_ || bus::Clock::now() < backoff_until_) {
     return;
   }
+  if (hold_) {
+    if (absl::Status hold = hold_(); !hold.ok()) {
+      if (!held_) {
+        ++holds_;
+        // At saturation holds come and go every second or so: one line every 10 s at most.
+        const bus::Clock::time_point now = bus::Clock::now();
+        if (now - last_hold_log_ >= std::chrono::seconds(10)) {
+          SPDLOG_LOGGER_INFO(Logger(), "[{}] holding back at {} ({} holds so far): {}", Tag(),
+                             applied_, holds_, std::string(hold.message()));
+          last_hold_log_ = now;
+        }
+      }
+      held_ = true;
+      return;
+    }
+    held_ = false;
+  }
   asb::v1::Request request;
   asb::v1::FetchRequest* fetch = request.mutable_fetch();
   fetch->set_stream(options_.stream);

@@ -72,6 +72,16 @@ class Consumer {
   // committed it, so they may write themselves), e.g. to wake other work.
   void OnCommitted(std::function<void(uint64_t offset)> fn) { on_committed_ = std::move(fn); }
   void OnSkipped(SkippedFn fn) { on_skipped_ = std::move(fn); }
+  // Backpressure: while `hold` returns an error (its message says why, e.g. how far this
+  // daemon's own consumers lag), no fetch is sent; the batch already written still commits. It is
+  // asked again before every fetch: on each poll, hint and Resume(). Logged at most every 10 s.
+  void HoldWhile(std::function<absl::Status()> hold) { hold_ = std::move(hold); }
+  // Fetches now if nothing stops it (e.g. once the reason for a hold may have gone).
+  void Resume() { MaybeFetch(); }
+  // The last fetch was held back by HoldWhile's function.
+  bool held() const { return held_; }
+  // Times a fetch was held back (episodes, not polls).
+  uint64_t holds() const { return holds_; }
 
   // Highest sequence number applied and committed (on disk).
   uint64_t offset() const { return offset_; }
@@ -111,6 +121,10 @@ class Consumer {
   ApplyFn apply_;
   SkippedFn on_skipped_;
   std::function<void(uint64_t)> on_committed_;
+  std::function<absl::Status()> hold_;
+  bool held_ = false;
+  uint64_t holds_ = 0;
+  bus::Clock::time_point last_hold_log_{};
   std::unique_ptr<bus::AsyncClient> client_;
   std::unique_ptr<bus::HintSubscriber> hints_;
   uint64_t offset_ = 0;   // committed

@@ -87,6 +87,7 @@ void StreamServer::HandleFetch(const bus::Caller& caller, const asb::v1::FetchRe
     server_->Reply(caller, std::move(response));
     return;
   }
+  bool advanced = false;
   if (auto r = retention_.find(log->name()); r != retention_.end()) {
     const auto& consumers = r->second.policy.consumers;
     if (std::find(consumers.begin(), consumers.end(), caller.principal.name) != consumers.end()) {
@@ -94,8 +95,10 @@ void StreamServer::HandleFetch(const bus::Caller& caller, const asb::v1::FetchRe
       const uint64_t committed = request.has_committed_seq()
                                      ? std::min(request.committed_seq(), request.from_seq() - 1)
                                      : request.from_seq() - 1;
-      uint64_t& position = r->second.positions[caller.principal.name];
-      position = std::max(position, std::min(committed, log->head()));
+      auto [p, inserted] = r->second.positions.try_emplace(caller.principal.name, 0);
+      const uint64_t moved_to = std::max(p->second, std::min(committed, log->head()));
+      advanced = inserted || moved_to > p->second;
+      p->second = moved_to;
     }
   }
   std::size_t bytes = 0;
@@ -113,6 +116,9 @@ void StreamServer::HandleFetch(const bus::Caller& caller, const asb::v1::FetchRe
                       log->head());
   server_->Reply(caller, std::move(response), asb::v1::Response::kFetchFieldNumber, encoded);
   MaybeTrim(log->name());
+  if (advanced && on_advanced_) {
+    on_advanced_();
+  }
 }
 
 absl::Status StreamServer::SetRetention(const std::string& stream, store::Store* store,
@@ -180,6 +186,27 @@ uint64_t StreamServer::ConsumerPosition(const std::string& stream,
   }
   auto p = r->second.positions.find(consumer);
   return p == r->second.positions.end() ? 0 : p->second;
+}
+
+std::vector<StreamServer::ConsumerLag> StreamServer::ConsumerLags() const {
+  std::vector<ConsumerLag> out;
+  for (const auto& [stream, r] : retention_) {
+    const uint64_t head = logs_.at(stream)->head();
+    for (const auto& [consumer, position] : r.positions) {
+      out.push_back(ConsumerLag{stream, consumer, Lag(head, position)});
+    }
+  }
+  return out;
+}
+
+StreamServer::ConsumerLag StreamServer::Slowest() const {
+  ConsumerLag slowest;
+  for (ConsumerLag& c : ConsumerLags()) {
+    if (c.lag > slowest.lag) {
+      slowest = std::move(c);
+    }
+  }
+  return slowest;
 }
 
 absl::StatusOr<uint64_t> StreamServer::TrimNow() {

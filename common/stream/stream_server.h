@@ -13,6 +13,11 @@
 // configured consumer never seen holds back deletion entirely. Deletion is checked at most once
 // per check interval, after answering a fetch (no timer needed); memory is a few bytes per
 // consumer.
+//
+// Backpressure: the same positions tell how far each configured consumer lags (the stream's head
+// minus its committed position: ConsumerLags, Slowest). A daemon that must not take in more
+// while its consumers fall behind asks Slowest() and is told (OnPositionAdvanced) when a fetch
+// moved a consumer on, so it can look again.
 
 #include <cstddef>
 #include <functional>
@@ -70,6 +75,28 @@ class StreamServer {
   absl::StatusOr<uint64_t> TrimNow();
   // A consumer's committed position in `stream` as known here (0: never seen).
   uint64_t ConsumerPosition(const std::string& stream, const std::string& consumer) const;
+
+  // How far one configured consumer is behind one stream.
+  struct ConsumerLag {
+    std::string stream;
+    std::string consumer;
+    uint64_t lag = 0;  // records appended that the consumer has not committed
+  };
+  // Records of a stream whose head is `head` that a consumer at committed position `position`
+  // has still to commit (0 when it is at or past the head).
+  static uint64_t Lag(uint64_t head, uint64_t position) {
+    return head > position ? head - position : 0;
+  }
+  // Every configured consumer (SetRetention) of every stream whose position is known (reported
+  // by a fetch since start, or stored by an earlier run), with its lag; in stream, then consumer
+  // order. A consumer not heard from is left out: nothing is known of it.
+  std::vector<ConsumerLag> ConsumerLags() const;
+  // The entry of ConsumerLags() with the largest lag (the first such); lag 0 and empty names
+  // when there is none.
+  ConsumerLag Slowest() const;
+  // Called (from the loop, inside HandleFetch, after the reply was sent) whenever a fetch moved a
+  // configured consumer's position on: the lag may have fallen. One listener.
+  void OnPositionAdvanced(std::function<void()> fn) { on_advanced_ = std::move(fn); }
   void SetClockForTest(std::function<absl::Time()> clock) { clock_ = std::move(clock); }
 
  private:
@@ -88,6 +115,7 @@ class StreamServer {
   std::map<std::string, Log*> logs_;
   std::map<std::string, Retention> retention_;
   std::function<absl::Time()> clock_ = [] { return absl::Now(); };
+  std::function<void()> on_advanced_;
   // Head listeners registered on logs check this, so they go quiet when this is destroyed.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

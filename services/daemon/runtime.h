@@ -205,6 +205,8 @@ class Runtime {
   const std::string& isp_version() const { return isp_version_; }
   bus::Loop& loop() { return loop_; }
   bus::Server& server() { return *server_; }
+  // The server of the daemon's streams (after Start): its consumers' lag, for backpressure.
+  stream::StreamServer& stream_server() { return *stream_server_; }
   store::Store& store() { return *store_; }
   zmq::context_t& context() { return context_; }
   absl::Time Now() const { return absl::Now(); }

@@ -49,6 +49,18 @@ void Runtime::RegisterMetrics() {
                      }
                      return out;
                    });
+  m.AddGaugeFamily("stream_consumer_lag",
+                   "Records of each stream this daemon serves not yet committed by each of its "
+                   "configured consumers (server.stream_retention), as the consumer last "
+                   "reported; backpressure compares the largest with backpressure.max_lag.",
+                   [this] {
+                     std::vector<metrics::Sample> out;
+                     for (const auto& l : stream_server_->ConsumerLags()) {
+                       out.push_back({{{"stream", l.stream}, {"consumer", l.consumer}},
+                                      static_cast<double>(l.lag)});
+                     }
+                     return out;
+                   });
   auto per_consumer = [this](auto value) {
     return [this, value] {
       std::vector<metrics::Sample> out;
@@ -69,6 +81,10 @@ void Runtime::RegisterMetrics() {
                                 ? static_cast<double>(c.upstream_head() - c.offset())
                                 : 0.0;
                    }));
+  m.AddGaugeFamily("consumer_held",
+                   "1 while the consumer holds back from fetching (backpressure: this daemon's own "
+                   "consumers lag too far), else 0.",
+                   per_consumer([](const stream::Consumer& c) { return c.held() ? 1.0 : 0.0; }));
   m.AddGaugeFamily(
       "consumer_upstream_up", "1 if the upstream answered the last fetch, else 0.",
       per_consumer([](const stream::Consumer& c) { return c.reachable() ? 1.0 : 0.0; }));

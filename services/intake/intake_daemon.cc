@@ -129,6 +129,10 @@ absl::StatusOr<std::unique_ptr<IntakeDaemon>> IntakeDaemon::Create(
   d->min_free_bytes_ = config.store().min_free_mb() != 0
                            ? uint64_t{config.store().min_free_mb()} << 20
                            : stream::kDefaultMinFreeBytes;
+  if (!config.backpressure().disabled()) {
+    d->max_lag_ = config.backpressure().max_lag() != 0 ? config.backpressure().max_lag()
+                                                       : kDefaultMaxPipelineLag;
+  }
   daemon::RuntimeOptions o;
   o.component = "intake";
   o.store = config.store();
@@ -176,6 +180,18 @@ absl::Status IntakeDaemon::Start() {
       "conflicts", [this] { return handler_->conflicts(); },
       "Resubmissions refused because their content differs from the stored copy (also in "
       "events_refused{reason=\"already_exists\"}).");
+  backpressure_refusals_ = m.GetCounter(
+      "backpressure_refusals",
+      "Submissions refused UNAVAILABLE because the pipeline lagged more than "
+      "backpressure.max_lag records (their events are in events_refused{reason=\"unavailable\"}).");
+  if (max_lag_ == 0) {
+    SPDLOG_LOGGER_WARN(log::Get("intake"),
+                       "backpressure disabled: the backlog may grow without bound at saturation");
+  } else if (config_.server().stream_retention_size() == 0) {
+    SPDLOG_LOGGER_WARN(log::Get("intake"),
+                       "no server.stream_retention consumers configured: backpressure knows no "
+                       "consumer to wait for");
+  }
   runtime_->AddCounter(
       "failed_group_writes", [this] { return handler_->failed_groups(); },
       "Groups of submissions whose write failed (each answered UNAVAILABLE).");
@@ -227,6 +243,12 @@ void IntakeDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& req
   if (!runtime_->RequireRole(caller, asb::v1::ROLE_FEED, "submit events")) {
     return;
   }
+  if (absl::Status busy = Backpressure(); !busy.ok()) {
+    backpressure_refusals_->Add();
+    Count(request.submit(), busy);
+    runtime_->server().ReplyError(caller, busy);
+    return;
+  }
   // Bounds one group's batch (and memory): flush early when it would grow past this.
   constexpr std::size_t kMaxGroupEvents = 20000;
   if (pending_events_ + request.submit().events_size() > kMaxGroupEvents) {
@@ -234,6 +256,32 @@ void IntakeDaemon::Handle(const bus::Caller& caller, const asb::v1::Request& req
   }
   pending_events_ += request.submit().events_size();
   pending_.push_back(PendingSubmit{caller, request.submit()});
+}
+
+absl::Status IntakeDaemon::Backpressure() {
+  static auto* lg = log::Get("intake");
+  if (max_lag_ == 0) {
+    return absl::OkStatus();
+  }
+  const stream::StreamServer::ConsumerLag slowest = runtime_->stream_server().Slowest();
+  if (slowest.lag <= max_lag_) {
+    backpressure_ = false;
+    return absl::OkStatus();
+  }
+  const std::string why = absl::StrCat("the pipeline is ", slowest.lag, " events behind (stream ",
+                                       slowest.stream, ", consumer ", slowest.consumer, "; bound ",
+                                       max_lag_, "): nothing was stored; retry later");
+  // At saturation the lag swings about the bound: one line per episode, at most every 10 s.
+  ++refused_since_log_;
+  const absl::Time now = absl::Now();
+  if (!backpressure_ && now - last_backpressure_log_ >= absl::Seconds(10)) {
+    SPDLOG_LOGGER_WARN(lg, "refusing submissions ({} refused since the last such line): {}",
+                       refused_since_log_, why);
+    last_backpressure_log_ = now;
+    refused_since_log_ = 0;
+  }
+  backpressure_ = true;
+  return absl::UnavailableError(why);
 }
 
 void IntakeDaemon::Flush() {

@@ -24,6 +24,12 @@ void ValidateIntakeConfig(const asb::config::v1::IntakeConfig& config, config::V
 // store.min_free_mb every submission of the group is refused with kUnavailable naming the cause,
 // so RocksDB never meets a full disk; it accepts again by itself once space returns.
 //
+// Backpressure: while the slowest configured consumer of its streams lags more than
+// backpressure.max_lag records (stream::StreamServer::Slowest), every submission is refused at
+// once, whole, with kUnavailable saying how far the pipeline is behind and to retry (nothing is
+// stored or audited; metric backpressure_refusals); it accepts again as soon as a fetch shows the
+// lag within the bound.
+//
 // It also keeps the hub's clock: the statutory rules table (statutory_rules_file, loaded at start
 // and on SIGHUP with the ISP; a file that fails keeps the rules in force) and a clock::
 // TimerService that fires the orders' durable timers in the loop (IntakeHandler::FireTimer).
@@ -71,9 +77,19 @@ class IntakeDaemon : public daemon::Daemon {
   // StoreConfig.min_free_mb in bytes: below this free, submissions are refused unwritten.
   uint64_t min_free_bytes_ = 0;
   bool short_of_space_ = false;  // logged once per episode
+  // The refusal of a submission while the pipeline lags more than the bound, else OK.
+  absl::Status Backpressure();
+  uint64_t max_lag_ = 0;       // 0: no backpressure
+  bool backpressure_ = false;  // the last submission was refused for backpressure
+  absl::Time last_backpressure_log_ = absl::InfinitePast();
+  uint64_t refused_since_log_ = 0;
+  metrics::Counter* backpressure_refusals_ = nullptr;
   metrics::Counter* accepted_ = nullptr;
   metrics::Counter* duplicate_ = nullptr;
 };
+
+// The default of IntakeConfig.backpressure.max_lag.
+inline constexpr uint64_t kDefaultMaxPipelineLag = 2000;
 
 daemon::DaemonSpec IntakeSpec();
 

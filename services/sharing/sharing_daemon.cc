@@ -137,6 +137,28 @@ absl::Status SharingDaemon::Start() {
                             [this](const asb::v1::Envelope& env, store::Batch* batch) {
                               return handler_->ApplyEvent(env, batch);
                             }));
+  // Backpressure: intake's events wait while sharing's own consumers (notify, audit) lag more
+  // than the bound, so a slow notify or audit backs intake up instead of this backlog growing.
+  if (!config_.backpressure().disabled()) {
+    const uint64_t max_lag = config_.backpressure().max_lag() != 0
+                                 ? config_.backpressure().max_lag()
+                                 : kDefaultMaxDownstreamLag;
+    stream::StreamServer* streams = &runtime_->stream_server();
+    consumer->HoldWhile([streams, max_lag] {
+      const stream::StreamServer::ConsumerLag slowest = streams->Slowest();
+      if (slowest.lag <= max_lag) {
+        return absl::OkStatus();
+      }
+      return absl::UnavailableError(absl::StrCat(slowest.consumer, " is ", slowest.lag,
+                                                 " records behind on stream ", slowest.stream,
+                                                 " (bound ", max_lag, ")"));
+    });
+    streams->OnPositionAdvanced([consumer] {
+      if (consumer->held()) {
+        consumer->Resume();
+      }
+    });
+  }
   // A case closed long ago (backfilled history) is due the moment its closure commits.
   consumer->OnCommitted([this](uint64_t) {
     if (policy_ != nullptr && retention_->AnyExpired(*policy_).value_or(false)) {

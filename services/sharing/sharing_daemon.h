@@ -18,6 +18,10 @@ namespace asb::sharing {
 
 void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config::Violations* v);
 
+// The default of SharingConfig.backpressure.max_lag (records of sharing's streams: one per
+// disclosure, so several per event).
+inline constexpr uint64_t kDefaultMaxDownstreamLag = 6000;
+
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
 // redacted view to its "disclosures" stream (stamped with the notification rules that make it
@@ -29,7 +33,8 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 // the old principals) in force. For the data sharing agreement it deletes closed cases once their
 // retention has run (Retention: checked every minute and after each batch of events; the
 // "erasures" stream tells asb-intake and asb-notify) and alerts the partnership coordinator
-// when the agreement is due for review.
+// when the agreement is due for review. Backpressure: it does not fetch intake's events while
+// its own consumers lag more than backpressure.max_lag records.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(

@@ -1,9 +1,12 @@
 // asbctl submit, alerts, case, keys and ping; and AddCommands, which registers every command.
 #include "tools/asbctl/commands.h"
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +27,8 @@ volatile std::sig_atomic_t g_interrupted = 0;
 // Sends events in batches and prints each one's outcome by its line in the file.
 class Submitter {
  public:
-  Submitter(HubClient& hub, int batch) : hub_(hub), batch_(batch) {}
+  Submitter(HubClient& hub, int batch, std::chrono::seconds retry_for)
+      : hub_(hub), batch_(batch), retry_for_(retry_for) {}
 
   absl::Status Add(int line, asb::v1::CaseEvent event) {
     *request_.mutable_submit()->add_events() = std::move(event);
@@ -43,7 +47,7 @@ class Submitter {
     if (request_.submit().events_size() == 0) {
       return absl::OkStatus();
     }
-    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, hub_.Call(request_));
+    ASB_ASSIGN_OR_RETURN(asb::v1::Response response, CallRetrying());
     for (const auto& r : response.submit().results()) {
       const int line = lines_[r.index()];
       switch (r.outcome()) {
@@ -73,6 +77,12 @@ class Submitter {
 
   // The tally; a refused line makes the command fail (exit 1).
   absl::Status Summary() const {
+    if (retries_ > 0) {
+      std::printf(
+          "%d retries: the hub answered UNAVAILABLE (retry later) and the batch was sent "
+          "again\n",
+          retries_);
+    }
     std::printf("%d accepted, %d duplicate, %d refused\n", accepted_, duplicate_, refused_);
     if (refused_ > 0) {
       return Quiet(absl::InvalidArgumentError(absl::StrCat(refused_, " events refused")));
@@ -81,8 +91,35 @@ class Submitter {
   }
 
  private:
+  // Sends request_; an UNAVAILABLE answer (nothing was stored: the pipeline is behind or the
+  // disk is full) is retried with a bounded back-off for up to retry_for_ (de-duplication makes
+  // resending safe).
+  absl::StatusOr<asb::v1::Response> CallRetrying() {
+    const auto give_up = std::chrono::steady_clock::now() + retry_for_;
+    std::chrono::milliseconds backoff{50};
+    bool said = false;
+    while (true) {
+      absl::StatusOr<asb::v1::Response> response = hub_.Call(request_);
+      if (response.ok() || !absl::IsUnavailable(response.status()) || g_interrupted != 0 ||
+          std::chrono::steady_clock::now() + backoff > give_up) {
+        return response;
+      }
+      if (!said) {
+        std::fprintf(stderr, "asbctl: %s; retrying for up to %lld s\n",
+                     std::string(response.status().message()).c_str(),
+                     static_cast<long long>(retry_for_.count()));
+        said = true;
+      }
+      ++retries_;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
   HubClient& hub_;
   const int batch_;
+  const std::chrono::seconds retry_for_;
+  int retries_ = 0;
   asb::v1::Request request_;
   std::vector<int> lines_;  // the file line of each event in request_
   int accepted_ = 0;
@@ -97,7 +134,7 @@ absl::Status RunSubmit(const Globals& g, const SubmitOptions& o) {
   }
   ASB_ASSIGN_OR_RETURN(std::unique_ptr<HubClient> hub,
                        HubClient::Open(g.hub_config, Daemon::kIntake, o.as, "feed"));
-  Submitter submitter(*hub, o.batch);
+  Submitter submitter(*hub, o.batch, std::chrono::seconds(o.retry_s));
   std::string text;
   int line_no = 0;
   while (std::getline(in, text)) {
@@ -249,6 +286,11 @@ CLI::App* AddSubmitOptions(CLI::App& parent, SubmitOptions& o) {
       ->capture_default_str();
   cmd->add_option("--batch", o.batch, "events per request (1-1000)")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--retry-s", o.retry_s,
+                  "keep resending a batch answered UNAVAILABLE (the hub is behind or its disk "
+                  "full) this long, backing off from 50 ms to 2 s; 0: do not retry")
+      ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   return cmd;
 }

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -172,14 +173,19 @@ class Sender {
       }
       space_.notify_one();
       absl::StatusOr<asb::v1::Response> response;
-      for (int attempt = 0;; ++attempt) {
+      // Unavailable (the pipeline is behind: backpressure; intake short of disk, restarting):
+      // retry the same batch, backing off from 50 ms to 2 s, for up to 5 minutes;
+      // de-duplication makes that safe.
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+      std::chrono::milliseconds backoff{50};
+      while (true) {
         response = hub.Call(job.request, std::chrono::seconds(60));
-        // Unavailable (intake short of disk, restarting): retry the same batch; de-duplication
-        // makes that safe.
-        if (response.ok() || !absl::IsUnavailable(response.status()) || attempt >= 5) {
+        if (response.ok() || !absl::IsUnavailable(response.status()) ||
+            std::chrono::steady_clock::now() + backoff > give_up) {
           break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       }
       std::lock_guard<std::mutex> lock(mu_);
       if (!response.ok()) {

@@ -20,6 +20,9 @@ struct SubmitOptions {
   std::string file;
   std::string as = "council";
   int batch = 500;
+  // A batch answered UNAVAILABLE (the hub is behind: backpressure; or its disk is full) is sent
+  // again, backing off from 50 ms to 2 s, for up to this long before the command fails.
+  int retry_s = 300;
 };
 CLI::App* AddSubmitOptions(CLI::App& parent, SubmitOptions& o);
 

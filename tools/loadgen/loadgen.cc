@@ -8,7 +8,10 @@
 // call without an answer within --timeout-ms (beyond a pull's long-poll wait) is said on stderr
 // ("… reconnecting to asb-intake") and made again on a fresh connection; an alert seen again (its
 // ack was lost) counts once, and a gap in an agency's alert numbers is reported as missed (exit 1).
-// tests/fault/loadgen_reconnect_test.cc restarts intake and notify under it.
+// tests/fault/loadgen_reconnect_test.cc restarts intake and notify under it. A batch answered
+// UNAVAILABLE (the hub's backpressure: the pipeline is behind; nothing stored) is sent again after
+// a back-off of 20 ms doubling to 1 s, counted in "retried batches" and "held back"; submit→ack
+// and submit→alert are timed from the attempt that was accepted.
 //
 //   asb-loadgen --events 20000 [--rate 2000] [--batch 200] [--feeds 4] [--hub config/asbctl.yaml]
 
@@ -56,6 +59,9 @@ struct Options {
 
 // How long a partner's pull waits for alerts (long poll).
 constexpr int kPullWaitMs = 500;
+// A batch answered UNAVAILABLE (backpressure) is sent again after this, doubling to the maximum.
+constexpr std::chrono::milliseconds kFirstBackoff{20};
+constexpr std::chrono::milliseconds kMaxBackoff{1000};
 
 // Shared by the feed and partner threads.
 struct Shared {
@@ -65,6 +71,8 @@ struct Shared {
   std::vector<double> alert_ms;                               // per alert
   std::vector<std::pair<uint64_t, Clock::time_point>> early;  // alert before its ack arrived
   uint64_t accepted = 0, duplicates = 0, refused = 0, retries = 0;
+  // Batches answered UNAVAILABLE at least once (backpressure), and the attempts so answered.
+  uint64_t held_batches = 0, backpressure_waits = 0;
   std::atomic<uint64_t> alerts{0}, foreign{0}, hub_made{0}, redelivered{0}, missed{0};
   std::atomic<uint64_t> feed_reconnects{0}, partner_reconnects{0};
   std::atomic<bool> feeding_done{false};
@@ -110,16 +118,33 @@ void Feed(const Options& o, int stream, uint64_t count, const std::vector<Place>
     }
     const Clock::time_point give_up = Clock::now() + std::chrono::seconds(o.reconnect_s);
     bool failing = false;  // said so on stderr
+    bool held = false;     // this batch was held back by backpressure (counted once)
+    std::chrono::milliseconds backoff = kFirstBackoff;
     while (true) {
       const Clock::time_point t0 = Clock::now();
       auto response = (*hub)->Call(request, std::chrono::milliseconds(o.timeout_ms));
       const Clock::time_point t1 = Clock::now();
       if (!response.ok()) {
-        // UNAVAILABLE (store full), no answer (the daemon restarting): retry the same batch on
-        // a fresh connection; dedupe makes it safe. Anything else is fatal for this feed.
-        if ((absl::IsUnavailable(response.status()) ||
-             absl::IsDeadlineExceeded(response.status())) &&
-            Clock::now() < give_up) {
+        // The hub's answer UNAVAILABLE (backpressure: the pipeline is behind; or its store is
+        // full): nothing was stored; wait, backing off up to kMaxBackoff, and send the same
+        // batch again on the same connection.
+        if (absl::IsUnavailable(response.status()) && Clock::now() < give_up) {
+          {
+            std::lock_guard<std::mutex> lock(shared->mu);
+            ++shared->retries;
+            ++shared->backpressure_waits;
+            if (!held) {
+              ++shared->held_batches;
+              held = true;
+            }
+          }
+          std::this_thread::sleep_for(backoff);
+          backoff = std::min(backoff * 2, kMaxBackoff);
+          continue;
+        }
+        // No answer (the daemon restarting): retry the same batch on a fresh connection;
+        // dedupe makes it safe. Anything else is fatal for this feed.
+        if (absl::IsDeadlineExceeded(response.status()) && Clock::now() < give_up) {
           {
             std::lock_guard<std::mutex> lock(shared->mu);
             ++shared->retries;
@@ -357,6 +382,9 @@ int Run(const Options& o) {
       static_cast<unsigned long long>(shared.hub_made.load()),
       static_cast<unsigned long long>(shared.missed.load()), deliver_s,
       deliver_s > 0 ? static_cast<double>(shared.alerts.load()) / deliver_s : 0.0);
+  std::printf("held back     %llu batches answered UNAVAILABLE (backpressure), %llu waits\n",
+              static_cast<unsigned long long>(shared.held_batches),
+              static_cast<unsigned long long>(shared.backpressure_waits));
   std::printf("reconnects    feeds %llu, partners %llu\n",
               static_cast<unsigned long long>(shared.feed_reconnects.load()),
               static_cast<unsigned long long>(shared.partner_reconnects.load()));

@@ -164,6 +164,7 @@ class Feed(_Client):
 
     def __init__(self, intake, keys, **kwargs):
         """intake: a Daemon; keys: the feed's KeyPair (config.load_key_file)."""
+        self.retries = 0  # requests sent again after Unavailable or NoAnswer (submit)
         super().__init__({"intake": intake}, keys, **kwargs)
 
     @classmethod
@@ -182,9 +183,12 @@ class Feed(_Client):
         INVALID_ARGUMENT (fix the event), ALREADY_EXISTS (the source_event_id was accepted
         before with other content: send a correction as a new event).
 
-        A whole request the hub does not take raises its HubError; with retry_for > 0,
-        Unavailable and NoAnswer are retried (the same events: de-duplication makes that safe)
-        with growing pauses for up to that many seconds."""
+        A whole request the hub does not take raises its HubError. Unavailable means nothing of
+        the request was stored and the same request should be sent again later: the hub's
+        backpressure ("the pipeline is N events behind (...; bound M): nothing was stored; retry
+        later") or a full disk. With retry_for > 0, Unavailable and NoAnswer are retried (the
+        same events: de-duplication makes that safe) with pauses growing from 0.1 to 5 s for up
+        to that many seconds; self.retries counts the requests sent again."""
         if not 1 <= batch <= MAX_EVENTS_PER_SUBMIT:
             raise ValueError(f"batch: 1 to {MAX_EVENTS_PER_SUBMIT}")
         results = []
@@ -215,6 +219,7 @@ class Feed(_Client):
                 if time.monotonic() + pause > give_up:
                     raise
                 _log.warning("submit not taken (%s); retrying in %.1f s", e, pause)
+                self.retries += 1
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
         results = list(response.submit.results)

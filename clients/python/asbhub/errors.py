@@ -76,7 +76,8 @@ Unimplemented = _subclass(
 Internal = _subclass("Internal", api_pb2.STATUS_CODE_INTERNAL, "A bug in the hub.")
 Unavailable = _subclass(
     "Unavailable", api_pb2.STATUS_CODE_UNAVAILABLE,
-    "Temporarily unavailable (storage full, upstream down): retry later.")
+    "Temporarily unavailable (the pipeline is behind: backpressure; storage full; upstream "
+    "down): nothing was done; retry the same request later.")
 DataLoss = _subclass("DataLoss", api_pb2.STATUS_CODE_DATA_LOSS, "Data corrupted.")
 Unauthenticated = _subclass(
     "Unauthenticated", api_pb2.STATUS_CODE_UNAUTHENTICATED, "No valid credentials.")

@@ -596,6 +596,71 @@ TEST_F(StreamTest, RetentionPositionsSurviveAServerRestart) {
   EXPECT_EQ(consumer_->lost(), 0u);
 }
 
+// --- Backpressure: lag and holding back ---------------------------------------------------
+
+TEST(StreamServerLagTest, LagIsHeadMinusCommittedPosition) {
+  EXPECT_EQ(StreamServer::Lag(10, 3), 7u);
+  EXPECT_EQ(StreamServer::Lag(10, 10), 0u);
+  EXPECT_EQ(StreamServer::Lag(0, 0), 0u);
+  // A position past the head (a head reported before a restart that lost nothing) is no lag.
+  EXPECT_EQ(StreamServer::Lag(3, 10), 0u);
+}
+
+TEST_F(StreamTest, LagOfTheSlowestConfiguredConsumer) {
+  StartServer();
+  ASB_ASSERT_OK(stream_server_->SetRetention("events", producer_store_.get(),
+                                             StreamServer::RetentionPolicy{{kConsumer, "audit"}}));
+  int advanced = 0;
+  stream_server_->OnPositionAdvanced([&] { ++advanced; });
+  Append(100);
+  // Nobody has fetched: nothing is known, so nothing lags.
+  EXPECT_TRUE(stream_server_->ConsumerLags().empty());
+  EXPECT_EQ(stream_server_->Slowest().lag, 0u);
+  StartConsumer();
+  ASSERT_TRUE(
+      RunUntil([&] { return stream_server_->ConsumerPosition("events", kConsumer) == 100; }));
+  EXPECT_GE(advanced, 1);
+  std::vector<StreamServer::ConsumerLag> lags = stream_server_->ConsumerLags();
+  ASSERT_EQ(lags.size(), 1u) << "audit never fetched";
+  EXPECT_EQ(lags[0].stream, "events");
+  EXPECT_EQ(lags[0].consumer, kConsumer);
+  EXPECT_EQ(lags[0].lag, 0u);
+  // The consumer stops; the head moves on: it lags by what was appended since.
+  consumer_.reset();
+  Append(40);
+  StreamServer::ConsumerLag slowest = stream_server_->Slowest();
+  EXPECT_EQ(slowest.consumer, kConsumer);
+  EXPECT_EQ(slowest.stream, "events");
+  EXPECT_EQ(slowest.lag, 40u);
+  // Back, it catches up and the lag is gone.
+  StartConsumer();
+  ASSERT_TRUE(RunUntil([&] { return stream_server_->Slowest().lag == 0; }))
+      << stream_server_->Slowest().lag;
+  EXPECT_EQ(stream_server_->ConsumerPosition("events", kConsumer), 140u);
+}
+
+TEST_F(StreamTest, AHeldConsumerDoesNotFetchUntilTheHoldLifts) {
+  StartServer();
+  Append(10);
+  bool hold = true;
+  consumer_ =
+      std::make_unique<Consumer>(&context_, &loop_, consumer_store_.get(), Options(), Recorder());
+  consumer_->HoldWhile(
+      [&] { return hold ? absl::UnavailableError("test: downstream behind") : absl::OkStatus(); });
+  ASB_ASSERT_OK(consumer_->Start());
+  // Polls (every 50 ms) and the head hint all find it held: nothing is fetched.
+  RunFor(300ms);
+  EXPECT_TRUE(consumer_->held());
+  EXPECT_EQ(consumer_->holds(), 1u) << "one episode, however many polls";
+  EXPECT_EQ(requests_, 0);
+  EXPECT_EQ(consumer_->offset(), 0u);
+  hold = false;
+  consumer_->Resume();
+  ASSERT_TRUE(RunUntil([&] { return consumer_->offset() == 10; }));
+  EXPECT_FALSE(consumer_->held());
+  EXPECT_EQ(applied_, Range(1, 10));
+}
+
 TEST_F(StreamTest, RetentionKeepsRecordsYoungerThanTheMinimumAge) {
   StartServer();
   absl::Time now = absl::Now();
