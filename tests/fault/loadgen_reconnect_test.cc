@@ -197,6 +197,13 @@ TEST(LoadgenReconnectTest, FeedsAndPartnersReconnectAcrossRestartsAndMatchEveryA
   EXPECT_GE(Figure(report, R"(reconnects\s+feeds \d+, partners (\d+))"), 1u) << report;
   EXPECT_EQ(Figure(report, R"(missed (\d+)\))"), 0u) << report;
   EXPECT_EQ(Figure(report, R"(other runs' (\d+))"), 0u) << report;
+  // Timed to the hub wholly processed: every consumer at its upstream's head (access log written).
+  EXPECT_EQ(
+      Figure(
+          report,
+          R"(processed\s+(\d+) events \(alerts delivered and acknowledged, access log written\))"),
+      kEvents)
+      << report;
 
   // What the hub holds: each partner's outbox acknowledged to its head, and the alerts asb-loadgen
   // matched to its own events and the hub's own alerts (orders' statutory notices: the load

@@ -1,67 +1,17 @@
 // asbctl status: each daemon's streams and how far behind each consumer is.
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <thread>
 
 #include "tools/asbctl/commands.h"
 #include "tools/asbctl/hub_client.h"
 #include "tools/asbctl/options.h"
+#include "tools/asbctl/pipeline_status.h"
 
 namespace asb::ctl {
 namespace {
 
-struct Snapshot {
-  std::map<std::string, uint64_t> heads;  // "<daemon>/<stream>" → head
-  std::vector<std::pair<std::string, asb::v1::ConsumerStatus>> consumers;  // (daemon, status)
-  std::vector<std::pair<std::string, asb::v1::Counter>> counters;          // (daemon, counter)
-  std::vector<std::string> down;
-};
-
-// Pings the daemons in pipeline order, so that with no new input "every consumer's offset equals
-// its producer's head" means the pipeline has drained.
-Snapshot Take(const Globals& g, const std::string& as) {
-  Snapshot snap;
-  for (const auto& [name, daemon] : kDaemons) {
-    auto hub = HubClient::Open(g.hub_config, daemon, as, "admin");
-    if (!hub.ok()) {
-      snap.down.push_back(std::string(name) + ": " + std::string(hub.status().message()));
-      continue;
-    }
-    asb::v1::Request request;
-    request.mutable_ping();
-    auto response = (*hub)->Call(request, std::chrono::seconds(3));
-    if (!response.ok()) {
-      snap.down.push_back(std::string(name) + ": " + std::string(response.status().message()));
-      continue;
-    }
-    for (const auto& st : response->ping().streams()) {
-      snap.heads[std::string(name) + "/" + st.name()] = st.head();
-    }
-    for (const auto& c : response->ping().consumers()) {
-      snap.consumers.emplace_back(name, c);
-    }
-    for (const auto& c : response->ping().counters()) {
-      snap.counters.emplace_back(name, c);
-    }
-  }
-  return snap;
-}
-
-bool Drained(const Snapshot& snap) {
-  if (!snap.down.empty()) {
-    return false;
-  }
-  for (const auto& [daemon, c] : snap.consumers) {
-    auto it = snap.heads.find(c.upstream() + "/" + c.stream());
-    if (it == snap.heads.end() || c.offset() < it->second) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void Print(const Snapshot& snap) {
+void Print(const PipelineSnapshot& snap) {
   for (const auto& line : snap.down) {
     std::printf("DOWN  %s\n", line.c_str());
   }
@@ -87,10 +37,10 @@ void Print(const Snapshot& snap) {
 absl::Status RunStatus(const Globals& g, const StatusOptions& o) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(static_cast<int64_t>(o.wait_idle * 1000));
-  Snapshot snap = Take(g, o.as);
+  PipelineSnapshot snap = TakePipelineSnapshot(g.hub_config, o.as);
   while (o.wait_idle > 0 && !Drained(snap) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval, not a wait
-    snap = Take(g, o.as);
+    snap = TakePipelineSnapshot(g.hub_config, o.as);
   }
   Print(snap);
   if (!snap.down.empty()) {

@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tools/asbctl/hub_client.h"
+#include "tools/asbctl/pipeline_status.h"
 #include "tools/loadgen/event_mix.h"
 
 namespace asb::loadgen {
@@ -55,6 +56,9 @@ struct Options {
   int reconnect_s = 120;
   // A call unanswered this long (beyond a pull's wait) is made again on a fresh connection.
   int timeout_ms = 30000;
+  // The principal that asks each daemon how far its consumers are (Ping), for the "processed"
+  // figure: keys_dir/<as>.key or <as>-admin.key.
+  std::string status_as = "hub";
 };
 
 // How long a partner's pull waits for alerts (long poll).
@@ -75,9 +79,57 @@ struct Shared {
   uint64_t held_batches = 0, backpressure_waits = 0;
   std::atomic<uint64_t> alerts{0}, foreign{0}, hub_made{0}, redelivered{0}, missed{0};
   std::atomic<uint64_t> feed_reconnects{0}, partner_reconnects{0};
-  std::atomic<bool> feeding_done{false};
+  std::atomic<bool> feeding_done{false}, partners_done{false};
   Clock::time_point start, feed_end, last_alert;
 };
+
+// When the hub had wholly processed the run: every daemon's consumers at their upstreams' heads
+// (events folded, disclosures made, alerts queued, every disclosure, delivery and
+// acknowledgement in the access log) and staying there. Polled from the end of the feeding,
+// every 100 ms (the figure's resolution), until the partners are done and the hub is drained.
+struct Processed {
+  bool known = false;
+  Clock::time_point at;
+  std::string why_not;
+};
+
+Processed WatchUntilProcessed(const Options& o, const Shared& shared) {
+  Processed p;
+  const auto deadline_after_partners = std::chrono::seconds(60);
+  Clock::time_point partners_end{};
+  bool settled = false;  // drained since the last time it was seen busy
+  while (true) {
+    const Clock::time_point now = Clock::now();
+    ctl::PipelineSnapshot snap = ctl::TakePipelineSnapshot(o.hub, o.status_as);
+    if (!snap.down.empty()) {
+      p.why_not = snap.down.front();
+      settled = false;
+    } else if (ctl::Drained(snap)) {
+      if (!settled) {
+        p.at = now;
+        settled = true;
+      }
+    } else {
+      settled = false;
+    }
+    if (shared.partners_done.load()) {
+      if (partners_end == Clock::time_point{}) {
+        partners_end = now;
+      }
+      if (settled) {
+        p.known = true;
+        return p;
+      }
+      if (now - partners_end > deadline_after_partners) {
+        if (p.why_not.empty()) {
+          p.why_not = "the consumers had not caught up 60 s after the partners finished";
+        }
+        return p;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval, not a wait
+  }
+}
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -359,9 +411,13 @@ int Run(const Options& o) {
     shared.early.clear();
   }
   shared.feeding_done.store(true);
+  Processed processed;
+  std::thread watcher([&] { processed = WatchUntilProcessed(o, shared); });
   for (auto& t : partners) {
     t.join();
   }
+  shared.partners_done.store(true);
+  watcher.join();
 
   const double feed_s = Ms(shared.feed_end - shared.start) / 1000;
   const double deliver_s = Ms(shared.last_alert - shared.start) / 1000;
@@ -382,6 +438,17 @@ int Run(const Options& o) {
       static_cast<unsigned long long>(shared.hub_made.load()),
       static_cast<unsigned long long>(shared.missed.load()), deliver_s,
       deliver_s > 0 ? static_cast<double>(shared.alerts.load()) / deliver_s : 0.0);
+  if (processed.known) {
+    const double processed_s = Ms(std::max(processed.at, shared.last_alert) - shared.start) / 1000;
+    std::printf(
+        "processed     %llu events (alerts delivered and acknowledged, access log written) in %.2f "
+        "s"
+        " = %.0f events/s\n",
+        static_cast<unsigned long long>(shared.accepted), processed_s,
+        processed_s > 0 ? static_cast<double>(shared.accepted) / processed_s : 0.0);
+  } else {
+    std::printf("processed     not known: %s\n", processed.why_not.c_str());
+  }
   std::printf("held back     %llu batches answered UNAVAILABLE (backpressure), %llu waits\n",
               static_cast<unsigned long long>(shared.held_batches),
               static_cast<unsigned long long>(shared.backpressure_waits));
@@ -415,6 +482,10 @@ int main(int argc, char** argv) {
                  "a call unanswered this long (beyond a pull's wait) is made again on a fresh "
                  "connection")
       ->check(CLI::Range(100, 600000));
+  app.add_option("--status-as", o.status_as,
+                 "principal that asks each daemon how far its consumers are, for the "
+                 "'processed' figure (keys_dir/NAME.key or NAME-admin.key)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return asb::loadgen::Run(o);
 }
