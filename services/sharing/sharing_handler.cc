@@ -175,30 +175,19 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
     }
     // Never dropped silently: a recipient the ISP does not let see the case is on the record.
     for (const std::string& agency : undelivered) {
-      asb::v1::Envelope record;
-      *record.mutable_produced_at() = now;
-      asb::v1::AuditRecord* r = record.mutable_audit();
-      r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
-      *r->mutable_at() = now;
-      r->set_component(kComponent);
-      r->set_actor("hub");
-      r->set_actor_agency("hub");
-      r->set_recipient_agency(agency);
-      r->set_case_id(a.case_after.case_id());
-      r->set_event_type(a.type);
-      r->set_ref_seq(a.event_seq);
-      r->set_isp_version(policy->version());
       const char* what = !a.safeguarding_person_id.empty() ? "safeguarding alert ("
                          : a.victim_kind != asb::v1::VICTIM_NOTICE_KIND_UNSPECIFIED
                              ? "victim notice ("
                          : a.case_review_kind != asb::v1::CASE_REVIEW_NOTICE_KIND_UNSPECIFIED
                              ? "case review notice ("
                              : "statutory notice (";
-      r->set_detail(absl::StrCat(
-          what, notice_rule, ", rule ",
-          a.safeguarding_person_id.empty() ? a.statutory.rule_id() : "risk band HIGH",
-          ") not delivered to ", agency, ": no ISP rule lets that agency see the case"));
-      audit_->Append(batch, &record);
+      AuditHubRefusal(
+          a.case_after.case_id(), a.type, a.event_seq, agency,
+          absl::StrCat(what, notice_rule, ", rule ",
+                       a.safeguarding_person_id.empty() ? a.statutory.rule_id() : "risk band HIGH",
+                       ") not delivered to ", agency,
+                       ": no ISP rule lets that agency see the case"),
+          policy->version(), now, batch);
       ++undelivered_notices_;
     }
   }
@@ -543,6 +532,27 @@ void SharingHandler::AuditConsultation(const std::string& principal, const std::
   r->set_detail(detail);
   audit_->Append(batch, &record);
   ++consultations_;
+}
+
+void SharingHandler::AuditHubRefusal(const std::string& case_id, asb::v1::EventType type,
+                                     uint64_t seq, const std::string& recipient,
+                                     const std::string& detail, const std::string& isp_version,
+                                     const google::protobuf::Timestamp& now, store::Batch* batch) {
+  asb::v1::Envelope record;
+  *record.mutable_produced_at() = now;
+  asb::v1::AuditRecord* r = record.mutable_audit();
+  r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
+  *r->mutable_at() = now;
+  r->set_component(kComponent);
+  r->set_actor("hub");
+  r->set_actor_agency("hub");
+  r->set_recipient_agency(recipient);
+  r->set_case_id(case_id);
+  r->set_event_type(type);
+  r->set_ref_seq(seq);
+  r->set_isp_version(isp_version);
+  r->set_detail(detail);
+  audit_->Append(batch, &record);
 }
 
 }  // namespace asb::sharing

@@ -179,6 +179,12 @@ class SharingHandler {
                          const asb::v1::Disclosure& d, const asb::v1::OnBehalfOf& who,
                          const std::string& detail, const std::string& isp_version,
                          const google::protobuf::Timestamp& now, store::Batch* batch);
+  // An ACCESS_REFUSED record of the hub's own (a notice or suggestion it did not make) about
+  // event `seq` of `case_id`: `detail` says what and why; written to the audit stream.
+  void AuditHubRefusal(const std::string& case_id, asb::v1::EventType type, uint64_t seq,
+                       const std::string& recipient, const std::string& detail,
+                       const std::string& isp_version, const google::protobuf::Timestamp& now,
+                       store::Batch* batch);
 };
 
 }  // namespace asb::sharing

@@ -22,8 +22,6 @@ namespace {
 using ::asb::model::ToTime;
 using ::asb::model::ToTimestamp;
 
-constexpr char kComponent[] = "sharing";
-
 }  // namespace
 
 absl::Status SharingHandler::MatchVictim(
@@ -98,22 +96,11 @@ absl::Status SharingHandler::MatchVictim(
       (*links)[coordinator].push_back(s);
     }
     if (coordinators.empty()) {
-      asb::v1::Envelope record;
-      *record.mutable_produced_at() = now;
-      asb::v1::AuditRecord* r = record.mutable_audit();
-      r->set_kind(asb::v1::AUDIT_KIND_ACCESS_REFUSED);
-      *r->mutable_at() = now;
-      r->set_component(kComponent);
-      r->set_actor("hub");
-      r->set_actor_agency("hub");
-      r->set_case_id(case_id);
-      r->set_event_type(a->type);
-      r->set_ref_seq(a->event_seq);
-      r->set_isp_version(policy.version());
-      r->set_detail(absl::StrCat("link suggestion with case ", m.case_id,
-                                 " not made: the ISP does not let the lead agencies see each "
-                                 "other's case and no coordinator is configured"));
-      audit_->Append(batch, &record);
+      AuditHubRefusal(case_id, a->type, a->event_seq, /*recipient=*/"",
+                      absl::StrCat("link suggestion with case ", m.case_id,
+                                   " not made: the ISP does not let the lead agencies see each "
+                                   "other's case and no coordinator is configured"),
+                      policy.version(), now, batch);
     }
   }
   return absl::OkStatus();
