@@ -9,20 +9,18 @@
 #include <string>
 #include <string_view>
 
+#include "google/protobuf/io/coded_stream.h"
+
 namespace asb::bus {
 
 // Appends the key of field `field` with wire type 2 (length-delimited) and `length` to `out`:
 // what precedes the value's `length` bytes.
 inline void AppendTagAndLength(int field, std::size_t length, std::string* out) {
-  auto varint = [out](uint64_t v) {
-    while (v >= 0x80) {
-      out->push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    out->push_back(static_cast<char>(v));
-  };
-  varint((static_cast<uint64_t>(field) << 3) | 2);
-  varint(length);
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t buf[15];  // a tag (at most 5 bytes) and a 64-bit varint (at most 10)
+  uint8_t* end = CodedOutputStream::WriteTagToArray((static_cast<uint32_t>(field) << 3) | 2, buf);
+  end = CodedOutputStream::WriteVarint64ToArray(length, end);
+  out->append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(end - buf));
 }
 
 // Appends field `field` holding `bytes` to `out`: the encoding of a message (or bytes) field

@@ -146,4 +146,13 @@ class Policy {
   std::unique_ptr<Impl> impl_;
 };
 
+// The policy a daemon holds (swapped whole on reload), held for one request or event: kUnavailable
+// "no information sharing protocol loaded" while there is none.
+inline absl::StatusOr<std::shared_ptr<const Policy>> InForce(std::shared_ptr<const Policy> policy) {
+  if (policy == nullptr) {
+    return absl::UnavailableError("no information sharing protocol loaded");
+  }
+  return policy;
+}
+
 }  // namespace asb::policy

@@ -195,10 +195,7 @@ absl::Status IntelligenceHandler::Admit(const std::string& principal, const std:
 absl::StatusOr<asb::v1::HotspotsResponse> IntelligenceHandler::Hotspots(
     const std::string& principal, const std::string& agency,
     const asb::v1::HotspotsRequest& request, store::Batch* batch) {
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(CheckMonth("month", request.month()));
   if (!ValidQueryCategory(request.category())) {
     return absl::InvalidArgumentError(
@@ -362,10 +359,7 @@ absl::StatusOr<asb::v1::HotspotsResponse> IntelligenceHandler::Hotspots(
 absl::StatusOr<asb::v1::IndicatorsResponse> IntelligenceHandler::Indicators(
     const std::string& principal, const std::string& agency,
     const asb::v1::IndicatorsRequest& request, store::Batch* batch) {
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(CheckMonth("from_month", request.from_month()));
   ASB_RETURN_IF_ERROR(CheckMonth("to_month", request.to_month()));
   const int span = MonthsBetween(request.from_month(), request.to_month());

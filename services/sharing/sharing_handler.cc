@@ -56,10 +56,7 @@ void SharingHandler::SetPolicy(std::shared_ptr<const policy::Policy> policy) {
 
 absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store::Batch* batch) {
   // Hold the policy for the whole event even if a reload swaps it meanwhile.
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_ASSIGN_OR_RETURN(std::vector<CaseFolder::Applied> applied, folder_->Apply(envelope, batch));
   if (applied.empty()) {
     return absl::OkStatus();  // held until its case is opened
@@ -233,10 +230,7 @@ absl::StatusOr<asb::v1::Disclosure> SharingHandler::GetCase(const std::string& p
   if (case_id.empty()) {
     return absl::InvalidArgumentError("case_id: required");
   }
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(
       CheckOfficer("GetCase", principal, agency, case_id, request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(case_id);
@@ -296,10 +290,7 @@ absl::StatusOr<asb::v1::ExplainCaseResponse> SharingHandler::ExplainCase(
   if (request.agency().empty()) {
     return absl::InvalidArgumentError("agency: required (whose view to explain)");
   }
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(CheckOfficer("ExplainCase", principal, principal_agency, request.case_id(),
                                    request.on_behalf_of(), *policy, batch));
   absl::StatusOr<asb::v1::Case> c = folder_->Get(request.case_id());
@@ -381,10 +372,7 @@ absl::StatusOr<asb::v1::ListOrdersResponse> SharingHandler::ListOrders(
     const std::string& principal, const std::string& agency,
     const asb::v1::ListOrdersRequest& request, store::Batch* batch) {
   ASB_RETURN_IF_ERROR(CheckListOrders(request));
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(
       CheckOfficer("ListOrders", principal, agency, "", request.on_behalf_of(), *policy, batch));
   const absl::Time now_time = clock_();

@@ -142,10 +142,7 @@ absl::StatusOr<asb::v1::ListCaseReviewsResponse> SharingHandler::ListCaseReviews
     problems.push_back("limit: at most 5000");
   }
   ASB_RETURN_IF_ERROR(Problems(problems));
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(CheckOfficer("ListCaseReviews", principal, agency, "", request.on_behalf_of(),
                                    *policy, batch));
   google::protobuf::Timestamp now;
@@ -227,10 +224,7 @@ absl::StatusOr<asb::v1::RepeatVictimsResponse> SharingHandler::RepeatVictims(
     problems.push_back("limit: at most 5000");
   }
   ASB_RETURN_IF_ERROR(Problems(problems));
-  std::shared_ptr<const policy::Policy> policy = policy_;
-  if (policy == nullptr) {
-    return absl::UnavailableError("no information sharing protocol loaded");
-  }
+  ASB_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy, policy::InForce(policy_));
   ASB_RETURN_IF_ERROR(
       CheckOfficer("RepeatVictims", principal, agency, "", request.on_behalf_of(), *policy, batch));
   asb::v1::RepeatVictimsResponse out;

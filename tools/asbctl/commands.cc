@@ -91,29 +91,24 @@ class Submitter {
   }
 
  private:
-  // Sends request_; an UNAVAILABLE answer (nothing was stored: the pipeline is behind or the
-  // disk is full) is retried with a bounded back-off for up to retry_for_ (de-duplication makes
-  // resending safe).
+  // Sends request_; an UNAVAILABLE answer (nothing was stored) is sent again for up to
+  // retry_for_, said once on stderr and counted.
   absl::StatusOr<asb::v1::Response> CallRetrying() {
-    const auto give_up = std::chrono::steady_clock::now() + retry_for_;
-    std::chrono::milliseconds backoff{50};
     bool said = false;
-    while (true) {
-      absl::StatusOr<asb::v1::Response> response = hub_.Call(request_);
-      if (response.ok() || !absl::IsUnavailable(response.status()) || g_interrupted != 0 ||
-          std::chrono::steady_clock::now() + backoff > give_up) {
-        return response;
-      }
-      if (!said) {
-        std::fprintf(stderr, "asbctl: %s; retrying for up to %lld s\n",
-                     std::string(response.status().message()).c_str(),
-                     static_cast<long long>(retry_for_.count()));
-        said = true;
-      }
-      ++retries_;
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-    }
+    return hub_.CallRetryingUnavailable(
+        request_, hub_.default_timeout(), retry_for_, [&](const absl::Status& answer) {
+          if (g_interrupted != 0) {
+            return false;
+          }
+          if (!said) {
+            std::fprintf(stderr, "asbctl: %s; retrying for up to %lld s\n",
+                         std::string(answer.message()).c_str(),
+                         static_cast<long long>(retry_for_.count()));
+            said = true;
+          }
+          ++retries_;
+          return true;
+        });
   }
 
   HubClient& hub_;

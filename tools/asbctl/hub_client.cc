@@ -1,6 +1,8 @@
 #include "tools/asbctl/hub_client.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "common/bus/keys.h"
 #include "common/config/config.h"
@@ -81,8 +83,24 @@ absl::Status HubClient::Connect(Daemon daemon, const std::string& as, const std:
 }
 
 absl::StatusOr<asb::v1::Response> HubClient::Call(asb::v1::Request request) {
-  uint32_t seconds = config_.timeout_seconds() != 0 ? config_.timeout_seconds() : 10;
-  return Call(std::move(request), std::chrono::seconds(seconds));
+  return Call(std::move(request), default_timeout());
+}
+
+absl::StatusOr<asb::v1::Response> HubClient::CallRetryingUnavailable(
+    const asb::v1::Request& request, std::chrono::milliseconds timeout,
+    std::chrono::seconds retry_for, const std::function<bool(const absl::Status&)>& on_retry) {
+  const auto give_up = std::chrono::steady_clock::now() + retry_for;
+  std::chrono::milliseconds backoff{50};
+  while (true) {
+    absl::StatusOr<asb::v1::Response> response = Call(request, timeout);
+    if (response.ok() || !absl::IsUnavailable(response.status()) ||
+        std::chrono::steady_clock::now() + backoff > give_up ||
+        (on_retry && !on_retry(response.status()))) {
+      return response;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
 }
 
 absl::StatusOr<asb::v1::Response> HubClient::Call(asb::v1::Request request,

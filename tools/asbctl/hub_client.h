@@ -4,6 +4,7 @@
 // endpoint and the directory of keys; `--as NAME` picks the principal whose key is used.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -46,9 +47,17 @@ class HubClient {
   // One request/response. A non-OK Status in the response becomes the returned error. With
   // KeepWitness, a signed tree head the response carries (Response.tree_head) is checked
   // first: a fork or truncation of the access log is the error then.
-  absl::StatusOr<asb::v1::Response> Call(asb::v1::Request request);
+  absl::StatusOr<asb::v1::Response> Call(asb::v1::Request request);  // in default_timeout()
   absl::StatusOr<asb::v1::Response> Call(asb::v1::Request request,
                                          std::chrono::milliseconds timeout);
+  // Call, with an UNAVAILABLE answer (nothing was stored: the hub's pipeline is behind, its disk
+  // is full, it is restarting) sent again after a back-off doubling from 50 ms to 2 s, for up to
+  // `retry_for`: for requests that are safe to resend (a feed's submission: de-duplicated).
+  // `on_retry`, if set, is called before each resend with the answer; returning false stops.
+  absl::StatusOr<asb::v1::Response> CallRetryingUnavailable(
+      const asb::v1::Request& request, std::chrono::milliseconds timeout,
+      std::chrono::seconds retry_for,
+      const std::function<bool(const absl::Status&)>& on_retry = nullptr);
 
   // Checks every signed tree head the hub shows this client against the witness file `path`
   // (HeadWitness), asking asb-audit for consistency proofs as the same principal. `trusted_pem`:
@@ -58,6 +67,10 @@ class HubClient {
   const HeadWitness* witness() const { return witness_.get(); }
 
   const std::string& principal() const { return principal_; }
+  // The client config's timeout_seconds (10 s if unset).
+  std::chrono::milliseconds default_timeout() const {
+    return std::chrono::seconds(config_.timeout_seconds() != 0 ? config_.timeout_seconds() : 10);
+  }
   const asb::config::v1::ClientConfig& config() const { return config_; }
 
  private:

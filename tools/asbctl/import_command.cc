@@ -172,21 +172,10 @@ class Sender {
         queue_.pop_front();
       }
       space_.notify_one();
-      absl::StatusOr<asb::v1::Response> response;
       // Unavailable (the pipeline is behind: backpressure; intake short of disk, restarting):
-      // retry the same batch, backing off from 50 ms to 2 s, for up to 5 minutes;
-      // de-duplication makes that safe.
-      const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-      std::chrono::milliseconds backoff{50};
-      while (true) {
-        response = hub.Call(job.request, std::chrono::seconds(60));
-        if (response.ok() || !absl::IsUnavailable(response.status()) ||
-            std::chrono::steady_clock::now() + backoff > give_up) {
-          break;
-        }
-        std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-      }
+      // the same batch again for up to 5 minutes; de-duplication makes that safe.
+      absl::StatusOr<asb::v1::Response> response = hub.CallRetryingUnavailable(
+          job.request, std::chrono::seconds(60), std::chrono::minutes(5));
       std::lock_guard<std::mutex> lock(mu_);
       if (!response.ok()) {
         if (error_.ok()) {
