@@ -181,7 +181,9 @@ absl::Status Outbox::ApplyDisclosure(const asb::v1::Envelope& envelope, store::B
   }
   // asb-sharing decided, under d.isp_version(), which notification rules make this an alert.
   if (d.notification_rules().empty() || d.notification_rules(0).empty()) {
-    return absl::OkStatus();  // shared with the agency, but not alert-worthy
+    // Not an alert: asb-sharing writes none such now (only an alert is disclosed), but a log
+    // written by an earlier version holds views without a rule; they were never for a partner.
+    return absl::OkStatus();
   }
   const std::string& rule_id = d.notification_rules(0);
 

@@ -23,8 +23,8 @@ void ValidateSharingConfig(const asb::config::v1::SharingConfig& config, config:
 inline constexpr uint64_t kDefaultMaxDownstreamLag = 6000;
 
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
-// pseudonymisation key. Consumes intake's "events", folds them into cases, writes each agency's
-// redacted view to its "disclosures" stream (stamped with the notification rules that make it
+// pseudonymisation key. Consumes intake's "events", folds them into cases, writes the redacted view
+// of each agency the event alerts to its "disclosures" stream (stamped with the notification rules that make it
 // an alert, and with the statutory context of the hub's own events), keeps depersonalised counts
 // of them (aggregates), matches victims across cases (VictimIndex: link suggestions, repeat
 // victims), and answers partners' GetCase, ListOrders, ListCaseReviews and RepeatVictims on

@@ -94,6 +94,20 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
                                         : NoticeRuleId(a.notice_kind);
     for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
       const std::string& agency = recipient.id();
+      // Only what leaves the hub is written: a disclosure is an alert, so an agency with no
+      // reason to be told of this event (no notice addressed to it, no link suggestion, no ISP
+      // notification rule) gets none, and its view is not even derived. It sees the case when
+      // an officer asks (GetCase, recorded in the access log). Views no partner will receive
+      // are not stored: fewer copies of personal data (UK GDPR Art. 5(1)(c)).
+      const bool addressed =
+          std::find(undelivered.begin(), undelivered.end(), agency) != undelivered.end() ||
+          links.contains(agency) ||
+          std::any_of(
+              notifications.begin(), notifications.end(),
+              [&agency](const policy::Policy::Notification& n) { return n.agency == agency; });
+      if (!addressed) {
+        continue;
+      }
       // The policy writes the disclosure's bytes straight from the case (the fast path); the
       // fields that are ours follow, and the log wraps them in an envelope as they are.
       encoded_.clear();

@@ -1,8 +1,9 @@
 #pragma once
 
 // The policy point of asb-sharing, without sockets or threads: folds intake's events into cases
-// (CaseFolder), decides with the ISP (policy::Policy) what every agency may see after each
-// event and appends those disclosures to the "disclosures" log; answers partners' case queries
+// (CaseFolder), decides which agencies each event alerts and, with the ISP (policy::Policy), what
+// each of them may see, and appends those disclosures to the "disclosures" log (only an alert is
+// disclosed); answers partners' case queries
 // with the same policy and records each consultation on the "audit" log before it is answered.
 
 #include <cstdint>
@@ -63,10 +64,12 @@ class SharingHandler {
   void SetRetention(Retention* retention) { retention_ = retention; }
 
   // The Consumer's ApplyFn for intake's "events" stream: folds the event (CaseFolder::Apply),
-  // then for every applied event and every agency the ISP lets see the case appends a
-  // Disclosure envelope to `disclosures` in `batch`, stamped with the ids of the notification
-  // rules that fire for the event and name that agency (Disclosure.notification_rules, file
-  // order; empty: not an alert), and counts it in the aggregates (SetAggregates) in the same
+  // then for every applied event and every agency it alerts (an ISP notification rule that fires
+  // for the event names the agency, or the hub's own reason: a notice addressed to it, a link
+  // suggestion) that the ISP lets see the case appends a Disclosure envelope to `disclosures` in
+  // `batch`, stamped with those rule ids (Disclosure.notification_rules: the hub's reason first,
+  // then the ISP's in file order; never empty). An agency the event does not alert gets nothing,
+  // and its view is not derived. Counts the event in the aggregates (SetAggregates) in the same
   // batch; with retention set (SetRetention) also each recipient and, for a closure, the case's
   // retention timer. The hub's own events carry their statutory context (Disclosure.statutory);
   // a StatutoryNotice also alerts each agency it names under NoticeRuleId(kind), and one the ISP

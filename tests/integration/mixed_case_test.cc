@@ -235,7 +235,7 @@ TEST_F(MixedCaseTest, EachAgencySeesOnlyThePeopleItsRulesCover) {
     }
     ++checked;
   }
-  EXPECT_GT(checked, 20);
+  EXPECT_GT(checked, 10);  // every disclosure that left the hub (only alerts do)
 }
 
 TEST_F(MixedCaseTest, AlertsFollowThePeopleAndTheAccessLogKeepsTheReporterWithTheLead) {

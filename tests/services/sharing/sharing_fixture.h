@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -154,6 +156,34 @@ class SharingFixture : public ::testing::Test {
   }
 
   virtual std::string isp_file() const { return "isp.yaml"; }
+
+  // Loads testdata/isp.yaml as `edit` changes its text (written under dir_ as `name`) and puts it
+  // in force. `without_every_event`: the file's last rule, "every-event", is cut first.
+  std::shared_ptr<const policy::Policy> UseEditedIsp(
+      const std::string& name, bool without_every_event,
+      const std::function<void(std::string*)>& edit) {
+    std::string isp;
+    EXPECT_TRUE(config::ReadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml", &isp).ok());
+    const std::string key = "pseudonymisation_key_file: pseudonymisation.key";
+    isp.replace(isp.find(key), key.size(),
+                "pseudonymisation_key_file: " + std::string(ASB_SHARING_TESTDATA) +
+                    "/pseudonymisation.key");
+    if (without_every_event) {
+      const std::size_t at = isp.find("  # Only an alert is disclosed");
+      EXPECT_NE(at, std::string::npos);
+      isp.resize(at);
+    }
+    edit(&isp);
+    const std::string path = dir_.Sub(name);
+    std::ofstream(path) << isp;
+    auto loaded = policy::Policy::LoadFile(path);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    if (!loaded.ok()) {
+      return nullptr;
+    }
+    handler_->SetPolicy(*loaded);
+    return *loaded;
+  }
 
   // The handler's clock (kNow unless a test moves it).
   absl::Time now_ = kNow;

@@ -336,38 +336,38 @@ TEST_F(SharingHandlerTest, GetCaseDoesNotLeakExistence) {
 // Sharing decides which disclosures are alerts, under the ISP that decided the view, and stamps
 // the rule ids (file order) into each disclosure: asb-notify only reads them.
 TEST_F(SharingHandlerTest, StampsTheNotificationRulesThatMakeADisclosureAnAlert) {
-  for (const Disclosure& d : Apply(Env(1, "C", kPersonalOpened))) {
-    EXPECT_THAT(d.notification_rules(), IsEmpty()) << d.agency();  // no rule for an opening
-  }
+  ASSERT_NE(
+      UseEditedIsp("isp-orders-alert.yaml", /*without_every_event=*/true, [](std::string*) {}),
+      nullptr);
+  // Only an alert is disclosed: no rule alerts anyone of an opening, so no view leaves the hub
+  // (and none is stored).
+  EXPECT_THAT(Apply(Env(1, "C", kPersonalOpened)), IsEmpty());
+  EXPECT_EQ(disclosures_->head(), 0u);
   const std::string cbo = R"("orderIssued":{"order":{"orderId":"CBO-7",
       "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER"}})";
   std::vector<Disclosure> ds = Apply(Env(2, "C", cbo));
+  EXPECT_EQ(Agencies(ds), (std::set<std::string>{"police"}));  // council: not named by "orders"
   ASSERT_NE(For(ds, "police"), nullptr);
-  ASSERT_NE(For(ds, "council"), nullptr);
   EXPECT_THAT(For(ds, "police")->notification_rules(), ElementsAre("orders"));
-  EXPECT_THAT(For(ds, "council")->notification_rules(), IsEmpty());  // not named by "orders"
+  EXPECT_EQ(For(ds, "police")->view().orders_size(), 1);  // the whole view the ISP allows
 
   // A reloaded ISP with more notification rules: the stamp follows it, with its version.
-  std::string isp;
-  ASB_ASSERT_OK(config::ReadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml", &isp));
-  isp.replace(
-      isp.find("pseudonymisation_key_file: pseudonymisation.key"),
-      std::string("pseudonymisation_key_file: pseudonymisation.key").size(),
-      "pseudonymisation_key_file: " + std::string(ASB_SHARING_TESTDATA) + "/pseudonymisation.key");
-  isp +=
-      "  - { id: police-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [police] }\n"
-      "  - { id: council-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [council] }\n"
-      "  - { id: fire-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [fire] }\n";
-  const std::string path = dir_.Sub("isp-more-alerts.yaml");
-  std::ofstream(path) << isp;
-  auto more = policy::Policy::LoadFile(path);
-  ASB_ASSERT_OK(more);
-  handler_->SetPolicy(*more);
+  std::shared_ptr<const policy::Policy> more =
+      UseEditedIsp("isp-more-alerts.yaml", /*without_every_event=*/true, [](std::string* isp) {
+        *isp +=
+            "  - { id: police-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [police] "
+            "}\n"
+            "  - { id: council-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: "
+            "[council] }\n"
+            "  - { id: fire-orders, event_types: [EVENT_TYPE_ORDER_ISSUED], agencies: [fire] }\n";
+      });
+  ASSERT_NE(more, nullptr);
   ds = Apply(Env(3, "C", R"("orderIssued":{"order":{"orderId":"CBO-8",
       "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER"}})"));
   ASSERT_NE(For(ds, "police"), nullptr);
   EXPECT_THAT(For(ds, "police")->notification_rules(), ElementsAre("orders", "police-orders"));
-  EXPECT_EQ(For(ds, "police")->isp_version(), (*more)->version());
+  EXPECT_EQ(For(ds, "police")->isp_version(), more->version());
+  ASSERT_NE(For(ds, "council"), nullptr);
   EXPECT_THAT(For(ds, "council")->notification_rules(), ElementsAre("council-orders"));
   EXPECT_EQ(For(ds, "fire"), nullptr);  // fire may not see the case: no disclosure, no alert
 
@@ -381,21 +381,14 @@ TEST_F(SharingHandlerTest, StampsTheNotificationRulesThatMakeADisclosureAnAlert)
 // An order follows its subject: an agency whose rules cover only some people gets no disclosure
 // of an order event on someone else, not even the order's id and type.
 TEST_F(SharingHandlerTest, AnOrderEventReachesOnlyAgenciesThatMaySeeTheOrder) {
-  std::string isp;
-  ASB_ASSERT_OK(config::ReadFile(std::string(ASB_SHARING_TESTDATA) + "/isp.yaml", &isp));
-  isp.replace(
-      isp.find("pseudonymisation_key_file: pseudonymisation.key"),
-      std::string("pseudonymisation_key_file: pseudonymisation.key").size(),
-      "pseudonymisation_key_file: " + std::string(ASB_SHARING_TESTDATA) + "/pseudonymisation.key");
-  const std::string tenancy = "    when:\n      council_tenancy: true\n";
-  ASSERT_NE(isp.find(tenancy), std::string::npos);
-  isp.replace(isp.find(tenancy), tenancy.size(),
-              tenancy + "    people: { roles: [PERSON_ROLE_VICTIM] }\n");
-  const std::string path = dir_.Sub("isp-victims-only.yaml");
-  std::ofstream(path) << isp;
-  auto victims_only = policy::Policy::LoadFile(path);
-  ASB_ASSERT_OK(victims_only);
-  handler_->SetPolicy(*victims_only);
+  ASSERT_NE(UseEditedIsp("isp-victims-only.yaml", /*without_every_event=*/false,
+                         [](std::string* isp) {
+                           const std::string tenancy = "    when:\n      council_tenancy: true\n";
+                           ASSERT_NE(isp->find(tenancy), std::string::npos);
+                           isp->replace(isp->find(tenancy), tenancy.size(),
+                                        tenancy + "    people: { roles: [PERSON_ROLE_VICTIM] }\n");
+                         }),
+            nullptr);
 
   Apply(Env(1, "C", kPersonalOpened));
   Apply(Env(2, "C", kTenantLinked));  // a council tenant: housing's rule applies
@@ -410,7 +403,7 @@ TEST_F(SharingHandlerTest, AnOrderEventReachesOnlyAgenciesThatMaySeeTheOrder) {
   EXPECT_EQ(For(ds, "housing")->order_id(), "CI-2");
   ASSERT_EQ(For(ds, "housing")->view().orders_size(), 1);  // the victim's order, not the other
   EXPECT_EQ(For(ds, "housing")->view().orders(0).order_id(), "CI-2");
-  EXPECT_THAT(For(ds, "housing")->notification_rules(), ElementsAre("orders"));
+  EXPECT_THAT(For(ds, "housing")->notification_rules(), ElementsAre("orders", "every-event"));
 }
 
 TEST_F(SharingHandlerTest, ThePolicyCanBeSwapped) {
@@ -481,7 +474,8 @@ TEST_F(SharingHandlerTest, AStatutoryNoticeAlertsTheAgenciesItNamesWithItsContex
       "orderType":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER",
       "context":{"ruleId":"review-date","section":"the review date set for the order",
                  "deadline":"2027-04-01T00:00:00Z","due":"the review was due","rulesVersion":"v"}})"));
-  // Every agency the ISP lets see the case gets the view (with the notice on the order) ...
+  // Every agency alerted that the ISP lets see the case (here "every-event" alerts all) gets the
+  // view, with the notice on the order ...
   EXPECT_EQ(Agencies(ds), (std::set<std::string>{"council", "police"}));
   for (const Disclosure& d : ds) {
     EXPECT_EQ(d.event_type(), asb::v1::EVENT_TYPE_STATUTORY_NOTICE);
@@ -491,11 +485,12 @@ TEST_F(SharingHandlerTest, AStatutoryNoticeAlertsTheAgenciesItNamesWithItsContex
     EXPECT_EQ(d.statutory().due(), "the review was due");
     ASSERT_EQ(d.view().orders_size(), 1);
     EXPECT_EQ(d.view().orders(0).notices_size(), 1);
-    // ... but only a named recipient is alerted, under "statutory:<kind>".
+    // ... but only a named recipient is alerted under "statutory:<kind>", the hub's reason
+    // first (the test ISP's "every-event" alerts every agency of every event).
     if (d.agency() == "police") {
-      EXPECT_THAT(d.notification_rules(), ElementsAre("statutory:review_overdue"));
+      EXPECT_THAT(d.notification_rules(), ElementsAre("statutory:review_overdue", "every-event"));
     } else {
-      EXPECT_THAT(d.notification_rules(), IsEmpty());
+      EXPECT_THAT(d.notification_rules(), ElementsAre("every-event"));
     }
   }
   // Fire may not see this case: not alerted, and that is on the record.
