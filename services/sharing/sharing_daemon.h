@@ -24,17 +24,17 @@ inline constexpr uint64_t kDefaultMaxDownstreamLag = 6000;
 
 // asb-sharing: the policy point, and the only daemon that holds the policy engine and the
 // pseudonymisation key. Consumes intake's "events", folds them into cases, writes the redacted view
-// of each agency the event alerts to its "disclosures" stream (stamped with the notification rules that make it
-// an alert, and with the statutory context of the hub's own events), keeps depersonalised counts
-// of them (aggregates), matches victims across cases (VictimIndex: link suggestions, repeat
-// victims), and answers partners' GetCase, ListOrders, ListCaseReviews and RepeatVictims on
-// behalf of a named officer, hot spots and indicators. It loads the whole ISP itself, at start and
-// on the runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves the old policy (and
-// the old principals) in force. For the data sharing agreement it deletes closed cases once their
-// retention has run (Retention: checked every minute and after each batch of events; the
-// "erasures" stream tells asb-intake and asb-notify) and alerts the partnership coordinator
-// when the agreement is due for review. Backpressure: it does not fetch intake's events while
-// its own consumers lag more than backpressure.max_lag records.
+// of each agency the event alerts to its "disclosures" stream (stamped with the notification rules
+// that make it an alert, and with the statutory context of the hub's own events), keeps
+// depersonalised counts of them (aggregates), matches victims across cases (VictimIndex: link
+// suggestions, repeat victims), and answers partners' GetCase, ListOrders, ListCaseReviews and
+// RepeatVictims on behalf of a named officer, hot spots and indicators. It loads the whole ISP
+// itself, at start and on the runtime's reload (RuntimeOptions.load_isp): a file it refuses leaves
+// the old policy (and the old principals) in force. For the data sharing agreement it deletes
+// closed cases once their retention has run (Retention: checked every minute and after each batch
+// of events; the "erasures" stream tells asb-intake and asb-notify) and alerts the partnership
+// coordinator when the agreement is due for review. Backpressure: it does not fetch intake's events
+// while its own consumers lag more than backpressure.max_lag records.
 class SharingDaemon : public daemon::Daemon {
  public:
   static absl::StatusOr<std::unique_ptr<SharingDaemon>> Create(

@@ -92,20 +92,31 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
                                     : a.notice_kind == asb::v1::NOTICE_KIND_UNSPECIFIED
                                         ? std::string()
                                         : NoticeRuleId(a.notice_kind);
+    std::vector<std::string> rules;  // one agency's notification rules (reused)
     for (const asb::config::v1::Agency& recipient : policy->isp().agencies()) {
       const std::string& agency = recipient.id();
+      // Its reasons to be told of this event, the hub's own first (an alert is queued under the
+      // first rule): the notice addressed to it (or a safeguarding alert), a link suggestion;
+      // then the ISP's rules for the event.
+      const auto notice = std::find(undelivered.begin(), undelivered.end(), agency);
+      const auto link = links.find(agency);
+      rules.clear();
+      if (notice != undelivered.end()) {
+        rules.push_back(notice_rule);
+      }
+      if (link != links.end()) {
+        rules.push_back(kLinkSuggestionRule);
+      }
+      for (const policy::Policy::Notification& n : notifications) {
+        if (n.agency == agency) {
+          rules.push_back(n.rule_id);
+        }
+      }
       // Only what leaves the hub is written: a disclosure is an alert, so an agency with no
-      // reason to be told of this event (no notice addressed to it, no link suggestion, no ISP
-      // notification rule) gets none, and its view is not even derived. It sees the case when
-      // an officer asks (GetCase, recorded in the access log). Views no partner will receive
-      // are not stored: fewer copies of personal data (UK GDPR Art. 5(1)(c)).
-      const bool addressed =
-          std::find(undelivered.begin(), undelivered.end(), agency) != undelivered.end() ||
-          links.contains(agency) ||
-          std::any_of(
-              notifications.begin(), notifications.end(),
-              [&agency](const policy::Policy::Notification& n) { return n.agency == agency; });
-      if (!addressed) {
+      // reason to be told of this event gets none, and its view is not even derived. It sees the
+      // case when an officer asks (GetCase, recorded in the access log). Views no partner will
+      // receive are not stored: fewer copies of personal data (UK GDPR Art. 5(1)(c)).
+      if (rules.empty()) {
         continue;
       }
       // The policy writes the disclosure's bytes straight from the case (the fast path); the
@@ -127,28 +138,20 @@ absl::Status SharingHandler::ApplyEvent(const asb::v1::Envelope& envelope, store
       own.set_order_type(a.order_type);
       own.set_order_id(a.order_id);
       *own.mutable_decided_at() = now;
-      // The hub's own reason to tell this agency comes first (an alert is queued under the
-      // first rule): the notice addressed to it, a safeguarding alert, a link suggestion; then
-      // the ISP's rules for the event.
-      if (auto it = std::find(undelivered.begin(), undelivered.end(), agency);
-          it != undelivered.end()) {
-        own.add_notification_rules(notice_rule);
+      for (const std::string& rule : rules) {
+        own.add_notification_rules(rule);
+      }
+      if (notice != undelivered.end()) {
         if (!a.safeguarding_person_id.empty()) {
           own.set_safeguarding_person_id(a.safeguarding_person_id);
         }
-        undelivered.erase(it);
+        undelivered.erase(notice);
       }
-      if (auto l = links.find(agency); l != links.end()) {
-        for (const asb::v1::LinkSuggestion& s : l->second) {
+      if (link != links.end()) {
+        for (const asb::v1::LinkSuggestion& s : link->second) {
           *own.add_link_suggestions() = s;
         }
-        own.add_notification_rules(kLinkSuggestionRule);
-        links.erase(l);
-      }
-      for (const policy::Policy::Notification& n : notifications) {
-        if (n.agency == agency) {
-          own.add_notification_rules(n.rule_id);
-        }
+        links.erase(link);
       }
       if (a.made_by_hub && !a.statutory.rule_id().empty()) {
         *own.mutable_statutory() = a.statutory;

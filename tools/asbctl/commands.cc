@@ -1,12 +1,10 @@
 // asbctl submit, alerts, case, keys and ping; and AddCommands, which registers every command.
 #include "tools/asbctl/commands.h"
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
