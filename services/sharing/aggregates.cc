@@ -349,13 +349,10 @@ absl::Status Aggregates::Record(const CaseFolder::Applied& a, store::Batch* batc
     case asb::v1::EVENT_TYPE_ORDER_ISSUED: {
       const std::string type = asb::v1::OrderType_Name(a.order_type);
       ASB_RETURN_IF_ERROR(Add(Key({"o", month, type, "issued"}), +1, batch));
-      if (!a.first_order || c.incidents_size() == 0) {
+      if (!a.first_order || !a.first_incident_at.has_value()) {
         return absl::OkStatus();
       }
-      int64_t first = c.incidents(0).occurred_at().seconds();
-      for (const asb::v1::Incident& inc : c.incidents()) {
-        first = std::min(first, inc.occurred_at().seconds());
-      }
+      const int64_t first = a.first_incident_at->seconds();
       int64_t issued = a.occurred_at.seconds();
       for (const asb::v1::Order& o : c.orders()) {
         if (o.order_id() == a.order_id && o.has_issued_at()) {

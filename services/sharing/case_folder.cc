@@ -39,8 +39,18 @@ std::string PendingKey(const std::string& case_id, uint64_t seq) {
   return PendingPrefix(case_id) + store::EncodeSeq(seq);
 }
 
-bool Before(const Timestamp& a, const Timestamp& b) {
-  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
+// "incidents": case id, NUL, incident id (the prefix is PendingPrefix's).
+std::string IncidentKey(const std::string& case_id, const std::string& incident_id) {
+  return PendingPrefix(case_id) + incident_id;
+}
+
+absl::Status ParseIncident(std::string_view bytes, const std::string& case_id,
+                           asb::v1::Incident* out) {
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("a stored incident of case '", case_id, "' does not parse"));
+  }
+  return absl::OkStatus();
 }
 
 // What an event replaces or starts on the case as it stands before the event (Applied's
@@ -161,34 +171,6 @@ CaseFolder::Applied MakeApplied(const asb::v1::Envelope& envelope, const Case& c
   return a;
 }
 
-// The application `id` of the case review (nullptr if none).
-asb::v1::CaseReviewApplication* FindApplication(Case* c, const std::string& id) {
-  for (asb::v1::CaseReviewApplication& a : *c->mutable_case_review()->mutable_applications()) {
-    if (a.application_id() == id) {
-      return &a;
-    }
-  }
-  return nullptr;
-}
-
-absl::Status NoApplication(const char* what, const std::string& id, const Case& c) {
-  return absl::FailedPreconditionError(absl::StrCat(what, ": no ASB case review application '", id,
-                                                    "' on case '", c.case_id(), "'"));
-}
-
-// The highest of each person's latest band (and of the latest assessment naming no person).
-asb::v1::RiskLevel HighestLatest(const Case& c) {
-  std::map<std::string, asb::v1::RiskLevel> latest;
-  for (const asb::v1::RiskAssessment& r : c.risk_assessments()) {
-    latest[r.person_id()] = r.band();
-  }
-  asb::v1::RiskLevel top = asb::v1::RISK_LEVEL_UNSPECIFIED;
-  for (const auto& [person, band] : latest) {
-    top = std::max(top, band);
-  }
-  return top;
-}
-
 absl::Status ParseCase(const std::string& bytes, Case* c) {
   if (!c->ParseFromString(bytes)) {
     return absl::DataLossError("a stored case does not parse");
@@ -204,6 +186,7 @@ std::vector<std::string> SharingColumnFamilies() {
           stream::LogColumnFamily("erasures"),
           kCasesColumnFamily,
           kPendingColumnFamily,
+          kIncidentsColumnFamily,
           kAggregatesColumnFamily,
           kVictimIndexColumnFamily,
           kRetentionDueColumnFamily,
@@ -235,6 +218,9 @@ store::StoreOptions SharingStoreLayout() {
       }
       return std::string();
     }
+    if (cf == kIncidentsColumnFamily) {
+      return std::string(key.substr(0, key.find('\0')));  // IncidentKey: case id, NUL, id
+    }
     if (cf == kPendingColumnFamily) {
       // PendingKey: case id, NUL, sequence number; the value is intake's envelope.
       if (const std::size_t nul = key.find('\0'); nul != std::string_view::npos) {
@@ -262,306 +248,10 @@ store::StoreOptions SharingStoreLayout() {
 
 CaseFolder::CaseFolder(store::Store* store) : store_(store) {}
 
-absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agency, Case* out,
-                              const FoldContext& context) {
-  Case c = *out;
-  const Timestamp& at = e.occurred_at();
-  switch (e.event_case()) {
-    case CaseEvent::kCaseOpened: {
-      if (c.status() != asb::v1::CASE_STATUS_UNSPECIFIED) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("case_opened: case '", c.case_id(), "' is already opened"));
-      }
-      const auto& o = e.case_opened();
-      c.set_case_id(e.case_id());
-      c.set_status(asb::v1::CASE_STATUS_OPEN);
-      c.set_nsir_category(o.nsir_category());
-      c.set_title(o.title());
-      c.set_summary(o.summary());
-      c.set_lead_agency(o.lead_agency());
-      c.set_lead_officer(o.lead_officer());
-      if (o.has_location()) {
-        *c.mutable_location() = o.location();
-      }
-      if (o.has_flags()) {
-        *c.mutable_flags() = o.flags();
-      }
-      *c.mutable_opened_at() = at;
-      c.set_source_agency(source_agency);
-      break;
-    }
-    case CaseEvent::kCaseUpdated: {
-      const auto& u = e.case_updated();
-      if (u.has_nsir_category()) {
-        c.set_nsir_category(u.nsir_category());
-      }
-      if (u.has_title()) {
-        c.set_title(u.title());
-      }
-      if (u.has_summary()) {
-        c.set_summary(u.summary());
-      }
-      if (u.has_lead_agency()) {
-        c.set_lead_agency(u.lead_agency());
-      }
-      if (u.has_lead_officer()) {
-        c.set_lead_officer(u.lead_officer());
-      }
-      if (u.has_location()) {
-        *c.mutable_location() = u.location();
-      }
-      if (u.replace_flags()) {
-        *c.mutable_flags() = u.flags();
-      }
-      break;
-    }
-    case CaseEvent::kCaseClosed:
-      c.set_status(asb::v1::CASE_STATUS_CLOSED);
-      *c.mutable_closed_at() = at;
-      c.set_closure_reason(e.case_closed().reason());
-      break;
-    case CaseEvent::kPersonLinked: {
-      const asb::v1::Person& p = e.person_linked().person();
-      asb::v1::Person* slot = nullptr;
-      for (asb::v1::Person& existing : *c.mutable_people()) {
-        if (existing.person_id() == p.person_id() && existing.role() == p.role()) {
-          slot = &existing;
-          break;
-        }
-      }
-      if (slot == nullptr) {
-        slot = c.add_people();
-      }
-      // The hub's own facts about the person (a repeat victim, the latest band) outlive a feed's
-      // update of their details, and reach the person's entry in another role.
-      bool repeat_victim = false;
-      asb::v1::RiskLevel risk_band = asb::v1::RISK_LEVEL_UNSPECIFIED;
-      for (const asb::v1::Person& existing : c.people()) {
-        if (existing.person_id() == p.person_id()) {
-          repeat_victim = repeat_victim || existing.repeat_victim();
-          risk_band = std::max(risk_band, existing.risk_band());
-        }
-      }
-      *slot = p;
-      slot->set_source_agency(source_agency);
-      slot->set_repeat_victim(repeat_victim);
-      slot->set_risk_band(risk_band);
-      break;
-    }
-    case CaseEvent::kRiskAssessed: {
-      const asb::v1::RiskAssessed& r = e.risk_assessed();
-      asb::v1::RiskAssessment* a = c.add_risk_assessments();
-      a->set_person_id(r.person_id());
-      a->set_template_id(r.template_id());
-      a->set_template_version(r.template_version());
-      *a->mutable_answers() = r.answers();
-      a->set_band(r.level());
-      a->set_assessed_by(r.assessed_by());
-      a->set_agency(source_agency);
-      *a->mutable_assessed_at() = at;
-      a->set_notes(r.notes());
-      if (!r.template_id().empty() && context.risk != nullptr) {
-        // Scored as intake checked it; never dropped if the matrix here is older (the level
-        // given, if any, is kept).
-        if (absl::StatusOr<victims::RiskMatrix::Scored> scored = context.risk->Score(
-                r.template_id(), r.template_version(), r.answers(), "risk_assessed");
-            scored.ok()) {
-          a->set_score(scored->score);
-          a->set_band(scored->band);
-          a->set_template_version(scored->tmpl->version());
-        }
-      }
-      if (!r.person_id().empty()) {
-        for (asb::v1::Person& p : *c.mutable_people()) {
-          if (p.person_id() == r.person_id()) {
-            p.set_risk_band(a->band());
-          }
-        }
-      }
-      c.set_victim_risk(HighestLatest(c));
-      c.set_risk_notes(r.notes());
-      break;
-    }
-    case CaseEvent::kCasesLinked:
-      if (std::find(c.linked_cases().begin(), c.linked_cases().end(),
-                    e.cases_linked().other_case_id()) == c.linked_cases().end()) {
-        c.add_linked_cases(e.cases_linked().other_case_id());
-      }
-      break;
-    case CaseEvent::kCaseReviewNotice: {
-      const asb::v1::CaseReviewNotice& n = e.case_review_notice();
-      asb::v1::CaseReview* cr = c.mutable_case_review();
-      bool known = false;
-      for (const asb::v1::CaseReviewNotice& old : cr->notices()) {
-        known = known || old.notice_id() == n.notice_id();
-      }
-      if (!known) {
-        *cr->add_notices() = n;
-      }
-      if (n.kind() == asb::v1::CASE_REVIEW_NOTICE_KIND_ADVISORY ||
-          n.kind() == asb::v1::CASE_REVIEW_NOTICE_KIND_THRESHOLD_MET) {
-        cr->set_complaints(n.complaints());
-        cr->set_individuals(n.individuals());
-        const asb::v1::CaseReviewStatus to = n.kind() == asb::v1::CASE_REVIEW_NOTICE_KIND_ADVISORY
-                                                 ? asb::v1::CASE_REVIEW_STATUS_ADVISED
-                                                 : asb::v1::CASE_REVIEW_STATUS_THRESHOLD_MET;
-        if (cr->status() < to) {
-          cr->set_status(to);
-        }
-      }
-      break;
-    }
-    case CaseEvent::kVictimNotice: {
-      const asb::v1::VictimNotice& n = e.victim_notice();
-      bool known = false;
-      for (const asb::v1::VictimNotice& old : c.victim_notices()) {
-        known = known || old.notice_id() == n.notice_id();
-      }
-      if (!known) {
-        *c.add_victim_notices() = n;
-      }
-      break;
-    }
-    case CaseEvent::kCaseReviewApplied: {
-      const asb::v1::CaseReviewApplied& r = e.case_review_applied();
-      if (FindApplication(&c, r.application_id()) != nullptr) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "case_review_applied: application '", r.application_id(), "' already received"));
-      }
-      asb::v1::CaseReviewApplication* a = c.mutable_case_review()->add_applications();
-      a->set_application_id(r.application_id());
-      a->set_applicant_person_id(r.applicant_person_id());
-      *a->mutable_applied_at() = at;
-      if (context.procedure != nullptr) {
-        *a->mutable_decision_due() =
-            model::ToTimestamp(context.procedure->DecisionDue(model::ToTime(at)));
-      }
-      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_APPLIED);
-      break;
-    }
-    case CaseEvent::kCaseReviewDecided: {
-      const asb::v1::CaseReviewDecided& r = e.case_review_decided();
-      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
-      if (a == nullptr) {
-        return NoApplication("case_review_decided", r.application_id(), c);
-      }
-      *a->mutable_decided_at() = at;
-      a->set_threshold_met(r.threshold_met());
-      a->set_decision_reason(r.reason());
-      if (r.threshold_met() && context.procedure != nullptr) {
-        *a->mutable_review_due() =
-            model::ToTimestamp(context.procedure->ReviewDue(model::ToTime(at)));
-      }
-      c.mutable_case_review()->set_status(r.threshold_met() ? asb::v1::CASE_REVIEW_STATUS_REVIEW_DUE
-                                                            : asb::v1::CASE_REVIEW_STATUS_NOT_MET);
-      break;
-    }
-    case CaseEvent::kCaseReviewCompleted: {
-      const asb::v1::CaseReviewCompleted& r = e.case_review_completed();
-      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
-      if (a == nullptr) {
-        return NoApplication("case_review_completed", r.application_id(), c);
-      }
-      *a->mutable_completed_at() = at;
-      a->set_recommendations(r.recommendations());
-      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_COMPLETED);
-      break;
-    }
-    case CaseEvent::kCaseReviewAppealed: {
-      const asb::v1::CaseReviewAppealed& r = e.case_review_appealed();
-      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
-      if (a == nullptr) {
-        return NoApplication("case_review_appealed", r.application_id(), c);
-      }
-      *a->mutable_appealed_at() = at;
-      a->set_appeal_body(!r.appeal_body().empty()       ? r.appeal_body()
-                         : context.procedure != nullptr ? context.procedure->config().appeal_body()
-                                                        : "pcc");
-      if (context.procedure != nullptr) {
-        *a->mutable_appeal_due() =
-            model::ToTimestamp(context.procedure->AppealDue(model::ToTime(at)));
-      }
-      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_APPEALED);
-      break;
-    }
-    case CaseEvent::kCaseReviewAppealDecided: {
-      const asb::v1::CaseReviewAppealDecided& r = e.case_review_appeal_decided();
-      asb::v1::CaseReviewApplication* a = FindApplication(&c, r.application_id());
-      if (a == nullptr) {
-        return NoApplication("case_review_appeal_decided", r.application_id(), c);
-      }
-      *a->mutable_appeal_decided_at() = at;
-      a->set_appeal_upheld(r.upheld());
-      a->set_appeal_outcome(r.outcome());
-      c.mutable_case_review()->set_status(asb::v1::CASE_REVIEW_STATUS_APPEAL_DECIDED);
-      break;
-    }
-    case CaseEvent::kIncidentReported: {
-      const asb::v1::Incident& inc = e.incident_reported().incident();
-      asb::v1::Incident* slot = nullptr;
-      for (asb::v1::Incident& existing : *c.mutable_incidents()) {
-        if (existing.incident_id() == inc.incident_id()) {
-          slot = &existing;  // a correction from the reporting system
-          break;
-        }
-      }
-      if (slot == nullptr) {
-        slot = c.add_incidents();
-      }
-      *slot = inc;
-      if (!slot->has_occurred_at()) {
-        *slot->mutable_occurred_at() = at;
-      }
-      slot->set_source_agency(source_agency);
-      break;
-    }
-    case CaseEvent::EVENT_NOT_SET:
-      return absl::InvalidArgumentError("event: none set");
-    default:
-      // Every other event concerns one order: the one order lifecycle (common/orders), which
-      // asb-intake's ledger runs too (a re-issue, a variation of an order no longer in force, a
-      // breach after its end cannot apply; anything else is kInvalidArgument).
-      ASB_RETURN_IF_ERROR(orders::ApplyOrderEvent(
-          e, c.case_id().empty() ? e.case_id() : c.case_id(), c.mutable_orders()));
-      // The order, and a breach, record the feed that submitted them (ISP source conditions).
-      if (e.has_order_issued()) {
-        asb::v1::Order* o =
-            orders::FindOrder(c.mutable_orders(), e.order_issued().order().order_id());
-        if (o != nullptr) {
-          o->set_source_agency(source_agency);
-          for (asb::v1::Breach& b : *o->mutable_breaches()) {
-            b.set_source_agency(source_agency);
-          }
-        }
-      } else if (e.has_order_breached()) {
-        asb::v1::Order* o = orders::FindOrder(c.mutable_orders(), e.order_breached().order_id());
-        if (o != nullptr && o->breaches_size() > 0) {
-          o->mutable_breaches(o->breaches_size() - 1)->set_source_agency(source_agency);
-        }
-      }
-      break;
-  }
-  if (c.status() == asb::v1::CASE_STATUS_UNSPECIFIED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("case '", e.case_id(), "' is not opened yet"));
-  }
-  if (!c.has_updated_at() || Before(c.updated_at(), at)) {
-    *c.mutable_updated_at() = at;
-  }
-  // A council tenant among the people makes it a council-tenancy case.
-  for (const asb::v1::Person& p : c.people()) {
-    if (p.tenure() == asb::v1::TENURE_COUNCIL_TENANT) {
-      c.mutable_flags()->set_council_tenancy(true);
-      break;
-    }
-  }
-  *out = std::move(c);
-  return absl::OkStatus();
-}
-
 void CaseFolder::DiscardUncommitted() {
   dirty_cases_.clear();
   dirty_pending_.clear();
+  dirty_incidents_.clear();
   dirty_batch_ = nullptr;
   dirty_count_ = 0;
   ++generation_;
@@ -600,6 +290,43 @@ absl::StatusOr<std::optional<Case>> CaseFolder::Load(const std::string& case_id)
   Case c;
   ASB_RETURN_IF_ERROR(ParseCase(bytes, &c));
   return std::optional<Case>(std::move(c));
+}
+
+absl::Status CaseFolder::LoadIncidents(const std::string& case_id, bool uncommitted,
+                                       std::map<std::string, asb::v1::Incident>* out) const {
+  const std::string prefix = PendingPrefix(case_id);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kIncidentsColumnFamily);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    asb::v1::Incident inc;
+    ASB_RETURN_IF_ERROR(ParseIncident(it->value().ToStringView(), case_id, &inc));
+    std::string id(it->key().ToStringView().substr(prefix.size()));
+    (*out)[std::move(id)] = std::move(inc);
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading incidents"));
+  if (uncommitted) {
+    for (auto d = dirty_incidents_.lower_bound(prefix);
+         d != dirty_incidents_.end() && d->first.starts_with(prefix); ++d) {
+      (*out)[d->first.substr(prefix.size())] = d->second;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<asb::v1::Incident>> CaseFolder::LoadIncident(
+    const std::string& case_id, const std::string& incident_id) const {
+  const std::string key = IncidentKey(case_id, incident_id);
+  if (auto d = dirty_incidents_.find(key); d != dirty_incidents_.end()) {
+    return std::optional<asb::v1::Incident>(d->second);
+  }
+  std::string bytes;
+  absl::Status got = store_->Get(kIncidentsColumnFamily, key, &bytes);
+  if (absl::IsNotFound(got)) {
+    return std::optional<asb::v1::Incident>();
+  }
+  ASB_RETURN_IF_ERROR(got);
+  asb::v1::Incident inc;
+  ASB_RETURN_IF_ERROR(ParseIncident(bytes, case_id, &inc));
+  return std::optional<asb::v1::Incident>(std::move(inc));
 }
 
 absl::Status CaseFolder::LoadPending(const std::string& case_id,
@@ -663,45 +390,97 @@ absl::StatusOr<std::vector<CaseFolder::Applied>> CaseFolder::Apply(
   }
 
   Case c = current.value_or(Case());
-  Prior prior = PriorOf(event, c);
-  const FoldContext context = Context();
-  ASB_RETURN_IF_ERROR(Fold(event, envelope.accepted_event().source_agency(), &c, context));
-  applied.push_back(MakeApplied(envelope, c, std::move(prior), context));
-
   std::map<uint64_t, asb::v1::Envelope> pending;
   if (!current.has_value()) {
     ASB_RETURN_IF_ERROR(LoadPending(case_id, &pending));
   }
-  std::string bytes;
-  if (!c.SerializeToString(&bytes)) {
-    return absl::InternalError("cannot serialise a case");
+  // The incidents the events may correct, read before the batch changes. A case not yet opened
+  // has none stored; an open one's are read one by one, or all when this may be its first order
+  // (the aggregates time the first action from the earliest incident).
+  std::map<std::string, asb::v1::Incident> incidents;
+  if (current.has_value()) {
+    if (event.has_order_issued() && PriorOf(event, c).first_order) {
+      ASB_RETURN_IF_ERROR(LoadIncidents(case_id, /*uncommitted=*/true, &incidents));
+    } else if (event.has_incident_reported()) {
+      const std::string& id = event.incident_reported().incident().incident_id();
+      ASB_ASSIGN_OR_RETURN(std::optional<asb::v1::Incident> stored, LoadIncident(case_id, id));
+      if (stored.has_value()) {
+        incidents.emplace(id, *std::move(stored));
+      }
+    }
   }
+  const FoldContext context = Context();
+  std::set<std::string> written;
+  ASB_ASSIGN_OR_RETURN(Applied first, FoldOne(envelope, context, &c, &incidents, &written));
+  applied.push_back(std::move(first));
 
   // From here on the batch changes; no more early returns.
   Track(batch);
   for (const auto& [seq, env] : pending) {
     batch->Delete(kPendingColumnFamily, PendingKey(case_id, seq));
-    Prior pending_prior = PriorOf(env.accepted_event().event(), c);
-    absl::Status folded =
-        Fold(env.accepted_event().event(), env.accepted_event().source_agency(), &c, context);
+    absl::StatusOr<Applied> folded = FoldOne(env, context, &c, &incidents, &written);
     if (!folded.ok()) {
       SPDLOG_LOGGER_WARN(Logger(), "[evt {}] pending event not applied: {}", seq,
-                         std::string(folded.message()));
+                         std::string(folded.status().message()));
       if (on_pending_skipped_) {
-        on_pending_skipped_(env, folded, batch);
+        on_pending_skipped_(env, folded.status(), batch);
       }
       continue;
     }
-    applied.push_back(MakeApplied(env, c, std::move(pending_prior), context));
-  }
-  if (!pending.empty() && !c.SerializeToString(&bytes)) {
-    return absl::InternalError("cannot serialise a case");  // unreachable for valid protos
+    applied.push_back(*std::move(folded));
   }
   dirty_pending_.erase(case_id);
+  std::string bytes;
+  for (const std::string& id : written) {
+    const asb::v1::Incident& inc = incidents.at(id);
+    if (!inc.SerializeToString(&bytes)) {
+      return absl::InternalError("cannot serialise an incident");  // unreachable: valid protos
+    }
+    std::string key = IncidentKey(case_id, id);
+    batch->Put(kIncidentsColumnFamily, key, bytes);
+    dirty_incidents_[std::move(key)] = inc;
+  }
+  if (!c.SerializeToString(&bytes)) {
+    return absl::InternalError("cannot serialise a case");  // unreachable for valid protos
+  }
   batch->Put(kCasesColumnFamily, case_id, bytes);
   dirty_cases_[case_id] = std::move(c);
   dirty_count_ = batch->count();
   return applied;
+}
+
+absl::StatusOr<CaseFolder::Applied> CaseFolder::FoldOne(
+    const asb::v1::Envelope& envelope, const FoldContext& context, Case* c,
+    std::map<std::string, asb::v1::Incident>* incidents, std::set<std::string>* written) const {
+  const CaseEvent& e = envelope.accepted_event().event();
+  Case work = *c;  // a head: small whatever the history
+  if (e.has_incident_reported()) {
+    const std::string& id = e.incident_reported().incident().incident_id();
+    const bool on_head = std::any_of(work.incidents().begin(), work.incidents().end(),
+                                     [&](const asb::v1::Incident& i) { return i.incident_id() == id; });
+    if (auto it = incidents->find(id); it != incidents->end() && !on_head) {
+      *work.add_incidents() = it->second;  // the one it corrects
+    }
+  }
+  Prior prior = PriorOf(e, work);
+  ASB_RETURN_IF_ERROR(Fold(e, envelope.accepted_event().source_agency(), &work, context));
+  Applied a = MakeApplied(envelope, work, std::move(prior), context);
+  // Off the head: the incident folded (or, for a case an earlier version stored whole, all).
+  for (asb::v1::Incident& inc : *work.mutable_incidents()) {
+    written->insert(inc.incident_id());
+    (*incidents)[inc.incident_id()] = std::move(inc);
+  }
+  work.clear_incidents();
+  if (a.first_order) {
+    for (const auto& [id, inc] : *incidents) {
+      if (!a.first_incident_at.has_value() ||
+          inc.occurred_at().seconds() < a.first_incident_at->seconds()) {
+        a.first_incident_at = inc.occurred_at();
+      }
+    }
+  }
+  *c = std::move(work);
+  return a;
 }
 
 CaseFolder::FoldContext CaseFolder::Context() const {
@@ -751,6 +530,22 @@ absl::StatusOr<Case> CaseFolder::Get(const std::string& case_id) const {
   ASB_RETURN_IF_ERROR(got);
   Case c;
   ASB_RETURN_IF_ERROR(ParseCase(bytes, &c));
+  // The head of a case an earlier version stored whole still holds incidents; the records win.
+  std::map<std::string, asb::v1::Incident> incidents;
+  for (asb::v1::Incident& inc : *c.mutable_incidents()) {
+    std::string id = inc.incident_id();
+    incidents[std::move(id)] = std::move(inc);
+  }
+  ASB_RETURN_IF_ERROR(LoadIncidents(case_id, /*uncommitted=*/false, &incidents));
+  c.clear_incidents();
+  for (auto& [id, inc] : incidents) {
+    *c.add_incidents() = std::move(inc);
+  }
+  std::stable_sort(c.mutable_incidents()->begin(), c.mutable_incidents()->end(),
+                   [](const asb::v1::Incident& a, const asb::v1::Incident& b) {
+                     return std::pair(a.occurred_at().seconds(), a.occurred_at().nanos()) <
+                            std::pair(b.occurred_at().seconds(), b.occurred_at().nanos());
+                   });
   return c;
 }
 
@@ -787,10 +582,21 @@ absl::Status CaseFolder::Delete(const std::string& case_id, store::Batch* batch)
     batch->Delete(kPendingColumnFamily, it->key().ToStringView());
   }
   ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading pending events"));
+  std::unique_ptr<rocksdb::Iterator> incidents = store_->NewIterator(kIncidentsColumnFamily);
+  for (incidents->Seek(prefix); incidents->Valid() && incidents->key().starts_with(prefix);
+       incidents->Next()) {
+    batch->Delete(kIncidentsColumnFamily, incidents->key().ToStringView());
+  }
+  ASB_RETURN_IF_ERROR(store::FromRocks(incidents->status(), "reading incidents"));
   batch->Delete(kCasesColumnFamily, case_id);
   if (dirty_batch_ == batch) {
     dirty_cases_.erase(case_id);
     dirty_pending_.erase(case_id);
+    for (auto d = dirty_incidents_.lower_bound(prefix);
+         d != dirty_incidents_.end() && d->first.starts_with(prefix);) {
+      batch->Delete(kIncidentsColumnFamily, d->first);
+      d = dirty_incidents_.erase(d);
+    }
   }
   return absl::OkStatus();
 }

@@ -1,15 +1,21 @@
 #pragma once
 
-// Folds intake's accepted events into case state (asb-sharing). Cases live in column family
-// "cases" (case_id → asb.v1.Case); events that arrive before their case is opened wait in
-// "pending" (case_id + '\0' + EncodeSeq(seq) → Envelope) and are applied, in sequence order,
-// when the case_opened event arrives.
+// Folds intake's accepted events into case state (asb-sharing). A case's head — everything but
+// its incidents — lives in column family "cases" (case_id → asb.v1.Case); each incident is a
+// record of its own in "incidents" (case_id + '\0' + incident_id → asb.v1.Incident), so an
+// event's cost does not grow with the case's history (issue 18): the fold reads and rewrites the
+// head and the one incident an event reports or corrects, never the list. A case stored by an
+// earlier version with its incidents in the head is read as it is and moves them out at its next
+// event. Events that arrive before their case is opened wait in "pending" (case_id + '\0' +
+// EncodeSeq(seq) → Envelope) and are applied, in sequence order, when the case_opened event
+// arrives.
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +35,8 @@ namespace asb::sharing {
 
 inline constexpr char kCasesColumnFamily[] = "cases";
 inline constexpr char kPendingColumnFamily[] = "pending";
+// A case's incidents, one record each; sealed under the case's data key.
+inline constexpr char kIncidentsColumnFamily[] = "incidents";
 // The depersonalised counts (services/sharing/aggregates.h); plaintext: no personal data.
 inline constexpr char kAggregatesColumnFamily[] = "aggregates";
 // The victim match index (services/sharing/victim_matching.h): match key '\0' case_id '\0'
@@ -37,7 +45,7 @@ inline constexpr char kVictimIndexColumnFamily[] = "victim_index";
 
 // Every column family asb-sharing's Store needs: "log.disclosures", "log.audit",
 // "log.erasures", "cases", "pending", "aggregates", "retention_due", "retention_index",
-// "marks", "recipients" (retention.h), "offsets".
+// "marks", "recipients" (retention.h), "offsets", "incidents".
 std::vector<std::string> SharingColumnFamilies();
 
 // asb-sharing's store layout (daemon::RuntimeOptions.layout): SharingColumnFamilies(), with
@@ -79,7 +87,10 @@ class CaseFolder {
     // For order events: the order's type and id.
     asb::v1::OrderType order_type = asb::v1::ORDER_TYPE_UNSPECIFIED;
     std::string order_id;
-    // The case as it stands right after this event.
+    // The case as it stands right after this event: its head (everything but its incidents)
+    // with the one incident this event reported or corrected, if any. The case's other
+    // incidents are not here (Get has them all): what an event costs, and what its alert
+    // carries, does not grow with the case's history.
     asb::v1::Case case_after;
     // The agency of the feed that submitted the event ("hub" for the hub's own events).
     std::string source_agency;
@@ -99,6 +110,8 @@ class CaseFolder {
     asb::v1::CaseStatus status_before = asb::v1::CASE_STATUS_UNSPECIFIED;
     std::optional<asb::v1::Incident> replaced_incident;
     bool first_order = false;
+    // For a first order: when the case's earliest incident occurred (unset: no incident yet).
+    std::optional<google::protobuf::Timestamp> first_incident_at;
     // The notification rule the recipients are alerted under when it is not a StatutoryNotice's
     // ("casereview:<kind>" for a CaseReviewNotice, "victims:<kind>" for a VictimNotice,
     // "victims:safeguarding" for a HIGH band).
@@ -132,7 +145,8 @@ class CaseFolder {
   absl::StatusOr<std::optional<asb::v1::Case>> MarkRepeatVictim(const std::string& case_id,
                                                                 const std::string& person_id,
                                                                 store::Batch* batch);
-  // The case as `batch` sees it (this batch's changes included); nullopt if not opened.
+  // The case's head (no incidents: Get has them) as `batch` sees it (this batch's changes
+  // included); nullopt if not opened.
   absl::StatusOr<std::optional<asb::v1::Case>> Peek(const std::string& case_id) const {
     return Load(case_id);
   }
@@ -153,11 +167,11 @@ class CaseFolder {
   absl::StatusOr<std::vector<Applied>> Apply(const asb::v1::Envelope& envelope,
                                              store::Batch* batch);
 
-  // The committed case (uncommitted changes of a batch in progress are not visible).
-  // kNotFound if the case was never opened.
+  // The committed case with all its incidents, in the order they occurred (uncommitted changes
+  // of a batch in progress are not visible). kNotFound if the case was never opened.
   absl::StatusOr<asb::v1::Case> Get(const std::string& case_id) const;
 
-  // Calls `fn` for each committed case in case-id order, from `from_case_id` (inclusive; "" for
+  // Calls `fn` for each committed case's head (no incidents) in case-id order, from `from_case_id` (inclusive; "" for
   // the first) until `fn` returns false. kUnavailable / kDataLoss for a store error.
   absl::Status ForEachCase(const std::string& from_case_id,
                            const std::function<bool(const asb::v1::Case&)>& fn) const;
@@ -169,7 +183,8 @@ class CaseFolder {
   // is crypto-shredded after the batch commits). Nothing to delete is not an error.
   absl::Status Delete(const std::string& case_id, store::Batch* batch);
 
-  // Calls f for every committed case, in case id order (a one-off scan: a migration).
+  // Calls f for every committed case's head (no incidents), in case id order (a one-off scan: a
+  // migration).
   absl::Status ForEach(const std::function<void(const asb::v1::Case&)>& f) const;
 
   // Called (within Apply) for a pending event dropped because it cannot apply to the opened
@@ -191,6 +206,20 @@ class CaseFolder {
  private:
   // The case as this batch sees it: nullopt if not opened.
   absl::StatusOr<std::optional<asb::v1::Case>> Load(const std::string& case_id) const;
+  // The stored incidents of `case_id` by id: this batch's included if `uncommitted`, else the
+  // committed ones only.
+  absl::Status LoadIncidents(const std::string& case_id, bool uncommitted,
+                             std::map<std::string, asb::v1::Incident>* out) const;
+  // The stored incident `incident_id` of `case_id` as this batch sees it; nullopt if none.
+  absl::StatusOr<std::optional<asb::v1::Incident>> LoadIncident(
+      const std::string& case_id, const std::string& incident_id) const;
+  // Folds `envelope`'s event into `c` (a case head) with the incident it corrects, if it is in
+  // `incidents`; on success the incidents the fold left on `c` move into `incidents` (ids into
+  // `written`) and off the head. `c` and `incidents` are unchanged on error (Fold's).
+  absl::StatusOr<Applied> FoldOne(const asb::v1::Envelope& envelope, const FoldContext& context,
+                                  asb::v1::Case* c,
+                                  std::map<std::string, asb::v1::Incident>* incidents,
+                                  std::set<std::string>* written) const;
   // Pending events of `case_id` (committed and this batch's), by seq.
   absl::Status LoadPending(const std::string& case_id,
                            std::map<uint64_t, asb::v1::Envelope>* out) const;
@@ -211,6 +240,8 @@ class CaseFolder {
   std::map<std::string, asb::v1::Case> dirty_cases_;
   // case_id → seq → envelope added to pending in this batch.
   std::map<std::string, std::map<uint64_t, asb::v1::Envelope>> dirty_pending_;
+  // Incident key (case_id '\0' incident_id) → incident written in this batch.
+  std::map<std::string, asb::v1::Incident> dirty_incidents_;
 };
 
 }  // namespace asb::sharing

@@ -198,7 +198,25 @@ TEST_F(MixedCaseTest, EachAgencySeesOnlyThePeopleItsRulesCover) {
                                                        asb::v1::PERSON_ROLE_PERPETRATOR,
                                                        asb::v1::PERSON_ROLE_VICTIM}));
   EXPECT_EQ(fire->view().summary(), "");
-  EXPECT_EQ(fire->view().incidents(0).description(), "");
+  // An alert carries, of the incidents, only its event's own (issue 18), and fire's alerts are
+  // of no incident; the case as a fire officer looks it up has the incident, without the
+  // narrative.
+  for (const asb::v1::Disclosure& d : all_) {
+    if (d.agency() == "fire" && d.case_id() == kMixed &&
+        d.event_type() != asb::v1::EVENT_TYPE_INCIDENT_REPORTED) {
+      EXPECT_EQ(d.view().incidents_size(), 0) << asb::v1::EventType_Name(d.event_type());
+    }
+  }
+  asb::v1::OnBehalfOf fire_officer;
+  fire_officer.set_officer_id("DFRS-0311");
+  fire_officer.set_purpose("fire-safety");
+  fire_officer.set_reason("home fire safety visit to the occupants");
+  auto looked_up = hub_->GetCase("fire-partner", kMixed, fire_officer);
+  ASB_ASSERT_OK(looked_up.status());
+  ASSERT_GT(looked_up->view().incidents_size(), 0);
+  for (const asb::v1::Incident& i : looked_up->view().incidents()) {
+    EXPECT_EQ(i.description(), "");
+  }
 
   // The police: the parties and the witness's name and number, never the reporter.
   const asb::v1::Disclosure* police = Latest("police", kMixed);

@@ -145,6 +145,108 @@ TEST_F(CaseFolderTest, FactsRecordTheirSourceAgency) {
   EXPECT_EQ(c.orders(0).breaches(1).source_agency(), "police");
 }
 
+// An incident event, in `case_id`, of incident `id` occurring at `at` with `description`.
+Envelope IncidentEnv(uint64_t seq, const std::string& case_id, const std::string& id,
+                     const std::string& at, const std::string& description) {
+  return Env(seq, case_id,
+             R"("incidentReported":{"incident":{"incidentId":")" + id +
+                 R"(","category":"NSIR_CATEGORY_PERSONAL","description":")" + description +
+                 R"("}})",
+             at, "police");
+}
+
+std::vector<std::string> IncidentIds(const Case& c) {
+  std::vector<std::string> out;
+  for (const asb::v1::Incident& i : c.incidents()) {
+    out.push_back(i.incident_id() + ":" + i.description());
+  }
+  return out;
+}
+
+// Issue 18: an event's cost must not grow with the case's history, so the head the fold reads and
+// rewrites never holds the incidents; each is a record of its own.
+TEST_F(CaseFolderTest, IncidentsAreStoredApartFromTheHead) {
+  ApplyOne(Env(1, "C", kOpened, "2026-10-01T10:00:00Z"));
+  std::vector<CaseFolder::Applied> a = ApplyOne(IncidentEnv(2, "C", "I2", "2026-10-03T10:00:00Z", "b"));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_THAT(IncidentIds(a[0].case_after), ElementsAre("I2:b"));  // the event's own
+  a = ApplyOne(IncidentEnv(3, "C", "I1", "2026-10-02T10:00:00Z", "a"));
+  EXPECT_THAT(IncidentIds(a[0].case_after), ElementsAre("I1:a"));  // not I2 as well
+
+  // Two events of one batch: a correction of a committed incident, then of the corrected one.
+  store::Batch batch = store_->NewBatch();
+  auto first = folder_->Apply(IncidentEnv(4, "C", "I2", "2026-10-03T10:00:00Z", "b2"), &batch);
+  ASB_ASSERT_OK(first);
+  EXPECT_THAT(IncidentIds((*first)[0].case_after), ElementsAre("I2:b2"));
+  ASSERT_TRUE((*first)[0].replaced_incident.has_value());
+  EXPECT_EQ((*first)[0].replaced_incident->description(), "b");
+  auto second = folder_->Apply(IncidentEnv(5, "C", "I2", "2026-10-03T10:00:00Z", "b3"), &batch);
+  ASB_ASSERT_OK(second);
+  ASSERT_TRUE((*second)[0].replaced_incident.has_value());
+  EXPECT_EQ((*second)[0].replaced_incident->description(), "b2");  // this batch's, not stored
+  auto peeked = folder_->Peek("C");
+  ASB_ASSERT_OK(peeked);
+  ASSERT_TRUE(peeked->has_value());
+  EXPECT_EQ((*peeked)->incidents_size(), 0);
+  ASB_ASSERT_OK(store_->Write(&batch));
+
+  // A first order: timed from the earliest incident; its case carries no incident.
+  a = ApplyOne(Env(6, "C", R"("orderIssued":{"order":{"orderId":"O1",
+      "type":"ORDER_TYPE_CIVIL_INJUNCTION"}})"));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_TRUE(a[0].first_order);
+  ASSERT_TRUE(a[0].first_incident_at.has_value());
+  EXPECT_EQ(a[0].first_incident_at->seconds(),
+            IncidentEnv(0, "C", "x", "2026-10-02T10:00:00Z", "").accepted_event().event()
+                .occurred_at().seconds());
+  EXPECT_EQ(a[0].case_after.incidents_size(), 0);
+  EXPECT_EQ(a[0].case_after.orders_size(), 1);
+
+  // The stored head holds none; Get has them all, corrected once, in the order they occurred.
+  std::string head;
+  ASB_ASSERT_OK(store_->Get(kCasesColumnFamily, "C", &head));
+  Case stored;
+  ASSERT_TRUE(stored.ParseFromString(head));
+  EXPECT_EQ(stored.incidents_size(), 0);
+  EXPECT_THAT(IncidentIds(GetOrDie("C")), ElementsAre("I1:a", "I2:b3"));
+
+  // Retention's delete takes the incidents with the case.
+  store::Batch del = store_->NewBatch();
+  ASB_ASSERT_OK(folder_->Delete("C", &del));
+  ASB_ASSERT_OK(store_->Write(&del));
+  EXPECT_THAT(folder_->Get("C"), StatusIs(absl::StatusCode::kNotFound));
+  std::string left;
+  EXPECT_THAT(store_->Get(kIncidentsColumnFamily, std::string("C") + '\0' + "I1", &left),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+// A case an earlier version stored whole (incidents in the head) reads as it was and moves its
+// incidents out at its next event.
+TEST_F(CaseFolderTest, ACaseStoredWholeMovesItsIncidentsOut) {
+  ApplyOne(Env(1, "C", kOpened));
+  Case whole = GetOrDie("C");
+  for (const char* id : {"I1", "I2"}) {
+    asb::v1::Incident* inc = whole.add_incidents();
+    inc->set_incident_id(id);
+    inc->set_description("old");
+  }
+  store::Batch legacy = store_->NewBatch();
+  legacy.Put(kCasesColumnFamily, "C", whole.SerializeAsString());
+  ASB_ASSERT_OK(store_->Write(&legacy));
+  EXPECT_THAT(IncidentIds(GetOrDie("C")), ElementsAre("I1:old", "I2:old"));
+
+  std::vector<CaseFolder::Applied> a = ApplyOne(IncidentEnv(2, "C", "I2", "2026-10-03T10:00:00Z", "new"));
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_TRUE(a[0].replaced_incident.has_value());  // a correction of the head's I2
+  EXPECT_EQ(a[0].replaced_incident->description(), "old");
+  std::string head;
+  ASB_ASSERT_OK(store_->Get(kCasesColumnFamily, "C", &head));
+  Case stored;
+  ASSERT_TRUE(stored.ParseFromString(head));
+  EXPECT_EQ(stored.incidents_size(), 0);
+  EXPECT_THAT(IncidentIds(GetOrDie("C")), ElementsAre("I1:old", "I2:new"));
+}
+
 TEST_F(CaseFolderTest, EveryEventTypeFolds) {
   ApplyOne(Env(1, "C", kOpened, "2026-10-01T10:00:00Z"));
   ApplyOne(Env(2, "C", R"("caseUpdated":{"title":"New title",
@@ -501,6 +603,7 @@ TEST_F(CaseFolderTest, SamplesFoldCleanly) {
 TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   ApplyOne(Env(1, "CBC-1", kOpened));
   ApplyOne(Env(2, "CBC-2", R"("caseClosed":{"reason":"done"})"));  // held: CBC-2 not open
+  ApplyOne(IncidentEnv(3, "CBC-1", "I1", "2026-10-01T10:00:00Z", "d"));
   const store::StoreOptions layout = SharingStoreLayout();
   EXPECT_EQ(layout.column_families, SharingColumnFamilies());
   // Only the depersonalised counts (issue 16: months, areas, categories; no person, no case
@@ -511,7 +614,7 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
                                               kRecipientsColumnFamily));
   ASSERT_TRUE(layout.subject_of);
   std::map<std::string, std::vector<std::string>> subjects;
-  for (const char* cf : {kCasesColumnFamily, kPendingColumnFamily}) {
+  for (const char* cf : {kCasesColumnFamily, kPendingColumnFamily, kIncidentsColumnFamily}) {
     auto it = store_->NewIterator(cf);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       subjects[cf].push_back(
@@ -520,6 +623,7 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
   }
   EXPECT_THAT(subjects[kCasesColumnFamily], ElementsAre("CBC-1"));
   EXPECT_THAT(subjects[kPendingColumnFamily], ElementsAre("CBC-2"));
+  EXPECT_THAT(subjects[kIncidentsColumnFamily], ElementsAre("CBC-1"));
 
   Envelope disclosure;
   disclosure.mutable_disclosure()->set_agency("police");
@@ -535,7 +639,7 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 TEST(SharingColumnFamiliesTest, Names) {
   EXPECT_THAT(SharingColumnFamilies(), ::testing::UnorderedElementsAre(
                                            "log.disclosures", "log.audit", "log.erasures", "cases",
-                                           "pending", "aggregates", "victim_index", "retention_due",
+                                           "pending", "incidents", "aggregates", "victim_index", "retention_due",
                                            "retention_index", "marks", "recipients", "offsets"));
 }
 
