@@ -5,9 +5,10 @@
 // the fsync is per batch, not per case) for one more event on that case, under the shipped
 // Chesterfield ISP:
 //   BM_IncidentOnCaseWith/N  another incident: alerts no agency under the shipped ISP, so the
-//                            cost is the fold (read, parse, append, write the case)
+//                            cost is the fold (read the case's head, write it and the incident)
 //   BM_BreachOnCaseWith/N    a breach of the CBO: alerts community safety, the police and the
-//                            safeguarding partners, each with its whole view of the case
+//                            safeguarding partners, each with its view of the case as it stands
+//                            (of the incidents, only an incident event's own)
 // Each runs 50 events (the case grows by 50 incidents, or the order by 50 breaches, during the
 // run: "0" is a case of 0-50). Counters: bytes = the disclosures' bytes written per event. Not
 // encrypted at rest (the store's cipher costs per byte, so it scales the same way).

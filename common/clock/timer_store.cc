@@ -1,5 +1,6 @@
 #include "common/clock/timer_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -59,6 +60,7 @@ void TimerStore::Replace(const std::string& name, std::optional<absl::Time> curr
     batch->Delete(due_cf_, DueKey(*current_due, name));
   }
   const int64_t ms = std::max<int64_t>(0, ToMillis(due));
+  floor_ms_ = std::min(floor_ms_, ms);
   batch->Put(due_cf_, DueKey(due, name), payload);
   batch->Put(index_cf_, name, store::EncodeSeq(static_cast<uint64_t>(ms)));
   staged_.Set(batch, name, ms);
@@ -89,12 +91,18 @@ absl::StatusOr<std::vector<Timer>> TimerStore::Due(absl::Time now, std::size_t m
   std::vector<Timer> out;
   const int64_t now_ms = ToMillis(now);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(due_cf_);
-  for (it->SeekToFirst(); it->Valid() && out.size() < max; it->Next()) {
+  bool first = true;
+  for (it->Seek(store::EncodeSeq(static_cast<uint64_t>(floor_ms_)));
+       it->Valid() && out.size() < max; it->Next()) {
     const rocksdb::Slice key = it->key();
     if (key.size() < 8) {
       continue;  // not one of ours
     }
     const int64_t ms = static_cast<int64_t>(store::DecodeSeq(key.ToStringView()));
+    if (first) {
+      floor_ms_ = std::max(floor_ms_, ms);  // the earliest committed timer
+      first = false;
+    }
     if (ms > now_ms) {
       break;
     }
@@ -107,10 +115,11 @@ absl::StatusOr<std::vector<Timer>> TimerStore::Due(absl::Time now, std::size_t m
 
 absl::StatusOr<std::optional<absl::Time>> TimerStore::Next() const {
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(due_cf_);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->Seek(store::EncodeSeq(static_cast<uint64_t>(floor_ms_))); it->Valid(); it->Next()) {
     if (it->key().size() >= 8) {
-      return std::optional<absl::Time>(
-          absl::FromUnixMillis(static_cast<int64_t>(store::DecodeSeq(it->key().ToStringView()))));
+      const int64_t ms = static_cast<int64_t>(store::DecodeSeq(it->key().ToStringView()));
+      floor_ms_ = std::max(floor_ms_, ms);
+      return std::optional<absl::Time>(absl::FromUnixMillis(ms));
     }
   }
   ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading the next timer"));

@@ -42,7 +42,8 @@ struct Timer {
 
 class TimerStore {
  public:
-  // `due_cf` and `index_cf` must be column families of `store`.
+  // `due_cf` and `index_cf` must be column families of `store`, written only through this
+  // TimerStore (it remembers how early a timer can be: floor_ms_).
   TimerStore(store::Store* store, std::string due_cf, std::string index_cf);
 
   // Schedules timer `name` at `due` with `payload` in `batch`, replacing any timer of that name.
@@ -80,6 +81,12 @@ class TimerStore {
   std::string index_cf_;
   // Names this batch scheduled (due unix ms) or cancelled (nullopt).
   store::Staged<int64_t> staged_;
+  // No committed timer is due before this (unix ms): Next and Due seek here rather than to the
+  // first key, so they do not step again over the tombstones of timers already fired, moved or
+  // cancelled (a queue's deletes sit at its front until compaction; asb-intake asks for the next
+  // timer after every submission). Raised by what a scan finds first, lowered at once by a
+  // timer scheduled earlier (committed or not: too low is only slower, never wrong).
+  mutable int64_t floor_ms_ = 0;
 };
 
 }  // namespace asb::clock

@@ -152,6 +152,35 @@ TEST_F(TimerTest, RescheduleAndCancelReplaceTheOldDueTime) {
   EXPECT_FALSE(next->has_value());
 }
 
+// Next and Due seek past the timers already gone (the store keeps no tombstone scan per look),
+// yet a timer scheduled earlier than any seen so far is found at once.
+TEST_F(TimerTest, AnEarlierTimerIsFoundAfterLaterOnesWereSeen) {
+  for (int i = 0; i < 50; ++i) {
+    Schedule("late" + std::to_string(i), kStart + absl::Hours(10) + absl::Minutes(i));
+  }
+  auto next = timers_->Next();
+  ASB_ASSERT_OK(next.status());
+  EXPECT_EQ(*next, std::optional<absl::Time>(kStart + absl::Hours(10)));
+  Schedule("early", kStart + absl::Hours(1));
+  next = timers_->Next();
+  ASB_ASSERT_OK(next.status());
+  EXPECT_EQ(*next, std::optional<absl::Time>(kStart + absl::Hours(1)));
+  // Even one scheduled before 1970 (sorted as 0) after the scans moved on.
+  Schedule("ancient", absl::FromUnixSeconds(-5));
+  auto due = timers_->Due(kStart, 10);
+  ASB_ASSERT_OK(due.status());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].name, "ancient");
+  // Fired (removed) timers leave the front; what is next is the next.
+  clock_.Advance(absl::Hours(10) + absl::Minutes(20));
+  auto fired = service_->FireAllDue();
+  ASB_ASSERT_OK(fired.status());
+  EXPECT_EQ(*fired, 23u);  // ancient, early, late0..late20
+  next = timers_->Next();
+  ASB_ASSERT_OK(next.status());
+  EXPECT_EQ(*next, std::optional<absl::Time>(kStart + absl::Hours(10) + absl::Minutes(21)));
+}
+
 TEST_F(TimerTest, ABatchSeesItsOwnChanges) {
   // Scheduled twice and cancelled within one batch: the reads in between see the batch.
   store::Batch batch = store_->NewBatch();
