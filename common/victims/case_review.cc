@@ -5,7 +5,9 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/config/violations.h"
@@ -149,20 +151,43 @@ Count CaseReviewProcedure::CountAt(const std::vector<Complaint>& complaints, abs
     }
     return a->incident_id < b->incident_id;
   });
+  // Two complaints are of one incident if they share its id, one names the other's id
+  // (same_incident_as), or two agencies received them about behaviour of the same category within
+  // same_incident_minutes of each other; the incidents are the groups this relation joins. Found
+  // by an index of ids and, per category, a scan of the complaints close in time — not by
+  // comparing every pair, so a case's long history costs each count little (issue 18).
   Groups groups(in.size());
-  const absl::Duration same = absl::Minutes(config_.same_incident_minutes());
+  absl::flat_hash_map<absl::string_view, std::size_t> by_id;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    for (std::size_t j = i + 1; j < in.size(); ++j) {
-      const Complaint& a = *in[i];
-      const Complaint& b = *in[j];
-      const bool same_id = a.incident_id == b.incident_id;
-      const bool named = (!a.same_incident_as.empty() && a.same_incident_as == b.incident_id) ||
-                         (!b.same_incident_as.empty() && b.same_incident_as == a.incident_id);
-      const bool close = config_.same_incident_minutes() != 0 && a.reported_by != b.reported_by &&
-                         a.category == b.category &&
-                         absl::AbsDuration(a.occurred_at - b.occurred_at) <= same;
-      if (same_id || named || close) {
-        groups.Join(i, j);
+    if (auto [it, added] = by_id.try_emplace(in[i]->incident_id, i); !added) {
+      groups.Join(i, it->second);
+    }
+  }
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (const std::string& other = in[i]->same_incident_as; !other.empty()) {
+      if (auto it = by_id.find(other); it != by_id.end()) {
+        groups.Join(i, it->second);
+      }
+    }
+  }
+  if (config_.same_incident_minutes() != 0) {
+    const absl::Duration same = absl::Minutes(config_.same_incident_minutes());
+    std::vector<std::size_t> order(in.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return std::pair(in[a]->category, in[a]->occurred_at) <
+             std::pair(in[b]->category, in[b]->occurred_at);
+    });
+    for (std::size_t x = 0; x < order.size(); ++x) {
+      const Complaint& a = *in[order[x]];
+      for (std::size_t y = x + 1; y < order.size(); ++y) {
+        const Complaint& b = *in[order[y]];
+        if (b.category != a.category || b.occurred_at - a.occurred_at > same) {
+          break;
+        }
+        if (a.reported_by != b.reported_by) {
+          groups.Join(order[x], order[y]);
+        }
       }
     }
   }
