@@ -81,18 +81,19 @@ class Intake {
     auto audit = asb::stream::Log::Open(store_.get(), "audit", "intake");
     Check(audit.status(), "audit");
     audit_ = std::move(*audit);
-    handler_ = std::make_unique<asb::intake::IntakeHandler>(store_.get(), events_.get(),
-                                                            audit_.get(), [] { return absl::Now(); });
+    handler_ = std::make_unique<asb::intake::IntakeHandler>(
+        store_.get(), events_.get(), audit_.get(), [] { return absl::Now(); });
     asb::config::v1::Isp isp;
     Check(asb::config::LoadConfigFile(Config("config/isp/chesterfield.yaml"), &isp), "isp");
     std::vector<std::string> agencies;
     for (const auto& a : isp.agencies()) {
       agencies.push_back(a.id());
     }
-    auto rules = asb::orders::StatutoryRules::LoadFile(Config("config/statutory/rules.yaml"), agencies);
+    auto rules =
+        asb::orders::StatutoryRules::LoadFile(Config("config/statutory/rules.yaml"), agencies);
     Check(rules.status(), "rules");
-    auto procedure =
-        asb::victims::CaseReviewProcedure::LoadFile(Config("config/casereview/derbyshire.yaml"), agencies);
+    auto procedure = asb::victims::CaseReviewProcedure::LoadFile(
+        Config("config/casereview/derbyshire.yaml"), agencies);
     Check(procedure.status(), "procedure");
     auto risk = asb::victims::RiskMatrix::LoadFile(Config("config/risk/matrix.yaml"), agencies);
     Check(risk.status(), "risk");

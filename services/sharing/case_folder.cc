@@ -456,8 +456,9 @@ absl::StatusOr<CaseFolder::Applied> CaseFolder::FoldOne(
   Case work = *c;  // a head: small whatever the history
   if (e.has_incident_reported()) {
     const std::string& id = e.incident_reported().incident().incident_id();
-    const bool on_head = std::any_of(work.incidents().begin(), work.incidents().end(),
-                                     [&](const asb::v1::Incident& i) { return i.incident_id() == id; });
+    const bool on_head =
+        std::any_of(work.incidents().begin(), work.incidents().end(),
+                    [&](const asb::v1::Incident& i) { return i.incident_id() == id; });
     if (auto it = incidents->find(id); it != incidents->end() && !on_head) {
       *work.add_incidents() = it->second;  // the one it corrects
     }

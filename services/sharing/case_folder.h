@@ -171,8 +171,9 @@ class CaseFolder {
   // of a batch in progress are not visible). kNotFound if the case was never opened.
   absl::StatusOr<asb::v1::Case> Get(const std::string& case_id) const;
 
-  // Calls `fn` for each committed case's head (no incidents) in case-id order, from `from_case_id` (inclusive; "" for
-  // the first) until `fn` returns false. kUnavailable / kDataLoss for a store error.
+  // Calls `fn` for each committed case's head (no incidents) in case-id order, from `from_case_id`
+  // (inclusive; "" for the first) until `fn` returns false. kUnavailable / kDataLoss for a store
+  // error.
   absl::Status ForEachCase(const std::string& from_case_id,
                            const std::function<bool(const asb::v1::Case&)>& fn) const;
 

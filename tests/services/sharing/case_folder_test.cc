@@ -167,7 +167,8 @@ std::vector<std::string> IncidentIds(const Case& c) {
 // rewrites never holds the incidents; each is a record of its own.
 TEST_F(CaseFolderTest, IncidentsAreStoredApartFromTheHead) {
   ApplyOne(Env(1, "C", kOpened, "2026-10-01T10:00:00Z"));
-  std::vector<CaseFolder::Applied> a = ApplyOne(IncidentEnv(2, "C", "I2", "2026-10-03T10:00:00Z", "b"));
+  std::vector<CaseFolder::Applied> a =
+      ApplyOne(IncidentEnv(2, "C", "I2", "2026-10-03T10:00:00Z", "b"));
   ASSERT_EQ(a.size(), 1u);
   EXPECT_THAT(IncidentIds(a[0].case_after), ElementsAre("I2:b"));  // the event's own
   a = ApplyOne(IncidentEnv(3, "C", "I1", "2026-10-02T10:00:00Z", "a"));
@@ -196,9 +197,11 @@ TEST_F(CaseFolderTest, IncidentsAreStoredApartFromTheHead) {
   ASSERT_EQ(a.size(), 1u);
   EXPECT_TRUE(a[0].first_order);
   ASSERT_TRUE(a[0].first_incident_at.has_value());
-  EXPECT_EQ(a[0].first_incident_at->seconds(),
-            IncidentEnv(0, "C", "x", "2026-10-02T10:00:00Z", "").accepted_event().event()
-                .occurred_at().seconds());
+  EXPECT_EQ(a[0].first_incident_at->seconds(), IncidentEnv(0, "C", "x", "2026-10-02T10:00:00Z", "")
+                                                   .accepted_event()
+                                                   .event()
+                                                   .occurred_at()
+                                                   .seconds());
   EXPECT_EQ(a[0].case_after.incidents_size(), 0);
   EXPECT_EQ(a[0].case_after.orders_size(), 1);
 
@@ -235,7 +238,8 @@ TEST_F(CaseFolderTest, ACaseStoredWholeMovesItsIncidentsOut) {
   ASB_ASSERT_OK(store_->Write(&legacy));
   EXPECT_THAT(IncidentIds(GetOrDie("C")), ElementsAre("I1:old", "I2:old"));
 
-  std::vector<CaseFolder::Applied> a = ApplyOne(IncidentEnv(2, "C", "I2", "2026-10-03T10:00:00Z", "new"));
+  std::vector<CaseFolder::Applied> a =
+      ApplyOne(IncidentEnv(2, "C", "I2", "2026-10-03T10:00:00Z", "new"));
   ASSERT_EQ(a.size(), 1u);
   ASSERT_TRUE(a[0].replaced_incident.has_value());  // a correction of the head's I2
   EXPECT_EQ(a[0].replaced_incident->description(), "old");
@@ -637,10 +641,11 @@ TEST_F(CaseFolderTest, StoreLayoutFindsEachValuesCase) {
 }
 
 TEST(SharingColumnFamiliesTest, Names) {
-  EXPECT_THAT(SharingColumnFamilies(), ::testing::UnorderedElementsAre(
-                                           "log.disclosures", "log.audit", "log.erasures", "cases",
-                                           "pending", "incidents", "aggregates", "victim_index", "retention_due",
-                                           "retention_index", "marks", "recipients", "offsets"));
+  EXPECT_THAT(SharingColumnFamilies(),
+              ::testing::UnorderedElementsAre("log.disclosures", "log.audit", "log.erasures",
+                                              "cases", "pending", "incidents", "aggregates",
+                                              "victim_index", "retention_due", "retention_index",
+                                              "marks", "recipients", "offsets"));
 }
 
 }  // namespace
