@@ -14,11 +14,9 @@
 // "the same incident" candidates, which no case's history looks like).
 
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,24 +25,16 @@
 #include "absl/time/time.h"
 #include "asb/config/v1/isp.pb.h"
 #include "asb/v1/api.pb.h"
+#include "bench/bench_support.h"
 #include "common/config/config.h"
 #include "common/orders/rules.h"
-#include "common/store/store.h"
-#include "common/stream/log.h"
 #include "common/victims/case_review.h"
 #include "common/victims/risk_matrix.h"
 #include "services/intake/intake_handler.h"
 
 namespace {
 
-namespace fs = std::filesystem;
-
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(s.message()).c_str());
-    std::abort();
-  }
-}
+using asb::bench::Check;
 
 std::string Config(const char* path) { return std::string(ASB_SOURCE_DIR) + "/" + path; }
 
@@ -64,25 +54,10 @@ std::string Incident(uint64_t n) {
 // A store, intake's logs and handler under the shipped rules, with the case and `n` incidents.
 class Intake {
  public:
-  explicit Intake(int64_t n) {
-    dir_ = fs::temp_directory_path() / ("asb-bench-intake-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    asb::store::StoreOptions options;
-    options.path = (dir_ / "db").string();
-    options.sync = false;
-    options.column_families = asb::intake::IntakeColumnFamilies();
-    auto store = asb::store::Store::Open(options);
-    Check(store.status(), "store");
-    store_ = std::move(*store);
-    auto events = asb::stream::Log::Open(store_.get(), "events", "intake");
-    Check(events.status(), "events");
-    events_ = std::move(*events);
-    auto audit = asb::stream::Log::Open(store_.get(), "audit", "intake");
-    Check(audit.status(), "audit");
-    audit_ = std::move(*audit);
+  explicit Intake(int64_t n) : scratch_("intake", asb::intake::IntakeColumnFamilies()) {
     handler_ = std::make_unique<asb::intake::IntakeHandler>(
-        store_.get(), events_.get(), audit_.get(), [] { return absl::Now(); });
+        scratch_.store(), scratch_.OpenLog("events", "intake"), scratch_.OpenLog("audit", "intake"),
+        [] { return absl::Now(); });
     asb::config::v1::Isp isp;
     Check(asb::config::LoadConfigFile(Config("config/isp/chesterfield.yaml"), &isp), "isp");
     std::vector<std::string> agencies;
@@ -117,13 +92,6 @@ class Intake {
       Submit(Incident(++incidents_));
     }
   }
-  ~Intake() {
-    handler_.reset();
-    audit_.reset();
-    events_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
 
   // Submits one event from the police feed; aborts unless it is accepted.
   void Submit(const std::string& body) {
@@ -144,10 +112,7 @@ class Intake {
   uint64_t next_incident() { return ++incidents_; }
 
  private:
-  fs::path dir_;
-  std::unique_ptr<asb::store::Store> store_;
-  std::unique_ptr<asb::stream::Log> events_;
-  std::unique_ptr<asb::stream::Log> audit_;
+  asb::bench::ScratchStore scratch_;  // first: the handler goes before it
   std::unique_ptr<asb::intake::IntakeHandler> handler_;
   uint64_t seq_ = 0;
   uint64_t incidents_ = 0;

@@ -14,35 +14,23 @@
 // encrypted at rest (the store's cipher costs per byte, so it scales the same way).
 
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "asb/v1/envelope.pb.h"
+#include "bench/bench_support.h"
 #include "common/config/config.h"
 #include "common/policy/policy.h"
-#include "common/store/store.h"
-#include "common/stream/log.h"
 #include "services/sharing/case_folder.h"
 #include "services/sharing/sharing_handler.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using asb::bench::Check;
 using asb::v1::Envelope;
-
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(s.message()).c_str());
-    std::abort();
-  }
-}
 
 Envelope Event(uint64_t seq, const std::string& body) {
   Envelope env;
@@ -70,26 +58,13 @@ std::string Incident(uint64_t n) {
 // incidents on it.
 class Sharing {
  public:
-  explicit Sharing(int64_t n) {
-    dir_ = fs::temp_directory_path() / ("asb-bench-sharing-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    asb::store::StoreOptions options;
-    options.path = (dir_ / "db").string();
-    options.sync = false;
-    options.column_families = asb::sharing::SharingColumnFamilies();
-    auto store = asb::store::Store::Open(options);
-    Check(store.status(), "store");
-    store_ = std::move(*store);
-    auto disclosures = asb::stream::Log::Open(store_.get(), "disclosures", "sharing");
-    Check(disclosures.status(), "disclosures");
-    disclosures_ = std::move(*disclosures);
-    auto audit = asb::stream::Log::Open(store_.get(), "audit", "sharing");
-    Check(audit.status(), "audit");
-    audit_ = std::move(*audit);
-    folder_ = std::make_unique<asb::sharing::CaseFolder>(store_.get());
-    handler_ = std::make_unique<asb::sharing::SharingHandler>(
-        folder_.get(), disclosures_.get(), audit_.get(), [] { return absl::Now(); });
+  explicit Sharing(int64_t n)
+      : scratch_("sharing", asb::sharing::SharingColumnFamilies()),
+        disclosures_(scratch_.OpenLog("disclosures", "sharing")) {
+    folder_ = std::make_unique<asb::sharing::CaseFolder>(scratch_.store());
+    handler_ = std::make_unique<asb::sharing::SharingHandler>(folder_.get(), disclosures_,
+                                                              scratch_.OpenLog("audit", "sharing"),
+                                                              [] { return absl::Now(); });
     auto policy = asb::policy::Policy::LoadFile(std::string(ASB_SOURCE_DIR) +
                                                 "/config/isp/chesterfield.yaml");
     Check(policy.status(), "policy");
@@ -115,21 +90,13 @@ class Sharing {
       Apply(Incident(++incidents_));
     }
   }
-  ~Sharing() {
-    handler_.reset();
-    folder_.reset();
-    audit_.reset();
-    disclosures_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
 
   // Applies and writes one event; returns the disclosures' bytes it wrote.
   uint64_t Apply(const std::string& body) {
     const uint64_t before = disclosures_->head();
-    asb::store::Batch batch = store_->NewBatch();
+    asb::store::Batch batch = scratch_.store()->NewBatch();
     Check(handler_->ApplyEvent(Event(++seq_, body), &batch), "apply");
-    Check(store_->Write(&batch), "write");
+    Check(scratch_.store()->Write(&batch), "write");
     uint64_t bytes = 0;
     if (disclosures_->head() > before) {
       std::vector<Envelope> out;
@@ -144,10 +111,8 @@ class Sharing {
   uint64_t next_incident() { return ++incidents_; }
 
  private:
-  fs::path dir_;
-  std::unique_ptr<asb::store::Store> store_;
-  std::unique_ptr<asb::stream::Log> disclosures_;
-  std::unique_ptr<asb::stream::Log> audit_;
+  asb::bench::ScratchStore scratch_;  // first: the folder and handler go before it
+  asb::stream::Log* disclosures_;
   std::unique_ptr<asb::sharing::CaseFolder> folder_;
   std::unique_ptr<asb::sharing::SharingHandler> handler_;
   uint64_t seq_ = 0;
