@@ -108,28 +108,31 @@ absl::Status OrderLedger::Load(const std::string& case_id, store::Batch* batch) 
   const std::string prefix = CasePrefix(case_id);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kLedgerColumnFamily);
   CaseLedger loaded;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::string_view rest = it->key().ToStringView().substr(prefix.size());
-    if (rest.empty()) {
-      continue;
-    }
-    if (rest[0] == 'o') {
-      LedgerOrder lo;
-      if (!lo.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(
-            absl::StrCat("an order of case '", case_id, "' in the ledger does not parse"));
+  // The orders ('o') and the people ('p') only: the case's other ledger entries (the victim
+  // ledger's case review, 'r', which grows with the case's complaints) are not read, nor
+  // decrypted, for an order event.
+  for (const char kind : {'o', 'p'}) {
+    const std::string from = prefix + kind;
+    for (it->Seek(from); it->Valid() && it->key().starts_with(from); it->Next()) {
+      const std::string id(it->key().ToStringView().substr(from.size()));
+      if (kind == 'o') {
+        LedgerOrder lo;
+        if (!lo.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return absl::DataLossError(
+              absl::StrCat("an order of case '", case_id, "' in the ledger does not parse"));
+        }
+        loaded.orders.emplace(id, std::move(lo));
+      } else {
+        asb::v1::LedgerPerson p;
+        if (!p.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return absl::DataLossError(
+              absl::StrCat("a person of case '", case_id, "' in the ledger does not parse"));
+        }
+        loaded.dobs.emplace(id, p.date_of_birth());
       }
-      loaded.orders.emplace(std::string(rest.substr(1)), std::move(lo));
-    } else if (rest[0] == 'p') {
-      asb::v1::LedgerPerson p;
-      if (!p.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(
-            absl::StrCat("a person of case '", case_id, "' in the ledger does not parse"));
-      }
-      loaded.dobs.emplace(std::string(rest.substr(1)), p.date_of_birth());
     }
+    ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading the order ledger"));
   }
-  ASB_RETURN_IF_ERROR(store::FromRocks(it->status(), "reading the order ledger"));
   // What this batch already changed stays ahead of what the store has.
   for (auto& [id, lo] : loaded.orders) {
     c.orders.emplace(id, std::move(lo));
