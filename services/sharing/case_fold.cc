@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/orders/lifecycle.h"
 #include "common/status/macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/sharing/case_folder.h"
 
 namespace asb::sharing {
@@ -15,10 +16,6 @@ namespace {
 using asb::v1::Case;
 using asb::v1::CaseEvent;
 using google::protobuf::Timestamp;
-
-bool Before(const Timestamp& a, const Timestamp& b) {
-  return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() < b.nanos());
-}
 
 // The application `id` of the case review (nullptr if none).
 asb::v1::CaseReviewApplication* FindApplication(Case* c, const std::string& id) {
@@ -333,7 +330,7 @@ absl::Status CaseFolder::Fold(const CaseEvent& e, const std::string& source_agen
     return absl::FailedPreconditionError(
         absl::StrCat("case '", e.case_id(), "' is not opened yet"));
   }
-  if (!c.has_updated_at() || Before(c.updated_at(), at)) {
+  if (!c.has_updated_at() || c.updated_at() < at) {
     *c.mutable_updated_at() = at;
   }
   // A council tenant among the people makes it a council-tenancy case.

@@ -14,6 +14,7 @@
 #include "common/stream/consumer.h"
 #include "common/stream/log.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/daemon/store_layout.h"
 #include "services/sharing/retention.h"
 
@@ -29,19 +30,20 @@ spdlog::logger* Logger() {
   return lg;
 }
 
-std::string PendingPrefix(const std::string& case_id) {
+// The prefix of a case's keys in "pending" and "incidents": its id and a NUL.
+std::string CasePrefix(const std::string& case_id) {
   std::string key = case_id;
   key.push_back('\0');
   return key;
 }
 
 std::string PendingKey(const std::string& case_id, uint64_t seq) {
-  return PendingPrefix(case_id) + store::EncodeSeq(seq);
+  return CasePrefix(case_id) + store::EncodeSeq(seq);
 }
 
-// "incidents": case id, NUL, incident id (the prefix is PendingPrefix's).
+// "incidents": case id, NUL, incident id.
 std::string IncidentKey(const std::string& case_id, const std::string& incident_id) {
-  return PendingPrefix(case_id) + incident_id;
+  return CasePrefix(case_id) + incident_id;
 }
 
 absl::Status ParseIncident(std::string_view bytes, const std::string& case_id,
@@ -294,7 +296,7 @@ absl::StatusOr<std::optional<Case>> CaseFolder::Load(const std::string& case_id)
 
 absl::Status CaseFolder::LoadIncidents(const std::string& case_id, bool uncommitted,
                                        std::map<std::string, asb::v1::Incident>* out) const {
-  const std::string prefix = PendingPrefix(case_id);
+  const std::string prefix = CasePrefix(case_id);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kIncidentsColumnFamily);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     asb::v1::Incident inc;
@@ -331,7 +333,7 @@ absl::StatusOr<std::optional<asb::v1::Incident>> CaseFolder::LoadIncident(
 
 absl::Status CaseFolder::LoadPending(const std::string& case_id,
                                      std::map<uint64_t, asb::v1::Envelope>* out) const {
-  const std::string prefix = PendingPrefix(case_id);
+  const std::string prefix = CasePrefix(case_id);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     asb::v1::Envelope env;
@@ -453,25 +455,32 @@ absl::StatusOr<CaseFolder::Applied> CaseFolder::FoldOne(
     const asb::v1::Envelope& envelope, const FoldContext& context, Case* c,
     std::map<std::string, asb::v1::Incident>* incidents, std::set<std::string>* written) const {
   const CaseEvent& e = envelope.accepted_event().event();
-  Case work = *c;  // a head: small whatever the history
+  bool added = false;  // the incident it corrects, put on the head for the fold
   if (e.has_incident_reported()) {
     const std::string& id = e.incident_reported().incident().incident_id();
     const bool on_head =
-        std::any_of(work.incidents().begin(), work.incidents().end(),
+        std::any_of(c->incidents().begin(), c->incidents().end(),
                     [&](const asb::v1::Incident& i) { return i.incident_id() == id; });
     if (auto it = incidents->find(id); it != incidents->end() && !on_head) {
-      *work.add_incidents() = it->second;  // the one it corrects
+      *c->add_incidents() = it->second;
+      added = true;
     }
   }
-  Prior prior = PriorOf(e, work);
-  ASB_RETURN_IF_ERROR(Fold(e, envelope.accepted_event().source_agency(), &work, context));
-  Applied a = MakeApplied(envelope, work, std::move(prior), context);
+  Prior prior = PriorOf(e, *c);
+  if (absl::Status folded = Fold(e, envelope.accepted_event().source_agency(), c, context);
+      !folded.ok()) {
+    if (added) {
+      c->mutable_incidents()->RemoveLast();  // Fold left `c` as it was
+    }
+    return folded;
+  }
+  Applied a = MakeApplied(envelope, *c, std::move(prior), context);
   // Off the head: the incident folded (or, for a case an earlier version stored whole, all).
-  for (asb::v1::Incident& inc : *work.mutable_incidents()) {
+  for (asb::v1::Incident& inc : *c->mutable_incidents()) {
     written->insert(inc.incident_id());
     (*incidents)[inc.incident_id()] = std::move(inc);
   }
-  work.clear_incidents();
+  c->clear_incidents();
   if (a.first_order) {
     for (const auto& [id, inc] : *incidents) {
       if (!a.first_incident_at.has_value() ||
@@ -480,7 +489,6 @@ absl::StatusOr<CaseFolder::Applied> CaseFolder::FoldOne(
       }
     }
   }
-  *c = std::move(work);
   return a;
 }
 
@@ -544,8 +552,7 @@ absl::StatusOr<Case> CaseFolder::Get(const std::string& case_id) const {
   }
   std::stable_sort(c.mutable_incidents()->begin(), c.mutable_incidents()->end(),
                    [](const asb::v1::Incident& a, const asb::v1::Incident& b) {
-                     return std::pair(a.occurred_at().seconds(), a.occurred_at().nanos()) <
-                            std::pair(b.occurred_at().seconds(), b.occurred_at().nanos());
+                     return a.occurred_at() < b.occurred_at();  // protobuf's time_util
                    });
   return c;
 }
@@ -566,7 +573,7 @@ absl::Status CaseFolder::ForEachCase(const std::string& from_case_id,
 }
 
 absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id) const {
-  const std::string prefix = PendingPrefix(case_id);
+  const std::string prefix = CasePrefix(case_id);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
   std::size_t n = 0;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -577,7 +584,7 @@ absl::StatusOr<std::size_t> CaseFolder::PendingCount(const std::string& case_id)
 }
 
 absl::Status CaseFolder::Delete(const std::string& case_id, store::Batch* batch) {
-  const std::string prefix = PendingPrefix(case_id);
+  const std::string prefix = CasePrefix(case_id);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kPendingColumnFamily);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     batch->Delete(kPendingColumnFamily, it->key().ToStringView());
