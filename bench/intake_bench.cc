@@ -6,11 +6,14 @@
 // de-duplication, the ledgers, the events log, the audit record, the batch's write; sync off) of
 // one more event on that case, under the shipped statutory rules, case review procedure and
 // risk matrix:
-//   BM_IncidentOnCaseWith/N  another incident, reported by the police
-//   BM_BreachOnCaseWith/N    a breach of the case's CBO (the order ledger; no victim work)
-// Each runs 50 events ("0" is a case of 0-50). Every incident is reported within the case
-// review's six-month window, so each is a complaint the count keeps: the worst case for the
-// ledger; the behaviour they report is three hours apart (one a minute would make every pair
+//   BM_IncidentOnCaseWith/N      another incident, reported by the police
+//   BM_IncidentOnLongCaseWith/N  the same on a case whose N incidents were reported one every two
+//                                days (1,000: five and a half years; the window holds ~110)
+//   BM_BreachOnCaseWith/N        a breach of the case's CBO (the order ledger; no victim work)
+// Each runs 50 events ("0" is a case of 0-50). In the first and the last every incident is
+// reported the same day, within the case review's six-month window, so each is a complaint the
+// count keeps: the worst case for the ledger, whose count must read every complaint in the window
+// (s.104); the behaviour they report is three hours apart (one a minute would make every pair
 // "the same incident" candidates, which no case's history looks like).
 
 #include <benchmark/benchmark.h>
@@ -38,12 +41,19 @@ using asb::bench::Check;
 
 std::string Config(const char* path) { return std::string(ASB_SOURCE_DIR) + "/" + path; }
 
-// Incident n: reported now (the events' occurredAt), about behaviour three hours after the one
-// before (from 1 June 2026: 1,050 of them reach October).
-std::string Incident(uint64_t n) {
-  const std::string occurred = absl::FormatTime(
-      "%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(1780272000 + static_cast<int64_t>(n) * 3 * 3600),
-      absl::UTCTimeZone());
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// The day every event of a dense case is reported (the events' occurredAt).
+constexpr char kReported[] = "2026-11-02T22:10:00Z";
+
+// Incident n about behaviour at `occurred`; by default three hours after the one before (from
+// 1 June 2026: 1,050 of them reach October).
+std::string Incident(uint64_t n, std::string occurred = "") {
+  if (occurred.empty()) {
+    occurred = Rfc3339(absl::FromUnixSeconds(1780272000 + static_cast<int64_t>(n) * 3 * 3600));
+  }
   return R"("incidentReported":{"incident":{"incidentId":"DP-)" + std::to_string(n) +
          R"(","occurredAt":")" + occurred + R"(","category":"NSIR_CATEGORY_PERSONAL",
          "description":"Caller reports the neighbour kicking her door and shouting threats after 10pm.",
@@ -51,10 +61,12 @@ std::string Incident(uint64_t n) {
          "lsoaCode":"E01019381","ward":"Brimington North"},"reportedBy":"police"}})";
 }
 
-// A store, intake's logs and handler under the shipped rules, with the case and `n` incidents.
+// A store, intake's logs and handler under the shipped rules, with the case and `n` incidents:
+// reported the same day, or (`long_history`) one every two days from 1 January 2021.
 class Intake {
  public:
-  explicit Intake(int64_t n) : scratch_("intake", asb::intake::IntakeColumnFamilies()) {
+  explicit Intake(int64_t n, bool long_history = false)
+      : long_history_(long_history), scratch_("intake", asb::intake::IntakeColumnFamilies()) {
     handler_ = std::make_unique<asb::intake::IntakeHandler>(
         scratch_.store(), scratch_.OpenLog("events", "intake"), scratch_.OpenLog("audit", "intake"),
         [] { return absl::Now(); });
@@ -89,15 +101,28 @@ class Intake {
         "type":"ORDER_TYPE_CRIMINAL_BEHAVIOUR_ORDER","subjectPersonId":"P-2","issuedBy":"police",
         "issuedAt":"2026-10-14T11:00:00Z","expiresAt":"2028-10-14T00:00:00Z"}})");
     for (int64_t i = 0; i < n; ++i) {
-      Submit(Incident(++incidents_));
+      SubmitNextIncident();
     }
   }
 
+  // The case's next incident.
+  void SubmitNextIncident() {
+    const uint64_t n = ++incidents_;
+    if (!long_history_) {
+      Submit(Incident(n));
+      return;
+    }
+    // Reported at 10:00, about behaviour an hour before.
+    const absl::Time reported =
+        absl::FromUnixSeconds(1609495200) + absl::Hours(48) * static_cast<int64_t>(n);
+    Submit(Incident(n, Rfc3339(reported - absl::Hours(1))), Rfc3339(reported));
+  }
+
   // Submits one event from the police feed; aborts unless it is accepted.
-  void Submit(const std::string& body) {
+  void Submit(const std::string& body, const std::string& reported = kReported) {
     asb::v1::SubmitRequest request;
     Check(asb::config::ParseJson(R"({"sourceEventId":"e)" + std::to_string(++seq_) +
-                                     R"(","caseId":"CBC-1","occurredAt":"2026-11-02T22:10:00Z",)" +
+                                     R"(","caseId":"CBC-1","occurredAt":")" + reported + R"(",)" +
                                      body + "}",
                                  request.add_events()),
           "event");
@@ -109,9 +134,8 @@ class Intake {
     }
   }
 
-  uint64_t next_incident() { return ++incidents_; }
-
  private:
+  const bool long_history_;
   asb::bench::ScratchStore scratch_;  // first: the handler goes before it
   std::unique_ptr<asb::intake::IntakeHandler> handler_;
   uint64_t seq_ = 0;
@@ -121,10 +145,23 @@ class Intake {
 void BM_IncidentOnCaseWith(benchmark::State& state) {
   Intake intake(state.range(0));
   for (auto _ : state) {
-    intake.Submit(Incident(intake.next_incident()));
+    intake.SubmitNextIncident();
   }
 }
 BENCHMARK(BM_IncidentOnCaseWith)
+    ->Arg(0)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Iterations(50)
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_IncidentOnLongCaseWith(benchmark::State& state) {
+  Intake intake(state.range(0), /*long_history=*/true);
+  for (auto _ : state) {
+    intake.SubmitNextIncident();
+  }
+}
+BENCHMARK(BM_IncidentOnLongCaseWith)
     ->Arg(0)
     ->Arg(100)
     ->Arg(1000)

@@ -241,6 +241,8 @@ absl::Time CaseReviewProcedure::AppealDue(absl::Time appealed_at) const {
   return appealed_at + absl::Hours(24) * config_.appeal_days();
 }
 
+std::string When(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
+
 std::string CaseReviewKindWord(asb::v1::CaseReviewNoticeKind kind) {
   const std::string& name = asb::v1::CaseReviewNoticeKind_Name(kind);
   absl::string_view word = name;

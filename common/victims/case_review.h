@@ -103,6 +103,9 @@ class CaseReviewProcedure {
   absl::TimeZone zone_;
 };
 
+// A day as the case review and victim notices name it: "2026-04-01" (UTC).
+std::string When(absl::Time t);
+
 // "casereview:<kind>" (e.g. "casereview:threshold_met"): the notification rule id a case review
 // notice alerts its recipients under.
 std::string CaseReviewRuleId(asb::v1::CaseReviewNoticeKind kind);

@@ -21,19 +21,34 @@ using asb::v1::LedgerComplaint;
 using asb::v1::LedgerVictim;
 using model::ToTime;
 using model::ToTimestamp;
+using victims::When;
 
 constexpr char kDecision[] = "decision";
 constexpr char kReview[] = "review";
 constexpr char kAppeal[] = "appeal";
-// A victim's timers (LedgerVictim.timers).
-constexpr char kAssess[] = "assess";
-constexpr char kReassess[] = "reassess";
 
-std::string LedgerKey(const std::string& case_id) {
+// case_id '\0' kind [id]: the head ('r'), the window ('w'), an incident ('i').
+std::string LedgerKey(const std::string& case_id, char kind = 'r', std::string_view id = {}) {
   std::string key = case_id;
   key.push_back('\0');
-  key.push_back('r');
+  key.push_back(kind);
+  key.append(id);
   return key;
+}
+
+// Reads one ledger record into `out`; false if there is none.
+absl::StatusOr<bool> ReadRecord(const store::Store* store, const std::string& key,
+                                google::protobuf::Message* out, absl::string_view what) {
+  std::string bytes;
+  absl::Status got = store->Get(kLedgerColumnFamily, key, &bytes);
+  if (absl::IsNotFound(got)) {
+    return false;
+  }
+  ASB_RETURN_IF_ERROR(got);
+  if (!out->ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat(what, " in the case review ledger does not parse"));
+  }
+  return true;
 }
 
 victims::Complaint ToComplaint(const std::string& case_id, const LedgerComplaint& c) {
@@ -47,24 +62,6 @@ victims::Complaint ToComplaint(const std::string& case_id, const LedgerComplaint
   out.reported_at = ToTime(c.reported_at());
   out.occurred_at = c.has_occurred_at() ? ToTime(c.occurred_at()) : out.reported_at;
   return out;
-}
-
-std::string When(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
-std::string WhenHour(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
-}
-
-std::string BandWord(asb::v1::RiskLevel band) {
-  switch (band) {
-    case asb::v1::RISK_LEVEL_HIGH:
-      return "HIGH";
-    case asb::v1::RISK_LEVEL_MEDIUM:
-      return "MEDIUM";
-    case asb::v1::RISK_LEVEL_STANDARD:
-      return "STANDARD";
-    default:
-      return "no";
-  }
 }
 
 }  // namespace
@@ -149,17 +146,48 @@ absl::Status VictimLedger::Load(const std::string& case_id, store::Batch* batch)
   if (e.loaded) {
     return absl::OkStatus();
   }
-  std::string bytes;
-  absl::Status got = store_->Get(kLedgerColumnFamily, LedgerKey(case_id), &bytes);
-  if (got.ok()) {
-    if (!e.ledger.ParseFromString(bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("the case review ledger of case '", case_id, "' does not parse"));
+  ASB_ASSIGN_OR_RETURN(bool found,
+                       ReadRecord(store_, LedgerKey(case_id), &e.ledger, "the head of a case"));
+  (void)found;
+  if (e.ledger.complaints_size() > 0 || e.ledger.incident_ids_size() > 0) {
+    // Written whole by an earlier version: what is now a record of its own moves out.
+    e.legacy = true;
+    e.window_loaded = true;
+    e.window.mutable_complaints()->Swap(e.ledger.mutable_complaints());
+    for (std::string& id : *e.ledger.mutable_incident_ids()) {
+      e.incidents[id] = true;
+      e.legacy_ids.push_back(std::move(id));
     }
-  } else if (!absl::IsNotFound(got)) {
-    return got;
+    e.ledger.clear_incident_ids();
   }
   e.loaded = true;
+  return absl::OkStatus();
+}
+
+absl::Status VictimLedger::LoadWindow(const std::string& case_id, store::Batch* batch) {
+  ASB_RETURN_IF_ERROR(Load(case_id, batch));
+  Entry& e = cache_[case_id];
+  if (e.window_loaded) {
+    return absl::OkStatus();
+  }
+  ASB_ASSIGN_OR_RETURN(bool found, ReadRecord(store_, LedgerKey(case_id, 'w'), &e.window,
+                                              "the complaints of a case"));
+  (void)found;
+  e.window_loaded = true;
+  return absl::OkStatus();
+}
+
+absl::Status VictimLedger::LoadIncident(const std::string& case_id, const std::string& incident_id,
+                                        store::Batch* batch) {
+  ASB_RETURN_IF_ERROR(Load(case_id, batch));
+  Entry& e = cache_[case_id];
+  if (e.incidents.count(incident_id) != 0) {
+    return absl::OkStatus();
+  }
+  asb::v1::LedgerIncident incident;
+  ASB_ASSIGN_OR_RETURN(
+      e.incidents[incident_id],
+      ReadRecord(store_, LedgerKey(case_id, 'i', incident_id), &incident, "an incident of a case"));
   return absl::OkStatus();
 }
 
@@ -168,18 +196,29 @@ absl::Status VictimLedger::Prefetch(const CaseEvent& event, store::Batch* batch)
     return absl::OkStatus();
   }
   ASB_RETURN_IF_ERROR(Load(event.case_id(), batch));
+  if (event.has_incident_reported()) {
+    ASB_RETURN_IF_ERROR(
+        LoadIncident(event.case_id(), event.incident_reported().incident().incident_id(), batch));
+  }
+  // An incident or a link counts the complaints of the case and of the cases linked to it.
+  const bool counts =
+      procedure_ != nullptr && (event.has_incident_reported() || event.has_cases_linked());
+  auto load = [&](const std::string& case_id) {
+    return counts ? LoadWindow(case_id, batch) : Load(case_id, batch);
+  };
+  ASB_RETURN_IF_ERROR(load(event.case_id()));
   std::vector<std::string> more(cache_[event.case_id()].ledger.linked_cases().begin(),
                                 cache_[event.case_id()].ledger.linked_cases().end());
   if (event.has_cases_linked()) {
     const std::string& other = event.cases_linked().other_case_id();
-    ASB_RETURN_IF_ERROR(Load(other, batch));
+    ASB_RETURN_IF_ERROR(load(other));
     more.push_back(other);
     for (const std::string& l : cache_[other].ledger.linked_cases()) {
       more.push_back(l);
     }
   }
   for (const std::string& id : more) {
-    ASB_RETURN_IF_ERROR(Load(id, batch));
+    ASB_RETURN_IF_ERROR(load(id));
   }
   return absl::OkStatus();
 }
@@ -194,6 +233,10 @@ absl::Status VictimLedger::Check(const CaseEvent& event) const {
   }
   const LedgerCaseReview& l = it->second.ledger;
   const std::string& case_id = event.case_id();
+  if (event.has_incident_reported() &&
+      it->second.incidents.count(event.incident_reported().incident().incident_id()) == 0) {
+    return absl::InternalError("the incident was not looked up in the victim ledger");
+  }
 
   if (event.has_risk_assessed()) {
     const asb::v1::RiskAssessed& r = event.risk_assessed();
@@ -298,7 +341,59 @@ absl::Status VictimLedger::Check(const CaseEvent& event) const {
 }
 
 void VictimLedger::Put(const std::string& case_id, store::Batch* batch) {
-  batch->Put(kLedgerColumnFamily, LedgerKey(case_id), cache_[case_id].ledger.SerializeAsString());
+  Entry& e = cache_[case_id];
+  batch->Put(kLedgerColumnFamily, LedgerKey(case_id), e.ledger.SerializeAsString());
+  if (e.legacy) {
+    e.legacy = false;
+    PutWindow(case_id, batch);
+    asb::v1::LedgerIncident incident;
+    const std::string bytes = incident.SerializeAsString();  // when is not known: unset
+    for (const std::string& id : e.legacy_ids) {
+      batch->Put(kLedgerColumnFamily, LedgerKey(case_id, 'i', id), bytes);
+    }
+    e.legacy_ids.clear();
+  }
+}
+
+void VictimLedger::PutWindow(const std::string& case_id, store::Batch* batch) {
+  batch->Put(kLedgerColumnFamily, LedgerKey(case_id, 'w'),
+             cache_[case_id].window.SerializeAsString());
+}
+
+void VictimLedger::PutIncident(const std::string& case_id, const std::string& incident_id,
+                               const google::protobuf::Timestamp& at, store::Batch* batch) {
+  cache_[case_id].incidents[incident_id] = true;
+  asb::v1::LedgerIncident incident;
+  *incident.mutable_first_reported_at() = at;
+  batch->Put(kLedgerColumnFamily, LedgerKey(case_id, 'i', incident_id),
+             incident.SerializeAsString());
+}
+
+absl::Time VictimLedger::AddComplaint(Entry* entry, LedgerComplaint c, bool correction) {
+  auto* list = entry->window.mutable_complaints();
+  const absl::Time at = ToTime(c.reported_at());
+  // Oldest report first: the newest is the last.
+  const absl::Time newest =
+      list->empty() ? at : std::max(at, ToTime(list->rbegin()->reported_at()));
+  if (correction) {
+    for (int i = 0; i < list->size(); ++i) {
+      if (list->Get(i).incident_id() == c.incident_id()) {
+        list->DeleteSubrange(i, 1);
+        break;
+      }
+    }
+  }
+  const absl::Time forget = procedure_->ForgetBefore(newest);
+  int old = 0;
+  while (old < list->size() && ToTime(list->Get(old).reported_at()) < forget) {
+    ++old;
+  }
+  list->DeleteSubrange(0, old);
+  *list->Add() = std::move(c);
+  for (int i = list->size() - 1; i > 0 && ToTime(list->Get(i - 1).reported_at()) > at; --i) {
+    list->SwapElements(i - 1, i);  // a report made late: in its place
+  }
+  return newest;
 }
 
 void VictimLedger::Schedule(const std::string& case_id, LedgerApplication* app,
@@ -315,21 +410,6 @@ void VictimLedger::Unschedule(const std::string& case_id, LedgerApplication* app
                               const std::string& deadline, store::Batch* batch) {
   RemoveTimer(TimerName(case_id, app->application().application_id(), deadline), deadline,
               app->mutable_timers(), batch);
-}
-
-void VictimLedger::ScheduleVictim(const std::string& case_id, const std::string& person_id,
-                                  LedgerVictim* v, const std::string& name, absl::Time due,
-                                  store::Batch* batch) {
-  asb::v1::ClockTimer payload;
-  payload.set_case_id(case_id);
-  payload.set_person_id(person_id);
-  payload.set_name(name);
-  ReplaceTimer(VictimTimerName(case_id, v->slot(), name), payload, due, v->mutable_timers(), batch);
-}
-
-void VictimLedger::UnscheduleVictim(const std::string& case_id, LedgerVictim* v,
-                                    const std::string& name, store::Batch* batch) {
-  RemoveTimer(VictimTimerName(case_id, v->slot(), name), name, v->mutable_timers(), batch);
 }
 
 void VictimLedger::ReplaceTimer(const std::string& timer_name, const asb::v1::ClockTimer& payload,
@@ -363,198 +443,20 @@ void VictimLedger::RemoveTimer(const std::string& timer_name, const std::string&
   due_by_name->erase(it);
 }
 
-LedgerVictim& VictimLedger::VictimOf(LedgerCaseReview* l, const std::string& person_id) {
-  auto it = l->mutable_victims()->find(person_id);
-  if (it != l->mutable_victims()->end()) {
-    return it->second;
-  }
-  uint32_t slot = 0;
-  for (const auto& [id, v] : l->victims()) {
-    slot = std::max(slot, v.slot());
-  }
-  LedgerVictim& v = (*l->mutable_victims())[person_id];
-  v.set_slot(slot + 1);
-  return v;
-}
-
-CaseEvent VictimLedger::MakeVictimNotice(const std::string& case_id, const LedgerCaseReview& l,
-                                         asb::v1::VictimNoticeKind kind,
-                                         const std::string& person_id, const LedgerVictim& v,
-                                         absl::Time deadline, const std::string& fallback_agency,
-                                         absl::Time at) const {
-  const asb::config::v1::RiskFollowUp& f = risk_->follow_up();
-  asb::v1::StatutoryContext context;
-  context.set_section(f.basis());
-  context.set_rules_version(risk_->version());
-  *context.mutable_deadline() = ToTimestamp(deadline);
-  const std::string band = BandWord(v.band());
-  const std::string assessed =
-      v.has_assessed_at() ? absl::StrCat(" (assessed ", When(ToTime(v.assessed_at())), ")") : "";
-  std::string id_tail;
-  switch (kind) {
-    case asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE:
-      context.set_rule_id("risk-reassessment");
-      context.set_due(absl::StrCat("A new incident (", v.reassess_incident_id(), ") for victim ",
-                                   person_id, ", whose latest risk band is ", band, assessed,
-                                   ": reassess the victim's risk by ", WhenHour(deadline), "."));
-      id_tail = absl::StrCat(person_id, "/", v.reassess_incident_id());
-      break;
-    case asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE:
-      context.set_rule_id("risk-reassessment");
-      context.set_due(absl::StrCat("Victim ", person_id, " (latest risk band ", band, assessed,
-                                   ") was to be reassessed after incident ",
-                                   v.reassess_incident_id(), " by ", WhenHour(deadline),
-                                   "; no new assessment is recorded."));
-      id_tail = absl::StrCat(person_id, "/", v.reassess_incident_id());
-      break;
-    default:
-      context.set_rule_id("risk-assessment-missing");
-      context.set_due(absl::StrCat(
-          "Victim ", person_id, " was linked to the case on ", When(ToTime(v.linked_at())),
-          " and has no risk assessment (due by ", When(deadline), "): assess the victim's risk."));
-      id_tail = person_id;
-      break;
-  }
-  const std::string word = victims::VictimNoticeKindWord(kind);
-  const std::string notice_id = absl::StrCat("victims/", word, "/", id_tail);
-  CaseEvent e;
-  e.set_source_event_id(OrderLedger::HubEventId(case_id, "victims", notice_id));
-  e.set_case_id(case_id);
-  *e.mutable_occurred_at() = ToTimestamp(at);
-  asb::v1::VictimNotice* n = e.mutable_victim_notice();
-  n->set_notice_id(notice_id);
-  n->set_kind(kind);
-  *n->mutable_context() = std::move(context);
-  const std::string& lead = l.lead_agency().empty() ? fallback_agency : l.lead_agency();
-  if (!lead.empty()) {
-    n->add_recipients(lead);
-  }
-  n->set_person_id(person_id);
-  if (kind != asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING) {
-    n->set_band(v.band());
-    if (v.has_assessed_at()) {
-      *n->mutable_assessed_at() = v.assessed_at();
-    }
-    n->set_incident_id(v.reassess_incident_id());
-  } else {
-    *n->mutable_linked_at() = v.linked_at();
-  }
-  return e;
-}
-
-void VictimLedger::Assessed(const std::string& case_id, LedgerVictim* v, absl::Time at,
-                            asb::v1::RiskLevel band, const CaseEvent& event, store::Batch* batch) {
-  if (!v->has_assessed_at() || at >= ToTime(v->assessed_at())) {
-    *v->mutable_assessed_at() = event.occurred_at();
-    v->set_band(band);
-  }
-  UnscheduleVictim(case_id, v, kAssess, batch);
-  if (v->has_reassess_from() && at >= ToTime(v->reassess_from())) {
-    UnscheduleVictim(case_id, v, kReassess, batch);
-    v->clear_reassess_from();
-    v->clear_reassess_incident_id();
-  }
-}
-
-void VictimLedger::FollowUpIncident(const std::string& case_id, const CaseEvent& event,
-                                    const std::string& source_agency, LedgerCaseReview* l,
-                                    std::vector<CaseEvent>* raised, store::Batch* batch) {
-  if (l->closed()) {
-    return;  // an incident recorded on a closed case asks for no reassessment
-  }
-  std::vector<std::string> victims;  // in person id order: the notices' order is deterministic
-  for (const auto& [person_id, v] : l->victims()) {
-    if (v.has_linked_at()) {
-      victims.push_back(person_id);
-    }
-  }
-  if (victims.empty()) {
-    return;
-  }
-  std::sort(victims.begin(), victims.end());
-  const std::string& incident_id = event.incident_reported().incident().incident_id();
-  if (std::find(l->incident_ids().begin(), l->incident_ids().end(), incident_id) !=
-      l->incident_ids().end()) {
-    return;  // a correction of an incident already recorded: nothing new happened
-  }
-  l->add_incident_ids(incident_id);
-  Put(case_id, batch);
-  const absl::Time at = ToTime(event.occurred_at());
-  for (const std::string& person_id : victims) {
-    LedgerVictim& v = (*l->mutable_victims())[person_id];
-    const absl::Duration within = risk_->ReassessWithin(v.band());
-    if (within <= absl::ZeroDuration()) {
-      continue;  // not MEDIUM or HIGH
-    }
-    const absl::Time due = at + within;
-    // A reassessment already due keeps the earliest deadline any incident asks for: a later
-    // incident never postpones it; one whose own deadline falls earlier (reported late, or after
-    // a backdated assessment raised the band) brings it forward, with a new notice.
-    if (auto pending = v.timers().find(kReassess); pending != v.timers().end()) {
-      if (absl::FromUnixMillis(pending->second) <= due) {
-        continue;
-      }
-    }
-    v.set_reassess_incident_id(incident_id);
-    if (!v.has_reassess_from() || at < ToTime(v.reassess_from())) {
-      *v.mutable_reassess_from() = event.occurred_at();
-    }
-    ScheduleVictim(case_id, person_id, &v, kReassess, due, batch);
-    raised->push_back(MakeVictimNotice(case_id, *l, asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE,
-                                       person_id, v, due, source_agency, at));
-  }
-  Put(case_id, batch);
-}
-
-absl::StatusOr<std::optional<CaseEvent>> VictimLedger::FireVictim(const clock::Timer& timer,
-                                                                  const asb::v1::ClockTimer& t,
-                                                                  store::Batch* batch) {
-  if (t.case_id().empty() || (t.name() != kAssess && t.name() != kReassess)) {
-    return absl::InvalidArgumentError("a victim timer's payload does not parse");
-  }
-  ASB_RETURN_IF_ERROR(Load(t.case_id(), batch));
-  LedgerCaseReview& l = cache_[t.case_id()].ledger;
-  auto it = l.mutable_victims()->find(t.person_id());
-  if (it == l.mutable_victims()->end()) {
-    return absl::NotFoundError("a victim timer names a person the ledger does not have");
-  }
-  LedgerVictim& v = it->second;
-  const absl::Time due = TakeDue(v.mutable_timers(), t.name(), timer.due);
-  Put(t.case_id(), batch);
-  if (t.name() == kAssess) {
-    if (v.has_assessed_at()) {
-      return std::optional<CaseEvent>();
-    }
-    return std::optional<CaseEvent>(MakeVictimNotice(t.case_id(), l,
-                                                     asb::v1::VICTIM_NOTICE_KIND_ASSESSMENT_MISSING,
-                                                     t.person_id(), v, due, "", due));
-  }
-  if (!v.has_reassess_from()) {
-    return std::optional<CaseEvent>();  // reassessed meanwhile
-  }
-  CaseEvent overdue =
-      MakeVictimNotice(t.case_id(), l, asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_OVERDUE,
-                       t.person_id(), v, due, "", due);
-  // Told; the next new incident starts a new reassessment.
-  v.clear_reassess_from();
-  v.clear_reassess_incident_id();
-  return std::optional<CaseEvent>(std::move(overdue));
-}
-
 void VictimLedger::Recount(const std::string& case_id, absl::Time at, const CaseEvent& cause,
                            std::vector<CaseEvent>* raised, store::Batch* batch) {
   Entry& e = cache_[case_id];
   LedgerCaseReview& l = e.ledger;
   std::vector<victims::Complaint> complaints;
-  for (const LedgerComplaint& c : l.complaints()) {
+  for (const LedgerComplaint& c : e.window.complaints()) {
     complaints.push_back(ToComplaint(case_id, c));
   }
   for (const std::string& linked : l.linked_cases()) {
     auto it = cache_.find(linked);
-    if (it == cache_.end() || !it->second.loaded) {
+    if (it == cache_.end() || !it->second.window_loaded) {
       continue;  // linked within this submission: counted from the next event on
     }
-    for (const LedgerComplaint& c : it->second.ledger.complaints()) {
+    for (const LedgerComplaint& c : it->second.window.complaints()) {
       complaints.push_back(ToComplaint(linked, c));
     }
   }
@@ -708,7 +610,12 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
     }
     case CaseEvent::kIncidentReported: {
       const asb::v1::Incident& inc = event.incident_reported().incident();
-      FollowUpIncident(case_id, event, source_agency, &l, &raised, batch);
+      // A correction of an incident already recorded is not a new incident.
+      const bool correction = entry.incidents[inc.incident_id()];
+      if (!correction) {
+        PutIncident(case_id, inc.incident_id(), event.occurred_at(), batch);
+        FollowUpIncident(case_id, event, source_agency, &l, &raised, batch);
+      }
       if (procedure_ == nullptr) {
         break;
       }
@@ -722,40 +629,22 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
       c.set_reporter_person_id(inc.reporter_person_id());
       c.set_same_incident_as(inc.same_incident_as());
       c.set_category(inc.category());
-      // A correction of an incident already recorded replaces it; old complaints are forgotten.
-      auto* list = l.mutable_complaints();
-      std::vector<LedgerComplaint> kept;
-      absl::Time newest = at;
-      for (const LedgerComplaint& old : *list) {
-        newest = std::max(newest, ToTime(old.reported_at()));
+      absl::Time newest = AddComplaint(&entry, std::move(c), correction);
+      PutWindow(case_id, batch);
+      if (entry.legacy) {
+        Put(case_id, batch);
       }
-      const absl::Time forget = procedure_->ForgetBefore(newest);
-      for (LedgerComplaint& old : *list) {
-        if (old.incident_id() != c.incident_id() && ToTime(old.reported_at()) >= forget) {
-          kept.push_back(std::move(old));
-        }
-      }
-      kept.push_back(std::move(c));
-      std::sort(kept.begin(), kept.end(), [](const LedgerComplaint& a, const LedgerComplaint& b) {
-        return ToTime(a.reported_at()) < ToTime(b.reported_at());
-      });
-      list->Clear();
-      for (LedgerComplaint& k : kept) {
-        *list->Add() = std::move(k);
-      }
-      Put(case_id, batch);
       // The count as of the newest complaint of the case and of its linked cases.
       for (const std::string& linked : l.linked_cases()) {
-        if (auto it = cache_.find(linked); it != cache_.end()) {
-          for (const LedgerComplaint& o : it->second.ledger.complaints()) {
-            newest = std::max(newest, ToTime(o.reported_at()));
-          }
+        if (auto it = cache_.find(linked); it != cache_.end() && it->second.window_loaded &&
+                                           !it->second.window.complaints().empty()) {
+          newest = std::max(newest, ToTime(it->second.window.complaints().rbegin()->reported_at()));
         }
       }
       Recount(case_id, newest, event, &raised, batch);
       const std::vector<std::string> linked(l.linked_cases().begin(), l.linked_cases().end());
       for (const std::string& other : linked) {
-        if (cache_.count(other) != 0 && cache_[other].loaded) {
+        if (auto it = cache_.find(other); it != cache_.end() && it->second.window_loaded) {
           Recount(other, newest, event, &raised, batch);
         }
       }
@@ -777,8 +666,8 @@ std::vector<CaseEvent> VictimLedger::Commit(const CaseEvent& event,
       if (procedure_ != nullptr) {
         absl::Time newest = at;
         for (const std::string& id : {case_id, other}) {
-          for (const LedgerComplaint& o : cache_[id].ledger.complaints()) {
-            newest = std::max(newest, ToTime(o.reported_at()));
+          if (const auto& list = cache_[id].window.complaints(); !list.empty()) {
+            newest = std::max(newest, ToTime(list.rbegin()->reported_at()));
           }
         }
         Recount(case_id, newest, event, &raised, batch);
@@ -933,23 +822,6 @@ absl::StatusOr<std::optional<CaseEvent>> VictimLedger::Fire(const clock::Timer& 
     n->add_recipients(r);
   }
   return std::optional<CaseEvent>(std::move(e));
-}
-
-absl::StatusOr<LedgerCaseReview> VictimLedger::Get(const std::string& case_id) {
-  if (auto it = cache_.find(case_id); it != cache_.end() && it->second.loaded) {
-    return it->second.ledger;
-  }
-  std::string bytes;
-  absl::Status got = store_->Get(kLedgerColumnFamily, LedgerKey(case_id), &bytes);
-  if (absl::IsNotFound(got)) {
-    return absl::NotFoundError(absl::StrCat("no case review ledger for case '", case_id, "'"));
-  }
-  ASB_RETURN_IF_ERROR(got);
-  LedgerCaseReview l;
-  if (!l.ParseFromString(bytes)) {
-    return absl::DataLossError("a case review ledger does not parse");
-  }
-  return l;
 }
 
 }  // namespace asb::intake

@@ -30,7 +30,14 @@
 // (no person_id) assesses every victim linked so far; a closed case stops its victims' timers.
 //
 // Storage (intake's "ledger" column family, sealed under each case's data key):
-//   case_id '\0' 'r' -> LedgerCaseReview
+//   case_id '\0' 'r'             -> LedgerCaseReview, the head (lead agency, links, people,
+//                                   victims, applications, the notices' state)
+//   case_id '\0' 'w'             -> LedgerWindow, the complaints within reach of the window
+//   case_id '\0' 'i' incident_id -> LedgerIncident, one per incident accepted on the case
+// so that no record grows with the case's history (issue 18): an event reads and rewrites the
+// head; an incident or a link also the windows it counts, and an incident looks up its own id.
+// A head written whole by an earlier version (complaints and incident ids inside it) is read as
+// it is and moves them out when it is next written.
 // Timers (intake's "timers"): case_id '\0' '\1' application_id '\0' deadline, payload ClockTimer
 // with application_id set; a victim's: case_id '\0' '\2' slot '\0' "assess"|"reassess", payload
 // ClockTimer with person_id set (the slot, LedgerVictim.slot, keeps person ids out of the
@@ -92,22 +99,41 @@ class VictimLedger {
                                                          const asb::v1::ClockTimer& payload,
                                                          absl::Time now, store::Batch* batch);
 
-  // The ledger of a case (committed and this batch's), for tests. kNotFound.
-  absl::StatusOr<asb::v1::LedgerCaseReview> Get(const std::string& case_id);
-
   static std::string TimerName(const std::string& case_id, const std::string& application_id,
                                const std::string& deadline);
   static std::string VictimTimerName(const std::string& case_id, uint32_t slot,
                                      const std::string& name);
 
  private:
+  // A victim's timers (LedgerVictim.timers).
+  static constexpr char kAssess[] = "assess";
+  static constexpr char kReassess[] = "reassess";
+
   struct Entry {
-    bool loaded = false;
+    bool loaded = false;  // the head
     asb::v1::LedgerCaseReview ledger;
+    bool window_loaded = false;
+    asb::v1::LedgerWindow window;
+    // Incident id -> accepted on the case (looked up by Prefetch, recorded by Commit).
+    std::map<std::string, bool, std::less<>> incidents;
+    // The head was written whole by an earlier version: its next Put writes the window and the
+    // incident ids (these) as records of their own.
+    bool legacy = false;
+    std::vector<std::string> legacy_ids;
   };
   void Bind(store::Batch* batch);
   absl::Status Load(const std::string& case_id, store::Batch* batch);
+  absl::Status LoadWindow(const std::string& case_id, store::Batch* batch);
+  absl::Status LoadIncident(const std::string& case_id, const std::string& incident_id,
+                            store::Batch* batch);
+  // Writes the head (and, for a legacy head, what moves out of it).
   void Put(const std::string& case_id, store::Batch* batch);
+  void PutWindow(const std::string& case_id, store::Batch* batch);
+  void PutIncident(const std::string& case_id, const std::string& incident_id,
+                   const google::protobuf::Timestamp& at, store::Batch* batch);
+  // The event's complaint in its case's window: a correction replaces the complaint it corrects,
+  // and complaints out of reach of the window are forgotten. The newest report of the window.
+  absl::Time AddComplaint(Entry* entry, asb::v1::LedgerComplaint c, bool correction);
   // Recounts `case_id` (with its linked cases) at `at` and raises what is due.
   void Recount(const std::string& case_id, absl::Time at, const asb::v1::CaseEvent& cause,
                std::vector<asb::v1::CaseEvent>* raised, store::Batch* batch);
@@ -139,7 +165,8 @@ class VictimLedger {
   // first assessment; a reassessment due since before `at`) stops its timer.
   void Assessed(const std::string& case_id, asb::v1::LedgerVictim* v, absl::Time at,
                 asb::v1::RiskLevel band, const asb::v1::CaseEvent& event, store::Batch* batch);
-  // A new incident: REASSESSMENT_DUE for each MEDIUM / HIGH victim with none pending.
+  // A new incident (not a correction): REASSESSMENT_DUE for each MEDIUM / HIGH victim with none
+  // pending.
   void FollowUpIncident(const std::string& case_id, const asb::v1::CaseEvent& event,
                         const std::string& source_agency, asb::v1::LedgerCaseReview* l,
                         std::vector<asb::v1::CaseEvent>* raised, store::Batch* batch);

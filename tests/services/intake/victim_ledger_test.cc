@@ -12,14 +12,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/clock/clock.h"
 #include "common/clock/timer_service.h"
 #include "common/config/config.h"
+#include "common/model/model.h"
 #include "services/intake/intake_handler.h"
+#include "services/intake/order_ledger.h"
 #include "tests/support/temp_dir.h"
 
 namespace asb::intake {
@@ -171,6 +175,28 @@ class VictimLedgerTest : public ::testing::Test {
             R"("},{"questionId":"targeted","optionId":"yes"},{"questionId":"health","optionId":")" +
             (high ? "severe" : "some") + R"("},{"questionId":"vulnerable","optionId":"yes"}]})",
         case_id);
+  }
+
+  // The victim ledger's records of `case_id` by kind (the head 'r', the window 'w', the
+  // incidents 'i'; the order ledger's 'o' and 'p' too): the key's rest -> the value.
+  std::map<char, std::map<std::string, std::string>> Records(const std::string& case_id) {
+    std::map<char, std::map<std::string, std::string>> out;
+    const std::string prefix = case_id + std::string(1, '\0');
+    std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kLedgerColumnFamily);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string rest = it->key().ToString().substr(prefix.size());
+      out[rest[0]][rest.substr(1)] = it->value().ToString();
+    }
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    return out;
+  }
+
+  std::size_t ReassessmentsDue() {
+    std::size_t n = 0;
+    for (const asb::v1::VictimNotice& v : VictimNotices()) {
+      n += v.kind() == asb::v1::VICTIM_NOTICE_KIND_REASSESSMENT_DUE ? 1 : 0;
+    }
+    return n;
   }
 
   std::size_t Fire() {
@@ -558,6 +584,113 @@ TEST_F(VictimLedgerTest, AFeedMayNotSendAVictimNotice) {
       SubmitOne(Event("vn", "2026-03-02T09:00:00Z", R"("victimNotice":{"noticeId":"x"})"));
   EXPECT_EQ(r.outcome(), SubmitResult::OUTCOME_REFUSED);
   EXPECT_THAT(r.status().message(), HasSubstr("victim_notice: made by the hub only"));
+}
+
+// Issue 18: no record of the ledger grows with the case's history. Sixty incidents over two years
+// on a case with a MEDIUM victim: the head holds no complaint and no incident id, the window only
+// the complaints in reach of the case review window, and each incident is a record of its own —
+// so a correction of one reported long before (out of the window) is still known as one.
+TEST_F(VictimLedgerTest, NoRecordGrowsWithTheCasesHistory) {
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Link("v1", "2024-01-01T09:00:00Z", "V1"));
+  ASSERT_EQ(SubmitOne(Assess("r1", "2024-01-01T10:00:00Z", "V1", false)).outcome(),
+            SubmitResult::OUTCOME_ACCEPTED);
+  const absl::Time first = At("2024-01-02T10:00:00Z");
+  absl::Time last;
+  for (int i = 0; i < 60; ++i) {
+    last = first + absl::Hours(24 * 12) * i;
+    ASSERT_EQ(SubmitOne(Incident("I-" + std::to_string(i), "police",
+                                 absl::FormatTime(absl::RFC3339_full, last, absl::UTCTimeZone())))
+                  .outcome(),
+              SubmitResult::OUTCOME_ACCEPTED);
+  }
+  auto records = Records("C1");
+  ASSERT_THAT(records['r'], SizeIs(1));
+  asb::v1::LedgerCaseReview head;
+  ASSERT_TRUE(head.ParseFromString(records['r'].begin()->second));
+  EXPECT_EQ(head.complaints_size(), 0);
+  EXPECT_EQ(head.incident_ids_size(), 0);
+  EXPECT_EQ(head.lead_agency(), "council");
+  EXPECT_THAT(records['i'], SizeIs(60));
+  EXPECT_EQ(records['i'].count("I-0"), 1u);
+  ASSERT_THAT(records['w'], SizeIs(1));
+  asb::v1::LedgerWindow window;
+  ASSERT_TRUE(window.ParseFromString(records['w'].begin()->second));
+  // What the window keeps: the complaints reported since ForgetBefore(the newest), oldest first.
+  const absl::Time forget = procedure_->ForgetBefore(last);
+  int expected = 0;
+  for (int i = 0; i < 60; ++i) {
+    expected += first + absl::Hours(24 * 12) * i >= forget ? 1 : 0;
+  }
+  ASSERT_EQ(window.complaints_size(), expected);
+  EXPECT_LT(expected, 30);
+  EXPECT_EQ(window.complaints(expected - 1).incident_id(), "I-59");
+  for (int i = 1; i < window.complaints_size(); ++i) {
+    EXPECT_LT(model::ToTime(window.complaints(i - 1).reported_at()),
+              model::ToTime(window.complaints(i).reported_at()));
+  }
+
+  // The reassessment the first incident made due is overdue long since: told, the next new
+  // incident starts a new one. A correction of I-0 is not new; I-60 is.
+  EXPECT_EQ(ReassessmentsDue(), 1u);
+  EXPECT_GE(Fire(), 1u);
+  SubmitOne(Event(
+      "inc-I-0-fix", "2026-03-01T10:00:00Z",
+      R"("incidentReported":{"incident":{"incidentId":"I-0","category":"NSIR_CATEGORY_PERSONAL","reportedBy":"police"}})"));
+  EXPECT_EQ(ReassessmentsDue(), 1u);
+  SubmitOne(Incident("I-60", "police", "2026-03-02T10:00:00Z"));
+  EXPECT_EQ(ReassessmentsDue(), 2u);
+  EXPECT_THAT(Records("C1")['i'], SizeIs(61));
+}
+
+// A head written whole by an earlier version (its complaints and incident ids inside it) is read
+// as it is: its complaints count, its incident ids are known, and its next write moves them out.
+TEST_F(VictimLedgerTest, AHeadWrittenWholeByAnEarlierVersionMovesItsHistoryOut) {
+  SubmitOne(Open("C1", "council"));
+  SubmitOne(Link("v1", "2026-01-01T09:00:00Z", "V1"));
+  SubmitOne(Assess("r1", "2026-01-01T10:00:00Z", "V1", false));
+  asb::v1::LedgerCaseReview head;
+  ASSERT_TRUE(head.ParseFromString(Records("C1")['r'].begin()->second));
+  for (const auto& [id, agency, at] : {std::tuple("P-1", "police", "2026-01-05T10:00:00Z"),
+                                       std::tuple("C-7", "council", "2026-02-10T10:00:00Z")}) {
+    asb::v1::LedgerComplaint* c = head.add_complaints();
+    c->set_incident_id(id);
+    c->set_reported_by(agency);
+    *c->mutable_reported_at() = model::ToTimestamp(At(at));
+    c->set_category(asb::v1::NSIR_CATEGORY_PERSONAL);
+    head.add_incident_ids(id);
+  }
+  head.set_advised(true);  // the advisory of the second was raised
+  store::Batch legacy = store_->NewBatch();
+  legacy.Put(kLedgerColumnFamily, std::string("C1") + '\0' + 'r', head.SerializeAsString());
+  ASSERT_TRUE(store_->Write(&legacy).ok());
+
+  // A correction of P-1: known, so no reassessment; still one complaint.
+  SubmitOne(Event(
+      "inc-P-1-fix", "2026-03-01T10:00:00Z",
+      R"("incidentReported":{"incident":{"incidentId":"P-1","category":"NSIR_CATEGORY_PERSONAL","reportedBy":"police"}})"));
+  EXPECT_EQ(ReassessmentsDue(), 0u);
+  EXPECT_THAT(Notices(), IsEmpty());
+  auto records = Records("C1");
+  ASSERT_TRUE(head.ParseFromString(records['r'].begin()->second));
+  EXPECT_EQ(head.complaints_size(), 0);
+  EXPECT_EQ(head.incident_ids_size(), 0);
+  EXPECT_TRUE(head.advised());
+  EXPECT_EQ(records['i'].count("P-1"), 1u);
+  EXPECT_EQ(records['i'].count("C-7"), 1u);
+  asb::v1::LedgerWindow window;
+  ASSERT_TRUE(window.ParseFromString(records['w'].begin()->second));
+  ASSERT_EQ(window.complaints_size(), 2);
+  EXPECT_EQ(window.complaints(0).incident_id(), "C-7");
+  EXPECT_EQ(window.complaints(1).incident_id(), "P-1");
+
+  // A new incident: the threshold, counting the complaints the earlier version kept.
+  SubmitOne(Incident("H-3", "housing", "2026-03-20T10:00:00Z"));
+  EXPECT_EQ(ReassessmentsDue(), 1u);
+  std::vector<asb::v1::CaseReviewNotice> n = Notices();
+  ASSERT_THAT(n, SizeIs(1));
+  EXPECT_EQ(n[0].kind(), asb::v1::CASE_REVIEW_NOTICE_KIND_THRESHOLD_MET);
+  EXPECT_THAT(n[0].incident_ids(), ElementsAre("C-7", "P-1", "H-3"));
 }
 
 }  // namespace
