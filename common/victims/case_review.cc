@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -126,10 +127,15 @@ bool CaseReviewProcedure::Qualifies(const Complaint& c) const {
 }
 
 bool CaseReviewProcedure::InWindow(absl::Time reported_at, absl::Time at) const {
+  return InWindow(reported_at, at, DayOf(at));
+}
+
+bool CaseReviewProcedure::InWindow(absl::Time reported_at, absl::Time at,
+                                   absl::CivilDay at_day) const {
   if (reported_at > at) {
     return false;
   }
-  return DayOf(at) < AddMonths(DayOf(reported_at), static_cast<int>(config_.window_months()));
+  return at_day < AddMonths(DayOf(reported_at), static_cast<int>(config_.window_months()));
 }
 
 absl::Time CaseReviewProcedure::ForgetBefore(absl::Time at) const {
@@ -140,8 +146,9 @@ absl::Time CaseReviewProcedure::ForgetBefore(absl::Time at) const {
 
 Count CaseReviewProcedure::CountAt(const std::vector<Complaint>& complaints, absl::Time at) const {
   std::vector<const Complaint*> in;
+  const absl::CivilDay at_day = DayOf(at);
   for (const Complaint& c : complaints) {
-    if (Qualifies(c) && InWindow(c.reported_at, at)) {
+    if (InWindow(c.reported_at, at, at_day) && Qualifies(c)) {
       in.push_back(&c);
     }
   }
@@ -192,10 +199,11 @@ Count CaseReviewProcedure::CountAt(const std::vector<Complaint>& complaints, abs
     }
   }
   Count out;
-  std::set<std::size_t> seen;
-  std::set<std::string> individuals;
+  std::vector<bool> seen(in.size());  // by a group's root
+  absl::flat_hash_set<absl::string_view> individuals;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (seen.insert(groups.Find(i)).second) {
+    if (const std::size_t g = groups.Find(i); !seen[g]) {
+      seen[g] = true;
       out.incident_ids.push_back(in[i]->incident_id);
     }
     if (!in[i]->reporter_person_id.empty()) {

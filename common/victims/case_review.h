@@ -74,6 +74,8 @@ class CaseReviewProcedure {
   bool Qualifies(const Complaint& c) const;
   // s.104(11)(b): a complaint made at `reported_at` still counts at `at`.
   bool InWindow(absl::Time reported_at, absl::Time at) const;
+  // The same, with `at`'s day (DayOf(at)) worked out once for a whole count.
+  bool InWindow(absl::Time reported_at, absl::Time at, absl::CivilDay at_day) const;
   // The related qualifying complaints of `complaints` (all taken as related: the caller passes
   // those of the case and its linked cases) that count at `at`, de-duplicated.
   Count CountAt(const std::vector<Complaint>& complaints, absl::Time at) const;

@@ -448,6 +448,7 @@ void VictimLedger::Recount(const std::string& case_id, absl::Time at, const Case
   Entry& e = cache_[case_id];
   LedgerCaseReview& l = e.ledger;
   std::vector<victims::Complaint> complaints;
+  complaints.reserve(e.window.complaints_size());
   for (const LedgerComplaint& c : e.window.complaints()) {
     complaints.push_back(ToComplaint(case_id, c));
   }
