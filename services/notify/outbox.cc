@@ -22,6 +22,7 @@ constexpr char kOutbox[] = "outbox";
 constexpr char kCursors[] = "cursors";
 constexpr char kDeadLetters[] = "deadletters";
 constexpr char kAckMarks[] = "ackmarks";
+constexpr char kDeliveries[] = "deliveries";
 // Webhook delivery states (services/notify/webhooks.h: kWebhooksColumnFamily).
 constexpr char kWebhooks[] = "webhooks";
 constexpr char kHeadPrefix[] = "head/";
@@ -56,6 +57,26 @@ bool SplitKey(std::string_view key, std::string_view* agency, uint64_t* seq) {
   return true;
 }
 
+// A hand-out's record ("deliveries"): EncodeSeq(delivery_count) + EncodeSeq(last delivered, unix
+// microseconds) — written by each pull instead of the whole alert, which is written once.
+std::string DeliveryValue(const asb::v1::Alert& alert) {
+  return store::EncodeSeq(alert.delivery_count()) +
+         store::EncodeSeq(static_cast<uint64_t>(std::max<int64_t>(
+             absl::ToUnixMicros(::asb::model::ToTime(alert.last_delivered_at())), 0)));
+}
+
+// Puts the hand-outs `value` records on `alert`; false if `value` is malformed.
+bool ApplyDelivery(std::string_view value, asb::v1::Alert* alert) {
+  if (value.size() != 16) {
+    return false;
+  }
+  alert->set_delivery_count(static_cast<uint32_t>(store::DecodeSeq(value.substr(0, 8))));
+  ::asb::model::ToTimestamp(
+      absl::FromUnixMicros(static_cast<int64_t>(store::DecodeSeq(value.substr(8)))),
+      alert->mutable_last_delivered_at());
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::string> NotifyColumnFamilies() {
@@ -65,6 +86,7 @@ std::vector<std::string> NotifyColumnFamilies() {
           stream::kOffsetsColumnFamily,
           kDeadLetters,
           kAckMarks,
+          kDeliveries,
           kWebhooks,
           kTreeHeadsColumnFamily};
 }
@@ -72,7 +94,8 @@ std::vector<std::string> NotifyColumnFamilies() {
 store::StoreOptions NotifyStoreLayout() {
   store::StoreOptions layout;
   layout.column_families = NotifyColumnFamilies();
-  layout.plaintext_column_families = {kCursors, kAckMarks, kWebhooks, kTreeHeadsColumnFamily};
+  layout.plaintext_column_families = {kCursors, kAckMarks, kDeliveries, kWebhooks,
+                                      kTreeHeadsColumnFamily};
   layout.subject_of = [](std::string_view cf, std::string_view, std::string_view value) {
     using asb::v1::Alert;
     using asb::v1::DeadLetter;
@@ -254,6 +277,9 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
   const absl::Time now = clock_();
   const std::string prefix = OutboxPrefix(agency);
   auto it = store_->NewIterator(kOutbox);
+  // The alerts' hand-outs, walked beside them (the same keys).
+  auto handed = store_->NewIterator(kDeliveries);
+  handed->Seek(OutboxKey(agency, from));
   uint32_t scanned = 0;
   for (it->Seek(OutboxKey(agency, from));
        it->Valid() && static_cast<uint32_t>(response.alerts_size()) < max && scanned < kMaxScan;
@@ -270,6 +296,13 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
     if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError(absl::StrCat("outbox of ", agency, ": unparsable alert"));
     }
+    while (handed->Valid() && handed->key().ToStringView() < key) {
+      handed->Next();
+    }
+    if (handed->Valid() && handed->key().ToStringView() == key &&
+        !ApplyDelivery(handed->value().ToStringView(), &alert)) {
+      return absl::DataLossError(absl::StrCat("outbox of ", agency, ": malformed delivery record"));
+    }
     if (!replay && alert.delivery_count() > 0) {
       const bool in_flight =
           options_.ack_timeout > absl::ZeroDuration() && alert.has_last_delivered_at() &&
@@ -284,11 +317,14 @@ absl::StatusOr<asb::v1::PullAlertsResponse> Outbox::Pull(const std::string& prin
     }
     alert.set_delivery_count(alert.delivery_count() + 1);
     ::asb::model::ToTimestamp(now, alert.mutable_last_delivered_at());
-    batch->Put(kOutbox, key, alert.SerializeAsString());
+    batch->Put(kDeliveries, key, DeliveryValue(alert));
     *response.add_alerts() = std::move(alert);
   }
   if (!it->status().ok()) {
     return store::FromRocks(it->status(), "outbox read");
+  }
+  if (!handed->status().ok()) {
+    return store::FromRocks(handed->status(), "deliveries read");
   }
   if (response.alerts().empty()) {
     return response;
@@ -418,6 +454,7 @@ void Outbox::DeadLetterAt(asb::v1::Alert alert, absl::Time now, const std::strin
   record.set_detail(absl::StrCat("alert ", seq, " dead-lettered: ", dead.reason()));
   *dead.mutable_alert() = std::move(alert);
   batch->Delete(kOutbox, OutboxKey(agency, seq));
+  batch->Delete(kDeliveries, OutboxKey(agency, seq));
   batch->Put(kDeadLetters, OutboxKey(agency, seq), dead.SerializeAsString());
   Record(std::move(record), batch);
   ++dead_lettered_;
@@ -448,6 +485,14 @@ absl::StatusOr<std::optional<asb::v1::Alert>> Outbox::FirstAfter(const std::stri
   if (!alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return absl::DataLossError(absl::StrCat("outbox of ", agency, ": unparsable alert"));
   }
+  std::string handed;
+  if (absl::Status got = store_->Get(kDeliveries, key, &handed); got.ok()) {
+    if (!ApplyDelivery(handed, &alert)) {
+      return absl::DataLossError(absl::StrCat("outbox of ", agency, ": malformed delivery record"));
+    }
+  } else if (!absl::IsNotFound(got)) {
+    return got;
+  }
   return alert;
 }
 
@@ -456,7 +501,7 @@ void Outbox::RecordHandout(const std::string& actor, asb::v1::Alert* alert,
   const absl::Time now = clock_();
   alert->set_delivery_count(alert->delivery_count() + 1);
   ::asb::model::ToTimestamp(now, alert->mutable_last_delivered_at());
-  batch->Put(kOutbox, OutboxKey(alert->agency(), alert->agency_seq()), alert->SerializeAsString());
+  batch->Put(kDeliveries, OutboxKey(alert->agency(), alert->agency_seq()), DeliveryValue(*alert));
   asb::v1::AuditRecord record;
   record.set_kind(asb::v1::AUDIT_KIND_DELIVERY);
   record.set_actor(actor);
@@ -570,6 +615,7 @@ absl::StatusOr<int> Outbox::ApplyRetention(store::Batch* batch) {
     bool deleted = false;
     if (through > 0) {
       batch->DeleteRange(kOutbox, OutboxKey(agency, 0), OutboxKey(agency, through + 1));
+      batch->DeleteRange(kDeliveries, OutboxKey(agency, 0), OutboxKey(agency, through + 1));
       // Keep the newest old mark; the ones before it say nothing more.
       batch->DeleteRange(kAckMarks, OutboxKey(agency, 0), last_old_key);
       deleted = true;

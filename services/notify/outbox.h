@@ -8,7 +8,10 @@
 // change it records.
 //
 // Layout in the daemon's Store (column families from NotifyColumnFamilies()):
-//   "outbox"    agency + '\0' + EncodeSeq(agency_seq)  → Alert (delivery_count kept current)
+//   "outbox"    agency + '\0' + EncodeSeq(agency_seq)  → Alert, written once when queued
+//   "deliveries" the same key → EncodeSeq(delivery_count) + EncodeSeq(last delivered, unix µs):
+//               what each hand-out changes, so a pull does not rewrite (and re-encrypt) the alert;
+//               an alert without one (or queued by an earlier version) has its own fields
 //   "cursors"   "head/" + agency                       → EncodeSeq(newest agency_seq)
 //               "acked/" + agency                      → EncodeSeq(acknowledged through)
 //   "log.audit" notify's audit stream (stream::Log)
@@ -49,7 +52,8 @@ std::vector<std::string> NotifyColumnFamilies();
 
 // asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
 // asb-notify's store layout (daemon::RuntimeOptions.layout): NotifyColumnFamilies(); "cursors",
-// "ackmarks", "webhooks" (agency → numbers, times) and "tree_heads" (hashes) in plaintext; the
+// "ackmarks", "deliveries", "webhooks" (agency → numbers, times) and "tree_heads" (hashes) in
+// plaintext; the
 // subject of an "outbox" or "deadletters" value is its alert's disclosure's case id, except for a
 // hub notice (Disclosure.notice: no personal data), which like the audit records is sealed under
 // the master key.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/model/model.h"
 #include "common/store/store.h"
 #include "common/stream/log.h"
 #include "google/protobuf/util/time_util.h"
@@ -455,6 +456,56 @@ TEST(NotifyStoreLayoutTest, AHubNoticeIsNotSealedUnderItsCasesKey) {
   EXPECT_EQ(layout.subject_of("deadletters", "k", dead.SerializeAsString()), "");
 }
 
+// Issue 18: a hand-out writes its count and time to "deliveries", not the alert again (which is
+// sealed, so each rewrite was a re-encryption); an alert queued by an earlier version, whose own
+// fields held the count, carries on from them.
+TEST_F(OutboxTest, AHandOutIsRecordedApartFromTheAlert) {
+  ASB_ASSERT_OK(Apply(CboIssued(1, "police", "c1")));
+  auto stored = [this] {
+    std::string bytes;
+    auto it = store_->NewIterator("outbox");
+    it->SeekToFirst();
+    if (it->Valid()) {
+      bytes = it->value().ToString();
+    }
+    return bytes;
+  };
+  const std::string queued = stored();
+  ASSERT_FALSE(queued.empty());
+  ASB_ASSERT_OK(Pull("police"));
+  now_ += absl::Seconds(5);
+  auto second = Pull("police");
+  ASB_ASSERT_OK(second);
+  ASSERT_EQ(second->alerts_size(), 1);
+  EXPECT_EQ(second->alerts(0).delivery_count(), 2u);
+  EXPECT_EQ(::asb::model::ToTime(second->alerts(0).last_delivered_at()), now_);
+  EXPECT_EQ(stored(), queued);  // the alert as queued
+  std::string handed;
+  ASB_ASSERT_OK(
+      store_->Get("deliveries", "police" + std::string(1, '\0') + store::EncodeSeq(1), &handed));
+  EXPECT_EQ(handed.size(), 16u);
+  // The count survives a restart, and a reopened outbox's first alert (webhooks read it) has it.
+  Open();
+  auto first = outbox_->FirstAfter("police", 0);
+  ASB_ASSERT_OK(first);
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->delivery_count(), 2u);
+
+  // An alert written by an earlier version: its own count, no delivery record.
+  asb::v1::Alert old;
+  ASSERT_TRUE(old.ParseFromString(queued));
+  old.set_delivery_count(3);
+  store::Batch batch = store_->NewBatch();
+  batch.Delete("deliveries", "police" + std::string(1, '\0') + store::EncodeSeq(1));
+  batch.Put("outbox", "police" + std::string(1, '\0') + store::EncodeSeq(1),
+            old.SerializeAsString());
+  ASB_ASSERT_OK(store_->Write(&batch));
+  auto fourth = Pull("police");
+  ASB_ASSERT_OK(fourth);
+  ASSERT_EQ(fourth->alerts_size(), 1);
+  EXPECT_EQ(fourth->alerts(0).delivery_count(), 4u);
+}
+
 TEST_F(OutboxTest, SeveralAlertsOfOneCaseAreOneDeliveryRecord) {
   ASB_ASSERT_OK(Apply(CboIssued(1, "police", "c1")));
   ASB_ASSERT_OK(Apply(CboIssued(2, "police", "c2")));
@@ -716,7 +767,14 @@ TEST_F(OutboxTest, RetentionDeletesOnlyWhatWasAckedLongEnoughAgo) {
   auto after = Pull("police", all);
   ASB_ASSERT_OK(after);
   EXPECT_THAT(Seqs(*after), ElementsAre(3, 4));  // 1..2 acked on day 0; 3 only on day 20
-  EXPECT_EQ(outbox_->head("police"), 4u);        // cursors untouched
+  // Their hand-outs' records went with them (the replays wrote one for each).
+  int handed = 0;
+  auto it = store_->NewIterator("deliveries");
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    handed += it->key().starts_with("police") ? 1 : 0;
+  }
+  EXPECT_EQ(handed, 2);
+  EXPECT_EQ(outbox_->head("police"), 4u);  // cursors untouched
   EXPECT_EQ(outbox_->acked("police"), 3u);
 
   now_ = kT0 + absl::Hours(24 * 51);
@@ -736,7 +794,7 @@ TEST_F(OutboxTest, StoreLayoutFindsEachAlertsCase) {
   const store::StoreOptions layout = NotifyStoreLayout();
   EXPECT_EQ(layout.column_families, NotifyColumnFamilies());
   EXPECT_THAT(layout.plaintext_column_families,
-              ElementsAre("cursors", "ackmarks", "webhooks", "tree_heads"));
+              ElementsAre("cursors", "ackmarks", "deliveries", "webhooks", "tree_heads"));
   ASSERT_TRUE(layout.subject_of);
   auto it = store_->NewIterator("outbox");
   it->SeekToFirst();
