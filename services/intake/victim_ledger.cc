@@ -146,9 +146,8 @@ absl::Status VictimLedger::Load(const std::string& case_id, store::Batch* batch)
   if (e.loaded) {
     return absl::OkStatus();
   }
-  ASB_ASSIGN_OR_RETURN(bool found,
-                       ReadRecord(store_, LedgerKey(case_id), &e.ledger, "the head of a case"));
-  (void)found;
+  ASB_RETURN_IF_ERROR(
+      ReadRecord(store_, LedgerKey(case_id), &e.ledger, "the head of a case").status());
   if (e.ledger.complaints_size() > 0 || e.ledger.incident_ids_size() > 0) {
     // Written whole by an earlier version: what is now a record of its own moves out.
     e.legacy = true;
@@ -170,9 +169,8 @@ absl::Status VictimLedger::LoadWindow(const std::string& case_id, store::Batch* 
   if (e.window_loaded) {
     return absl::OkStatus();
   }
-  ASB_ASSIGN_OR_RETURN(bool found, ReadRecord(store_, LedgerKey(case_id, 'w'), &e.window,
-                                              "the complaints of a case"));
-  (void)found;
+  ASB_RETURN_IF_ERROR(
+      ReadRecord(store_, LedgerKey(case_id, 'w'), &e.window, "the complaints of a case").status());
   e.window_loaded = true;
   return absl::OkStatus();
 }
@@ -195,7 +193,6 @@ absl::Status VictimLedger::Prefetch(const CaseEvent& event, store::Batch* batch)
   if (!Concerns(event)) {
     return absl::OkStatus();
   }
-  ASB_RETURN_IF_ERROR(Load(event.case_id(), batch));
   if (event.has_incident_reported()) {
     ASB_RETURN_IF_ERROR(
         LoadIncident(event.case_id(), event.incident_reported().incident().incident_id(), batch));

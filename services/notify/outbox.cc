@@ -65,7 +65,7 @@ std::string DeliveryValue(const asb::v1::Alert& alert) {
              absl::ToUnixMicros(::asb::model::ToTime(alert.last_delivered_at())), 0)));
 }
 
-// Puts the hand-outs `value` records on `alert`; false if `value` is malformed.
+// Sets on `alert` the hand-outs that `value` records; false if `value` is malformed.
 bool ApplyDelivery(std::string_view value, asb::v1::Alert* alert) {
   if (value.size() != 16) {
     return false;
