@@ -108,9 +108,9 @@ absl::Status OrderLedger::Load(const std::string& case_id, store::Batch* batch) 
   const std::string prefix = CasePrefix(case_id);
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(kLedgerColumnFamily);
   CaseLedger loaded;
-  // The orders ('o') and the people ('p') only: the case's other ledger entries (the victim
-  // ledger's case review, 'r', which grows with the case's complaints) are not read, nor
-  // decrypted, for an order event.
+  // The orders ('o') and the people ('p') only: the victim ledger's records of the case (its
+  // head 'r', its complaints window 'w', its incidents 'i') are not read, nor decrypted, for an
+  // order event.
   for (const char kind : {'o', 'p'}) {
     const std::string from = prefix + kind;
     for (it->Seek(from); it->Valid() && it->key().starts_with(from); it->Next()) {
